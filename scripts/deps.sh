@@ -1,0 +1,18 @@
+#!/bin/sh
+# Install what wpool needs from Debian's archive, and nothing when all of it
+# is there already. Run as root (or with sudo available). Idempotent.
+set -eu
+pkgs="gcc libc6-dev meson ninja-build pkg-config libcriterion-dev libuv1-dev libjemalloc-dev"
+missing=""
+for p in $pkgs; do
+  if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+echo "wpool: installing:$missing" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,18 @@
+/* The library's own heap: every allocation of wpool's metadata goes through
+ * here, so it can live in a dedicated jemalloc arena (when built with
+ * jemalloc) and its footprint can be reported apart from the host's heap.
+ * Sizes are bytes. Free paths of the allocator never call these. */
+#ifndef WPOOL_HEAP_H
+#define WPOOL_HEAP_H
+
+#include <stddef.h>
+
+/* Zeroed allocation of n * size bytes; NULL on overflow or exhaustion. */
+void *heap_calloc(size_t n, size_t size);
+/* Resize; new bytes are not zeroed. NULL (and `p` untouched) on failure. */
+void *heap_realloc(void *p, size_t size);
+void heap_free(void *p);
+/* Bytes currently allocated through this interface (all pools). */
+size_t heap_allocated_bytes(void);
+
+#endif /* WPOOL_HEAP_H */

@@ -1,0 +1,90 @@
+/* `wpool replay`: answers, and exit status 2 with a message naming the line
+ * for every kind of bad input. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "tool_run.h"
+
+static tool_result_t r;
+static const char *const replay[] = {"replay", NULL};
+
+static void expect_error(const char *input, const char *out, const char *msg) {
+  tool_run(&r, input, replay);
+  cr_assert_eq(r.status, 2, "status %d for:\n%s", r.status, input);
+  cr_assert_str_eq(r.out, out, "lines before the bad one are answered");
+  cr_assert_not_null(strstr(r.err, msg), "stderr '%s' lacks '%s'", r.err, msg);
+}
+
+Test(replay, answers_one_line_per_operation_and_skips_comments) {
+  tool_run(&r,
+           "# a comment\n\nnew 3 1\nalloc 7\nalloc -\nfree 0\nalloc 7\nclear 7\nclear 7\n"
+           "alloc 4294967295\nalloc 9\nalloc 9\n",
+           replay);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_assert_str_eq(r.out, "ok\n0\n1\nok\n0\nnone\nnone\n2\nnone\nnone\n");
+}
+
+Test(replay, clear_takes_a_warm_affine_slot) {
+  tool_run(&r, "new 2 2\nalloc 5\nfree 0\nclear 5\nclear 5\nfree 0\nalloc 5\n", replay);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_assert_str_eq(r.out, "ok\n0\nok\n0\nnone\nok\n1\n");
+}
+
+Test(replay, summary_reports_hit_rate_distinct_slots_and_peak_warm) {
+  const char *const args[] = {"replay", "--summary", NULL};
+  tool_run(&r, "new 4 4\nalloc 1\nalloc 2\nfree 0\nfree 1\nalloc 1\nalloc 3\n", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_assert_not_null(strstr(r.out, "affine hit rate 0.250 (1 of 4 allocs with a module)"), "%s",
+                     r.out);
+  cr_assert_not_null(strstr(r.out, "3 distinct slots used"), "%s", r.out);
+  cr_assert_not_null(strstr(r.out, "peak 2 warm unused slots"), "%s", r.out);
+}
+
+Test(replay, operation_before_new_is_an_error) {
+  expect_error("# nothing yet\nalloc 1\n", "", "line 2: 'alloc 1' before the first 'new'");
+}
+
+Test(replay, malformed_lines_are_errors_naming_the_line) {
+  expect_error("new 2 0\nalloc x\n", "ok\n", "line 2: alloc: expected a module number");
+  expect_error("new 2 0\nalloc -1\n", "ok\n", "line 2: alloc: expected a module number");
+  expect_error("new 2 0\nalloc 4294967296\n", "ok\n", "line 2: alloc: expected a module number");
+  expect_error("new 2 0\nalloc\n", "ok\n", "line 2: alloc: expected a module number");
+  expect_error("new 2 0\nclear -\n", "ok\n", "line 2: clear: expected a module number");
+  expect_error("new 2 0\nfrob 1\n", "ok\n", "line 2: unknown operation 'frob'");
+  expect_error("new 2 0\nalloc 1 2\n", "ok\n", "line 2: unexpected '2' after the operands");
+  expect_error("new two 0\n", "", "line 1: new: expected a slot count");
+  expect_error("new 2\n", "", "line 1: new: expected max_unused_warm_slots");
+  expect_error("new 10000001 0\n", "", "line 1: new: expected a slot count from 0 to 10000000");
+  expect_error("new 2 0\nfree\n", "ok\n", "line 2: free: expected a slot id");
+}
+
+Test(replay, free_of_a_slot_out_of_range_or_not_in_use_is_an_error) {
+  expect_error("new 2 0\nfree 2\n", "ok\n", "line 2: free of slot 2, out of range (2 slots)");
+  expect_error("new 2 0\nalloc 1\nfree 1\n", "ok\n0\n", "line 3: free of slot 1, which is not in use");
+  expect_error("new 2 0\nalloc 1\nfree 0\nfree 0\n", "ok\n0\nok\n",
+               "line 4: free of slot 0, which is not in use");
+}
+
+Test(replay, slot_counts_up_to_ten_million_are_valid) {
+  tool_run(&r, "new 10000000 0\nalloc 1\n", replay);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_assert_str_eq(r.out, "ok\n0\n");
+}
+
+Test(replay, unknown_options_and_commands_exit_2) {
+  const char *const bad_opt[] = {"replay", "--frob", NULL};
+  tool_run(&r, "", bad_opt);
+  cr_assert_eq(r.status, 2);
+  cr_assert_not_null(strstr(r.err, "unknown option '--frob'"));
+  const char *const bad_cmd[] = {"frob", NULL};
+  tool_run(&r, "", bad_cmd);
+  cr_assert_eq(r.status, 2);
+  cr_assert_not_null(strstr(r.err, "unknown command 'frob'"));
+}
+
+Test(replay, default_run_prints_the_tour_and_a_summary) {
+  tool_run(&r, "", NULL);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_assert_not_null(strstr(r.out, "alloc 30                 -> 0\n"), "%s", r.out);
+  cr_assert_not_null(strstr(r.out, "summary: "), "%s", r.out);
+}

@@ -1,0 +1,46 @@
+#include "tool_run.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void slurp(FILE *f, char *buf, size_t cap) {
+  rewind(f);
+  size_t n = fread(buf, 1, cap - 1, f);
+  buf[n] = '\0';
+}
+
+void tool_run(tool_result_t *r, const char *input, const char *const *args) {
+  const char *tool = getenv("WPOOL_TOOL");
+  cr_assert_not_null(tool, "WPOOL_TOOL is not set (run under meson test)");
+  FILE *in = tmpfile(), *out = tmpfile(), *err = tmpfile();
+  cr_assert(in && out && err);
+  fputs(input, in);
+  fflush(in);
+  rewind(in);
+  const char *argv[32] = {tool};
+  size_t n = 1;
+  for (; args && args[n - 1] && n < 31; n++) argv[n] = args[n - 1];
+  argv[n] = NULL;
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    dup2(fileno(in), 0);
+    dup2(fileno(out), 1);
+    dup2(fileno(err), 2);
+    execv(tool, (char *const *)argv);
+    _exit(127);
+  }
+  int st;
+  cr_assert_eq(waitpid(pid, &st, 0), pid);
+  r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  slurp(out, r->out, sizeof(r->out));
+  slurp(err, r->err, sizeof(r->err));
+  fclose(in);
+  fclose(out);
+  fclose(err);
+}

@@ -1,0 +1,18 @@
+/* Running the `wpool` tool from tests: input from a string, output and
+ * errors captured, exit status returned. The tool's path comes from the
+ * WPOOL_TOOL environment variable that meson sets. */
+#ifndef WPOOL_TEST_TOOL_RUN_H
+#define WPOOL_TEST_TOOL_RUN_H
+
+#include <stddef.h>
+
+typedef struct tool_result {
+  int status; /* exit status, or 128 + signal */
+  char out[1 << 16];
+  char err[4096];
+} tool_result_t;
+
+/* Run `wpool ARGS...` (NULL-terminated) with `input` on standard input. */
+void tool_run(tool_result_t *r, const char *input, const char *const *args);
+
+#endif

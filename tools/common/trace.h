@@ -1,0 +1,42 @@
+/* The replay trace format (docs/replay.md), shared by `wpool replay` and
+ * bench/index_bench --trace:
+ *   new SLOTS N      re-create the allocator (SLOTS <= TRACE_MAX_SLOTS)
+ *   alloc M | alloc -
+ *   free S
+ *   clear M
+ * Blank lines and lines starting with '#' carry no operation. Module numbers
+ * (0 .. 2^32-1) are mapped to dense ids in order of first appearance, which
+ * is what the index allocator wants. */
+#ifndef WPOOL_TRACE_H
+#define WPOOL_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TRACE_MAX_SLOTS 10000000u
+#define TRACE_NO_MODULE UINT32_MAX
+
+typedef enum trace_kind { TRACE_NEW, TRACE_ALLOC, TRACE_FREE, TRACE_CLEAR } trace_kind_t;
+
+typedef struct trace_op {
+  uint8_t kind; /* trace_kind_t */
+  uint32_t a;   /* new: slots; alloc/clear: dense module id; free: slot */
+  uint32_t b;   /* new: max_unused_warm_slots */
+} trace_op_t;
+
+/* Module number -> dense id map (open addressing). */
+typedef struct trace_modules {
+  uint64_t *keys; /* number + 1; 0 = empty */
+  uint32_t *ids;
+  size_t cap, count;
+} trace_modules_t;
+
+void trace_modules_init(trace_modules_t *m);
+void trace_modules_free(trace_modules_t *m);
+
+/* Parse one line (without its newline). Return 1 with *op filled, 0 for a
+ * blank or comment line, -1 with a message in err on a malformed line. */
+int trace_parse_line(trace_modules_t *m, const char *line, trace_op_t *op, char *err,
+                     size_t errlen);
+
+#endif
