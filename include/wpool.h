@@ -48,6 +48,194 @@ WPOOL_EXPORT const char *wpool_last_error(void);
 /* "MAJOR.MINOR.PATCH". */
 WPOOL_EXPORT const char *wpool_version(void);
 
+/* ---------------------------------------------------------------------
+ * Configuration: the PoolingAllocationConfig (field names follow
+ * Wasmtime's). wpool_config_init() fills the defaults shown; sizes are
+ * bytes and are rounded up to the host page size where noted.
+ * ------------------------------------------------------------------- */
+typedef struct wpool_config {
+  uint32_t instance_count;        /* instance slots: max concurrent instances (1000) */
+  size_t instance_size;           /* bytes of runtime state per instance, page-rounded (1 MiB) */
+  uint32_t max_unused_warm_slots; /* N of the slot policy, docs/index-allocator.md (100) */
+  uint32_t instance_memories;     /* max defined linear memories per module (1) */
+  uint64_t instance_memory_pages; /* max 64 KiB pages per memory (160) */
+  uint64_t memory_reservation;    /* address space per memory, page-rounded; >= pages * 64 KiB (4 GiB) */
+  uint64_t memory_guard_size;     /* PROT_NONE bytes after each memory, page-rounded (2 GiB) */
+  bool guard_before_linear_memory; /* one guard of memory_guard_size before the first memory (true) */
+  size_t linear_memory_keep_resident; /* bytes of each memory reset by memset, page-rounded (0) */
+  uint32_t instance_tables;       /* max defined tables per module (1) */
+  uint32_t instance_table_elements; /* max elements per table, pointer-sized (10000) */
+  size_t table_keep_resident;     /* bytes of each table reset by memset, page-rounded (0) */
+  uint32_t stack_count;           /* async stacks; 0 = no stack pool (1000) */
+  size_t async_stack_size;        /* usable bytes per stack, page-rounded; a guard page below (2 MiB) */
+  bool async_stack_zeroing;       /* zero a stack when it is freed (false) */
+  size_t async_stack_keep_resident; /* with zeroing: top bytes reset by memset, page-rounded (0) */
+} wpool_config_t;
+
+/* Fill `cfg` with the defaults. Context: any thread. */
+WPOOL_EXPORT void wpool_config_init(wpool_config_t *cfg);
+
+typedef struct wpool_s wpool_t;
+typedef struct wpool_module_s wpool_module_t;
+typedef struct wpool_instance_s wpool_instance_t;
+typedef struct wpool_stack_s wpool_stack_t;
+
+/* Validate every field of `cfg` and reserve the pools' address space.
+ * Return: 0; WPOOL_EINVAL naming the field and value (also for sizes that
+ * overflow or exceed the host's address space); WPOOL_ENOMEM when the
+ * reservation is refused. Context: any thread. */
+WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out);
+
+/* Release the pools. Modules still held are released with it.
+ * Return: 0, or WPOOL_EBUSY (pool untouched) while instances or stacks are
+ * live. Context: any thread, with no other call on this pool running. */
+WPOOL_EXPORT int wpool_destroy(wpool_t *pool);
+
+/* ---------------------------------------------------------------------
+ * Modules: what a runtime knows about a compiled module.
+ * ------------------------------------------------------------------- */
+#define WPOOL_NO_MAX UINT64_MAX   /* memory without a maximum */
+#define WPOOL_NO_MAX32 UINT32_MAX /* table without a maximum */
+#define WPOOL_PAGE_SIZE 65536u    /* bytes in a WebAssembly page */
+
+typedef struct wpool_data_segment {
+  uint64_t offset; /* byte offset in the memory */
+  const void *bytes;
+  size_t len;
+} wpool_data_segment_t;
+
+typedef struct wpool_memory_desc {
+  uint64_t min_pages;
+  uint64_t max_pages; /* WPOOL_NO_MAX: none */
+  bool shared;        /* shared memories are refused (WPOOL_ELIMIT) */
+  const wpool_data_segment_t *segments; /* applied in order; later bytes win */
+  size_t nsegments;
+} wpool_memory_desc_t;
+
+typedef struct wpool_table_desc {
+  uint32_t min_elements;
+  uint32_t max_elements; /* WPOOL_NO_MAX32: none */
+} wpool_table_desc_t;
+
+typedef struct wpool_module_desc {
+  size_t state_size; /* bytes of instance state the runtime needs */
+  const wpool_memory_desc_t *memories;
+  uint32_t nmemories;
+  const wpool_table_desc_t *tables;
+  uint32_t ntables;
+} wpool_module_desc_t;
+
+/* Check `desc` against the pool's limits, copy what is needed (the caller
+ * may free `desc` and its segments afterwards) and build each memory's
+ * copy-on-write image (a sealed memfd) from its data segments.
+ * Return: 0; WPOOL_ELIMIT with the exact reason (too many memories or
+ * tables, min over the limit or over the module's own max, state_size over
+ * instance_size, a data segment past min_pages, a shared memory);
+ * WPOOL_EINVAL (NULL pointers); WPOOL_ENOMEM; WPOOL_ESYS.
+ * Context: any thread. */
+WPOOL_EXPORT int wpool_module_new(wpool_t *pool, const wpool_module_desc_t *desc,
+                                  wpool_module_t **out);
+
+/* The module-drop hook: drain every free slot affine to `module` (clearing
+ * the affinity) and unmap its images from them, so each image's memfd is
+ * released once no live instance maps it. Live instances keep working;
+ * their slots are cleaned when they are freed. `module` must not be used
+ * for new instances afterwards. Context: any thread. */
+WPOOL_EXPORT void wpool_module_release(wpool_module_t *module);
+
+/* ---------------------------------------------------------------------
+ * Instances
+ * ------------------------------------------------------------------- */
+
+/* Allocate an instance of `module`, preferring a slot it used before.
+ * Maps or keeps the module's images, makes min_pages of each memory
+ * accessible and sizes each table to min_elements. A new instance never sees
+ * a byte of an earlier tenant: memories read as zero outside the data
+ * segments, tables read NULL, state reads zero.
+ * Return: 0, WPOOL_EEXHAUSTED (every instance slot in use), WPOOL_ENOMEM or
+ * WPOOL_ESYS (the slot is returned and nothing stays mapped half-way).
+ * Context: any thread. */
+WPOOL_EXPORT int wpool_instance_new(wpool_t *pool, wpool_module_t *module,
+                                    wpool_instance_t **out);
+
+/* Reset the slot (linear_memory_keep_resident bytes of each memory by
+ * memset, the rest by madvise; image bytes restored; tables to NULL; state
+ * to zero) and return it to the pool. Never allocates. Context: any thread. */
+WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst);
+
+/* The instance slot id, in [0, instance_count). */
+WPOOL_EXPORT uint32_t wpool_instance_slot(const wpool_instance_t *inst);
+
+/* The module's state_size bytes, zero at every allocation. */
+WPOOL_EXPORT void *wpool_instance_state(wpool_instance_t *inst);
+
+/* Memory `i`: bytes [0, pages * 64 KiB) are readable and writable; every
+ * byte from there to the end of the reservation and its guard faults. */
+WPOOL_EXPORT uint8_t *wpool_memory_base(wpool_instance_t *inst, uint32_t i);
+WPOOL_EXPORT uint64_t wpool_memory_pages(const wpool_instance_t *inst, uint32_t i);
+
+/* Grow memory `i` by `delta_pages`. Return: the old page count, or
+ * WPOOL_ELIMIT past the module's max or instance_memory_pages, WPOOL_EINVAL
+ * for a bad index, WPOOL_ENOMEM (memory unchanged on any failure). */
+WPOOL_EXPORT int64_t wpool_memory_grow(wpool_instance_t *inst, uint32_t i, uint64_t delta_pages);
+
+/* Table `i`: elements [0, size) are valid; NULL is the empty element. */
+WPOOL_EXPORT void **wpool_table_base(wpool_instance_t *inst, uint32_t i);
+WPOOL_EXPORT uint32_t wpool_table_size(const wpool_instance_t *inst, uint32_t i);
+
+/* Grow table `i` by `delta` elements set to `init`. Return: the old size,
+ * or WPOOL_ELIMIT past the module's max or instance_table_elements,
+ * WPOOL_EINVAL for a bad index (table unchanged on failure). */
+WPOOL_EXPORT int64_t wpool_table_grow(wpool_instance_t *inst, uint32_t i, uint32_t delta,
+                                      void *init);
+
+/* ---------------------------------------------------------------------
+ * Async stacks
+ * ------------------------------------------------------------------- */
+
+/* Take a stack. Return: 0, WPOOL_EEXHAUSTED (all stack_count in use, or
+ * stack_count is 0). Context: any thread. */
+WPOOL_EXPORT int wpool_stack_new(wpool_t *pool, wpool_stack_t **out);
+/* The highest address of the stack (stacks grow down); 16-byte aligned. */
+WPOOL_EXPORT void *wpool_stack_top(wpool_stack_t *s);
+/* Usable bytes below the top; a write below them hits the guard page. */
+WPOOL_EXPORT size_t wpool_stack_size(const wpool_stack_t *s);
+/* Return the stack; with async_stack_zeroing it is zeroed first (top
+ * async_stack_keep_resident bytes by memset, the rest by madvise). */
+WPOOL_EXPORT void wpool_stack_free(wpool_stack_t *s);
+
+/* ---------------------------------------------------------------------
+ * Observability. Counters are cumulative since wpool_create; gauges are
+ * current. Reading takes no lock over the slots.
+ * ------------------------------------------------------------------- */
+typedef struct wpool_stats {
+  /* gauges */
+  uint64_t live_instances;
+  uint64_t live_stacks;
+  uint64_t live_modules;       /* created and not yet released */
+  uint64_t warm_slots;         /* unused instance slots used before */
+  uint64_t cold_slots;         /* instance slots never used */
+  uint64_t kept_resident_bytes; /* bytes reset by memset in unused slots (resident) */
+  uint64_t images_live;        /* memfd images not yet closed */
+  uint64_t heap_bytes;         /* the library's own heap (all pools) */
+  uint64_t reserved_bytes;     /* address space reserved by this pool */
+  /* counters */
+  uint64_t instances_created;
+  uint64_t affine_hits;        /* instance slots found affine to their module */
+  uint64_t affine_misses;
+  uint64_t exhausted;          /* WPOOL_EEXHAUSTED returns, instances and stacks */
+  uint64_t image_maps;         /* images mapped into a slot */
+  uint64_t image_unmaps;       /* images removed from a slot */
+  uint64_t madvise_calls;
+  uint64_t madvise_bytes;
+  uint64_t memset_bytes;
+  uint64_t mprotect_calls;
+  uint64_t slots_drained;      /* free slots cleared by wpool_module_release */
+} wpool_stats_t;
+
+/* Fill `out` with this pool's statistics. Context: any thread. */
+WPOOL_EXPORT void wpool_stats_get(wpool_t *pool, wpool_stats_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -82,9 +82,26 @@ Test(replay, unknown_options_and_commands_exit_2) {
   cr_assert_not_null(strstr(r.err, "unknown command 'frob'"));
 }
 
-Test(replay, default_run_prints_the_tour_and_a_summary) {
-  tool_run(&r, "", NULL);
+Test(replay, default_trace_prints_the_tour_and_a_summary) {
+  const char *const args[] = {"replay", "--default", "--echo", "--summary", NULL};
+  tool_run(&r, "", args);
   cr_assert_eq(r.status, 0, "%s", r.err);
   cr_assert_not_null(strstr(r.out, "alloc 30                 -> 0\n"), "%s", r.out);
   cr_assert_not_null(strstr(r.out, "summary: "), "%s", r.out);
+}
+
+Test(demo, runs_instances_and_prints_stats) {
+  const char *const args[] = {"demo", "2000", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_assert_not_null(strstr(r.out, "0 instances saw a wrong byte"), "%s", r.out);
+  cr_assert_not_null(strstr(r.out, "instances: 0 live, 2000 created"), "%s", r.out);
+  cr_assert_not_null(strstr(r.out, "after releasing every module: 0 images live"), "%s", r.out);
+}
+
+Test(demo, bad_iteration_counts_exit_2) {
+  const char *const args[] = {"demo", "-5", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 2);
+  cr_assert_not_null(strstr(r.err, "ITERATIONS must be a positive number, not '-5'"), "%s", r.err);
 }

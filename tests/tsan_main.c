@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "stress_index.h"
+#include "stress_pool.h"
 
 int main(void) {
   stress_index_result_t r;
@@ -13,5 +14,16 @@ int main(void) {
   printf("index stress: %llu ops, %llu allocs, %llu clears, %llu double handouts: %s\n",
          (unsigned long long)r.ops, (unsigned long long)r.allocs, (unsigned long long)r.clears,
          (unsigned long long)r.double_handouts, ok ? "ok" : "FAILED");
-  return ok ? 0 : 1;
+
+  stress_pool_result_t p;
+  stress_pool_run(4, 3000, &p);
+  int pok = p.isolation_failures == 0 && p.errors == 0 && p.index_valid &&
+            p.live_instances == 0 && p.live_stacks == 0 && p.warm_plus_cold == p.capacity &&
+            p.images_live_after == 0 && p.destroy_result == 0 && p.frees == p.instances;
+  printf("pool stress: %llu instances, %llu releases, %llu grows, %llu stacks, "
+         "%llu isolation failures: %s\n",
+         (unsigned long long)p.instances, (unsigned long long)p.releases,
+         (unsigned long long)p.grows, (unsigned long long)p.stacks,
+         (unsigned long long)p.isolation_failures, pok ? "ok" : "FAILED");
+  return ok && pok ? 0 : 1;
 }

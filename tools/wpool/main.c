@@ -3,16 +3,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "demo.h"
 #include "replay.h"
 #include "wpool.h"
 
 static const char usage[] =
     "usage: wpool [COMMAND] [OPTIONS]\n"
     "\n"
-    "With no command, replays the embedded tour of the slot policy, showing\n"
-    "each operation beside its answer, and prints a summary.\n"
+    "With no command, runs `demo`.\n"
     "\n"
     "commands:\n"
+    "  demo [ITERATIONS]\n"
+    "      create a pool with the default configuration and 8 modules with data\n"
+    "      images, instantiate, dirty and free in a loop (default 200000 times),\n"
+    "      and print the pool's statistics\n"
     "  replay [--summary] [--echo] [--default] [FILE]\n"
     "      run a slot-policy trace (docs/replay.md) from FILE or standard input,\n"
     "      printing one answer per operation; --default uses the embedded tour\n"
@@ -67,12 +71,31 @@ static int cmd_replay(int argc, char **argv) {
   return status;
 }
 
-int main(int argc, char **argv) {
-  if (argc < 2) {
-    char *args[] = {"--default", "--echo", "--summary"};
-    return cmd_replay(3, args);
+static int cmd_demo(int argc, char **argv) {
+  uint64_t n = 200000;
+  if (argc > 1) {
+    fprintf(stderr, "wpool demo: too many arguments (see wpool help)\n");
+    return 2;
   }
+  if (argc == 1) {
+    if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+      fputs(usage, stdout);
+      return 0;
+    }
+    char *end;
+    n = strtoull(argv[0], &end, 10);
+    if (*end || argv[0][0] < '0' || argv[0][0] > '9' || n == 0) {
+      fprintf(stderr, "wpool demo: ITERATIONS must be a positive number, not '%s'\n", argv[0]);
+      return 2;
+    }
+  }
+  return demo_run(stdout, n);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) return cmd_demo(0, NULL);
   const char *cmd = argv[1];
+  if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 2, argv + 2);
   if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 2, argv + 2);
   if (strcmp(cmd, "version") == 0) {
     printf("wpool %s\n", wpool_version());

@@ -1,0 +1,143 @@
+/* Linear-memory slots (see memslot.h). */
+#include "memory/memslot.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "memory/os.h"
+
+#define ANON_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED)
+
+static int protect(const memslot_ctx_t *ctx, uint8_t *addr, uint64_t len, int prot) {
+  COUNTER_ADD(ctx->counters, mprotect_calls, 1);
+  return os_mprotect(addr, len, prot);
+}
+
+static int decommit(const memslot_ctx_t *ctx, uint8_t *addr, uint64_t len) {
+  COUNTER_ADD(ctx->counters, madvise_calls, 1);
+  COUNTER_ADD(ctx->counters, madvise_bytes, len);
+  return os_madvise(addr, len, MADV_DONTNEED);
+}
+
+int memslot_full_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
+  void *p;
+  int err = os_mmap(base, ctx->reservation, PROT_NONE, ANON_FLAGS, -1, 0, &p);
+  if (err) {
+    s->unknown = true;
+    return err;
+  }
+  if (s->image) {
+    COUNTER_ADD(ctx->counters, image_unmaps, 1);
+    image_unref(s->image);
+    s->image = NULL;
+  }
+  s->accessible = 0;
+  s->unknown = false;
+  return 0;
+}
+
+void memslot_drop_image(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
+  if (!s->image) return;
+  void *p;
+  /* The image lies inside the accessible bytes, so its replacement is
+   * read-write zero memory. */
+  if (os_mmap(base + s->image->offset, s->image->len, PROT_READ | PROT_WRITE, ANON_FLAGS, -1, 0,
+              &p) != 0) {
+    s->unknown = true;
+    return;
+  }
+  COUNTER_ADD(ctx->counters, image_unmaps, 1);
+  image_unref(s->image);
+  s->image = NULL;
+}
+
+/* Set the accessible size to `bytes`. Bytes given up are also decommitted:
+ * they are zero already, but may be resident from a memset reset. */
+static int set_accessible(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t bytes) {
+  int err = 0;
+  if (bytes > s->accessible) {
+    err = protect(ctx, base + s->accessible, bytes - s->accessible, PROT_READ | PROT_WRITE);
+  } else if (bytes < s->accessible) {
+    err = protect(ctx, base + bytes, s->accessible - bytes, PROT_NONE);
+    if (!err) err = decommit(ctx, base + bytes, s->accessible - bytes);
+  }
+  if (!err) s->accessible = bytes;
+  return err;
+}
+
+int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image_t *img,
+                    uint64_t bytes) {
+  int err = 0;
+  if (s->unknown) err = memslot_full_reset(s, base, ctx);
+  if (!err && s->image && s->image != img) {
+    memslot_drop_image(s, base, ctx);
+    if (s->unknown) err = -ENOMEM;
+  }
+  if (!err) err = set_accessible(s, base, ctx, bytes);
+  if (!err && img && s->image != img) {
+    if (img->fd >= 0) {
+      void *p;
+      err = os_mmap(base + img->offset, img->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+                    img->fd, 0, &p);
+      if (!err) {
+        image_ref(img);
+        s->image = img;
+        COUNTER_ADD(ctx->counters, image_maps, 1);
+      }
+    } else {
+      /* Heap-copy image (no memfd): the bytes are copied in every time, and
+       * the slot keeps no image, so its reset treats them as anonymous. */
+      memcpy(base + img->offset, img->data, img->len);
+    }
+  }
+  if (err) {
+    /* Leave nothing half-way: start the slot over. Should that fail too,
+     * `unknown` makes the next prepare try again before any use. */
+    memslot_full_reset(s, base, ctx);
+  }
+  return err;
+}
+
+int memslot_grow(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t bytes) {
+  if (bytes <= s->accessible) return 0;
+  return set_accessible(s, base, ctx, bytes);
+}
+
+uint64_t region_reset(uint8_t *base, const reset_plan_t *plan, mem_counters_t *counters,
+                      unsigned *failed) {
+  uint64_t zeroed = 0;
+  if (failed) *failed = 0;
+  for (unsigned i = 0; i < plan->nmemset; i++) {
+    memset(base + plan->memset[i].off, 0, plan->memset[i].len);
+    zeroed += plan->memset[i].len;
+  }
+  for (unsigned i = 0; i < plan->nmadvise; i++) {
+    reset_range_t r = plan->madvise[i];
+    COUNTER_ADD(counters, madvise_calls, 1);
+    COUNTER_ADD(counters, madvise_bytes, r.len);
+    if (os_madvise(base + r.off, r.len, MADV_DONTNEED) == 0) continue;
+    memset(base + r.off, 0, r.len);
+    zeroed += r.len;
+    if (failed) *failed |= 1u << i;
+  }
+  COUNTER_ADD(counters, memset_bytes, zeroed);
+  return zeroed;
+}
+
+uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
+  reset_plan_t plan;
+  uint64_t img_off = s->image ? s->image->offset : 0, img_len = s->image ? s->image->len : 0;
+  reset_plan_memory(s->accessible, img_off, img_len, ctx->keep, &plan);
+  unsigned failed;
+  uint64_t zeroed = region_reset(base, &plan, ctx->counters, &failed);
+  /* Zeroing by hand where madvise failed is right for anonymous bytes but
+   * not for image bytes (their pristine contents are in the memfd): such a
+   * slot goes through a full reset before its next use. */
+  for (unsigned i = 0; i < plan.nmadvise; i++) {
+    reset_range_t r = plan.madvise[i];
+    if ((failed & (1u << i)) && img_len && r.off < img_off + img_len && img_off < r.off + r.len)
+      s->unknown = true;
+  }
+  return zeroed;
+}

@@ -1,0 +1,128 @@
+/* The OS layer (see os.h). Failure injection costs one relaxed atomic load
+ * per call when disarmed. */
+#include "memory/os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static _Atomic uint64_t calls[OS_CALL_COUNT];
+static _Atomic uint64_t fail_at[OS_CALL_COUNT]; /* call number that fails; 0 = none */
+static _Atomic int fail_err[OS_CALL_COUNT];
+static _Atomic int armed; /* any fail_at set: the fast path skips the rest */
+
+static const char *const names[OS_CALL_COUNT] = {
+    "mmap", "munmap", "mprotect", "madvise", "memfd_create",
+    "ftruncate", "pwrite", "fcntl(F_ADD_SEALS)", "close",
+};
+
+const char *os_call_name(os_call_t call) { return call < OS_CALL_COUNT ? names[call] : "?"; }
+
+/* Count a call; return -err if this one is to fail, else 0. */
+static int os_enter(os_call_t call) {
+  uint64_t n = atomic_fetch_add_explicit(&calls[call], 1, memory_order_relaxed) + 1;
+  if (!atomic_load_explicit(&armed, memory_order_relaxed)) return 0;
+  uint64_t at = atomic_load_explicit(&fail_at[call], memory_order_relaxed);
+  if (at == 0 || at != n) return 0;
+  uint64_t expected = at;
+  if (!atomic_compare_exchange_strong(&fail_at[call], &expected, 0)) return 0;
+  return -atomic_load(&fail_err[call]);
+}
+
+void os_fail_at(os_call_t call, uint64_t k, int err) {
+  atomic_store(&fail_err[call], err);
+  atomic_store(&fail_at[call], k ? atomic_load(&calls[call]) + k : 0);
+  if (k) atomic_store(&armed, 1);
+}
+
+void os_fail_reset(void) {
+  for (int c = 0; c < OS_CALL_COUNT; c++) atomic_store(&fail_at[c], 0);
+  atomic_store(&armed, 0);
+}
+
+uint64_t os_calls(os_call_t call) { return atomic_load(&calls[call]); }
+
+size_t os_page_size(void) {
+  static size_t page;
+  if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
+  return page;
+}
+
+int os_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out) {
+  int err = os_enter(OS_MMAP);
+  if (err) return err;
+  void *p = mmap(addr, len, prot, flags, fd, off);
+  if (p == MAP_FAILED) return -errno;
+  *out = p;
+  return 0;
+}
+
+int os_munmap(void *addr, size_t len) {
+  int err = os_enter(OS_MUNMAP);
+  if (err) return err;
+  return munmap(addr, len) == 0 ? 0 : -errno;
+}
+
+int os_mprotect(void *addr, size_t len, int prot) {
+  int err = os_enter(OS_MPROTECT);
+  if (err) return err;
+  return mprotect(addr, len, prot) == 0 ? 0 : -errno;
+}
+
+int os_madvise(void *addr, size_t len, int advice) {
+  int err = os_enter(OS_MADVISE);
+  if (err) return err;
+  return madvise(addr, len, advice) == 0 ? 0 : -errno;
+}
+
+int os_memfd_create(const char *name, unsigned flags, int *fd) {
+  int err = os_enter(OS_MEMFD_CREATE);
+  if (err) return err;
+  int r = (int)syscall(SYS_memfd_create, name, flags);
+  if (r < 0) return -errno;
+  *fd = r;
+  return 0;
+}
+
+int os_ftruncate(int fd, off_t len) {
+  int err = os_enter(OS_FTRUNCATE);
+  if (err) return err;
+  return ftruncate(fd, len) == 0 ? 0 : -errno;
+}
+
+int os_pwrite_all(int fd, const void *buf, size_t len, off_t off) {
+  int err = os_enter(OS_PWRITE);
+  if (err) return err;
+  const char *p = buf;
+  while (len) {
+    ssize_t n = pwrite(fd, p, len, off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    p += n;
+    len -= (size_t)n;
+    off += n;
+  }
+  return 0;
+}
+
+int os_add_seals(int fd, int seals) {
+  int err = os_enter(OS_SEAL);
+  if (err) return err;
+  return fcntl(fd, F_ADD_SEALS, seals) == 0 ? 0 : -errno;
+}
+
+int os_close(int fd) {
+  int err = os_enter(OS_CLOSE);
+  if (err) {
+    /* An injected close failure must not leak the descriptor: Linux closes
+     * it even when close() reports an error, and so do we. */
+    close(fd);
+    return err;
+  }
+  return close(fd) == 0 ? 0 : -errno;
+}

@@ -1,0 +1,51 @@
+/* The thin OS layer: every system call wpool makes goes through here, so
+ * tests can make the k-th call of any kind fail with a chosen errno.
+ * Every function returns 0 (or a result) on success and -errno on failure;
+ * none sets errno. */
+#ifndef WPOOL_OS_H
+#define WPOOL_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef enum os_call {
+  OS_MMAP,
+  OS_MUNMAP,
+  OS_MPROTECT,
+  OS_MADVISE,
+  OS_MEMFD_CREATE,
+  OS_FTRUNCATE,
+  OS_PWRITE,
+  OS_SEAL,
+  OS_CLOSE,
+  OS_CALL_COUNT
+} os_call_t;
+
+/* The host page size in bytes (a power of two). */
+size_t os_page_size(void);
+
+/* mmap; *out receives the address. */
+int os_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out);
+int os_munmap(void *addr, size_t len);
+int os_mprotect(void *addr, size_t len, int prot);
+int os_madvise(void *addr, size_t len, int advice);
+/* memfd_create; *fd receives the descriptor. */
+int os_memfd_create(const char *name, unsigned flags, int *fd);
+int os_ftruncate(int fd, off_t len);
+/* Write all of `len` bytes at `off`. */
+int os_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+/* fcntl(F_ADD_SEALS). */
+int os_add_seals(int fd, int seals);
+int os_close(int fd);
+
+/* Failure injection, for tests. After os_fail_at(call, k, err), the k-th
+ * next call of that kind (k = 1: the very next) fails with -err, once.
+ * os_fail_at(call, 0, 0) disarms. os_calls(call) counts calls made so far,
+ * so a test can find every call site a scenario reaches. Thread-safe. */
+void os_fail_at(os_call_t call, uint64_t k, int err);
+uint64_t os_calls(os_call_t call);
+void os_fail_reset(void);
+const char *os_call_name(os_call_t call);
+
+#endif /* WPOOL_OS_H */

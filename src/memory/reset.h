@@ -1,0 +1,40 @@
+/* How a slot region is reset when freed: which byte ranges are zeroed in
+ * place with memset (they stay resident) and which are given back with
+ * madvise(MADV_DONTNEED) (the next touch faults in a zero page, or the
+ * image's page for a private file mapping). Pure arithmetic, so the region
+ * math is tested apart from the mappings. docs/reset.md explains it. */
+#ifndef WPOOL_RESET_H
+#define WPOOL_RESET_H
+
+#include <stdint.h>
+
+typedef struct reset_range {
+  uint64_t off; /* bytes from the region's start */
+  uint64_t len; /* bytes; > 0 */
+} reset_range_t;
+
+typedef struct reset_plan {
+  reset_range_t memset[2];
+  unsigned nmemset;
+  reset_range_t madvise[2];
+  unsigned nmadvise;
+} reset_plan_t;
+
+/* Plan the reset of `accessible` bytes of a linear memory whose image (if
+ * img_len > 0) occupies [img_off, img_off + img_len) <= accessible, with a
+ * memset budget of `keep` bytes. All arguments are page multiples.
+ * - No image: memset [0, min(keep, accessible)), madvise the rest.
+ * - keep <= img_off: memset [0, keep), madvise [keep, accessible).
+ * - Otherwise (Wasmtime's four regions): memset [0, img_off); madvise the
+ *   image; memset the next min(keep - img_off, accessible - img_end) bytes
+ *   after it; madvise the rest. Image bytes are never memset (the budget
+ *   counts memset bytes only): dropping the private copies restores them.
+ * Adjacent madvise ranges are merged into one call. */
+void reset_plan_memory(uint64_t accessible, uint64_t img_off, uint64_t img_len, uint64_t keep,
+                       reset_plan_t *plan);
+
+/* Plan the zeroing of a stack of `size` bytes whose top `keep` bytes are
+ * memset (the top is where a stack is most likely to be touched again). */
+void reset_plan_stack(uint64_t size, uint64_t keep, reset_plan_t *plan);
+
+#endif

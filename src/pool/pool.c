@@ -1,0 +1,182 @@
+/* Pool creation, destruction and statistics. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "memory/os.h"
+#include "pool/pool_internal.h"
+#include "util/error.h"
+#include "util/heap.h"
+
+#define RESERVE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
+
+/* Map one pool of `bytes`; NULL for an empty pool. */
+static int reserve(const char *what, uint64_t bytes, int prot, uint8_t **out) {
+  *out = NULL;
+  if (bytes == 0) return 0;
+  void *p;
+  int err = os_mmap(NULL, bytes, prot, RESERVE_FLAGS, -1, 0, &p);
+  if (err)
+    return error_set(err == -ENOMEM ? WPOOL_ENOMEM : WPOOL_ESYS,
+                     "reserving %llu bytes for the %s pool: %s", (unsigned long long)bytes, what,
+                     strerror(-err));
+  *out = p;
+  return 0;
+}
+
+static void unreserve(uint8_t *p, uint64_t bytes) {
+  if (p) os_munmap(p, bytes);
+}
+
+/* Put the guard page below every stack. */
+static int guard_stacks(wpool_t *p) {
+  for (uint32_t s = 0; s < p->cfg.stack_count; s++) {
+    int err = os_mprotect(p->stack_map + (uint64_t)s * p->layout.stack_slot_size,
+                          p->layout.page, PROT_NONE);
+    if (err)
+      return error_set(err == -ENOMEM ? WPOOL_ENOMEM : WPOOL_ESYS,
+                       "guard page of stack %u: mprotect: %s (vm.max_map_count may be too low "
+                       "for stack_count %u: each stack takes 2 kernel mappings)",
+                       s, strerror(-err), p->cfg.stack_count);
+  }
+  return 0;
+}
+
+WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
+  if (!out) return error_set(WPOOL_EINVAL, "wpool_create: out is NULL");
+  *out = NULL;
+  layout_t L;
+  int err = config_validate(cfg, &L);
+  if (err) return err;
+
+  wpool_t *p = heap_calloc(1, sizeof(*p));
+  if (!p) return error_set(WPOOL_ENOMEM, "wpool_create: out of memory for the pool record");
+  p->cfg = *cfg;
+  p->layout = L;
+  p->mem_ctx = (memslot_ctx_t){
+      .reservation = L.mem_reservation, .keep = L.keep_memory, .counters = &p->mem_counters};
+
+  err = WPOOL_ENOMEM;
+  if (index_init(&p->index, cfg->instance_count, cfg->max_unused_warm_slots) != 0) {
+    error_set(err, "wpool_create: out of memory for %u instance slots", cfg->instance_count);
+    goto fail_index;
+  }
+  if (index_init(&p->stack_index, cfg->stack_count, 0) != 0) {
+    error_set(err, "wpool_create: out of memory for %u stack slots", cfg->stack_count);
+    goto fail_stack_index;
+  }
+  p->memslots = heap_calloc(L.mem_slots ? L.mem_slots : 1, sizeof(*p->memslots));
+  p->table_sizes = heap_calloc(L.table_slots ? L.table_slots : 1, sizeof(*p->table_sizes));
+  p->instances = heap_calloc(cfg->instance_count, sizeof(*p->instances));
+  p->stacks = heap_calloc(cfg->stack_count ? cfg->stack_count : 1, sizeof(*p->stacks));
+  if (!p->memslots || !p->table_sizes || !p->instances || !p->stacks) {
+    error_set(err, "wpool_create: out of memory for slot metadata");
+    goto fail_arrays;
+  }
+  for (uint32_t i = 0; i < cfg->instance_count; i++)
+    p->instances[i] = (struct wpool_instance_s){.pool = p, .slot = i};
+  for (uint32_t i = 0; i < cfg->stack_count; i++)
+    p->stacks[i] = (struct wpool_stack_s){.pool = p, .slot = i};
+  if (pthread_mutex_init(&p->module_lock, NULL) != 0) {
+    err = error_set(WPOOL_ESYS, "wpool_create: pthread_mutex_init failed");
+    goto fail_arrays;
+  }
+
+  /* Memories and every guard are PROT_NONE until an instance needs them;
+   * tables and state are read-write (zero pages cost nothing until
+   * touched); stacks are read-write but for their guard pages. */
+  err = reserve("memory", L.mem_pool_bytes, PROT_NONE, &p->mem_map);
+  if (err) goto fail_mem;
+  err = reserve("table", L.table_pool_bytes, PROT_READ | PROT_WRITE, &p->table_map);
+  if (err) goto fail_table;
+  err = reserve("instance state", L.state_pool_bytes, PROT_READ | PROT_WRITE, &p->state_map);
+  if (err) goto fail_state;
+  err = reserve("stack", L.stack_pool_bytes, PROT_READ | PROT_WRITE, &p->stack_map);
+  if (err) goto fail_stack;
+  err = guard_stacks(p);
+  if (err) goto fail_guard;
+  *out = p;
+  return 0;
+
+fail_guard:
+  unreserve(p->stack_map, L.stack_pool_bytes);
+fail_stack:
+  unreserve(p->state_map, L.state_pool_bytes);
+fail_state:
+  unreserve(p->table_map, L.table_pool_bytes);
+fail_table:
+  unreserve(p->mem_map, L.mem_pool_bytes);
+fail_mem:
+  pthread_mutex_destroy(&p->module_lock);
+fail_arrays:
+  heap_free(p->memslots);
+  heap_free(p->table_sizes);
+  heap_free(p->instances);
+  heap_free(p->stacks);
+  index_destroy(&p->stack_index);
+fail_stack_index:
+  index_destroy(&p->index);
+fail_index:
+  heap_free(p);
+  return err;
+}
+
+WPOOL_EXPORT int wpool_destroy(wpool_t *p) {
+  if (!p) return error_set(WPOOL_EINVAL, "wpool_destroy: pool is NULL");
+  uint64_t live = atomic_load(&p->live_instances), stacks = atomic_load(&p->live_stacks);
+  if (live || stacks)
+    return error_set(WPOOL_EBUSY, "wpool_destroy: %llu instances and %llu stacks are still live",
+                     (unsigned long long)live, (unsigned long long)stacks);
+  /* Modules the runtime still holds go with the pool. No instance is live,
+   * so each has only its handle's reference. */
+  while (p->modules) wpool_module_release(p->modules);
+  for (uint64_t i = 0; i < p->layout.mem_slots; i++)
+    if (p->memslots[i].image) image_unref(p->memslots[i].image);
+  unreserve(p->stack_map, p->layout.stack_pool_bytes);
+  unreserve(p->state_map, p->layout.state_pool_bytes);
+  unreserve(p->table_map, p->layout.table_pool_bytes);
+  unreserve(p->mem_map, p->layout.mem_pool_bytes);
+  pthread_mutex_destroy(&p->module_lock);
+  heap_free(p->free_ids);
+  heap_free(p->memslots);
+  heap_free(p->table_sizes);
+  heap_free(p->instances);
+  heap_free(p->stacks);
+  index_destroy(&p->stack_index);
+  index_destroy(&p->index);
+  heap_free(p);
+  return 0;
+}
+
+WPOOL_EXPORT void wpool_stats_get(wpool_t *p, wpool_stats_t *out) {
+  memset(out, 0, sizeof(*out));
+  if (!p) return;
+  index_counters_t c;
+  uint32_t warm, cold;
+  index_counters(&p->index, &c, &warm, &cold, NULL);
+  index_counters_t sc;
+  index_counters(&p->stack_index, &sc, NULL, NULL, NULL);
+  mem_counters_t *mc = &p->mem_counters;
+  *out = (wpool_stats_t){
+      .live_instances = atomic_load(&p->live_instances),
+      .live_stacks = atomic_load(&p->live_stacks),
+      .live_modules = atomic_load(&p->live_modules),
+      .warm_slots = warm,
+      .cold_slots = cold,
+      .kept_resident_bytes = atomic_load(&p->kept_resident_bytes),
+      .images_live = COUNTER_GET(mc, images_live),
+      .heap_bytes = heap_allocated_bytes(),
+      .reserved_bytes = p->layout.total_bytes,
+      .instances_created = atomic_load(&p->instances_created),
+      .affine_hits = c.affine_hits,
+      .affine_misses = c.affine_misses,
+      .exhausted = c.exhausted + sc.exhausted,
+      .image_maps = COUNTER_GET(mc, image_maps),
+      .image_unmaps = COUNTER_GET(mc, image_unmaps),
+      .madvise_calls = COUNTER_GET(mc, madvise_calls),
+      .madvise_bytes = COUNTER_GET(mc, madvise_bytes),
+      .memset_bytes = COUNTER_GET(mc, memset_bytes),
+      .mprotect_calls = COUNTER_GET(mc, mprotect_calls),
+      .slots_drained = atomic_load(&p->slots_drained),
+  };
+}

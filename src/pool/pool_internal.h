@@ -1,0 +1,135 @@
+/* The pool: four reservations (memories, tables, instance state, stacks)
+ * cut into fixed slots, the index allocators that hand the slots out, and
+ * the module registry. docs/architecture.md draws the layout.
+ *
+ * Locks, from outer to inner: module_lock (module ids and the module
+ * list; never held on the instance paths), then each index's spin lock.
+ * Slot contents (memslots, table sizes, instance records) have no lock:
+ * the index allocator gives one holder at a time. */
+#ifndef WPOOL_POOL_INTERNAL_H
+#define WPOOL_POOL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "index/index.h"
+#include "memory/counters.h"
+#include "memory/image.h"
+#include "memory/memslot.h"
+#include "wpool.h"
+
+/* Sizes derived from a validated config; bytes, page multiples. */
+typedef struct layout {
+  uint64_t page;
+  uint64_t mem_reservation; /* per memory slot, before its guard */
+  uint64_t mem_guard;       /* after each memory slot */
+  uint64_t mem_slot_size;   /* reservation + guard */
+  uint64_t mem_pre_guard;   /* before the first memory slot */
+  uint64_t mem_slots;       /* instance_count * instance_memories */
+  uint64_t mem_pool_bytes;
+  uint64_t table_slot_size; /* instance_table_elements pointers */
+  uint64_t table_slots;
+  uint64_t table_pool_bytes;
+  uint64_t state_slot_size; /* instance_size */
+  uint64_t state_pool_bytes;
+  uint64_t stack_usable;    /* async_stack_size */
+  uint64_t stack_slot_size; /* guard page + usable */
+  uint64_t stack_pool_bytes;
+  uint64_t total_bytes;     /* all four pools */
+  uint64_t keep_memory;     /* linear_memory_keep_resident */
+  uint64_t keep_table;      /* table_keep_resident */
+  uint64_t keep_stack;      /* async_stack_keep_resident, <= stack_usable */
+} layout_t;
+
+/* Validate `cfg` and derive the layout. Return: 0 or WPOOL_EINVAL with the
+ * field and value in wpool_last_error(). */
+int config_validate(const wpool_config_t *cfg, layout_t *out);
+
+typedef struct mod_memory {
+  uint64_t min_bytes; /* min_pages * 64 KiB */
+  uint64_t max_pages; /* effective: min(module max, instance_memory_pages) */
+  image_t *image;     /* NULL: no data */
+} mod_memory_t;
+
+typedef struct mod_table {
+  uint32_t min_elements;
+  uint32_t max_elements; /* effective: min(module max, instance_table_elements) */
+} mod_table_t;
+
+struct wpool_module_s {
+  wpool_t *pool;
+  uint32_t id; /* dense id in the pool's index allocator */
+  /* One reference for the module handle (dropped by release) and one per
+   * live instance; the last drop destroys the module. */
+  _Atomic uint32_t refs;
+  _Atomic bool released;
+  size_t state_size;
+  uint32_t nmemories, ntables;
+  mod_memory_t *memories;
+  mod_table_t *tables;
+  struct wpool_module_s *prev, *next; /* the pool's module list; module_lock */
+};
+
+struct wpool_instance_s {
+  wpool_t *pool;
+  wpool_module_t *module; /* NULL while the slot is unused */
+  uint32_t slot;
+  uint64_t kept; /* bytes left resident by memset at the last reset */
+};
+
+struct wpool_stack_s {
+  wpool_t *pool;
+  uint32_t slot;
+  bool live;
+};
+
+struct wpool_s {
+  wpool_config_t cfg;
+  layout_t layout;
+  memslot_ctx_t mem_ctx;
+
+  index_t index;       /* instance slots */
+  index_t stack_index; /* stacks: no affinity, N = 0 */
+
+  uint8_t *mem_map, *table_map, *state_map, *stack_map; /* each pool's mapping */
+  memslot_t *memslots;                /* [mem_slots] */
+  uint32_t *table_sizes;              /* [table_slots] elements in use */
+  struct wpool_instance_s *instances; /* [instance_count] */
+  struct wpool_stack_s *stacks;       /* [stack_count] */
+
+  pthread_mutex_t module_lock;
+  uint32_t *free_ids; /* recycled module ids (a stack); module_lock */
+  uint32_t nfree_ids, next_id;
+  wpool_module_t *modules; /* not yet destroyed; module_lock */
+
+  mem_counters_t mem_counters;
+  _Atomic uint64_t live_instances, live_stacks, live_modules;
+  _Atomic uint64_t kept_resident_bytes;
+  _Atomic uint64_t instances_created, slots_drained;
+};
+
+/* Slot addresses. */
+static inline uint8_t *pool_memory_base(const wpool_t *p, uint32_t slot, uint32_t m) {
+  uint64_t i = (uint64_t)slot * p->cfg.instance_memories + m;
+  return p->mem_map + p->layout.mem_pre_guard + i * p->layout.mem_slot_size;
+}
+static inline memslot_t *pool_memslot(const wpool_t *p, uint32_t slot, uint32_t m) {
+  return &p->memslots[(uint64_t)slot * p->cfg.instance_memories + m];
+}
+static inline void **pool_table_base(const wpool_t *p, uint32_t slot, uint32_t t) {
+  uint64_t i = (uint64_t)slot * p->cfg.instance_tables + t;
+  return (void **)(p->table_map + i * p->layout.table_slot_size);
+}
+static inline uint32_t *pool_table_size(const wpool_t *p, uint32_t slot, uint32_t t) {
+  return &p->table_sizes[(uint64_t)slot * p->cfg.instance_tables + t];
+}
+
+/* Module lifetime (module.c). */
+void module_unref(wpool_module_t *m);
+/* Drain free slots affine to `m`: their images unmapped, affinity cleared. */
+void module_drain(wpool_module_t *m);
+
+/* Return an instance slot's memories to their cold state (instance.c). */
+void instance_slot_unmap_images(wpool_t *p, uint32_t slot);
+
+#endif

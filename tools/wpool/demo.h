@@ -1,0 +1,7 @@
+#ifndef WPOOL_TOOL_DEMO_H
+#define WPOOL_TOOL_DEMO_H
+#include <stdint.h>
+#include <stdio.h>
+/* Run the demo loop; return the exit status (1 if anything went wrong). */
+int demo_run(FILE *out, uint64_t iterations);
+#endif
