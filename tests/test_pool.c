@@ -609,3 +609,48 @@ Test(pool, without_memfd_images_are_copied_in_and_still_pristine) {
   wpool_module_release(m);
   cr_assert_eq(stats(p).images_live, 0);
 }
+
+#include "pool/pool_internal.h"
+
+/* Mappings of /proc/self/maps that start inside [lo, hi). */
+static int maps_in(const void *lo, const void *hi) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  char line[512];
+  int n = 0;
+  while (f && fgets(line, sizeof(line), f)) {
+    uintptr_t start = (uintptr_t)strtoull(line, NULL, 16);
+    if (start >= (uintptr_t)lo && start < (uintptr_t)hi) n++;
+  }
+  if (f) fclose(f);
+  return n;
+}
+
+Test(pool, memory_slots_use_at_most_four_kernel_mappings_each) {
+  wpool_config_t c = small_config();
+  c.instance_count = 8;
+  c.guard_before_linear_memory = false;
+  wpool_t *p = make_pool(&c);
+  uint8_t *lo = p->mem_map, *hi = lo + p->layout.mem_pool_bytes;
+  cr_assert_eq(maps_in(lo, hi), 1, "one mapping while untouched");
+  test_module_t t;
+  tm_init(&t, 2, 8, 0);
+  tm_segment(&t, 4096, hello, sizeof(hello));
+  wpool_module_t *m = make_module(p, &t);
+  wpool_instance_t *in[8];
+  for (int i = 0; i < 8; i++) {
+    in[i] = make_instance(p, m);
+    if (i % 2) cr_assert_eq(wpool_memory_grow(in[i], 0, 3), 2);
+  }
+  int live = maps_in(lo, hi);
+  for (int i = 0; i < 8; i++) wpool_instance_free(in[i]);
+  int warm = maps_in(lo, hi);
+  /* Per slot: the read-write bytes before the image, the image, the
+   * read-write bytes after it, and the PROT_NONE rest with the guard: the
+   * documented bound of 4 per memory slot. */
+  cr_assert_leq(live, 4 * 8, "%d mappings with 8 live instances", live);
+  cr_assert_geq(live, 4 * 8, "an image at a nonzero offset splits the read-write bytes");
+  cr_assert_leq(warm, live, "freeing adds no mapping");
+  wpool_module_release(m);
+  cr_assert_leq(maps_in(lo, hi), warm);
+  cr_log_info("memory pool mappings: %d live, %d warm", live, warm);
+}

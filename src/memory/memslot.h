@@ -7,8 +7,8 @@
  *   [0, accessible)            read-write: anonymous memory, except
  *   [image->offset, +len)      the image's memfd, mapped MAP_PRIVATE;
  *   [accessible, reservation)  PROT_NONE, as is the guard after it.
- * Kernel mappings (VMAs) per slot: at most 3 (image, anonymous read-write,
- * PROT_NONE; the last merges with its neighbours' guards).
+ * Kernel mappings (VMAs) per slot: at most 4 (read-write bytes before the
+ * image, the image, read-write bytes after it, PROT_NONE rest and guard).
  *
  * When an operation fails half-way and the slot cannot be put back into a
  * known state, `unknown` is set: the next memslot_prepare() first replaces
