@@ -15,6 +15,9 @@
  *   wpool_keep0     wpool, linear_memory_keep_resident = table_keep_resident
  *                   = 0 (every reset by madvise: Wasmtime's default)
  *   wpool_keep1m    wpool, both budgets 1 MiB (memset prefix, madvise rest)
+ *   wpool_dirty0    wpool, WPOOL_RESET_DIRTY, budgets 0 (madvise dirty runs)
+ *   wpool_dirty1m   wpool, WPOOL_RESET_DIRTY, budgets 1 MiB (dirty pages in
+ *                   place while the budget lasts)
  *   ondemand        per instance: mmap a fresh 4 GiB + 2 GiB reservation, map
  *                   the memfd image, mprotect the accessible bytes, touch,
  *                   munmap; table and state from malloc
@@ -22,6 +25,7 @@
  *                   and state from calloc (runtimes without guard pages)
  *   floor_memset    memset of the D pages, already resident
  *   floor_faults    D minor page faults (touching D dropped pages)
+ *   floor_scan      one PAGEMAP_SCAN walk of 10 MiB holding the D pages
  *
  * Output: one JSON object per line; the last line compares the targets. */
 #include <errno.h>
@@ -39,6 +43,7 @@
 #include <unistd.h>
 
 #include "pool/pool_internal.h"
+#include "memory/dirty.h"
 #include "rss.h"
 #include "wpool.h"
 
@@ -185,9 +190,10 @@ static wpool_module_t *canonical_module(wpool_t *pool) {
   return m;
 }
 
-static wpool_t *make_pool(uint64_t keep, uint32_t max_warm) {
+static wpool_t *make_pool(uint64_t keep, uint32_t max_warm, wpool_reset_strategy_t strategy) {
   wpool_config_t c;
   wpool_config_init(&c);
+  c.reset_strategy = strategy;
   c.linear_memory_keep_resident = keep;
   c.table_keep_resident = keep;
   c.max_unused_warm_slots = max_warm;
@@ -214,7 +220,18 @@ static int64_t pool_resident(wpool_t *p) {
 /* Strategies are measured in interleaved rounds: every round runs a chunk
  * of cycles of each strategy in turn, so that a slow stretch of a shared,
  * noisy machine falls on all of them alike rather than on one. */
-typedef enum kind { K_KEEP0, K_KEEP1M, K_ONDEMAND, K_MALLOC, K_FLOOR_MEMSET, K_FLOOR_FAULTS } kind_t;
+typedef enum kind {
+  K_KEEP0,
+  K_KEEP1M,
+  K_DIRTY0,
+  K_DIRTY1M,
+  K_ONDEMAND,
+  K_MALLOC,
+  K_FLOOR_MEMSET,
+  K_FLOOR_FAULTS,
+  K_FLOOR_SCAN,
+  K_COUNT
+} kind_t;
 
 typedef struct strat {
   kind_t kind;
@@ -240,17 +257,29 @@ static void make_image_fd(void) {
   }
 }
 
+static bool is_wpool(kind_t k) { return k <= K_DIRTY1M; }
+
+static void no_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
+  (void)off;
+  (void)swapped;
+  *(uint64_t *)ctx += len;
+}
+
+static dirty_scanner_t floor_scanner;
+
 static void strat_init(strat_t *s, kind_t kind, int cycles) {
-  static const char *const names[] = {"wpool_keep0", "wpool_keep1m", "ondemand",
+  static const char *const names[] = {"wpool_keep0",  "wpool_keep1m", "wpool_dirty0",
+                                      "wpool_dirty1m", "ondemand",
                                       WPOOL_HAVE_JEMALLOC ? "malloc_jemalloc" : "malloc_libc",
-                                      "floor_memset", "floor_faults"};
+                                      "floor_memset", "floor_faults", "floor_scan"};
   memset(s, 0, sizeof(*s));
   s->kind = kind;
   s->name = names[kind];
   s->bench = kind >= K_FLOOR_MEMSET ? "floor" : "cycle";
   s->ns = malloc(sizeof(*s->ns) * (size_t)cycles);
-  if (kind == K_KEEP0 || kind == K_KEEP1M) {
-    s->pool = make_pool(kind == K_KEEP0 ? 0 : 1 * MiB, 100);
+  if (is_wpool(kind)) {
+    s->pool = make_pool(kind == K_KEEP0 || kind == K_DIRTY0 ? 0 : 1 * MiB, 100,
+                        kind <= K_KEEP1M ? WPOOL_RESET_PREFIX : WPOOL_RESET_DIRTY);
     s->m = canonical_module(s->pool);
   } else if (kind >= K_FLOOR_MEMSET) {
     s->buf = mmap(NULL, MEM_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -262,7 +291,7 @@ static void strat_init(strat_t *s, kind_t kind, int cycles) {
 /* One cycle of `s`; return its nanoseconds. */
 static uint64_t strat_cycle(strat_t *s, const pattern_t *pat, uint64_t i) {
   uint64_t t0, t1;
-  if (s->kind == K_KEEP0 || s->kind == K_KEEP1M) {
+  if (is_wpool(s->kind)) {
     t0 = now_ns();
     wpool_instance_t *in;
     if (wpool_instance_new(s->pool, s->m, &in) != 0) exit(1);
@@ -304,11 +333,22 @@ static uint64_t strat_cycle(strat_t *s, const pattern_t *pat, uint64_t i) {
     t0 = now_ns();
     for (int k = 0; k < pat->n; k++) memset(s->buf + (pat->off[k] & ~(HOST_PAGE - 1)), 0, HOST_PAGE);
     t1 = now_ns();
-  } else {
+  } else if (s->kind == K_FLOOR_FAULTS) {
     madvise(s->buf, MEM_BYTES, MADV_DONTNEED); /* untimed: the pages to fault in */
     t0 = now_ns();
     for (int k = 0; k < pat->n; k++) *(volatile uint64_t *)(s->buf + pat->off[k]) = 1;
     t1 = now_ns();
+  } else {
+    /* One PAGEMAP_SCAN walk of 10 MiB holding exactly the D dirty pages. */
+    if (i == 0) {
+      madvise(s->buf, MEM_BYTES, MADV_DONTNEED);
+      for (int k = 0; k < pat->n; k++) *(volatile uint64_t *)(s->buf + pat->off[k]) = 1;
+    }
+    uint64_t found = 0;
+    t0 = now_ns();
+    if (dirty_scan(&floor_scanner, s->buf, MEM_BYTES, no_run, &found) < 0) exit(1);
+    t1 = now_ns();
+    if (found != (uint64_t)pat->n * HOST_PAGE) exit(3);
   }
   return t1 - t0;
 }
@@ -328,12 +368,12 @@ static void strat_fini(strat_t *s, const pattern_t *pat) {
  * `malloc_cycles`), after `warmup`, in `rounds` interleaved rounds. */
 static void run_pattern(const pattern_t *pat, int cycles, int malloc_cycles, int warmup,
                         int rounds) {
-  strat_t st[6];
-  for (int k = 0; k < 6; k++) strat_init(&st[k], (kind_t)k, cycles);
-  for (int k = 0; k < 6; k++)
+  strat_t st[K_COUNT];
+  for (int k = 0; k < K_COUNT; k++) strat_init(&st[k], (kind_t)k, cycles);
+  for (int k = 0; k < K_COUNT; k++)
     for (int i = 0; i < warmup; i++) strat_cycle(&st[k], pat, (uint64_t)i);
   for (int r = 0; r < rounds; r++) {
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < K_COUNT; k++) {
       int want = k == K_MALLOC ? malloc_cycles : cycles;
       int upto = (int)((int64_t)want * (r + 1) / rounds);
       uint64_t f0 = minflt();
@@ -341,7 +381,7 @@ static void run_pattern(const pattern_t *pat, int cycles, int malloc_cycles, int
       st[k].faults += minflt() - f0;
     }
   }
-  for (int k = 0; k < 6; k++) strat_fini(&st[k], pat);
+  for (int k = 0; k < K_COUNT; k++) strat_fini(&st[k], pat);
 }
 
 /* ---- many modules ----------------------------------------------------- */
@@ -355,7 +395,7 @@ static void run_many_modules(uint32_t max_warm, int cycles, const pattern_t *pat
   for (int k = 0; k < ZIPF_MODULES; k++) sum += 1.0 / (k + 1); /* Zipf, s = 1 */
   double acc = 0;
   for (int k = 0; k < ZIPF_MODULES; k++) cdf[k] = (acc += 1.0 / (k + 1) / sum);
-  wpool_t *pool = make_pool(1 * MiB, max_warm);
+  wpool_t *pool = make_pool(1 * MiB, max_warm, WPOOL_RESET_PREFIX);
   wpool_module_t *mods[ZIPF_MODULES];
   for (int k = 0; k < ZIPF_MODULES; k++) mods[k] = canonical_module(pool);
   wpool_instance_t *ring[RING] = {0};
@@ -427,10 +467,11 @@ static void *thread_cycles(void *arg) {
  * thread the slot another thread just freed, warm in that core's cache);
  * otherwise each thread has its own module, as tenants spread over
  * threads would. */
-static double run_threads(int threads, int cycles, int reps, const pattern_t *pat, bool shared) {
+static double run_threads(int threads, int cycles, int reps, const pattern_t *pat, bool shared,
+                          wpool_reset_strategy_t strategy) {
   double best[16];
   for (int r = 0; r < reps; r++) {
-    wpool_t *pool = make_pool(1 * MiB, 100);
+    wpool_t *pool = make_pool(1 * MiB, 100, strategy);
     wpool_module_t *m[2] = {canonical_module(pool), NULL};
     m[1] = shared ? m[0] : canonical_module(pool);
     pthread_barrier_t start;
@@ -457,10 +498,11 @@ static double run_threads(int threads, int cycles, int reps, const pattern_t *pa
       best[j - 1] = x;
     }
   double tput = best[reps / 2];
-  printf("{\"bench\":\"threads\",\"strategy\":\"wpool_keep1m\",\"pattern\":\"%s\",\"D\":%d,"
+  printf("{\"bench\":\"threads\",\"strategy\":\"%s\",\"pattern\":\"%s\",\"D\":%d,"
          "\"threads\":%d,\"modules\":\"%s\",\"cycles_per_thread\":%d,\"runs\":%d,"
          "\"cycles_per_s\":%.0f}\n",
-         pat->name, pat->n, threads, shared ? "shared" : "per_thread", cycles, reps, tput);
+         strategy == WPOOL_RESET_DIRTY ? "wpool_dirty1m" : "wpool_keep1m", pat->name, pat->n,
+         threads, shared ? "shared" : "per_thread", cycles, reps, tput);
   fflush(stdout);
   return tput;
 }
@@ -489,21 +531,23 @@ static void run_create(int reps) {
 }
 
 /* --case STRATEGY:PATTERN:D runs one strategy alone (for profiling).
- * STRATEGY: wpool_keep0, wpool_keep1m, ondemand, malloc, floor_memset or
- * floor_faults; or threads1 / threads2 for the thread benchmark alone. */
+ * STRATEGY: wpool_keep0, wpool_keep1m, wpool_dirty0, wpool_dirty1m,
+ * ondemand, malloc, floor_memset, floor_faults or floor_scan; or threads1 / threads2 for the thread benchmark alone. */
 static int run_case(const char *spec, int cycles) {
-  static const char *const kinds[] = {"wpool_keep0", "wpool_keep1m", "ondemand",
-                                      "malloc", "floor_memset", "floor_faults"};
+  static const char *const kinds[] = {"wpool_keep0",  "wpool_keep1m", "wpool_dirty0",
+                                      "wpool_dirty1m", "ondemand",     "malloc",
+                                      "floor_memset", "floor_faults", "floor_scan"};
   char strategy[32], pname[16];
   int d, kind = -1;
   if (!strcmp(spec, "threads1") || !strcmp(spec, "threads2")) {
     pattern_t near16;
     make_pattern(&near16, false, 16);
-    run_threads(spec[7] - '0', 20000, 3, &near16, false);
+    run_threads(spec[7] - '0', 20000, 3, &near16, false, WPOOL_RESET_PREFIX);
+    run_threads(spec[7] - '0', 20000, 3, &near16, false, WPOOL_RESET_DIRTY);
     return 0;
   }
   if (sscanf(spec, "%31[^:]:%15[^:]:%d", strategy, pname, &d) == 3 && d >= 1 && d <= MAXD)
-    for (int k = 0; k < 6; k++)
+    for (int k = 0; k < K_COUNT; k++)
       if (!strcmp(strategy, kinds[k])) kind = k;
   if (kind < 0) {
     fprintf(stderr, "cycle_bench: --case wants STRATEGY:PATTERN:D, e.g. wpool_keep0:near:16\n");
@@ -539,6 +583,7 @@ int main(int argc, char **argv) {
   samples = malloc(sizeof(*samples) * (size_t)(mod_cycles > cycles ? mod_cycles : cycles));
   for (size_t i = 0; i < IMAGE_BYTES; i++) image_bytes[i] = (uint8_t)(i * 31 + 7);
   make_image_fd();
+  dirty_scanner_init(&floor_scanner);
   if (one) return run_case(one, cycles);
 
   for (int spread = 0; spread < 2; spread++) {
@@ -557,9 +602,12 @@ int main(int argc, char **argv) {
     run_many_modules(warms[i], mod_cycles, &near16);
   }
   fprintf(stderr, "cycle_bench: threads\n");
-  double t1 = run_threads(1, thread_cycles, quick ? 1 : 5, &near16, true);
-  double t2 = run_threads(2, thread_cycles, quick ? 1 : 5, &near16, false);
-  double t2s = run_threads(2, thread_cycles, quick ? 1 : 5, &near16, true);
+  const int reps = quick ? 1 : 5;
+  double t1 = run_threads(1, thread_cycles, reps, &near16, true, WPOOL_RESET_PREFIX);
+  double t2 = run_threads(2, thread_cycles, reps, &near16, false, WPOOL_RESET_PREFIX);
+  double t2s = run_threads(2, thread_cycles, reps, &near16, true, WPOOL_RESET_PREFIX);
+  double d1 = run_threads(1, thread_cycles, reps, &near16, true, WPOOL_RESET_DIRTY);
+  double d2 = run_threads(2, thread_cycles, reps, &near16, false, WPOOL_RESET_DIRTY);
   run_create(quick ? 3 : 11);
 
   /* The targets, as ratios of medians from this run. */
@@ -572,10 +620,18 @@ int main(int argc, char **argv) {
       double r = find("wpool_keep0", pn, Ds[di]) / find("ondemand", pn, Ds[di]);
       if (r > worst) worst = r;
     }
+  double dirty_spread = find("wpool_dirty1m", "spread", 16);
+  double floor_spread = find("floor_memset", "spread", 16) + find("floor_scan", "spread", 16);
   printf("{\"bench\":\"targets\",\"near_d16_keep1m_over_memset_floor\":%.2f,"
+         "\"near_d16_dirty1m_over_memset_floor\":%.2f,"
          "\"near_d16_ondemand_over_keep1m\":%.2f,\"max_keep0_over_ondemand\":%.2f,"
-         "\"threads2_over_threads1\":%.2f,\"threads2_shared_module_over_threads1\":%.2f}\n",
-         keep1m / floor16, ondemand16 / keep1m, worst, t2 / t1, t2s / t1);
+         "\"threads2_over_threads1\":%.2f,\"threads2_shared_module_over_threads1\":%.2f,"
+         "\"dirty_threads2_over_threads1\":%.2f,"
+         "\"spread_d16_keep1m_over_dirty1m\":%.2f,"
+         "\"spread_d16_dirty1m_over_memset_plus_scan\":%.2f}\n",
+         keep1m / floor16, find("wpool_dirty1m", "near", 16) / floor16, ondemand16 / keep1m, worst,
+         t2 / t1, t2s / t1, d2 / d1, find("wpool_keep1m", "spread", 16) / dirty_spread,
+         dirty_spread / floor_spread);
   close(image_fd);
   free(samples);
   return 0;

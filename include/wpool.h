@@ -48,6 +48,21 @@ WPOOL_EXPORT const char *wpool_last_error(void);
 /* "MAJOR.MINOR.PATCH". */
 WPOOL_EXPORT const char *wpool_version(void);
 
+/* How a freed memory is reset (docs/reset.md). */
+typedef enum wpool_reset_strategy {
+  /* DIRTY where the kernel has the PAGEMAP_SCAN ioctl (Linux 6.7+), else
+   * PREFIX. The default. */
+  WPOOL_RESET_AUTO = 0,
+  /* memset the first linear_memory_keep_resident bytes, madvise the rest
+   * of the accessible bytes (Wasmtime's reset). */
+  WPOOL_RESET_PREFIX = 1,
+  /* Find the pages a tenant left private data in (PAGEMAP_SCAN) and touch
+   * only those: reset in place while linear_memory_keep_resident lasts,
+   * madvise beyond it; clean pages cost nothing. wpool_create fails with
+   * WPOOL_ENOTSUP where the kernel lacks the scan. */
+  WPOOL_RESET_DIRTY = 2,
+} wpool_reset_strategy_t;
+
 /* ---------------------------------------------------------------------
  * Configuration: the PoolingAllocationConfig (field names follow
  * Wasmtime's). wpool_config_init() fills the defaults shown; sizes are
@@ -70,6 +85,7 @@ typedef struct wpool_config {
   size_t async_stack_size;        /* usable bytes per stack, page-rounded; a guard page below (2 MiB) */
   bool async_stack_zeroing;       /* zero a stack when it is freed (false) */
   size_t async_stack_keep_resident; /* with zeroing: top bytes reset by memset, page-rounded (0) */
+  wpool_reset_strategy_t reset_strategy; /* how memories are reset (WPOOL_RESET_AUTO) */
 } wpool_config_t;
 
 /* Fill `cfg` with the defaults. Context: any thread. */
@@ -219,6 +235,7 @@ typedef struct wpool_stats {
   uint64_t images_live;        /* memfd images not yet closed */
   uint64_t heap_bytes;         /* the library's own heap (all pools) */
   uint64_t reserved_bytes;     /* address space reserved by this pool */
+  uint64_t reset_strategy;     /* the strategy in effect: WPOOL_RESET_PREFIX or _DIRTY */
   /* counters */
   uint64_t instances_created;
   uint64_t affine_hits;        /* instance slots found affine to their module */
@@ -228,9 +245,11 @@ typedef struct wpool_stats {
   uint64_t image_unmaps;       /* images removed from a slot */
   uint64_t madvise_calls;
   uint64_t madvise_bytes;
-  uint64_t memset_bytes;
+  uint64_t memset_bytes;       /* bytes reset in place: memset, or image bytes copied back */
   uint64_t mprotect_calls;
   uint64_t slots_drained;      /* free slots cleared by wpool_module_release */
+  uint64_t dirty_scans;        /* memories walked by PAGEMAP_SCAN on free */
+  uint64_t dirty_bytes;        /* private (dirty) bytes those walks found */
 } wpool_stats_t;
 
 /* Fill `out` with this pool's statistics. Context: any thread. */

@@ -147,7 +147,7 @@ Test(pool, another_module_replaces_the_image_and_sees_none_of_the_old) {
 /* The reset matrix: image offsets x keep_resident, executed on a real
  * slot. The counted memset and madvise bytes are what the policy says, and
  * the next tenant sees pristine memory. */
-Test(pool, reset_memsets_the_budget_and_madvises_the_rest_for_every_offset_and_budget) {
+Test(pool, prefix_reset_memsets_the_budget_and_madvises_the_rest_for_every_offset_and_budget) {
   const uint64_t hp = 4096; /* host page */
   const uint64_t offsets[] = {0, hp, 2 * hp, 3 * hp};
   const size_t lens[] = {2 * hp, 2 * hp, 2 * hp, hp + 1}; /* the last ends unaligned */
@@ -160,6 +160,7 @@ Test(pool, reset_memsets_the_budget_and_madvises_the_rest_for_every_offset_and_b
       wpool_config_t c = small_config();
       c.instance_count = 1;
       c.linear_memory_keep_resident = keeps[k];
+      c.reset_strategy = WPOOL_RESET_PREFIX;
       wpool_t *p = make_pool(&c);
       test_module_t t;
       tm_init(&t, 16, 16, 0);
@@ -486,12 +487,13 @@ Test(pool, release_leaves_no_memfd_mapping_or_descriptor) {
   tm_segment(&t, 0, hello, sizeof(hello));
   int maps0 = count_maps("memfd:wpool-image"), fds0 = count_fds("memfd:wpool-image");
   wpool_module_t *m = make_module(p, &t);
+  cr_assert_eq(count_maps("memfd:wpool-image"), maps0 + 1, "the image's own read-only view");
   wpool_instance_t *in[3];
   for (int i = 0; i < 3; i++) in[i] = make_instance(p, m);
-  cr_assert_eq(count_maps("memfd:wpool-image"), maps0 + 3);
+  cr_assert_eq(count_maps("memfd:wpool-image"), maps0 + 4);
   cr_assert_eq(count_fds("memfd:wpool-image"), fds0 + 1);
   for (int i = 0; i < 3; i++) wpool_instance_free(in[i]);
-  cr_assert_eq(count_maps("memfd:wpool-image"), maps0 + 3, "warm affine slots keep the image");
+  cr_assert_eq(count_maps("memfd:wpool-image"), maps0 + 4, "warm affine slots keep the image");
   wpool_module_release(m);
   cr_assert_eq(count_maps("memfd:wpool-image"), maps0);
   cr_assert_eq(count_fds("memfd:wpool-image"), fds0);
@@ -513,7 +515,7 @@ Test(pool, live_instances_keep_working_after_release_and_are_cleaned_when_freed)
   wpool_instance_t *live = make_instance(p, m), *idle = make_instance(p, m);
   wpool_instance_free(idle);
   wpool_module_release(m);
-  cr_assert_eq(count_maps("memfd:wpool-image"), maps0 + 1, "only the live instance maps it");
+  cr_assert_eq(count_maps("memfd:wpool-image"), maps0 + 2, "the live instance and the view");
   cr_assert_str_eq((char *)wpool_memory_base(live, 0) + 10, hello);
   wpool_memory_base(live, 0)[0] = 1;
   wpool_instance_free(live);

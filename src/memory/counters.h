@@ -14,6 +14,8 @@ typedef struct mem_counters {
   _Atomic uint64_t image_maps;
   _Atomic uint64_t image_unmaps;
   _Atomic uint64_t images_live; /* gauge */
+  _Atomic uint64_t dirty_scans; /* PAGEMAP_SCAN walks of a memory */
+  _Atomic uint64_t dirty_bytes; /* private bytes those walks found */
 } mem_counters_t;
 
 #define COUNTER_ADD(c, field, v) atomic_fetch_add_explicit(&(c)->field, (v), memory_order_relaxed)

@@ -55,8 +55,12 @@ int image_build(const wpool_memory_desc_t *desc, mem_counters_t *counters, image
     }
     /* Sealed: nobody can change the bytes under the mappings. */
     if (!err) err = os_add_seals(img->fd, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_WRITE | F_SEAL_SEAL);
+    void *view = NULL;
+    if (!err) err = os_mmap(NULL, img->len, PROT_READ, MAP_SHARED, img->fd, 0, &view);
     if (err) goto fail;
+    img->view = view;
   }
+  if (!img->view) img->view = img->data;
   COUNTER_ADD(counters, images_live, 1);
   *out = img;
   return 0;
@@ -68,7 +72,10 @@ fail:
 
 void image_unref(image_t *img) {
   if (atomic_fetch_sub_explicit(&img->refs, 1, memory_order_acq_rel) != 1) return;
-  if (img->fd >= 0) os_close(img->fd);
+  if (img->fd >= 0) {
+    os_unmap_whole((void *)img->view, img->len);
+    os_close(img->fd);
+  }
   heap_free(img->data);
   COUNTER_SUB(img->counters, images_live, 1);
   heap_free(img);

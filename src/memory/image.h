@@ -7,7 +7,9 @@
  * Lifetime: reference counted. The module holds one reference and every
  * slot that maps the image holds one; the memfd is closed and the image
  * freed when the last is dropped, so the kernel memory goes once no slot
- * maps it (an open memfd or any mapping of it keeps its pages). */
+ * maps it (an open memfd or any mapping of it keeps its pages). Besides
+ * the slots' private mappings, the image has one read-only shared mapping
+ * of its own (`view`): one kernel mapping per module memory with data. */
 #ifndef WPOOL_IMAGE_H
 #define WPOOL_IMAGE_H
 
@@ -23,6 +25,9 @@ typedef struct image {
   uint64_t offset;    /* page-aligned offset of the image in the memory */
   uint64_t len;       /* page-aligned length; > 0 */
   uint8_t *data;      /* the heap copy when fd == -1, else NULL */
+  /* The image's bytes, read-only: a shared mapping of the memfd (page
+   * cache, no copy) or `data`. The dirty-aware reset copies from it. */
+  const uint8_t *view;
   mem_counters_t *counters; /* images_live */
 } image_t;
 

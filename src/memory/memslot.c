@@ -125,7 +125,85 @@ uint64_t region_reset(uint8_t *base, const reset_plan_t *plan, mem_counters_t *c
   return zeroed;
 }
 
+/* The dirty-aware reset of one memory slot, run by run. */
+typedef struct dirty_reset {
+  uint8_t *base;
+  const image_t *img;  /* NULL: no image */
+  uint64_t budget;     /* bytes still to be reset in place */
+  uint64_t in_place;   /* bytes reset in place so far */
+  uint64_t found;      /* dirty bytes found */
+  reset_range_t pending; /* madvise range being coalesced; len 0: none */
+  const memslot_ctx_t *ctx;
+  bool failed;         /* a madvise failed and the bytes were reset in place */
+} dirty_reset_t;
+
+/* Reset [off, off + len) in place: image bytes copied back from the view,
+ * the rest zeroed. */
+static void reset_in_place(dirty_reset_t *d, uint64_t off, uint64_t len) {
+  uint64_t end = off + len;
+  if (d->img && off < d->img->offset + d->img->len && d->img->offset < end) {
+    uint64_t ilo = off > d->img->offset ? off : d->img->offset;
+    uint64_t ihi = end < d->img->offset + d->img->len ? end : d->img->offset + d->img->len;
+    if (off < ilo) memset(d->base + off, 0, ilo - off);
+    memcpy(d->base + ilo, d->img->view + (ilo - d->img->offset), ihi - ilo);
+    if (ihi < end) memset(d->base + ihi, 0, end - ihi);
+  } else {
+    memset(d->base + off, 0, len);
+  }
+  d->in_place += len;
+}
+
+static void flush_pending(dirty_reset_t *d) {
+  reset_range_t r = d->pending;
+  if (!r.len) return;
+  d->pending.len = 0;
+  if (decommit(d->ctx, d->base + r.off, r.len) == 0) return;
+  /* The view holds the image's bytes, so even image bytes can be put back
+   * by hand. */
+  reset_in_place(d, r.off, r.len);
+  d->failed = true;
+}
+
+static void on_dirty_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
+  dirty_reset_t *d = ctx;
+  d->found += len;
+  uint64_t take = swapped ? 0 : (len < d->budget ? len : d->budget);
+  if (take) {
+    reset_in_place(d, off, take);
+    d->budget -= take;
+  }
+  if (take == len) return;
+  /* Beyond the budget, or in swap (resetting in place would read it back
+   * in): madvise, coalescing neighbouring runs into one call. */
+  uint64_t moff = off + take, mlen = len - take;
+  if (d->pending.len && d->pending.off + d->pending.len == moff) {
+    d->pending.len += mlen;
+    return;
+  }
+  flush_pending(d);
+  d->pending = (reset_range_t){moff, mlen};
+}
+
+static bool memslot_reset_dirty(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
+                                uint64_t *in_place) {
+  dirty_reset_t d = {.base = base, .img = s->image, .budget = ctx->keep, .ctx = ctx};
+  int64_t runs = dirty_scan(ctx->scanner, base, s->accessible, on_dirty_run, &d);
+  if (runs < 0 && d.found == 0) return false; /* nothing done: the caller falls back */
+  flush_pending(&d);
+  COUNTER_ADD(ctx->counters, dirty_scans, 1);
+  COUNTER_ADD(ctx->counters, dirty_bytes, d.found);
+  COUNTER_ADD(ctx->counters, memset_bytes, d.in_place);
+  if (runs < 0) {
+    /* The walk broke off part-way: the rest of the range is unknown. */
+    s->unknown = true;
+  }
+  *in_place = d.in_place;
+  return true;
+}
+
 uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
+  uint64_t in_place;
+  if (ctx->scanner && memslot_reset_dirty(s, base, ctx, &in_place)) return in_place;
   reset_plan_t plan;
   uint64_t img_off = s->image ? s->image->offset : 0, img_len = s->image ? s->image->len : 0;
   reset_plan_memory(s->accessible, img_off, img_len, ctx->keep, &plan);

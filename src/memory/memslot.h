@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "memory/counters.h"
+#include "memory/dirty.h"
 #include "memory/image.h"
 #include "memory/reset.h"
 
@@ -34,6 +35,7 @@ typedef struct memslot_ctx {
   uint64_t reservation; /* bytes per slot before its guard */
   uint64_t keep;        /* memset budget of a reset, page multiple */
   mem_counters_t *counters;
+  dirty_scanner_t *scanner; /* non-NULL: dirty-aware resets */
 } memslot_ctx_t;
 
 /* Make the slot ready for a tenant: `bytes` accessible (a page multiple)
@@ -43,9 +45,14 @@ typedef struct memslot_ctx {
 int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image_t *img,
                     uint64_t bytes);
 
-/* Reset the accessible bytes by the plan of reset.h. Never fails: a
- * madvise that fails falls back to memset, or marks the slot unknown where
- * memset cannot restore (image bytes). Return the bytes reset by memset. */
+/* Reset the accessible bytes. With a scanner (dirty-aware): only the runs
+ * of pages holding private data are touched, in address order: reset in
+ * place (memset, or a copy of the image's bytes inside the image) while the
+ * keep budget lasts, madvised beyond it; swapped runs are always madvised.
+ * Without one, or if the scan fails: the prefix plan of reset.h. Never
+ * fails: a madvise that fails falls back to resetting in place, or marks
+ * the slot unknown where that cannot restore the bytes. Return the bytes
+ * reset in place. */
 uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx);
 
 /* Replace the image mapping with anonymous zero memory and drop the

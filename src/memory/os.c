@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <linux/types.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -16,7 +18,7 @@ static _Atomic int armed; /* any fail_at set: the fast path skips the rest */
 
 static const char *const names[OS_CALL_COUNT] = {
     "mmap", "munmap", "mprotect", "madvise", "memfd_create",
-    "ftruncate", "pwrite", "fcntl(F_ADD_SEALS)", "close",
+    "ftruncate", "pwrite", "fcntl(F_ADD_SEALS)", "close", "open", "ioctl(PAGEMAP_SCAN)",
 };
 
 const char *os_call_name(os_call_t call) { return call < OS_CALL_COUNT ? names[call] : "?"; }
@@ -64,6 +66,11 @@ int os_munmap(void *addr, size_t len) {
   int err = os_enter(OS_MUNMAP);
   if (err) return err;
   return munmap(addr, len) == 0 ? 0 : -errno;
+}
+
+int os_unmap_whole(void *addr, size_t len) {
+  int err = os_munmap(addr, len);
+  return err ? os_munmap(addr, len) : 0;
 }
 
 int os_mprotect(void *addr, size_t len, int prot) {
@@ -125,4 +132,70 @@ int os_close(int fd) {
     return err;
   }
   return close(fd) == 0 ? 0 : -errno;
+}
+
+int os_open_read(const char *path, int *fd) {
+  int err = os_enter(OS_OPEN);
+  if (err) return err;
+  int r = open(path, O_RDONLY | O_CLOEXEC);
+  if (r < 0) return -errno;
+  *fd = r;
+  return 0;
+}
+
+/* PAGEMAP_SCAN's ABI (include/uapi/linux/fs.h, Linux 6.7), spelled out
+ * here because Debian 12's headers predate it. */
+#ifndef PAGEMAP_SCAN
+struct page_region {
+  __u64 start;
+  __u64 end;
+  __u64 categories;
+};
+struct pm_scan_arg {
+  __u64 size;
+  __u64 flags;
+  __u64 start;
+  __u64 end;
+  __u64 walk_end;
+  __u64 vec;
+  __u64 vec_len;
+  __u64 max_pages;
+  __u64 category_inverted;
+  __u64 category_mask;
+  __u64 category_anyof_mask;
+  __u64 return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_FILE (1 << 2)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
+#define PAGE_IS_PFNZERO (1 << 5)
+#endif
+
+int os_pagemap_scan(int fd, uint64_t start, uint64_t end, os_page_run_t *runs, size_t cap,
+                    uint64_t *walk_end) {
+  int err = os_enter(OS_PAGEMAP_SCAN);
+  if (err) return err;
+  struct page_region vec[64];
+  if (cap > 64) cap = 64;
+  /* Private data: present or swapped, and (after inversion) neither a
+   * page-cache page of a file mapping nor the shared zero page. Written
+   * (PAGE_IS_WRITTEN) is not asked: it needs userfaultfd write-protection. */
+  struct pm_scan_arg arg = {
+      .size = sizeof(arg),
+      .start = start,
+      .end = end,
+      .vec = (uintptr_t)vec,
+      .vec_len = cap,
+      .category_inverted = PAGE_IS_FILE | PAGE_IS_PFNZERO,
+      .category_mask = PAGE_IS_FILE | PAGE_IS_PFNZERO,
+      .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+      .return_mask = PAGE_IS_SWAPPED,
+  };
+  int n = ioctl(fd, PAGEMAP_SCAN, &arg);
+  if (n < 0) return -errno;
+  for (int i = 0; i < n; i++)
+    runs[i] = (os_page_run_t){vec[i].start, vec[i].end, (vec[i].categories & PAGE_IS_SWAPPED) != 0};
+  *walk_end = arg.walk_end;
+  return n;
 }

@@ -19,6 +19,8 @@ typedef enum os_call {
   OS_PWRITE,
   OS_SEAL,
   OS_CLOSE,
+  OS_OPEN,
+  OS_PAGEMAP_SCAN,
   OS_CALL_COUNT
 } os_call_t;
 
@@ -28,6 +30,10 @@ size_t os_page_size(void);
 /* mmap; *out receives the address. */
 int os_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out);
 int os_munmap(void *addr, size_t len);
+/* Unmap a whole mapping made by os_mmap. Removing a whole mapping needs no
+ * split, so the kernel has no reason to refuse it but a transient one: it
+ * is tried twice. */
+int os_unmap_whole(void *addr, size_t len);
 int os_mprotect(void *addr, size_t len, int prot);
 int os_madvise(void *addr, size_t len, int advice);
 /* memfd_create; *fd receives the descriptor. */
@@ -38,6 +44,21 @@ int os_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 /* fcntl(F_ADD_SEALS). */
 int os_add_seals(int fd, int seals);
 int os_close(int fd);
+/* open(path, O_RDONLY | O_CLOEXEC); *fd receives the descriptor. */
+int os_open_read(const char *path, int *fd);
+
+/* One PAGEMAP_SCAN ioctl (Linux 6.7+) on a /proc/PID/pagemap descriptor:
+ * the runs of pages in [start, end) that hold private data (present or
+ * swapped, neither file-backed nor the shared zero page), at most `cap` of
+ * them. Fills runs[i] = {start, end, swapped} and *walk_end (where the walk
+ * stopped: end, or earlier when `cap` runs were found). Return the number
+ * of runs or -errno (-ENOTTY / -EINVAL where the kernel lacks the ioctl). */
+typedef struct os_page_run {
+  uint64_t start, end;
+  int swapped; /* the run's pages are in swap, not in memory */
+} os_page_run_t;
+int os_pagemap_scan(int fd, uint64_t start, uint64_t end, os_page_run_t *runs, size_t cap,
+                    uint64_t *walk_end);
 
 /* Failure injection, for tests. After os_fail_at(call, k, err), the k-th
  * next call of that kind (k = 1: the very next) fails with -err, once.

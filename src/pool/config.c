@@ -33,6 +33,7 @@ WPOOL_EXPORT void wpool_config_init(wpool_config_t *cfg) {
       .async_stack_size = 2 * MiB,
       .async_stack_zeroing = false,
       .async_stack_keep_resident = 0,
+      .reset_strategy = WPOOL_RESET_AUTO,
   };
 }
 
@@ -133,6 +134,11 @@ int config_validate(const wpool_config_t *cfg, layout_t *L) {
   if (!round_page(cfg->async_stack_keep_resident, page, &L->keep_stack))
     return too_big("async_stack_keep_resident", cfg->async_stack_keep_resident);
   if (L->keep_stack > L->stack_usable) L->keep_stack = L->stack_usable;
+
+  if (cfg->reset_strategy != WPOOL_RESET_AUTO && cfg->reset_strategy != WPOOL_RESET_PREFIX &&
+      cfg->reset_strategy != WPOOL_RESET_DIRTY)
+    return error_set(WPOOL_EINVAL, "reset_strategy: %d is not a wpool_reset_strategy_t",
+                     (int)cfg->reset_strategy);
 
   /* All of it must fit the host's address space. */
   uint64_t total = 0;

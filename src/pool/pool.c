@@ -25,7 +25,7 @@ static int reserve(const char *what, uint64_t bytes, int prot, uint8_t **out) {
 }
 
 static void unreserve(uint8_t *p, uint64_t bytes) {
-  if (p) os_munmap(p, bytes);
+  if (p) os_unmap_whole(p, bytes);
 }
 
 /* Put the guard page below every stack. */
@@ -42,6 +42,27 @@ static int guard_stacks(wpool_t *p) {
   return 0;
 }
 
+/* Settle the reset strategy: DIRTY needs the PAGEMAP_SCAN ioctl, probed
+ * once here on a page of our own. */
+static int choose_reset(wpool_t *p) {
+  p->reset_strategy = WPOOL_RESET_PREFIX;
+  if (p->cfg.reset_strategy == WPOOL_RESET_PREFIX) return 0;
+  int err = dirty_scanner_probe(&p->scanner, (void *)((uintptr_t)p & ~(p->layout.page - 1)));
+  if (err == 0) {
+    p->reset_strategy = WPOOL_RESET_DIRTY;
+    p->mem_ctx.scanner = &p->scanner;
+    return 0;
+  }
+  if (p->cfg.reset_strategy == WPOOL_RESET_AUTO) return 0;
+  if (err == -ENOTSUP)
+    return error_set(WPOOL_ENOTSUP,
+                     "reset_strategy: WPOOL_RESET_DIRTY needs the PAGEMAP_SCAN ioctl of "
+                     "/proc/self/pagemap (Linux 6.7+), which this kernel lacks");
+  return error_set(err == -ENOMEM || err == -EMFILE ? WPOOL_ENOMEM : WPOOL_ESYS,
+                   "reset_strategy: opening /proc/self/pagemap for WPOOL_RESET_DIRTY: %s",
+                   strerror(-err));
+}
+
 WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   if (!out) return error_set(WPOOL_EINVAL, "wpool_create: out is NULL");
   *out = NULL;
@@ -53,6 +74,7 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   if (!p) return error_set(WPOOL_ENOMEM, "wpool_create: out of memory for the pool record");
   p->cfg = *cfg;
   p->layout = L;
+  dirty_scanner_init(&p->scanner); /* before any failure path closes its fd */
   p->mem_ctx = (memslot_ctx_t){
       .reservation = L.mem_reservation, .keep = L.keep_memory, .counters = &p->mem_counters};
 
@@ -95,6 +117,8 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   if (err) goto fail_stack;
   err = guard_stacks(p);
   if (err) goto fail_guard;
+  err = choose_reset(p);
+  if (err) goto fail_guard;
   *out = p;
   return 0;
 
@@ -117,6 +141,7 @@ fail_arrays:
 fail_stack_index:
   index_destroy(&p->index);
 fail_index:
+  dirty_scanner_destroy(&p->scanner);
   heap_free(p);
   return err;
 }
@@ -132,6 +157,7 @@ WPOOL_EXPORT int wpool_destroy(wpool_t *p) {
   while (p->modules) wpool_module_release(p->modules);
   for (uint64_t i = 0; i < p->layout.mem_slots; i++)
     if (p->memslots[i].image) image_unref(p->memslots[i].image);
+  dirty_scanner_destroy(&p->scanner);
   unreserve(p->stack_map, p->layout.stack_pool_bytes);
   unreserve(p->state_map, p->layout.state_pool_bytes);
   unreserve(p->table_map, p->layout.table_pool_bytes);
@@ -167,6 +193,7 @@ WPOOL_EXPORT void wpool_stats_get(wpool_t *p, wpool_stats_t *out) {
       .images_live = COUNTER_GET(mc, images_live),
       .heap_bytes = heap_allocated_bytes(),
       .reserved_bytes = p->layout.total_bytes,
+      .reset_strategy = (uint64_t)p->reset_strategy,
       .instances_created = atomic_load(&p->instances_created),
       .affine_hits = c.affine_hits,
       .affine_misses = c.affine_misses,
@@ -178,5 +205,7 @@ WPOOL_EXPORT void wpool_stats_get(wpool_t *p, wpool_stats_t *out) {
       .memset_bytes = COUNTER_GET(mc, memset_bytes),
       .mprotect_calls = COUNTER_GET(mc, mprotect_calls),
       .slots_drained = atomic_load(&p->slots_drained),
+      .dirty_scans = COUNTER_GET(mc, dirty_scans),
+      .dirty_bytes = COUNTER_GET(mc, dirty_bytes),
   };
 }

@@ -103,6 +103,8 @@ struct wpool_s {
   wpool_module_t *modules; /* not yet destroyed; module_lock */
 
   mem_counters_t mem_counters;
+  dirty_scanner_t scanner;
+  wpool_reset_strategy_t reset_strategy; /* in effect: PREFIX or DIRTY */
   _Atomic uint64_t live_instances, live_stacks, live_modules;
   _Atomic uint64_t kept_resident_bytes;
   _Atomic uint64_t instances_created, slots_drained;
