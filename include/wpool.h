@@ -221,6 +221,21 @@ WPOOL_EXPORT size_t wpool_stack_size(const wpool_stack_t *s);
 WPOOL_EXPORT void wpool_stack_free(wpool_stack_t *s);
 
 /* ---------------------------------------------------------------------
+ * Idle trimming
+ * ------------------------------------------------------------------- */
+
+/* Give back the resident memory of unused instance slots freed at least
+ * `idle_ns` nanoseconds ago: the bytes their resets kept resident, private
+ * copies of image pages, table and state pages (madvise). Their affinity,
+ * image mapping and place in the slot policy's order stay: a module that
+ * comes back still finds its slot, and faults its pages in again. Each slot
+ * is trimmed once per idle period. O(slots trimmed + idle slots already
+ * trimmed); an allocation that picks a slot being trimmed waits for it.
+ * Return: the number of slots trimmed, or WPOOL_EINVAL.
+ * Context: any thread; meant for a periodic timer (wpool_uv.h). */
+WPOOL_EXPORT int64_t wpool_trim(wpool_t *pool, uint64_t idle_ns);
+
+/* ---------------------------------------------------------------------
  * Observability. Counters are cumulative since wpool_create; gauges are
  * current. Reading takes no lock over the slots.
  * ------------------------------------------------------------------- */
@@ -250,7 +265,18 @@ typedef struct wpool_stats {
   uint64_t slots_drained;      /* free slots cleared by wpool_module_release */
   uint64_t dirty_scans;        /* memories walked by PAGEMAP_SCAN on free */
   uint64_t dirty_bytes;        /* private (dirty) bytes those walks found */
+  uint64_t slots_trimmed;      /* wpool_trim: slots whose pages were given back */
+  uint64_t trimmed_bytes;      /* wpool_trim: kept-resident bytes released */
 } wpool_stats_t;
+
+/* Bytes of private memory in this pool's reservations (present or
+ * swapped pages: memories, tables, state, stacks), counted exactly with one
+ * PAGEMAP_SCAN walk per pool; image pages shared through the page cache are
+ * not counted. Cost: proportional to the page tables populated, about a
+ * millisecond for a default pool; for diagnostics and tools, not hot paths.
+ * Return: 0, or WPOOL_ENOTSUP where the kernel lacks PAGEMAP_SCAN (Linux
+ * before 6.7), or WPOOL_ESYS. Context: any thread. */
+WPOOL_EXPORT int wpool_resident_bytes(wpool_t *pool, uint64_t *out);
 
 /* Fill `out` with this pool's statistics. Context: any thread. */
 WPOOL_EXPORT void wpool_stats_get(wpool_t *pool, wpool_stats_t *out);

@@ -19,7 +19,7 @@ typedef struct entry {
 
 static wpool_t *pool;
 static entry_t entries[MODULES];
-static _Atomic uint64_t n_inst, n_free, n_grow, n_stack, n_rel, n_exh, n_iso, n_err;
+static _Atomic uint64_t n_inst, n_free, n_grow, n_stack, n_rel, n_exh, n_iso, n_err, n_trim;
 
 static wpool_module_t *module_for(int k) {
   wpool_data_segment_t seg = {.offset = (uint64_t)k * 4096, .bytes = entries[k].data, .len = 3000};
@@ -98,6 +98,10 @@ static void *worker(void *arg) {
       } else if (old != WPOOL_ELIMIT) {
         atomic_fetch_add(&n_err, 1);
       }
+    } else if (r < 91) {
+      /* Trim every idle slot while the other threads allocate. */
+      if (wpool_trim(pool, 0) < 0) atomic_fetch_add(&n_err, 1);
+      atomic_fetch_add(&n_trim, 1);
     } else if (r < 95) {
       if (stack) {
         wpool_stack_free(stack);
@@ -158,6 +162,7 @@ void stress_pool_run(int threads, int ops, stress_pool_result_t *out) {
   out->exhausted = n_exh;
   out->isolation_failures = n_iso;
   out->errors = n_err;
+  out->trims = n_trim;
   out->index_valid = index_is_valid(&pool->index) && index_is_valid(&pool->stack_index);
   wpool_stats_t s;
   for (int k = 0; k < MODULES; k++) {

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 typedef struct stress_pool_result {
-  uint64_t instances, frees, grows, stacks, releases, exhausted;
+  uint64_t instances, frees, grows, stacks, releases, exhausted, trims;
   uint64_t isolation_failures; /* a new instance saw a byte it should not */
   uint64_t errors;             /* unexpected error codes */
   int index_valid;

@@ -17,5 +17,6 @@ Test(pool_threads, concurrent_use_keeps_isolation_and_accounts_for_every_slot) {
   cr_assert_eq(r.frees, r.instances);
   cr_assert_gt(r.instances, 10000, "barely ran: %llu instances", (unsigned long long)r.instances);
   cr_assert_gt(r.releases, 100);
+  cr_assert_gt(r.trims, 100);
   cr_assert_gt(r.exhausted, 0, "the scenario should reach exhaustion");
 }

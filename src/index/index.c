@@ -229,6 +229,13 @@ bool index_has_affine(index_t *ix, uint32_t module) {
   return any;
 }
 
+void index_walk_warm(index_t *ix, bool (*fn)(void *ctx, uint32_t slot), void *ctx) {
+  spin_lock(&ix->lock);
+  for (uint32_t s = ix->warm.head; s != INDEX_NONE; s = ix->warm_link[s].next)
+    if (!fn(ctx, s)) break;
+  spin_unlock(&ix->lock);
+}
+
 void index_counters(index_t *ix, index_counters_t *out, uint32_t *warm,
                     uint32_t *cold, uint32_t *used) {
   spin_lock(&ix->lock);

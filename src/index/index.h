@@ -121,6 +121,11 @@ index_slot_state_t index_slot_state(index_t *ix, uint32_t slot);
 /* Whether some warm slot is affine to `module`; O(1). */
 bool index_has_affine(index_t *ix, uint32_t module);
 
+/* Visit warm slots from the least recently freed on, under the lock, until
+ * `fn` returns false or the list ends. `fn` must be short and must not call
+ * back into the index. O(slots visited). */
+void index_walk_warm(index_t *ix, bool (*fn)(void *ctx, uint32_t slot), void *ctx);
+
 /* Check every invariant; O(capacity + module_cap). Takes the lock. */
 bool index_is_valid(index_t *ix);
 

@@ -32,6 +32,9 @@ WPOOL_EXPORT int wpool_instance_new(wpool_t *p, wpool_module_t *m, wpool_instanc
     return error_set(WPOOL_EEXHAUSTED, "all %u instance slots are in use (instance_count)",
                      p->cfg.instance_count);
   struct wpool_instance_s *inst = &p->instances[slot];
+  /* A trim may be releasing this slot's pages right now; it holds the slot
+   * for a few system calls. */
+  slot_wait_trim(inst);
 
   /* Memories past the module's count are made empty too, so no image of
    * an earlier module lingers in this slot once its module is released. */
@@ -55,6 +58,7 @@ WPOOL_EXPORT int wpool_instance_new(wpool_t *p, wpool_module_t *m, wpool_instanc
 
   atomic_fetch_sub(&p->kept_resident_bytes, inst->kept);
   inst->kept = 0;
+  inst->trimmed = false;
   atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
   inst->module = m;
   atomic_fetch_add(&p->live_instances, 1);
@@ -86,6 +90,8 @@ WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst) {
     kept += m->state_size;
   }
   inst->kept = kept;
+  inst->trimmed = false;
+  inst->freed_ns = pool_now_ns();
   atomic_fetch_add(&p->kept_resident_bytes, kept);
   inst->module = NULL;
 

@@ -160,6 +160,7 @@ void module_drain(wpool_module_t *m) {
   /* One slot at a time, so the index lock is never held across the
    * mapping changes. */
   while ((slot = index_clear(&p->index, m->id)) != INDEX_NONE) {
+    slot_wait_trim(&p->instances[slot]);
     instance_slot_unmap_images(p, slot);
     index_free_unaffine(&p->index, slot);
     atomic_fetch_add(&p->slots_drained, 1);

@@ -207,5 +207,36 @@ WPOOL_EXPORT void wpool_stats_get(wpool_t *p, wpool_stats_t *out) {
       .slots_drained = atomic_load(&p->slots_drained),
       .dirty_scans = COUNTER_GET(mc, dirty_scans),
       .dirty_bytes = COUNTER_GET(mc, dirty_bytes),
+      .slots_trimmed = atomic_load(&p->slots_trimmed),
+      .trimmed_bytes = atomic_load(&p->trimmed_bytes),
   };
+}
+
+static void add_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
+  (void)off;
+  (void)swapped;
+  *(uint64_t *)ctx += len;
+}
+
+WPOOL_EXPORT int wpool_resident_bytes(wpool_t *p, uint64_t *out) {
+  if (!p || !out) return error_set(WPOOL_EINVAL, "resident_bytes: NULL argument");
+  *out = 0;
+  const struct {
+    uint8_t *base;
+    uint64_t len;
+  } pools[] = {{p->mem_map, p->layout.mem_pool_bytes},
+               {p->table_map, p->layout.table_pool_bytes},
+               {p->state_map, p->layout.state_pool_bytes},
+               {p->stack_map, p->layout.stack_pool_bytes}};
+  uint64_t total = 0;
+  for (size_t i = 0; i < sizeof(pools) / sizeof(pools[0]); i++) {
+    if (!pools[i].base) continue;
+    int64_t r = dirty_scan(&p->scanner, pools[i].base, pools[i].len, add_run, &total);
+    if (r == -ENOTTY || r == -EINVAL || r == -ENOSYS)
+      return error_set(WPOOL_ENOTSUP,
+                       "resident_bytes: needs the PAGEMAP_SCAN ioctl (Linux 6.7+)");
+    if (r < 0) return error_set(WPOOL_ESYS, "resident_bytes: PAGEMAP_SCAN: %s", strerror((int)-r));
+  }
+  *out = total;
+  return 0;
 }

@@ -10,6 +10,7 @@
 #define WPOOL_POOL_INTERNAL_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #include "index/index.h"
@@ -74,8 +75,18 @@ struct wpool_instance_s {
   wpool_t *pool;
   wpool_module_t *module; /* NULL while the slot is unused */
   uint32_t slot;
-  uint64_t kept; /* bytes left resident by memset at the last reset */
+  uint64_t kept;     /* bytes left resident by the last reset; 0 once trimmed */
+  uint64_t freed_ns; /* CLOCK_MONOTONIC time of the last free */
+  bool trimmed;      /* trimmed since the last free */
+  /* Set (under the index lock) while wpool_trim works on this unused slot;
+   * whoever takes the slot next waits for it to clear (slot_wait_trim). */
+  _Atomic bool trimming;
 };
+
+/* Wait until no trim works on `inst`'s slot; acquire what it wrote. */
+static inline void slot_wait_trim(struct wpool_instance_s *inst) {
+  while (atomic_load_explicit(&inst->trimming, memory_order_acquire)) sched_yield();
+}
 
 struct wpool_stack_s {
   wpool_t *pool;
@@ -108,6 +119,7 @@ struct wpool_s {
   _Atomic uint64_t live_instances, live_stacks, live_modules;
   _Atomic uint64_t kept_resident_bytes;
   _Atomic uint64_t instances_created, slots_drained;
+  _Atomic uint64_t slots_trimmed, trimmed_bytes;
 };
 
 /* Slot addresses. */
@@ -130,6 +142,11 @@ static inline uint32_t *pool_table_size(const wpool_t *p, uint32_t slot, uint32_
 void module_unref(wpool_module_t *m);
 /* Drain free slots affine to `m`: their images unmapped, affinity cleared. */
 void module_drain(wpool_module_t *m);
+
+/* Trim unused slots freed at or before now_ns - idle_ns (trim.c). Time is a
+ * parameter so that tests own the clock. Return the slots trimmed. */
+uint64_t pool_trim_at(wpool_t *p, uint64_t now_ns, uint64_t idle_ns);
+uint64_t pool_now_ns(void);
 
 /* Return an instance slot's memories to their cold state (instance.c). */
 void instance_slot_unmap_images(wpool_t *p, uint32_t slot);
