@@ -6,6 +6,7 @@
 
 #include "helpers.h"
 #include "memory/os.h"
+#include "pool/pool_internal.h"
 
 #define HP 4096u /* host page */
 
@@ -117,8 +118,11 @@ Test(dirty, only_dirty_pages_are_touched_budget_first_then_madvise) {
   cr_assert_eq(s1.memset_bytes - s0.memset_bytes, 2 * HP + HP + 512, "in place %llu",
                (unsigned long long)(s1.memset_bytes - s0.memset_bytes));
   cr_assert_eq(s1.madvise_bytes - s0.madvise_bytes, 3 * HP, "never a clean page");
-  /* Two memory ranges; the table is memset (64 KiB budget). */
-  cr_assert_eq(s1.madvise_calls - s0.madvise_calls, 2);
+  /* Two memory ranges in one process_madvise (two madvise calls on a
+   * kernel that refuses it); the table is memset (64 KiB budget). */
+  uint64_t calls = s1.madvise_calls - s0.madvise_calls;
+  cr_assert(calls == 1 || (p->scanner.no_pmadv && calls == 2), "%llu calls",
+            (unsigned long long)calls);
   in = make_instance(p, m);
   expect_pristine(in, &t, "after the counted reset");
 }
@@ -165,6 +169,9 @@ Test(dirty, thousands_of_separate_runs_are_all_found_and_reset, .timeout = 120) 
   cr_assert_eq(s1.dirty_bytes - s0.dirty_bytes, 2048ull * HP, "2048 runs of one page");
   cr_assert_eq(s1.memset_bytes - s0.memset_bytes, 1 * MiB, "the budget");
   cr_assert_eq(s1.madvise_bytes - s0.madvise_bytes, 2048ull * HP - 1 * MiB);
+  /* 1792 separate runs beyond the budget: batched 64 to a call. */
+  uint64_t calls = s1.madvise_calls - s0.madvise_calls;
+  if (!p->scanner.no_pmadv) cr_assert_eq(calls, 28, "%llu calls", (unsigned long long)calls);
   in = make_instance(p, m);
   cr_assert(all_bytes(wpool_memory_base(in, 0), 16 * MiB, 0));
 }
@@ -173,9 +180,10 @@ Test(dirty, a_forked_child_scans_its_own_pages) {
   test_module_t t;
   wpool_module_t *m;
   wpool_t *p = pool_with(WPOOL_RESET_DIRTY, 0, &t, &m);
-  /* The parent opens its pagemap descriptor with a first cycle. */
+  /* The parent opens its pagemap descriptor and pidfd with a first cycle. */
   wpool_instance_t *in = make_instance(p, m);
   wpool_memory_base(in, 0)[HP] = 1;
+  wpool_memory_base(in, 0)[20 * HP] = 1;
   wpool_instance_free(in);
   fflush(NULL);
   pid_t pid = fork();
@@ -185,15 +193,22 @@ Test(dirty, a_forked_child_scans_its_own_pages) {
      * pages, where this slot is clean, and miss what the child writes. */
     wpool_instance_t *c = NULL;
     if (wpool_instance_new(p, m, &c) != 0) _exit(10);
-    memset(wpool_memory_base(c, 0) + 11 * HP, 0xcc, 3 * HP);
+    /* Separate pages: several ranges, madvised in one process_madvise on
+     * a pidfd that must name the child, not the parent. */
+    for (int pg = 11; pg < 40; pg += 3) memset(wpool_memory_base(c, 0) + pg * HP, 0xcc, HP);
+    bool had_pmadv = !p->scanner.no_pmadv;
     wpool_instance_free(c);
+    /* With the parent's pidfd the kernel refuses MADV_DONTNEED (EINVAL) and
+     * the batch falls back to madvise: correct, but slow for good. */
+    if (had_pmadv && p->scanner.no_pmadv) _exit(13);
     if (wpool_instance_new(p, m, &c) != 0) _exit(11);
-    _exit(all_bytes(wpool_memory_base(c, 0) + 11 * HP, 3 * HP, 0) ? 0 : 12);
+    _exit(all_bytes(wpool_memory_base(c, 0) + 11 * HP, 29 * HP, 0) ? 0 : 12);
   }
   int st;
   cr_assert_eq(waitpid(pid, &st, 0), pid);
   cr_assert(WIFEXITED(st), "the child died");
-  cr_assert_eq(WEXITSTATUS(st), 0, "the child saw its own earlier tenant's bytes (%d)",
+  cr_assert_eq(WEXITSTATUS(st), 0,
+               "child check %d failed (12: it saw an earlier tenant's bytes; 13: it lost process_madvise)",
                WEXITSTATUS(st));
 }
 

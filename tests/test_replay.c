@@ -90,7 +90,7 @@ Test(replay, default_trace_prints_the_tour_and_a_summary) {
   cr_assert_not_null(strstr(r.out, "summary: "), "%s", r.out);
 }
 
-Test(demo, runs_instances_and_prints_stats) {
+Test(demo, runs_instances_and_prints_stats, .timeout = 120) {
   const char *const args[] = {"demo", "2000", NULL};
   tool_run(&r, "", args);
   cr_assert_eq(r.status, 0, "%s", r.err);

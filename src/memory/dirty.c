@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
 
 static _Atomic unsigned fork_gen;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -17,11 +19,68 @@ void dirty_scanner_init(dirty_scanner_t *s) {
   pthread_mutex_init(&s->lock, NULL);
   s->fd = -1;
   s->gen = 0;
+  s->pidfd = -1;
+  s->pidfd_gen = 0;
+  s->no_pmadv = false;
 }
 
 void dirty_scanner_destroy(dirty_scanner_t *s) {
   if (s->fd >= 0) os_close(s->fd);
+  if (s->pidfd >= 0) os_close(s->pidfd);
   pthread_mutex_destroy(&s->lock);
+}
+
+/* This process's pidfd, (re)opened after a fork: a pidfd names a process,
+ * and a child's inherited one names its parent. */
+static int self_pidfd(dirty_scanner_t *s, int *fd) {
+  unsigned gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
+  int f = __atomic_load_n(&s->pidfd, __ATOMIC_ACQUIRE);
+  if (f >= 0 && __atomic_load_n(&s->pidfd_gen, __ATOMIC_RELAXED) == gen) {
+    *fd = f;
+    return 0;
+  }
+  int err = 0;
+  pthread_mutex_lock(&s->lock);
+  if (s->pidfd < 0 || s->pidfd_gen != gen) {
+    if (s->pidfd >= 0) os_close(s->pidfd);
+    __atomic_store_n(&s->pidfd, -1, __ATOMIC_RELEASE);
+    int nf;
+    err = os_pidfd_open_self(&nf);
+    if (!err) {
+      __atomic_store_n(&s->pidfd_gen, gen, __ATOMIC_RELAXED);
+      __atomic_store_n(&s->pidfd, nf, __ATOMIC_RELEASE);
+    }
+  }
+  *fd = s->pidfd;
+  pthread_mutex_unlock(&s->lock);
+  return err;
+}
+
+unsigned decommit_flush(decommit_batch_t *b, void (*failed_fn)(void *ctx, uint8_t *p, uint64_t len),
+                        void *ctx) {
+  unsigned calls = 0, done = 0;
+  if (!b->n) return 0;
+  int pidfd;
+  if (b->self && !__atomic_load_n(&b->self->no_pmadv, __ATOMIC_RELAXED) && b->n > 1 &&
+      self_pidfd(b->self, &pidfd) == 0) {
+    struct iovec iov[DECOMMIT_BATCH];
+    for (unsigned i = 0; i < b->n; i++) iov[i] = (struct iovec){b->base[i], b->len[i]};
+    int64_t r = os_process_madvise(pidfd, iov, b->n, MADV_DONTNEED);
+    calls++;
+    if (r == -EINVAL || r == -ENOSYS || r == -EPERM)
+      __atomic_store_n(&b->self->no_pmadv, true, __ATOMIC_RELAXED); /* kernel before 6.13 */
+    /* It advises the ranges in order and reports the bytes done; whatever
+     * is left goes one range at a time. */
+    uint64_t advised = r > 0 ? (uint64_t)r : 0;
+    while (done < b->n && advised >= b->len[done]) advised -= b->len[done++];
+  }
+  for (unsigned i = done; i < b->n; i++) {
+    calls++;
+    if (os_madvise(b->base[i], b->len[i], MADV_DONTNEED) != 0 && failed_fn)
+      failed_fn(ctx, b->base[i], b->len[i]);
+  }
+  b->n = 0;
+  return calls;
 }
 
 /* This process's pagemap descriptor, (re)opened after a fork. */

@@ -15,8 +15,11 @@
 
 typedef struct dirty_scanner {
   pthread_mutex_t lock; /* reopening */
-  int fd;               /* -1 until opened */
+  int fd;               /* /proc/self/pagemap; -1 until opened */
   unsigned gen;         /* the fork generation fd belongs to */
+  int pidfd;            /* our own pidfd for process_madvise; -1 until opened */
+  unsigned pidfd_gen;
+  bool no_pmadv;        /* process_madvise refused MADV_DONTNEED: madvise per range */
 } dirty_scanner_t;
 
 /* Called for each run of dirty pages, in address order; offsets are bytes
@@ -28,6 +31,22 @@ void dirty_scanner_destroy(dirty_scanner_t *s);
 
 /* Whether the kernel supports the scan: 0, -ENOTSUP, or another -errno. */
 int dirty_scanner_probe(dirty_scanner_t *s, void *page);
+
+/* A batch of ranges to madvise(MADV_DONTNEED), issued with one
+ * process_madvise call where the kernel takes it (one TLB flush for all),
+ * else one madvise per range. */
+#define DECOMMIT_BATCH 64
+typedef struct decommit_batch {
+  dirty_scanner_t *self;
+  uint8_t *base[DECOMMIT_BATCH];
+  uint64_t len[DECOMMIT_BATCH];
+  unsigned n;
+} decommit_batch_t;
+
+/* Issue the batch. Ranges the kernel refused are given to `failed_fn`
+ * (which resets them by hand); return the number of system calls made. */
+unsigned decommit_flush(decommit_batch_t *b, void (*failed_fn)(void *ctx, uint8_t *p, uint64_t len),
+                        void *ctx);
 
 /* Report every dirty run of [base, base + len) to `fn`, walking the whole
  * range however many runs there are. Return the runs found, or -errno

@@ -70,9 +70,18 @@ int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image
                     uint64_t bytes) {
   int err = 0;
   if (s->unknown) err = memslot_full_reset(s, base, ctx);
+  /* A memfd image that covers the old one's whole span replaces it in one
+   * mmap below; otherwise the old one is replaced by zero memory first.
+   * (Each mmap over a mapping flushes the TLB of every CPU running us.) */
+  image_t *replaced = NULL;
   if (!err && s->image && s->image != img) {
-    memslot_drop_image(s, base, ctx);
-    if (s->unknown) err = -ENOMEM;
+    if (img && img->fd >= 0 && img->offset <= s->image->offset &&
+        img->offset + img->len >= s->image->offset + s->image->len) {
+      replaced = s->image;
+    } else {
+      memslot_drop_image(s, base, ctx);
+      if (s->unknown) err = -ENOMEM;
+    }
   }
   if (!err) err = set_accessible(s, base, ctx, bytes);
   if (!err && img && s->image != img) {
@@ -84,6 +93,11 @@ int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image
         image_ref(img);
         s->image = img;
         COUNTER_ADD(ctx->counters, image_maps, 1);
+        if (replaced) {
+          COUNTER_ADD(ctx->counters, image_unmaps, 1);
+          image_unref(replaced);
+          replaced = NULL;
+        }
       }
     } else {
       /* Heap-copy image (no memfd): the bytes are copied in every time, and
@@ -132,9 +146,8 @@ typedef struct dirty_reset {
   uint64_t budget;     /* bytes still to be reset in place */
   uint64_t in_place;   /* bytes reset in place so far */
   uint64_t found;      /* dirty bytes found */
-  reset_range_t pending; /* madvise range being coalesced; len 0: none */
+  decommit_batch_t batch; /* runs beyond the budget, madvised together */
   const memslot_ctx_t *ctx;
-  bool failed;         /* a madvise failed and the bytes were reset in place */
 } dirty_reset_t;
 
 /* Reset [off, off + len) in place: image bytes copied back from the view,
@@ -153,15 +166,16 @@ static void reset_in_place(dirty_reset_t *d, uint64_t off, uint64_t len) {
   d->in_place += len;
 }
 
-static void flush_pending(dirty_reset_t *d) {
-  reset_range_t r = d->pending;
-  if (!r.len) return;
-  d->pending.len = 0;
-  if (decommit(d->ctx, d->base + r.off, r.len) == 0) return;
-  /* The view holds the image's bytes, so even image bytes can be put back
-   * by hand. */
-  reset_in_place(d, r.off, r.len);
-  d->failed = true;
+/* A range the kernel would not madvise: the view holds the image's bytes,
+ * so even image bytes can be put back by hand. */
+static void decommit_failed(void *ctx, uint8_t *p, uint64_t len) {
+  dirty_reset_t *d = ctx;
+  reset_in_place(d, (uint64_t)(p - d->base), len);
+}
+
+static void flush_batch(dirty_reset_t *d) {
+  for (unsigned i = 0; i < d->batch.n; i++) COUNTER_ADD(d->ctx->counters, madvise_bytes, d->batch.len[i]);
+  COUNTER_ADD(d->ctx->counters, madvise_calls, decommit_flush(&d->batch, decommit_failed, d));
 }
 
 static void on_dirty_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
@@ -174,22 +188,26 @@ static void on_dirty_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   }
   if (take == len) return;
   /* Beyond the budget, or in swap (resetting in place would read it back
-   * in): madvise, coalescing neighbouring runs into one call. */
-  uint64_t moff = off + take, mlen = len - take;
-  if (d->pending.len && d->pending.off + d->pending.len == moff) {
-    d->pending.len += mlen;
+   * in): madvise, neighbouring runs as one range, all in one batch. */
+  uint8_t *p = d->base + off + take;
+  uint64_t plen = len - take;
+  decommit_batch_t *b = &d->batch;
+  if (b->n && b->base[b->n - 1] + b->len[b->n - 1] == p) {
+    b->len[b->n - 1] += plen;
     return;
   }
-  flush_pending(d);
-  d->pending = (reset_range_t){moff, mlen};
+  if (b->n == DECOMMIT_BATCH) flush_batch(d);
+  b->base[b->n] = p;
+  b->len[b->n++] = plen;
 }
 
 static bool memslot_reset_dirty(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
                                 uint64_t *in_place) {
   dirty_reset_t d = {.base = base, .img = s->image, .budget = ctx->keep, .ctx = ctx};
+  d.batch.self = ctx->scanner;
   int64_t runs = dirty_scan(ctx->scanner, base, s->accessible, on_dirty_run, &d);
   if (runs < 0 && d.found == 0) return false; /* nothing done: the caller falls back */
-  flush_pending(&d);
+  flush_batch(&d);
   COUNTER_ADD(ctx->counters, dirty_scans, 1);
   COUNTER_ADD(ctx->counters, dirty_bytes, d.found);
   COUNTER_ADD(ctx->counters, memset_bytes, d.in_place);

@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static _Atomic uint64_t calls[OS_CALL_COUNT];
@@ -19,6 +20,7 @@ static _Atomic int armed; /* any fail_at set: the fast path skips the rest */
 static const char *const names[OS_CALL_COUNT] = {
     "mmap", "munmap", "mprotect", "madvise", "memfd_create",
     "ftruncate", "pwrite", "fcntl(F_ADD_SEALS)", "close", "open", "ioctl(PAGEMAP_SCAN)",
+    "pidfd_open", "process_madvise",
 };
 
 const char *os_call_name(os_call_t call) { return call < OS_CALL_COUNT ? names[call] : "?"; }
@@ -198,4 +200,20 @@ int os_pagemap_scan(int fd, uint64_t start, uint64_t end, os_page_run_t *runs, s
     runs[i] = (os_page_run_t){vec[i].start, vec[i].end, (vec[i].categories & PAGE_IS_SWAPPED) != 0};
   *walk_end = arg.walk_end;
   return n;
+}
+
+int os_pidfd_open_self(int *fd) {
+  int err = os_enter(OS_PIDFD_OPEN);
+  if (err) return err;
+  int r = (int)syscall(SYS_pidfd_open, getpid(), 0);
+  if (r < 0) return -errno;
+  *fd = r;
+  return 0;
+}
+
+int64_t os_process_madvise(int pidfd, const struct iovec *iov, size_t n, int advice) {
+  int err = os_enter(OS_PROCESS_MADVISE);
+  if (err) return err;
+  long r = syscall(SYS_process_madvise, pidfd, iov, n, advice, 0);
+  return r < 0 ? -errno : (int64_t)r;
 }

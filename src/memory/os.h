@@ -21,6 +21,8 @@ typedef enum os_call {
   OS_CLOSE,
   OS_OPEN,
   OS_PAGEMAP_SCAN,
+  OS_PIDFD_OPEN,
+  OS_PROCESS_MADVISE,
   OS_CALL_COUNT
 } os_call_t;
 
@@ -46,6 +48,14 @@ int os_add_seals(int fd, int seals);
 int os_close(int fd);
 /* open(path, O_RDONLY | O_CLOEXEC); *fd receives the descriptor. */
 int os_open_read(const char *path, int *fd);
+
+/* pidfd_open(getpid()); *fd receives the descriptor. */
+int os_pidfd_open_self(int *fd);
+/* process_madvise(pidfd, iov, n, advice): the ranges in one call, so that
+ * the kernel can flush the TLB once for all of them (Linux 6.13+ accepts
+ * MADV_DONTNEED on ourselves). Return the bytes advised or -errno. */
+struct iovec;
+int64_t os_process_madvise(int pidfd, const struct iovec *iov, size_t n, int advice);
 
 /* One PAGEMAP_SCAN ioctl (Linux 6.7+) on a /proc/PID/pagemap descriptor:
  * the runs of pages in [start, end) that hold private data (present or

@@ -4,15 +4,31 @@
 #include <string.h>
 
 #include "demo.h"
+#include "options.h"
+#include "plan.h"
 #include "replay.h"
+#include "run.h"
+#include "tune.h"
+#include "workload.h"
 #include "wpool.h"
 
 static const char usage[] =
     "usage: wpool [COMMAND] [OPTIONS]\n"
     "\n"
-    "With no command, runs `demo`.\n"
+    "With no command, runs `run` on the embedded default workload.\n"
     "\n"
     "commands:\n"
+    "  run [WORKLOAD] [--config KEY=VALUE]... [--threads N] [--instances N]\n"
+    "      [--compare] [--json] [--plot FILE.svg] [--no-progress]\n"
+    "      drive real instances through a real pool and report throughput, cycle\n"
+    "      latency, affinity, slots and resident memory (docs/cli.md)\n"
+    "  tune [WORKLOAD] [--config KEY=VALUE]... [--instances N] [--rss-budget SIZE]\n"
+    "      [--plot FILE.svg]\n"
+    "      sweep max_unused_warm_slots, linear_memory_keep_resident and the reset\n"
+    "      strategy; mark the Pareto front; recommend a setting for a budget\n"
+    "  plan [--config KEY=VALUE]...\n"
+    "      what a configuration reserves, its kernel mappings and committed memory\n"
+    "      against this host's limits; exit 1 when it does not fit\n"
     "  demo [ITERATIONS]\n"
     "      create a pool with the default configuration and 8 modules with data\n"
     "      images, instantiate, dirty and free in a loop (default 200000 times),\n"
@@ -21,7 +37,14 @@ static const char usage[] =
     "      run a slot-policy trace (docs/replay.md) from FILE or standard input,\n"
     "      printing one answer per operation; --default uses the embedded tour\n"
     "  version   print the library version\n"
-    "  help      this text\n";
+    "  help      this text\n"
+    "\n"
+    "config keys (sizes take units: 64KiB, 4GiB): instance_count instance_size\n"
+    "  max_unused_warm_slots instance_memories instance_memory_pages\n"
+    "  memory_reservation memory_guard_size guard_before_linear_memory\n"
+    "  linear_memory_keep_resident instance_tables instance_table_elements\n"
+    "  table_keep_resident stack_count async_stack_size async_stack_zeroing\n"
+    "  async_stack_keep_resident reset_strategy (auto, prefix, dirty)\n";
 
 static int cmd_replay(int argc, char **argv) {
   replay_opts_t opts = {.name = "<stdin>"};
@@ -92,9 +115,183 @@ static int cmd_demo(int argc, char **argv) {
   return demo_run(stdout, n);
 }
 
+/* Options shared by run, tune and plan. */
+typedef struct common {
+  const char *cmd;
+  const char *workload;
+  wpool_config_t cfg;
+  workload_t w;
+  const char *plot;
+  bool json, compare, progress;
+  uint64_t threads, instances, rss_budget;
+  char overrides[64][96];
+  int noverrides;
+} common_t;
+
+static int bad(const char *cmd, const char *msg, const char *arg) {
+  fprintf(stderr, "wpool %s: %s%s%s\n", cmd, msg, arg ? " " : "", arg ? arg : "");
+  return 2;
+}
+
+/* Parse the arguments of run, tune and plan; return -1 to go on, else the
+ * exit status. */
+static int parse_common(common_t *c, int argc, char **argv, bool takes_workload) {
+  char err[256];
+  c->progress = true;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(usage, stdout);
+      return 0;
+    } else if (!strcmp(a, "--config")) {
+      if (!next) return bad(c->cmd, "--config needs KEY=VALUE", NULL);
+      if (c->noverrides == 64) return bad(c->cmd, "too many --config options", NULL);
+      if (!config_set_pair(&c->cfg, next, err, sizeof(err))) return bad(c->cmd, err, NULL);
+      snprintf(c->overrides[c->noverrides++], sizeof(c->overrides[0]), "%s", next);
+      i++;
+    } else if (!strcmp(a, "--threads") && takes_workload) {
+      if (!next || !parse_count(next, 64, &c->threads) || !c->threads)
+        return bad(c->cmd, "--threads needs a number from 1 to 64, not", next ? next : "nothing");
+      i++;
+    } else if (!strcmp(a, "--instances") && takes_workload) {
+      if (!next || !parse_count(next, 1000000000000ull, &c->instances) || !c->instances)
+        return bad(c->cmd, "--instances needs a positive number, not", next ? next : "nothing");
+      i++;
+    } else if (!strcmp(a, "--rss-budget") && !strcmp(c->cmd, "tune")) {
+      if (!next || !parse_size(next, &c->rss_budget))
+        return bad(c->cmd, "--rss-budget needs a size such as 2GiB, not", next ? next : "nothing");
+      i++;
+    } else if (!strcmp(a, "--plot") && takes_workload) {
+      if (!next) return bad(c->cmd, "--plot needs a file name", NULL);
+      c->plot = next;
+      i++;
+    } else if (!strcmp(a, "--json") && !strcmp(c->cmd, "run")) {
+      c->json = true;
+    } else if (!strcmp(a, "--compare") && !strcmp(c->cmd, "run")) {
+      c->compare = true;
+    } else if (!strcmp(a, "--no-progress") && takes_workload) {
+      c->progress = false;
+    } else if (a[0] == '-' && a[1]) {
+      return bad(c->cmd, "unknown option", a);
+    } else if (takes_workload && !c->workload) {
+      c->workload = a;
+    } else {
+      return bad(c->cmd, "unexpected argument", a);
+    }
+  }
+  return -1;
+}
+
+/* Load the workload and build the config: defaults, then the workload's
+ * config lines, then --config (the command line wins). */
+static int load_common(common_t *c) {
+  char err[320];
+  workload_defaults(&c->w);
+  bool ok;
+  if (c->workload) {
+    ok = workload_load(&c->w, c->workload, err, sizeof(err));
+  } else {
+    ok = workload_parse(&c->w, workload_default_text, err, sizeof(err));
+    snprintf(c->w.name, sizeof(c->w.name), "default workload");
+  }
+  if (!ok) return bad(c->cmd, err, NULL);
+  wpool_config_init(&c->cfg);
+  if (!workload_apply_config(&c->w, &c->cfg, err, sizeof(err))) return bad(c->cmd, err, NULL);
+  for (int i = 0; i < c->noverrides; i++) config_set_pair(&c->cfg, c->overrides[i], err, sizeof(err));
+  if (c->threads) c->w.threads = (uint32_t)c->threads;
+  if (c->cfg.instance_memory_pages < c->w.memory_pages) {
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "the workload's memory_pages (%llu) exceed instance_memory_pages (%llu)",
+             (unsigned long long)c->w.memory_pages,
+             (unsigned long long)c->cfg.instance_memory_pages);
+    return bad(c->cmd, msg, NULL);
+  }
+  return -1;
+}
+
+static int cmd_run(int argc, char **argv) {
+  common_t *c = calloc(1, sizeof(*c));
+  c->cmd = "run";
+  wpool_config_init(&c->cfg);
+  int st = parse_common(c, argc, argv, true);
+  if (st < 0) st = load_common(c);
+  if (st >= 0) {
+    workload_free(&c->w);
+    free(c);
+    return st;
+  }
+  char err[256];
+  run_report_t *r[2] = {calloc(1, sizeof(run_report_t)), calloc(1, sizeof(run_report_t))};
+  run_opts_t o = {.allocator = RUN_WPOOL, .instances = c->instances,
+                  .progress = c->progress && !c->json};
+  int status = 0;
+  if (!run_workload(&c->cfg, &c->w, &o, r[0], err, sizeof(err))) {
+    fprintf(stderr, "wpool run: %s\n", err);
+    status = 1;
+  }
+  int n = 1;
+  if (!status && c->compare) {
+    o.allocator = RUN_ONDEMAND;
+    if (!run_workload(&c->cfg, &c->w, &o, r[1], err, sizeof(err))) {
+      fprintf(stderr, "wpool run: on-demand baseline: %s\n", err);
+      status = 1;
+    }
+    n = 2;
+  }
+  if (!status) {
+    const run_report_t *const rs[2] = {r[0], r[1]};
+    if (c->json)
+      report_json(stdout, rs, n, &c->w, &c->cfg);
+    else
+      report_print(stdout, rs, n, &c->w);
+    if (c->plot && !report_plot(c->plot, rs, n, &c->w)) {
+      fprintf(stderr, "wpool run: cannot write %s\n", c->plot);
+      status = 1;
+    }
+    for (int i = 0; i < n; i++)
+      if (rs[i]->wrong_bytes) status = 1;
+  }
+  free(r[0]);
+  free(r[1]);
+  workload_free(&c->w);
+  free(c);
+  return status;
+}
+
+static int cmd_tune(int argc, char **argv) {
+  common_t *c = calloc(1, sizeof(*c));
+  c->cmd = "tune";
+  wpool_config_init(&c->cfg);
+  int st = parse_common(c, argc, argv, true);
+  if (st < 0) st = load_common(c);
+  if (st < 0) {
+    tune_opts_t o = {.instances = c->instances, .rss_budget = c->rss_budget, .plot = c->plot,
+                     .progress = c->progress};
+    st = tune_run(&c->cfg, &c->w, &o, stdout);
+  }
+  workload_free(&c->w);
+  free(c);
+  return st;
+}
+
+static int cmd_plan(int argc, char **argv) {
+  common_t *c = calloc(1, sizeof(*c));
+  c->cmd = "plan";
+  wpool_config_init(&c->cfg);
+  int st = parse_common(c, argc, argv, false);
+  if (st < 0) st = plan_run(&c->cfg, stdout);
+  free(c);
+  return st;
+}
+
 int main(int argc, char **argv) {
-  if (argc < 2) return cmd_demo(0, NULL);
+  if (argc < 2) return cmd_run(0, NULL);
   const char *cmd = argv[1];
+  if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "tune") == 0) return cmd_tune(argc - 2, argv + 2);
+  if (strcmp(cmd, "plan") == 0) return cmd_plan(argc - 2, argv + 2);
   if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 2, argv + 2);
   if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 2, argv + 2);
   if (strcmp(cmd, "version") == 0) {

@@ -1,0 +1,210 @@
+/* The `wpool` tool's run, tune and plan commands on small inputs: the
+ * output's shape, the exit codes, and one-line messages for bad input. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tool_run.h"
+
+static tool_result_t r;
+
+/* Write `text` to a temporary workload file; return its path. */
+static const char *workload_file(const char *text) {
+  static char path[64];
+  snprintf(path, sizeof(path), "/tmp/wpool-test-%d-XXXXXX", (int)getpid());
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+  return path;
+}
+
+static const char small[] =
+    "# a small generated workload\n"
+    "modules 5\nzipf 1.0\ninstances 400\nthreads 2\nconcurrency 4\ndirty_pages 2\n"
+    "memory_pages 2\nimage 4KiB\ntable_elements 100\nstate 1KiB\n"
+    "config instance_count=16\nconfig memory_reservation=1MiB\nconfig memory_guard_size=64KiB\n"
+    "config instance_memory_pages=4\nconfig stack_count=0\n";
+
+static void expect_in(const char *haystack, const char *needle) {
+  cr_assert_not_null(strstr(haystack, needle), "'%s' not in:\n%s", needle, haystack);
+}
+
+Test(tool, run_reports_every_figure) {
+  const char *path = workload_file(small);
+  const char *const args[] = {"run", path, "--no-progress", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  const char *rows[] = {"instantiations per second", "cycle latency p50", "cycle latency p99",
+                        "cycle latency p99.9", "affine hit rate", "distinct slots used",
+                        "resident, peak", "resident, final", "memfds live",
+                        "madvise calls per instance", "page faults per instance",
+                        "instances that saw a stale byte                  0"};
+  for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) expect_in(r.out, rows[i]);
+  expect_in(r.out, "400 instantiations, 2 threads");
+  unlink(path);
+}
+
+Test(tool, run_compares_with_the_on_demand_baseline_and_prints_json) {
+  const char *path = workload_file(small);
+  const char *const args[] = {"run", path, "--compare", "--json", "--threads", "1", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_assert_eq(r.out[0], '{');
+  expect_in(r.out, "\"allocator\":\"wpool\"");
+  expect_in(r.out, "\"allocator\":\"ondemand\"");
+  expect_in(r.out, "\"threads\":1");
+  expect_in(r.out, "\"instances\":400");
+  expect_in(r.out, "\"stale_byte_instances\":0");
+  unlink(path);
+}
+
+Test(tool, run_writes_a_plot) {
+  const char *path = workload_file(small);
+  char svg[80];
+  snprintf(svg, sizeof(svg), "/tmp/wpool-test-%d.svg", (int)getpid());
+  const char *const args[] = {"run", path, "--no-progress", "--plot", svg, NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  FILE *f = fopen(svg, "r");
+  cr_assert_not_null(f);
+  char buf[512] = {0};
+  cr_assert_gt(fread(buf, 1, sizeof(buf) - 1, f), 0);
+  fclose(f);
+  expect_in(buf, "<svg");
+  expect_in(buf, "wpool run");
+  unlink(svg);
+  unlink(path);
+}
+
+Test(tool, run_replays_a_trace) {
+  const char *path = workload_file("memory_pages 2\nimage 4KiB\ntable_elements 10\n"
+                                   "config instance_count=4\nconfig memory_reservation=1MiB\n"
+                                   "config memory_guard_size=64KiB\nconfig stack_count=0\n"
+                                   "config instance_memory_pages=4\ntrace\n0 0 100 2\n10 1 5 1\n20 2 50 0\n30 0 10 3\n");
+  const char *const args[] = {"run", path, "--no-progress", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  expect_in(r.out, "a trace of 4 instantiations, 3 modules");
+  unlink(path);
+}
+
+Test(tool, config_overrides_accept_units_and_name_bad_values) {
+  const char *path = workload_file(small);
+  const char *const good[] = {"run", path, "--no-progress", "--config",
+                              "linear_memory_keep_resident=8KiB", "--config",
+                              "reset_strategy=prefix", NULL};
+  tool_run(&r, "", good);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  const char *const bad_key[] = {"run", path, "--config", "frobs=1", NULL};
+  tool_run(&r, "", bad_key);
+  cr_assert_eq(r.status, 2);
+  expect_in(r.err, "unknown config key 'frobs'");
+  const char *const bad_val[] = {"run", path, "--config", "memory_reservation=4 GiB", NULL};
+  tool_run(&r, "", bad_val);
+  cr_assert_eq(r.status, 2);
+  expect_in(r.err, "config memory_reservation: '4 GiB' is not a size");
+  const char *const bad_cfg[] = {"run", path, "--config", "instance_count=0", NULL};
+  tool_run(&r, "", bad_cfg);
+  cr_assert_eq(r.status, 1);
+  expect_in(r.err, "instance_count: must be at least 1");
+  unlink(path);
+}
+
+Test(tool, malformed_workloads_exit_2_naming_the_line) {
+  struct {
+    const char *text, *msg;
+  } cases[] = {
+      {"modules 5\nfrob 3\n", "line 2: unknown key 'frob'"},
+      {"modules zero\n", "line 1: bad value 'zero' for modules"},
+      {"modules 5 6\n", "line 1: expected 'KEY VALUE' or 'trace'"},
+      {"pattern sideways\n", "line 1: bad value 'sideways' for pattern"},
+      {"config nope=1\n", "line 1: unknown config key 'nope'"},
+      {"trace\n0 0 10 1\n5 1 x 1\n", "line 3: a trace line is TIME MODULE LIFETIME PAGES"},
+      {"trace\n10 0 10 1\n5 1 1 1\n", "line 3: time 5 goes back"},
+      {"trace\n", "a trace with no instantiations"},
+      {"memory_pages 1\nimage 128KiB\n", "is larger than memory_pages"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    const char *path = workload_file(cases[i].text);
+    const char *const args[] = {"run", path, NULL};
+    tool_run(&r, "", args);
+    cr_assert_eq(r.status, 2, "case %zu: status %d", i, r.status);
+    expect_in(r.err, cases[i].msg);
+    cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+    unlink(path);
+  }
+  const char *const missing[] = {"run", "/nonexistent/workload", NULL};
+  tool_run(&r, "", missing);
+  cr_assert_eq(r.status, 2);
+  expect_in(r.err, "cannot open /nonexistent/workload");
+}
+
+Test(tool, bad_options_exit_2) {
+  const char *const cases[][4] = {
+      {"run", "--threads", "0", NULL}, {"run", "--frob", NULL, NULL},
+      {"tune", "--rss-budget", "lots", NULL}, {"plan", "--threads", "2", NULL},
+      {"run", "a", "b", NULL}};
+  const char *msgs[] = {"--threads needs a number from 1 to 64", "unknown option --frob",
+                        "--rss-budget needs a size", "unknown option --threads",
+                        "unexpected argument b"};
+  for (int i = 0; i < 5; i++) {
+    tool_run(&r, "", cases[i]);
+    cr_assert_eq(r.status, 2, "case %d", i);
+    expect_in(r.err, msgs[i]);
+  }
+  const char *const help[] = {"tune", "--help", NULL};
+  tool_run(&r, "", help);
+  cr_assert_eq(r.status, 0);
+  expect_in(r.out, "usage: wpool");
+}
+
+Test(tool, tune_prints_the_table_front_and_recommendation, .timeout = 240) {
+  const char *path = workload_file(small);
+  char svg[80];
+  snprintf(svg, sizeof(svg), "/tmp/wpool-tune-%d.svg", (int)getpid());
+  const char *const args[] = {"tune", path, "--instances", "200", "--rss-budget", "64MiB",
+                              "--plot", svg, "--no-progress", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  expect_in(r.out, "N      keep      reset");
+  expect_in(r.out, "* on the Pareto front");
+  expect_in(r.out, "recommended for a budget of 64 MiB: max_unused_warm_slots=");
+  /* The recommendation quotes its own peak, not the budget. */
+  const char *peak = strstr(r.out, "peak resident ");
+  cr_assert_not_null(peak);
+  cr_assert_null(strstr(strstr(r.out, "recommended"), "peak resident 64 MiB)"), "%s", r.out);
+  int rows = 0;
+  for (const char *p = r.out; (p = strstr(p, " us ")); p++) rows++;
+  cr_assert_eq(rows, 24, "one row per setting:\n%s", r.out);
+  cr_assert_eq(access(svg, R_OK), 0);
+  unlink(svg);
+  unlink(path);
+}
+
+Test(tool, plan_reports_reservations_mappings_and_memory) {
+  const char *const args[] = {"plan", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  expect_in(r.out, "nothing is reserved");
+  expect_in(r.out, "memories");
+  expect_in(r.out, "kernel mappings: at most 6003");
+  expect_in(r.out, "vm.max_map_count is");
+  expect_in(r.out, "memory committed at most");
+  expect_in(r.out, "fits this host");
+}
+
+Test(tool, plan_says_plainly_when_a_config_does_not_fit) {
+  const char *const maps[] = {"plan", "--config", "instance_count=20000", "--config",
+                              "memory_reservation=1GiB", "--config", "memory_guard_size=64KiB",
+                              NULL};
+  tool_run(&r, "", maps);
+  cr_assert_eq(r.status, 1, "%s", r.out);
+  expect_in(r.out, "DOES NOT FIT: raise vm.max_map_count");
+  expect_in(r.out, "does not fit this host");
+  const char *const space[] = {"plan", "--config", "instance_count=100000", NULL};
+  tool_run(&r, "", space);
+  cr_assert_eq(r.status, 2);
+  expect_in(r.err, "more than this host allows");
+}

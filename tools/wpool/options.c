@@ -1,0 +1,180 @@
+#include "options.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+bool parse_count(const char *s, uint64_t max, uint64_t *out) {
+  if (!s || !isdigit((unsigned char)*s)) return false;
+  uint64_t v = 0;
+  for (; isdigit((unsigned char)*s); s++) {
+    if (v > (UINT64_MAX - 9) / 10) return false;
+    v = v * 10 + (uint64_t)(*s - '0');
+  }
+  if (*s || v > max) return false;
+  *out = v;
+  return true;
+}
+
+bool parse_size(const char *s, uint64_t *out) {
+  if (!s || !isdigit((unsigned char)*s)) return false;
+  uint64_t v = 0;
+  for (; isdigit((unsigned char)*s); s++) {
+    if (v > (UINT64_MAX - 9) / 10) return false;
+    v = v * 10 + (uint64_t)(*s - '0');
+  }
+  static const struct {
+    const char *unit;
+    unsigned shift;
+  } units[] = {{"", 0},   {"B", 0},   {"K", 10},   {"KiB", 10}, {"KB", 10},  {"M", 20},
+               {"MiB", 20}, {"MB", 20}, {"G", 30},  {"GiB", 30}, {"GB", 30},  {"T", 40},
+               {"TiB", 40}, {"TB", 40}};
+  for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+    if (strcasecmp(s, units[i].unit) != 0) continue;
+    if (units[i].shift && v > (UINT64_MAX >> units[i].shift)) return false;
+    *out = v << units[i].shift;
+    return true;
+  }
+  return false;
+}
+
+typedef enum kind { K_U32, K_U64, K_SIZE, K_BOOL, K_RESET } kind_t;
+
+static const struct key {
+  const char *name;
+  kind_t kind;
+  size_t offset;
+} keys[] = {
+#define F(name, kind) {#name, kind, offsetof(wpool_config_t, name)}
+    F(instance_count, K_U32),
+    F(instance_size, K_SIZE),
+    F(max_unused_warm_slots, K_U32),
+    F(instance_memories, K_U32),
+    F(instance_memory_pages, K_U64),
+    F(memory_reservation, K_SIZE),
+    F(memory_guard_size, K_SIZE),
+    F(guard_before_linear_memory, K_BOOL),
+    F(linear_memory_keep_resident, K_SIZE),
+    F(instance_tables, K_U32),
+    F(instance_table_elements, K_U32),
+    F(table_keep_resident, K_SIZE),
+    F(stack_count, K_U32),
+    F(async_stack_size, K_SIZE),
+    F(async_stack_zeroing, K_BOOL),
+    F(async_stack_keep_resident, K_SIZE),
+    F(reset_strategy, K_RESET),
+#undef F
+};
+
+static const char *const reset_names[] = {"auto", "prefix", "dirty"};
+
+bool config_set(wpool_config_t *cfg, const char *key, const char *value, char *err,
+                size_t errlen) {
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+    if (strcmp(keys[i].name, key) != 0) continue;
+    void *field = (char *)cfg + keys[i].offset;
+    uint64_t v;
+    switch (keys[i].kind) {
+    case K_U32:
+      if (!parse_count(value, UINT32_MAX, &v)) break;
+      *(uint32_t *)field = (uint32_t)v;
+      return true;
+    case K_U64:
+      if (!parse_count(value, UINT64_MAX, &v)) break;
+      *(uint64_t *)field = v;
+      return true;
+    case K_SIZE:
+      if (!parse_size(value, &v) || v > SIZE_MAX) break;
+      if (keys[i].offset == offsetof(wpool_config_t, memory_reservation) ||
+          keys[i].offset == offsetof(wpool_config_t, memory_guard_size))
+        *(uint64_t *)field = v;
+      else
+        *(size_t *)field = (size_t)v;
+      return true;
+    case K_BOOL:
+      if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes")) {
+        *(bool *)field = true;
+        return true;
+      }
+      if (!strcmp(value, "false") || !strcmp(value, "0") || !strcmp(value, "no")) {
+        *(bool *)field = false;
+        return true;
+      }
+      break;
+    case K_RESET:
+      for (int r = 0; r < 3; r++)
+        if (!strcasecmp(value, reset_names[r])) {
+          *(wpool_reset_strategy_t *)field = (wpool_reset_strategy_t)r;
+          return true;
+        }
+      break;
+    }
+    static const char *const expect[] = {"a number up to 4294967295", "a number",
+                                         "a size such as 65536, 64KiB or 4GiB",
+                                         "true or false", "auto, prefix or dirty"};
+    snprintf(err, errlen, "config %s: '%s' is not %s", key, value, expect[keys[i].kind]);
+    return false;
+  }
+  snprintf(err, errlen, "unknown config key '%s' (wpool help lists them)", key);
+  return false;
+}
+
+bool config_set_pair(wpool_config_t *cfg, const char *kv, char *err, size_t errlen) {
+  const char *eq = strchr(kv, '=');
+  if (!eq || eq == kv) {
+    snprintf(err, errlen, "config '%s': expected KEY=VALUE", kv);
+    return false;
+  }
+  char key[64];
+  size_t klen = (size_t)(eq - kv);
+  if (klen >= sizeof(key)) {
+    snprintf(err, errlen, "unknown config key '%.*s'", (int)klen, kv);
+    return false;
+  }
+  memcpy(key, kv, klen);
+  key[klen] = '\0';
+  return config_set(cfg, key, eq + 1, err, errlen);
+}
+
+void config_print(const wpool_config_t *cfg, const char *indent, void *file) {
+  FILE *f = file;
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+    const void *field = (const char *)cfg + keys[i].offset;
+    fprintf(f, "%s%-28s ", indent, keys[i].name);
+    switch (keys[i].kind) {
+    case K_U32: fprintf(f, "%u\n", *(const uint32_t *)field); break;
+    case K_U64: fprintf(f, "%llu\n", (unsigned long long)*(const uint64_t *)field); break;
+    case K_SIZE: {
+      uint64_t v = (keys[i].offset == offsetof(wpool_config_t, memory_reservation) ||
+                    keys[i].offset == offsetof(wpool_config_t, memory_guard_size))
+                       ? *(const uint64_t *)field
+                       : *(const size_t *)field;
+      char b[32];
+      fprintf(f, "%s\n", human_bytes(v, b, sizeof(b)));
+      break;
+    }
+    case K_BOOL: fprintf(f, "%s\n", *(const bool *)field ? "true" : "false"); break;
+    case K_RESET: {
+      int r = (int)*(const wpool_reset_strategy_t *)field;
+      fprintf(f, "%s\n", r >= 0 && r < 3 ? reset_names[r] : "?");
+      break;
+    }
+    }
+  }
+}
+
+const char *human_bytes(uint64_t v, char *buf, size_t len) {
+  static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int i = 0;
+  double d = (double)v;
+  while (d >= 1024 && i < 5) {
+    d /= 1024;
+    i++;
+  }
+  if (i == 0 || d == (double)(uint64_t)d)
+    snprintf(buf, len, "%llu %s", (unsigned long long)(uint64_t)d, u[i]);
+  else
+    snprintf(buf, len, "%.1f %s", d, u[i]);
+  return buf;
+}

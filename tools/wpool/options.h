@@ -1,0 +1,29 @@
+/* Command-line values: sizes with units and PoolingAllocationConfig keys. */
+#ifndef WPOOL_TOOL_OPTIONS_H
+#define WPOOL_TOOL_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wpool.h"
+
+/* Parse a size: digits with an optional unit B, KiB, MiB, GiB, TiB (or K,
+ * M, G, T; powers of 1024). Return false on anything else or overflow. */
+bool parse_size(const char *s, uint64_t *out);
+
+/* Parse a plain non-negative decimal number up to `max`. */
+bool parse_count(const char *s, uint64_t max, uint64_t *out);
+
+/* Set one field of `cfg` from "KEY=VALUE" (or key and value apart). On
+ * failure return false with a one-line reason in err. */
+bool config_set(wpool_config_t *cfg, const char *key, const char *value, char *err, size_t errlen);
+bool config_set_pair(wpool_config_t *cfg, const char *kv, char *err, size_t errlen);
+
+/* Print every key with its value, one "key = value" per line. */
+void config_print(const wpool_config_t *cfg, const char *indent, void *file);
+
+/* A size for people: "1.5 GiB". */
+const char *human_bytes(uint64_t bytes, char *buf, size_t len);
+
+#endif

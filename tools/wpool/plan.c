@@ -1,0 +1,108 @@
+/* `wpool plan`: what a configuration reserves, how many kernel mappings it
+ * can take, and how much memory it can commit, against this host's limits,
+ * without reserving anything. */
+#include "plan.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "options.h"
+#include "pool/pool_internal.h"
+
+static uint64_t read_u64(const char *path, const char *key) {
+  FILE *f = fopen(path, "r");
+  char line[256];
+  unsigned long long v = 0;
+  if (!f) return 0;
+  if (!key) {
+    if (fscanf(f, "%llu", &v) != 1) v = 0;
+  } else {
+    size_t klen = strlen(key);
+    while (fgets(line, sizeof(line), f))
+      if (!strncmp(line, key, klen) && sscanf(line + klen, " %llu", &v) == 1) break;
+  }
+  fclose(f);
+  return v;
+}
+
+static int count_lines(const char *path) {
+  FILE *f = fopen(path, "r");
+  int n = 0, c;
+  if (!f) return 0;
+  while ((c = fgetc(f)) != EOF) n += c == '\n';
+  fclose(f);
+  return n;
+}
+
+int plan_run(const wpool_config_t *cfg, FILE *out) {
+  layout_t L;
+  if (config_validate(cfg, &L) != 0) {
+    fprintf(stderr, "wpool plan: %s\n", wpool_last_error());
+    return 2;
+  }
+  char a[32], b[32], c[32];
+  fprintf(out, "wpool plan: nothing is reserved; figures are for this configuration\n\n");
+  config_print(cfg, "  ", out);
+  fprintf(out, "\n%-16s %10s %14s %14s\n", "pool", "slots", "slot size", "reserved");
+  fprintf(out, "%-16s %10llu %14s %14s", "memories", (unsigned long long)L.mem_slots,
+          human_bytes(L.mem_slot_size, a, sizeof(a)), human_bytes(L.mem_pool_bytes, b, sizeof(b)));
+  if (L.mem_pre_guard) fprintf(out, "  (with a %s guard before)", human_bytes(L.mem_pre_guard, c, sizeof(c)));
+  fprintf(out, "\n%-16s %10llu %14s %14s\n", "tables", (unsigned long long)L.table_slots,
+          human_bytes(L.table_slot_size, a, sizeof(a)), human_bytes(L.table_pool_bytes, b, sizeof(b)));
+  fprintf(out, "%-16s %10u %14s %14s\n", "instance state", cfg->instance_count,
+          human_bytes(L.state_slot_size, a, sizeof(a)), human_bytes(L.state_pool_bytes, b, sizeof(b)));
+  fprintf(out, "%-16s %10u %14s %14s\n", "stacks", cfg->stack_count,
+          human_bytes(L.stack_slot_size, a, sizeof(a)), human_bytes(L.stack_pool_bytes, b, sizeof(b)));
+
+  bool fits = true;
+  uint64_t limit = 128ull << 40;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < limit)
+    limit = rl.rlim_cur;
+  fprintf(out, "\naddress space: %s of the %s a process may map (%.1f%%)\n",
+          human_bytes(L.total_bytes, a, sizeof(a)), human_bytes(limit, b, sizeof(b)),
+          100.0 * (double)L.total_bytes / (double)limit);
+
+  /* Kernel mappings: docs/architecture.md. */
+  uint64_t maps = 4 * L.mem_slots + 2ull * cfg->stack_count + 3;
+  uint64_t max_maps = read_u64("/proc/sys/vm/max_map_count", NULL);
+  int in_use = count_lines("/proc/self/maps");
+  fprintf(out, "kernel mappings: at most %llu (4 per memory slot, 2 per stack, 3 more)",
+          (unsigned long long)maps);
+  if (max_maps) {
+    fprintf(out, "; vm.max_map_count is %llu, this process uses %d\n",
+            (unsigned long long)max_maps, in_use);
+    if (maps + (uint64_t)in_use > max_maps) {
+      fits = false;
+      fprintf(out, "  DOES NOT FIT: raise vm.max_map_count to at least %llu, or lower "
+                   "instance_count, instance_memories or stack_count\n",
+              (unsigned long long)(maps + (uint64_t)in_use + 1024));
+    }
+  } else {
+    fprintf(out, "\n");
+  }
+
+  /* Committed memory at most: every instance with every memory grown to
+   * its limit, tables full, state and stacks touched. */
+  uint64_t mem = L.mem_slots * cfg->instance_memory_pages * WPOOL_PAGE_SIZE;
+  uint64_t committed = mem + L.table_pool_bytes + L.state_pool_bytes +
+                       (uint64_t)cfg->stack_count * L.stack_usable;
+  uint64_t total = read_u64("/proc/meminfo", "MemTotal:") * 1024;
+  fprintf(out, "memory committed at most: %s (memories %s, tables %s, state %s, stacks %s)",
+          human_bytes(committed, a, sizeof(a)), human_bytes(mem, b, sizeof(b)),
+          human_bytes(L.table_pool_bytes, c, sizeof(c)),
+          human_bytes(L.state_pool_bytes, a, sizeof(a)),
+          human_bytes((uint64_t)cfg->stack_count * L.stack_usable, b, sizeof(b)));
+  if (total) {
+    fprintf(out, "; this host has %s\n", human_bytes(total, a, sizeof(a)));
+    if (committed > total)
+      fprintf(out, "  note: if every slot were used to its limits at once the host would run "
+                   "out of memory; idle slots cost only what their resets keep resident\n");
+  } else {
+    fprintf(out, "\n");
+  }
+  fprintf(out, "\n%s\n", fits ? "fits this host" : "does not fit this host");
+  return fits ? 0 : 1;
+}

@@ -1,0 +1,237 @@
+#include "workload.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+
+const char workload_default_text[] =
+    "# The default workload of `wpool run`: a multi-tenant mix.\n"
+    "modules 200\n"
+    "zipf 1.0\n"
+    "instances 300000\n"
+    "threads 2\n"
+    "concurrency 16\n"
+    "dirty_pages 8\n"
+    "table_sets 10\n"
+    "pattern near\n"
+    "memory_pages 160\n"
+    "image 64KiB\n"
+    "table_elements 10000\n"
+    "state 4KiB\n"
+    "seed 1\n"
+    "config linear_memory_keep_resident=1MiB\n"
+    "config table_keep_resident=80KiB\n";
+
+void workload_defaults(workload_t *w) {
+  memset(w, 0, sizeof(*w));
+  snprintf(w->name, sizeof(w->name), "workload");
+  w->modules = 100;
+  w->zipf = 1.0;
+  w->instances = 100000;
+  w->threads = 1;
+  w->concurrency = 16;
+  w->dirty_pages = 8;
+  w->table_sets = 10;
+  w->memory_pages = 160;
+  w->image_bytes = 64 * 1024;
+  w->table_elements = 10000;
+  w->state_bytes = 4096;
+  w->seed = 1;
+}
+
+void workload_free(workload_t *w) {
+  free(w->events);
+  w->events = NULL;
+  w->nevents = 0;
+}
+
+static bool add_event(workload_t *w, trace_event_t ev, size_t *cap) {
+  if (w->nevents == *cap) {
+    size_t ncap = *cap ? *cap * 2 : 1024;
+    trace_event_t *e = realloc(w->events, ncap * sizeof(*e));
+    if (!e) return false;
+    w->events = e;
+    *cap = ncap;
+  }
+  w->events[w->nevents++] = ev;
+  return true;
+}
+
+static bool parse(workload_t *w, const char *text, char *err, size_t errlen);
+
+/* On failure nothing stays allocated. */
+bool workload_parse(workload_t *w, const char *text, char *err, size_t errlen) {
+  if (parse(w, text, err, errlen)) return true;
+  workload_free(w);
+  return false;
+}
+
+static bool parse(workload_t *w, const char *text, char *err, size_t errlen) {
+  char line[512], e[160];
+  unsigned long lineno = 0;
+  size_t cap = 0;
+  bool trace = false;
+  uint64_t last_time = 0, max_module = 0;
+  const char *p = text;
+  while (*p) {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    lineno++;
+    if (len >= sizeof(line)) {
+      snprintf(err, errlen, "line %lu: longer than %zu characters", lineno, sizeof(line) - 1);
+      return false;
+    }
+    memcpy(line, p, len);
+    line[len] = '\0';
+    p = nl ? nl + 1 : p + len;
+    char *hash = strchr(line, '#');
+    if (hash) *hash = '\0';
+    char key[64], v1[96], v2[64], v3[64], extra[8];
+    int n = sscanf(line, "%63s %95s %63s %63s %7s", key, v1, v2, v3, extra);
+    if (n <= 0) continue;
+    if (trace) {
+      uint64_t t, m, life, pages;
+      if (n != 4 || !parse_count(key, UINT64_MAX, &t) || !parse_count(v1, 1000000, &m) ||
+          !parse_count(v2, UINT64_MAX, &life) || !parse_count(v3, WORKLOAD_MAX_DIRTY, &pages)) {
+        snprintf(err, errlen,
+                 "line %lu: a trace line is TIME MODULE LIFETIME PAGES (module <= 1000000, "
+                 "pages <= %d)",
+                 lineno, WORKLOAD_MAX_DIRTY);
+        return false;
+      }
+      if (t < last_time) {
+        snprintf(err, errlen, "line %lu: time %llu goes back (trace times must not decrease)",
+                 lineno, (unsigned long long)t);
+        return false;
+      }
+      last_time = t;
+      if (m > max_module) max_module = m;
+      if (!add_event(w, (trace_event_t){t, (uint32_t)m, life, (uint32_t)pages}, &cap)) {
+        snprintf(err, errlen, "line %lu: out of memory", lineno);
+        return false;
+      }
+      continue;
+    }
+    if (!strcmp(key, "trace") && n == 1) {
+      trace = true;
+      continue;
+    }
+    if (n != 2) {
+      snprintf(err, errlen, "line %lu: expected 'KEY VALUE' or 'trace'", lineno);
+      return false;
+    }
+    uint64_t v;
+    bool ok = true;
+    if (!strcmp(key, "modules")) {
+      ok = parse_count(v1, 1000000, &v) && v > 0;
+      w->modules = (uint32_t)v;
+    } else if (!strcmp(key, "zipf")) {
+      char *end;
+      errno = 0;
+      w->zipf = strtod(v1, &end);
+      ok = !*end && !errno && w->zipf >= 0 && w->zipf <= 10;
+    } else if (!strcmp(key, "instances")) {
+      ok = parse_count(v1, 1000000000000ull, &v) && v > 0;
+      w->instances = v;
+    } else if (!strcmp(key, "threads")) {
+      ok = parse_count(v1, 64, &v) && v > 0;
+      w->threads = (uint32_t)v;
+    } else if (!strcmp(key, "concurrency")) {
+      ok = parse_count(v1, 100000, &v) && v > 0;
+      w->concurrency = (uint32_t)v;
+    } else if (!strcmp(key, "dirty_pages")) {
+      ok = parse_count(v1, WORKLOAD_MAX_DIRTY / 2, &v);
+      w->dirty_pages = (uint32_t)v;
+    } else if (!strcmp(key, "table_sets")) {
+      ok = parse_count(v1, 1000000, &v);
+      w->table_sets = (uint32_t)v;
+    } else if (!strcmp(key, "pattern")) {
+      ok = !strcmp(v1, "near") || !strcmp(v1, "spread");
+      w->spread = !strcmp(v1, "spread");
+    } else if (!strcmp(key, "memory_pages")) {
+      ok = parse_count(v1, 65536, &v) && v > 0;
+      w->memory_pages = v;
+    } else if (!strcmp(key, "image")) {
+      ok = parse_size(v1, &v);
+      w->image_bytes = v;
+    } else if (!strcmp(key, "table_elements")) {
+      ok = parse_count(v1, UINT32_MAX, &v);
+      w->table_elements = (uint32_t)v;
+    } else if (!strcmp(key, "state")) {
+      ok = parse_size(v1, &v);
+      w->state_bytes = v;
+    } else if (!strcmp(key, "seed")) {
+      ok = parse_count(v1, UINT64_MAX, &v);
+      w->seed = v;
+    } else if (!strcmp(key, "config")) {
+      wpool_config_t probe;
+      wpool_config_init(&probe);
+      if (w->nconfig == WORKLOAD_MAX_CONFIG) {
+        snprintf(err, errlen, "line %lu: more than %d config lines", lineno, WORKLOAD_MAX_CONFIG);
+        return false;
+      }
+      if (!config_set_pair(&probe, v1, e, sizeof(e))) {
+        snprintf(err, errlen, "line %lu: %s", lineno, e);
+        return false;
+      }
+      snprintf(w->config[w->nconfig++], sizeof(w->config[0]), "%s", v1);
+    } else {
+      snprintf(err, errlen, "line %lu: unknown key '%s'", lineno, key);
+      return false;
+    }
+    if (!ok) {
+      snprintf(err, errlen, "line %lu: bad value '%s' for %s", lineno, v1, key);
+      return false;
+    }
+  }
+  if (w->image_bytes > w->memory_pages * 65536) {
+    snprintf(err, errlen, "image (%llu bytes) is larger than memory_pages (%llu pages)",
+             (unsigned long long)w->image_bytes, (unsigned long long)w->memory_pages);
+    return false;
+  }
+  if (trace) {
+    if (!w->nevents) {
+      snprintf(err, errlen, "line %lu: a trace with no instantiations", lineno);
+      return false;
+    }
+    w->modules = (uint32_t)max_module + 1;
+    w->instances = w->nevents;
+  }
+  return true;
+}
+
+bool workload_load(workload_t *w, const char *path, char *err, size_t errlen) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    return false;
+  }
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *text = malloc((size_t)size + 1);
+  if (!text || fread(text, 1, (size_t)size, f) != (size_t)size) {
+    fclose(f);
+    free(text);
+    snprintf(err, errlen, "cannot read %s", path);
+    return false;
+  }
+  text[size] = '\0';
+  fclose(f);
+  char e[256];
+  bool ok = workload_parse(w, text, e, sizeof(e));
+  free(text);
+  if (!ok) snprintf(err, errlen, "%s: %s", path, e);
+  const char *base = strrchr(path, '/');
+  snprintf(w->name, sizeof(w->name), "%s", base ? base + 1 : path);
+  return ok;
+}
+
+bool workload_apply_config(const workload_t *w, wpool_config_t *cfg, char *err, size_t errlen) {
+  for (int i = 0; i < w->nconfig; i++)
+    if (!config_set_pair(cfg, w->config[i], err, errlen)) return false;
+  return true;
+}
