@@ -44,6 +44,7 @@
 
 #include "pool/pool_internal.h"
 #include "memory/dirty.h"
+#include "ondemand.h"
 #include "rss.h"
 #include "wpool.h"
 
@@ -249,17 +250,7 @@ typedef struct strat {
   uint64_t faults;
 } strat_t;
 
-static int image_fd = -1;
-
-static void make_image_fd(void) {
-  image_fd = (int)syscall(SYS_memfd_create, "bench-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (image_fd < 0 || ftruncate(image_fd, IMAGE_BYTES) != 0 ||
-      pwrite(image_fd, image_bytes, IMAGE_BYTES, 0) != (ssize_t)IMAGE_BYTES ||
-      fcntl(image_fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_WRITE) != 0) {
-    perror("cycle_bench: memfd");
-    exit(1);
-  }
-}
+static ondemand_module_t od_module; /* the on-demand baseline's image and sizes */
 
 static bool is_wpool(kind_t k) { return k <= K_DIRTY1M; }
 
@@ -303,23 +294,14 @@ static uint64_t strat_cycle(strat_t *s, const pattern_t *pat, uint64_t i) {
     wpool_instance_free(in);
     t1 = now_ns();
   } else if (s->kind == K_ONDEMAND) {
-    const uint64_t reservation = 4 * GiB + 2 * GiB;
     t0 = now_ns();
-    uint8_t *base =
-        mmap(NULL, reservation, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED ||
-        mmap(base, IMAGE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, image_fd, 0) ==
-            MAP_FAILED ||
-        mprotect(base + IMAGE_BYTES, MEM_BYTES - IMAGE_BYTES, PROT_READ | PROT_WRITE) != 0) {
+    ondemand_instance_t od;
+    if (ondemand_new(&od_module, &od) != 0) {
       perror("cycle_bench: ondemand");
       exit(1);
     }
-    void **table = calloc(TABLE_ELEMS, sizeof(void *));
-    uint8_t *state = calloc(1, STATE_BYTES);
-    guest(base, table, state, pat, i);
-    free(table);
-    free(state);
-    munmap(base, reservation);
+    guest(od.base, od.table, od.state, pat, i);
+    ondemand_free(&od_module, &od);
     t1 = now_ns();
   } else if (s->kind == K_MALLOC) {
     t0 = now_ns();
@@ -586,7 +568,11 @@ int main(int argc, char **argv) {
   const int mod_cycles = quick ? 500 : 20000, thread_cycles = quick ? 300 : 20000;
   samples = malloc(sizeof(*samples) * (size_t)(mod_cycles > cycles ? mod_cycles : cycles));
   for (size_t i = 0; i < IMAGE_BYTES; i++) image_bytes[i] = (uint8_t)(i * 31 + 7);
-  make_image_fd();
+  if (ondemand_module_init(&od_module, image_bytes, IMAGE_BYTES, MEM_BYTES, TABLE_ELEMS,
+                           STATE_BYTES) != 0) {
+    perror("cycle_bench: memfd");
+    return 1;
+  }
   dirty_scanner_init(&floor_scanner);
   if (one) return run_case(one, cycles);
 
@@ -636,7 +622,7 @@ int main(int argc, char **argv) {
          keep1m / floor16, find("wpool_dirty1m", "near", 16) / floor16, ondemand16 / keep1m, worst,
          t2 / t1, t2s / t1, d2 / d1, find("wpool_keep1m", "spread", 16) / dirty_spread,
          dirty_spread / floor_spread);
-  close(image_fd);
+  ondemand_module_fini(&od_module);
   free(samples);
   return 0;
 }

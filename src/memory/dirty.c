@@ -30,84 +30,44 @@ void dirty_scanner_destroy(dirty_scanner_t *s) {
   pthread_mutex_destroy(&s->lock);
 }
 
-/* This process's pidfd, (re)opened after a fork: a pidfd names a process,
- * and a child's inherited one names its parent. */
-static int self_pidfd(dirty_scanner_t *s, int *fd) {
-  unsigned gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
-  int f = __atomic_load_n(&s->pidfd, __ATOMIC_ACQUIRE);
-  if (f >= 0 && __atomic_load_n(&s->pidfd_gen, __ATOMIC_RELAXED) == gen) {
-    *fd = f;
+/* A descriptor that names this process (its pagemap, its pidfd), opened on
+ * first use and reopened after a fork: a child inherits descriptors that
+ * name its parent. `fd` and `gen` are read without the lock on the fast
+ * path, so they are accessed atomically. */
+static int fork_safe_fd(dirty_scanner_t *s, int *fd, unsigned *gen, int (*open_fn)(int *),
+                        int *out) {
+  unsigned now = atomic_load_explicit(&fork_gen, memory_order_relaxed);
+  int f = __atomic_load_n(fd, __ATOMIC_ACQUIRE);
+  if (f >= 0 && __atomic_load_n(gen, __ATOMIC_RELAXED) == now) {
+    *out = f;
     return 0;
   }
   int err = 0;
   pthread_mutex_lock(&s->lock);
-  if (s->pidfd < 0 || s->pidfd_gen != gen) {
-    if (s->pidfd >= 0) os_close(s->pidfd);
-    __atomic_store_n(&s->pidfd, -1, __ATOMIC_RELEASE);
+  if (*fd < 0 || *gen != now) {
+    /* In a child, the inherited descriptor is the child's own copy. */
+    if (*fd >= 0) os_close(*fd);
+    __atomic_store_n(fd, -1, __ATOMIC_RELEASE);
     int nf;
-    err = os_pidfd_open_self(&nf);
+    err = open_fn(&nf);
     if (!err) {
-      __atomic_store_n(&s->pidfd_gen, gen, __ATOMIC_RELAXED);
-      __atomic_store_n(&s->pidfd, nf, __ATOMIC_RELEASE);
+      __atomic_store_n(gen, now, __ATOMIC_RELAXED);
+      __atomic_store_n(fd, nf, __ATOMIC_RELEASE);
     }
   }
-  *fd = s->pidfd;
+  *out = *fd;
   pthread_mutex_unlock(&s->lock);
   return err;
 }
 
-unsigned decommit_flush(decommit_batch_t *b, void (*failed_fn)(void *ctx, uint8_t *p, uint64_t len),
-                        void *ctx) {
-  unsigned calls = 0, done = 0;
-  if (!b->n) return 0;
-  int pidfd;
-  if (b->self && !__atomic_load_n(&b->self->no_pmadv, __ATOMIC_RELAXED) && b->n > 1 &&
-      self_pidfd(b->self, &pidfd) == 0) {
-    struct iovec iov[DECOMMIT_BATCH];
-    for (unsigned i = 0; i < b->n; i++) iov[i] = (struct iovec){b->base[i], b->len[i]};
-    int64_t r = os_process_madvise(pidfd, iov, b->n, MADV_DONTNEED);
-    calls++;
-    if (r == -EINVAL || r == -ENOSYS || r == -EPERM)
-      __atomic_store_n(&b->self->no_pmadv, true, __ATOMIC_RELAXED); /* kernel before 6.13 */
-    /* It advises the ranges in order and reports the bytes done; whatever
-     * is left goes one range at a time. */
-    uint64_t advised = r > 0 ? (uint64_t)r : 0;
-    while (done < b->n && advised >= b->len[done]) advised -= b->len[done++];
-  }
-  for (unsigned i = done; i < b->n; i++) {
-    calls++;
-    if (os_madvise(b->base[i], b->len[i], MADV_DONTNEED) != 0 && failed_fn)
-      failed_fn(ctx, b->base[i], b->len[i]);
-  }
-  b->n = 0;
-  return calls;
-}
+static int open_pagemap(int *fd) { return os_open_read("/proc/self/pagemap", fd); }
 
-/* This process's pagemap descriptor, (re)opened after a fork. */
 static int scanner_fd(dirty_scanner_t *s, int *fd) {
-  unsigned gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
-  int f = __atomic_load_n(&s->fd, __ATOMIC_ACQUIRE);
-  if (f >= 0 && __atomic_load_n(&s->gen, __ATOMIC_RELAXED) == gen) {
-    *fd = f;
-    return 0;
-  }
-  int err = 0;
-  pthread_mutex_lock(&s->lock);
-  if (s->fd < 0 || s->gen != gen) {
-    /* The parent's descriptor, if any, is closed in the child only: it is
-     * the child's copy of it. */
-    if (s->fd >= 0) os_close(s->fd);
-    __atomic_store_n(&s->fd, -1, __ATOMIC_RELEASE);
-    int nf;
-    err = os_open_read("/proc/self/pagemap", &nf);
-    if (!err) {
-      __atomic_store_n(&s->gen, gen, __ATOMIC_RELAXED);
-      __atomic_store_n(&s->fd, nf, __ATOMIC_RELEASE);
-    }
-  }
-  *fd = s->fd;
-  pthread_mutex_unlock(&s->lock);
-  return err;
+  return fork_safe_fd(s, &s->fd, &s->gen, open_pagemap, fd);
+}
+
+static int self_pidfd(dirty_scanner_t *s, int *fd) {
+  return fork_safe_fd(s, &s->pidfd, &s->pidfd_gen, os_pidfd_open_self, fd);
 }
 
 int dirty_scanner_probe(dirty_scanner_t *s, void *page) {
@@ -141,4 +101,31 @@ int64_t dirty_scan(dirty_scanner_t *s, uint8_t *base, uint64_t len, dirty_run_fn
     start = walk_end;
   }
   return total;
+}
+
+unsigned decommit_flush(decommit_batch_t *b, void (*failed_fn)(void *ctx, uint8_t *p, uint64_t len),
+                        void *ctx) {
+  unsigned calls = 0, done = 0;
+  if (!b->n) return 0;
+  int pidfd;
+  if (b->self && !__atomic_load_n(&b->self->no_pmadv, __ATOMIC_RELAXED) && b->n > 1 &&
+      self_pidfd(b->self, &pidfd) == 0) {
+    struct iovec iov[DECOMMIT_BATCH];
+    for (unsigned i = 0; i < b->n; i++) iov[i] = (struct iovec){b->base[i], b->len[i]};
+    int64_t r = os_process_madvise(pidfd, iov, b->n, MADV_DONTNEED);
+    calls++;
+    if (r == -EINVAL || r == -ENOSYS || r == -EPERM)
+      __atomic_store_n(&b->self->no_pmadv, true, __ATOMIC_RELAXED); /* kernel before 6.13 */
+    /* It advises the ranges in order and reports the bytes done; whatever
+     * is left goes one range at a time. */
+    uint64_t advised = r > 0 ? (uint64_t)r : 0;
+    while (done < b->n && advised >= b->len[done]) advised -= b->len[done++];
+  }
+  for (unsigned i = done; i < b->n; i++) {
+    calls++;
+    if (os_madvise(b->base[i], b->len[i], MADV_DONTNEED) != 0 && failed_fn)
+      failed_fn(ctx, b->base[i], b->len[i]);
+  }
+  b->n = 0;
+  return calls;
 }
