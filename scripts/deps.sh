@@ -2,7 +2,7 @@
 # Install what wpool needs from Debian's archive, and nothing when all of it
 # is there already. Run as root (or with sudo available). Idempotent.
 set -eu
-pkgs="gcc libc6-dev meson ninja-build pkg-config libcriterion-dev libuv1-dev libjemalloc-dev"
+pkgs="gcc libc6-dev meson ninja-build pkg-config libcriterion-dev libuv1-dev libjemalloc-dev clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
   if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then

@@ -3,7 +3,9 @@
 #   1. dependencies;
 #   2. the default build, warnings as errors, and every test;
 #   3. ASan + UBSan (libc malloc, so ASan sees every block) and every test;
-#   4. TSan, the threaded tests.
+#   4. TSan, the threaded tests;
+#   5. libFuzzer targets (clang), each for WPOOL_FUZZ_SECONDS (20) on its
+#      corpus in fuzz/corpus/; new inputs go to a temporary directory.
 # Each build lives in its own directory under build*/.
 set -eu
 cd "$(dirname "$0")/.."
@@ -25,5 +27,22 @@ scripts/build.sh build-tsan -Dwerror=true -Djemalloc=disabled -Db_sanitize=threa
 # more bits than this TSan runtime handles, so run without randomisation.
 TSAN_OPTIONS=halt_on_error=1 setarch "$(uname -m)" -R \
   meson test -C build-tsan --suite threads --print-errorlogs
+
+echo "== fuzzing: each target ${WPOOL_FUZZ_SECONDS:-20} s" >&2
+CC=clang scripts/build.sh build-fuzz -Dfuzz=enabled -Dwerror=true -Djemalloc=disabled \
+  -Db_sanitize=address,undefined -Db_lundef=false
+for target in trace workload config module; do
+  scratch=$(mktemp -d)
+  log="$scratch/log"
+  if ! build-fuzz/fuzz/fuzz_$target "$scratch" "fuzz/corpus/$target" \
+      -max_total_time="${WPOOL_FUZZ_SECONDS:-20}" -print_final_stats=1 >"$log" 2>&1; then
+    tail -40 "$log" >&2
+    echo "wpool: fuzz_$target found a crash (the input is in the log above)" >&2
+    exit 1
+  fi
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  echo "fuzz_$target: $runs executions, no crash" >&2
+  rm -rf "$scratch"
+done
 
 echo "wpool: all test builds passed" >&2

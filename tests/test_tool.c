@@ -208,3 +208,17 @@ Test(tool, plan_says_plainly_when_a_config_does_not_fit) {
   cr_assert_eq(r.status, 2);
   expect_in(r.err, "more than this host allows");
 }
+
+Test(tool, a_soak_runs_for_its_duration_and_compares_first_and_last) {
+  const char *path = workload_file(small);
+  const char *const args[] = {"run", path, "--no-progress", "--duration", "2", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  expect_in(r.out, "soak (wpool): first ");
+  expect_in(r.out, " descriptors; last ");
+  const char *const bad_duration[] = {"run", path, "--duration", "0", NULL};
+  tool_run(&r, "", bad_duration);
+  cr_assert_eq(r.status, 2);
+  expect_in(r.err, "--duration needs seconds");
+  unlink(path);
+}

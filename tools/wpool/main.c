@@ -19,9 +19,10 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  run [WORKLOAD] [--config KEY=VALUE]... [--threads N] [--instances N]\n"
-    "      [--compare] [--json] [--plot FILE.svg] [--no-progress]\n"
+    "      [--compare] [--json] [--plot FILE.svg] [--no-progress] [--duration S]\n"
     "      drive real instances through a real pool and report throughput, cycle\n"
-    "      latency, affinity, slots and resident memory (docs/cli.md)\n"
+    "      latency, affinity, slots and resident memory (docs/cli.md); --duration\n"
+    "      soaks for S seconds and compares the first and last minute\n"
     "  tune [WORKLOAD] [--config KEY=VALUE]... [--instances N] [--rss-budget SIZE]\n"
     "      [--plot FILE.svg]\n"
     "      sweep max_unused_warm_slots, linear_memory_keep_resident and the reset\n"
@@ -123,7 +124,7 @@ typedef struct common {
   workload_t w;
   const char *plot;
   bool json, compare, progress;
-  uint64_t threads, instances, rss_budget;
+  uint64_t threads, instances, rss_budget, duration;
   char overrides[64][96];
   int noverrides;
 } common_t;
@@ -165,6 +166,10 @@ static int parse_common(common_t *c, int argc, char **argv, bool takes_workload)
     } else if (!strcmp(a, "--plot") && takes_workload) {
       if (!next) return bad(c->cmd, "--plot needs a file name", NULL);
       c->plot = next;
+      i++;
+    } else if (!strcmp(a, "--duration") && !strcmp(c->cmd, "run")) {
+      if (!next || !parse_count(next, 86400 * 7, &c->duration) || !c->duration)
+        return bad(c->cmd, "--duration needs seconds from 1 to 604800, not", next ? next : "nothing");
       i++;
     } else if (!strcmp(a, "--json") && !strcmp(c->cmd, "run")) {
       c->json = true;
@@ -225,7 +230,8 @@ static int cmd_run(int argc, char **argv) {
   char err[256];
   run_report_t *r[2] = {calloc(1, sizeof(run_report_t)), calloc(1, sizeof(run_report_t))};
   run_opts_t o = {.allocator = RUN_WPOOL, .instances = c->instances,
-                  .progress = c->progress && !c->json};
+                  .progress = c->progress && !c->json, .duration_s = (double)c->duration,
+                  .sample_ms = c->duration >= 600 ? 1000 : 0};
   int status = 0;
   if (!run_workload(&c->cfg, &c->w, &o, r[0], err, sizeof(err))) {
     fprintf(stderr, "wpool run: %s\n", err);

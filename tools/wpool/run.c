@@ -13,6 +13,7 @@
  * the guest's writes (where page faults land) and in its free. */
 #include "run.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -93,6 +94,7 @@ typedef struct shared {
   _Atomic uint32_t finished;
   _Atomic uint64_t exhausted, wrong;
   _Atomic int failed;
+  uint64_t deadline_ns; /* a soak's end; 0 otherwise */
   char failure[160];
   pthread_mutex_t failure_lock;
 } shared_t;
@@ -274,7 +276,9 @@ static void *worker_main(void *arg) {
     }
   } else {
     uint64_t share = s->instances / s->threads + (k->id < s->instances % s->threads);
+    if (s->deadline_ns) share = UINT64_MAX; /* a soak: until the deadline */
     for (uint64_t step = 0; step < share && !atomic_load(&s->failed); step++) {
+      if (s->deadline_ns && (step & 255) == 0 && now_ns() >= s->deadline_ns) break;
       while (k->nheap && k->heap[0].expiry <= step) {
         live_t old = heap_pop(k);
         release_live(k, &old);
@@ -317,9 +321,20 @@ static uint64_t sample_resident(shared_t *s, uint64_t baseline) {
   return r > baseline ? r - baseline : 0;
 }
 
+static int count_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  int n = 0;
+  struct dirent *e;
+  while (d && (e = readdir(d)))
+    if (e->d_name[0] != '.') n++;
+  if (d) closedir(d);
+  return n - 1; /* the directory's own descriptor */
+}
+
 static void show_progress(shared_t *s, uint64_t t0, bool final) {
   uint64_t done = atomic_load(&s->done), total = s->instances;
   double secs = (double)(now_ns() - t0) / 1e9, pct = total ? 100.0 * done / total : 100;
+  if (s->deadline_ns) pct = 100.0 * (double)(now_ns() - t0) / (double)(s->deadline_ns - t0);
   if (pct > 100) pct = 100;
   if (isatty(2)) {
     int bar = (int)(pct / 2.5);
@@ -410,6 +425,10 @@ bool run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts
   worker_t *k = calloc(s.threads, sizeof(*k));
   uint32_t started = 0;
   uint64_t baseline = rss_anon_bytes(), t0 = now_ns();
+  if (o->duration_s > 0 && !w->events) {
+    s.deadline_ns = t0 + (uint64_t)(o->duration_s * 1e9);
+    r->soak = true;
+  }
   for (uint32_t i = 0; ok && i < s.threads; i++) {
     k[i] = (worker_t){.s = &s, .id = i, .rng = mix(w->seed + i + 1) | 1};
     k[i].cap = (size_t)w->concurrency * 16 + 64;
@@ -430,6 +449,7 @@ bool run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts
     if (b > r->peak_resident) r->peak_resident = b;
     if (r->ntimeline < TIMELINE_MAX) {
       r->timeline_s[r->ntimeline] = (double)(now_ns() - t0) / 1e9;
+      r->timeline_fds[r->ntimeline] = count_fds();
       r->timeline_bytes[r->ntimeline++] = (double)b;
     }
     if (o->progress && (isatty(2) || now_ns() - last_progress > 2000000000ull)) {
@@ -548,6 +568,33 @@ void report_print(FILE *f, const run_report_t *const *rs, int n, const workload_
       snprintf(cell, sizeof(cell), "%llu", (unsigned long long)r->wrong_bytes));
   ROW("seconds", snprintf(cell, sizeof(cell), "%.2f", r->seconds));
 #undef ROW
+  for (int i = 0; i < n; i++) {
+    const run_report_t *r = rs[i];
+    if (!r->soak || r->ntimeline < 4) continue;
+    /* The first and the last minute, or fifths of a shorter soak. */
+    double end = r->timeline_s[r->ntimeline - 1], win = end >= 180 ? 60 : end / 5;
+    double b0 = 0, b1 = 0, f0 = 0, f1 = 0, n0 = 0, n1 = 0, bmax0 = 0, bmax1 = 0;
+    for (size_t j = 0; j < r->ntimeline; j++) {
+      double t = r->timeline_s[j], b = r->timeline_bytes[j], fd = r->timeline_fds[j];
+      if (t <= win) {
+        b0 += b, f0 += fd, n0++;
+        if (b > bmax0) bmax0 = b;
+      }
+      if (t >= end - win) {
+        b1 += b, f1 += fd, n1++;
+        if (b > bmax1) bmax1 = b;
+      }
+    }
+    if (!n0 || !n1) continue;
+    char x[32], y[32], z[32], q[32];
+    fprintf(f,
+            "soak (%s): first %.0f s: resident mean %s, max %s, %.1f descriptors; last %.0f s: "
+            "resident mean %s, max %s, %.1f descriptors\n",
+            r->allocator, win, human_bytes((uint64_t)(b0 / n0), x, sizeof(x)),
+            human_bytes((uint64_t)bmax0, y, sizeof(y)), f0 / n0, win,
+            human_bytes((uint64_t)(b1 / n1), z, sizeof(z)),
+            human_bytes((uint64_t)bmax1, q, sizeof(q)), f1 / n1);
+  }
   fprintf(f, "\nresident: %s", rs[0]->resident_source);
   for (int i = 1; i < n; i++) fprintf(f, "; %s: %s", rs[i]->allocator, rs[i]->resident_source);
   fprintf(f, "\n");

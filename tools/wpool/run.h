@@ -20,6 +20,7 @@ typedef struct run_opts {
   uint64_t instances; /* 0: the workload's */
   bool progress;      /* a progress display on stderr */
   uint64_t sample_ms; /* resident-bytes sampling period */
+  double duration_s;  /* > 0: a soak; generated arrivals go on for this long */
 } run_opts_t;
 
 typedef struct run_report {
@@ -42,7 +43,9 @@ typedef struct run_report {
   uint64_t hist[HIST_BUCKETS];
   double timeline_s[TIMELINE_MAX];
   double timeline_bytes[TIMELINE_MAX];
+  double timeline_fds[TIMELINE_MAX];
   size_t ntimeline;
+  bool soak;
 } run_report_t;
 
 /* Run `w` on a pool made from `cfg` (or on the on-demand baseline). On

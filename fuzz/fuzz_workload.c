@@ -1,0 +1,32 @@
+/* Fuzz the workload parser of `wpool run` and `wpool tune`: any input is
+ * accepted with sane values or refused with a message, never a crash, and
+ * nothing leaks either way. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "workload.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  char *text = malloc(size + 1);
+  if (!text) return 0;
+  memcpy(text, data, size);
+  text[size] = '\0';
+  workload_t w;
+  workload_defaults(&w);
+  char err[320];
+  if (workload_parse(&w, text, err, sizeof(err))) {
+    if (!w.modules || !w.threads || !w.concurrency || w.image_bytes > w.memory_pages * 65536)
+      abort();
+    for (size_t i = 1; i < w.nevents; i++)
+      if (w.events[i].time < w.events[i - 1].time) abort();
+    wpool_config_t cfg;
+    wpool_config_init(&cfg);
+    workload_apply_config(&w, &cfg, err, sizeof(err));
+    workload_free(&w);
+  } else if (!err[0] || w.events) {
+    abort(); /* a refusal names its reason and frees what it read */
+  }
+  free(text);
+  return 0;
+}
