@@ -103,15 +103,15 @@ int64_t dirty_scan(dirty_scanner_t *s, uint8_t *base, uint64_t len, dirty_run_fn
   return total;
 }
 
-unsigned decommit_flush(decommit_batch_t *b, void (*failed_fn)(void *ctx, uint8_t *p, uint64_t len),
-                        void *ctx) {
+void decommit_flush(decommit_batch_t *b) {
   unsigned calls = 0, done = 0;
-  if (!b->n) return 0;
+  if (!b->n) return;
+  for (unsigned i = 0; i < b->n; i++) COUNTER_ADD(b->counters, madvise_bytes, b->r[i].len);
   int pidfd;
   if (b->self && !__atomic_load_n(&b->self->no_pmadv, __ATOMIC_RELAXED) && b->n > 1 &&
       self_pidfd(b->self, &pidfd) == 0) {
     struct iovec iov[DECOMMIT_BATCH];
-    for (unsigned i = 0; i < b->n; i++) iov[i] = (struct iovec){b->base[i], b->len[i]};
+    for (unsigned i = 0; i < b->n; i++) iov[i] = (struct iovec){b->r[i].p, b->r[i].len};
     int64_t r = os_process_madvise(pidfd, iov, b->n, MADV_DONTNEED);
     calls++;
     if (r == -EINVAL || r == -ENOSYS || r == -EPERM)
@@ -119,13 +119,25 @@ unsigned decommit_flush(decommit_batch_t *b, void (*failed_fn)(void *ctx, uint8_
     /* It advises the ranges in order and reports the bytes done; whatever
      * is left goes one range at a time. */
     uint64_t advised = r > 0 ? (uint64_t)r : 0;
-    while (done < b->n && advised >= b->len[done]) advised -= b->len[done++];
+    while (done < b->n && advised >= b->r[done].len) advised -= b->r[done++].len;
   }
   for (unsigned i = done; i < b->n; i++) {
     calls++;
-    if (os_madvise(b->base[i], b->len[i], MADV_DONTNEED) != 0 && failed_fn)
-      failed_fn(ctx, b->base[i], b->len[i]);
+    if (os_madvise(b->r[i].p, b->r[i].len, MADV_DONTNEED) != 0 && b->on_fail)
+      b->on_fail(b, &b->r[i]);
   }
+  COUNTER_ADD(b->counters, madvise_calls, calls);
   b->n = 0;
-  return calls;
+}
+
+void decommit_add(decommit_batch_t *b, uint8_t *p, uint64_t len, uint8_t *base,
+                  const struct image *img) {
+  if (!len) return;
+  decommit_range_t *last = b->n ? &b->r[b->n - 1] : NULL;
+  if (last && last->p + last->len == p && last->base == base && last->img == img) {
+    last->len += len;
+    return;
+  }
+  if (b->n == DECOMMIT_BATCH) decommit_flush(b);
+  b->r[b->n++] = (decommit_range_t){p, len, base, img};
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "memory/counters.h"
 #include "memory/os.h"
 
 typedef struct dirty_scanner {
@@ -34,19 +35,33 @@ int dirty_scanner_probe(dirty_scanner_t *s, void *page);
 
 /* A batch of ranges to madvise(MADV_DONTNEED), issued with one
  * process_madvise call where the kernel takes it (one TLB flush for all),
- * else one madvise per range. */
+ * else one madvise per range. A range the kernel refuses is given to
+ * `on_fail`, which resets its bytes by hand; each range carries what that
+ * needs: the base of its memory and the image mapped there (or NULL). */
 #define DECOMMIT_BATCH 64
-typedef struct decommit_batch {
-  dirty_scanner_t *self;
-  uint8_t *base[DECOMMIT_BATCH];
-  uint64_t len[DECOMMIT_BATCH];
-  unsigned n;
-} decommit_batch_t;
+struct image;
+typedef struct decommit_range {
+  uint8_t *p;
+  uint64_t len;
+  uint8_t *base;           /* start of the memory (or table) the range is in */
+  const struct image *img; /* the image mapped in that memory, or NULL */
+} decommit_range_t;
 
-/* Issue the batch. Ranges the kernel refused are given to `failed_fn`
- * (which resets them by hand); return the number of system calls made. */
-unsigned decommit_flush(decommit_batch_t *b, void (*failed_fn)(void *ctx, uint8_t *p, uint64_t len),
-                        void *ctx);
+typedef struct decommit_batch decommit_batch_t;
+struct decommit_batch {
+  dirty_scanner_t *self; /* its pidfd; NULL: madvise per range */
+  struct mem_counters *counters;
+  void (*on_fail)(decommit_batch_t *b, const decommit_range_t *r);
+  decommit_range_t r[DECOMMIT_BATCH];
+  unsigned n;
+};
+
+/* Add a range (merged with the previous one when they touch); a full batch
+ * is issued first. */
+void decommit_add(decommit_batch_t *b, uint8_t *p, uint64_t len, uint8_t *base,
+                  const struct image *img);
+/* Issue the batch and empty it. */
+void decommit_flush(decommit_batch_t *b);
 
 /* Report every dirty run of [base, base + len) to `fn`, walking the whole
  * range however many runs there are. Return the runs found, or -errno

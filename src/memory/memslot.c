@@ -118,24 +118,35 @@ int memslot_grow(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t
   return set_accessible(s, base, ctx, bytes);
 }
 
-uint64_t region_reset(uint8_t *base, const reset_plan_t *plan, mem_counters_t *counters,
-                      unsigned *failed) {
+/* Reset [off, off + len) of a memory in place: bytes of its image copied
+ * back from the image's read-only view, the rest zeroed. */
+static void reset_in_place(uint8_t *base, const image_t *img, uint64_t off, uint64_t len) {
+  uint64_t end = off + len;
+  if (img && off < img->offset + img->len && img->offset < end) {
+    uint64_t ilo = off > img->offset ? off : img->offset;
+    uint64_t ihi = end < img->offset + img->len ? end : img->offset + img->len;
+    if (off < ilo) memset(base + off, 0, ilo - off);
+    memcpy(base + ilo, img->view + (ilo - img->offset), ihi - ilo);
+    if (ihi < end) memset(base + ihi, 0, end - ihi);
+  } else {
+    memset(base + off, 0, len);
+  }
+}
+
+void memslot_restore_range(decommit_batch_t *b, const decommit_range_t *r) {
+  reset_in_place(r->base, r->img, (uint64_t)(r->p - r->base), r->len);
+  COUNTER_ADD(b->counters, memset_bytes, r->len);
+}
+
+uint64_t region_reset(uint8_t *base, const reset_plan_t *plan, decommit_batch_t *batch) {
   uint64_t zeroed = 0;
-  if (failed) *failed = 0;
   for (unsigned i = 0; i < plan->nmemset; i++) {
     memset(base + plan->memset[i].off, 0, plan->memset[i].len);
     zeroed += plan->memset[i].len;
   }
-  for (unsigned i = 0; i < plan->nmadvise; i++) {
-    reset_range_t r = plan->madvise[i];
-    COUNTER_ADD(counters, madvise_calls, 1);
-    COUNTER_ADD(counters, madvise_bytes, r.len);
-    if (os_madvise(base + r.off, r.len, MADV_DONTNEED) == 0) continue;
-    memset(base + r.off, 0, r.len);
-    zeroed += r.len;
-    if (failed) *failed |= 1u << i;
-  }
-  COUNTER_ADD(counters, memset_bytes, zeroed);
+  for (unsigned i = 0; i < plan->nmadvise; i++)
+    decommit_add(batch, base + plan->madvise[i].off, plan->madvise[i].len, base, NULL);
+  COUNTER_ADD(batch->counters, memset_bytes, zeroed);
   return zeroed;
 }
 
@@ -146,68 +157,28 @@ typedef struct dirty_reset {
   uint64_t budget;     /* bytes still to be reset in place */
   uint64_t in_place;   /* bytes reset in place so far */
   uint64_t found;      /* dirty bytes found */
-  decommit_batch_t batch; /* runs beyond the budget, madvised together */
-  const memslot_ctx_t *ctx;
+  decommit_batch_t *batch; /* runs beyond the budget go here */
 } dirty_reset_t;
-
-/* Reset [off, off + len) in place: image bytes copied back from the view,
- * the rest zeroed. */
-static void reset_in_place(dirty_reset_t *d, uint64_t off, uint64_t len) {
-  uint64_t end = off + len;
-  if (d->img && off < d->img->offset + d->img->len && d->img->offset < end) {
-    uint64_t ilo = off > d->img->offset ? off : d->img->offset;
-    uint64_t ihi = end < d->img->offset + d->img->len ? end : d->img->offset + d->img->len;
-    if (off < ilo) memset(d->base + off, 0, ilo - off);
-    memcpy(d->base + ilo, d->img->view + (ilo - d->img->offset), ihi - ilo);
-    if (ihi < end) memset(d->base + ihi, 0, end - ihi);
-  } else {
-    memset(d->base + off, 0, len);
-  }
-  d->in_place += len;
-}
-
-/* A range the kernel would not madvise: the view holds the image's bytes,
- * so even image bytes can be put back by hand. */
-static void decommit_failed(void *ctx, uint8_t *p, uint64_t len) {
-  dirty_reset_t *d = ctx;
-  reset_in_place(d, (uint64_t)(p - d->base), len);
-}
-
-static void flush_batch(dirty_reset_t *d) {
-  for (unsigned i = 0; i < d->batch.n; i++) COUNTER_ADD(d->ctx->counters, madvise_bytes, d->batch.len[i]);
-  COUNTER_ADD(d->ctx->counters, madvise_calls, decommit_flush(&d->batch, decommit_failed, d));
-}
 
 static void on_dirty_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   dirty_reset_t *d = ctx;
   d->found += len;
   uint64_t take = swapped ? 0 : (len < d->budget ? len : d->budget);
   if (take) {
-    reset_in_place(d, off, take);
+    reset_in_place(d->base, d->img, off, take);
+    d->in_place += take;
     d->budget -= take;
   }
-  if (take == len) return;
   /* Beyond the budget, or in swap (resetting in place would read it back
    * in): madvise, neighbouring runs as one range, all in one batch. */
-  uint8_t *p = d->base + off + take;
-  uint64_t plen = len - take;
-  decommit_batch_t *b = &d->batch;
-  if (b->n && b->base[b->n - 1] + b->len[b->n - 1] == p) {
-    b->len[b->n - 1] += plen;
-    return;
-  }
-  if (b->n == DECOMMIT_BATCH) flush_batch(d);
-  b->base[b->n] = p;
-  b->len[b->n++] = plen;
+  if (take < len) decommit_add(d->batch, d->base + off + take, len - take, d->base, d->img);
 }
 
 static bool memslot_reset_dirty(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
-                                uint64_t *in_place) {
-  dirty_reset_t d = {.base = base, .img = s->image, .budget = ctx->keep, .ctx = ctx};
-  d.batch.self = ctx->scanner;
+                                decommit_batch_t *batch, uint64_t *in_place) {
+  dirty_reset_t d = {.base = base, .img = s->image, .budget = ctx->keep, .batch = batch};
   int64_t runs = dirty_scan(ctx->scanner, base, s->accessible, on_dirty_run, &d);
   if (runs < 0 && d.found == 0) return false; /* nothing done: the caller falls back */
-  flush_batch(&d);
   COUNTER_ADD(ctx->counters, dirty_scans, 1);
   COUNTER_ADD(ctx->counters, dirty_bytes, d.found);
   COUNTER_ADD(ctx->counters, memset_bytes, d.in_place);
@@ -219,21 +190,20 @@ static bool memslot_reset_dirty(memslot_t *s, uint8_t *base, const memslot_ctx_t
   return true;
 }
 
-uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
+uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
+                       decommit_batch_t *batch) {
   uint64_t in_place;
-  if (ctx->scanner && memslot_reset_dirty(s, base, ctx, &in_place)) return in_place;
+  if (ctx->scanner && memslot_reset_dirty(s, base, ctx, batch, &in_place)) return in_place;
   reset_plan_t plan;
   uint64_t img_off = s->image ? s->image->offset : 0, img_len = s->image ? s->image->len : 0;
   reset_plan_memory(s->accessible, img_off, img_len, ctx->keep, &plan);
-  unsigned failed;
-  uint64_t zeroed = region_reset(base, &plan, ctx->counters, &failed);
-  /* Zeroing by hand where madvise failed is right for anonymous bytes but
-   * not for image bytes (their pristine contents are in the memfd): such a
-   * slot goes through a full reset before its next use. */
-  for (unsigned i = 0; i < plan.nmadvise; i++) {
-    reset_range_t r = plan.madvise[i];
-    if ((failed & (1u << i)) && img_len && r.off < img_off + img_len && img_off < r.off + r.len)
-      s->unknown = true;
+  uint64_t zeroed = 0;
+  for (unsigned i = 0; i < plan.nmemset; i++) {
+    memset(base + plan.memset[i].off, 0, plan.memset[i].len);
+    zeroed += plan.memset[i].len;
   }
+  for (unsigned i = 0; i < plan.nmadvise; i++)
+    decommit_add(batch, base + plan.madvise[i].off, plan.madvise[i].len, base, s->image);
+  COUNTER_ADD(ctx->counters, memset_bytes, zeroed);
   return zeroed;
 }

@@ -49,11 +49,16 @@ int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image
  * of pages holding private data are touched, in address order: reset in
  * place (memset, or a copy of the image's bytes inside the image) while the
  * keep budget lasts, madvised beyond it; swapped runs are always madvised.
- * Without one, or if the scan fails: the prefix plan of reset.h. Never
- * fails: a madvise that fails falls back to resetting in place, or marks
- * the slot unknown where that cannot restore the bytes. Return the bytes
- * reset in place. */
-uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx);
+ * Without one, or if the scan fails: the prefix plan of reset.h. The ranges
+ * to madvise go to `batch` (the caller issues it, with memslot_restore_range
+ * as its on_fail: a refused range is reset by hand). Never fails. Return
+ * the bytes reset in place. */
+uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
+                       decommit_batch_t *batch);
+
+/* decommit_batch_t's on_fail for memories, tables and stacks: reset the
+ * range in place (zeros, or the image's bytes from its view). */
+void memslot_restore_range(decommit_batch_t *b, const decommit_range_t *r);
 
 /* Replace the image mapping with anonymous zero memory and drop the
  * image's reference; accessibility is unchanged. On failure the slot is
@@ -64,12 +69,10 @@ void memslot_drop_image(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx);
  * nothing changed. */
 int memslot_grow(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t bytes);
 
-/* Carry out `plan` (reset.h) on the region at `base`: memset, then
- * madvise(MADV_DONTNEED). A failed madvise falls back to memset; bit i of
- * *failed (may be NULL) is set when madvise range i failed. Return the
- * bytes set by memset. Used for memories, tables and stacks. */
-uint64_t region_reset(uint8_t *base, const reset_plan_t *plan, mem_counters_t *counters,
-                      unsigned *failed);
+/* Carry out `plan` (reset.h) on the region at `base`: memset now, the
+ * madvise ranges into `batch`. Used for tables and stacks. Return the bytes
+ * set by memset. */
+uint64_t region_reset(uint8_t *base, const reset_plan_t *plan, decommit_batch_t *batch);
 
 /* Release everything: the whole reservation becomes fresh PROT_NONE
  * memory, the image reference is dropped. Return: 0 or -errno (then the

@@ -74,16 +74,22 @@ WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst) {
   uint32_t slot = inst->slot;
   uint64_t kept = 0;
 
+  /* Every range to madvise, of every memory and table, in one batch: one
+   * process_madvise, one TLB flush. */
+  decommit_batch_t batch = {
+      .self = &p->scanner, .counters = &p->mem_counters, .on_fail = memslot_restore_range};
   for (uint32_t i = 0; i < m->nmemories; i++)
-    kept += memslot_reset(pool_memslot(p, slot, i), pool_memory_base(p, slot, i), &p->mem_ctx);
+    kept += memslot_reset(pool_memslot(p, slot, i), pool_memory_base(p, slot, i), &p->mem_ctx,
+                          &batch);
   for (uint32_t t = 0; t < m->ntables; t++) {
     uint32_t *size = pool_table_size(p, slot, t);
     uint64_t bytes = ((uint64_t)*size * sizeof(void *) + p->layout.page - 1) & ~(p->layout.page - 1);
     reset_plan_t plan;
     reset_plan_memory(bytes, 0, 0, p->layout.keep_table, &plan);
-    kept += region_reset((uint8_t *)pool_table_base(p, slot, t), &plan, &p->mem_counters, NULL);
+    kept += region_reset((uint8_t *)pool_table_base(p, slot, t), &plan, &batch);
     *size = 0;
   }
+  decommit_flush(&batch);
   if (m->state_size) {
     memset(p->state_map + (uint64_t)slot * p->layout.state_slot_size, 0, m->state_size);
     COUNTER_ADD(&p->mem_counters, memset_bytes, m->state_size);

@@ -40,7 +40,10 @@ WPOOL_EXPORT void wpool_stack_free(wpool_stack_t *s) {
     /* The top is where the next fiber writes first: keep it resident. */
     reset_plan_t plan;
     reset_plan_stack(p->layout.stack_usable, p->layout.keep_stack, &plan);
-    region_reset(stack_bottom(p, s->slot), &plan, &p->mem_counters, NULL);
+    decommit_batch_t batch = {
+        .self = &p->scanner, .counters = &p->mem_counters, .on_fail = memslot_restore_range};
+    region_reset(stack_bottom(p, s->slot), &plan, &batch);
+    decommit_flush(&batch);
   }
   s->live = false;
   atomic_fetch_sub(&p->live_stacks, 1);
