@@ -86,6 +86,11 @@ typedef struct wpool_config {
   bool async_stack_zeroing;       /* zero a stack when it is freed (false) */
   size_t async_stack_keep_resident; /* with zeroing: top bytes reset by memset, page-rounded (0) */
   wpool_reset_strategy_t reset_strategy; /* how memories are reset (WPOOL_RESET_AUTO) */
+  /* Freed instance slots whose reset gives pages back wait in a queue until
+   * this many are waiting; then all their ranges go to the kernel in one
+   * call and the slots return to the pool. 1 = at every free; at most 64
+   * (1; see docs/reset.md for the measurement). */
+  uint32_t decommit_batch_size;
 } wpool_config_t;
 
 /* Fill `cfg` with the defaults. Context: any thread. */
@@ -220,6 +225,11 @@ WPOOL_EXPORT size_t wpool_stack_size(const wpool_stack_t *s);
  * async_stack_keep_resident bytes by memset, the rest by madvise). */
 WPOOL_EXPORT void wpool_stack_free(wpool_stack_t *s);
 
+/* Issue the resets queued by decommit_batch_size now and return their
+ * slots to the pool. Allocation does this by itself when the pool is full,
+ * and so do wpool_trim and wpool_destroy. Context: any thread. */
+WPOOL_EXPORT void wpool_decommit_flush(wpool_t *pool);
+
 /* ---------------------------------------------------------------------
  * Idle trimming
  * ------------------------------------------------------------------- */
@@ -251,6 +261,7 @@ typedef struct wpool_stats {
   uint64_t heap_bytes;         /* the library's own heap (all pools) */
   uint64_t reserved_bytes;     /* address space reserved by this pool */
   uint64_t reset_strategy;     /* the strategy in effect: WPOOL_RESET_PREFIX or _DIRTY */
+  uint64_t queued_slots;       /* freed slots waiting for their batched decommit */
   /* counters */
   uint64_t instances_created;
   uint64_t affine_hits;        /* instance slots found affine to their module */

@@ -142,6 +142,7 @@ void stress_pool_run(int threads, int ops, stress_pool_result_t *out) {
   c.stack_count = 4;
   c.async_stack_size = 16 * 1024;
   c.async_stack_zeroing = true;
+  c.decommit_batch_size = 3; /* slots queue and are flushed by whichever thread fills the batch */
   if (wpool_create(&c, &pool) != 0) abort();
   for (int k = 0; k < MODULES; k++) {
     pthread_rwlock_init(&entries[k].lock, NULL);
@@ -163,8 +164,11 @@ void stress_pool_run(int threads, int ops, stress_pool_result_t *out) {
   out->isolation_failures = n_iso;
   out->errors = n_err;
   out->trims = n_trim;
-  out->index_valid = index_is_valid(&pool->index) && index_is_valid(&pool->stack_index);
   wpool_stats_t s;
+  wpool_stats_get(pool, &s);
+  out->queued_at_end = s.queued_slots;
+  wpool_decommit_flush(pool); /* the last, partial batch */
+  out->index_valid = index_is_valid(&pool->index) && index_is_valid(&pool->stack_index);
   for (int k = 0; k < MODULES; k++) {
     wpool_module_release(entries[k].m);
     pthread_rwlock_destroy(&entries[k].lock);

@@ -13,6 +13,7 @@ typedef struct stress_pool_result {
   int index_valid;
   uint64_t live_instances, live_stacks, warm_plus_cold, capacity, images_live_after;
   int destroy_result;
+  uint64_t queued_at_end; /* slots still waiting for a batched decommit when threads ended */
 } stress_pool_result_t;
 
 void stress_pool_run(int threads, int ops, stress_pool_result_t *out);

@@ -12,6 +12,7 @@ Test(pool_threads, concurrent_use_keeps_isolation_and_accounts_for_every_slot) {
   cr_assert_eq(r.live_instances, 0);
   cr_assert_eq(r.live_stacks, 0);
   cr_assert_eq(r.warm_plus_cold, r.capacity);
+  cr_assert_lt(r.queued_at_end, 3, "a partial batch at most (decommit_batch_size 3)");
   cr_assert_eq(r.images_live_after, 0, "every image closed once its module is released");
   cr_assert_eq(r.destroy_result, 0);
   cr_assert_eq(r.frees, r.instances);

@@ -34,6 +34,7 @@ WPOOL_EXPORT void wpool_config_init(wpool_config_t *cfg) {
       .async_stack_zeroing = false,
       .async_stack_keep_resident = 0,
       .reset_strategy = WPOOL_RESET_AUTO,
+      .decommit_batch_size = 1,
   };
 }
 
@@ -139,6 +140,10 @@ int config_validate(const wpool_config_t *cfg, layout_t *L) {
       cfg->reset_strategy != WPOOL_RESET_DIRTY)
     return error_set(WPOOL_EINVAL, "reset_strategy: %d is not a wpool_reset_strategy_t",
                      (int)cfg->reset_strategy);
+
+  if (cfg->decommit_batch_size > 64)
+    return error_set(WPOOL_EINVAL, "decommit_batch_size: %u exceeds the maximum of 64 slots",
+                     cfg->decommit_batch_size);
 
   /* All of it must fit the host's address space. */
   uint64_t total = 0;

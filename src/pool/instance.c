@@ -1,6 +1,7 @@
 /* Instances: taking a slot, preparing its memories and tables, resetting
  * them on free. */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "pool/pool_internal.h"
@@ -28,6 +29,11 @@ WPOOL_EXPORT int wpool_instance_new(wpool_t *p, wpool_module_t *m, wpool_instanc
     return error_set(WPOOL_EINVAL, "instance_new: the module was released");
 
   uint32_t slot = index_alloc(&p->index, m->id, NULL);
+  if (slot == INDEX_NONE && atomic_load(&p->queued_slots)) {
+    /* Freed slots wait for their batched decommit: issue it, then retry. */
+    pool_flush_queue(p);
+    slot = index_alloc(&p->index, m->id, NULL);
+  }
   if (slot == INDEX_NONE)
     return error_set(WPOOL_EEXHAUSTED, "all %u instance slots are in use (instance_count)",
                      p->cfg.instance_count);
@@ -67,6 +73,52 @@ WPOOL_EXPORT int wpool_instance_new(wpool_t *p, wpool_module_t *m, wpool_instanc
   return 0;
 }
 
+/* Give a reset slot back to the index allocator: warm and affine to its
+ * module, or affine to nothing (and without the module's images) if the
+ * module was released meanwhile. Drops the instance's module reference. */
+static void return_slot(wpool_t *p, uint32_t slot, wpool_module_t *m) {
+  if (atomic_load(&m->released)) {
+    /* The module is gone: unmap its images now rather than when the slot
+     * is reused, so its memfd can be released. */
+    instance_slot_unmap_images(p, slot);
+    index_free_unaffine(&p->index, slot);
+  } else {
+    index_free(&p->index, slot);
+  }
+  module_unref(m);
+}
+
+/* Issue the ranges of `n` queued slots together, then return the slots. */
+static void flush_slots(wpool_t *p, const uint32_t *slots, uint32_t n) {
+  decommit_batch_t batch = {
+      .self = &p->scanner, .counters = &p->mem_counters, .on_fail = memslot_restore_range};
+  for (uint32_t i = 0; i < n; i++) {
+    const pending_t *pd = &p->pending[slots[i]];
+    for (uint32_t k = 0; k < pd->n; k++)
+      decommit_add(&batch, pd->r[k].p, pd->r[k].len, pd->r[k].base, pd->r[k].img);
+  }
+  decommit_flush(&batch);
+  for (uint32_t i = 0; i < n; i++) return_slot(p, slots[i], p->pending[slots[i]].module);
+}
+
+void pool_flush_queue(wpool_t *p) {
+  for (;;) {
+    uint32_t take[64], ntake;
+    pthread_mutex_lock(&p->queue_lock);
+    ntake = p->queued < 64 ? p->queued : 64;
+    p->queued -= ntake;
+    memcpy(take, p->queue + p->queued, ntake * sizeof(take[0]));
+    atomic_store(&p->queued_slots, p->queued);
+    pthread_mutex_unlock(&p->queue_lock);
+    if (!ntake) return;
+    flush_slots(p, take, ntake);
+  }
+}
+
+WPOOL_EXPORT void wpool_decommit_flush(wpool_t *p) {
+  if (p) pool_flush_queue(p);
+}
+
 WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst) {
   if (!inst || !inst->module) return;
   wpool_t *p = inst->pool;
@@ -89,7 +141,6 @@ WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst) {
     kept += region_reset((uint8_t *)pool_table_base(p, slot, t), &plan, &batch);
     *size = 0;
   }
-  decommit_flush(&batch);
   if (m->state_size) {
     memset(p->state_map + (uint64_t)slot * p->layout.state_slot_size, 0, m->state_size);
     COUNTER_ADD(&p->mem_counters, memset_bytes, m->state_size);
@@ -100,17 +151,30 @@ WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst) {
   inst->freed_ns = pool_now_ns();
   atomic_fetch_add(&p->kept_resident_bytes, kept);
   inst->module = NULL;
-
-  if (atomic_load(&m->released)) {
-    /* The module is gone: unmap its images now rather than when the slot
-     * is reused, so its memfd can be released. */
-    instance_slot_unmap_images(p, slot);
-    index_free_unaffine(&p->index, slot);
-  } else {
-    index_free(&p->index, slot);
-  }
   atomic_fetch_sub(&p->live_instances, 1);
-  module_unref(m);
+
+  if (p->cfg.decommit_batch_size <= 1 || batch.n == 0 || batch.n > PENDING_RANGES) {
+    decommit_flush(&batch);
+    return_slot(p, slot, m);
+    return;
+  }
+  /* Batched decommit: the slot waits, with its ranges, until enough slots
+   * wait to make one call for all of them worth it. */
+  pending_t *pd = &p->pending[slot];
+  memcpy(pd->r, batch.r, batch.n * sizeof(batch.r[0]));
+  pd->n = batch.n;
+  pd->module = m;
+  uint32_t take[64], ntake = 0;
+  pthread_mutex_lock(&p->queue_lock);
+  p->queue[p->queued++] = slot;
+  if (p->queued >= p->cfg.decommit_batch_size) {
+    ntake = p->queued;
+    memcpy(take, p->queue, ntake * sizeof(take[0]));
+    p->queued = 0;
+  }
+  atomic_store(&p->queued_slots, p->queued);
+  pthread_mutex_unlock(&p->queue_lock);
+  if (ntake) flush_slots(p, take, ntake);
 }
 
 WPOOL_EXPORT uint32_t wpool_instance_slot(const wpool_instance_t *inst) { return inst->slot; }

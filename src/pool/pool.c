@@ -91,7 +91,10 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   p->table_sizes = heap_calloc(L.table_slots ? L.table_slots : 1, sizeof(*p->table_sizes));
   p->instances = heap_calloc(cfg->instance_count, sizeof(*p->instances));
   p->stacks = heap_calloc(cfg->stack_count ? cfg->stack_count : 1, sizeof(*p->stacks));
-  if (!p->memslots || !p->table_sizes || !p->instances || !p->stacks) {
+  p->queue = heap_calloc(cfg->instance_count, sizeof(*p->queue));
+  p->pending = heap_calloc(cfg->instance_count, sizeof(*p->pending));
+  if (!p->memslots || !p->table_sizes || !p->instances || !p->stacks || !p->queue ||
+      !p->pending) {
     error_set(err, "wpool_create: out of memory for slot metadata");
     goto fail_arrays;
   }
@@ -100,6 +103,11 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   for (uint32_t i = 0; i < cfg->stack_count; i++)
     p->stacks[i] = (struct wpool_stack_s){.pool = p, .slot = i};
   if (pthread_mutex_init(&p->module_lock, NULL) != 0) {
+    err = error_set(WPOOL_ESYS, "wpool_create: pthread_mutex_init failed");
+    goto fail_arrays;
+  }
+  if (pthread_mutex_init(&p->queue_lock, NULL) != 0) {
+    pthread_mutex_destroy(&p->module_lock);
     err = error_set(WPOOL_ESYS, "wpool_create: pthread_mutex_init failed");
     goto fail_arrays;
   }
@@ -131,8 +139,11 @@ fail_state:
 fail_table:
   unreserve(p->mem_map, L.mem_pool_bytes);
 fail_mem:
+  pthread_mutex_destroy(&p->queue_lock);
   pthread_mutex_destroy(&p->module_lock);
 fail_arrays:
+  heap_free(p->queue);
+  heap_free(p->pending);
   heap_free(p->memslots);
   heap_free(p->table_sizes);
   heap_free(p->instances);
@@ -148,6 +159,7 @@ fail_index:
 
 WPOOL_EXPORT int wpool_destroy(wpool_t *p) {
   if (!p) return error_set(WPOOL_EINVAL, "wpool_destroy: pool is NULL");
+  pool_flush_queue(p); /* queued slots are freed instances: finish them */
   uint64_t live = atomic_load(&p->live_instances), stacks = atomic_load(&p->live_stacks);
   if (live || stacks)
     return error_set(WPOOL_EBUSY, "wpool_destroy: %llu instances and %llu stacks are still live",
@@ -163,6 +175,9 @@ WPOOL_EXPORT int wpool_destroy(wpool_t *p) {
   unreserve(p->table_map, p->layout.table_pool_bytes);
   unreserve(p->mem_map, p->layout.mem_pool_bytes);
   pthread_mutex_destroy(&p->module_lock);
+  pthread_mutex_destroy(&p->queue_lock);
+  heap_free(p->queue);
+  heap_free(p->pending);
   heap_free(p->free_ids);
   heap_free(p->memslots);
   heap_free(p->table_sizes);
@@ -194,6 +209,7 @@ WPOOL_EXPORT void wpool_stats_get(wpool_t *p, wpool_stats_t *out) {
       .heap_bytes = heap_allocated_bytes(),
       .reserved_bytes = p->layout.total_bytes,
       .reset_strategy = (uint64_t)p->reset_strategy,
+      .queued_slots = atomic_load(&p->queued_slots),
       .instances_created = atomic_load(&p->instances_created),
       .affine_hits = c.affine_hits,
       .affine_misses = c.affine_misses,

@@ -83,6 +83,15 @@ struct wpool_instance_s {
   _Atomic bool trimming;
 };
 
+/* A freed slot waiting in the decommit queue: its ranges to madvise and the
+ * module whose reference it still holds. */
+#define PENDING_RANGES 16
+typedef struct pending {
+  decommit_range_t r[PENDING_RANGES];
+  uint32_t n;
+  wpool_module_t *module;
+} pending_t;
+
 /* Wait until no trim works on `inst`'s slot; acquire what it wrote. */
 static inline void slot_wait_trim(struct wpool_instance_s *inst) {
   while (atomic_load_explicit(&inst->trimming, memory_order_acquire)) sched_yield();
@@ -115,6 +124,12 @@ struct wpool_s {
 
   mem_counters_t mem_counters;
   dirty_scanner_t scanner;
+
+  pthread_mutex_t queue_lock; /* the decommit queue */
+  uint32_t *queue;            /* [instance_count] slots waiting; queue_lock */
+  uint32_t queued;            /* queue_lock */
+  pending_t *pending;         /* [instance_count], owned by the slot's queuer/flusher */
+  _Atomic uint64_t queued_slots;
   wpool_reset_strategy_t reset_strategy; /* in effect: PREFIX or DIRTY */
   _Atomic uint64_t live_instances, live_stacks, live_modules;
   _Atomic uint64_t kept_resident_bytes;
@@ -137,6 +152,10 @@ static inline void **pool_table_base(const wpool_t *p, uint32_t slot, uint32_t t
 static inline uint32_t *pool_table_size(const wpool_t *p, uint32_t slot, uint32_t t) {
   return &p->table_sizes[(uint64_t)slot * p->cfg.instance_tables + t];
 }
+
+/* The decommit queue (instance.c): issue every queued slot's ranges and
+ * return the slots. */
+void pool_flush_queue(wpool_t *p);
 
 /* Module lifetime (module.c). */
 void module_unref(wpool_module_t *m);

@@ -72,6 +72,7 @@ static void trim_slot(wpool_t *p, uint32_t slot) {
 }
 
 uint64_t pool_trim_at(wpool_t *p, uint64_t now_ns, uint64_t idle_ns) {
+  pool_flush_queue(p); /* an idle moment: nothing should wait for its decommit */
   trim_walk_t w = {.p = p, .cutoff = now_ns > idle_ns ? now_ns - idle_ns : 0};
   uint64_t total = 0;
   do {

@@ -64,6 +64,7 @@ static const struct key {
     F(async_stack_zeroing, K_BOOL),
     F(async_stack_keep_resident, K_SIZE),
     F(reset_strategy, K_RESET),
+    F(decommit_batch_size, K_U32),
 #undef F
 };
 
