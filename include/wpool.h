@@ -91,6 +91,12 @@ typedef struct wpool_config {
    * call and the slots return to the pool. 1 = at every free; at most 64
    * (1; see docs/reset.md for the measurement). */
   uint32_t decommit_batch_size;
+  /* Reset freed slots on a worker thread (libuv): wpool_instance_free only
+   * queues the slot and returns. An allocation that finds every slot taken
+   * waits up to background_wait_ms (milliseconds) for the worker before
+   * WPOOL_EEXHAUSTED. WPOOL_ENOTSUP at create without libuv. (false; 100) */
+  bool background_reset;
+  uint32_t background_wait_ms;
 } wpool_config_t;
 
 /* Fill `cfg` with the defaults. Context: any thread. */
@@ -262,6 +268,7 @@ typedef struct wpool_stats {
   uint64_t reserved_bytes;     /* address space reserved by this pool */
   uint64_t reset_strategy;     /* the strategy in effect: WPOOL_RESET_PREFIX or _DIRTY */
   uint64_t queued_slots;       /* freed slots waiting for their batched decommit */
+  uint64_t background_pending; /* freed slots the background worker has not returned yet */
   /* counters */
   uint64_t instances_created;
   uint64_t affine_hits;        /* instance slots found affine to their module */

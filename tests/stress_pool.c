@@ -1,6 +1,7 @@
 #include "stress_pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,9 +127,12 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-void stress_pool_run(int threads, int ops, stress_pool_result_t *out) {
+void stress_pool_run(int threads, int ops, bool background, stress_pool_result_t *out) {
   if (threads > MAX_THREADS) threads = MAX_THREADS;
   ops_per_thread = ops;
+  _Atomic uint64_t *counters[] = {&n_inst, &n_free, &n_grow, &n_stack, &n_rel,
+                                  &n_exh, &n_iso, &n_err, &n_trim};
+  for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) atomic_store(counters[i], 0);
   wpool_config_t c;
   wpool_config_init(&c);
   c.instance_count = SLOTS;
@@ -143,6 +147,8 @@ void stress_pool_run(int threads, int ops, stress_pool_result_t *out) {
   c.async_stack_size = 16 * 1024;
   c.async_stack_zeroing = true;
   c.decommit_batch_size = 3; /* slots queue and are flushed by whichever thread fills the batch */
+  c.background_reset = background; /* or a worker resets them */
+  c.background_wait_ms = 1000;
   if (wpool_create(&c, &pool) != 0) abort();
   for (int k = 0; k < MODULES; k++) {
     pthread_rwlock_init(&entries[k].lock, NULL);
@@ -168,6 +174,11 @@ void stress_pool_run(int threads, int ops, stress_pool_result_t *out) {
   wpool_stats_get(pool, &s);
   out->queued_at_end = s.queued_slots;
   wpool_decommit_flush(pool); /* the last, partial batch */
+  for (int spin = 0; spin < 10000000; spin++) { /* the worker's last round */
+    wpool_stats_get(pool, &s);
+    if (!s.background_pending) break;
+    sched_yield();
+  }
   out->index_valid = index_is_valid(&pool->index) && index_is_valid(&pool->stack_index);
   for (int k = 0; k < MODULES; k++) {
     wpool_module_release(entries[k].m);

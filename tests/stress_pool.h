@@ -4,6 +4,7 @@
 #ifndef WPOOL_TEST_STRESS_POOL_H
 #define WPOOL_TEST_STRESS_POOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct stress_pool_result {
@@ -16,6 +17,6 @@ typedef struct stress_pool_result {
   uint64_t queued_at_end; /* slots still waiting for a batched decommit when threads ended */
 } stress_pool_result_t;
 
-void stress_pool_run(int threads, int ops, stress_pool_result_t *out);
+void stress_pool_run(int threads, int ops, bool background, stress_pool_result_t *out);
 
 #endif

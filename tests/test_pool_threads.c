@@ -3,9 +3,10 @@
 
 #include "stress_pool.h"
 
-Test(pool_threads, concurrent_use_keeps_isolation_and_accounts_for_every_slot) {
+static void check(bool background) {
   stress_pool_result_t r;
-  stress_pool_run(4, 20000, &r);
+  stress_pool_run(4, 20000, background, &r);
+
   cr_assert_eq(r.isolation_failures, 0, "a new instance saw an earlier tenant's bytes");
   cr_assert_eq(r.errors, 0);
   cr_assert(r.index_valid);
@@ -20,4 +21,12 @@ Test(pool_threads, concurrent_use_keeps_isolation_and_accounts_for_every_slot) {
   cr_assert_gt(r.releases, 100);
   cr_assert_gt(r.trims, 100);
   cr_assert_gt(r.exhausted, 0, "the scenario should reach exhaustion");
+}
+
+Test(pool_threads, concurrent_use_keeps_isolation_and_accounts_for_every_slot) { check(false); }
+
+Test(pool_threads, the_same_with_a_background_reset_worker) {
+#if WPOOL_HAVE_UV
+  check(true);
+#endif
 }

@@ -16,14 +16,17 @@ int main(void) {
          (unsigned long long)r.double_handouts, ok ? "ok" : "FAILED");
 
   stress_pool_result_t p;
-  stress_pool_run(4, 3000, &p);
-  int pok = p.isolation_failures == 0 && p.errors == 0 && p.index_valid &&
+  int pok = 1;
+  for (int background = 0; background < 1 + WPOOL_HAVE_UV; background++) {
+  stress_pool_run(4, 3000, background, &p);
+  pok &= p.isolation_failures == 0 && p.errors == 0 && p.index_valid &&
             p.live_instances == 0 && p.live_stacks == 0 && p.warm_plus_cold == p.capacity &&
             p.images_live_after == 0 && p.destroy_result == 0 && p.frees == p.instances;
-  printf("pool stress: %llu instances, %llu releases, %llu grows, %llu stacks, "
+  printf("pool stress%s: %llu instances, %llu releases, %llu grows, %llu stacks, "
          "%llu isolation failures: %s\n",
-         (unsigned long long)p.instances, (unsigned long long)p.releases,
+         background ? " (background reset)" : "", (unsigned long long)p.instances, (unsigned long long)p.releases,
          (unsigned long long)p.grows, (unsigned long long)p.stacks,
          (unsigned long long)p.isolation_failures, pok ? "ok" : "FAILED");
+  }
   return ok && pok ? 0 : 1;
 }

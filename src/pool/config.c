@@ -35,6 +35,8 @@ WPOOL_EXPORT void wpool_config_init(wpool_config_t *cfg) {
       .async_stack_keep_resident = 0,
       .reset_strategy = WPOOL_RESET_AUTO,
       .decommit_batch_size = 1,
+      .background_reset = false,
+      .background_wait_ms = 100,
   };
 }
 

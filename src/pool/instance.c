@@ -34,6 +34,13 @@ WPOOL_EXPORT int wpool_instance_new(wpool_t *p, wpool_module_t *m, wpool_instanc
     pool_flush_queue(p);
     slot = index_alloc(&p->index, m->id, NULL);
   }
+  if (slot == INDEX_NONE && p->cfg.background_reset) {
+    /* Freed slots may be on their way back from the worker: wait for its
+     * rounds, up to background_wait_ms in all. */
+    uint64_t deadline = pool_now_ns() + (uint64_t)p->cfg.background_wait_ms * 1000000;
+    while (slot == INDEX_NONE && background_wait(p, deadline))
+      slot = index_alloc(&p->index, m->id, NULL);
+  }
   if (slot == INDEX_NONE)
     return error_set(WPOOL_EEXHAUSTED, "all %u instance slots are in use (instance_count)",
                      p->cfg.instance_count);
@@ -119,26 +126,18 @@ WPOOL_EXPORT void wpool_decommit_flush(wpool_t *p) {
   if (p) pool_flush_queue(p);
 }
 
-WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst) {
-  if (!inst || !inst->module) return;
-  wpool_t *p = inst->pool;
-  wpool_module_t *m = inst->module;
-  uint32_t slot = inst->slot;
+void instance_reset_slot(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *batch) {
+  struct wpool_instance_s *inst = &p->instances[slot];
   uint64_t kept = 0;
-
-  /* Every range to madvise, of every memory and table, in one batch: one
-   * process_madvise, one TLB flush. */
-  decommit_batch_t batch = {
-      .self = &p->scanner, .counters = &p->mem_counters, .on_fail = memslot_restore_range};
   for (uint32_t i = 0; i < m->nmemories; i++)
     kept += memslot_reset(pool_memslot(p, slot, i), pool_memory_base(p, slot, i), &p->mem_ctx,
-                          &batch);
+                          batch);
   for (uint32_t t = 0; t < m->ntables; t++) {
     uint32_t *size = pool_table_size(p, slot, t);
     uint64_t bytes = ((uint64_t)*size * sizeof(void *) + p->layout.page - 1) & ~(p->layout.page - 1);
     reset_plan_t plan;
     reset_plan_memory(bytes, 0, 0, p->layout.keep_table, &plan);
-    kept += region_reset((uint8_t *)pool_table_base(p, slot, t), &plan, &batch);
+    kept += region_reset((uint8_t *)pool_table_base(p, slot, t), &plan, batch);
     *size = 0;
   }
   if (m->state_size) {
@@ -150,9 +149,30 @@ WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst) {
   inst->trimmed = false;
   inst->freed_ns = pool_now_ns();
   atomic_fetch_add(&p->kept_resident_bytes, kept);
+}
+
+void instance_return_slots(wpool_t *p, const uint32_t *slots, uint32_t n) {
+  flush_slots(p, slots, n);
+}
+
+WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst) {
+  if (!inst || !inst->module) return;
+  wpool_t *p = inst->pool;
+  wpool_module_t *m = inst->module;
+  uint32_t slot = inst->slot;
   inst->module = NULL;
   atomic_fetch_sub(&p->live_instances, 1);
+  if (p->cfg.background_reset) {
+    /* The worker resets the slot; this thread only queues it. */
+    background_queue(p, slot, m);
+    return;
+  }
 
+  /* Every range to madvise, of every memory and table, in one batch: one
+   * process_madvise, one TLB flush. */
+  decommit_batch_t batch = {
+      .self = &p->scanner, .counters = &p->mem_counters, .on_fail = memslot_restore_range};
+  instance_reset_slot(p, slot, m, &batch);
   if (p->cfg.decommit_batch_size <= 1 || batch.n == 0 || batch.n > PENDING_RANGES) {
     decommit_flush(&batch);
     return_slot(p, slot, m);

@@ -127,6 +127,10 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   if (err) goto fail_guard;
   err = choose_reset(p);
   if (err) goto fail_guard;
+  if (cfg->background_reset) {
+    err = background_start(p);
+    if (err) goto fail_guard;
+  }
   *out = p;
   return 0;
 
@@ -159,11 +163,13 @@ fail_index:
 
 WPOOL_EXPORT int wpool_destroy(wpool_t *p) {
   if (!p) return error_set(WPOOL_EINVAL, "wpool_destroy: pool is NULL");
-  pool_flush_queue(p); /* queued slots are freed instances: finish them */
   uint64_t live = atomic_load(&p->live_instances), stacks = atomic_load(&p->live_stacks);
   if (live || stacks)
     return error_set(WPOOL_EBUSY, "wpool_destroy: %llu instances and %llu stacks are still live",
                      (unsigned long long)live, (unsigned long long)stacks);
+  /* Freed instances still on their way back: finish them first. */
+  background_stop(p);
+  pool_flush_queue(p);
   /* Modules the runtime still holds go with the pool. No instance is live,
    * so each has only its handle's reference. */
   while (p->modules) wpool_module_release(p->modules);
@@ -210,6 +216,7 @@ WPOOL_EXPORT void wpool_stats_get(wpool_t *p, wpool_stats_t *out) {
       .reserved_bytes = p->layout.total_bytes,
       .reset_strategy = (uint64_t)p->reset_strategy,
       .queued_slots = atomic_load(&p->queued_slots),
+      .background_pending = atomic_load(&p->background_pending),
       .instances_created = atomic_load(&p->instances_created),
       .affine_hits = c.affine_hits,
       .affine_misses = c.affine_misses,

@@ -130,6 +130,9 @@ struct wpool_s {
   uint32_t queued;            /* queue_lock */
   pending_t *pending;         /* [instance_count], owned by the slot's queuer/flusher */
   _Atomic uint64_t queued_slots;
+
+  void *background;                  /* the worker's state (background.c); NULL: none */
+  _Atomic uint64_t background_pending; /* freed slots the worker has not returned yet */
   wpool_reset_strategy_t reset_strategy; /* in effect: PREFIX or DIRTY */
   _Atomic uint64_t live_instances, live_stacks, live_modules;
   _Atomic uint64_t kept_resident_bytes;
@@ -156,6 +159,22 @@ static inline uint32_t *pool_table_size(const wpool_t *p, uint32_t slot, uint32_
 /* The decommit queue (instance.c): issue every queued slot's ranges and
  * return the slots. */
 void pool_flush_queue(wpool_t *p);
+
+/* Reset a freed slot's memories, tables and state (ranges to madvise go to
+ * `batch`), and return slots whose pending[] ranges and module are set
+ * (instance.c). */
+void instance_reset_slot(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *batch);
+void instance_return_slots(wpool_t *p, const uint32_t *slots, uint32_t n);
+
+/* The background reset worker (background.c; libuv threads). start: 0,
+ * or WPOOL_ENOTSUP without libuv, WPOOL_ESYS. queue: hand a freed slot to
+ * the worker. wait: block until the worker finishes a round or `deadline`
+ * (CLOCK_MONOTONIC ns) passes; false when nothing is pending or the time is
+ * up. stop: finish every queued reset and end the worker. */
+int background_start(wpool_t *p);
+void background_queue(wpool_t *p, uint32_t slot, wpool_module_t *m);
+bool background_wait(wpool_t *p, uint64_t deadline_ns);
+void background_stop(wpool_t *p);
 
 /* Module lifetime (module.c). */
 void module_unref(wpool_module_t *m);

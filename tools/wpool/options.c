@@ -65,6 +65,8 @@ static const struct key {
     F(async_stack_keep_resident, K_SIZE),
     F(reset_strategy, K_RESET),
     F(decommit_batch_size, K_U32),
+    F(background_reset, K_BOOL),
+    F(background_wait_ms, K_U32),
 #undef F
 };
 

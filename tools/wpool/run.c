@@ -106,6 +106,7 @@ typedef struct worker {
   live_t *heap;
   size_t nheap, cap;
   uint64_t hist[HIST_BUCKETS];
+  uint64_t free_hist[HIST_BUCKETS];
   uint64_t faults;
   uint64_t rng;
 } worker_t;
@@ -194,8 +195,9 @@ static void release_live(worker_t *k, live_t *e) {
     wpool_instance_free(e->inst);
   else
     ondemand_free(&k->s->od[e->module], &e->od);
-  uint64_t cost = e->cost_ns + (now_ns() - t0);
-  k->hist[hist_index(cost)]++;
+  uint64_t freeing = now_ns() - t0;
+  k->free_hist[hist_index(freeing)]++;
+  k->hist[hist_index(e->cost_ns + freeing)]++;
   atomic_fetch_add_explicit(&k->s->done, 1, memory_order_relaxed);
 }
 
@@ -467,7 +469,10 @@ bool run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts
   if (ok) {
     uint64_t faults = 0;
     for (uint32_t i = 0; i < started; i++) {
-      for (int b = 0; b < HIST_BUCKETS; b++) r->hist[b] += k[i].hist[b];
+      for (int b = 0; b < HIST_BUCKETS; b++) {
+        r->hist[b] += k[i].hist[b];
+        r->free_hist[b] += k[i].free_hist[b];
+      }
       faults += k[i].faults;
     }
     r->instances = atomic_load(&s.done);
@@ -476,6 +481,8 @@ bool run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts
     r->p99_ns = hist_quantile(r->hist, 0.99);
     r->p999_ns = hist_quantile(r->hist, 0.999);
     r->max_ns = hist_quantile(r->hist, 1.0);
+    r->free_p50_ns = hist_quantile(r->free_hist, 0.50);
+    r->free_p99_ns = hist_quantile(r->free_hist, 0.99);
     r->final_resident = sample_resident(&s, baseline);
     if (r->final_resident > r->peak_resident) r->peak_resident = r->final_resident;
     r->faults_per_instance = r->instances ? (double)faults / r->instances : 0;
@@ -548,6 +555,8 @@ void report_print(FILE *f, const run_report_t *const *rs, int n, const workload_
   ROW("cycle latency p50", us(cell, sizeof(cell), r->p50_ns));
   ROW("cycle latency p99", us(cell, sizeof(cell), r->p99_ns));
   ROW("cycle latency p99.9", us(cell, sizeof(cell), r->p999_ns));
+  ROW("free call p50", us(cell, sizeof(cell), r->free_p50_ns));
+  ROW("free call p99", us(cell, sizeof(cell), r->free_p99_ns));
   ROW("affine hit rate", r->affine_hit_rate < 0 ? snprintf(cell, sizeof(cell), "-")
                                                 : snprintf(cell, sizeof(cell), "%.3f",
                                                            r->affine_hit_rate));
@@ -611,10 +620,12 @@ void report_json(FILE *f, const run_report_t *const *rs, int n, const workload_t
     const run_report_t *r = rs[i];
     fprintf(f,
             "%s{\"allocator\":\"%s\",\"instances\":%llu,\"seconds\":%.3f,\"per_second\":%.0f,"
-            "\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%llu,",
+            "\"p50_ns\":%llu,\"p99_ns\":%llu,\"p999_ns\":%llu,\"max_ns\":%llu,"
+            "\"free_p50_ns\":%llu,\"free_p99_ns\":%llu,",
             i ? "," : "", r->allocator, (unsigned long long)r->instances, r->seconds, r->rate,
             (unsigned long long)r->p50_ns, (unsigned long long)r->p99_ns,
-            (unsigned long long)r->p999_ns, (unsigned long long)r->max_ns);
+            (unsigned long long)r->p999_ns, (unsigned long long)r->max_ns,
+            (unsigned long long)r->free_p50_ns, (unsigned long long)r->free_p99_ns);
     if (r->affine_hit_rate >= 0)
       fprintf(f, "\"affine_hit_rate\":%.4f,\"slots_used\":%lld,\"madvise_per_instance\":%.3f,",
               r->affine_hit_rate, (long long)r->slots_used, r->madvise_per_instance);

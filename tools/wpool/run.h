@@ -41,6 +41,8 @@ typedef struct run_report {
   uint64_t exhausted;     /* allocations that found the pool full (retried) */
   uint64_t wrong_bytes;   /* instances that saw a byte of an earlier tenant */
   uint64_t hist[HIST_BUCKETS];
+  uint64_t free_hist[HIST_BUCKETS];      /* time in the free call alone */
+  uint64_t free_p50_ns, free_p99_ns;
   double timeline_s[TIMELINE_MAX];
   double timeline_bytes[TIMELINE_MAX];
   double timeline_fds[TIMELINE_MAX];
