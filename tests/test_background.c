@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include "helpers.h"
+#include "pool/pool_internal.h"
 
 #if WPOOL_HAVE_UV
 static wpool_stats_t stats(wpool_t *p) {
@@ -63,6 +64,27 @@ Test(background, a_full_pool_waits_for_the_worker) {
   wpool_instance_t *a = checked_instance(p, m), *x;
   cr_assert_eq(wpool_instance_new(p, m, &x), WPOOL_EEXHAUSTED, "nothing pending: no wait");
   wpool_instance_free(a);
+}
+
+Test(background, a_full_pool_times_out_with_eexhausted_while_resets_are_pending) {
+  wpool_config_t c = small_config();
+  c.background_reset = true;
+  c.background_wait_ms = 1000;
+  wpool_t *p = make_pool(&c);
+  test_module_t t;
+  tm_init(&t, 1, 1, 0);
+  wpool_module_t *m = make_module(p, &t);
+  background_pause(p, true); /* the worker holds every reset */
+  wpool_instance_t *in[4], *x;
+  for (int i = 0; i < 4; i++) in[i] = make_instance(p, m);
+  for (int i = 0; i < 4; i++) wpool_instance_free(in[i]);
+  cr_assert_eq(stats(p).background_pending, 4);
+  cr_assert_eq(wpool_instance_new(p, m, &x), WPOOL_EEXHAUSTED, "waited 1 s, then gave up");
+  cr_assert_str_eq(wpool_last_error(), "all 4 instance slots are in use (instance_count)");
+  background_pause(p, false);
+  x = make_instance(p, m); /* waits for the worker's round */
+  wpool_instance_free(x);
+  cr_assert_eq(wpool_destroy(p), 0, "%s", wpool_last_error());
 }
 
 Test(background, release_and_destroy_leave_nothing_behind) {

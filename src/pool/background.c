@@ -21,6 +21,7 @@ typedef struct background {
   uint32_t n;       /* lock */
   uint64_t rounds;  /* lock */
   bool stop;        /* lock */
+  bool paused;      /* lock; tests only (background_pause) */
 } background_t;
 
 enum { ROUND = 64 };
@@ -31,7 +32,7 @@ static void worker(void *arg) {
   uint32_t take[ROUND];
   uv_mutex_lock(&b->lock);
   for (;;) {
-    while (!b->n && !b->stop) uv_cond_wait(&b->work, &b->lock);
+    while ((!b->n || b->paused) && !b->stop) uv_cond_wait(&b->work, &b->lock);
     if (!b->n) break; /* stopping, and nothing left */
     uint32_t n = b->n < ROUND ? b->n : ROUND;
     b->n -= n;
@@ -113,6 +114,15 @@ bool background_wait(wpool_t *p, uint64_t deadline_ns) {
   return progressed;
 }
 
+void background_pause(wpool_t *p, bool paused) {
+  background_t *b = p->background;
+  if (!b) return;
+  uv_mutex_lock(&b->lock);
+  b->paused = paused;
+  uv_cond_signal(&b->work);
+  uv_mutex_unlock(&b->lock);
+}
+
 void background_stop(wpool_t *p) {
   background_t *b = p->background;
   if (!b) return;
@@ -143,4 +153,5 @@ bool background_wait(wpool_t *p, uint64_t deadline_ns) {
   return false;
 }
 void background_stop(wpool_t *p) { (void)p; }
+void background_pause(wpool_t *p, bool paused) { (void)p, (void)paused; }
 #endif

@@ -175,6 +175,9 @@ int background_start(wpool_t *p);
 void background_queue(wpool_t *p, uint32_t slot, wpool_module_t *m);
 bool background_wait(wpool_t *p, uint64_t deadline_ns);
 void background_stop(wpool_t *p);
+/* Tests only: hold the worker (it finishes its round first) or let it go.
+ * A stop ends a pause. */
+void background_pause(wpool_t *p, bool paused);
 
 /* Module lifetime (module.c). */
 void module_unref(wpool_module_t *m);
