@@ -28,6 +28,16 @@ static void unreserve(uint8_t *p, uint64_t bytes) {
   if (p) os_unmap_whole(p, bytes);
 }
 
+/* The per-slot metadata arrays (each may be NULL). */
+static void free_slot_arrays(wpool_t *p) {
+  heap_free(p->queue);
+  heap_free(p->pending);
+  heap_free(p->memslots);
+  heap_free(p->table_sizes);
+  heap_free(p->instances);
+  heap_free(p->stacks);
+}
+
 /* Put the guard page below every stack. */
 static int guard_stacks(wpool_t *p) {
   for (uint32_t s = 0; s < p->cfg.stack_count; s++) {
@@ -146,12 +156,7 @@ fail_mem:
   pthread_mutex_destroy(&p->queue_lock);
   pthread_mutex_destroy(&p->module_lock);
 fail_arrays:
-  heap_free(p->queue);
-  heap_free(p->pending);
-  heap_free(p->memslots);
-  heap_free(p->table_sizes);
-  heap_free(p->instances);
-  heap_free(p->stacks);
+  free_slot_arrays(p);
   index_destroy(&p->stack_index);
 fail_stack_index:
   index_destroy(&p->index);
@@ -182,13 +187,8 @@ WPOOL_EXPORT int wpool_destroy(wpool_t *p) {
   unreserve(p->mem_map, p->layout.mem_pool_bytes);
   pthread_mutex_destroy(&p->module_lock);
   pthread_mutex_destroy(&p->queue_lock);
-  heap_free(p->queue);
-  heap_free(p->pending);
   heap_free(p->free_ids);
-  heap_free(p->memslots);
-  heap_free(p->table_sizes);
-  heap_free(p->instances);
-  heap_free(p->stacks);
+  free_slot_arrays(p);
   index_destroy(&p->stack_index);
   index_destroy(&p->index);
   heap_free(p);
