@@ -39,8 +39,7 @@ static void worker(void *arg) {
     memcpy(take, b->queue + b->n, n * sizeof(take[0]));
     uv_mutex_unlock(&b->lock);
 
-    decommit_batch_t batch = {
-        .self = &p->scanner, .counters = &p->mem_counters, .on_fail = memslot_restore_range};
+    decommit_batch_t batch = pool_decommit_batch(p);
     for (uint32_t i = 0; i < n; i++)
       instance_reset_slot(p, take[i], p->pending[take[i]].module, &batch);
     decommit_flush(&batch);

@@ -97,8 +97,7 @@ static void return_slot(wpool_t *p, uint32_t slot, wpool_module_t *m) {
 
 /* Issue the ranges of `n` queued slots together, then return the slots. */
 static void flush_slots(wpool_t *p, const uint32_t *slots, uint32_t n) {
-  decommit_batch_t batch = {
-      .self = &p->scanner, .counters = &p->mem_counters, .on_fail = memslot_restore_range};
+  decommit_batch_t batch = pool_decommit_batch(p);
   for (uint32_t i = 0; i < n; i++) {
     const pending_t *pd = &p->pending[slots[i]];
     for (uint32_t k = 0; k < pd->n; k++)
@@ -170,8 +169,7 @@ WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst) {
 
   /* Every range to madvise, of every memory and table, in one batch: one
    * process_madvise, one TLB flush. */
-  decommit_batch_t batch = {
-      .self = &p->scanner, .counters = &p->mem_counters, .on_fail = memslot_restore_range};
+  decommit_batch_t batch = pool_decommit_batch(p);
   instance_reset_slot(p, slot, m, &batch);
   if (p->cfg.decommit_batch_size <= 1 || batch.n == 0 || batch.n > PENDING_RANGES) {
     decommit_flush(&batch);

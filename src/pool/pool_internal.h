@@ -140,6 +140,14 @@ struct wpool_s {
   _Atomic uint64_t slots_trimmed, trimmed_bytes;
 };
 
+/* An empty batch of ranges to give back, for this pool: issued on the
+ * pool's own pidfd, counted in its counters, a refused range reset by
+ * hand. */
+static inline decommit_batch_t pool_decommit_batch(wpool_t *p) {
+  return (decommit_batch_t){
+      .self = &p->scanner, .counters = &p->mem_counters, .on_fail = memslot_restore_range};
+}
+
 /* Slot addresses. */
 static inline uint8_t *pool_memory_base(const wpool_t *p, uint32_t slot, uint32_t m) {
   uint64_t i = (uint64_t)slot * p->cfg.instance_memories + m;

@@ -40,8 +40,7 @@ WPOOL_EXPORT void wpool_stack_free(wpool_stack_t *s) {
     /* The top is where the next fiber writes first: keep it resident. */
     reset_plan_t plan;
     reset_plan_stack(p->layout.stack_usable, p->layout.keep_stack, &plan);
-    decommit_batch_t batch = {
-        .self = &p->scanner, .counters = &p->mem_counters, .on_fail = memslot_restore_range};
+    decommit_batch_t batch = pool_decommit_batch(p);
     region_reset(stack_bottom(p, s->slot), &plan, &batch);
     decommit_flush(&batch);
   }

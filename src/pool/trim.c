@@ -8,10 +8,8 @@
  * is walked oldest-first under the index lock, the slots to trim are
  * flagged there (an allocation of a flagged slot waits for the flag to
  * clear), and their pages are released outside the lock. */
-#include <sys/mman.h>
 #include <time.h>
 
-#include "memory/os.h"
 #include "pool/pool_internal.h"
 
 uint64_t pool_now_ns(void) {
@@ -45,25 +43,21 @@ static bool visit(void *ctx, uint32_t slot) {
   return true;
 }
 
-static void decommit(wpool_t *p, uint8_t *addr, uint64_t len) {
-  if (!len) return;
-  COUNTER_ADD(&p->mem_counters, madvise_calls, 1);
-  COUNTER_ADD(&p->mem_counters, madvise_bytes, len);
-  os_madvise(addr, len, MADV_DONTNEED); /* a failure leaves pages resident: harmless */
-}
-
-static void trim_slot(wpool_t *p, uint32_t slot) {
+/* Add the slot's pages to `batch`: its memories (private pages only: the
+ * image stays mapped, so its bytes read back from the page cache), tables
+ * and state. */
+static void trim_slot(wpool_t *p, uint32_t slot, decommit_batch_t *batch) {
   struct wpool_instance_s *inst = &p->instances[slot];
   for (uint32_t i = 0; i < p->cfg.instance_memories; i++) {
-    memslot_t *ms = pool_memslot(p, slot, i);
-    /* Private pages only: the image stays mapped, so its bytes read back
-     * from the page cache. */
-    decommit(p, pool_memory_base(p, slot, i), ms->accessible);
+    uint8_t *base = pool_memory_base(p, slot, i);
+    decommit_add(batch, base, pool_memslot(p, slot, i)->accessible, base, NULL);
   }
-  for (uint32_t t = 0; t < p->cfg.instance_tables; t++)
-    decommit(p, (uint8_t *)pool_table_base(p, slot, t), p->layout.table_slot_size);
-  decommit(p, p->state_map + (uint64_t)slot * p->layout.state_slot_size,
-           p->layout.state_slot_size);
+  for (uint32_t t = 0; t < p->cfg.instance_tables; t++) {
+    uint8_t *base = (uint8_t *)pool_table_base(p, slot, t);
+    decommit_add(batch, base, p->layout.table_slot_size, base, NULL);
+  }
+  uint8_t *state = p->state_map + (uint64_t)slot * p->layout.state_slot_size;
+  decommit_add(batch, state, p->layout.state_slot_size, state, NULL);
   atomic_fetch_sub(&p->kept_resident_bytes, inst->kept);
   atomic_fetch_add(&p->trimmed_bytes, inst->kept);
   atomic_fetch_add(&p->slots_trimmed, 1);
@@ -79,10 +73,15 @@ uint64_t pool_trim_at(wpool_t *p, uint64_t now_ns, uint64_t idle_ns) {
     w.n = 0;
     w.more = false;
     index_walk_warm(&p->index, visit, &w);
-    for (uint32_t i = 0; i < w.n; i++) {
-      trim_slot(p, w.slots[i]);
+    /* The flagged slots' pages in as few calls as the batch allows; a
+     * refused range stays resident, which is harmless. The flags stay set
+     * until the pages are gone. */
+    decommit_batch_t batch = pool_decommit_batch(p);
+    batch.on_fail = NULL;
+    for (uint32_t i = 0; i < w.n; i++) trim_slot(p, w.slots[i], &batch);
+    decommit_flush(&batch);
+    for (uint32_t i = 0; i < w.n; i++)
       atomic_store_explicit(&p->instances[w.slots[i]].trimming, false, memory_order_release);
-    }
     total += w.n;
   } while (w.more);
   return total;
