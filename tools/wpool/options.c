@@ -39,7 +39,8 @@ bool parse_size(const char *s, uint64_t *out) {
   return false;
 }
 
-typedef enum kind { K_U32, K_U64, K_SIZE, K_BOOL, K_RESET } kind_t;
+/* K_SIZE: a size_t field; K_SIZE64: a uint64_t one (sizes of address space). */
+typedef enum kind { K_U32, K_U64, K_SIZE, K_SIZE64, K_BOOL, K_RESET } kind_t;
 
 static const struct key {
   const char *name;
@@ -52,8 +53,8 @@ static const struct key {
     F(max_unused_warm_slots, K_U32),
     F(instance_memories, K_U32),
     F(instance_memory_pages, K_U64),
-    F(memory_reservation, K_SIZE),
-    F(memory_guard_size, K_SIZE),
+    F(memory_reservation, K_SIZE64),
+    F(memory_guard_size, K_SIZE64),
     F(guard_before_linear_memory, K_BOOL),
     F(linear_memory_keep_resident, K_SIZE),
     F(instance_tables, K_U32),
@@ -89,11 +90,11 @@ bool config_set(wpool_config_t *cfg, const char *key, const char *value, char *e
       return true;
     case K_SIZE:
       if (!parse_size(value, &v) || v > SIZE_MAX) break;
-      if (keys[i].offset == offsetof(wpool_config_t, memory_reservation) ||
-          keys[i].offset == offsetof(wpool_config_t, memory_guard_size))
-        *(uint64_t *)field = v;
-      else
-        *(size_t *)field = (size_t)v;
+      *(size_t *)field = (size_t)v;
+      return true;
+    case K_SIZE64:
+      if (!parse_size(value, &v)) break;
+      *(uint64_t *)field = v;
       return true;
     case K_BOOL:
       if (!strcmp(value, "true") || !strcmp(value, "1") || !strcmp(value, "yes")) {
@@ -114,6 +115,7 @@ bool config_set(wpool_config_t *cfg, const char *key, const char *value, char *e
       break;
     }
     static const char *const expect[] = {"a number up to 4294967295", "a number",
+                                         "a size such as 65536, 64KiB or 4GiB",
                                          "a size such as 65536, 64KiB or 4GiB",
                                          "true or false", "auto, prefix or dirty"};
     snprintf(err, errlen, "config %s: '%s' is not %s", key, value, expect[keys[i].kind]);
@@ -148,11 +150,9 @@ void config_print(const wpool_config_t *cfg, const char *indent, void *file) {
     switch (keys[i].kind) {
     case K_U32: fprintf(f, "%u\n", *(const uint32_t *)field); break;
     case K_U64: fprintf(f, "%llu\n", (unsigned long long)*(const uint64_t *)field); break;
-    case K_SIZE: {
-      uint64_t v = (keys[i].offset == offsetof(wpool_config_t, memory_reservation) ||
-                    keys[i].offset == offsetof(wpool_config_t, memory_guard_size))
-                       ? *(const uint64_t *)field
-                       : *(const size_t *)field;
+    case K_SIZE:
+    case K_SIZE64: {
+      uint64_t v = keys[i].kind == K_SIZE64 ? *(const uint64_t *)field : *(const size_t *)field;
       char b[32];
       fprintf(f, "%s\n", human_bytes(v, b, sizeof(b)));
       break;
