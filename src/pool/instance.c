@@ -96,7 +96,7 @@ static void return_slot(wpool_t *p, uint32_t slot, wpool_module_t *m) {
 }
 
 /* Issue the ranges of `n` queued slots together, then return the slots. */
-static void flush_slots(wpool_t *p, const uint32_t *slots, uint32_t n) {
+void instance_return_slots(wpool_t *p, const uint32_t *slots, uint32_t n) {
   decommit_batch_t batch = pool_decommit_batch(p);
   for (uint32_t i = 0; i < n; i++) {
     const pending_t *pd = &p->pending[slots[i]];
@@ -117,7 +117,7 @@ void pool_flush_queue(wpool_t *p) {
     atomic_store(&p->queued_slots, p->queued);
     pthread_mutex_unlock(&p->queue_lock);
     if (!ntake) return;
-    flush_slots(p, take, ntake);
+    instance_return_slots(p, take, ntake);
   }
 }
 
@@ -148,10 +148,6 @@ void instance_reset_slot(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_
   inst->trimmed = false;
   inst->freed_ns = pool_now_ns();
   atomic_fetch_add(&p->kept_resident_bytes, kept);
-}
-
-void instance_return_slots(wpool_t *p, const uint32_t *slots, uint32_t n) {
-  flush_slots(p, slots, n);
 }
 
 WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst) {
@@ -192,7 +188,7 @@ WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst) {
   }
   atomic_store(&p->queued_slots, p->queued);
   pthread_mutex_unlock(&p->queue_lock);
-  if (ntake) flush_slots(p, take, ntake);
+  if (ntake) instance_return_slots(p, take, ntake);
 }
 
 WPOOL_EXPORT uint32_t wpool_instance_slot(const wpool_instance_t *inst) { return inst->slot; }
