@@ -42,7 +42,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pool/pool_internal.h"
 #include "memory/dirty.h"
 #include "ondemand.h"
 #include "rss.h"
@@ -206,18 +205,11 @@ static wpool_t *make_pool(uint64_t keep, uint32_t max_warm, wpool_reset_strategy
   return p;
 }
 
-/* Private bytes of the pools (wpool_resident_bytes), or their Rss from
- * smaps where the kernel lacks PAGEMAP_SCAN. */
+/* Private bytes of the pools (wpool_resident_bytes); -1 (reported as
+ * null) where the kernel lacks PAGEMAP_SCAN. */
 static int64_t pool_resident(wpool_t *p) {
   uint64_t exact;
-  if (wpool_resident_bytes(p, &exact) == 0) return (int64_t)exact;
-  rss_range_t r[3] = {
-      {(uintptr_t)p->mem_map, (uintptr_t)p->mem_map + p->layout.mem_pool_bytes},
-      {(uintptr_t)p->table_map, (uintptr_t)p->table_map + p->layout.table_pool_bytes},
-      {(uintptr_t)p->state_map, (uintptr_t)p->state_map + p->layout.state_pool_bytes},
-  };
-  uint64_t v = rss_of_ranges(r, 3);
-  return v == UINT64_MAX ? -1 : (int64_t)v;
+  return wpool_resident_bytes(p, &exact) == 0 ? (int64_t)exact : -1;
 }
 
 /* ---- strategies ------------------------------------------------------- */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool/pool_internal.h"
+#include "pool/config.h"
 
 static uint64_t take(const uint8_t **d, size_t *n, unsigned bytes) {
   uint64_t v = 0;

@@ -26,23 +26,35 @@ extern "C" {
 #define WPOOL_VERSION_MINOR 1
 #define WPOOL_VERSION_PATCH 0
 
-/* Error codes: all negative, so `if (err < 0)` tests any failure. */
-#define WPOOL_EINVAL (-1)     /* bad argument or bad configuration value */
-#define WPOOL_ELIMIT (-2)     /* a module does not fit the configured limits */
-#define WPOOL_EEXHAUSTED (-3) /* every slot of that kind is in use */
-#define WPOOL_ENOMEM (-4)     /* memory, address space or vm.max_map_count ran out */
-#define WPOOL_EBUSY (-5)      /* destroying a pool with live instances or stacks */
-#define WPOOL_ENOTSUP (-6)    /* a required feature is missing on this host */
-#define WPOOL_ESYS (-7)       /* any other operating-system failure */
+/* Error codes, one table: the codes, wpool_strerror() and this comment
+ * all come from it (libuv's habit). All negative, so `if (err < 0)` tests
+ * any failure.
+ *   XX(name, number, meaning)  ->  WPOOL_<name> == -number */
+#define WPOOL_ERRNO_MAP(XX)                                                           \
+  XX(EINVAL, 1, "bad argument or bad configuration value")                            \
+  XX(ELIMIT, 2, "a module does not fit the configured limits")                        \
+  XX(EEXHAUSTED, 3, "every slot of that kind is in use")                              \
+  XX(ENOMEM, 4, "host memory, address space or kernel mappings (vm.max_map_count) ran out") \
+  XX(EBUSY, 5, "the pool still has live instances or stacks")                         \
+  XX(ENOTSUP, 6, "a required feature is missing on this host")                        \
+  XX(ESYS, 7, "operating-system failure")
 
-/* The name and meaning of a code, e.g. "WPOOL_EEXHAUSTED: every slot of
- * that kind is in use". Unknown codes give "unknown error". Static string.
- * Context: any thread. */
+typedef enum wpool_errno {
+#define WPOOL_ERRNO_ENUM_(name, number, meaning) WPOOL_##name = -(number),
+  WPOOL_ERRNO_MAP(WPOOL_ERRNO_ENUM_)
+#undef WPOOL_ERRNO_ENUM_
+} wpool_errno_t;
+
+/* The name and meaning of a code from the table above, e.g.
+ * "WPOOL_EEXHAUSTED: every slot of that kind is in use"; 0 gives "success".
+ * Return: a static string; "unknown error" for a code not in the table.
+ * Context: any thread, async-signal-safe. */
 WPOOL_EXPORT const char *wpool_strerror(int err);
 
 /* This thread's message for its last failed call, e.g. "memory 0: minimum of
- * 200 pages exceeds instance_memory_pages (160)"; "" when none failed yet.
- * Valid until this thread's next wpool call. Context: any thread. */
+ * 200 pages exceeds instance_memory_pages (160)".
+ * Return: a thread-local string, "" when no call failed yet; valid until
+ * this thread's next wpool call. Context: any thread. */
 WPOOL_EXPORT const char *wpool_last_error(void);
 
 /* "MAJOR.MINOR.PATCH". */
@@ -68,6 +80,9 @@ typedef enum wpool_reset_strategy {
  * Wasmtime's). wpool_config_init() fills the defaults shown; sizes are
  * bytes and are rounded up to the host page size where noted.
  * ------------------------------------------------------------------- */
+/* The largest decommit_batch_size: slots whose resets one call gives back. */
+#define WPOOL_DECOMMIT_BATCH_MAX 64
+
 typedef struct wpool_config {
   uint32_t instance_count;        /* instance slots: max concurrent instances (1000) */
   size_t instance_size;           /* bytes of runtime state per instance, page-rounded (1 MiB) */
@@ -88,8 +103,8 @@ typedef struct wpool_config {
   wpool_reset_strategy_t reset_strategy; /* how memories are reset (WPOOL_RESET_AUTO) */
   /* Freed instance slots whose reset gives pages back wait in a queue until
    * this many are waiting; then all their ranges go to the kernel in one
-   * call and the slots return to the pool. 1 = at every free; at most 64
-   * (1; see docs/reset.md for the measurement). */
+   * call and the slots return to the pool. 1 = at every free; at most
+   * WPOOL_DECOMMIT_BATCH_MAX (1; see docs/reset.md for the measurement). */
   uint32_t decommit_batch_size;
   /* Reset freed slots on a worker thread (libuv): wpool_instance_free only
    * queues the slot and returns. An allocation that finds every slot taken

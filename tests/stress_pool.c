@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool/pool_internal.h"
+#include "pool/types.h"
 #include "wpool.h"
 
 enum { SLOTS = 12, MODULES = 5, MAX_THREADS = 8, HELD = 8 };

@@ -4,7 +4,7 @@
 #include <sched.h>
 
 #include "helpers.h"
-#include "pool/pool_internal.h"
+#include "pool/recycle.h"
 
 #if WPOOL_HAVE_UV
 static wpool_stats_t stats(wpool_t *p) {
@@ -74,14 +74,14 @@ Test(background, a_full_pool_times_out_with_eexhausted_while_resets_are_pending)
   test_module_t t;
   tm_init(&t, 1, 1, 0);
   wpool_module_t *m = make_module(p, &t);
-  background_pause(p, true); /* the worker holds every reset */
+  recycle_pause(p, true); /* the worker holds every reset */
   wpool_instance_t *in[4], *x;
   for (int i = 0; i < 4; i++) in[i] = make_instance(p, m);
   for (int i = 0; i < 4; i++) wpool_instance_free(in[i]);
   cr_assert_eq(stats(p).background_pending, 4);
   cr_assert_eq(wpool_instance_new(p, m, &x), WPOOL_EEXHAUSTED, "waited 1 s, then gave up");
   cr_assert_str_eq(wpool_last_error(), "all 4 instance slots are in use (instance_count)");
-  background_pause(p, false);
+  recycle_pause(p, false);
   x = make_instance(p, m); /* waits for the worker's round */
   wpool_instance_free(x);
   cr_assert_eq(wpool_destroy(p), 0, "%s", wpool_last_error());

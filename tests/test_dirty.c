@@ -6,7 +6,7 @@
 
 #include "helpers.h"
 #include "memory/os.h"
-#include "pool/pool_internal.h"
+#include "pool/types.h"
 
 #define HP 4096u /* host page */
 
@@ -121,7 +121,7 @@ Test(dirty, only_dirty_pages_are_touched_budget_first_then_madvise) {
   /* Two memory ranges in one process_madvise (two madvise calls on a
    * kernel that refuses it); the table is memset (64 KiB budget). */
   uint64_t calls = s1.madvise_calls - s0.madvise_calls;
-  cr_assert(calls == 1 || (p->scanner.no_pmadv && calls == 2), "%llu calls",
+  cr_assert(calls == 1 || (p->decommit.no_pmadv && calls == 2), "%llu calls",
             (unsigned long long)calls);
   in = make_instance(p, m);
   expect_pristine(in, &t, "after the counted reset");
@@ -171,7 +171,7 @@ Test(dirty, thousands_of_separate_runs_are_all_found_and_reset, .timeout = 120) 
   cr_assert_eq(s1.madvise_bytes - s0.madvise_bytes, 2048ull * HP - 1 * MiB);
   /* 1792 separate runs beyond the budget: batched 64 to a call. */
   uint64_t calls = s1.madvise_calls - s0.madvise_calls;
-  if (!p->scanner.no_pmadv) cr_assert_eq(calls, 28, "%llu calls", (unsigned long long)calls);
+  if (!p->decommit.no_pmadv) cr_assert_eq(calls, 28, "%llu calls", (unsigned long long)calls);
   in = make_instance(p, m);
   cr_assert(all_bytes(wpool_memory_base(in, 0), 16 * MiB, 0));
 }
@@ -196,11 +196,11 @@ Test(dirty, a_forked_child_scans_its_own_pages) {
     /* Separate pages: several ranges, madvised in one process_madvise on
      * a pidfd that must name the child, not the parent. */
     for (int pg = 11; pg < 40; pg += 3) memset(wpool_memory_base(c, 0) + pg * HP, 0xcc, HP);
-    bool had_pmadv = !p->scanner.no_pmadv;
+    bool had_pmadv = !p->decommit.no_pmadv;
     wpool_instance_free(c);
     /* With the parent's pidfd the kernel refuses MADV_DONTNEED (EINVAL) and
      * the batch falls back to madvise: correct, but slow for good. */
-    if (had_pmadv && p->scanner.no_pmadv) _exit(13);
+    if (had_pmadv && p->decommit.no_pmadv) _exit(13);
     if (wpool_instance_new(p, m, &c) != 0) _exit(11);
     _exit(all_bytes(wpool_memory_base(c, 0) + 11 * HP, 29 * HP, 0) ? 0 : 12);
   }

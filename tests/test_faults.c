@@ -8,7 +8,7 @@
 
 #include "helpers.h"
 #include "memory/os.h"
-#include "pool/pool_internal.h"
+#include "pool/types.h"
 
 static const char data_a[] = "module A's data", data_b[] = "module B's data";
 

@@ -612,7 +612,7 @@ Test(pool, without_memfd_images_are_copied_in_and_still_pristine) {
   cr_assert_eq(stats(p).images_live, 0);
 }
 
-#include "pool/pool_internal.h"
+#include "pool/types.h"
 
 /* Mappings of /proc/self/maps that start inside [lo, hi). */
 static int maps_in(const void *lo, const void *hi) {

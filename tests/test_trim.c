@@ -4,7 +4,8 @@
 #include <time.h>
 
 #include "helpers.h"
-#include "pool/pool_internal.h"
+#include "pool/trim.h"
+#include "util/clock.h"
 
 #define HP 4096u
 
@@ -74,16 +75,16 @@ Test(trim, an_idle_slot_gives_back_its_pages_and_keeps_its_affinity_and_image) {
     uint64_t before = slot_rss(p, slot);
     cr_assert_gt(before, 0);
     cr_assert_gt(stats(p).kept_resident_bytes, 0);
-    uint64_t now = pool_now_ns();
-    cr_assert_eq(pool_trim_at(p, now, 3600ull * 1000000000), 0, "not idle for an hour");
-    cr_assert_eq(pool_trim_at(p, now + 10000000000ull, 1000000000ull), 1);
+    uint64_t now = clock_now_ns();
+    cr_assert_eq(trim_at(p, now, 3600ull * 1000000000), 0, "not idle for an hour");
+    cr_assert_eq(trim_at(p, now + 10000000000ull, 1000000000ull), 1);
     cr_assert_eq(slot_rss(p, slot), 0, "strategy %d: %llu bytes still resident",
                  (int)strategies[k], (unsigned long long)slot_rss(p, slot));
     wpool_stats_t s = stats(p);
     cr_assert_eq(s.kept_resident_bytes, 0);
     cr_assert_eq(s.slots_trimmed, 1);
     cr_assert_gt(s.trimmed_bytes, 0);
-    cr_assert_eq(pool_trim_at(p, now + 20000000000ull, 0), 0, "trimmed once per idle period");
+    cr_assert_eq(trim_at(p, now + 20000000000ull, 0), 0, "trimmed once per idle period");
     uint64_t maps = s.image_maps;
     wpool_instance_t *in = make_instance(p, m);
     cr_assert_eq(wpool_instance_slot(in), slot, "affinity kept");
@@ -95,7 +96,7 @@ Test(trim, an_idle_slot_gives_back_its_pages_and_keeps_its_affinity_and_image) {
     cr_assert(all_bytes(wpool_instance_state(in), 1024, 0));
     cr_assert_null(wpool_table_base(in, 0)[5]);
     wpool_instance_free(in);
-    cr_assert_eq(pool_trim_at(p, pool_now_ns() + 10000000000ull, 1000000000ull), 1,
+    cr_assert_eq(trim_at(p, clock_now_ns() + 10000000000ull, 1000000000ull), 1,
                  "idle again after its next use");
     wpool_module_release(m);
     cr_assert_eq(wpool_destroy(p), 0);
@@ -117,7 +118,7 @@ Test(trim, only_slots_idle_longer_than_the_threshold_are_trimmed) {
   uint64_t ta = p->instances[sa].freed_ns, tb = p->instances[sb].freed_ns;
   cr_assert_lt(ta, tb);
   /* Idle threshold between the two: only a is old enough. */
-  cr_assert_eq(pool_trim_at(p, tb, tb - ta - 1), 1);
+  cr_assert_eq(trim_at(p, tb, tb - ta - 1), 1);
   cr_assert_eq(slot_rss(p, sa), 0);
   cr_assert_gt(slot_rss(p, sb), 0);
 }
@@ -143,7 +144,7 @@ Test(trim, after_trimming_the_pools_hold_within_5_percent_of_what_live_instances
   }
   for (int i = 2; i < 12; i++) wpool_instance_free(in[i]);
   uint64_t idle_before = pools_rss(p);
-  cr_assert_eq(pool_trim_at(p, pool_now_ns() + 1, 0), 10);
+  cr_assert_eq(trim_at(p, clock_now_ns() + 1, 0), 10);
   uint64_t live = slot_rss(p, wpool_instance_slot(in[0])) + slot_rss(p, wpool_instance_slot(in[1]));
   uint64_t after = pools_rss(p);
   cr_log_info("pools resident: %llu before trim, %llu after, live instances %llu",

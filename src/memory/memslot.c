@@ -6,6 +6,8 @@
 #include <sys/mman.h>
 
 #include "memory/os.h"
+#include "memory/region.h"
+#include "memory/reset.h"
 
 #define ANON_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED)
 
@@ -118,38 +120,6 @@ int memslot_grow(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t
   return set_accessible(s, base, ctx, bytes);
 }
 
-/* Reset [off, off + len) of a memory in place: bytes of its image copied
- * back from the image's read-only view, the rest zeroed. */
-static void reset_in_place(uint8_t *base, const image_t *img, uint64_t off, uint64_t len) {
-  uint64_t end = off + len;
-  if (img && off < img->offset + img->len && img->offset < end) {
-    uint64_t ilo = off > img->offset ? off : img->offset;
-    uint64_t ihi = end < img->offset + img->len ? end : img->offset + img->len;
-    if (off < ilo) memset(base + off, 0, ilo - off);
-    memcpy(base + ilo, img->view + (ilo - img->offset), ihi - ilo);
-    if (ihi < end) memset(base + ihi, 0, end - ihi);
-  } else {
-    memset(base + off, 0, len);
-  }
-}
-
-void memslot_restore_range(decommit_batch_t *b, const decommit_range_t *r) {
-  reset_in_place(r->base, r->img, (uint64_t)(r->p - r->base), r->len);
-  COUNTER_ADD(b->counters, memset_bytes, r->len);
-}
-
-uint64_t region_reset(uint8_t *base, const reset_plan_t *plan, decommit_batch_t *batch) {
-  uint64_t zeroed = 0;
-  for (unsigned i = 0; i < plan->nmemset; i++) {
-    memset(base + plan->memset[i].off, 0, plan->memset[i].len);
-    zeroed += plan->memset[i].len;
-  }
-  for (unsigned i = 0; i < plan->nmadvise; i++)
-    decommit_add(batch, base + plan->madvise[i].off, plan->madvise[i].len, base, NULL);
-  COUNTER_ADD(batch->counters, memset_bytes, zeroed);
-  return zeroed;
-}
-
 /* The dirty-aware reset of one memory slot, run by run. */
 typedef struct dirty_reset {
   uint8_t *base;
@@ -165,7 +135,7 @@ static void on_dirty_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   d->found += len;
   uint64_t take = swapped ? 0 : (len < d->budget ? len : d->budget);
   if (take) {
-    reset_in_place(d->base, d->img, off, take);
+    region_restore(d->base, d->img, off, take);
     d->in_place += take;
     d->budget -= take;
   }
@@ -197,13 +167,17 @@ uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
   reset_plan_t plan;
   uint64_t img_off = s->image ? s->image->offset : 0, img_len = s->image ? s->image->len : 0;
   reset_plan_memory(s->accessible, img_off, img_len, ctx->keep, &plan);
-  uint64_t zeroed = 0;
-  for (unsigned i = 0; i < plan.nmemset; i++) {
-    memset(base + plan.memset[i].off, 0, plan.memset[i].len);
-    zeroed += plan.memset[i].len;
+  return reset_apply(base, &plan, s->image, batch);
+}
+
+bool memslot_is_valid(const memslot_t *s, const memslot_ctx_t *ctx) {
+  uint64_t page = os_page_size();
+  if (s->accessible > ctx->reservation) return false;
+  if (s->unknown) return true;
+  if (s->accessible % page) return false;
+  if (s->image) {
+    if (s->image->offset + s->image->len > s->accessible || s->image->offset % page) return false;
+    if (atomic_load_explicit(&s->image->refs, memory_order_relaxed) == 0) return false;
   }
-  for (unsigned i = 0; i < plan.nmadvise; i++)
-    decommit_add(batch, base + plan.madvise[i].off, plan.madvise[i].len, base, s->image);
-  COUNTER_ADD(ctx->counters, memset_bytes, zeroed);
-  return zeroed;
+  return true;
 }

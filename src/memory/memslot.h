@@ -21,9 +21,9 @@
 #include <stdint.h>
 
 #include "memory/counters.h"
+#include "memory/decommit.h"
 #include "memory/dirty.h"
 #include "memory/image.h"
-#include "memory/reset.h"
 
 typedef struct memslot {
   uint64_t accessible; /* bytes read-write from the base; page multiple */
@@ -46,19 +46,14 @@ int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image
                     uint64_t bytes);
 
 /* Reset the accessible bytes. With a scanner (dirty-aware): only the runs
- * of pages holding private data are touched, in address order: reset in
- * place (memset, or a copy of the image's bytes inside the image) while the
- * keep budget lasts, madvised beyond it; swapped runs are always madvised.
- * Without one, or if the scan fails: the prefix plan of reset.h. The ranges
- * to madvise go to `batch` (the caller issues it, with memslot_restore_range
- * as its on_fail: a refused range is reset by hand). Never fails. Return
- * the bytes reset in place. */
+ * of pages holding private data are touched, in address order: restored in
+ * place (region.c) while the keep budget lasts, madvised beyond it; swapped
+ * runs are always madvised. Without one, or if the scan fails: the prefix
+ * plan of reset.h. The ranges to madvise go to `batch` (the caller issues
+ * it; a refused range is restored by hand there). Never fails. Return the
+ * bytes reset in place. */
 uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
                        decommit_batch_t *batch);
-
-/* decommit_batch_t's on_fail for memories, tables and stacks: reset the
- * range in place (zeros, or the image's bytes from its view). */
-void memslot_restore_range(decommit_batch_t *b, const decommit_range_t *r);
 
 /* Replace the image mapping with anonymous zero memory and drop the
  * image's reference; accessibility is unchanged. On failure the slot is
@@ -69,14 +64,15 @@ void memslot_drop_image(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx);
  * nothing changed. */
 int memslot_grow(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t bytes);
 
-/* Carry out `plan` (reset.h) on the region at `base`: memset now, the
- * madvise ranges into `batch`. Used for tables and stacks. Return the bytes
- * set by memset. */
-uint64_t region_reset(uint8_t *base, const reset_plan_t *plan, decommit_batch_t *batch);
-
 /* Release everything: the whole reservation becomes fresh PROT_NONE
  * memory, the image reference is dropped. Return: 0 or -errno (then the
  * slot stays marked unknown). */
 int memslot_full_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx);
+
+/* The record's invariants, O(1):
+ *   accessible <= reservation, a multiple of the host page
+ *   image != NULL  =>  image inside [0, accessible), image->refs >= 1
+ * (an unknown slot promises nothing but the reservation bound). */
+bool memslot_is_valid(const memslot_t *s, const memslot_ctx_t *ctx);
 
 #endif

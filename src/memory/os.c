@@ -8,6 +8,7 @@
 #include <linux/types.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -145,6 +146,14 @@ int os_open_read(const char *path, int *fd) {
   return 0;
 }
 
+uint64_t os_address_limit(void) {
+  uint64_t limit = 128ull << 40;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < limit)
+    limit = rl.rlim_cur;
+  return limit;
+}
+
 /* PAGEMAP_SCAN's ABI (include/uapi/linux/fs.h, Linux 6.7), spelled out
  * here because Debian 12's headers predate it. */
 #ifndef PAGEMAP_SCAN
@@ -178,8 +187,8 @@ int os_pagemap_scan(int fd, uint64_t start, uint64_t end, os_page_run_t *runs, s
                     uint64_t *walk_end) {
   int err = os_enter(OS_PAGEMAP_SCAN);
   if (err) return err;
-  struct page_region vec[64];
-  if (cap > 64) cap = 64;
+  struct page_region vec[OS_SCAN_RUNS_MAX];
+  if (cap > OS_SCAN_RUNS_MAX) cap = OS_SCAN_RUNS_MAX;
   /* Private data: present or swapped, and (after inversion) neither a
    * page-cache page of a file mapping nor the shared zero page. Written
    * (PAGE_IS_WRITTEN) is not asked: it needs userfaultfd write-protection. */
@@ -216,4 +225,56 @@ int64_t os_process_madvise(int pidfd, const struct iovec *iov, size_t n, int adv
   if (err) return err;
   long r = syscall(SYS_process_madvise, pidfd, iov, n, advice, 0);
   return r < 0 ? -errno : (int64_t)r;
+}
+
+int os_pagemap_open_self(int *fd) { return os_open_read("/proc/self/pagemap", fd); }
+
+/* Self descriptors: a fork handler bumps a generation, and the child's
+ * first use reopens. */
+static _Atomic unsigned fork_gen;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void) {
+  atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+}
+
+static void register_atfork(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+
+void os_self_fd_init(os_self_fd_t *s, int (*open_fn)(int *fd)) {
+  pthread_once(&atfork_once, register_atfork);
+  pthread_mutex_init(&s->lock, NULL);
+  s->fd = -1;
+  s->gen = 0;
+  s->open_fn = open_fn;
+}
+
+void os_self_fd_destroy(os_self_fd_t *s) {
+  if (s->fd >= 0) os_close(s->fd);
+  s->fd = -1;
+  pthread_mutex_destroy(&s->lock);
+}
+
+int os_self_fd_get(os_self_fd_t *s, int *out) {
+  unsigned now = atomic_load_explicit(&fork_gen, memory_order_relaxed);
+  int f = __atomic_load_n(&s->fd, __ATOMIC_ACQUIRE);
+  if (f >= 0 && __atomic_load_n(&s->gen, __ATOMIC_RELAXED) == now) {
+    *out = f;
+    return 0;
+  }
+  int err = 0;
+  pthread_mutex_lock(&s->lock);
+  if (s->fd < 0 || s->gen != now) {
+    /* In a child, the inherited descriptor is the child's own copy. */
+    if (s->fd >= 0) os_close(s->fd);
+    __atomic_store_n(&s->fd, -1, __ATOMIC_RELEASE);
+    int nf;
+    err = s->open_fn(&nf);
+    if (!err) {
+      __atomic_store_n(&s->gen, now, __ATOMIC_RELAXED);
+      __atomic_store_n(&s->fd, nf, __ATOMIC_RELEASE);
+    }
+  }
+  *out = s->fd;
+  pthread_mutex_unlock(&s->lock);
+  return err;
 }

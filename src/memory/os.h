@@ -5,6 +5,7 @@
 #ifndef WPOOL_OS_H
 #define WPOOL_OS_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -48,19 +49,43 @@ int os_add_seals(int fd, int seals);
 int os_close(int fd);
 /* open(path, O_RDONLY | O_CLOEXEC); *fd receives the descriptor. */
 int os_open_read(const char *path, int *fd);
+/* The bytes of address space a process may map: the user address space
+ * (128 TiB on x86-64 and arm64 with 4-level page tables), or RLIMIT_AS
+ * when lower. */
+uint64_t os_address_limit(void);
 
 /* pidfd_open(getpid()); *fd receives the descriptor. */
 int os_pidfd_open_self(int *fd);
+/* open("/proc/self/pagemap"); *fd receives the descriptor. */
+int os_pagemap_open_self(int *fd);
+
+/* A descriptor that names this process (its pagemap, its pidfd), opened on
+ * first use and reopened in a forked child, which inherits descriptors
+ * naming its parent. Reading it is lock-free once open. */
+typedef struct os_self_fd {
+  pthread_mutex_t lock; /* opening and reopening */
+  int fd;               /* -1 until opened; read atomically */
+  unsigned gen;         /* the fork generation `fd` was opened in */
+  int (*open_fn)(int *fd);
+} os_self_fd_t;
+
+void os_self_fd_init(os_self_fd_t *s, int (*open_fn)(int *fd));
+void os_self_fd_destroy(os_self_fd_t *s);
+/* The descriptor for this process. Return: 0 or -errno from opening. */
+int os_self_fd_get(os_self_fd_t *s, int *out);
 /* process_madvise(pidfd, iov, n, advice): the ranges in one call, so that
  * the kernel can flush the TLB once for all of them (Linux 6.13+ accepts
  * MADV_DONTNEED on ourselves). Return the bytes advised or -errno. */
 struct iovec;
 int64_t os_process_madvise(int pidfd, const struct iovec *iov, size_t n, int advice);
 
+/* Runs one PAGEMAP_SCAN call reports at most. */
+#define OS_SCAN_RUNS_MAX 64
+
 /* One PAGEMAP_SCAN ioctl (Linux 6.7+) on a /proc/PID/pagemap descriptor:
  * the runs of pages in [start, end) that hold private data (present or
  * swapped, neither file-backed nor the shared zero page), at most `cap` of
- * them. Fills runs[i] = {start, end, swapped} and *walk_end (where the walk
+ * them (cap <= OS_SCAN_RUNS_MAX). Fills runs[i] = {start, end, swapped} and *walk_end (where the walk
  * stopped: end, or earlier when `cap` runs were found). Return the number
  * of runs or -errno (-ENOTTY / -EINVAL where the kernel lacks the ioctl). */
 typedef struct os_page_run {

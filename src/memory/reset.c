@@ -7,7 +7,7 @@ static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
 static void add_memset(reset_plan_t *p, uint64_t off, uint64_t len) {
   if (!len) return;
-  assert(p->nmemset < 2);
+  assert(p->nmemset < RESET_PLAN_RANGES_MAX);
   p->memset[p->nmemset++] = (reset_range_t){off, len};
 }
 
@@ -18,7 +18,7 @@ static void add_madvise(reset_plan_t *p, uint64_t off, uint64_t len) {
     last->len += len; /* one call instead of two */
     return;
   }
-  assert(p->nmadvise < 2);
+  assert(p->nmadvise < RESET_PLAN_RANGES_MAX);
   p->madvise[p->nmadvise++] = (reset_range_t){off, len};
 }
 
@@ -47,4 +47,17 @@ void reset_plan_stack(uint64_t size, uint64_t keep, reset_plan_t *plan) {
   uint64_t k = min_u64(keep, size);
   add_madvise(plan, 0, size - k);
   add_memset(plan, size - k, k);
+}
+
+uint64_t reset_apply(uint8_t *base, const reset_plan_t *plan, const image_t *img,
+                     decommit_batch_t *batch) {
+  uint64_t zeroed = 0;
+  for (unsigned i = 0; i < plan->nmemset; i++) {
+    memset(base + plan->memset[i].off, 0, plan->memset[i].len);
+    zeroed += plan->memset[i].len;
+  }
+  for (unsigned i = 0; i < plan->nmadvise; i++)
+    decommit_add(batch, base + plan->madvise[i].off, plan->madvise[i].len, base, img);
+  COUNTER_ADD(batch->ctx->counters, memset_bytes, zeroed);
+  return zeroed;
 }

@@ -1,12 +1,20 @@
-/* How a slot region is reset when freed: which byte ranges are zeroed in
+/* The prefix reset of a slot region: which byte ranges are zeroed in
  * place with memset (they stay resident) and which are given back with
  * madvise(MADV_DONTNEED) (the next touch faults in a zero page, or the
- * image's page for a private file mapping). Pure arithmetic, so the region
- * math is tested apart from the mappings. docs/reset.md explains it. */
+ * image's page for a private file mapping). The plan is pure arithmetic,
+ * so the region math is tested apart from the mappings; reset_apply()
+ * carries it out. docs/reset.md explains it. */
 #ifndef WPOOL_RESET_H
 #define WPOOL_RESET_H
 
 #include <stdint.h>
+
+#include "memory/decommit.h"
+#include "memory/image.h"
+
+/* Ranges of each kind in a plan: the four regions of the widest plan (an
+ * image with budget on both sides) give two of each. */
+#define RESET_PLAN_RANGES_MAX 2
 
 typedef struct reset_range {
   uint64_t off; /* bytes from the region's start */
@@ -14,9 +22,9 @@ typedef struct reset_range {
 } reset_range_t;
 
 typedef struct reset_plan {
-  reset_range_t memset[2];
+  reset_range_t memset[RESET_PLAN_RANGES_MAX];
   unsigned nmemset;
-  reset_range_t madvise[2];
+  reset_range_t madvise[RESET_PLAN_RANGES_MAX];
   unsigned nmadvise;
 } reset_plan_t;
 
@@ -36,5 +44,11 @@ void reset_plan_memory(uint64_t accessible, uint64_t img_off, uint64_t img_len, 
 /* Plan the zeroing of a stack of `size` bytes whose top `keep` bytes are
  * memset (the top is where a stack is most likely to be touched again). */
 void reset_plan_stack(uint64_t size, uint64_t keep, reset_plan_t *plan);
+
+/* Carry out `plan` on the region at `base`, whose image (NULL: none) the
+ * plan kept out of its memset ranges: memset now, the madvise ranges into
+ * `batch`. Counts the memset bytes. Return the bytes memset. */
+uint64_t reset_apply(uint8_t *base, const reset_plan_t *plan, const image_t *img,
+                     decommit_batch_t *batch);
 
 #endif

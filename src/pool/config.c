@@ -1,19 +1,14 @@
-/* The PoolingAllocationConfig: defaults, validation and the derived layout.
- * Every rejection names the field and its value. */
-#include <stdio.h>
-#include <sys/resource.h>
+/* The PoolingAllocationConfig: defaults and field validation; the sizes
+ * are layout.c's. Every rejection names the field and its value. */
+#include "pool/config.h"
 
+#include "index/index.h"
 #include "memory/os.h"
-#include "pool/pool_internal.h"
 #include "util/error.h"
 
 #define KiB (1024ull)
 #define MiB (1024ull * KiB)
 #define GiB (1024ull * MiB)
-#define TiB (1024ull * GiB)
-
-/* x86-64 and arm64 user space with 4-level page tables: 128 TiB. */
-#define HOST_USER_ADDRESS_SPACE (128ull * TiB)
 
 WPOOL_EXPORT void wpool_config_init(wpool_config_t *cfg) {
   *cfg = (wpool_config_t){
@@ -40,129 +35,26 @@ WPOOL_EXPORT void wpool_config_init(wpool_config_t *cfg) {
   };
 }
 
-/* Round `v` up to a multiple of `page`, failing on overflow. */
-static bool round_page(uint64_t v, uint64_t page, uint64_t *out) {
-  if (v > UINT64_MAX - (page - 1)) return false;
-  *out = (v + page - 1) & ~(page - 1);
-  return true;
-}
-
-static int too_big(const char *field, uint64_t value) {
-  return error_set(WPOOL_EINVAL, "%s: %llu is too large (its pool size overflows 64 bits)", field,
-                   (unsigned long long)value);
-}
-
-/* a * b + c, or false on overflow. */
-static bool mul_add(uint64_t a, uint64_t b, uint64_t c, uint64_t *out) {
-  uint64_t m;
-  return !__builtin_mul_overflow(a, b, &m) && !__builtin_add_overflow(m, c, out);
-}
-
-static uint64_t host_address_limit(void) {
-  uint64_t limit = HOST_USER_ADDRESS_SPACE;
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < limit)
-    limit = rl.rlim_cur;
-  return limit;
-}
-
 int config_validate(const wpool_config_t *cfg, layout_t *L) {
   if (!cfg) return error_set(WPOOL_EINVAL, "config is NULL");
-  *L = (layout_t){.page = os_page_size()};
-  const uint64_t page = L->page;
-
   if (cfg->instance_count == 0)
     return error_set(WPOOL_EINVAL, "instance_count: must be at least 1 (got 0)");
   if (cfg->instance_count > INDEX_MAX_SLOTS)
     return error_set(WPOOL_EINVAL, "instance_count: %u exceeds the maximum of %u",
                      cfg->instance_count, INDEX_MAX_SLOTS);
-
-  /* Linear memories. */
-  uint64_t pages_bytes;
-  if (__builtin_mul_overflow(cfg->instance_memory_pages, (uint64_t)WPOOL_PAGE_SIZE, &pages_bytes))
-    return too_big("instance_memory_pages", cfg->instance_memory_pages);
-  if (!round_page(cfg->memory_reservation, page, &L->mem_reservation))
-    return too_big("memory_reservation", cfg->memory_reservation);
-  if (L->mem_reservation < pages_bytes)
-    return error_set(WPOOL_EINVAL,
-                     "memory_reservation: %llu bytes is smaller than instance_memory_pages (%llu) "
-                     "* 64 KiB = %llu bytes",
-                     (unsigned long long)cfg->memory_reservation,
-                     (unsigned long long)cfg->instance_memory_pages,
-                     (unsigned long long)pages_bytes);
-  if (!round_page(cfg->memory_guard_size, page, &L->mem_guard))
-    return too_big("memory_guard_size", cfg->memory_guard_size);
-  if (__builtin_add_overflow(L->mem_reservation, L->mem_guard, &L->mem_slot_size))
-    return too_big("memory_guard_size", cfg->memory_guard_size);
-  if (cfg->instance_memories > 0 && L->mem_slot_size == 0)
-    return error_set(WPOOL_EINVAL,
-                     "memory_reservation: 0 bytes with memory_guard_size 0 leaves memory slots "
-                     "without address space");
-  L->mem_slots = (uint64_t)cfg->instance_count * cfg->instance_memories;
-  L->mem_pre_guard = cfg->guard_before_linear_memory && L->mem_slots ? L->mem_guard : 0;
-  if (!mul_add(L->mem_slots, L->mem_slot_size, L->mem_pre_guard, &L->mem_pool_bytes))
-    return too_big("instance_memories", cfg->instance_memories);
-  if (!round_page(cfg->linear_memory_keep_resident, page, &L->keep_memory))
-    return too_big("linear_memory_keep_resident", cfg->linear_memory_keep_resident);
-
-  /* Tables: pointer-sized elements. */
-  if (!round_page((uint64_t)cfg->instance_table_elements * sizeof(void *), page,
-                  &L->table_slot_size))
-    return too_big("instance_table_elements", cfg->instance_table_elements);
-  L->table_slots = (uint64_t)cfg->instance_count * cfg->instance_tables;
-  if (!mul_add(L->table_slots, L->table_slot_size, 0, &L->table_pool_bytes))
-    return too_big("instance_tables", cfg->instance_tables);
-  if (!round_page(cfg->table_keep_resident, page, &L->keep_table))
-    return too_big("table_keep_resident", cfg->table_keep_resident);
-
-  /* Instance state. */
-  if (!round_page(cfg->instance_size, page, &L->state_slot_size) ||
-      !mul_add(cfg->instance_count, L->state_slot_size, 0, &L->state_pool_bytes))
-    return too_big("instance_size", cfg->instance_size);
-
-  /* Stacks: a guard page below each. */
   if (cfg->stack_count > INDEX_MAX_SLOTS)
     return error_set(WPOOL_EINVAL, "stack_count: %u exceeds the maximum of %u", cfg->stack_count,
                      INDEX_MAX_SLOTS);
-  if (cfg->stack_count > 0) {
-    if (cfg->async_stack_size == 0)
-      return error_set(WPOOL_EINVAL,
-                       "async_stack_size: must be at least 1 byte when stack_count (%u) > 0",
-                       cfg->stack_count);
-    if (!round_page(cfg->async_stack_size, page, &L->stack_usable) ||
-        !mul_add(cfg->stack_count, L->stack_usable + page, 0, &L->stack_pool_bytes))
-      return too_big("async_stack_size", cfg->async_stack_size);
-    L->stack_slot_size = L->stack_usable + page;
-  }
-  if (!round_page(cfg->async_stack_keep_resident, page, &L->keep_stack))
-    return too_big("async_stack_keep_resident", cfg->async_stack_keep_resident);
-  if (L->keep_stack > L->stack_usable) L->keep_stack = L->stack_usable;
-
+  if (cfg->stack_count > 0 && cfg->async_stack_size == 0)
+    return error_set(WPOOL_EINVAL,
+                     "async_stack_size: must be at least 1 byte when stack_count (%u) > 0",
+                     cfg->stack_count);
   if (cfg->reset_strategy != WPOOL_RESET_AUTO && cfg->reset_strategy != WPOOL_RESET_PREFIX &&
       cfg->reset_strategy != WPOOL_RESET_DIRTY)
     return error_set(WPOOL_EINVAL, "reset_strategy: %d is not a wpool_reset_strategy_t",
                      (int)cfg->reset_strategy);
-
-  if (cfg->decommit_batch_size > 64)
-    return error_set(WPOOL_EINVAL, "decommit_batch_size: %u exceeds the maximum of 64 slots",
-                     cfg->decommit_batch_size);
-
-  /* All of it must fit the host's address space. */
-  uint64_t total = 0;
-  if (__builtin_add_overflow(L->mem_pool_bytes, L->table_pool_bytes, &total) ||
-      __builtin_add_overflow(total, L->state_pool_bytes, &total) ||
-      __builtin_add_overflow(total, L->stack_pool_bytes, &total))
-    return too_big("instance_count", cfg->instance_count);
-  L->total_bytes = total;
-  uint64_t limit = host_address_limit();
-  if (total > limit)
-    return error_set(WPOOL_EINVAL,
-                     "instance_count: %u instances need %llu bytes of address space (memories "
-                     "%llu, tables %llu, state %llu, stacks %llu), more than this host allows "
-                     "(%llu bytes)",
-                     cfg->instance_count, (unsigned long long)total,
-                     (unsigned long long)L->mem_pool_bytes, (unsigned long long)L->table_pool_bytes,
-                     (unsigned long long)L->state_pool_bytes,
-                     (unsigned long long)L->stack_pool_bytes, (unsigned long long)limit);
-  return 0;
+  if (cfg->decommit_batch_size > WPOOL_DECOMMIT_BATCH_MAX)
+    return error_set(WPOOL_EINVAL, "decommit_batch_size: %u exceeds the maximum of %u slots",
+                     cfg->decommit_batch_size, WPOOL_DECOMMIT_BATCH_MAX);
+  return layout_compute(cfg, os_page_size(), os_address_limit(), L);
 }

@@ -2,7 +2,10 @@
 #include <errno.h>
 #include <string.h>
 
-#include "pool/pool_internal.h"
+#include "pool/module.h"
+
+#include "pool/check.h"
+#include "pool/slot.h"
 #include "util/error.h"
 #include "util/heap.h"
 
@@ -98,9 +101,7 @@ static void destroy(wpool_module_t *m) {
   heap_free(m);
 }
 
-WPOOL_EXPORT int wpool_module_new(wpool_t *p, const wpool_module_desc_t *d, wpool_module_t **out) {
-  if (!p || !d || !out) return error_set(WPOOL_EINVAL, "module_new: NULL argument");
-  *out = NULL;
+static int module_new(wpool_t *p, const wpool_module_desc_t *d, wpool_module_t **out) {
   int err = check_desc(p, d);
   if (err) return err;
 
@@ -126,8 +127,7 @@ WPOOL_EXPORT int wpool_module_new(wpool_t *p, const wpool_module_desc_t *d, wpoo
                                                                   : p->cfg.instance_memory_pages;
     int e = image_build(md, &p->mem_counters, &mm->image);
     if (e) {
-      err = error_set(e == -ENOMEM || e == -EMFILE || e == -ENFILE ? WPOOL_ENOMEM : WPOOL_ESYS,
-                      "memory %u: building its image: %s", i, strerror(-e));
+      err = error_set(error_from_errno(e), "memory %u: building its image: %s", i, strerror(-e));
       goto fail;
     }
   }
@@ -161,7 +161,7 @@ void module_drain(wpool_module_t *m) {
    * mapping changes. */
   while ((slot = index_clear(&p->index, m->id)) != INDEX_NONE) {
     slot_wait_trim(&p->instances[slot]);
-    instance_slot_unmap_images(p, slot);
+    slot_unmap_images(p, slot);
     index_free_unaffine(&p->index, slot);
     atomic_fetch_add(&p->slots_drained, 1);
   }
@@ -183,11 +183,28 @@ void module_unref(wpool_module_t *m) {
   destroy(m);
 }
 
+WPOOL_EXPORT int wpool_module_new(wpool_t *p, const wpool_module_desc_t *d, wpool_module_t **out) {
+  if (!p || !d || !out) return error_set(WPOOL_EINVAL, "module_new: NULL argument");
+  *out = NULL;
+  check_enter(p);
+  int err = module_new(p, d, out);
+  check_leave(p);
+  return err;
+}
+
 WPOOL_EXPORT void wpool_module_release(wpool_module_t *m) {
   if (!m) return;
-  bool was = atomic_exchange(&m->released, true);
-  if (was) return; /* released already: the handle's reference is gone */
-  atomic_fetch_sub(&m->pool->live_modules, 1);
+  wpool_t *p = m->pool;
+  check_enter(p);
+  if (atomic_exchange(&m->released, true)) {
+    /* Released already: the handle's reference is gone, and the record
+     * may be too. */
+    check_leave(p);
+    api_misuse("wpool_module_release: module %u released twice", m->id);
+    return;
+  }
+  atomic_fetch_sub(&p->live_modules, 1);
   module_drain(m);
   module_unref(m);
+  check_leave(p);
 }

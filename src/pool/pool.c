@@ -1,10 +1,13 @@
-/* Pool creation, destruction and statistics. */
+/* The roof: pool creation, destruction and statistics. */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "memory/os.h"
-#include "pool/pool_internal.h"
+#include "pool/check.h"
+#include "pool/config.h"
+#include "pool/recycle.h"
+#include "pool/stack.h"
 #include "util/error.h"
 #include "util/heap.h"
 
@@ -17,9 +20,8 @@ static int reserve(const char *what, uint64_t bytes, int prot, uint8_t **out) {
   void *p;
   int err = os_mmap(NULL, bytes, prot, RESERVE_FLAGS, -1, 0, &p);
   if (err)
-    return error_set(err == -ENOMEM ? WPOOL_ENOMEM : WPOOL_ESYS,
-                     "reserving %llu bytes for the %s pool: %s", (unsigned long long)bytes, what,
-                     strerror(-err));
+    return error_set(error_from_errno(err), "reserving %llu bytes for the %s pool: %s",
+                     (unsigned long long)bytes, what, strerror(-err));
   *out = p;
   return 0;
 }
@@ -28,28 +30,12 @@ static void unreserve(uint8_t *p, uint64_t bytes) {
   if (p) os_unmap_whole(p, bytes);
 }
 
-/* The per-slot metadata arrays (each may be NULL). */
+/* The per-slot records (each may be NULL). */
 static void free_slot_arrays(wpool_t *p) {
-  heap_free(p->queue);
-  heap_free(p->pending);
   heap_free(p->memslots);
   heap_free(p->table_sizes);
   heap_free(p->instances);
   heap_free(p->stacks);
-}
-
-/* Put the guard page below every stack. */
-static int guard_stacks(wpool_t *p) {
-  for (uint32_t s = 0; s < p->cfg.stack_count; s++) {
-    int err = os_mprotect(p->stack_map + (uint64_t)s * p->layout.stack_slot_size,
-                          p->layout.page, PROT_NONE);
-    if (err)
-      return error_set(err == -ENOMEM ? WPOOL_ENOMEM : WPOOL_ESYS,
-                       "guard page of stack %u: mprotect: %s (vm.max_map_count may be too low "
-                       "for stack_count %u: each stack takes 2 kernel mappings)",
-                       s, strerror(-err), p->cfg.stack_count);
-  }
-  return 0;
 }
 
 /* Settle the reset strategy: DIRTY needs the PAGEMAP_SCAN ioctl, probed
@@ -68,7 +54,7 @@ static int choose_reset(wpool_t *p) {
     return error_set(WPOOL_ENOTSUP,
                      "reset_strategy: WPOOL_RESET_DIRTY needs the PAGEMAP_SCAN ioctl of "
                      "/proc/self/pagemap (Linux 6.7+), which this kernel lacks");
-  return error_set(err == -ENOMEM || err == -EMFILE ? WPOOL_ENOMEM : WPOOL_ESYS,
+  return error_set(error_from_errno(err),
                    "reset_strategy: opening /proc/self/pagemap for WPOOL_RESET_DIRTY: %s",
                    strerror(-err));
 }
@@ -84,7 +70,9 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   if (!p) return error_set(WPOOL_ENOMEM, "wpool_create: out of memory for the pool record");
   p->cfg = *cfg;
   p->layout = L;
-  dirty_scanner_init(&p->scanner); /* before any failure path closes its fd */
+  /* Before any failure path closes their descriptors. */
+  dirty_scanner_init(&p->scanner);
+  decommit_ctx_init(&p->decommit, &p->mem_counters);
   p->mem_ctx = (memslot_ctx_t){
       .reservation = L.mem_reservation, .keep = L.keep_memory, .counters = &p->mem_counters};
 
@@ -101,10 +89,7 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   p->table_sizes = heap_calloc(L.table_slots ? L.table_slots : 1, sizeof(*p->table_sizes));
   p->instances = heap_calloc(cfg->instance_count, sizeof(*p->instances));
   p->stacks = heap_calloc(cfg->stack_count ? cfg->stack_count : 1, sizeof(*p->stacks));
-  p->queue = heap_calloc(cfg->instance_count, sizeof(*p->queue));
-  p->pending = heap_calloc(cfg->instance_count, sizeof(*p->pending));
-  if (!p->memslots || !p->table_sizes || !p->instances || !p->stacks || !p->queue ||
-      !p->pending) {
+  if (!p->memslots || !p->table_sizes || !p->instances || !p->stacks) {
     error_set(err, "wpool_create: out of memory for slot metadata");
     goto fail_arrays;
   }
@@ -116,11 +101,12 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
     err = error_set(WPOOL_ESYS, "wpool_create: pthread_mutex_init failed");
     goto fail_arrays;
   }
-  if (pthread_mutex_init(&p->queue_lock, NULL) != 0) {
-    pthread_mutex_destroy(&p->module_lock);
-    err = error_set(WPOOL_ESYS, "wpool_create: pthread_mutex_init failed");
-    goto fail_arrays;
+#if WPOOL_DEBUG >= 3
+  if (pthread_rwlock_init(&p->check_lock, NULL) != 0) {
+    err = error_set(WPOOL_ESYS, "wpool_create: pthread_rwlock_init failed");
+    goto fail_check_lock;
   }
+#endif
 
   /* Memories and every guard are PROT_NONE until an instance needs them;
    * tables and state are read-write (zero pages cost nothing until
@@ -133,14 +119,12 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   if (err) goto fail_state;
   err = reserve("stack", L.stack_pool_bytes, PROT_READ | PROT_WRITE, &p->stack_map);
   if (err) goto fail_stack;
-  err = guard_stacks(p);
+  err = stack_guard_all(p);
   if (err) goto fail_guard;
   err = choose_reset(p);
   if (err) goto fail_guard;
-  if (cfg->background_reset) {
-    err = background_start(p);
-    if (err) goto fail_guard;
-  }
+  err = recycle_init(p); /* last: it may start the worker */
+  if (err) goto fail_guard;
   *out = p;
   return 0;
 
@@ -153,7 +137,10 @@ fail_state:
 fail_table:
   unreserve(p->mem_map, L.mem_pool_bytes);
 fail_mem:
-  pthread_mutex_destroy(&p->queue_lock);
+#if WPOOL_DEBUG >= 3
+  pthread_rwlock_destroy(&p->check_lock);
+fail_check_lock:
+#endif
   pthread_mutex_destroy(&p->module_lock);
 fail_arrays:
   free_slot_arrays(p);
@@ -161,6 +148,7 @@ fail_arrays:
 fail_stack_index:
   index_destroy(&p->index);
 fail_index:
+  decommit_ctx_destroy(&p->decommit);
   dirty_scanner_destroy(&p->scanner);
   heap_free(p);
   return err;
@@ -173,20 +161,23 @@ WPOOL_EXPORT int wpool_destroy(wpool_t *p) {
     return error_set(WPOOL_EBUSY, "wpool_destroy: %llu instances and %llu stacks are still live",
                      (unsigned long long)live, (unsigned long long)stacks);
   /* Freed instances still on their way back: finish them first. */
-  background_stop(p);
-  pool_flush_queue(p);
+  recycle_fini(p);
   /* Modules the runtime still holds go with the pool. No instance is live,
    * so each has only its handle's reference. */
   while (p->modules) wpool_module_release(p->modules);
+  if (WPOOL_DEBUG >= 3 && !pool_is_valid(p)) debug_abort("wpool_destroy: pool invariant broken");
   for (uint64_t i = 0; i < p->layout.mem_slots; i++)
     if (p->memslots[i].image) image_unref(p->memslots[i].image);
+  decommit_ctx_destroy(&p->decommit);
   dirty_scanner_destroy(&p->scanner);
   unreserve(p->stack_map, p->layout.stack_pool_bytes);
   unreserve(p->state_map, p->layout.state_pool_bytes);
   unreserve(p->table_map, p->layout.table_pool_bytes);
   unreserve(p->mem_map, p->layout.mem_pool_bytes);
   pthread_mutex_destroy(&p->module_lock);
-  pthread_mutex_destroy(&p->queue_lock);
+#if WPOOL_DEBUG >= 3
+  pthread_rwlock_destroy(&p->check_lock);
+#endif
   heap_free(p->free_ids);
   free_slot_arrays(p);
   index_destroy(&p->stack_index);
@@ -215,8 +206,8 @@ WPOOL_EXPORT void wpool_stats_get(wpool_t *p, wpool_stats_t *out) {
       .heap_bytes = heap_allocated_bytes(),
       .reserved_bytes = p->layout.total_bytes,
       .reset_strategy = (uint64_t)p->reset_strategy,
-      .queued_slots = atomic_load(&p->queued_slots),
-      .background_pending = atomic_load(&p->background_pending),
+      .queued_slots = atomic_load(&p->recycle.queued_slots),
+      .background_pending = atomic_load(&p->recycle.background_pending),
       .instances_created = atomic_load(&p->instances_created),
       .affine_hits = c.affine_hits,
       .affine_misses = c.affine_misses,
@@ -258,7 +249,9 @@ WPOOL_EXPORT int wpool_resident_bytes(wpool_t *p, uint64_t *out) {
     if (r == -ENOTTY || r == -EINVAL || r == -ENOSYS)
       return error_set(WPOOL_ENOTSUP,
                        "resident_bytes: needs the PAGEMAP_SCAN ioctl (Linux 6.7+)");
-    if (r < 0) return error_set(WPOOL_ESYS, "resident_bytes: PAGEMAP_SCAN: %s", strerror((int)-r));
+    if (r < 0)
+      return error_set(error_from_errno((int)r), "resident_bytes: PAGEMAP_SCAN: %s",
+                       strerror((int)-r));
   }
   *out = total;
   return 0;

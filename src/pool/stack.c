@@ -1,12 +1,25 @@
 /* Async stacks: fixed slots with a guard page below each, handed out by
  * their own index allocator (no affinity, N = 0: the lowest free first). */
-#include <string.h>
+#include "pool/stack.h"
 
-#include "pool/pool_internal.h"
+#include <string.h>
+#include <sys/mman.h>
+
+#include "memory/os.h"
+#include "memory/reset.h"
+#include "pool/check.h"
 #include "util/error.h"
 
-static uint8_t *stack_bottom(const wpool_t *p, uint32_t slot) {
-  return p->stack_map + (uint64_t)slot * p->layout.stack_slot_size + p->layout.page;
+int stack_guard_all(wpool_t *p) {
+  for (uint32_t s = 0; s < p->cfg.stack_count; s++) {
+    int err = os_mprotect(pool_stack_bottom(p, s) - p->layout.page, p->layout.page, PROT_NONE);
+    if (err)
+      return error_set(error_from_errno(err),
+                       "guard page of stack %u: mprotect: %s (vm.max_map_count may be too low "
+                       "for stack_count %u: each stack takes 2 kernel mappings)",
+                       s, strerror(-err), p->cfg.stack_count);
+  }
+  return 0;
 }
 
 WPOOL_EXPORT int wpool_stack_new(wpool_t *p, wpool_stack_t **out) {
@@ -14,19 +27,23 @@ WPOOL_EXPORT int wpool_stack_new(wpool_t *p, wpool_stack_t **out) {
   *out = NULL;
   if (p->cfg.stack_count == 0)
     return error_set(WPOOL_EEXHAUSTED, "the pool has no stacks (stack_count is 0)");
+  check_enter(p);
   uint32_t slot = index_alloc(&p->stack_index, INDEX_NONE, NULL);
+  if (slot != INDEX_NONE) {
+    struct wpool_stack_s *s = &p->stacks[slot];
+    s->live = true;
+    atomic_fetch_add(&p->live_stacks, 1);
+    *out = s;
+  }
+  check_leave(p);
   if (slot == INDEX_NONE)
     return error_set(WPOOL_EEXHAUSTED, "all %u stacks are in use (stack_count)",
                      p->cfg.stack_count);
-  struct wpool_stack_s *s = &p->stacks[slot];
-  s->live = true;
-  atomic_fetch_add(&p->live_stacks, 1);
-  *out = s;
   return 0;
 }
 
 WPOOL_EXPORT void *wpool_stack_top(wpool_stack_t *s) {
-  return stack_bottom(s->pool, s->slot) + s->pool->layout.stack_usable;
+  return pool_stack_bottom(s->pool, s->slot) + s->pool->layout.stack_usable;
 }
 
 WPOOL_EXPORT size_t wpool_stack_size(const wpool_stack_t *s) {
@@ -34,17 +51,23 @@ WPOOL_EXPORT size_t wpool_stack_size(const wpool_stack_t *s) {
 }
 
 WPOOL_EXPORT void wpool_stack_free(wpool_stack_t *s) {
-  if (!s || !s->live) return;
+  if (!s) return;
+  if (!s->live) {
+    api_misuse("wpool_stack_free: stack %u freed twice", s->slot);
+    return;
+  }
   wpool_t *p = s->pool;
+  check_enter(p);
   if (p->cfg.async_stack_zeroing) {
     /* The top is where the next fiber writes first: keep it resident. */
     reset_plan_t plan;
     reset_plan_stack(p->layout.stack_usable, p->layout.keep_stack, &plan);
-    decommit_batch_t batch = pool_decommit_batch(p);
-    region_reset(stack_bottom(p, s->slot), &plan, &batch);
+    decommit_batch_t batch = decommit_batch(&p->decommit);
+    reset_apply(pool_stack_bottom(p, s->slot), &plan, NULL, &batch);
     decommit_flush(&batch);
   }
   s->live = false;
   atomic_fetch_sub(&p->live_stacks, 1);
   index_free(&p->stack_index, s->slot);
+  check_leave(p);
 }

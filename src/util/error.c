@@ -1,11 +1,16 @@
-/* Error names and the per-thread last-error message. */
+/* Error names, the errno rule and the per-thread last-error message. */
+#include "util/error.h"
+
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
-#include "util/error.h"
+#include "util/debug.h"
+
 #include "wpool.h"
 
-static _Thread_local char last_error[512];
+static _Thread_local char last_error[ERROR_MESSAGE_MAX];
 
 int error_set(int code, const char *fmt, ...) {
   va_list ap;
@@ -15,19 +20,35 @@ int error_set(int code, const char *fmt, ...) {
   return code;
 }
 
+int error_from_errno(int err) {
+  switch (err < 0 ? -err : err) {
+  case ENOMEM:
+  case EMFILE:
+  case ENFILE:
+  case EAGAIN:
+    return WPOOL_ENOMEM;
+  case ENOSYS:
+  case ENOTSUP:
+  case ENOTTY:
+    return WPOOL_ENOTSUP;
+  default:
+    return WPOOL_ESYS;
+  }
+}
+
 WPOOL_EXPORT const char *wpool_last_error(void) { return last_error; }
 
 WPOOL_EXPORT const char *wpool_strerror(int err) {
   switch (err) {
-  case 0: return "success";
-  case WPOOL_EINVAL: return "WPOOL_EINVAL: bad argument or configuration value";
-  case WPOOL_ELIMIT: return "WPOOL_ELIMIT: the module does not fit the configured limits";
-  case WPOOL_EEXHAUSTED: return "WPOOL_EEXHAUSTED: every slot of that kind is in use";
-  case WPOOL_ENOMEM: return "WPOOL_ENOMEM: out of memory, address space or kernel mappings";
-  case WPOOL_EBUSY: return "WPOOL_EBUSY: the pool still has live instances or stacks";
-  case WPOOL_ENOTSUP: return "WPOOL_ENOTSUP: a required feature is missing on this host";
-  case WPOOL_ESYS: return "WPOOL_ESYS: operating-system failure";
-  default: return "unknown error";
+  case 0:
+    return "success";
+#define STRERROR_CASE(name, number, meaning) \
+  case WPOOL_##name:                         \
+    return "WPOOL_" #name ": " meaning;
+    WPOOL_ERRNO_MAP(STRERROR_CASE)
+#undef STRERROR_CASE
+  default:
+    return "unknown error";
   }
 }
 
@@ -36,4 +57,14 @@ WPOOL_EXPORT const char *wpool_strerror(int err) {
 WPOOL_EXPORT const char *wpool_version(void) {
   return WPOOL_STR(WPOOL_VERSION_MAJOR) "." WPOOL_STR(WPOOL_VERSION_MINOR) "." WPOOL_STR(
       WPOOL_VERSION_PATCH);
+}
+
+_Noreturn void debug_abort(const char *fmt, ...) {
+  char msg[ERROR_MESSAGE_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "wpool: %s\n", msg);
+  abort();
 }

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "options.h"
-#include "pool/pool_internal.h"
+#include "pool/config.h"
 
 static uint64_t read_u64(const char *path, const char *key) {
   FILE *f = fopen(path, "r");

@@ -1,0 +1,59 @@
+/* Batched decommit (see decommit.h). */
+#include "memory/decommit.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+
+#include "memory/region.h"
+
+void decommit_ctx_init(decommit_ctx_t *c, mem_counters_t *counters) {
+  os_self_fd_init(&c->pidfd, os_pidfd_open_self);
+  c->no_pmadv = false;
+  c->counters = counters;
+}
+
+void decommit_ctx_destroy(decommit_ctx_t *c) { os_self_fd_destroy(&c->pidfd); }
+
+void decommit_flush(decommit_batch_t *b) {
+  unsigned calls = 0, done = 0;
+  if (!b->n) return;
+  decommit_ctx_t *c = b->ctx;
+  for (unsigned i = 0; i < b->n; i++) COUNTER_ADD(c->counters, madvise_bytes, b->r[i].len);
+  int pidfd;
+  if (!__atomic_load_n(&c->no_pmadv, __ATOMIC_RELAXED) && b->n > 1 &&
+      os_self_fd_get(&c->pidfd, &pidfd) == 0) {
+    struct iovec iov[DECOMMIT_RANGES_MAX];
+    for (unsigned i = 0; i < b->n; i++) iov[i] = (struct iovec){b->r[i].p, b->r[i].len};
+    int64_t r = os_process_madvise(pidfd, iov, b->n, MADV_DONTNEED);
+    calls++;
+    if (r == -EINVAL || r == -ENOSYS || r == -EPERM)
+      __atomic_store_n(&c->no_pmadv, true, __ATOMIC_RELAXED); /* kernel before 6.13 */
+    /* It advises the ranges in order and reports the bytes done; whatever
+     * is left goes one range at a time. */
+    uint64_t advised = r > 0 ? (uint64_t)r : 0;
+    while (done < b->n && advised >= b->r[done].len) advised -= b->r[done++].len;
+  }
+  for (unsigned i = done; i < b->n; i++) {
+    calls++;
+    const decommit_range_t *r = &b->r[i];
+    if (os_madvise(r->p, r->len, MADV_DONTNEED) != 0 && b->restore_refused) {
+      region_restore(r->base, r->img, (uint64_t)(r->p - r->base), r->len);
+      COUNTER_ADD(c->counters, memset_bytes, r->len);
+    }
+  }
+  COUNTER_ADD(c->counters, madvise_calls, calls);
+  b->n = 0;
+}
+
+void decommit_add(decommit_batch_t *b, uint8_t *p, uint64_t len, uint8_t *base,
+                  const image_t *img) {
+  if (!len) return;
+  decommit_range_t *last = b->n ? &b->r[b->n - 1] : NULL;
+  if (last && last->p + last->len == p && last->base == base && last->img == img) {
+    last->len += len;
+    return;
+  }
+  if (b->n == DECOMMIT_RANGES_MAX) decommit_flush(b);
+  b->r[b->n++] = (decommit_range_t){p, len, base, img};
+}

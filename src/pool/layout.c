@@ -1,0 +1,101 @@
+/* Layout arithmetic (see layout.h). */
+#include "pool/layout.h"
+
+#include <stdbool.h>
+
+#include "util/error.h"
+
+/* Round `v` up to a multiple of `page`, failing on overflow. */
+static bool round_page(uint64_t v, uint64_t page, uint64_t *out) {
+  if (v > UINT64_MAX - (page - 1)) return false;
+  *out = (v + page - 1) & ~(page - 1);
+  return true;
+}
+
+static int too_big(const char *field, uint64_t value) {
+  return error_set(WPOOL_EINVAL, "%s: %llu is too large (its pool size overflows 64 bits)", field,
+                   (unsigned long long)value);
+}
+
+/* a * b + c, or false on overflow. */
+static bool mul_add(uint64_t a, uint64_t b, uint64_t c, uint64_t *out) {
+  uint64_t m;
+  return !__builtin_mul_overflow(a, b, &m) && !__builtin_add_overflow(m, c, out);
+}
+
+int layout_compute(const wpool_config_t *cfg, uint64_t page, uint64_t address_limit,
+                   layout_t *L) {
+  *L = (layout_t){.page = page};
+
+  /* Linear memories. */
+  uint64_t pages_bytes;
+  if (__builtin_mul_overflow(cfg->instance_memory_pages, (uint64_t)WPOOL_PAGE_SIZE, &pages_bytes))
+    return too_big("instance_memory_pages", cfg->instance_memory_pages);
+  if (!round_page(cfg->memory_reservation, page, &L->mem_reservation))
+    return too_big("memory_reservation", cfg->memory_reservation);
+  if (L->mem_reservation < pages_bytes)
+    return error_set(WPOOL_EINVAL,
+                     "memory_reservation: %llu bytes is smaller than instance_memory_pages (%llu) "
+                     "* 64 KiB = %llu bytes",
+                     (unsigned long long)cfg->memory_reservation,
+                     (unsigned long long)cfg->instance_memory_pages,
+                     (unsigned long long)pages_bytes);
+  if (!round_page(cfg->memory_guard_size, page, &L->mem_guard))
+    return too_big("memory_guard_size", cfg->memory_guard_size);
+  if (__builtin_add_overflow(L->mem_reservation, L->mem_guard, &L->mem_slot_size))
+    return too_big("memory_guard_size", cfg->memory_guard_size);
+  if (cfg->instance_memories > 0 && L->mem_slot_size == 0)
+    return error_set(WPOOL_EINVAL,
+                     "memory_reservation: 0 bytes with memory_guard_size 0 leaves memory slots "
+                     "without address space");
+  L->mem_slots = (uint64_t)cfg->instance_count * cfg->instance_memories;
+  L->mem_pre_guard = cfg->guard_before_linear_memory && L->mem_slots ? L->mem_guard : 0;
+  if (!mul_add(L->mem_slots, L->mem_slot_size, L->mem_pre_guard, &L->mem_pool_bytes))
+    return too_big("instance_memories", cfg->instance_memories);
+  if (!round_page(cfg->linear_memory_keep_resident, page, &L->keep_memory))
+    return too_big("linear_memory_keep_resident", cfg->linear_memory_keep_resident);
+
+  /* Tables: pointer-sized elements. */
+  if (!round_page((uint64_t)cfg->instance_table_elements * sizeof(void *), page,
+                  &L->table_slot_size))
+    return too_big("instance_table_elements", cfg->instance_table_elements);
+  L->table_slots = (uint64_t)cfg->instance_count * cfg->instance_tables;
+  if (!mul_add(L->table_slots, L->table_slot_size, 0, &L->table_pool_bytes))
+    return too_big("instance_tables", cfg->instance_tables);
+  if (!round_page(cfg->table_keep_resident, page, &L->keep_table))
+    return too_big("table_keep_resident", cfg->table_keep_resident);
+
+  /* Instance state. */
+  if (!round_page(cfg->instance_size, page, &L->state_slot_size) ||
+      !mul_add(cfg->instance_count, L->state_slot_size, 0, &L->state_pool_bytes))
+    return too_big("instance_size", cfg->instance_size);
+
+  /* Stacks: a guard page below each. */
+  if (cfg->stack_count > 0) {
+    if (!round_page(cfg->async_stack_size, page, &L->stack_usable) ||
+        !mul_add(cfg->stack_count, L->stack_usable + page, 0, &L->stack_pool_bytes))
+      return too_big("async_stack_size", cfg->async_stack_size);
+    L->stack_slot_size = L->stack_usable + page;
+  }
+  if (!round_page(cfg->async_stack_keep_resident, page, &L->keep_stack))
+    return too_big("async_stack_keep_resident", cfg->async_stack_keep_resident);
+  if (L->keep_stack > L->stack_usable) L->keep_stack = L->stack_usable;
+
+  /* All of it must fit the host's address space. */
+  uint64_t total = 0;
+  if (__builtin_add_overflow(L->mem_pool_bytes, L->table_pool_bytes, &total) ||
+      __builtin_add_overflow(total, L->state_pool_bytes, &total) ||
+      __builtin_add_overflow(total, L->stack_pool_bytes, &total))
+    return too_big("instance_count", cfg->instance_count);
+  L->total_bytes = total;
+  if (total > address_limit)
+    return error_set(WPOOL_EINVAL,
+                     "instance_count: %u instances need %llu bytes of address space (memories "
+                     "%llu, tables %llu, state %llu, stacks %llu), more than this host allows "
+                     "(%llu bytes)",
+                     cfg->instance_count, (unsigned long long)total,
+                     (unsigned long long)L->mem_pool_bytes, (unsigned long long)L->table_pool_bytes,
+                     (unsigned long long)L->state_pool_bytes,
+                     (unsigned long long)L->stack_pool_bytes, (unsigned long long)address_limit);
+  return 0;
+}

@@ -1,0 +1,294 @@
+/* A freed slot's way back (see recycle.h). */
+#include "pool/recycle.h"
+
+#include <string.h>
+
+#include "pool/check.h"
+#include "pool/module.h"
+#include "pool/slot.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/heap.h"
+
+_Static_assert(WPOOL_DECOMMIT_BATCH_MAX >= 1, "a batch holds at least the slot just freed");
+
+/* Give a reset slot back to the index allocator: warm and affine to its
+ * module, or affine to nothing (and without the module's images) if the
+ * module was released meanwhile, so its memfd can go. Drops the slot's
+ * module reference. */
+static void return_slot(wpool_t *p, uint32_t slot, wpool_module_t *m) {
+  if (atomic_load(&m->released)) {
+    slot_unmap_images(p, slot);
+    index_free_unaffine(&p->index, slot);
+  } else {
+    index_free(&p->index, slot);
+  }
+  module_unref(m);
+}
+
+/* Issue the ranges `n` slots carry, together, then return the slots. */
+static void return_slots(wpool_t *p, const uint32_t *slots, uint32_t n) {
+  decommit_batch_t batch = decommit_batch(&p->decommit);
+  for (uint32_t i = 0; i < n; i++) {
+    const transit_t *t = &p->recycle.transit[slots[i]];
+    for (uint32_t k = 0; k < t->n; k++)
+      decommit_add(&batch, t->r[k].p, t->r[k].len, t->r[k].base, t->r[k].img);
+  }
+  decommit_flush(&batch);
+  for (uint32_t i = 0; i < n; i++) return_slot(p, slots[i], p->recycle.transit[slots[i]].module);
+}
+
+void recycle_flush(wpool_t *p) {
+  recycle_t *r = &p->recycle;
+  for (;;) {
+    uint32_t take[WPOOL_DECOMMIT_BATCH_MAX], ntake;
+    pthread_mutex_lock(&r->queue_lock);
+    ntake = r->queued < WPOOL_DECOMMIT_BATCH_MAX ? r->queued : WPOOL_DECOMMIT_BATCH_MAX;
+    r->queued -= ntake;
+    memcpy(take, r->queue + r->queued, ntake * sizeof(take[0]));
+    atomic_store(&r->queued_slots, r->queued);
+    pthread_mutex_unlock(&r->queue_lock);
+    if (!ntake) return;
+    return_slots(p, take, ntake);
+  }
+}
+
+/* ---- the background worker ------------------------------------------ */
+
+#if WPOOL_HAVE_UV
+#include <uv.h>
+
+/* Slots the worker resets per round: one decommit batch per round. */
+#define WORKER_ROUND_MAX 64
+
+typedef struct worker {
+  uv_thread_t thread;
+  uv_mutex_t lock;
+  uv_cond_t work;   /* signalled when a slot is queued or stop is set */
+  uv_cond_t done;   /* broadcast when a round of resets is back in the pool */
+  uint32_t *queue;  /* [instance_count] freed slots; lock */
+  uint32_t n;       /* lock */
+  uint64_t rounds;  /* lock */
+  bool stop;        /* lock */
+  bool paused;      /* lock; tests only (recycle_pause) */
+} worker_t;
+
+static void worker_main(void *arg) {
+  wpool_t *p = arg;
+  worker_t *w = p->recycle.worker;
+  uint32_t take[WORKER_ROUND_MAX];
+  uv_mutex_lock(&w->lock);
+  for (;;) {
+    while ((!w->n || w->paused) && !w->stop) uv_cond_wait(&w->work, &w->lock);
+    if (!w->n) break; /* stopping, and nothing left */
+    uint32_t n = w->n < WORKER_ROUND_MAX ? w->n : WORKER_ROUND_MAX;
+    w->n -= n;
+    memcpy(take, w->queue + w->n, n * sizeof(take[0]));
+    uv_mutex_unlock(&w->lock);
+
+    check_enter(p);
+    decommit_batch_t batch = decommit_batch(&p->decommit);
+    uint64_t now = clock_now_ns();
+    for (uint32_t i = 0; i < n; i++)
+      slot_reset(p, take[i], p->recycle.transit[take[i]].module, &batch, now);
+    decommit_flush(&batch);
+    return_slots(p, take, n); /* transit[].n is 0: nothing more to issue */
+    atomic_fetch_sub(&p->recycle.background_pending, n);
+    check_leave(p);
+
+    uv_mutex_lock(&w->lock);
+    w->rounds++;
+    uv_cond_broadcast(&w->done);
+  }
+  uv_mutex_unlock(&w->lock);
+}
+
+static void worker_free(worker_t *w) {
+  heap_free(w->queue);
+  heap_free(w);
+}
+
+static int worker_start(wpool_t *p) {
+  worker_t *w = heap_calloc(1, sizeof(*w));
+  if (!w) return error_set(WPOOL_ENOMEM, "background_reset: out of memory");
+  w->queue = heap_calloc(p->cfg.instance_count, sizeof(*w->queue));
+  if (!w->queue) {
+    worker_free(w);
+    return error_set(WPOOL_ENOMEM, "background_reset: out of memory");
+  }
+  int err = uv_mutex_init(&w->lock);
+  if (!err && (err = uv_cond_init(&w->work)) != 0) uv_mutex_destroy(&w->lock);
+  if (!err && (err = uv_cond_init(&w->done)) != 0) {
+    uv_cond_destroy(&w->work);
+    uv_mutex_destroy(&w->lock);
+  }
+  if (err) {
+    worker_free(w);
+    return error_set(WPOOL_ESYS, "background_reset: %s", uv_strerror(err));
+  }
+  p->recycle.worker = w;
+  err = uv_thread_create(&w->thread, worker_main, p);
+  if (err) {
+    p->recycle.worker = NULL;
+    uv_cond_destroy(&w->done);
+    uv_cond_destroy(&w->work);
+    uv_mutex_destroy(&w->lock);
+    worker_free(w);
+    return error_set(WPOOL_ESYS, "background_reset: uv_thread_create: %s", uv_strerror(err));
+  }
+  return 0;
+}
+
+static void worker_queue(wpool_t *p, uint32_t slot, wpool_module_t *m) {
+  worker_t *w = p->recycle.worker;
+  p->recycle.transit[slot].module = m;
+  p->recycle.transit[slot].n = 0;
+  atomic_fetch_add(&p->recycle.background_pending, 1);
+  uv_mutex_lock(&w->lock);
+  w->queue[w->n++] = slot;
+  uv_cond_signal(&w->work);
+  uv_mutex_unlock(&w->lock);
+}
+
+/* Block until the worker finishes a round or `deadline_ns` passes; false
+ * when nothing is pending or the time is up. */
+static bool worker_wait(wpool_t *p, uint64_t deadline_ns) {
+  worker_t *w = p->recycle.worker;
+  if (!w || atomic_load(&p->recycle.background_pending) == 0) return false;
+  uv_mutex_lock(&w->lock);
+  uint64_t rounds = w->rounds;
+  while (w->rounds == rounds && atomic_load(&p->recycle.background_pending) > 0) {
+    uint64_t now = clock_now_ns();
+    if (now >= deadline_ns) break;
+    uv_cond_timedwait(&w->done, &w->lock, deadline_ns - now);
+  }
+  bool progressed = w->rounds != rounds;
+  uv_mutex_unlock(&w->lock);
+  return progressed;
+}
+
+void recycle_pause(wpool_t *p, bool paused) {
+  worker_t *w = p->recycle.worker;
+  if (!w) return;
+  uv_mutex_lock(&w->lock);
+  w->paused = paused;
+  uv_cond_signal(&w->work);
+  uv_mutex_unlock(&w->lock);
+}
+
+static void worker_stop(wpool_t *p) {
+  worker_t *w = p->recycle.worker;
+  if (!w) return;
+  uv_mutex_lock(&w->lock);
+  w->stop = true;
+  uv_cond_signal(&w->work);
+  uv_mutex_unlock(&w->lock);
+  uv_thread_join(&w->thread); /* it finishes every queued reset first */
+  uv_cond_destroy(&w->done);
+  uv_cond_destroy(&w->work);
+  uv_mutex_destroy(&w->lock);
+  worker_free(w);
+  p->recycle.worker = NULL;
+}
+
+#else /* no libuv */
+
+static int worker_start(wpool_t *p) {
+  (void)p;
+  return error_set(WPOOL_ENOTSUP, "background_reset: this build of wpool has no libuv");
+}
+static void worker_queue(wpool_t *p, uint32_t slot, wpool_module_t *m) {
+  (void)p, (void)slot, (void)m;
+}
+static bool worker_wait(wpool_t *p, uint64_t deadline_ns) {
+  (void)p, (void)deadline_ns;
+  return false;
+}
+static void worker_stop(wpool_t *p) { (void)p; }
+void recycle_pause(wpool_t *p, bool paused) { (void)p, (void)paused; }
+#endif
+
+/* ---- the pool's side ------------------------------------------------- */
+
+int recycle_init(wpool_t *p) {
+  recycle_t *r = &p->recycle;
+  r->queue = heap_calloc(p->cfg.instance_count, sizeof(*r->queue));
+  r->transit = heap_calloc(p->cfg.instance_count, sizeof(*r->transit));
+  if (!r->queue || !r->transit) {
+    heap_free(r->queue);
+    heap_free(r->transit);
+    return error_set(WPOOL_ENOMEM, "wpool_create: out of memory for slot metadata");
+  }
+  if (pthread_mutex_init(&r->queue_lock, NULL) != 0) {
+    heap_free(r->queue);
+    heap_free(r->transit);
+    return error_set(WPOOL_ESYS, "wpool_create: pthread_mutex_init failed");
+  }
+  int err = p->cfg.background_reset ? worker_start(p) : 0;
+  if (err) {
+    pthread_mutex_destroy(&r->queue_lock);
+    heap_free(r->queue);
+    heap_free(r->transit);
+  }
+  return err;
+}
+
+void recycle_fini(wpool_t *p) {
+  worker_stop(p);
+  recycle_flush(p);
+  pthread_mutex_destroy(&p->recycle.queue_lock);
+  heap_free(p->recycle.queue);
+  heap_free(p->recycle.transit);
+}
+
+void recycle_free(wpool_t *p, uint32_t slot, wpool_module_t *m) {
+  recycle_t *r = &p->recycle;
+  if (r->worker) {
+    /* The worker resets the slot; this thread only queues it. */
+    worker_queue(p, slot, m);
+    return;
+  }
+  /* Every range to give back, of every memory and table, in one batch:
+   * one process_madvise, one TLB flush. */
+  decommit_batch_t batch = decommit_batch(&p->decommit);
+  slot_reset(p, slot, m, &batch, clock_now_ns());
+  if (p->cfg.decommit_batch_size <= 1 || batch.n == 0 || batch.n > TRANSIT_RANGES_MAX) {
+    decommit_flush(&batch);
+    return_slot(p, slot, m);
+    return;
+  }
+  /* Batched decommit: the slot waits, with its ranges, until enough slots
+   * wait to make one call for all of them worth it. */
+  transit_t *t = &r->transit[slot];
+  memcpy(t->r, batch.r, batch.n * sizeof(batch.r[0]));
+  t->n = batch.n;
+  t->module = m;
+  uint32_t take[WPOOL_DECOMMIT_BATCH_MAX], ntake = 0;
+  pthread_mutex_lock(&r->queue_lock);
+  r->queue[r->queued++] = slot;
+  if (r->queued >= p->cfg.decommit_batch_size) {
+    ntake = r->queued;
+    memcpy(take, r->queue, ntake * sizeof(take[0]));
+    r->queued = 0;
+  }
+  atomic_store(&r->queued_slots, r->queued);
+  pthread_mutex_unlock(&r->queue_lock);
+  if (ntake) return_slots(p, take, ntake);
+}
+
+uint32_t recycle_alloc(wpool_t *p, uint32_t module) {
+  uint32_t slot = INDEX_NONE;
+  if (atomic_load(&p->recycle.queued_slots)) {
+    /* Freed slots wait for their batched decommit: issue it, then retry. */
+    recycle_flush(p);
+    slot = index_alloc(&p->index, module, NULL);
+  }
+  if (slot == INDEX_NONE && p->recycle.worker) {
+    /* Freed slots may be on their way back from the worker: wait for its
+     * rounds, up to background_wait_ms in all. */
+    uint64_t deadline = clock_now_ns() + (uint64_t)p->cfg.background_wait_ms * 1000000;
+    while (slot == INDEX_NONE && worker_wait(p, deadline))
+      slot = index_alloc(&p->index, module, NULL);
+  }
+  return slot;
+}

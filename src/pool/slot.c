@@ -1,0 +1,96 @@
+/* One instance slot (see slot.h). */
+#include "pool/slot.h"
+
+#include <string.h>
+
+#include "memory/reset.h"
+#include "util/error.h"
+
+static int os_error(int err, uint32_t slot, uint32_t mem) {
+  int code = error_from_errno(err);
+  if (code == WPOOL_ENOMEM)
+    return error_set(code,
+                     "instance slot %u, memory %u: out of memory, address space or kernel "
+                     "mappings (vm.max_map_count)",
+                     slot, mem);
+  return error_set(code, "instance slot %u, memory %u: %s", slot, mem, strerror(-err));
+}
+
+void slot_unmap_images(wpool_t *p, uint32_t slot) {
+  for (uint32_t i = 0; i < p->cfg.instance_memories; i++)
+    memslot_drop_image(pool_memslot(p, slot, i), pool_memory_base(p, slot, i), &p->mem_ctx);
+}
+
+int slot_prepare(wpool_t *p, uint32_t slot, const wpool_module_t *m) {
+  struct wpool_instance_s *inst = &p->instances[slot];
+  for (uint32_t i = 0; i < p->cfg.instance_memories; i++) {
+    image_t *img = i < m->nmemories ? m->memories[i].image : NULL;
+    uint64_t bytes = i < m->nmemories ? m->memories[i].min_bytes : 0;
+    int err = memslot_prepare(pool_memslot(p, slot, i), pool_memory_base(p, slot, i), &p->mem_ctx,
+                              img, bytes);
+    if (err) {
+      err = os_error(err, slot, i);
+      slot_unmap_images(p, slot);
+      return err;
+    }
+  }
+  /* Tables are all NULL since the last reset; only their sizes change. */
+  for (uint32_t t = 0; t < p->cfg.instance_tables; t++)
+    *pool_table_size(p, slot, t) = t < m->ntables ? m->tables[t].min_elements : 0;
+  atomic_fetch_sub(&p->kept_resident_bytes, inst->kept);
+  inst->kept = 0;
+  inst->trimmed = false;
+  return 0;
+}
+
+int slot_memory_grow(wpool_t *p, uint32_t slot, uint32_t i, uint64_t bytes) {
+  int err = memslot_grow(pool_memslot(p, slot, i), pool_memory_base(p, slot, i), &p->mem_ctx, bytes);
+  return err ? os_error(err, slot, i) : 0;
+}
+
+void slot_reset(wpool_t *p, uint32_t slot, const wpool_module_t *m, decommit_batch_t *batch,
+                uint64_t now_ns) {
+  struct wpool_instance_s *inst = &p->instances[slot];
+  uint64_t kept = 0;
+  for (uint32_t i = 0; i < m->nmemories; i++)
+    kept += memslot_reset(pool_memslot(p, slot, i), pool_memory_base(p, slot, i), &p->mem_ctx,
+                          batch);
+  for (uint32_t t = 0; t < m->ntables; t++) {
+    uint32_t *size = pool_table_size(p, slot, t);
+    uint64_t bytes = ((uint64_t)*size * sizeof(void *) + p->layout.page - 1) & ~(p->layout.page - 1);
+    reset_plan_t plan;
+    reset_plan_memory(bytes, 0, 0, p->layout.keep_table, &plan);
+    kept += reset_apply((uint8_t *)pool_table_base(p, slot, t), &plan, NULL, batch);
+    *size = 0;
+  }
+  if (m->state_size) {
+    memset(pool_state_base(p, slot), 0, m->state_size);
+    COUNTER_ADD(&p->mem_counters, memset_bytes, m->state_size);
+    kept += m->state_size;
+  }
+  inst->kept = kept;
+  inst->trimmed = false;
+  inst->freed_ns = now_ns;
+  atomic_fetch_add(&p->kept_resident_bytes, kept);
+}
+
+void slot_trim(wpool_t *p, uint32_t slot, decommit_batch_t *batch) {
+  struct wpool_instance_s *inst = &p->instances[slot];
+  /* Memories: private pages only; the image stays mapped, so its bytes
+   * read back from the page cache. */
+  for (uint32_t i = 0; i < p->cfg.instance_memories; i++) {
+    uint8_t *base = pool_memory_base(p, slot, i);
+    decommit_add(batch, base, pool_memslot(p, slot, i)->accessible, base, NULL);
+  }
+  for (uint32_t t = 0; t < p->cfg.instance_tables; t++) {
+    uint8_t *base = (uint8_t *)pool_table_base(p, slot, t);
+    decommit_add(batch, base, p->layout.table_slot_size, base, NULL);
+  }
+  uint8_t *state = pool_state_base(p, slot);
+  decommit_add(batch, state, p->layout.state_slot_size, state, NULL);
+  atomic_fetch_sub(&p->kept_resident_bytes, inst->kept);
+  atomic_fetch_add(&p->trimmed_bytes, inst->kept);
+  atomic_fetch_add(&p->slots_trimmed, 1);
+  inst->kept = 0;
+  inst->trimmed = true;
+}

@@ -1,0 +1,42 @@
+/* One instance slot: its memories, tables and state, made ready for a
+ * tenant and reset after one. The caller holds the slot (the index
+ * allocator gave it, or it is in transit). */
+#ifndef WPOOL_SLOT_H
+#define WPOOL_SLOT_H
+
+#include <sched.h>
+
+#include "pool/types.h"
+
+/* Wait until no trim works on `inst`'s slot; acquire what it wrote. */
+static inline void slot_wait_trim(struct wpool_instance_s *inst) {
+  while (atomic_load_explicit(&inst->trimming, memory_order_acquire)) sched_yield();
+}
+
+/* Make `slot` ready for a tenant of `m`: each memory holding the module's
+ * image with min_pages accessible (memories past the module's count
+ * emptied, so no image of an earlier module lingers), each table sized to
+ * min_elements; the bytes the last reset kept now belong to the tenant.
+ * Return: 0, or WPOOL_ENOMEM / WPOOL_ESYS naming the slot and memory, with
+ * nothing of `m` left mapped (the caller returns the slot unaffine). */
+int slot_prepare(wpool_t *p, uint32_t slot, const wpool_module_t *m);
+
+/* Grow memory `i` of `slot` to `bytes` accessible.
+ * Return: 0, or WPOOL_ENOMEM / WPOOL_ESYS with the memory unchanged. */
+int slot_memory_grow(wpool_t *p, uint32_t slot, uint32_t i, uint64_t bytes);
+
+/* Reset `slot` after a tenant of `m`: memories, tables and state; ranges
+ * to give back go to `batch` (the caller issues it). Records the bytes
+ * kept resident and `now_ns` as the time of the free. */
+void slot_reset(wpool_t *p, uint32_t slot, const wpool_module_t *m, decommit_batch_t *batch,
+                uint64_t now_ns);
+
+/* Add the resident pages of unused `slot` to `batch` (private pages of
+ * its memories, its tables and state) and account them as trimmed. Its
+ * images stay mapped. */
+void slot_trim(wpool_t *p, uint32_t slot, decommit_batch_t *batch);
+
+/* Replace every image mapped in `slot` by zero memory. */
+void slot_unmap_images(wpool_t *p, uint32_t slot);
+
+#endif
