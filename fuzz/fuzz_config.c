@@ -36,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   c.async_stack_keep_resident = take(&data, &size, 4);
   c.reset_strategy = (wpool_reset_strategy_t)take(&data, &size, 1);
   layout_t L;
-  int err = config_validate(&c, &L);
+  wpool_config_t checked;
+  int err = config_validate(&c, &checked, &L);
   if (err) {
     if (err != WPOOL_EINVAL || !strchr(wpool_last_error(), ':')) abort();
     return 0;

@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define WPOOL_VERSION_MAJOR 0
-#define WPOOL_VERSION_MINOR 1
+#define WPOOL_VERSION_MINOR 2
 #define WPOOL_VERSION_PATCH 0
 
 /* Error codes, one table: the codes, wpool_strerror() and this comment
@@ -57,7 +57,8 @@ WPOOL_EXPORT const char *wpool_strerror(int err);
  * this thread's next wpool call. Context: any thread. */
 WPOOL_EXPORT const char *wpool_last_error(void);
 
-/* "MAJOR.MINOR.PATCH". */
+/* Return: the library's version, "MAJOR.MINOR.PATCH" (a static string).
+ * Context: any thread. */
 WPOOL_EXPORT const char *wpool_version(void);
 
 /* How a freed memory is reset (docs/reset.md). */
@@ -83,7 +84,19 @@ typedef enum wpool_reset_strategy {
 /* The largest decommit_batch_size: slots whose resets one call gives back. */
 #define WPOOL_DECOMMIT_BATCH_MAX 64
 
+/* ABI promise (from version 0.2 on): wpool_config_t and wpool_stats_t only
+ * ever grow at their end; a published field keeps its offset, type and
+ * meaning. A program built against an older header keeps working with a
+ * newer library: wpool_config_init() records the caller's sizeof in
+ * `size`, wpool_create() reads that many bytes (fields past them take
+ * their defaults) and wpool_stats_get() fills only as many bytes as the
+ * caller's struct has. A program built against a newer header on an older
+ * library: fields the library does not know must stay zero (as
+ * wpool_config_init leaves them), or wpool_create fails with WPOOL_EINVAL.
+ * From other languages, call wpool_config_init_sized() and
+ * wpool_stats_get_sized() with the size of the struct you declared. */
 typedef struct wpool_config {
+  uint32_t size;                  /* sizeof(wpool_config_t) as the caller was built; 0: this header's */
   uint32_t instance_count;        /* instance slots: max concurrent instances (1000) */
   size_t instance_size;           /* bytes of runtime state per instance, page-rounded (1 MiB) */
   uint32_t max_unused_warm_slots; /* N of the slot policy, docs/index-allocator.md (100) */
@@ -114,23 +127,36 @@ typedef struct wpool_config {
   uint32_t background_wait_ms;
 } wpool_config_t;
 
-/* Fill `cfg` with the defaults. Context: any thread. */
+/* Fill the `size` bytes at `cfg` with the defaults and set cfg->size to
+ * `size` (bytes past this library's struct are zeroed). Return: nothing.
+ * Context: any thread. */
+WPOOL_EXPORT void wpool_config_init_sized(wpool_config_t *cfg, size_t size);
+/* Fill `cfg` with the defaults shown above. A macro passing the caller's
+ * sizeof, so that the ABI promise holds; the function of the same name
+ * assumes this header's struct. Return: nothing. Context: any thread. */
 WPOOL_EXPORT void wpool_config_init(wpool_config_t *cfg);
+#define wpool_config_init(cfg) wpool_config_init_sized((cfg), sizeof(*(cfg)))
 
 typedef struct wpool_s wpool_t;
 typedef struct wpool_module_s wpool_module_t;
 typedef struct wpool_instance_s wpool_instance_t;
 typedef struct wpool_stack_s wpool_stack_t;
 
-/* Validate every field of `cfg` and reserve the pools' address space.
- * Return: 0; WPOOL_EINVAL naming the field and value (also for sizes that
- * overflow or exceed the host's address space); WPOOL_ENOMEM when the
- * reservation is refused. Context: any thread. */
+/* Validate every field of `cfg` and reserve the pools' address space
+ * (docs/architecture.md). `cfg` is copied; the caller may reuse it.
+ * Return: 0 with *out set; WPOOL_EINVAL naming the field and value (also
+ * for sizes that overflow or exceed the host's address space, and for a
+ * `size` the ABI promise rejects); WPOOL_ENOMEM when the reservation or
+ * the kernel's mappings are refused; WPOOL_ENOTSUP (reset_strategy DIRTY
+ * without PAGEMAP_SCAN, background_reset without libuv); WPOOL_ESYS.
+ * Nothing stays mapped or allocated on failure. Context: any thread. */
 WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out);
 
-/* Release the pools. Modules still held are released with it.
- * Return: 0, or WPOOL_EBUSY (pool untouched) while instances or stacks are
- * live. Context: any thread, with no other call on this pool running. */
+/* Release the pools. Slots on their way back (decommit queue, background
+ * worker) are finished first; modules still held are released with it.
+ * Return: 0; WPOOL_EBUSY (pool untouched) while instances or stacks are
+ * live; WPOOL_EINVAL for NULL. Context: any thread, with no other call on
+ * this pool running or to come. */
 WPOOL_EXPORT int wpool_destroy(wpool_t *pool);
 
 /* ---------------------------------------------------------------------
@@ -170,11 +196,11 @@ typedef struct wpool_module_desc {
 /* Check `desc` against the pool's limits, copy what is needed (the caller
  * may free `desc` and its segments afterwards) and build each memory's
  * copy-on-write image (a sealed memfd) from its data segments.
- * Return: 0; WPOOL_ELIMIT with the exact reason (too many memories or
- * tables, min over the limit or over the module's own max, state_size over
- * instance_size, a data segment past min_pages, a shared memory);
- * WPOOL_EINVAL (NULL pointers); WPOOL_ENOMEM; WPOOL_ESYS.
- * Context: any thread. */
+ * Return: 0 with *out set; WPOOL_ELIMIT with the exact reason (too many
+ * memories or tables, min over the limit or over the module's own max,
+ * state_size over instance_size, a data segment past min_pages, a shared
+ * memory); WPOOL_EINVAL (NULL pointers); WPOOL_ENOMEM (memory, descriptors,
+ * every module id in use); WPOOL_ESYS. Context: any thread. */
 WPOOL_EXPORT int wpool_module_new(wpool_t *pool, const wpool_module_desc_t *desc,
                                   wpool_module_t **out);
 
@@ -182,7 +208,8 @@ WPOOL_EXPORT int wpool_module_new(wpool_t *pool, const wpool_module_desc_t *desc
  * the affinity) and unmap its images from them, so each image's memfd is
  * released once no live instance maps it. Live instances keep working;
  * their slots are cleaned when they are freed. `module` must not be used
- * for new instances afterwards. Context: any thread. */
+ * afterwards (releasing it twice aborts at debug level >= 1).
+ * Return: nothing; NULL is ignored. Context: any thread. */
 WPOOL_EXPORT void wpool_module_release(wpool_module_t *module);
 
 /* ---------------------------------------------------------------------
@@ -194,40 +221,57 @@ WPOOL_EXPORT void wpool_module_release(wpool_module_t *module);
  * accessible and sizes each table to min_elements. A new instance never sees
  * a byte of an earlier tenant: memories read as zero outside the data
  * segments, tables read NULL, state reads zero.
- * Return: 0, WPOOL_EEXHAUSTED (every instance slot in use), WPOOL_ENOMEM or
- * WPOOL_ESYS (the slot is returned and nothing stays mapped half-way).
- * Context: any thread. */
+ * Return: 0 with *out set; WPOOL_EEXHAUSTED (every instance slot in use,
+ * after flushing the decommit queue and waiting background_wait_ms for
+ * the worker); WPOOL_EINVAL (NULL, a module of another pool or already
+ * released); WPOOL_ENOMEM or WPOOL_ESYS (the slot is returned and nothing
+ * stays mapped half-way). Context: any thread. */
 WPOOL_EXPORT int wpool_instance_new(wpool_t *pool, wpool_module_t *module,
                                     wpool_instance_t **out);
 
 /* Reset the slot (linear_memory_keep_resident bytes of each memory by
  * memset, the rest by madvise; image bytes restored; tables to NULL; state
- * to zero) and return it to the pool. Never allocates. Context: any thread. */
+ * to zero) and return it to the pool, at once or by the way the config
+ * chose (decommit_batch_size, background_reset). Never allocates, never
+ * fails. Return: nothing; NULL is ignored, an instance already freed
+ * aborts at debug level >= 1. Context: any thread; `inst` is not used
+ * afterwards. */
 WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst);
 
-/* The instance slot id, in [0, instance_count). */
+/* Return: the instance's slot id, in [0, instance_count).
+ * Context: the thread using `inst`. */
 WPOOL_EXPORT uint32_t wpool_instance_slot(const wpool_instance_t *inst);
 
-/* The module's state_size bytes, zero at every allocation. */
+/* Return: the slot's state: the module's state_size bytes, zero at every
+ * allocation (instance_size bytes are reserved, page-aligned).
+ * Context: the thread using `inst`. */
 WPOOL_EXPORT void *wpool_instance_state(wpool_instance_t *inst);
 
 /* Memory `i`: bytes [0, pages * 64 KiB) are readable and writable; every
- * byte from there to the end of the reservation and its guard faults. */
+ * byte from there to the end of the reservation and its guard faults.
+ * Return: the base (NULL for a memory the module does not define) and the
+ * accessible size in 64 KiB pages (0 then). Context: the thread using
+ * `inst`. */
 WPOOL_EXPORT uint8_t *wpool_memory_base(wpool_instance_t *inst, uint32_t i);
 WPOOL_EXPORT uint64_t wpool_memory_pages(const wpool_instance_t *inst, uint32_t i);
 
-/* Grow memory `i` by `delta_pages`. Return: the old page count, or
- * WPOOL_ELIMIT past the module's max or instance_memory_pages, WPOOL_EINVAL
- * for a bad index, WPOOL_ENOMEM (memory unchanged on any failure). */
+/* Grow memory `i` by `delta_pages` 64 KiB pages (the new bytes read zero).
+ * Return: the old page count; WPOOL_ELIMIT past the module's max or
+ * instance_memory_pages; WPOOL_EINVAL for a bad index; WPOOL_ENOMEM or
+ * WPOOL_ESYS (memory unchanged on any failure).
+ * Context: the thread using `inst`. */
 WPOOL_EXPORT int64_t wpool_memory_grow(wpool_instance_t *inst, uint32_t i, uint64_t delta_pages);
 
-/* Table `i`: elements [0, size) are valid; NULL is the empty element. */
+/* Table `i`: elements [0, size) are valid; NULL is the empty element.
+ * Return: the base (NULL for a table the module does not define) and the
+ * size in elements (0 then). Context: the thread using `inst`. */
 WPOOL_EXPORT void **wpool_table_base(wpool_instance_t *inst, uint32_t i);
 WPOOL_EXPORT uint32_t wpool_table_size(const wpool_instance_t *inst, uint32_t i);
 
-/* Grow table `i` by `delta` elements set to `init`. Return: the old size,
- * or WPOOL_ELIMIT past the module's max or instance_table_elements,
- * WPOOL_EINVAL for a bad index (table unchanged on failure). */
+/* Grow table `i` by `delta` elements set to `init`.
+ * Return: the old size in elements; WPOOL_ELIMIT past the module's max or
+ * instance_table_elements; WPOOL_EINVAL for a bad index (table unchanged
+ * on failure). Context: the thread using `inst`. */
 WPOOL_EXPORT int64_t wpool_table_grow(wpool_instance_t *inst, uint32_t i, uint32_t delta,
                                       void *init);
 
@@ -235,20 +279,27 @@ WPOOL_EXPORT int64_t wpool_table_grow(wpool_instance_t *inst, uint32_t i, uint32
  * Async stacks
  * ------------------------------------------------------------------- */
 
-/* Take a stack. Return: 0, WPOOL_EEXHAUSTED (all stack_count in use, or
- * stack_count is 0). Context: any thread. */
+/* Take a stack (the lowest free one).
+ * Return: 0 with *out set; WPOOL_EEXHAUSTED (all stack_count in use, or
+ * stack_count is 0); WPOOL_EINVAL for NULL. Context: any thread. */
 WPOOL_EXPORT int wpool_stack_new(wpool_t *pool, wpool_stack_t **out);
-/* The highest address of the stack (stacks grow down); 16-byte aligned. */
+/* Return: the highest address of the stack (stacks grow down), 16-byte
+ * aligned. Context: the thread using `s`. */
 WPOOL_EXPORT void *wpool_stack_top(wpool_stack_t *s);
-/* Usable bytes below the top; a write below them hits the guard page. */
+/* Return: the usable bytes below the top (async_stack_size rounded up to
+ * the host page); a write below them hits the guard page.
+ * Context: the thread using `s`. */
 WPOOL_EXPORT size_t wpool_stack_size(const wpool_stack_t *s);
-/* Return the stack; with async_stack_zeroing it is zeroed first (top
- * async_stack_keep_resident bytes by memset, the rest by madvise). */
+/* Give the stack back; with async_stack_zeroing it is zeroed first (top
+ * async_stack_keep_resident bytes by memset, the rest by madvise).
+ * Return: nothing; NULL is ignored, a stack already freed aborts at debug
+ * level >= 1. Context: any thread; `s` is not used afterwards. */
 WPOOL_EXPORT void wpool_stack_free(wpool_stack_t *s);
 
 /* Issue the resets queued by decommit_batch_size now and return their
  * slots to the pool. Allocation does this by itself when the pool is full,
- * and so do wpool_trim and wpool_destroy. Context: any thread. */
+ * and so do wpool_trim and wpool_destroy. Return: nothing; NULL is
+ * ignored. Context: any thread. */
 WPOOL_EXPORT void wpool_decommit_flush(wpool_t *pool);
 
 /* ---------------------------------------------------------------------
@@ -262,7 +313,7 @@ WPOOL_EXPORT void wpool_decommit_flush(wpool_t *pool);
  * comes back still finds its slot, and faults its pages in again. Each slot
  * is trimmed once per idle period. O(slots trimmed + idle slots already
  * trimmed); an allocation that picks a slot being trimmed waits for it.
- * Return: the number of slots trimmed, or WPOOL_EINVAL.
+ * Return: the number of slots trimmed (>= 0), or WPOOL_EINVAL for NULL.
  * Context: any thread; meant for a periodic timer (wpool_uv.h). */
 WPOOL_EXPORT int64_t wpool_trim(wpool_t *pool, uint64_t idle_ns);
 
@@ -307,12 +358,20 @@ typedef struct wpool_stats {
  * PAGEMAP_SCAN walk per pool; image pages shared through the page cache are
  * not counted. Cost: proportional to the page tables populated, about a
  * millisecond for a default pool; for diagnostics and tools, not hot paths.
- * Return: 0, or WPOOL_ENOTSUP where the kernel lacks PAGEMAP_SCAN (Linux
- * before 6.7), or WPOOL_ESYS. Context: any thread. */
+ * Return: 0 with *out set; WPOOL_ENOTSUP where the kernel lacks
+ * PAGEMAP_SCAN (Linux before 6.7); WPOOL_EINVAL for NULL; WPOOL_ESYS.
+ * Context: any thread. */
 WPOOL_EXPORT int wpool_resident_bytes(wpool_t *pool, uint64_t *out);
 
-/* Fill `out` with this pool's statistics. Context: any thread. */
+/* Fill the first `size` bytes of `out` with this pool's statistics (all
+ * zero when `pool` is NULL). Takes no lock over the slots; each field is
+ * read atomically, the set of them is not one snapshot. Return: nothing.
+ * Context: any thread. */
+WPOOL_EXPORT void wpool_stats_get_sized(wpool_t *pool, wpool_stats_t *out, size_t size);
+/* Fill `out`: a macro passing the caller's sizeof (see the ABI promise);
+ * the function of the same name assumes this header's struct. */
 WPOOL_EXPORT void wpool_stats_get(wpool_t *pool, wpool_stats_t *out);
+#define wpool_stats_get(pool, out) wpool_stats_get_sized((pool), (out), sizeof(*(out)))
 
 #ifdef __cplusplus
 }

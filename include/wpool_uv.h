@@ -23,11 +23,12 @@ WPOOL_EXPORT int wpool_uv_trim_start(uv_loop_t *loop, wpool_t *pool, uint64_t in
                                      uint64_t idle_ns, wpool_uv_trimmer_t **out);
 
 /* Stop the timer; its memory is freed when libuv closes the handle (on the
- * loop's next iteration). The pool must outlive that. Context: the loop's
- * thread. */
+ * loop's next iteration). The pool must outlive that. Return: nothing;
+ * NULL is ignored. Context: the loop's thread. */
 WPOOL_EXPORT void wpool_uv_trim_stop(wpool_uv_trimmer_t *trimmer);
 
-/* Slots trimmed by this timer so far. */
+/* Return: the slots trimmed by this timer so far.
+ * Context: the loop's thread. */
 WPOOL_EXPORT uint64_t wpool_uv_trimmed(const wpool_uv_trimmer_t *trimmer);
 
 #ifdef __cplusplus

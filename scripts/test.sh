@@ -2,7 +2,8 @@
 # Everything CI checks, from a fresh Debian 12 machine (as root):
 #   1. dependencies;
 #   2. the default build, warnings as errors, and every test;
-#   3. ASan + UBSan (libc malloc, so ASan sees every block) and every test;
+#   3. ASan + UBSan (libc malloc, so ASan sees every block) at debug level 3
+#      (pool_is_valid after every change of a pool) and every test;
 #   4. TSan, the threaded tests;
 #   5. libFuzzer targets (clang), each for WPOOL_FUZZ_SECONDS (20) on its
 #      corpus in fuzz/corpus/; new inputs go to a temporary directory.
@@ -15,8 +16,8 @@ echo "== default build: meson test" >&2
 scripts/build.sh build -Dwerror=true
 meson test -C build --print-errorlogs
 
-echo "== address,undefined sanitizers: meson test" >&2
-scripts/build.sh build-asan -Dwerror=true -Djemalloc=disabled \
+echo "== address,undefined sanitizers, debug level 3: meson test" >&2
+scripts/build.sh build-asan -Dwerror=true -Djemalloc=disabled -Ddebug_level=3 \
   -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   meson test -C build-asan --print-errorlogs

@@ -2,6 +2,9 @@
  * are layout.c's. Every rejection names the field and its value. */
 #include "pool/config.h"
 
+#include <stddef.h>
+#include <string.h>
+
 #include "index/index.h"
 #include "memory/os.h"
 #include "util/error.h"
@@ -10,33 +13,75 @@
 #define MiB (1024ull * KiB)
 #define GiB (1024ull * MiB)
 
-WPOOL_EXPORT void wpool_config_init(wpool_config_t *cfg) {
-  *cfg = (wpool_config_t){
-      .instance_count = 1000,
-      .instance_size = 1 * MiB,
-      .max_unused_warm_slots = 100,
-      .instance_memories = 1,
-      .instance_memory_pages = 160,
-      .memory_reservation = 4 * GiB,
-      .memory_guard_size = 2 * GiB,
-      .guard_before_linear_memory = true,
-      .linear_memory_keep_resident = 0,
-      .instance_tables = 1,
-      .instance_table_elements = 10000,
-      .table_keep_resident = 0,
-      .stack_count = 1000,
-      .async_stack_size = 2 * MiB,
-      .async_stack_zeroing = false,
-      .async_stack_keep_resident = 0,
-      .reset_strategy = WPOOL_RESET_AUTO,
-      .decommit_batch_size = 1,
-      .background_reset = false,
-      .background_wait_ms = 100,
-  };
+/* Static storage, so that padding bytes are zero too. */
+static const wpool_config_t DEFAULTS = {
+    .size = sizeof(wpool_config_t),
+    .instance_count = 1000,
+    .instance_size = 1 * MiB,
+    .max_unused_warm_slots = 100,
+    .instance_memories = 1,
+    .instance_memory_pages = 160,
+    .memory_reservation = 4 * GiB,
+    .memory_guard_size = 2 * GiB,
+    .guard_before_linear_memory = true,
+    .linear_memory_keep_resident = 0,
+    .instance_tables = 1,
+    .instance_table_elements = 10000,
+    .table_keep_resident = 0,
+    .stack_count = 1000,
+    .async_stack_size = 2 * MiB,
+    .async_stack_zeroing = false,
+    .async_stack_keep_resident = 0,
+    .reset_strategy = WPOOL_RESET_AUTO,
+    .decommit_batch_size = 1,
+    .background_reset = false,
+    .background_wait_ms = 100,
+};
+
+static void defaults(wpool_config_t *cfg) { memcpy(cfg, &DEFAULTS, sizeof(*cfg)); }
+
+/* The first published wpool_config_t (version 0.2) ends here; no caller
+ * can have a shorter one. */
+#define CONFIG_SIZE_FIRST (offsetof(wpool_config_t, background_wait_ms) + sizeof(uint32_t))
+
+WPOOL_EXPORT void wpool_config_init_sized(wpool_config_t *cfg, size_t size) {
+  wpool_config_t d;
+  defaults(&d);
+  size_t n = size < sizeof(d) ? size : sizeof(d);
+  memcpy(cfg, &d, n);
+  if (size > n) memset((char *)cfg + n, 0, size - n);
+  if (size >= sizeof(cfg->size)) cfg->size = (uint32_t)(size <= UINT32_MAX ? size : UINT32_MAX);
 }
 
-int config_validate(const wpool_config_t *cfg, layout_t *L) {
-  if (!cfg) return error_set(WPOOL_EINVAL, "config is NULL");
+WPOOL_EXPORT void(wpool_config_init)(wpool_config_t *cfg) {
+  wpool_config_init_sized(cfg, sizeof(*cfg));
+}
+
+/* The caller's configuration as this library's struct: its `size` bytes
+ * over the defaults. */
+static int config_read(const wpool_config_t *user, wpool_config_t *out) {
+  size_t size = user->size ? user->size : sizeof(*out);
+  if (size < CONFIG_SIZE_FIRST)
+    return error_set(WPOOL_EINVAL,
+                     "size: %zu bytes is shorter than any wpool_config_t (at least %zu); fill it "
+                     "with wpool_config_init",
+                     size, (size_t)CONFIG_SIZE_FIRST);
+  for (size_t i = sizeof(*out); i < size; i++)
+    if (((const unsigned char *)user)[i])
+      return error_set(WPOOL_EINVAL,
+                       "size: the configuration (%zu bytes) sets fields past byte %zu, which this "
+                       "library (version %s) does not know",
+                       size, sizeof(*out), wpool_version());
+  defaults(out);
+  memcpy(out, user, size < sizeof(*out) ? size : sizeof(*out));
+  out->size = sizeof(*out);
+  return 0;
+}
+
+int config_validate(const wpool_config_t *user, wpool_config_t *cfg, layout_t *L) {
+  if (!user) return error_set(WPOOL_EINVAL, "config is NULL");
+  int err = config_read(user, cfg);
+  if (err) return err;
   if (cfg->instance_count == 0)
     return error_set(WPOOL_EINVAL, "instance_count: must be at least 1 (got 0)");
   if (cfg->instance_count > INDEX_MAX_SLOTS)

@@ -5,8 +5,10 @@
 #include "pool/layout.h"
 #include "wpool.h"
 
-/* Validate every field of `cfg` and compute its layout for this host.
+/* Read the caller's configuration `user` (of user->size bytes, the ABI
+ * promise of wpool.h) into `cfg`, validate every field and compute its
+ * layout for this host.
  * Return: 0 or WPOOL_EINVAL with the field and value in wpool_last_error(). */
-int config_validate(const wpool_config_t *cfg, layout_t *out);
+int config_validate(const wpool_config_t *user, wpool_config_t *cfg, layout_t *out);
 
 #endif

@@ -63,12 +63,14 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   if (!out) return error_set(WPOOL_EINVAL, "wpool_create: out is NULL");
   *out = NULL;
   layout_t L;
-  int err = config_validate(cfg, &L);
+  wpool_config_t c;
+  int err = config_validate(cfg, &c, &L);
   if (err) return err;
+  cfg = &c;
 
   wpool_t *p = heap_calloc(1, sizeof(*p));
   if (!p) return error_set(WPOOL_ENOMEM, "wpool_create: out of memory for the pool record");
-  p->cfg = *cfg;
+  p->cfg = c;
   p->layout = L;
   /* Before any failure path closes their descriptors. */
   dirty_scanner_init(&p->scanner);
@@ -186,9 +188,7 @@ WPOOL_EXPORT int wpool_destroy(wpool_t *p) {
   return 0;
 }
 
-WPOOL_EXPORT void wpool_stats_get(wpool_t *p, wpool_stats_t *out) {
-  memset(out, 0, sizeof(*out));
-  if (!p) return;
+static void stats_fill(wpool_t *p, wpool_stats_t *out) {
   index_counters_t c;
   uint32_t warm, cold;
   index_counters(&p->index, &c, &warm, &cold, NULL);
@@ -224,6 +224,18 @@ WPOOL_EXPORT void wpool_stats_get(wpool_t *p, wpool_stats_t *out) {
       .slots_trimmed = atomic_load(&p->slots_trimmed),
       .trimmed_bytes = atomic_load(&p->trimmed_bytes),
   };
+}
+
+WPOOL_EXPORT void wpool_stats_get_sized(wpool_t *p, wpool_stats_t *user, size_t size) {
+  wpool_stats_t s, *out = &s;
+  memset(out, 0, sizeof(*out));
+  if (p) stats_fill(p, out);
+  memcpy(user, out, size < sizeof(*out) ? size : sizeof(*out));
+  if (size > sizeof(*out)) memset((char *)user + sizeof(*out), 0, size - sizeof(*out));
+}
+
+WPOOL_EXPORT void(wpool_stats_get)(wpool_t *p, wpool_stats_t *out) {
+  wpool_stats_get_sized(p, out, sizeof(*out));
 }
 
 static void add_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {

@@ -38,7 +38,8 @@ static int count_lines(const char *path) {
 
 int plan_run(const wpool_config_t *cfg, FILE *out) {
   layout_t L;
-  if (config_validate(cfg, &L) != 0) {
+  wpool_config_t checked;
+  if (config_validate(cfg, &checked, &L) != 0) {
     fprintf(stderr, "wpool plan: %s\n", wpool_last_error());
     return 2;
   }

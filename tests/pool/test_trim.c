@@ -3,7 +3,7 @@
  * (pool_trim_at), so the tests own it. */
 #include <time.h>
 
-#include "helpers.h"
+#include "fixture.h"
 #include "pool/trim.h"
 #include "util/clock.h"
 

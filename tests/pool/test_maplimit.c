@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <sys/mman.h>
 
-#include "helpers.h"
+#include "fixture.h"
 
 static long max_map_count(void) {
   FILE *f = fopen("/proc/sys/vm/max_map_count", "r");

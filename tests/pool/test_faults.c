@@ -6,7 +6,7 @@
  * is left behind. */
 #include <errno.h>
 
-#include "helpers.h"
+#include "fixture.h"
 #include "memory/os.h"
 #include "pool/types.h"
 

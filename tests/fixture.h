@@ -1,7 +1,8 @@
-/* Shared test helpers for pool tests: a small configuration and module
- * descriptions built in place. */
-#ifndef WPOOL_TEST_HELPERS_H
-#define WPOOL_TEST_HELPERS_H
+/* The shared pool fixture of every test that goes through the public API:
+ * a small configuration, module descriptions built in place, and the
+ * checks several suites make (mappings, descriptors, writes that fault). */
+#ifndef WPOOL_TEST_FIXTURE_H
+#define WPOOL_TEST_FIXTURE_H
 
 #include <criterion/criterion.h>
 #include <stdio.h>

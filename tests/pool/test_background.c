@@ -3,7 +3,7 @@
  * release and destroy see nothing left behind. */
 #include <sched.h>
 
-#include "helpers.h"
+#include "fixture.h"
 #include "pool/recycle.h"
 
 #if WPOOL_HAVE_UV

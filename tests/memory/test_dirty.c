@@ -4,7 +4,7 @@
  * nothing; thousands of separate runs; fork; and the fallbacks. */
 #include <errno.h>
 
-#include "helpers.h"
+#include "fixture.h"
 #include "memory/os.h"
 #include "pool/types.h"
 

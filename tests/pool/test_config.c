@@ -1,6 +1,6 @@
 /* The PoolingAllocationConfig: defaults as documented, and each invalid
  * value refused with WPOOL_EINVAL naming the field and the value. */
-#include "helpers.h"
+#include "fixture.h"
 
 Test(config, defaults_match_the_contract) {
   wpool_config_t c;

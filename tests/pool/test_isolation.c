@@ -7,7 +7,7 @@
  * 10^4 cycles here; WPOOL_LONG=1 runs 10^6. */
 #include <stdlib.h>
 
-#include "helpers.h"
+#include "fixture.h"
 
 enum { MAX_MODULES = 4, MAX_LIVE = 8 };
 

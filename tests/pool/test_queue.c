@@ -3,7 +3,7 @@
  * and release, trim and destroy see nothing left behind. */
 #include <errno.h>
 
-#include "helpers.h"
+#include "fixture.h"
 #include "memory/os.h"
 
 static wpool_stats_t stats(wpool_t *p) {

@@ -1,6 +1,6 @@
 /* The pools on real mappings: layout, images, reuse, reset, growth,
  * guards, tables, state, stacks, limits, exhaustion and module release. */
-#include "helpers.h"
+#include "fixture.h"
 
 static wpool_stats_t stats(wpool_t *p) {
   wpool_stats_t s;
