@@ -11,6 +11,8 @@
 #include "util/heap.h"
 
 _Static_assert(WPOOL_DECOMMIT_BATCH_MAX >= 1, "a batch holds at least the slot just freed");
+_Static_assert(TRANSIT_RANGES_MAX <= DECOMMIT_RANGES_MAX,
+               "a slot's ranges are copied from one decommit batch");
 
 /* Give a reset slot back to the index allocator: warm and affine to its
  * module, or affine to nothing (and without the module's images) if the
