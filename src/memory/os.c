@@ -229,22 +229,43 @@ int64_t os_process_madvise(int pidfd, const struct iovec *iov, size_t n, int adv
 
 int os_pagemap_open_self(int *fd) { return os_open_read("/proc/self/pagemap", fd); }
 
-/* Self descriptors: a fork handler bumps a generation, and the child's
- * first use reopens. */
-static _Atomic unsigned fork_gen;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+/* Self descriptors. A child process inherits descriptors that name its
+ * parent (its pagemap, its pidfd), and it may be made without running any
+ * fork handler (_Fork, a raw clone). So each descriptor records the
+ * process it was opened in, and every use compares: the process is
+ * identified by a word in a MADV_WIPEONFORK page, which every child gets
+ * zeroed whatever made it, and which holds the pid of the process once
+ * asked. One load per use; where the kernel lacks MADV_WIPEONFORK (before
+ * Linux 4.14), getpid() per use. */
+static _Atomic uint64_t *self_word;
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
 
-static void on_fork_child(void) {
-  atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+static void self_word_init(void) {
+  size_t len = os_page_size();
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;
+  if (madvise(p, len, MADV_WIPEONFORK) != 0) {
+    munmap(p, len);
+    return;
+  }
+  self_word = p;
 }
 
-static void register_atfork(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+uint64_t os_self_id(void) {
+  pthread_once(&self_once, self_word_init);
+  if (!self_word) return (uint64_t)getpid();
+  uint64_t id = atomic_load_explicit(self_word, memory_order_acquire);
+  if (id) return id;
+  /* A new process (or the first ask): its pid names it from now on. */
+  uint64_t pid = (uint64_t)getpid(), none = 0;
+  if (!atomic_compare_exchange_strong(self_word, &none, pid)) return none;
+  return pid;
+}
 
 void os_self_fd_init(os_self_fd_t *s, int (*open_fn)(int *fd)) {
-  pthread_once(&atfork_once, register_atfork);
   pthread_mutex_init(&s->lock, NULL);
   s->fd = -1;
-  s->gen = 0;
+  s->owner = 0;
   s->open_fn = open_fn;
 }
 
@@ -255,22 +276,22 @@ void os_self_fd_destroy(os_self_fd_t *s) {
 }
 
 int os_self_fd_get(os_self_fd_t *s, int *out) {
-  unsigned now = atomic_load_explicit(&fork_gen, memory_order_relaxed);
+  uint64_t self = os_self_id();
   int f = __atomic_load_n(&s->fd, __ATOMIC_ACQUIRE);
-  if (f >= 0 && __atomic_load_n(&s->gen, __ATOMIC_RELAXED) == now) {
+  if (f >= 0 && __atomic_load_n(&s->owner, __ATOMIC_RELAXED) == self) {
     *out = f;
     return 0;
   }
   int err = 0;
   pthread_mutex_lock(&s->lock);
-  if (s->fd < 0 || s->gen != now) {
+  if (s->fd < 0 || s->owner != self) {
     /* In a child, the inherited descriptor is the child's own copy. */
     if (s->fd >= 0) os_close(s->fd);
     __atomic_store_n(&s->fd, -1, __ATOMIC_RELEASE);
     int nf;
     err = s->open_fn(&nf);
     if (!err) {
-      __atomic_store_n(&s->gen, now, __ATOMIC_RELAXED);
+      __atomic_store_n(&s->owner, self, __ATOMIC_RELAXED);
       __atomic_store_n(&s->fd, nf, __ATOMIC_RELEASE);
     }
   }

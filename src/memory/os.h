@@ -59,13 +59,18 @@ int os_pidfd_open_self(int *fd);
 /* open("/proc/self/pagemap"); *fd receives the descriptor. */
 int os_pagemap_open_self(int *fd);
 
+/* Which process this is: a nonzero id that differs in every child,
+ * however the child was made (fork, _Fork, clone without CLONE_VM).
+ * Cheap: one load where the kernel has MADV_WIPEONFORK. */
+uint64_t os_self_id(void);
+
 /* A descriptor that names this process (its pagemap, its pidfd), opened on
- * first use and reopened in a forked child, which inherits descriptors
- * naming its parent. Reading it is lock-free once open. */
+ * first use and reopened in any child process (os_self_id changes), which
+ * inherits descriptors naming its parent. Lock-free once open. */
 typedef struct os_self_fd {
   pthread_mutex_t lock; /* opening and reopening */
   int fd;               /* -1 until opened; read atomically */
-  unsigned gen;         /* the fork generation `fd` was opened in */
+  uint64_t owner;       /* os_self_id() of the process `fd` was opened in */
   int (*open_fn)(int *fd);
 } os_self_fd_t;
 

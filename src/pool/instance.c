@@ -10,9 +10,11 @@
 static int instance_new(wpool_t *p, wpool_module_t *m, wpool_instance_t **out) {
   uint32_t slot = index_alloc(&p->index, m->id, NULL);
   if (slot == INDEX_NONE) slot = recycle_alloc(p, m->id);
-  if (slot == INDEX_NONE)
+  if (slot == INDEX_NONE) {
+    atomic_fetch_add(&p->exhausted, 1);
     return error_set(WPOOL_EEXHAUSTED, "all %u instance slots are in use (instance_count)",
                      p->cfg.instance_count);
+  }
   struct wpool_instance_s *inst = &p->instances[slot];
   /* A trim may be releasing this slot's pages right now; it holds the slot
    * for a few system calls. */

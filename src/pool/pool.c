@@ -192,8 +192,6 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
   index_counters_t c;
   uint32_t warm, cold;
   index_counters(&p->index, &c, &warm, &cold, NULL);
-  index_counters_t sc;
-  index_counters(&p->stack_index, &sc, NULL, NULL, NULL);
   mem_counters_t *mc = &p->mem_counters;
   *out = (wpool_stats_t){
       .live_instances = atomic_load(&p->live_instances),
@@ -211,7 +209,7 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
       .instances_created = atomic_load(&p->instances_created),
       .affine_hits = c.affine_hits,
       .affine_misses = c.affine_misses,
-      .exhausted = c.exhausted + sc.exhausted,
+      .exhausted = atomic_load(&p->exhausted),
       .image_maps = COUNTER_GET(mc, image_maps),
       .image_unmaps = COUNTER_GET(mc, image_unmaps),
       .madvise_calls = COUNTER_GET(mc, madvise_calls),

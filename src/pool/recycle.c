@@ -1,8 +1,10 @@
 /* A freed slot's way back (see recycle.h). */
 #include "pool/recycle.h"
 
+#include <sched.h>
 #include <string.h>
 
+#include "memory/os.h"
 #include "pool/check.h"
 #include "pool/module.h"
 #include "pool/slot.h"
@@ -40,6 +42,8 @@ static void return_slots(wpool_t *p, const uint32_t *slots, uint32_t n) {
   for (uint32_t i = 0; i < n; i++) return_slot(p, slots[i], p->recycle.transit[slots[i]].module);
 }
 
+/* queued_slots counts a slot from its queuing until it is back in the
+ * index, so an allocation that sees 0 knows none is on its way. */
 void recycle_flush(wpool_t *p) {
   recycle_t *r = &p->recycle;
   for (;;) {
@@ -48,10 +52,10 @@ void recycle_flush(wpool_t *p) {
     ntake = r->queued < WPOOL_DECOMMIT_BATCH_MAX ? r->queued : WPOOL_DECOMMIT_BATCH_MAX;
     r->queued -= ntake;
     memcpy(take, r->queue + r->queued, ntake * sizeof(take[0]));
-    atomic_store(&r->queued_slots, r->queued);
     pthread_mutex_unlock(&r->queue_lock);
     if (!ntake) return;
     return_slots(p, take, ntake);
+    atomic_fetch_sub(&r->queued_slots, ntake);
   }
 }
 
@@ -64,6 +68,7 @@ void recycle_flush(wpool_t *p) {
 #define WORKER_ROUND_MAX 64
 
 typedef struct worker {
+  uint64_t owner; /* os_self_id() of the process the thread runs in */
   uv_thread_t thread;
   uv_mutex_t lock;
   uv_cond_t work;   /* signalled when a slot is queued or stop is set */
@@ -94,6 +99,8 @@ static void worker_main(void *arg) {
     for (uint32_t i = 0; i < n; i++)
       slot_reset(p, take[i], p->recycle.transit[take[i]].module, &batch, now);
     decommit_flush(&batch);
+    /* Pending drops only once the slots are back: an allocation that sees
+     * nothing pending then finds them in the index. */
     return_slots(p, take, n); /* transit[].n is 0: nothing more to issue */
     atomic_fetch_sub(&p->recycle.background_pending, n);
     check_leave(p);
@@ -128,6 +135,7 @@ static int worker_start(wpool_t *p) {
     worker_free(w);
     return error_set(WPOOL_ESYS, "background_reset: %s", uv_strerror(err));
   }
+  w->owner = os_self_id();
   p->recycle.worker = w;
   err = uv_thread_create(&w->thread, worker_main, p);
   if (err) {
@@ -178,9 +186,24 @@ void recycle_pause(wpool_t *p, bool paused) {
   uv_mutex_unlock(&w->lock);
 }
 
+/* Whether the worker runs in this process: threads do not survive a fork,
+ * so a child resets its frees itself. */
+static bool worker_here(const wpool_t *p) {
+  const worker_t *w = p->recycle.worker;
+  return w && w->owner == os_self_id();
+}
+
 static void worker_stop(wpool_t *p) {
   worker_t *w = p->recycle.worker;
   if (!w) return;
+  if (w->owner != os_self_id()) {
+    /* A child's copy: no thread to join, and its locks may have been
+     * held at the fork. Slots the parent's worker held then stay in
+     * transit here. */
+    worker_free(w);
+    p->recycle.worker = NULL;
+    return;
+  }
   uv_mutex_lock(&w->lock);
   w->stop = true;
   uv_cond_signal(&w->work);
@@ -204,6 +227,10 @@ static void worker_queue(wpool_t *p, uint32_t slot, wpool_module_t *m) {
 }
 static bool worker_wait(wpool_t *p, uint64_t deadline_ns) {
   (void)p, (void)deadline_ns;
+  return false;
+}
+static bool worker_here(const wpool_t *p) {
+  (void)p;
   return false;
 }
 static void worker_stop(wpool_t *p) { (void)p; }
@@ -245,7 +272,7 @@ void recycle_fini(wpool_t *p) {
 
 void recycle_free(wpool_t *p, uint32_t slot, wpool_module_t *m) {
   recycle_t *r = &p->recycle;
-  if (r->worker) {
+  if (worker_here(p)) {
     /* The worker resets the slot; this thread only queues it. */
     worker_queue(p, slot, m);
     return;
@@ -268,29 +295,45 @@ void recycle_free(wpool_t *p, uint32_t slot, wpool_module_t *m) {
   uint32_t take[WPOOL_DECOMMIT_BATCH_MAX], ntake = 0;
   pthread_mutex_lock(&r->queue_lock);
   r->queue[r->queued++] = slot;
+  atomic_fetch_add(&r->queued_slots, 1);
+  debug_assert(r->queued <= WPOOL_DECOMMIT_BATCH_MAX);
   if (r->queued >= p->cfg.decommit_batch_size) {
     ntake = r->queued;
     memcpy(take, r->queue, ntake * sizeof(take[0]));
     r->queued = 0;
   }
-  atomic_store(&r->queued_slots, r->queued);
   pthread_mutex_unlock(&r->queue_lock);
-  if (ntake) return_slots(p, take, ntake);
+  if (ntake) {
+    return_slots(p, take, ntake);
+    atomic_fetch_sub(&r->queued_slots, ntake);
+  }
 }
 
 uint32_t recycle_alloc(wpool_t *p, uint32_t module) {
   uint32_t slot = INDEX_NONE;
-  if (atomic_load(&p->recycle.queued_slots)) {
-    /* Freed slots wait for their batched decommit: issue it, then retry. */
-    recycle_flush(p);
+  /* Freed slots wait for their batched decommit, or another thread is
+   * returning the ones it took from the queue: issue what waits and retry
+   * until none is on its way. The count is read before each try, and a
+   * slot is back in the index before it leaves the count, so a try after
+   * reading 0 sees every slot that was on its way. */
+  for (;;) {
+    bool in_transit = atomic_load(&p->recycle.queued_slots) != 0;
+    if (in_transit) recycle_flush(p);
     slot = index_alloc(&p->index, module, NULL);
+    if (slot != INDEX_NONE || !in_transit) break;
+    sched_yield();
   }
-  if (slot == INDEX_NONE && p->recycle.worker) {
+  if (slot == INDEX_NONE && worker_here(p)) {
     /* Freed slots may be on their way back from the worker: wait for its
-     * rounds, up to background_wait_ms in all. */
+     * rounds, up to background_wait_ms in all, and look again after every
+     * wait, the last included: a slot returned just before the pending
+     * count dropped is in the index by then. */
     uint64_t deadline = clock_now_ns() + (uint64_t)p->cfg.background_wait_ms * 1000000;
-    while (slot == INDEX_NONE && worker_wait(p, deadline))
+    for (;;) {
+      bool progressed = worker_wait(p, deadline);
       slot = index_alloc(&p->index, module, NULL);
+      if (slot != INDEX_NONE || !progressed) break;
+    }
   }
   return slot;
 }

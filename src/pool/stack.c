@@ -25,8 +25,10 @@ int stack_guard_all(wpool_t *p) {
 WPOOL_EXPORT int wpool_stack_new(wpool_t *p, wpool_stack_t **out) {
   if (!p || !out) return error_set(WPOOL_EINVAL, "stack_new: NULL argument");
   *out = NULL;
-  if (p->cfg.stack_count == 0)
+  if (p->cfg.stack_count == 0) {
+    atomic_fetch_add(&p->exhausted, 1);
     return error_set(WPOOL_EEXHAUSTED, "the pool has no stacks (stack_count is 0)");
+  }
   check_enter(p);
   uint32_t slot = index_alloc(&p->stack_index, INDEX_NONE, NULL);
   if (slot != INDEX_NONE) {
@@ -36,9 +38,11 @@ WPOOL_EXPORT int wpool_stack_new(wpool_t *p, wpool_stack_t **out) {
     *out = s;
   }
   check_leave(p);
-  if (slot == INDEX_NONE)
+  if (slot == INDEX_NONE) {
+    atomic_fetch_add(&p->exhausted, 1);
     return error_set(WPOOL_EEXHAUSTED, "all %u stacks are in use (stack_count)",
                      p->cfg.stack_count);
+  }
   return 0;
 }
 

@@ -133,6 +133,7 @@ struct wpool_s {
   _Atomic uint64_t live_instances, live_stacks, live_modules;
   _Atomic uint64_t kept_resident_bytes;
   _Atomic uint64_t instances_created, slots_drained;
+  _Atomic uint64_t exhausted; /* WPOOL_EEXHAUSTED returns, instances and stacks */
   _Atomic uint64_t slots_trimmed, trimmed_bytes;
 #if WPOOL_DEBUG >= 3
   /* Public calls that change the pool hold it shared; pool_is_valid runs

@@ -3,6 +3,9 @@
  * image, in the budget and beyond it; exact accounting; clean pages cost
  * nothing; thousands of separate runs; fork; and the fallbacks. */
 #include <errno.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "fixture.h"
 #include "memory/os.h"
@@ -176,7 +179,24 @@ Test(dirty, thousands_of_separate_runs_are_all_found_and_reset, .timeout = 120) 
   cr_assert(all_bytes(wpool_memory_base(in, 0), 16 * MiB, 0));
 }
 
-Test(dirty, a_forked_child_scans_its_own_pages) {
+/* How a child process is made: fork() runs the atfork handlers; _Fork()
+ * and a raw clone(SIGCHLD) do not, and the pool must notice the new
+ * process all the same. */
+typedef enum spawn { SPAWN_FORK, SPAWN_UNDERSCORE_FORK, SPAWN_CLONE } spawn_t;
+
+static pid_t spawn(spawn_t how) {
+  fflush(NULL);
+  switch (how) {
+  case SPAWN_FORK:
+    return fork();
+  case SPAWN_UNDERSCORE_FORK:
+    return _Fork();
+  default:
+    return (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+  }
+}
+
+static void child_scans_its_own_pages(spawn_t how) {
   test_module_t t;
   wpool_module_t *m;
   wpool_t *p = pool_with(WPOOL_RESET_DIRTY, 0, &t, &m);
@@ -185,16 +205,17 @@ Test(dirty, a_forked_child_scans_its_own_pages) {
   wpool_memory_base(in, 0)[HP] = 1;
   wpool_memory_base(in, 0)[20 * HP] = 1;
   wpool_instance_free(in);
-  fflush(NULL);
-  pid_t pid = fork();
+  pid_t pid = spawn(how);
   cr_assert_geq(pid, 0);
   if (pid == 0) {
     /* In the child: the parent's descriptor would describe the parent's
      * pages, where this slot is clean, and miss what the child writes. */
     wpool_instance_t *c = NULL;
     if (wpool_instance_new(p, m, &c) != 0) _exit(10);
-    /* Separate pages: several ranges, madvised in one process_madvise on
-     * a pidfd that must name the child, not the parent. */
+    /* One byte (the issue's reproducer), then separate pages: several
+     * ranges, madvised in one process_madvise on a pidfd that must name
+     * the child, not the parent. */
+    wpool_memory_base(c, 0)[131072] = 0xab;
     for (int pg = 11; pg < 40; pg += 3) memset(wpool_memory_base(c, 0) + pg * HP, 0xcc, HP);
     bool had_pmadv = !p->decommit.no_pmadv;
     wpool_instance_free(c);
@@ -202,6 +223,7 @@ Test(dirty, a_forked_child_scans_its_own_pages) {
      * the batch falls back to madvise: correct, but slow for good. */
     if (had_pmadv && p->decommit.no_pmadv) _exit(13);
     if (wpool_instance_new(p, m, &c) != 0) _exit(11);
+    if (wpool_memory_base(c, 0)[131072] != 0) _exit(12);
     _exit(all_bytes(wpool_memory_base(c, 0) + 11 * HP, 29 * HP, 0) ? 0 : 12);
   }
   int st;
@@ -210,6 +232,16 @@ Test(dirty, a_forked_child_scans_its_own_pages) {
   cr_assert_eq(WEXITSTATUS(st), 0,
                "child check %d failed (12: it saw an earlier tenant's bytes; 13: it lost process_madvise)",
                WEXITSTATUS(st));
+}
+
+Test(dirty, a_forked_child_scans_its_own_pages) { child_scans_its_own_pages(SPAWN_FORK); }
+
+Test(dirty, a_child_made_by_underscore_fork_scans_its_own_pages) {
+  child_scans_its_own_pages(SPAWN_UNDERSCORE_FORK);
+}
+
+Test(dirty, a_child_made_by_raw_clone_scans_its_own_pages) {
+  child_scans_its_own_pages(SPAWN_CLONE);
 }
 
 Test(dirty, required_but_missing_is_enotsup_and_auto_falls_back_to_prefix) {

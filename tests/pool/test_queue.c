@@ -2,6 +2,8 @@
  * ranges, one call issues a whole batch, an exhausted pool flushes first,
  * and release, trim and destroy see nothing left behind. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "fixture.h"
 #include "memory/os.h"
@@ -69,10 +71,11 @@ Test(queue, an_exhausted_pool_flushes_the_queue_and_succeeds) {
   cr_assert_eq(stats(p).queued_slots, 2);
   wpool_instance_t *c = dirty_instance(p, m); /* checks it reads pristine */
   cr_assert_eq(stats(p).queued_slots, 0);
-  cr_assert_eq(stats(p).exhausted, 1, "the first look found every slot taken");
+  cr_assert_eq(stats(p).exhausted, 0, "the call found a slot after the flush: no EEXHAUSTED");
   wpool_instance_t *d = dirty_instance(p, m);
   wpool_instance_t *x;
   cr_assert_eq(wpool_instance_new(p, m, &x), WPOOL_EEXHAUSTED, "really full now");
+  cr_assert_eq(stats(p).exhausted, 1, "counts the calls that returned WPOOL_EEXHAUSTED");
   wpool_instance_free(c);
   wpool_instance_free(d);
 }
@@ -123,4 +126,45 @@ Test(queue, batch_sizes_over_64_are_invalid) {
   wpool_t *p;
   cr_assert_eq(wpool_create(&c, &p), WPOOL_EINVAL);
   cr_assert_str_eq(wpool_last_error(), "decommit_batch_size: 65 exceeds the maximum of 64 slots");
+}
+
+/* A sibling of issue 11's defect 2: a thread that took the queue to flush
+ * it is still returning the slots when another thread's allocation finds
+ * the index empty; that allocation must wait for them, not fail. One slot:
+ * a thread allocates and frees (its free queues the slot), another flushes
+ * the queue all the while. */
+typedef struct racer {
+  wpool_t *p;
+  wpool_module_t *m;
+  uint64_t failed;
+  atomic_bool done;
+} racer_t;
+
+static void *flusher(void *arg) {
+  racer_t *r = arg;
+  while (!atomic_load(&r->done)) wpool_decommit_flush(r->p);
+  return NULL;
+}
+
+Test(queue, an_allocation_waits_for_slots_another_thread_is_returning, .timeout = 120) {
+  test_module_t t;
+  racer_t r = {0};
+  r.p = queue_pool(1, 2, &t, &r.m);
+  pthread_t th;
+  cr_assert_eq(pthread_create(&th, NULL, flusher, &r), 0);
+  for (int i = 0; i < 20000; i++) {
+    wpool_instance_t *in;
+    if (wpool_instance_new(r.p, r.m, &in) != 0) {
+      r.failed++;
+      continue;
+    }
+    wpool_memory_base(in, 0)[0] = 1;
+    wpool_instance_free(in);
+  }
+  atomic_store(&r.done, true);
+  pthread_join(th, NULL);
+  cr_assert_eq(r.failed, 0, "%llu allocations failed with the slot on its way back",
+               (unsigned long long)r.failed);
+  wpool_module_release(r.m);
+  cr_assert_eq(wpool_destroy(r.p), 0);
 }
