@@ -351,6 +351,9 @@ typedef struct wpool_stats {
   uint64_t dirty_bytes;        /* private (dirty) bytes those walks found */
   uint64_t slots_trimmed;      /* wpool_trim: slots whose pages were given back */
   uint64_t trimmed_bytes;      /* wpool_trim: kept-resident bytes released */
+  /* Bytes the kernel refused to give back (mlock'ed pages): a reset
+   * restored them by hand instead, or they were pristine already. */
+  uint64_t madvise_refused_bytes;
 } wpool_stats_t;
 
 /* Bytes of private memory in this pool's reservations (present or

@@ -16,6 +16,7 @@ typedef struct mem_counters {
   _Atomic uint64_t images_live; /* gauge */
   _Atomic uint64_t dirty_scans; /* PAGEMAP_SCAN walks of a memory */
   _Atomic uint64_t dirty_bytes; /* private bytes those walks found */
+  _Atomic uint64_t madvise_refused_bytes; /* the kernel refused to give them back */
 } mem_counters_t;
 
 #define COUNTER_ADD(c, field, v) atomic_fetch_add_explicit(&(c)->field, (v), memory_order_relaxed)

@@ -15,29 +15,43 @@ void decommit_ctx_init(decommit_ctx_t *c, mem_counters_t *counters) {
 
 void decommit_ctx_destroy(decommit_ctx_t *c) { os_self_fd_destroy(&c->pidfd); }
 
+void decommit_probe(decommit_ctx_t *c) {
+  int pidfd;
+  if (__atomic_load_n(&c->probed, __ATOMIC_ACQUIRE) || os_self_fd_get(&c->pidfd, &pidfd) != 0)
+    return;
+  int64_t r = os_process_madvise(pidfd, NULL, 0, MADV_DONTNEED);
+  if (r == -EINVAL || r == -ENOSYS || r == -EPERM)
+    __atomic_store_n(&c->no_pmadv, true, __ATOMIC_RELAXED); /* kernel before 6.13 */
+  else if (r != 0)
+    return; /* could not tell: ask again next time */
+  __atomic_store_n(&c->probed, true, __ATOMIC_RELEASE);
+}
+
 void decommit_flush(decommit_batch_t *b) {
   unsigned calls = 0, done = 0;
   if (!b->n) return;
   decommit_ctx_t *c = b->ctx;
   for (unsigned i = 0; i < b->n; i++) COUNTER_ADD(c->counters, madvise_bytes, b->r[i].len);
   int pidfd;
-  if (!__atomic_load_n(&c->no_pmadv, __ATOMIC_RELAXED) && b->n > 1 &&
-      os_self_fd_get(&c->pidfd, &pidfd) == 0) {
+  if (b->n > 1) decommit_probe(c);
+  if (b->n > 1 && __atomic_load_n(&c->probed, __ATOMIC_ACQUIRE) &&
+      !__atomic_load_n(&c->no_pmadv, __ATOMIC_RELAXED) && os_self_fd_get(&c->pidfd, &pidfd) == 0) {
     struct iovec iov[DECOMMIT_RANGES_MAX];
     for (unsigned i = 0; i < b->n; i++) iov[i] = (struct iovec){b->r[i].p, b->r[i].len};
     int64_t r = os_process_madvise(pidfd, iov, b->n, MADV_DONTNEED);
     calls++;
-    if (r == -EINVAL || r == -ENOSYS || r == -EPERM)
-      __atomic_store_n(&c->no_pmadv, true, __ATOMIC_RELAXED); /* kernel before 6.13 */
-    /* It advises the ranges in order and reports the bytes done; whatever
-     * is left goes one range at a time. */
+    /* It advises the ranges in order and reports the bytes done, or fails
+     * at a first range it refuses; whatever is left goes one range at a
+     * time, where a refused one is found and restored. */
     uint64_t advised = r > 0 ? (uint64_t)r : 0;
     while (done < b->n && advised >= b->r[done].len) advised -= b->r[done++].len;
   }
   for (unsigned i = done; i < b->n; i++) {
     calls++;
     const decommit_range_t *r = &b->r[i];
-    if (os_madvise(r->p, r->len, MADV_DONTNEED) != 0 && b->restore_refused) {
+    if (os_madvise(r->p, r->len, MADV_DONTNEED) == 0) continue;
+    COUNTER_ADD(c->counters, madvise_refused_bytes, r->len);
+    if (b->restore_refused) {
       region_restore(r->base, r->img, (uint64_t)(r->p - r->base), r->len);
       COUNTER_ADD(c->counters, memset_bytes, r->len);
     }

@@ -1,8 +1,9 @@
 /* Giving pages back: a batch of ranges to madvise(MADV_DONTNEED), issued
  * with one process_madvise call on our own pidfd where the kernel takes it
  * (Linux 6.13+: one TLB flush for all of them), else one madvise per
- * range. A range the kernel refuses is, when the batch asks for it,
- * restored in place by region.c instead, so a reset never fails. */
+ * range. A range the kernel refuses (mlock'ed pages) is counted and, when
+ * the batch asks for it, restored in place by region.c instead, so a reset
+ * never fails. */
 #ifndef WPOOL_DECOMMIT_H
 #define WPOOL_DECOMMIT_H
 
@@ -22,7 +23,12 @@ _Static_assert(DECOMMIT_RANGES_MAX <= 1024, "process_madvise takes at most IOV_M
  * counters to bump. */
 typedef struct decommit_ctx {
   os_self_fd_t pidfd;
-  bool no_pmadv; /* process_madvise refused MADV_DONTNEED: madvise per range */
+  /* Whether this kernel takes MADV_DONTNEED through process_madvise on
+   * ourselves (6.13+), asked once with an empty call (decommit_probe):
+   * after a yes, an EINVAL means a range was refused (mlock'ed pages),
+   * not that the call is unknown. */
+  bool probed;
+  bool no_pmadv; /* the kernel refused the call itself: madvise per range */
   mem_counters_t *counters;
 } decommit_ctx_t;
 
@@ -44,6 +50,9 @@ typedef struct decommit_batch {
 
 void decommit_ctx_init(decommit_ctx_t *c, mem_counters_t *counters);
 void decommit_ctx_destroy(decommit_ctx_t *c);
+/* Ask the kernel whether process_madvise works here (an empty call); done
+ * by the first flush if not before. A failure to ask leaves it unknown. */
+void decommit_probe(decommit_ctx_t *c);
 
 /* An empty batch on `c` that restores refused ranges. */
 static inline decommit_batch_t decommit_batch(decommit_ctx_t *c) {

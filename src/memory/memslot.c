@@ -55,14 +55,17 @@ void memslot_drop_image(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
 }
 
 /* Set the accessible size to `bytes`. Bytes given up are also decommitted:
- * they are zero already, but may be resident from a memset reset. */
+ * they are zero already (the reset on free made them so), but may be
+ * resident from a memset reset. So a refusal (mlock'ed pages) is counted,
+ * not an error: the bytes are pristine and out of reach. */
 static int set_accessible(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t bytes) {
   int err = 0;
   if (bytes > s->accessible) {
     err = protect(ctx, base + s->accessible, bytes - s->accessible, PROT_READ | PROT_WRITE);
   } else if (bytes < s->accessible) {
     err = protect(ctx, base + bytes, s->accessible - bytes, PROT_NONE);
-    if (!err) err = decommit(ctx, base + bytes, s->accessible - bytes);
+    if (!err && decommit(ctx, base + bytes, s->accessible - bytes) != 0)
+      COUNTER_ADD(ctx->counters, madvise_refused_bytes, s->accessible - bytes);
   }
   if (!err) s->accessible = bytes;
   return err;

@@ -73,9 +73,9 @@ int layout_compute(const wpool_config_t *cfg, uint64_t page, uint64_t address_li
   /* Stacks: a guard page below each. */
   if (cfg->stack_count > 0) {
     if (!round_page(cfg->async_stack_size, page, &L->stack_usable) ||
-        !mul_add(cfg->stack_count, L->stack_usable + page, 0, &L->stack_pool_bytes))
+        __builtin_add_overflow(L->stack_usable, page, &L->stack_slot_size) ||
+        !mul_add(cfg->stack_count, L->stack_slot_size, 0, &L->stack_pool_bytes))
       return too_big("async_stack_size", cfg->async_stack_size);
-    L->stack_slot_size = L->stack_usable + page;
   }
   if (!round_page(cfg->async_stack_keep_resident, page, &L->keep_stack))
     return too_big("async_stack_keep_resident", cfg->async_stack_keep_resident);

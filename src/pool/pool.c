@@ -125,6 +125,7 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   if (err) goto fail_guard;
   err = choose_reset(p);
   if (err) goto fail_guard;
+  decommit_probe(&p->decommit);
   err = recycle_init(p); /* last: it may start the worker */
   if (err) goto fail_guard;
   *out = p;
@@ -221,6 +222,7 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
       .dirty_bytes = COUNTER_GET(mc, dirty_bytes),
       .slots_trimmed = atomic_load(&p->slots_trimmed),
       .trimmed_bytes = atomic_load(&p->trimmed_bytes),
+      .madvise_refused_bytes = COUNTER_GET(mc, madvise_refused_bytes),
   };
 }
 

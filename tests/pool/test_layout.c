@@ -142,3 +142,56 @@ Test(layout, every_overflow_names_its_field) {
   cr_assert_eq(layout_compute(&c, 4096, UINT64_MAX, &L), WPOOL_EINVAL);
   cr_assert(strstr(wpool_last_error(), "instance_tables"), "%s", wpool_last_error());
 }
+
+/* Issue 11, defect 4: a stack size whose page-rounded value plus its guard
+ * page wraps to 0 was taken for an empty stack pool ("stacks 0 B"). */
+Test(layout, a_stack_and_its_guard_page_that_wrap_name_async_stack_size) {
+  for (uint64_t size = UINT64_MAX - 8191; size != 0 && size >= UINT64_MAX - 8191; size += 1024) {
+    wpool_config_t c = defaults();
+    c.async_stack_size = size;
+    layout_t L;
+    cr_assert_eq(layout_compute(&c, 4096, UINT64_MAX, &L), WPOOL_EINVAL, "%llu",
+                 (unsigned long long)size);
+    cr_assert(strstr(wpool_last_error(), "async_stack_size"), "%s", wpool_last_error());
+  }
+  wpool_config_t c = defaults();
+  c.async_stack_size = 18446744073709547520ull; /* the issue's value */
+  wpool_t *p;
+  cr_assert_eq(wpool_create(&c, &p), WPOOL_EINVAL);
+  cr_assert(strstr(wpool_last_error(), "async_stack_size"), "%s", wpool_last_error());
+}
+
+/* Every size the layout derives is checked, not only the ones a field
+ * names directly: random huge fields never give a layout whose parts do
+ * not add up. */
+Test(layout, random_huge_fields_never_give_a_layout_that_does_not_add_up) {
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (int i = 0; i < 200000; i++) {
+    wpool_config_t c = defaults();
+    uint64_t v[8];
+    for (int k = 0; k < 8; k++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      v[k] = (x & 1) ? x >> (x % 64) : UINT64_MAX - (x % 70000);
+    }
+    c.instance_count = (uint32_t)(v[0] % 5000 + 1);
+    c.instance_memory_pages = v[1] >> 40;
+    c.memory_reservation = v[2];
+    c.memory_guard_size = v[3];
+    c.instance_size = v[4];
+    c.async_stack_size = v[5];
+    c.stack_count = (uint32_t)(v[6] % 5000);
+    c.instance_table_elements = (uint32_t)v[7];
+    layout_t L;
+    if (layout_compute(&c, 4096, UINT64_MAX, &L) != 0) continue;
+    cr_assert_eq(L.mem_pool_bytes, L.mem_slots * L.mem_slot_size + L.mem_pre_guard);
+    cr_assert_geq(L.mem_slot_size, L.mem_reservation);
+    cr_assert_eq(L.stack_pool_bytes, (uint64_t)c.stack_count * L.stack_slot_size);
+    if (c.stack_count) cr_assert_eq(L.stack_slot_size, L.stack_usable + 4096);
+    cr_assert_geq(L.stack_usable, c.stack_count ? c.async_stack_size : 0);
+    cr_assert_geq(L.state_slot_size, c.instance_size);
+    cr_assert_eq(L.state_pool_bytes, (uint64_t)c.instance_count * L.state_slot_size);
+    cr_assert_eq(L.total_bytes,
+                 L.mem_pool_bytes + L.table_pool_bytes + L.state_pool_bytes + L.stack_pool_bytes);
+    cr_assert_geq(L.total_bytes, L.mem_pool_bytes);
+  }
+}
