@@ -9,16 +9,18 @@
 
 static tool_result_t r;
 
-/* Write `text` to a temporary workload file; return its path. */
-static const char *workload_file(const char *text) {
+/* Write `len` bytes to a temporary workload file; return its path. */
+static const char *workload_bytes(const char *text, size_t len) {
   static char path[64];
   snprintf(path, sizeof(path), "/tmp/wpool-test-%d-XXXXXX", (int)getpid());
   int fd = mkstemp(path);
   cr_assert_geq(fd, 0);
-  cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  cr_assert_eq(write(fd, text, len), (ssize_t)len);
   close(fd);
   return path;
 }
+
+static const char *workload_file(const char *text) { return workload_bytes(text, strlen(text)); }
 
 static const char small[] =
     "# a small generated workload\n"
@@ -139,6 +141,53 @@ Test(tool, malformed_workloads_exit_2_naming_the_line) {
   tool_run(&r, "", missing);
   cr_assert_eq(r.status, 2);
   expect_in(r.err, "cannot open /nonexistent/workload");
+}
+
+/* The message is one line: a single newline, at its end. */
+static void expect_one_line(const char *msg) {
+  cr_assert_eq(strchr(msg, '\n'), msg + strlen(msg) - 1, "one line: %s", msg);
+}
+
+Test(tool, nul_bytes_in_a_workload_exit_2_naming_the_line) {
+  static const struct {
+    const char *text;
+    size_t len;
+    const char *msg;
+  } cases[] = {
+#define C(text, msg) {text, sizeof(text) - 1, msg}
+      C("\0frob\n", "line 1: a NUL byte at column 1"),
+      C("modules 2\n\0frob 1\n", "line 2: a NUL byte at column 1"),
+      C("modules 2\nzipf 1.0\n# a comment \0 here\n", "line 3: a NUL byte at column 13"),
+      C("modules 2\0junk\n", "line 1: a NUL byte at column 10"),
+      C("trace\n0 0 1 1\0\n", "line 2: a NUL byte at column 8"),
+      C("modules 2\n\0", "line 2: a NUL byte at column 1"),
+#undef C
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    const char *path = workload_bytes(cases[i].text, cases[i].len);
+    const char *const args[] = {"run", path, "--no-progress", "--instances", "10", NULL};
+    tool_run(&r, "", args);
+    cr_assert_eq(r.status, 2, "case %zu: status %d", i, r.status);
+    expect_in(r.err, path);
+    expect_in(r.err, cases[i].msg);
+    expect_one_line(r.err);
+    unlink(path);
+  }
+}
+
+Test(tool, messages_quote_control_bytes_of_the_input) {
+  const char *path = workload_file("mod\1ules 5\r\n");
+  const char *const args[] = {"run", path, NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 2);
+  expect_in(r.err, "line 1: unknown key 'mod\\x01ules'");
+  expect_one_line(r.err);
+  unlink(path);
+  const char *const bad_val[] = {"plan", "--config", "instance_count=1\033[2J", NULL};
+  tool_run(&r, "", bad_val);
+  cr_assert_eq(r.status, 2);
+  expect_in(r.err, "config instance_count: '1\\x1b[2J' is not a number");
+  expect_one_line(r.err);
 }
 
 Test(tool, bad_options_exit_2) {

@@ -15,11 +15,15 @@ static void slurp(FILE *f, char *buf, size_t cap) {
 }
 
 void tool_run(tool_result_t *r, const char *input, const char *const *args) {
+  tool_run_bytes(r, input, strlen(input), args);
+}
+
+void tool_run_bytes(tool_result_t *r, const char *input, size_t len, const char *const *args) {
   const char *tool = getenv("WPOOL_TOOL");
   cr_assert_not_null(tool, "WPOOL_TOOL is not set (run under meson test)");
   FILE *in = tmpfile(), *out = tmpfile(), *err = tmpfile();
   cr_assert(in && out && err);
-  fputs(input, in);
+  cr_assert_eq(fwrite(input, 1, len, in), len);
   fflush(in);
   rewind(in);
   const char *argv[32] = {tool};

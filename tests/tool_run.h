@@ -14,5 +14,7 @@ typedef struct tool_result {
 
 /* Run `wpool ARGS...` (NULL-terminated) with `input` on standard input. */
 void tool_run(tool_result_t *r, const char *input, const char *const *args);
+/* The same with `len` bytes of input, which may hold NUL bytes. */
+void tool_run_bytes(tool_result_t *r, const char *input, size_t len, const char *const *args);
 
 #endif

@@ -197,7 +197,8 @@ static int load_common(common_t *c) {
   if (c->workload) {
     ok = workload_load(&c->w, c->workload, err, sizeof(err));
   } else {
-    ok = workload_parse(&c->w, workload_default_text, err, sizeof(err));
+    ok = workload_parse(&c->w, workload_default_text, strlen(workload_default_text), err,
+                        sizeof(err));
     snprintf(c->w.name, sizeof(c->w.name), "default workload");
   }
   if (!ok) return bad(c->cmd, err, NULL);

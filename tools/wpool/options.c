@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "text.h"
+
 bool parse_count(const char *s, uint64_t max, uint64_t *out) {
   if (!s || !isdigit((unsigned char)*s)) return false;
   uint64_t v = 0;
@@ -118,23 +120,25 @@ bool config_set(wpool_config_t *cfg, const char *key, const char *value, char *e
                                          "a size such as 65536, 64KiB or 4GiB",
                                          "a size such as 65536, 64KiB or 4GiB",
                                          "true or false", "auto, prefix or dirty"};
-    snprintf(err, errlen, "config %s: '%s' is not %s", key, value, expect[keys[i].kind]);
+    snprintf(err, errlen, "config %s: '%s' is not %s", key, text_quote(value, strlen(value)).s,
+             expect[keys[i].kind]);
     return false;
   }
-  snprintf(err, errlen, "unknown config key '%s' (wpool help lists them)", key);
+  snprintf(err, errlen, "unknown config key '%s' (wpool help lists them)",
+           text_quote(key, strlen(key)).s);
   return false;
 }
 
 bool config_set_pair(wpool_config_t *cfg, const char *kv, char *err, size_t errlen) {
   const char *eq = strchr(kv, '=');
   if (!eq || eq == kv) {
-    snprintf(err, errlen, "config '%s': expected KEY=VALUE", kv);
+    snprintf(err, errlen, "config '%s': expected KEY=VALUE", text_quote(kv, strlen(kv)).s);
     return false;
   }
   char key[64];
   size_t klen = (size_t)(eq - kv);
   if (klen >= sizeof(key)) {
-    snprintf(err, errlen, "unknown config key '%.*s'", (int)klen, kv);
+    snprintf(err, errlen, "unknown config key '%s'", text_quote(kv, klen).s);
     return false;
   }
   memcpy(key, kv, klen);

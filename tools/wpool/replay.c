@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "index/index.h"
+#include "text.h"
 #include "trace.h"
 
 /* Totals over every allocator a trace creates with `new`. */
@@ -46,24 +47,33 @@ int replay_run(FILE *in, FILE *out, const replay_opts_t *opts) {
   index_t ix;
   bool have_ix = false;
   replay_totals_t totals = {0};
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t len;
+  char *line = malloc(TRACE_MAX_LINE);
+  size_t len;
   unsigned long lineno = 0;
   char err[256];
-  int status = 0;
+  int status = 0, got;
 
-  while ((len = getline(&line, &cap, in)) >= 0) {
+  if (!line) {
+    fprintf(stderr, "wpool replay: out of memory\n");
+    return 1;
+  }
+  while ((got = text_read_line(in, line, TRACE_MAX_LINE, &len)) != TEXT_EOF) {
     lineno++;
-    if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
+    if (got == TEXT_READ_ERROR) break;
     trace_op_t op;
-    int r = trace_parse_line(&modules, line, &op, err, sizeof(err));
+    int r;
+    if (got == TEXT_TOO_LONG && !text_nul_column(line, len)) {
+      snprintf(err, sizeof(err), "longer than %d bytes", TRACE_MAX_LINE - 1);
+      r = -1;
+    } else {
+      r = trace_parse(&modules, line, len, &op, err, sizeof(err));
+    }
     if (r == 0) {
       if (opts->echo) fprintf(out, "%s\n", line);
       continue;
     }
     if (r > 0 && op.kind != TRACE_NEW && !have_ix) {
-      snprintf(err, sizeof(err), "'%s' before the first 'new'", line);
+      snprintf(err, sizeof(err), "'%s' before the first 'new'", text_quote(line, len).s);
       r = -1;
     }
     if (r > 0 && have_ix && modules.count > ix.module_cap &&

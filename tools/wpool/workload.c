@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "text.h"
 
 const char workload_default_text[] =
     "# The default workload of `wpool run`: a multi-tenant mix.\n"
@@ -60,38 +61,63 @@ static bool add_event(workload_t *w, trace_event_t ev, size_t *cap) {
   return true;
 }
 
-static bool parse(workload_t *w, const char *text, char *err, size_t errlen);
+static bool parse(workload_t *w, const char *text, size_t textlen, char *err, size_t errlen);
 
 /* On failure nothing stays allocated. */
-bool workload_parse(workload_t *w, const char *text, char *err, size_t errlen) {
-  if (parse(w, text, err, errlen)) return true;
+bool workload_parse(workload_t *w, const char *text, size_t len, char *err, size_t errlen) {
+  if (parse(w, text, len, err, errlen)) return true;
   workload_free(w);
   return false;
 }
 
-static bool parse(workload_t *w, const char *text, char *err, size_t errlen) {
+static bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Split `line` in place into at most `max` words; return how many there
+ * are (max + 1 when there are more). */
+static int split(char *line, char **words, int max) {
+  int n = 0;
+  for (char *p = line;;) {
+    while (is_space(*p)) p++;
+    if (!*p) return n;
+    if (n == max) return max + 1;
+    words[n++] = p;
+    while (*p && !is_space(*p)) p++;
+    if (*p) *p++ = '\0';
+  }
+}
+
+static bool parse(workload_t *w, const char *text, size_t textlen, char *err, size_t errlen) {
   char line[512], e[160];
   unsigned long lineno = 0;
   size_t cap = 0;
   bool trace = false;
   uint64_t last_time = 0, max_module = 0;
-  const char *p = text;
-  while (*p) {
-    const char *nl = strchr(p, '\n');
-    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+  const char *p = text, *end = text + textlen;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
     lineno++;
+    size_t nul = text_nul_column(p, len);
+    if (nul) {
+      snprintf(err, errlen, "line %lu: a NUL byte at column %zu", lineno, nul);
+      return false;
+    }
     if (len >= sizeof(line)) {
       snprintf(err, errlen, "line %lu: longer than %zu characters", lineno, sizeof(line) - 1);
       return false;
     }
     memcpy(line, p, len);
     line[len] = '\0';
-    p = nl ? nl + 1 : p + len;
+    p = nl ? nl + 1 : end;
     char *hash = strchr(line, '#');
     if (hash) *hash = '\0';
-    char key[64], v1[96], v2[64], v3[64], extra[8];
-    int n = sscanf(line, "%63s %95s %63s %63s %7s", key, v1, v2, v3, extra);
-    if (n <= 0) continue;
+    char *words[4];
+    int n = split(line, words, 4);
+    if (n == 0) continue;
+    const char *key = words[0], *v1 = n > 1 ? words[1] : "", *v2 = n > 2 ? words[2] : "",
+               *v3 = n > 3 ? words[3] : "";
     if (trace) {
       uint64_t t, m, life, pages;
       if (n != 4 || !parse_count(key, UINT64_MAX, &t) || !parse_count(v1, 1000000, &m) ||
@@ -173,17 +199,23 @@ static bool parse(workload_t *w, const char *text, char *err, size_t errlen) {
         snprintf(err, errlen, "line %lu: more than %d config lines", lineno, WORKLOAD_MAX_CONFIG);
         return false;
       }
+      if (strlen(v1) >= sizeof(w->config[0])) {
+        snprintf(err, errlen, "line %lu: config '%s' is longer than %zu characters", lineno,
+                 text_quote(v1, strlen(v1)).s, sizeof(w->config[0]) - 1);
+        return false;
+      }
       if (!config_set_pair(&probe, v1, e, sizeof(e))) {
         snprintf(err, errlen, "line %lu: %s", lineno, e);
         return false;
       }
       snprintf(w->config[w->nconfig++], sizeof(w->config[0]), "%s", v1);
     } else {
-      snprintf(err, errlen, "line %lu: unknown key '%s'", lineno, key);
+      snprintf(err, errlen, "line %lu: unknown key '%s'", lineno, text_quote(key, strlen(key)).s);
       return false;
     }
     if (!ok) {
-      snprintf(err, errlen, "line %lu: bad value '%s' for %s", lineno, v1, key);
+      snprintf(err, errlen, "line %lu: bad value '%s' for %s", lineno,
+               text_quote(v1, strlen(v1)).s, key);
       return false;
     }
   }
@@ -222,7 +254,7 @@ bool workload_load(workload_t *w, const char *path, char *err, size_t errlen) {
   text[size] = '\0';
   fclose(f);
   char e[256];
-  bool ok = workload_parse(w, text, e, sizeof(e));
+  bool ok = workload_parse(w, text, (size_t)size, e, sizeof(e));
   free(text);
   if (!ok) snprintf(err, errlen, "%s: %s", path, e);
   const char *base = strrchr(path, '/');

@@ -46,8 +46,9 @@ typedef struct workload {
 extern const char workload_default_text[];
 
 void workload_defaults(workload_t *w);
-/* Parse a workload; on error return false with "line N: reason" in err. */
-bool workload_parse(workload_t *w, const char *text, char *err, size_t errlen);
+/* Parse the len bytes of a workload at text; on error return false with
+ * "line N: reason" in err. A line holding a NUL byte is an error. */
+bool workload_parse(workload_t *w, const char *text, size_t len, char *err, size_t errlen);
 bool workload_load(workload_t *w, const char *path, char *err, size_t errlen);
 void workload_free(workload_t *w);
 /* Apply the workload's config lines to cfg. */
