@@ -1,6 +1,7 @@
 /* `wpool replay`: answers, and exit status 2 with a message naming the line
  * for every kind of bad input. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tool_run.h"
@@ -139,4 +140,22 @@ Test(demo, bad_iteration_counts_exit_2) {
   tool_run(&r, "", args);
   cr_assert_eq(r.status, 2);
   cr_assert_not_null(strstr(r.err, "ITERATIONS must be a positive number, not '-5'"), "%s", r.err);
+}
+
+Test(demo, iteration_counts_out_of_range_exit_2_at_once) {
+  /* The old parser ignored strtoull's overflow and looped 2^64 - 1 times. */
+  tool_run_seconds = 20;
+  static const char *const counts[] = {"99999999999999999999999", "18446744073709551616",
+                                       "18446744073709551615", "1000000000001", "0", "+5", " 5",
+                                       "5x", ""};
+  for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+    const char *const args[] = {"demo", counts[i], NULL};
+    tool_run(&r, "", args);
+    cr_assert_eq(r.status, 2, "'%s': status %d", counts[i], r.status);
+    char want[96];
+    snprintf(want, sizeof(want), "ITERATIONS must be a positive number, not '%s' (at most "
+             "1000000000000)\n", counts[i]);
+    cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+    cr_assert_not_null(strstr(r.err, want), "'%s' lacks '%s'", r.err, want);
+  }
 }

@@ -271,3 +271,20 @@ Test(tool, a_soak_runs_for_its_duration_and_compares_first_and_last) {
   expect_in(r.err, "--duration needs seconds");
   unlink(path);
 }
+
+Test(tool, numbers_up_to_2_64_minus_1_are_read_exactly) {
+  /* The largest 64-bit values are numbers; one more is out of range. */
+  char text[512];
+  snprintf(text, sizeof(text), "%sseed 18446744073709551615\n", small);
+  const char *path = workload_file(text);
+  const char *const args[] = {"run", path, "--no-progress", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  unlink(path);
+  snprintf(text, sizeof(text), "%sseed 18446744073709551616\n", small);
+  path = workload_file(text);
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 2);
+  expect_in(r.err, "line 17: bad value '18446744073709551616' for seed");
+  unlink(path);
+}

@@ -14,6 +14,8 @@ static void slurp(FILE *f, char *buf, size_t cap) {
   buf[n] = '\0';
 }
 
+unsigned tool_run_seconds = 600;
+
 void tool_run(tool_result_t *r, const char *input, const char *const *args) {
   tool_run_bytes(r, input, strlen(input), args);
 }
@@ -36,6 +38,7 @@ void tool_run_bytes(tool_result_t *r, const char *input, size_t len, const char 
     dup2(fileno(in), 0);
     dup2(fileno(out), 1);
     dup2(fileno(err), 2);
+    alarm(tool_run_seconds); /* kept across execv */
     execv(tool, (char *const *)argv);
     _exit(127);
   }

@@ -12,6 +12,10 @@ typedef struct tool_result {
   char err[4096];
 } tool_result_t;
 
+/* A run of the tool is killed (SIGALRM: status 142) after this many
+ * seconds, so that a hang fails its test instead of outliving it. */
+extern unsigned tool_run_seconds;
+
 /* Run `wpool ARGS...` (NULL-terminated) with `input` on standard input. */
 void tool_run(tool_result_t *r, const char *input, const char *const *args);
 /* The same with `len` bytes of input, which may hold NUL bytes. */

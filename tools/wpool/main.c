@@ -8,6 +8,7 @@
 #include "plan.h"
 #include "replay.h"
 #include "run.h"
+#include "text.h"
 #include "tune.h"
 #include "workload.h"
 #include "wpool.h"
@@ -106,10 +107,9 @@ static int cmd_demo(int argc, char **argv) {
       fputs(usage, stdout);
       return 0;
     }
-    char *end;
-    n = strtoull(argv[0], &end, 10);
-    if (*end || argv[0][0] < '0' || argv[0][0] > '9' || n == 0) {
-      fprintf(stderr, "wpool demo: ITERATIONS must be a positive number, not '%s'\n", argv[0]);
+    if (!parse_count(argv[0], DEMO_MAX_ITERATIONS, &n) || n == 0) {
+      fprintf(stderr, "wpool demo: ITERATIONS must be a positive number, not '%s' (at most %llu)\n",
+              text_quote(argv[0], strlen(argv[0])).s, (unsigned long long)DEMO_MAX_ITERATIONS);
       return 2;
     }
   }

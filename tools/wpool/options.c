@@ -7,25 +7,30 @@
 
 #include "text.h"
 
+/* Leading decimal digits of *s into *v, advancing *s; false if there are
+ * none or they exceed 2^64 - 1. */
+static bool digits(const char **s, uint64_t *v) {
+  const char *p = *s;
+  if (!p || !isdigit((unsigned char)*p)) return false;
+  uint64_t x = 0;
+  for (; isdigit((unsigned char)*p); p++)
+    if (__builtin_mul_overflow(x, 10, &x) || __builtin_add_overflow(x, (uint64_t)(*p - '0'), &x))
+      return false;
+  *s = p;
+  *v = x;
+  return true;
+}
+
 bool parse_count(const char *s, uint64_t max, uint64_t *out) {
-  if (!s || !isdigit((unsigned char)*s)) return false;
-  uint64_t v = 0;
-  for (; isdigit((unsigned char)*s); s++) {
-    if (v > (UINT64_MAX - 9) / 10) return false;
-    v = v * 10 + (uint64_t)(*s - '0');
-  }
-  if (*s || v > max) return false;
+  uint64_t v;
+  if (!digits(&s, &v) || *s || v > max) return false;
   *out = v;
   return true;
 }
 
 bool parse_size(const char *s, uint64_t *out) {
-  if (!s || !isdigit((unsigned char)*s)) return false;
-  uint64_t v = 0;
-  for (; isdigit((unsigned char)*s); s++) {
-    if (v > (UINT64_MAX - 9) / 10) return false;
-    v = v * 10 + (uint64_t)(*s - '0');
-  }
+  uint64_t v;
+  if (!digits(&s, &v)) return false;
   static const struct {
     const char *unit;
     unsigned shift;

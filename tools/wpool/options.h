@@ -12,7 +12,8 @@
  * M, G, T; powers of 1024). Return false on anything else or overflow. */
 bool parse_size(const char *s, uint64_t *out);
 
-/* Parse a plain non-negative decimal number up to `max`. */
+/* Parse a plain non-negative decimal number up to `max` (digits only: no
+ * sign, no space); false on anything else, overflow included. */
 bool parse_count(const char *s, uint64_t max, uint64_t *out);
 
 /* Set one field of `cfg` from "KEY=VALUE" (or key and value apart). On
