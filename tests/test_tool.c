@@ -1,10 +1,14 @@
 /* The `wpool` tool's run, tune and plan commands on small inputs: the
  * output's shape, the exit codes, and one-line messages for bad input. */
 #include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../tools/wpool/options.h"
+#include "pool/pool_internal.h" /* config_validate: the layout's own figures */
 #include "tool_run.h"
 
 static tool_result_t r;
@@ -287,4 +291,100 @@ Test(tool, numbers_up_to_2_64_minus_1_are_read_exactly) {
   cr_assert_eq(r.status, 2);
   expect_in(r.err, "line 17: bad value '18446744073709551616' for seed");
   unlink(path);
+}
+
+/* A figure plan printed ("4 MiB", "46.3 MiB", "0 B") is within rounding of
+ * `want` bytes: exact when printed without a decimal point, else within
+ * 0.05 of its unit. */
+static void expect_figure(const char *what, const char *num, const char *unit, double want) {
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double scale = 0;
+  for (int i = 0; i < 6; i++)
+    if (!strcmp(unit, units[i])) scale = (double)(1ull << (10 * i));
+  cr_assert_gt(scale, 0, "%s: unit '%s'", what, unit);
+  char *end;
+  double v = strtod(num, &end);
+  cr_assert(end != num && !*end, "%s: '%s' is not a number", what, num);
+  double tol = strchr(num, '.') ? 0.05 * scale + 0.5 : 0.5;
+  cr_assert(fabs(v * scale - want) <= tol, "%s: plan says %s %s, the layout %.0f bytes", what,
+            num, unit, want);
+}
+
+/* The line of `out` that starts with `prefix`. */
+static const char *line_of(const char *out, const char *prefix) {
+  for (const char *p = out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+    if (!strncmp(p, prefix, strlen(prefix))) return p;
+  cr_assert_fail("no line '%s' in:\n%s", prefix, out);
+  return NULL;
+}
+
+/* One row of plan's pool table: slots, slot size and reservation. */
+static void expect_row(const char *out, const char *label, uint64_t slots, uint64_t slot_size,
+                       uint64_t reserved) {
+  const char *line = line_of(out, label);
+  unsigned long long n;
+  char a[24], b[24], ua[8], ub[8];
+  cr_assert_eq(sscanf(line + 16, "%llu %23s %7s %23s %7s", &n, a, ua, b, ub), 5, "%.80s", line);
+  cr_assert_eq(n, slots, "%s slots", label);
+  expect_figure(label, a, ua, (double)slot_size);
+  expect_figure(label, b, ub, (double)reserved);
+}
+
+Test(tool, plan_prints_the_layouts_own_figures) {
+  static const char *const configs[][12] = {
+      {NULL},
+      {"instance_count=4", "instance_size=1MiB", "stack_count=2", "async_stack_size=1MiB", NULL},
+      {"instance_count=16", "memory_reservation=1MiB", "memory_guard_size=64KiB",
+       "instance_memory_pages=4", "instance_tables=3", "instance_table_elements=1000",
+       "stack_count=0", NULL},
+      {"instance_count=100", "instance_memories=2", "guard_before_linear_memory=false",
+       "instance_size=12345", "stack_count=7", "async_stack_size=100000",
+       "memory_reservation=8MiB", "memory_guard_size=0", "instance_memory_pages=100", NULL},
+      {"instance_count=3000", "instance_size=3GiB", "stack_count=5000",
+       "async_stack_size=64KiB", "instance_table_elements=0", NULL},
+  };
+  for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++) {
+    wpool_config_t cfg;
+    wpool_config_init(&cfg);
+    const char *args[32] = {"plan"};
+    int n = 1;
+    char err[256];
+    for (int i = 0; configs[c][i]; i++) {
+      cr_assert(config_set_pair(&cfg, configs[c][i], err, sizeof(err)), "%s", err);
+      args[n++] = "--config";
+      args[n++] = configs[c][i];
+    }
+    args[n] = NULL;
+    layout_t L;
+    cr_assert_eq(config_validate(&cfg, &L), 0, "config %zu: %s", c, wpool_last_error());
+    tool_run(&r, "", args);
+    cr_assert(r.status == 0 || r.status == 1, "config %zu: status %d: %s", c, r.status, r.err);
+    expect_row(r.out, "memories ", L.mem_slots, L.mem_slot_size, L.mem_pool_bytes);
+    expect_row(r.out, "tables ", L.table_slots, L.table_slot_size, L.table_pool_bytes);
+    expect_row(r.out, "instance state ", cfg.instance_count, L.state_slot_size,
+               L.state_pool_bytes);
+    expect_row(r.out, "stacks ", cfg.stack_count, L.stack_slot_size, L.stack_pool_bytes);
+
+    char t[24], ut[8];
+    const char *space = line_of(r.out, "address space: ");
+    cr_assert_eq(sscanf(space, "address space: %23s %7s of the", t, ut), 2);
+    expect_figure("address space", t, ut, (double)L.total_bytes);
+
+    char all[24], mem[24], tab[24], st[24], stk[24];
+    char ua[8], um[8], utab[8], ust[8], ustk[8];
+    const char *commit = line_of(r.out, "memory committed at most: ");
+    cr_assert_eq(sscanf(commit,
+                        "memory committed at most: %23s %7s (memories %23s %7[^,], tables %23s "
+                        "%7[^,], state %23s %7[^,], stacks %23s %7[^)])",
+                        all, ua, mem, um, tab, utab, st, ust, stk, ustk),
+                 10, "%.160s", commit);
+    double want_mem = (double)L.mem_slots * (double)cfg.instance_memory_pages * WPOOL_PAGE_SIZE;
+    double want_stk = (double)cfg.stack_count * (double)L.stack_usable;
+    expect_figure("committed memories", mem, um, want_mem);
+    expect_figure("committed tables", tab, utab, (double)L.table_pool_bytes);
+    expect_figure("committed state", st, ust, (double)L.state_pool_bytes);
+    expect_figure("committed stacks", stk, ustk, want_stk);
+    expect_figure("committed", all, ua,
+                  want_mem + (double)L.table_pool_bytes + (double)L.state_pool_bytes + want_stk);
+  }
 }

@@ -162,8 +162,7 @@ void config_print(const wpool_config_t *cfg, const char *indent, void *file) {
     case K_SIZE:
     case K_SIZE64: {
       uint64_t v = keys[i].kind == K_SIZE64 ? *(const uint64_t *)field : *(const size_t *)field;
-      char b[32];
-      fprintf(f, "%s\n", human_bytes(v, b, sizeof(b)));
+      fprintf(f, "%s\n", human_bytes(v).s);
       break;
     }
     case K_BOOL: fprintf(f, "%s\n", *(const bool *)field ? "true" : "false"); break;
@@ -176,7 +175,8 @@ void config_print(const wpool_config_t *cfg, const char *indent, void *file) {
   }
 }
 
-const char *human_bytes(uint64_t v, char *buf, size_t len) {
+human_bytes_t human_bytes(uint64_t v) {
+  human_bytes_t h;
   static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   int i = 0;
   double d = (double)v;
@@ -185,8 +185,8 @@ const char *human_bytes(uint64_t v, char *buf, size_t len) {
     i++;
   }
   if (i == 0 || d == (double)(uint64_t)d)
-    snprintf(buf, len, "%llu %s", (unsigned long long)(uint64_t)d, u[i]);
+    snprintf(h.s, sizeof(h.s), "%llu %s", (unsigned long long)(uint64_t)d, u[i]);
   else
-    snprintf(buf, len, "%.1f %s", d, u[i]);
-  return buf;
+    snprintf(h.s, sizeof(h.s), "%.1f %s", d, u[i]);
+  return h;
 }

@@ -24,7 +24,11 @@ bool config_set_pair(wpool_config_t *cfg, const char *kv, char *err, size_t errl
 /* Print every key with its value, one "key = value" per line. */
 void config_print(const wpool_config_t *cfg, const char *indent, void *file);
 
-/* A size for people: "1.5 GiB". */
-const char *human_bytes(uint64_t bytes, char *buf, size_t len);
+/* A size for people: "1.5 GiB". Returned by value, so that any number of
+ * them can appear in one printf: human_bytes(a).s, human_bytes(b).s. */
+typedef struct human_bytes {
+  char s[32];
+} human_bytes_t;
+human_bytes_t human_bytes(uint64_t bytes);
 
 #endif

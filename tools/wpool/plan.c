@@ -42,19 +42,18 @@ int plan_run(const wpool_config_t *cfg, FILE *out) {
     fprintf(stderr, "wpool plan: %s\n", wpool_last_error());
     return 2;
   }
-  char a[32], b[32], c[32];
   fprintf(out, "wpool plan: nothing is reserved; figures are for this configuration\n\n");
   config_print(cfg, "  ", out);
   fprintf(out, "\n%-16s %10s %14s %14s\n", "pool", "slots", "slot size", "reserved");
   fprintf(out, "%-16s %10llu %14s %14s", "memories", (unsigned long long)L.mem_slots,
-          human_bytes(L.mem_slot_size, a, sizeof(a)), human_bytes(L.mem_pool_bytes, b, sizeof(b)));
-  if (L.mem_pre_guard) fprintf(out, "  (with a %s guard before)", human_bytes(L.mem_pre_guard, c, sizeof(c)));
+          human_bytes(L.mem_slot_size).s, human_bytes(L.mem_pool_bytes).s);
+  if (L.mem_pre_guard) fprintf(out, "  (with a %s guard before)", human_bytes(L.mem_pre_guard).s);
   fprintf(out, "\n%-16s %10llu %14s %14s\n", "tables", (unsigned long long)L.table_slots,
-          human_bytes(L.table_slot_size, a, sizeof(a)), human_bytes(L.table_pool_bytes, b, sizeof(b)));
+          human_bytes(L.table_slot_size).s, human_bytes(L.table_pool_bytes).s);
   fprintf(out, "%-16s %10u %14s %14s\n", "instance state", cfg->instance_count,
-          human_bytes(L.state_slot_size, a, sizeof(a)), human_bytes(L.state_pool_bytes, b, sizeof(b)));
+          human_bytes(L.state_slot_size).s, human_bytes(L.state_pool_bytes).s);
   fprintf(out, "%-16s %10u %14s %14s\n", "stacks", cfg->stack_count,
-          human_bytes(L.stack_slot_size, a, sizeof(a)), human_bytes(L.stack_pool_bytes, b, sizeof(b)));
+          human_bytes(L.stack_slot_size).s, human_bytes(L.stack_pool_bytes).s);
 
   bool fits = true;
   uint64_t limit = 128ull << 40;
@@ -62,7 +61,7 @@ int plan_run(const wpool_config_t *cfg, FILE *out) {
   if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < limit)
     limit = rl.rlim_cur;
   fprintf(out, "\naddress space: %s of the %s a process may map (%.1f%%)\n",
-          human_bytes(L.total_bytes, a, sizeof(a)), human_bytes(limit, b, sizeof(b)),
+          human_bytes(L.total_bytes).s, human_bytes(limit).s,
           100.0 * (double)L.total_bytes / (double)limit);
 
   /* Kernel mappings: docs/architecture.md. */
@@ -91,12 +90,12 @@ int plan_run(const wpool_config_t *cfg, FILE *out) {
                        (uint64_t)cfg->stack_count * L.stack_usable;
   uint64_t total = read_u64("/proc/meminfo", "MemTotal:") * 1024;
   fprintf(out, "memory committed at most: %s (memories %s, tables %s, state %s, stacks %s)",
-          human_bytes(committed, a, sizeof(a)), human_bytes(mem, b, sizeof(b)),
-          human_bytes(L.table_pool_bytes, c, sizeof(c)),
-          human_bytes(L.state_pool_bytes, a, sizeof(a)),
-          human_bytes((uint64_t)cfg->stack_count * L.stack_usable, b, sizeof(b)));
+          human_bytes(committed).s, human_bytes(mem).s,
+          human_bytes(L.table_pool_bytes).s,
+          human_bytes(L.state_pool_bytes).s,
+          human_bytes((uint64_t)cfg->stack_count * L.stack_usable).s);
   if (total) {
-    fprintf(out, "; this host has %s\n", human_bytes(total, a, sizeof(a)));
+    fprintf(out, "; this host has %s\n", human_bytes(total).s);
     if (committed > total)
       fprintf(out, "  note: if every slot were used to its limits at once the host would run "
                    "out of memory; idle slots cost only what their resets keep resident\n");

@@ -527,7 +527,6 @@ static void us(char *buf, size_t len, uint64_t ns) {
 }
 
 void report_print(FILE *f, const run_report_t *const *rs, int n, const workload_t *w) {
-  char a[32];
   if (w->events)
     fprintf(f, "wpool run: %s (a trace of %zu instantiations, %u modules, %u threads)\n\n",
             w->name, w->nevents, w->modules, rs[0]->threads);
@@ -563,9 +562,9 @@ void report_print(FILE *f, const run_report_t *const *rs, int n, const workload_
   ROW("distinct slots used", r->slots_used < 0
                                  ? snprintf(cell, sizeof(cell), "-")
                                  : snprintf(cell, sizeof(cell), "%lld", (long long)r->slots_used));
-  ROW("resident, peak", snprintf(cell, sizeof(cell), "%s", human_bytes(r->peak_resident, a, sizeof(a))));
+  ROW("resident, peak", snprintf(cell, sizeof(cell), "%s", human_bytes(r->peak_resident).s));
   ROW("resident, final (all freed)",
-      snprintf(cell, sizeof(cell), "%s", human_bytes(r->final_resident, a, sizeof(a))));
+      snprintf(cell, sizeof(cell), "%s", human_bytes(r->final_resident).s));
   ROW("memfds live", snprintf(cell, sizeof(cell), "%lld", (long long)r->memfds_live));
   ROW("madvise calls per instance", r->madvise_per_instance < 0
                                         ? snprintf(cell, sizeof(cell), "-")
@@ -595,14 +594,13 @@ void report_print(FILE *f, const run_report_t *const *rs, int n, const workload_
       }
     }
     if (!n0 || !n1) continue;
-    char x[32], y[32], z[32], q[32];
     fprintf(f,
             "soak (%s): first %.0f s: resident mean %s, max %s, %.1f descriptors; last %.0f s: "
             "resident mean %s, max %s, %.1f descriptors\n",
-            r->allocator, win, human_bytes((uint64_t)(b0 / n0), x, sizeof(x)),
-            human_bytes((uint64_t)bmax0, y, sizeof(y)), f0 / n0, win,
-            human_bytes((uint64_t)(b1 / n1), z, sizeof(z)),
-            human_bytes((uint64_t)bmax1, q, sizeof(q)), f1 / n1);
+            r->allocator, win, human_bytes((uint64_t)(b0 / n0)).s,
+            human_bytes((uint64_t)bmax0).s, f0 / n0, win,
+            human_bytes((uint64_t)(b1 / n1)).s,
+            human_bytes((uint64_t)bmax1).s, f1 / n1);
   }
   fprintf(f, "\nresident: %s", rs[0]->resident_source);
   for (int i = 1; i < n; i++) fprintf(f, "; %s: %s", rs[i]->allocator, rs[i]->resident_source);

@@ -28,7 +28,7 @@ int tune_run(const wpool_config_t *base, const workload_t *w, const tune_opts_t 
   static const wpool_reset_strategy_t resets[] = {WPOOL_RESET_PREFIX, WPOOL_RESET_DIRTY};
   setting_t s[24];
   int n = 0;
-  char err[256], a[32], b[32];
+  char err[256];
   uint64_t instances = o->instances ? o->instances : (w->instances / 10 ? w->instances / 10 : 1);
   fprintf(out, "wpool tune: %s, %llu instantiations per setting, %u threads\n\n", w->name,
           (unsigned long long)instances, w->threads);
@@ -73,8 +73,8 @@ done_sweep:
   for (int i = 0; i < n; i++) {
     const run_report_t *r = s[i].r;
     fprintf(out, "%c %-6u %-9s %-7s %9.1f us %12.0f %14s %6lld\n", s[i].front ? '*' : ' ',
-            s[i].warm, human_bytes(s[i].keep, a, sizeof(a)), reset_name(s[i].reset),
-            r->p99_ns / 1e3, r->rate, human_bytes(r->peak_resident, b, sizeof(b)),
+            s[i].warm, human_bytes(s[i].keep).s, reset_name(s[i].reset),
+            r->p99_ns / 1e3, r->rate, human_bytes(r->peak_resident).s,
             (long long)r->slots_used);
     bool fits = !o->rss_budget || r->peak_resident <= o->rss_budget;
     if (fits && (best < 0 || r->p99_ns < s[best].r->p99_ns ||
@@ -83,25 +83,23 @@ done_sweep:
   }
   fprintf(out, "\n* on the Pareto front of p99 cycle latency and peak resident memory\n");
   if (best >= 0) {
-    char pk[32];
     fprintf(out,
             "\nrecommended%s%s: max_unused_warm_slots=%u linear_memory_keep_resident=%s "
             "reset_strategy=%s (p99 %.1f us, peak resident %s)\n",
             o->rss_budget ? " for a budget of " : "",
-            o->rss_budget ? human_bytes(o->rss_budget, a, sizeof(a)) : "", s[best].warm,
-            human_bytes(s[best].keep, b, sizeof(b)), reset_name(s[best].reset),
-            s[best].r->p99_ns / 1e3, human_bytes(s[best].r->peak_resident, pk, sizeof(pk)));
+            o->rss_budget ? human_bytes(o->rss_budget).s : "", s[best].warm,
+            human_bytes(s[best].keep).s, reset_name(s[best].reset),
+            s[best].r->p99_ns / 1e3, human_bytes(s[best].r->peak_resident).s);
   } else {
     int small = 0;
     for (int i = 1; i < n; i++)
       if (s[i].r->peak_resident < s[small].r->peak_resident) small = i;
-    char kp[32];
     fprintf(out,
             "\nno setting stays within %s; the smallest peak is %s (max_unused_warm_slots=%u "
             "linear_memory_keep_resident=%s reset_strategy=%s)\n",
-            human_bytes(o->rss_budget, a, sizeof(a)),
-            human_bytes(s[small].r->peak_resident, b, sizeof(b)), s[small].warm,
-            human_bytes(s[small].keep, kp, sizeof(kp)), reset_name(s[small].reset));
+            human_bytes(o->rss_budget).s,
+            human_bytes(s[small].r->peak_resident).s, s[small].warm,
+            human_bytes(s[small].keep).s, reset_name(s[small].reset));
   }
   if (o->plot && n) {
     FILE *f = svg_open(o->plot, 760, 480, "wpool tune: p99 cycle latency vs peak resident memory");
@@ -123,7 +121,7 @@ done_sweep:
               "p99 cycle latency, us (log)");
     for (int i = 0; i < n; i++) {
       char label[64];
-      snprintf(label, sizeof(label), "%u/%s/%s", s[i].warm, human_bytes(s[i].keep, a, sizeof(a)),
+      snprintf(label, sizeof(label), "%u/%s/%s", s[i].warm, human_bytes(s[i].keep).s,
                reset_name(s[i].reset));
       svg_point(&p, s[i].r->peak_resident / 1048576.0, s[i].r->p99_ns / 1e3,
                 s[i].front ? "#d62728" : "#7f7f7f", s[i].front ? label : NULL);
