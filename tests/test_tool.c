@@ -388,3 +388,31 @@ Test(tool, plan_prints_the_layouts_own_figures) {
                   want_mem + (double)L.table_pool_bytes + (double)L.state_pool_bytes + want_stk);
   }
 }
+
+Test(tool, a_workload_must_be_a_regular_file_of_sane_size) {
+  char dir[64];
+  snprintf(dir, sizeof(dir), "/tmp/wpool-dir-%d-XXXXXX", (int)getpid());
+  cr_assert_not_null(mkdtemp(dir));
+  const char *const args[] = {"run", dir, "--no-progress", "--instances", "10", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 2, "status %d: %s", r.status, r.err);
+  expect_in(r.err, ": a directory, not a workload file");
+  expect_in(r.err, dir);
+  expect_one_line(r.err);
+  rmdir(dir);
+
+  const char *const dev[] = {"run", "/dev/null", "--no-progress", "--instances", "10", NULL};
+  tool_run(&r, "", dev);
+  cr_assert_eq(r.status, 2, "status %d: %s", r.status, r.err);
+  expect_in(r.err, "/dev/null: not a regular file or a pipe");
+
+  /* A sparse file larger than the bound is refused before it is read. */
+  const char *path = workload_file("");
+  cr_assert_eq(truncate(path, (off_t)(300 << 20)), 0);
+  const char *const big[] = {"run", path, "--no-progress", "--instances", "10", NULL};
+  tool_run(&r, "", big);
+  cr_assert_eq(r.status, 2, "status %d: %s", r.status, r.err);
+  expect_in(r.err, ": larger than a workload may be (268435456 bytes)");
+  expect_one_line(r.err);
+  unlink(path);
+}

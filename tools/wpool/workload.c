@@ -1,9 +1,12 @@
 #include "workload.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "options.h"
 #include "text.h"
@@ -235,26 +238,75 @@ static bool parse(workload_t *w, const char *text, size_t textlen, char *err, si
   return true;
 }
 
-bool workload_load(workload_t *w, const char *path, char *err, size_t errlen) {
-  FILE *f = fopen(path, "r");
-  if (!f) {
+/* Read a whole workload file into a malloc'd buffer: a regular file of at
+ * most WORKLOAD_MAX_BYTES, or a pipe (read up to that bound). */
+static bool read_workload(const char *path, char **text, size_t *len, char *err, size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
     snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    if (fd >= 0) close(fd);
     return false;
   }
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *text = malloc((size_t)size + 1);
-  if (!text || fread(text, 1, (size_t)size, f) != (size_t)size) {
-    fclose(f);
-    free(text);
-    snprintf(err, errlen, "cannot read %s", path);
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+    snprintf(err, errlen, "%s: %s", path,
+             S_ISDIR(st.st_mode) ? "a directory, not a workload file"
+                                 : "not a regular file or a pipe");
+    close(fd);
     return false;
   }
-  text[size] = '\0';
-  fclose(f);
+  const char *why = NULL;
+  if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > WORKLOAD_MAX_BYTES) why = "too large";
+  /* Read to the end, whatever the size said: a file may change meanwhile. */
+  size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536, n = 0;
+  char *buf = why ? NULL : malloc(cap);
+  if (!why && !buf) why = "out of memory";
+  while (!why) {
+    if (n == cap) {
+      if (cap > WORKLOAD_MAX_BYTES) {
+        why = "too large";
+        break;
+      }
+      size_t ncap = cap * 2 > WORKLOAD_MAX_BYTES + 1 ? WORKLOAD_MAX_BYTES + 1 : cap * 2;
+      char *b = realloc(buf, ncap);
+      if (!b) {
+        why = "out of memory";
+        break;
+      }
+      buf = b;
+      cap = ncap;
+    }
+    ssize_t got = read(fd, buf + n, cap - n);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+      why = "";
+      break;
+    }
+    if (got == 0) {
+      close(fd);
+      *text = buf;
+      *len = n;
+      return true;
+    }
+    n += (size_t)got;
+  }
+  free(buf);
+  close(fd);
+  if (!strcmp(why, "too large"))
+    snprintf(err, errlen, "%s: larger than a workload may be (%llu bytes)", path,
+             (unsigned long long)WORKLOAD_MAX_BYTES);
+  else if (*why)
+    snprintf(err, errlen, "%s: %s", path, why);
+  return false;
+}
+
+bool workload_load(workload_t *w, const char *path, char *err, size_t errlen) {
+  char *text;
+  size_t len;
+  if (!read_workload(path, &text, &len, err, errlen)) return false;
   char e[256];
-  bool ok = workload_parse(w, text, (size_t)size, e, sizeof(e));
+  bool ok = workload_parse(w, text, len, e, sizeof(e));
   free(text);
   if (!ok) snprintf(err, errlen, "%s: %s", path, e);
   const char *base = strrchr(path, '/');

@@ -12,6 +12,8 @@
 
 #define WORKLOAD_MAX_DIRTY 256
 #define WORKLOAD_MAX_CONFIG 32
+/* The largest workload file: a trace of some ten million instantiations. */
+#define WORKLOAD_MAX_BYTES (256ull << 20)
 
 typedef struct trace_event {
   uint64_t time;     /* arrival, microseconds (any monotonic unit) */
@@ -49,6 +51,8 @@ void workload_defaults(workload_t *w);
 /* Parse the len bytes of a workload at text; on error return false with
  * "line N: reason" in err. A line holding a NUL byte is an error. */
 bool workload_parse(workload_t *w, const char *text, size_t len, char *err, size_t errlen);
+/* Read and parse the workload file at path: a regular file (or a pipe) of
+ * at most WORKLOAD_MAX_BYTES. */
 bool workload_load(workload_t *w, const char *path, char *err, size_t errlen);
 void workload_free(workload_t *w);
 /* Apply the workload's config lines to cfg. */
