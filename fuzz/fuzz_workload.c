@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "status.h"
 #include "workload.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -16,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   workload_t w;
   workload_defaults(&w);
   char err[320];
-  if (workload_parse(&w, text, size, err, sizeof(err))) {
+  if (workload_parse(&w, text, size, err, sizeof(err)) == TOOL_OK) {
     if (memchr(data, '\0', size)) abort(); /* a NUL byte was accepted */
     if (!w.modules || !w.threads || !w.concurrency || w.image_bytes > w.memory_pages * 65536)
       abort();

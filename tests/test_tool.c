@@ -113,7 +113,7 @@ Test(tool, config_overrides_accept_units_and_name_bad_values) {
   expect_in(r.err, "config memory_reservation: '4 GiB' is not a size");
   const char *const bad_cfg[] = {"run", path, "--config", "instance_count=0", NULL};
   tool_run(&r, "", bad_cfg);
-  cr_assert_eq(r.status, 1);
+  cr_assert_eq(r.status, 2, "a configuration wpool_create refuses is bad input");
   expect_in(r.err, "instance_count: must be at least 1");
   unlink(path);
 }
@@ -414,5 +414,83 @@ Test(tool, a_workload_must_be_a_regular_file_of_sane_size) {
   cr_assert_eq(r.status, 2, "status %d: %s", r.status, r.err);
   expect_in(r.err, ": larger than a workload may be (268435456 bytes)");
   expect_one_line(r.err);
+  unlink(path);
+}
+
+/* docs/cli.md's rule: 2 for bad input (arguments, files, configurations,
+ * workloads that do not fit the configuration), 1 for a run that could not
+ * complete. */
+static void expect_status(const char *const *args, int status, const char *msg) {
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, status, "%s %s: status %d, not %d: %s", args[0], args[1], r.status,
+               status, r.err);
+  expect_in(r.err, msg);
+  expect_one_line(r.err);
+}
+
+Test(tool, configurations_wpool_create_refuses_exit_2_from_every_command) {
+  const char *path = workload_file(small);
+  static const char *const cmds[] = {"run", "tune", "plan"};
+  static const struct {
+    const char *kv, *msg;
+  } cfgs[] = {
+      {"instance_count=0", "instance_count: must be at least 1"},
+      {"memory_reservation=16TiB", "more than this host allows"},
+      {"decommit_batch_size=65", "decommit_batch_size: 65 exceeds the maximum"},
+      {"memory_reservation=64KiB", "memory_reservation: 65536 bytes is smaller"},
+  };
+  for (size_t c = 0; c < 3; c++)
+    for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
+      const char *const with_file[] = {cmds[c], path, "--no-progress", "--config", cfgs[i].kv,
+                                       NULL};
+      const char *const plan[] = {cmds[c], "--config", cfgs[i].kv, NULL};
+      expect_status(c == 2 ? plan : with_file, 2, cfgs[i].msg);
+    }
+  unlink(path);
+  /* The same from a workload's config line. */
+  char text[512];
+  snprintf(text, sizeof(text), "%sconfig instance_count=0\n", small);
+  path = workload_file(text);
+  const char *const args[] = {"run", path, NULL};
+  expect_status(args, 2, "instance_count: must be at least 1");
+  unlink(path);
+}
+
+Test(tool, a_workload_that_does_not_fit_the_configuration_exits_2) {
+  static const struct {
+    const char *line, *cfg, *msg;
+  } cases[] = {
+      {"state 2KiB\n", "instance_size=1KiB",
+       "the workload's state (2048 bytes) exceeds instance_size (1024 bytes)"},
+      {"table_elements 101\n", "instance_table_elements=100",
+       "the workload's table_elements (101) exceed instance_table_elements (100)"},
+      {"memory_pages 5\n", "instance_memory_pages=4",
+       "the workload's memory_pages (5) exceed instance_memory_pages (4)"},
+      {"", "instance_memories=0", "instance_memories is 0"},
+      {"", "instance_tables=0", "instance_tables 0"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char text[512];
+    snprintf(text, sizeof(text), "%s%s", small, cases[i].line);
+    const char *path = workload_file(text);
+    const char *const run[] = {"run", path, "--no-progress", "--config", cases[i].cfg, NULL};
+    expect_status(run, 2, cases[i].msg);
+    const char *const tune[] = {"tune", path, "--no-progress", "--config", cases[i].cfg, NULL};
+    expect_status(tune, 2, cases[i].msg);
+    unlink(path);
+  }
+}
+
+Test(tool, a_run_that_cannot_complete_exits_1) {
+  /* Each module's image is a memfd: 100 of them do not fit 32 descriptors. */
+  char text[512];
+  snprintf(text, sizeof(text), "%smodules 100\n", small);
+  const char *path = workload_file(text);
+  tool_run_max_fds = 32;
+  const char *const run[] = {"run", path, "--no-progress", NULL};
+  expect_status(run, 1, "wpool run: module ");
+  const char *const tune[] = {"tune", path, "--no-progress", NULL};
+  expect_status(tune, 1, "wpool tune: module ");
+  tool_run_max_fds = 0;
   unlink(path);
 }

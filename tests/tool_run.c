@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@ static void slurp(FILE *f, char *buf, size_t cap) {
 }
 
 unsigned tool_run_seconds = 600;
+unsigned tool_run_max_fds;
 
 void tool_run(tool_result_t *r, const char *input, const char *const *args) {
   tool_run_bytes(r, input, strlen(input), args);
@@ -39,6 +41,8 @@ void tool_run_bytes(tool_result_t *r, const char *input, size_t len, const char 
     dup2(fileno(out), 1);
     dup2(fileno(err), 2);
     alarm(tool_run_seconds); /* kept across execv */
+    struct rlimit fds = {tool_run_max_fds, tool_run_max_fds};
+    if (tool_run_max_fds && setrlimit(RLIMIT_NOFILE, &fds) != 0) _exit(126);
     execv(tool, (char *const *)argv);
     _exit(127);
   }

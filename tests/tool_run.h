@@ -15,6 +15,8 @@ typedef struct tool_result {
 /* A run of the tool is killed (SIGALRM: status 142) after this many
  * seconds, so that a hang fails its test instead of outliving it. */
 extern unsigned tool_run_seconds;
+/* RLIMIT_NOFILE of the tool when nonzero, to make a run fail. */
+extern unsigned tool_run_max_fds;
 
 /* Run `wpool ARGS...` (NULL-terminated) with `input` on standard input. */
 void tool_run(tool_result_t *r, const char *input, const char *const *args);

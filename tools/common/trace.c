@@ -133,7 +133,7 @@ int trace_parse(trace_modules_t *m, const char *line, size_t len, trace_op_t *op
       op->a = modules_id(m, number);
       if (op->a == UINT32_MAX) {
         snprintf(err, errlen, "out of memory for module numbers");
-        return -1;
+        return -2;
       }
     } else {
       snprintf(err, errlen, "%s: expected a module number from 0 to %u%s", alloc ? "alloc" : "clear",

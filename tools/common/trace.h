@@ -40,7 +40,8 @@ void trace_modules_free(trace_modules_t *m);
  * at line[len]. Return 1 with *op filled, 0 for a blank or comment line, -1
  * with a one-line message in err on a malformed line: one holding a NUL
  * byte (anywhere, comments included), an unknown operation, an operand out
- * of range, anything after the operands. */
+ * of range, anything after the operands; -2 with a message when out of
+ * memory for the module map. */
 int trace_parse(trace_modules_t *m, const char *line, size_t len, trace_op_t *op, char *err,
                 size_t errlen);
 

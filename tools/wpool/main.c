@@ -8,6 +8,7 @@
 #include "plan.h"
 #include "replay.h"
 #include "run.h"
+#include "status.h"
 #include "text.h"
 #include "tune.h"
 #include "workload.h"
@@ -64,17 +65,17 @@ static int cmd_replay(int argc, char **argv) {
       return 0;
     } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
       fprintf(stderr, "wpool replay: unknown option '%s' (see wpool help)\n", argv[i]);
-      return 2;
+      return TOOL_BAD_INPUT;
     } else if (path || use_default) {
       fprintf(stderr, "wpool replay: more than one input given\n");
-      return 2;
+      return TOOL_BAD_INPUT;
     } else {
       path = argv[i];
     }
   }
   if (use_default && path) {
     fprintf(stderr, "wpool replay: more than one input given\n");
-    return 2;
+    return TOOL_BAD_INPUT;
   }
   FILE *in = stdin;
   if (use_default) {
@@ -86,7 +87,7 @@ static int cmd_replay(int argc, char **argv) {
   }
   if (!in) {
     fprintf(stderr, "wpool replay: cannot open %s\n", opts.name);
-    return 2;
+    return TOOL_BAD_INPUT;
   }
   static char outbuf[1 << 16];
   setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
@@ -100,7 +101,7 @@ static int cmd_demo(int argc, char **argv) {
   uint64_t n = 200000;
   if (argc > 1) {
     fprintf(stderr, "wpool demo: too many arguments (see wpool help)\n");
-    return 2;
+    return TOOL_BAD_INPUT;
   }
   if (argc == 1) {
     if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
@@ -110,7 +111,7 @@ static int cmd_demo(int argc, char **argv) {
     if (!parse_count(argv[0], DEMO_MAX_ITERATIONS, &n) || n == 0) {
       fprintf(stderr, "wpool demo: ITERATIONS must be a positive number, not '%s' (at most %llu)\n",
               text_quote(argv[0], strlen(argv[0])).s, (unsigned long long)DEMO_MAX_ITERATIONS);
-      return 2;
+      return TOOL_BAD_INPUT;
     }
   }
   return demo_run(stdout, n);
@@ -129,9 +130,14 @@ typedef struct common {
   int noverrides;
 } common_t;
 
-static int bad(const char *cmd, const char *msg, const char *arg) {
+/* Report a one-line problem; return `status`. */
+static int fail(const char *cmd, int status, const char *msg, const char *arg) {
   fprintf(stderr, "wpool %s: %s%s%s\n", cmd, msg, arg ? " " : "", arg ? arg : "");
-  return 2;
+  return status;
+}
+
+static int bad(const char *cmd, const char *msg, const char *arg) {
+  return fail(cmd, TOOL_BAD_INPUT, msg, arg);
 }
 
 /* Parse the arguments of run, tune and plan; return -1 to go on, else the
@@ -188,33 +194,53 @@ static int parse_common(common_t *c, int argc, char **argv, bool takes_workload)
   return -1;
 }
 
+/* Does the workload fit the configuration? Its modules have one memory of
+ * memory_pages, one table of table_elements and state bytes of state. A
+ * misfit is bad input (exit 2), found before any pool is made. */
+static int check_fit(const common_t *c) {
+  const workload_t *w = &c->w;
+  const wpool_config_t *cfg = &c->cfg;
+  char msg[256];
+  if (cfg->instance_memories < 1 || cfg->instance_tables < 1)
+    snprintf(msg, sizeof(msg), "the workload's modules have a memory and a table; "
+             "instance_memories is %u and instance_tables %u",
+             cfg->instance_memories, cfg->instance_tables);
+  else if (cfg->instance_memory_pages < w->memory_pages)
+    snprintf(msg, sizeof(msg),
+             "the workload's memory_pages (%llu) exceed instance_memory_pages (%llu)",
+             (unsigned long long)w->memory_pages,
+             (unsigned long long)cfg->instance_memory_pages);
+  else if (cfg->instance_table_elements < w->table_elements)
+    snprintf(msg, sizeof(msg),
+             "the workload's table_elements (%u) exceed instance_table_elements (%u)",
+             w->table_elements, cfg->instance_table_elements);
+  else if (cfg->instance_size < w->state_bytes)
+    snprintf(msg, sizeof(msg), "the workload's state (%llu bytes) exceeds instance_size (%zu bytes)",
+             (unsigned long long)w->state_bytes, cfg->instance_size);
+  else
+    return -1;
+  return bad(c->cmd, msg, NULL);
+}
+
 /* Load the workload and build the config: defaults, then the workload's
  * config lines, then --config (the command line wins). */
 static int load_common(common_t *c) {
   char err[320];
   workload_defaults(&c->w);
-  bool ok;
+  int st;
   if (c->workload) {
-    ok = workload_load(&c->w, c->workload, err, sizeof(err));
+    st = workload_load(&c->w, c->workload, err, sizeof(err));
   } else {
-    ok = workload_parse(&c->w, workload_default_text, strlen(workload_default_text), err,
+    st = workload_parse(&c->w, workload_default_text, strlen(workload_default_text), err,
                         sizeof(err));
     snprintf(c->w.name, sizeof(c->w.name), "default workload");
   }
-  if (!ok) return bad(c->cmd, err, NULL);
+  if (st != TOOL_OK) return fail(c->cmd, st, err, NULL);
   wpool_config_init(&c->cfg);
   if (!workload_apply_config(&c->w, &c->cfg, err, sizeof(err))) return bad(c->cmd, err, NULL);
   for (int i = 0; i < c->noverrides; i++) config_set_pair(&c->cfg, c->overrides[i], err, sizeof(err));
   if (c->threads) c->w.threads = (uint32_t)c->threads;
-  if (c->cfg.instance_memory_pages < c->w.memory_pages) {
-    char msg[200];
-    snprintf(msg, sizeof(msg),
-             "the workload's memory_pages (%llu) exceed instance_memory_pages (%llu)",
-             (unsigned long long)c->w.memory_pages,
-             (unsigned long long)c->cfg.instance_memory_pages);
-    return bad(c->cmd, msg, NULL);
-  }
-  return -1;
+  return check_fit(c);
 }
 
 static int cmd_run(int argc, char **argv) {
@@ -233,18 +259,13 @@ static int cmd_run(int argc, char **argv) {
   run_opts_t o = {.allocator = RUN_WPOOL, .instances = c->instances,
                   .progress = c->progress && !c->json, .duration_s = (double)c->duration,
                   .sample_ms = c->duration >= 600 ? 1000 : 0};
-  int status = 0;
-  if (!run_workload(&c->cfg, &c->w, &o, r[0], err, sizeof(err))) {
-    fprintf(stderr, "wpool run: %s\n", err);
-    status = 1;
-  }
+  int status = run_workload(&c->cfg, &c->w, &o, r[0], err, sizeof(err));
+  if (status != TOOL_OK) fprintf(stderr, "wpool run: %s\n", err);
   int n = 1;
   if (!status && c->compare) {
     o.allocator = RUN_ONDEMAND;
-    if (!run_workload(&c->cfg, &c->w, &o, r[1], err, sizeof(err))) {
-      fprintf(stderr, "wpool run: on-demand baseline: %s\n", err);
-      status = 1;
-    }
+    status = run_workload(&c->cfg, &c->w, &o, r[1], err, sizeof(err));
+    if (status != TOOL_OK) fprintf(stderr, "wpool run: on-demand baseline: %s\n", err);
     n = 2;
   }
   if (!status) {
@@ -255,10 +276,10 @@ static int cmd_run(int argc, char **argv) {
       report_print(stdout, rs, n, &c->w);
     if (c->plot && !report_plot(c->plot, rs, n, &c->w)) {
       fprintf(stderr, "wpool run: cannot write %s\n", c->plot);
-      status = 1;
+      status = TOOL_FAILED;
     }
     for (int i = 0; i < n; i++)
-      if (rs[i]->wrong_bytes) status = 1;
+      if (rs[i]->wrong_bytes) status = TOOL_FAILED;
   }
   free(r[0]);
   free(r[1]);
@@ -310,5 +331,5 @@ int main(int argc, char **argv) {
     return 0;
   }
   fprintf(stderr, "wpool: unknown command '%s' (see wpool help)\n", cmd);
-  return 2;
+  return TOOL_BAD_INPUT;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "status.h"
 #include "pool/pool_internal.h"
 
 static uint64_t read_u64(const char *path, const char *key) {
@@ -40,7 +41,7 @@ int plan_run(const wpool_config_t *cfg, FILE *out) {
   layout_t L;
   if (config_validate(cfg, &L) != 0) {
     fprintf(stderr, "wpool plan: %s\n", wpool_last_error());
-    return 2;
+    return TOOL_BAD_INPUT;
   }
   fprintf(out, "wpool plan: nothing is reserved; figures are for this configuration\n\n");
   config_print(cfg, "  ", out);
@@ -103,5 +104,5 @@ int plan_run(const wpool_config_t *cfg, FILE *out) {
     fprintf(out, "\n");
   }
   fprintf(out, "\n%s\n", fits ? "fits this host" : "does not fit this host");
-  return fits ? 0 : 1;
+  return fits ? TOOL_OK : TOOL_FAILED;
 }

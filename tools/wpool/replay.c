@@ -1,12 +1,14 @@
 /* `wpool replay`: the slot policy on a recorded trace (docs/replay.md). */
 #include "replay.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "index/index.h"
+#include "status.h"
 #include "text.h"
 #include "trace.h"
 
@@ -55,7 +57,7 @@ int replay_run(FILE *in, FILE *out, const replay_opts_t *opts) {
 
   if (!line) {
     fprintf(stderr, "wpool replay: out of memory\n");
-    return 1;
+    return TOOL_FAILED;
   }
   while ((got = text_read_line(in, line, TRACE_MAX_LINE, &len)) != TEXT_EOF) {
     lineno++;
@@ -79,7 +81,7 @@ int replay_run(FILE *in, FILE *out, const replay_opts_t *opts) {
     if (r > 0 && have_ix && modules.count > ix.module_cap &&
         index_reserve_modules(&ix, (uint32_t)modules.count) != 0) {
       snprintf(err, sizeof(err), "out of memory for %zu modules", modules.count);
-      r = -1;
+      r = -2;
     }
     if (r > 0 && op.kind == TRACE_FREE) {
       if (op.a >= ix.capacity) {
@@ -93,7 +95,7 @@ int replay_run(FILE *in, FILE *out, const replay_opts_t *opts) {
     if (r < 0) {
       fflush(out);
       fprintf(stderr, "wpool replay: %s: line %lu: %s\n", opts->name, lineno, err);
-      status = 2;
+      status = r == -2 ? TOOL_FAILED : TOOL_BAD_INPUT; /* -2: out of memory */
       break;
     }
 
@@ -111,7 +113,7 @@ int replay_run(FILE *in, FILE *out, const replay_opts_t *opts) {
         fflush(out);
         fprintf(stderr, "wpool replay: %s: line %lu: out of memory for %u slots\n", opts->name,
                 lineno, op.a);
-        status = 2;
+        status = TOOL_FAILED;
         goto done;
       }
       have_ix = true;
@@ -136,9 +138,10 @@ done:
     totals_add(&totals, &ix);
     index_destroy(&ix);
   }
-  if (status == 0 && ferror(in)) {
-    fprintf(stderr, "wpool replay: %s: read error\n", opts->name);
-    status = 2;
+  if (status == TOOL_OK && got == TEXT_READ_ERROR) {
+    fprintf(stderr, "wpool replay: %s: line %lu: cannot read: %s\n", opts->name, lineno,
+            strerror(errno));
+    status = TOOL_BAD_INPUT;
   }
   if (status == 0 && opts->summary) print_summary(out, &totals);
   free(line);

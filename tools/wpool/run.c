@@ -27,6 +27,7 @@
 
 #include "ondemand.h"
 #include "options.h"
+#include "status.h"
 #include "svg.h"
 
 #define HP 4096ull
@@ -90,6 +91,7 @@ typedef struct shared {
   wpool_module_t **mods;
   ondemand_module_t *od;
   double *cdf;
+  uint32_t made; /* modules made, in mods or od */
   _Atomic uint64_t done;
   _Atomic uint32_t finished;
   _Atomic uint64_t exhausted, wrong;
@@ -351,7 +353,9 @@ static void show_progress(shared_t *s, uint64_t t0, bool final) {
 
 /* ---- setup and teardown ---------------------------------------------------- */
 
-static bool make_modules(shared_t *s, char *err, size_t errlen) {
+/* Make the workload's modules; return TOOL_OK, TOOL_BAD_INPUT when a module
+ * does not fit the configuration, or TOOL_FAILED. */
+static int make_modules(shared_t *s, char *err, size_t errlen) {
   const workload_t *w = s->w;
   uint8_t *image = malloc(w->image_bytes ? w->image_bytes : 1);
   if (!image) goto oom;
@@ -372,37 +376,39 @@ static bool make_modules(shared_t *s, char *err, size_t errlen) {
                                   .max_elements = w->table_elements};
       wpool_module_desc_t d = {.state_size = w->state_bytes, .memories = &mem, .nmemories = 1,
                                .tables = &table, .ntables = 1};
-      if (wpool_module_new(s->pool, &d, &s->mods[m]) != 0) {
+      int e = wpool_module_new(s->pool, &d, &s->mods[m]);
+      if (e != 0) {
         snprintf(err, errlen, "module %u: %s", m, wpool_last_error());
         free(image);
-        return false;
+        return e == WPOOL_ELIMIT || e == WPOOL_EINVAL ? TOOL_BAD_INPUT : TOOL_FAILED;
       }
     } else if (ondemand_module_init(&s->od[m], image, w->image_bytes, w->memory_pages * 65536,
                                     w->table_elements, w->state_bytes) != 0) {
       snprintf(err, errlen, "module %u: cannot build its memfd image", m);
       free(image);
-      return false;
+      return TOOL_FAILED;
     }
+    s->made = m + 1;
   }
   free(image);
-  return true;
+  return TOOL_OK;
 oom:
   free(image);
   snprintf(err, errlen, "out of memory for %u modules", w->modules);
-  return false;
+  return TOOL_FAILED;
 }
 
 static void free_modules(shared_t *s) {
-  for (uint32_t m = 0; m < s->w->modules; m++) {
-    if (s->mods && s->mods[m]) wpool_module_release(s->mods[m]);
+  for (uint32_t m = 0; m < s->made; m++) {
+    if (s->mods) wpool_module_release(s->mods[m]);
     if (s->od) ondemand_module_fini(&s->od[m]);
   }
   free(s->mods);
   free(s->od);
 }
 
-bool run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts_t *o,
-                  run_report_t *r, char *err, size_t errlen) {
+int run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts_t *o,
+                 run_report_t *r, char *err, size_t errlen) {
   memset(r, 0, sizeof(*r));
   shared_t s = {.w = w, .o = o};
   pthread_mutex_init(&s.failure_lock, NULL);
@@ -411,20 +417,30 @@ bool run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts
   r->allocator = o->allocator == RUN_WPOOL ? "wpool" : "ondemand";
   r->threads = s.threads;
   if (o->allocator == RUN_WPOOL) {
-    if (wpool_create(cfg, &s.pool) != 0) {
+    int e = wpool_create(cfg, &s.pool);
+    if (e != 0) {
       snprintf(err, errlen, "wpool_create: %s", wpool_last_error());
-      return false;
+      pthread_mutex_destroy(&s.failure_lock);
+      return e == WPOOL_EINVAL ? TOOL_BAD_INPUT : TOOL_FAILED;
     }
   }
   /* Zipf(s) over the modules: P(k) proportional to 1 / (k + 1)^s. */
+  int status = TOOL_FAILED;
   s.cdf = malloc(sizeof(double) * w->modules);
-  bool ok = s.cdf && make_modules(&s, err, errlen);
+  if (!s.cdf) snprintf(err, errlen, "out of memory for %u modules", w->modules);
+  else status = make_modules(&s, err, errlen);
+  bool ok = status == TOOL_OK;
   if (ok) {
     double sum = 0, acc = 0;
     for (uint32_t m = 0; m < w->modules; m++) sum += pow(m + 1, -w->zipf);
     for (uint32_t m = 0; m < w->modules; m++) s.cdf[m] = (acc += pow(m + 1, -w->zipf) / sum);
   }
-  worker_t *k = calloc(s.threads, sizeof(*k));
+  worker_t *k = ok ? calloc(s.threads, sizeof(*k)) : NULL;
+  if (ok && !k) {
+    snprintf(err, errlen, "out of memory for %u threads", s.threads);
+    status = TOOL_FAILED;
+    ok = false;
+  }
   uint32_t started = 0;
   uint64_t baseline = rss_anon_bytes(), t0 = now_ns();
   if (o->duration_s > 0 && !w->events) {
@@ -435,9 +451,11 @@ bool run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts
     k[i] = (worker_t){.s = &s, .id = i, .rng = mix(w->seed + i + 1) | 1};
     k[i].cap = (size_t)w->concurrency * 16 + 64;
     k[i].heap = malloc(k[i].cap * sizeof(live_t));
-    if (!k[i].heap || pthread_create(&k[i].thread, NULL, worker_main, &k[i]) != 0) {
-      snprintf(err, errlen, "cannot start thread %u", i);
+    int e = k[i].heap ? pthread_create(&k[i].thread, NULL, worker_main, &k[i]) : ENOMEM;
+    if (e != 0) {
+      snprintf(err, errlen, "cannot start thread %u: %s", i, strerror(e));
       atomic_store(&s.failed, 1);
+      status = TOOL_FAILED;
       ok = false;
       break;
     }
@@ -464,6 +482,7 @@ bool run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts
   if (o->progress && ok) show_progress(&s, t0, true);
   if (atomic_load(&s.failed) && ok) {
     snprintf(err, errlen, "%s", s.failure);
+    status = TOOL_FAILED;
     ok = false;
   }
   if (ok) {
@@ -508,13 +527,13 @@ bool run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts
       r->resident_source = "growth of the process's anonymous RSS";
     }
   }
-  for (uint32_t i = 0; i < s.threads; i++) free(k[i].heap);
+  for (uint32_t i = 0; k && i < s.threads; i++) free(k[i].heap);
   free(k);
   free_modules(&s);
   free(s.cdf);
   if (s.pool) wpool_destroy(s.pool);
   pthread_mutex_destroy(&s.failure_lock);
-  return ok;
+  return ok ? TOOL_OK : status;
 }
 
 /* ---- reports ----------------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "status.h"
 #include "svg.h"
 
 typedef struct setting {
@@ -42,15 +43,21 @@ int tune_run(const wpool_config_t *base, const workload_t *w, const tune_opts_t 
         setting_t *t = &s[n];
         *t = (setting_t){warms[wi], keeps[ki], resets[ri], calloc(1, sizeof(run_report_t)), false};
         run_opts_t ro = {.allocator = RUN_WPOOL, .instances = instances, .progress = false};
-        if (!t->r || !run_workload(&cfg, w, &ro, t->r, err, sizeof(err))) {
-          if (resets[ri] == WPOOL_RESET_DIRTY && strstr(err, "PAGEMAP_SCAN")) {
+        int st = TOOL_FAILED;
+        if (!t->r)
+          snprintf(err, sizeof(err), "out of memory");
+        else
+          st = run_workload(&cfg, w, &ro, t->r, err, sizeof(err));
+        if (st != TOOL_OK) {
+          if (st == TOOL_FAILED && resets[ri] == WPOOL_RESET_DIRTY &&
+              strstr(err, "PAGEMAP_SCAN")) {
             fprintf(out, "(reset_strategy dirty is not available on this kernel: skipped)\n");
             free(t->r);
             goto done_sweep;
           }
           fprintf(stderr, "wpool tune: %s\n", err);
           for (int i = 0; i <= n; i++) free(s[i].r);
-          return 1;
+          return st;
         }
         if (o->progress)
           fprintf(stderr, "wpool tune: %d of 24 settings\n", n + 1);
@@ -106,7 +113,7 @@ done_sweep:
     if (!f) {
       fprintf(stderr, "wpool tune: cannot write %s\n", o->plot);
       for (int i = 0; i < n; i++) free(s[i].r);
-      return 1;
+      return TOOL_FAILED;
     }
     double xmax = 1, ymin = 1e18, ymax = 0;
     for (int i = 0; i < n; i++) {
@@ -131,5 +138,5 @@ done_sweep:
     svg_close(f);
   }
   for (int i = 0; i < n; i++) free(s[i].r);
-  return 0;
+  return TOOL_OK;
 }

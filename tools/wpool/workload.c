@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "status.h"
 #include "text.h"
 
 const char workload_default_text[] =
@@ -64,13 +65,13 @@ static bool add_event(workload_t *w, trace_event_t ev, size_t *cap) {
   return true;
 }
 
-static bool parse(workload_t *w, const char *text, size_t textlen, char *err, size_t errlen);
+static int parse(workload_t *w, const char *text, size_t textlen, char *err, size_t errlen);
 
 /* On failure nothing stays allocated. */
-bool workload_parse(workload_t *w, const char *text, size_t len, char *err, size_t errlen) {
-  if (parse(w, text, len, err, errlen)) return true;
-  workload_free(w);
-  return false;
+int workload_parse(workload_t *w, const char *text, size_t len, char *err, size_t errlen) {
+  int status = parse(w, text, len, err, errlen);
+  if (status != TOOL_OK) workload_free(w);
+  return status;
 }
 
 static bool is_space(char c) {
@@ -91,7 +92,7 @@ static int split(char *line, char **words, int max) {
   }
 }
 
-static bool parse(workload_t *w, const char *text, size_t textlen, char *err, size_t errlen) {
+static int parse(workload_t *w, const char *text, size_t textlen, char *err, size_t errlen) {
   char line[512], e[160];
   unsigned long lineno = 0;
   size_t cap = 0;
@@ -105,11 +106,11 @@ static bool parse(workload_t *w, const char *text, size_t textlen, char *err, si
     size_t nul = text_nul_column(p, len);
     if (nul) {
       snprintf(err, errlen, "line %lu: a NUL byte at column %zu", lineno, nul);
-      return false;
+      return TOOL_BAD_INPUT;
     }
     if (len >= sizeof(line)) {
       snprintf(err, errlen, "line %lu: longer than %zu characters", lineno, sizeof(line) - 1);
-      return false;
+      return TOOL_BAD_INPUT;
     }
     memcpy(line, p, len);
     line[len] = '\0';
@@ -129,18 +130,18 @@ static bool parse(workload_t *w, const char *text, size_t textlen, char *err, si
                  "line %lu: a trace line is TIME MODULE LIFETIME PAGES (module <= 1000000, "
                  "pages <= %d)",
                  lineno, WORKLOAD_MAX_DIRTY);
-        return false;
+        return TOOL_BAD_INPUT;
       }
       if (t < last_time) {
         snprintf(err, errlen, "line %lu: time %llu goes back (trace times must not decrease)",
                  lineno, (unsigned long long)t);
-        return false;
+        return TOOL_BAD_INPUT;
       }
       last_time = t;
       if (m > max_module) max_module = m;
       if (!add_event(w, (trace_event_t){t, (uint32_t)m, life, (uint32_t)pages}, &cap)) {
         snprintf(err, errlen, "line %lu: out of memory", lineno);
-        return false;
+        return TOOL_FAILED;
       }
       continue;
     }
@@ -150,7 +151,7 @@ static bool parse(workload_t *w, const char *text, size_t textlen, char *err, si
     }
     if (n != 2) {
       snprintf(err, errlen, "line %lu: expected 'KEY VALUE' or 'trace'", lineno);
-      return false;
+      return TOOL_BAD_INPUT;
     }
     uint64_t v;
     bool ok = true;
@@ -200,118 +201,121 @@ static bool parse(workload_t *w, const char *text, size_t textlen, char *err, si
       wpool_config_init(&probe);
       if (w->nconfig == WORKLOAD_MAX_CONFIG) {
         snprintf(err, errlen, "line %lu: more than %d config lines", lineno, WORKLOAD_MAX_CONFIG);
-        return false;
+        return TOOL_BAD_INPUT;
       }
       if (strlen(v1) >= sizeof(w->config[0])) {
         snprintf(err, errlen, "line %lu: config '%s' is longer than %zu characters", lineno,
                  text_quote(v1, strlen(v1)).s, sizeof(w->config[0]) - 1);
-        return false;
+        return TOOL_BAD_INPUT;
       }
       if (!config_set_pair(&probe, v1, e, sizeof(e))) {
         snprintf(err, errlen, "line %lu: %s", lineno, e);
-        return false;
+        return TOOL_BAD_INPUT;
       }
       snprintf(w->config[w->nconfig++], sizeof(w->config[0]), "%s", v1);
     } else {
       snprintf(err, errlen, "line %lu: unknown key '%s'", lineno, text_quote(key, strlen(key)).s);
-      return false;
+      return TOOL_BAD_INPUT;
     }
     if (!ok) {
       snprintf(err, errlen, "line %lu: bad value '%s' for %s", lineno,
                text_quote(v1, strlen(v1)).s, key);
-      return false;
+      return TOOL_BAD_INPUT;
     }
   }
   if (w->image_bytes > w->memory_pages * 65536) {
     snprintf(err, errlen, "image (%llu bytes) is larger than memory_pages (%llu pages)",
              (unsigned long long)w->image_bytes, (unsigned long long)w->memory_pages);
-    return false;
+    return TOOL_BAD_INPUT;
   }
   if (trace) {
     if (!w->nevents) {
       snprintf(err, errlen, "line %lu: a trace with no instantiations", lineno);
-      return false;
+      return TOOL_BAD_INPUT;
     }
     w->modules = (uint32_t)max_module + 1;
     w->instances = w->nevents;
   }
-  return true;
+  return TOOL_OK;
 }
 
 /* Read a whole workload file into a malloc'd buffer: a regular file of at
  * most WORKLOAD_MAX_BYTES, or a pipe (read up to that bound). */
-static bool read_workload(const char *path, char **text, size_t *len, char *err, size_t errlen) {
+static int read_workload(const char *path, char **text, size_t *len, char *err, size_t errlen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0) {
     snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
     if (fd >= 0) close(fd);
-    return false;
+    return TOOL_BAD_INPUT;
   }
   if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
     snprintf(err, errlen, "%s: %s", path,
              S_ISDIR(st.st_mode) ? "a directory, not a workload file"
                                  : "not a regular file or a pipe");
     close(fd);
-    return false;
+    return TOOL_BAD_INPUT;
   }
-  const char *why = NULL;
-  if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > WORKLOAD_MAX_BYTES) why = "too large";
+  bool regular = S_ISREG(st.st_mode);
+  bool too_large = regular && (uint64_t)st.st_size > WORKLOAD_MAX_BYTES;
+  int status = too_large ? TOOL_BAD_INPUT : TOOL_OK; /* refused before reading */
+  size_t cap = regular && !too_large ? (size_t)st.st_size + 1 : 65536, n = 0;
+  char *buf = too_large ? NULL : malloc(cap);
   /* Read to the end, whatever the size said: a file may change meanwhile. */
-  size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536, n = 0;
-  char *buf = why ? NULL : malloc(cap);
-  if (!why && !buf) why = "out of memory";
-  while (!why) {
+  while (status == TOOL_OK) {
+    if (!buf) {
+      snprintf(err, errlen, "%s: out of memory", path);
+      status = TOOL_FAILED;
+      break;
+    }
     if (n == cap) {
       if (cap > WORKLOAD_MAX_BYTES) {
-        why = "too large";
+        too_large = true;
+        status = TOOL_BAD_INPUT;
         break;
       }
       size_t ncap = cap * 2 > WORKLOAD_MAX_BYTES + 1 ? WORKLOAD_MAX_BYTES + 1 : cap * 2;
       char *b = realloc(buf, ncap);
-      if (!b) {
-        why = "out of memory";
-        break;
-      }
+      if (!b) free(buf);
       buf = b;
       cap = ncap;
+      continue;
     }
     ssize_t got = read(fd, buf + n, cap - n);
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) {
       snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-      why = "";
+      status = TOOL_BAD_INPUT;
       break;
     }
-    if (got == 0) {
-      close(fd);
-      *text = buf;
-      *len = n;
-      return true;
-    }
+    if (got == 0) break;
     n += (size_t)got;
   }
-  free(buf);
   close(fd);
-  if (!strcmp(why, "too large"))
+  if (status == TOOL_OK) {
+    *text = buf;
+    *len = n;
+    return TOOL_OK;
+  }
+  free(buf);
+  if (too_large)
     snprintf(err, errlen, "%s: larger than a workload may be (%llu bytes)", path,
              (unsigned long long)WORKLOAD_MAX_BYTES);
-  else if (*why)
-    snprintf(err, errlen, "%s: %s", path, why);
-  return false;
+  return status;
 }
 
-bool workload_load(workload_t *w, const char *path, char *err, size_t errlen) {
+int workload_load(workload_t *w, const char *path, char *err, size_t errlen) {
   char *text;
   size_t len;
-  if (!read_workload(path, &text, &len, err, errlen)) return false;
+  int status = read_workload(path, &text, &len, err, errlen);
+  if (status != TOOL_OK) return status;
   char e[256];
-  bool ok = workload_parse(w, text, len, e, sizeof(e));
+  status = workload_parse(w, text, len, e, sizeof(e));
   free(text);
-  if (!ok) snprintf(err, errlen, "%s: %s", path, e);
+  if (status != TOOL_OK) snprintf(err, errlen, "%s: %s", path, e);
   const char *base = strrchr(path, '/');
   snprintf(w->name, sizeof(w->name), "%s", base ? base + 1 : path);
-  return ok;
+  return status;
 }
 
 bool workload_apply_config(const workload_t *w, wpool_config_t *cfg, char *err, size_t errlen) {
