@@ -494,3 +494,34 @@ Test(tool, a_run_that_cannot_complete_exits_1) {
   tool_run_max_fds = 0;
   unlink(path);
 }
+
+Test(tool, help_and_docs_list_every_config_key_the_tool_accepts) {
+  const char *const args[] = {"help", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0);
+  const char *root = getenv("WPOOL_SOURCE_ROOT");
+  cr_assert_not_null(root, "WPOOL_SOURCE_ROOT is not set (run under meson test)");
+  char path[512];
+  snprintf(path, sizeof(path), "%s/docs/cli.md", root);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f, "%s", path);
+  static char doc[1 << 16];
+  doc[fread(doc, 1, sizeof(doc) - 1, f)] = '\0';
+  fclose(f);
+  cr_assert_gt(config_key_count(), 19);
+  for (size_t i = 0; i < config_key_count(); i++) {
+    const char *key = config_key_name(i);
+    char want[96];
+    wpool_config_t cfg;
+    wpool_config_init(&cfg);
+    char err[256];
+    snprintf(want, sizeof(want), "%s=0", key);
+    cr_assert(config_set_pair(&cfg, want, err, sizeof(err)) ||
+                  !strstr(err, "unknown config key"),
+              "the table's key %s is not accepted", key);
+    snprintf(want, sizeof(want), "\n  %s ", key); /* a line of the help's list */
+    cr_assert_not_null(strstr(r.out, want), "wpool help does not list %s", key);
+    snprintf(want, sizeof(want), "| `%s` |", key); /* a row of cli.md's table */
+    cr_assert_not_null(strstr(doc, want), "docs/cli.md does not list %s", key);
+  }
+}

@@ -42,12 +42,19 @@ static const char usage[] =
     "  version   print the library version\n"
     "  help      this text\n"
     "\n"
-    "config keys (sizes take units: 64KiB, 4GiB): instance_count instance_size\n"
-    "  max_unused_warm_slots instance_memories instance_memory_pages\n"
-    "  memory_reservation memory_guard_size guard_before_linear_memory\n"
-    "  linear_memory_keep_resident instance_tables instance_table_elements\n"
-    "  table_keep_resident stack_count async_stack_size async_stack_zeroing\n"
-    "  async_stack_keep_resident reset_strategy (auto, prefix, dirty)\n";
+    "exit status: 0 success; 1 the run could not complete (plan: does not fit);\n"
+    "2 bad input: arguments, files, workload lines, configuration (docs/cli.md)\n"
+    "\n"
+    "config keys, for --config KEY=VALUE and a workload's config lines\n"
+    "(docs/config.md; sizes take units: K/M/G/T are powers of 1024):\n";
+
+/* The usage, then every config key the tool accepts, from options.c's
+ * table (so that the list cannot drift from what --config takes). */
+static int help(void) {
+  fputs(usage, stdout);
+  config_keys_print(stdout, "  ");
+  return TOOL_OK;
+}
 
 static int cmd_replay(int argc, char **argv) {
   replay_opts_t opts = {.name = "<stdin>"};
@@ -61,8 +68,7 @@ static int cmd_replay(int argc, char **argv) {
     } else if (strcmp(argv[i], "--default") == 0) {
       use_default = 1;
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      fputs(usage, stdout);
-      return 0;
+      return help();
     } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
       fprintf(stderr, "wpool replay: unknown option '%s' (see wpool help)\n", argv[i]);
       return TOOL_BAD_INPUT;
@@ -105,8 +111,7 @@ static int cmd_demo(int argc, char **argv) {
   }
   if (argc == 1) {
     if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
-      fputs(usage, stdout);
-      return 0;
+      return help();
     }
     if (!parse_count(argv[0], DEMO_MAX_ITERATIONS, &n) || n == 0) {
       fprintf(stderr, "wpool demo: ITERATIONS must be a positive number, not '%s' (at most %llu)\n",
@@ -149,8 +154,7 @@ static int parse_common(common_t *c, int argc, char **argv, bool takes_workload)
     const char *a = argv[i];
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(usage, stdout);
-      return 0;
+      return help();
     } else if (!strcmp(a, "--config")) {
       if (!next) return bad(c->cmd, "--config needs KEY=VALUE", NULL);
       if (c->noverrides == 64) return bad(c->cmd, "too many --config options", NULL);
@@ -326,10 +330,8 @@ int main(int argc, char **argv) {
     printf("wpool %s\n", wpool_version());
     return 0;
   }
-  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-    fputs(usage, stdout);
-    return 0;
-  }
+  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+    return help();
   fprintf(stderr, "wpool: unknown command '%s' (see wpool help)\n", cmd);
   return TOOL_BAD_INPUT;
 }

@@ -80,6 +80,25 @@ static const struct key {
 
 static const char *const reset_names[] = {"auto", "prefix", "dirty"};
 
+/* What a value of each kind looks like, for messages and the help. */
+static const char *const kind_values[] = {
+    [K_U32] = "a number up to 4294967295",
+    [K_U64] = "a number",
+    [K_SIZE] = "a size such as 65536, 64KiB or 4GiB",
+    [K_SIZE64] = "a size such as 65536, 64KiB or 4GiB",
+    [K_BOOL] = "true or false",
+    [K_RESET] = "auto, prefix or dirty",
+};
+
+size_t config_key_count(void) { return sizeof(keys) / sizeof(keys[0]); }
+
+const char *config_key_name(size_t i) { return i < config_key_count() ? keys[i].name : NULL; }
+
+void config_keys_print(void *file, const char *indent) {
+  for (size_t i = 0; i < config_key_count(); i++)
+    fprintf(file, "%s%-28s %s\n", indent, keys[i].name, kind_values[keys[i].kind]);
+}
+
 bool config_set(wpool_config_t *cfg, const char *key, const char *value, char *err,
                 size_t errlen) {
   for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -121,12 +140,8 @@ bool config_set(wpool_config_t *cfg, const char *key, const char *value, char *e
         }
       break;
     }
-    static const char *const expect[] = {"a number up to 4294967295", "a number",
-                                         "a size such as 65536, 64KiB or 4GiB",
-                                         "a size such as 65536, 64KiB or 4GiB",
-                                         "true or false", "auto, prefix or dirty"};
     snprintf(err, errlen, "config %s: '%s' is not %s", key, text_quote(value, strlen(value)).s,
-             expect[keys[i].kind]);
+             kind_values[keys[i].kind]);
     return false;
   }
   snprintf(err, errlen, "unknown config key '%s' (wpool help lists them)",

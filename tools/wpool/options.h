@@ -21,6 +21,12 @@ bool parse_count(const char *s, uint64_t max, uint64_t *out);
 bool config_set(wpool_config_t *cfg, const char *key, const char *value, char *err, size_t errlen);
 bool config_set_pair(wpool_config_t *cfg, const char *kv, char *err, size_t errlen);
 
+/* The config keys config_set accepts, in order: i < config_key_count(). */
+size_t config_key_count(void);
+const char *config_key_name(size_t i);
+/* Every key and what its values look like, one a line: the help's list. */
+void config_keys_print(void *file, const char *indent);
+
 /* Print every key with its value, one "key = value" per line. */
 void config_print(const wpool_config_t *cfg, const char *indent, void *file);
 
