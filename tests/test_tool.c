@@ -525,3 +525,16 @@ Test(tool, help_and_docs_list_every_config_key_the_tool_accepts) {
     cr_assert_not_null(strstr(doc, want), "docs/cli.md does not list %s", key);
   }
 }
+
+Test(tool, a_long_config_value_is_applied_whole) {
+  /* run kept a 95-character copy of each --config and applied that after
+   * the workload's lines: this one became 1 byte instead of 1 MiB. */
+  const char *path = workload_file(small);
+  char kv[160];
+  snprintf(kv, sizeof(kv), "linear_memory_keep_resident=%076d1MiB", 0);
+  const char *const args[] = {"run", path, "--json", "--threads", "1", "--config", kv, NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  expect_in(r.out, "\"linear_memory_keep_resident\":1048576,");
+  unlink(path);
+}

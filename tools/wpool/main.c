@@ -131,7 +131,7 @@ typedef struct common {
   const char *plot;
   bool json, compare, progress;
   uint64_t threads, instances, rss_budget, duration;
-  char overrides[64][96];
+  const char *overrides[64]; /* --config KEY=VALUE, pointers into argv */
   int noverrides;
 } common_t;
 
@@ -159,7 +159,7 @@ static int parse_common(common_t *c, int argc, char **argv, bool takes_workload)
       if (!next) return bad(c->cmd, "--config needs KEY=VALUE", NULL);
       if (c->noverrides == 64) return bad(c->cmd, "too many --config options", NULL);
       if (!config_set_pair(&c->cfg, next, err, sizeof(err))) return bad(c->cmd, err, NULL);
-      snprintf(c->overrides[c->noverrides++], sizeof(c->overrides[0]), "%s", next);
+      c->overrides[c->noverrides++] = next;
       i++;
     } else if (!strcmp(a, "--threads") && takes_workload) {
       if (!next || !parse_count(next, 64, &c->threads) || !c->threads)
@@ -242,7 +242,8 @@ static int load_common(common_t *c) {
   if (st != TOOL_OK) return fail(c->cmd, st, err, NULL);
   wpool_config_init(&c->cfg);
   if (!workload_apply_config(&c->w, &c->cfg, err, sizeof(err))) return bad(c->cmd, err, NULL);
-  for (int i = 0; i < c->noverrides; i++) config_set_pair(&c->cfg, c->overrides[i], err, sizeof(err));
+  for (int i = 0; i < c->noverrides; i++)
+    if (!config_set_pair(&c->cfg, c->overrides[i], err, sizeof(err))) return bad(c->cmd, err, NULL);
   if (c->threads) c->w.threads = (uint32_t)c->threads;
   return check_fit(c);
 }
