@@ -21,8 +21,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (memchr(data, '\0', size)) abort(); /* a NUL byte was accepted */
     if (!w.modules || !w.threads || !w.concurrency || w.image_bytes > w.memory_pages * 65536)
       abort();
-    for (size_t i = 1; i < w.nevents; i++)
-      if (w.events[i].time < w.events[i - 1].time) abort();
+    for (size_t i = 0; i < w.nevents; i++)
+      if ((i && w.events[i].time < w.events[i - 1].time) ||
+          w.events[i].time + w.events[i].lifetime < w.events[i].time)
+        abort(); /* times go back, or an instance's end wraps */
     wpool_config_t cfg;
     wpool_config_init(&cfg);
     workload_apply_config(&w, &cfg, err, sizeof(err));

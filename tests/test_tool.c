@@ -129,6 +129,8 @@ Test(tool, malformed_workloads_exit_2_naming_the_line) {
       {"config nope=1\n", "line 1: unknown config key 'nope'"},
       {"trace\n0 0 10 1\n5 1 x 1\n", "line 3: a trace line is TIME MODULE LIFETIME PAGES"},
       {"trace\n10 0 10 1\n5 1 1 1\n", "line 3: time 5 goes back"},
+      {"trace\n0 0 1 1\n10 0 18446744073709551606 1\n",
+       "line 3: time 10 + lifetime 18446744073709551606 is past 2^64 - 1"},
       {"trace\n", "a trace with no instantiations"},
       {"memory_pages 1\nimage 128KiB\n", "is larger than memory_pages"},
   };

@@ -132,6 +132,12 @@ static int parse(workload_t *w, const char *text, size_t textlen, char *err, siz
                  lineno, WORKLOAD_MAX_DIRTY);
         return TOOL_BAD_INPUT;
       }
+      uint64_t end;
+      if (__builtin_add_overflow(t, life, &end)) {
+        snprintf(err, errlen, "line %lu: time %llu + lifetime %llu is past 2^64 - 1", lineno,
+                 (unsigned long long)t, (unsigned long long)life);
+        return TOOL_BAD_INPUT;
+      }
       if (t < last_time) {
         snprintf(err, errlen, "line %lu: time %llu goes back (trace times must not decrease)",
                  lineno, (unsigned long long)t);
@@ -153,7 +159,7 @@ static int parse(workload_t *w, const char *text, size_t textlen, char *err, siz
       snprintf(err, errlen, "line %lu: expected 'KEY VALUE' or 'trace'", lineno);
       return TOOL_BAD_INPUT;
     }
-    uint64_t v;
+    uint64_t v = 0;
     bool ok = true;
     if (!strcmp(key, "modules")) {
       ok = parse_count(v1, 1000000, &v) && v > 0;
