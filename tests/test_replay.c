@@ -159,3 +159,15 @@ Test(demo, iteration_counts_out_of_range_exit_2_at_once) {
     cr_assert_not_null(strstr(r.err, want), "'%s' lacks '%s'", r.err, want);
   }
 }
+
+Test(replay, an_input_that_cannot_be_read_exits_2_naming_it) {
+  const char *const dir[] = {"replay", "/", NULL};
+  tool_run(&r, "", dir);
+  cr_assert_eq(r.status, 2);
+  cr_assert_str_eq(r.err, "wpool replay: /: a directory, not a trace\n");
+  const char *const missing[] = {"replay", "/nonexistent/trace", NULL};
+  tool_run(&r, "", missing);
+  cr_assert_eq(r.status, 2);
+  cr_assert_str_eq(r.err,
+                   "wpool replay: cannot open /nonexistent/trace: No such file or directory\n");
+}

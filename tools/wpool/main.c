@@ -1,7 +1,9 @@
 /* The `wpool` command-line tool (docs/cli.md). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "demo.h"
 #include "options.h"
@@ -92,7 +94,13 @@ static int cmd_replay(int argc, char **argv) {
     in = fopen(path, "r");
   }
   if (!in) {
-    fprintf(stderr, "wpool replay: cannot open %s\n", opts.name);
+    fprintf(stderr, "wpool replay: cannot open %s: %s\n", opts.name, strerror(errno));
+    return TOOL_BAD_INPUT;
+  }
+  struct stat st;
+  if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "wpool replay: %s: a directory, not a trace\n", opts.name);
+    fclose(in);
     return TOOL_BAD_INPUT;
   }
   static char outbuf[1 << 16];
