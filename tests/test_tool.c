@@ -540,3 +540,16 @@ Test(tool, a_long_config_value_is_applied_whole) {
   expect_in(r.out, "\"linear_memory_keep_resident\":1048576,");
   unlink(path);
 }
+
+Test(tool, a_plot_that_cannot_be_written) {
+  const char *path = workload_file(small);
+  /* Refused before the run: bad input. */
+  const char *const nodir[] = {"run", path, "--no-progress", "--plot", "/nonexistent/p.svg", NULL};
+  expect_status(nodir, 2, "wpool run: --plot: cannot write /nonexistent/p.svg: No such file");
+  const char *const dir[] = {"tune", path, "--no-progress", "--plot", "/tmp", NULL};
+  expect_status(dir, 2, "wpool tune: --plot: cannot write /tmp: a directory");
+  /* Writing fails after the run: the run could not complete. */
+  const char *const full[] = {"run", path, "--no-progress", "--plot", "/dev/full", NULL};
+  expect_status(full, 1, "wpool run: cannot write /dev/full");
+  unlink(path);
+}

@@ -11,6 +11,7 @@
 #include "replay.h"
 #include "run.h"
 #include "status.h"
+#include "svg.h"
 #include "text.h"
 #include "tune.h"
 #include "workload.h"
@@ -183,6 +184,8 @@ static int parse_common(common_t *c, int argc, char **argv, bool takes_workload)
       i++;
     } else if (!strcmp(a, "--plot") && takes_workload) {
       if (!next) return bad(c->cmd, "--plot needs a file name", NULL);
+      /* Refuse an unwritable plot before the run, not after it. */
+      if (!svg_writable(next, err, sizeof(err))) return bad(c->cmd, "--plot:", err);
       c->plot = next;
       i++;
     } else if (!strcmp(a, "--duration") && !strcmp(c->cmd, "run")) {

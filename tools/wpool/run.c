@@ -704,6 +704,5 @@ bool report_plot(const char *path, const run_report_t *const *rs, int n, const w
     svg_polyline(&p, rs[k]->timeline_s, mib, rs[k]->ntimeline, colors[k % 2]);
     svg_legend(&p, k, colors[k % 2], rs[k]->allocator);
   }
-  svg_close(f);
-  return true;
+  return svg_close(f);
 }

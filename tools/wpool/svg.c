@@ -1,6 +1,10 @@
 #include "svg.h"
 
+#include <errno.h>
 #include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 FILE *svg_open(const char *path, int width, int height, const char *title) {
   FILE *f = fopen(path, "w");
@@ -14,9 +18,41 @@ FILE *svg_open(const char *path, int width, int height, const char *title) {
   return f;
 }
 
-void svg_close(FILE *f) {
+bool svg_writable(const char *path, char *err, size_t errlen) {
+  struct stat st;
+  if (stat(path, &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      snprintf(err, errlen, "cannot write %s: a directory", path);
+      return false;
+    }
+    if (access(path, W_OK) != 0) {
+      snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+      return false;
+    }
+    return true;
+  }
+  if (errno != ENOENT) {
+    snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    return false;
+  }
+  /* A new file: its directory must take it. */
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  size_t n = slash ? (size_t)(slash - path) : 0;
+  if (n >= sizeof(dir)) n = sizeof(dir) - 1;
+  memcpy(dir, path, n);
+  dir[n] = '\0';
+  if (access(slash ? (n ? dir : "/") : ".", W_OK | X_OK) != 0) {
+    snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+bool svg_close(FILE *f) {
   fprintf(f, "</svg>\n");
-  fclose(f);
+  bool ok = !ferror(f);
+  return fclose(f) == 0 && ok;
 }
 
 static double tx(const svg_panel_t *p, double x) {

@@ -14,8 +14,12 @@ typedef struct svg_panel {
   bool xlog, ylog;
 } svg_panel_t;
 
+/* Whether `path` can be written (created, or an existing file replaced);
+ * else false with a one-line reason in err. Nothing is created. */
+bool svg_writable(const char *path, char *err, size_t errlen);
 FILE *svg_open(const char *path, int width, int height, const char *title);
-void svg_close(FILE *f);
+/* Finish and close the file; false if any write failed. */
+bool svg_close(FILE *f);
 /* Start a panel at (x0, y0) of size w x h with the given ranges, draw its
  * frame, ticks and labels. */
 void svg_panel(svg_panel_t *p, FILE *f, double x0, double y0, double w, double h, double xmin,

@@ -135,7 +135,11 @@ done_sweep:
     }
     svg_legend(&p, 0, "#d62728", "Pareto front");
     svg_legend(&p, 1, "#7f7f7f", "dominated");
-    svg_close(f);
+    if (!svg_close(f)) {
+      fprintf(stderr, "wpool tune: cannot write %s\n", o->plot);
+      for (int i = 0; i < n; i++) free(s[i].r);
+      return TOOL_FAILED;
+    }
   }
   for (int i = 0; i < n; i++) free(s[i].r);
   return TOOL_OK;
