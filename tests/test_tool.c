@@ -553,3 +553,18 @@ Test(tool, a_plot_that_cannot_be_written) {
   expect_status(full, 1, "wpool run: cannot write /dev/full");
   unlink(path);
 }
+
+Test(tool, every_argument_is_checked_and_quoted) {
+  const char *const version[] = {"version", "x", NULL};
+  expect_status(version, 2, "wpool version: unexpected argument x");
+  const char *const help[] = {"help", "run", NULL};
+  expect_status(help, 2, "wpool help: unexpected argument run");
+  const char *const threads[] = {"run", "--threads", "\033[2J", NULL};
+  expect_status(threads, 2, "wpool run: --threads needs a number from 1 to 64, not \\x1b[2J");
+  const char *const instances[] = {"run", "--instances", "99999999999999999999999", NULL};
+  expect_status(instances, 2, "--instances needs a number from 1 to 1000000000000, not 9999");
+  const char *const option[] = {"plan", "--\001", NULL};
+  expect_status(option, 2, "wpool plan: unknown option --\\x01");
+  const char *const command[] = {"fr\tob", NULL};
+  expect_status(command, 2, "wpool: unknown command 'fr\\x09ob'");
+}

@@ -17,6 +17,9 @@
 #include "workload.h"
 #include "wpool.h"
 
+/* User text for a one-line message (text.h). */
+#define QUOTE(str) (text_quote((str), strlen(str)).s)
+
 static const char usage[] =
     "usage: wpool [COMMAND] [OPTIONS]\n"
     "\n"
@@ -73,7 +76,8 @@ static int cmd_replay(int argc, char **argv) {
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       return help();
     } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      fprintf(stderr, "wpool replay: unknown option '%s' (see wpool help)\n", argv[i]);
+      fprintf(stderr, "wpool replay: unknown option '%s' (see wpool help)\n",
+              QUOTE(argv[i]));
       return TOOL_BAD_INPUT;
     } else if (path || use_default) {
       fprintf(stderr, "wpool replay: more than one input given\n");
@@ -124,7 +128,7 @@ static int cmd_demo(int argc, char **argv) {
     }
     if (!parse_count(argv[0], DEMO_MAX_ITERATIONS, &n) || n == 0) {
       fprintf(stderr, "wpool demo: ITERATIONS must be a positive number, not '%s' (at most %llu)\n",
-              text_quote(argv[0], strlen(argv[0])).s, (unsigned long long)DEMO_MAX_ITERATIONS);
+              QUOTE(argv[0]), (unsigned long long)DEMO_MAX_ITERATIONS);
       return TOOL_BAD_INPUT;
     }
   }
@@ -172,15 +176,15 @@ static int parse_common(common_t *c, int argc, char **argv, bool takes_workload)
       i++;
     } else if (!strcmp(a, "--threads") && takes_workload) {
       if (!next || !parse_count(next, 64, &c->threads) || !c->threads)
-        return bad(c->cmd, "--threads needs a number from 1 to 64, not", next ? next : "nothing");
+        return bad(c->cmd, "--threads needs a number from 1 to 64, not", next ? QUOTE(next) : "nothing");
       i++;
     } else if (!strcmp(a, "--instances") && takes_workload) {
       if (!next || !parse_count(next, 1000000000000ull, &c->instances) || !c->instances)
-        return bad(c->cmd, "--instances needs a positive number, not", next ? next : "nothing");
+        return bad(c->cmd, "--instances needs a number from 1 to 1000000000000, not", next ? QUOTE(next) : "nothing");
       i++;
     } else if (!strcmp(a, "--rss-budget") && !strcmp(c->cmd, "tune")) {
       if (!next || !parse_size(next, &c->rss_budget))
-        return bad(c->cmd, "--rss-budget needs a size such as 2GiB, not", next ? next : "nothing");
+        return bad(c->cmd, "--rss-budget needs a size such as 2GiB, not", next ? QUOTE(next) : "nothing");
       i++;
     } else if (!strcmp(a, "--plot") && takes_workload) {
       if (!next) return bad(c->cmd, "--plot needs a file name", NULL);
@@ -190,7 +194,7 @@ static int parse_common(common_t *c, int argc, char **argv, bool takes_workload)
       i++;
     } else if (!strcmp(a, "--duration") && !strcmp(c->cmd, "run")) {
       if (!next || !parse_count(next, 86400 * 7, &c->duration) || !c->duration)
-        return bad(c->cmd, "--duration needs seconds from 1 to 604800, not", next ? next : "nothing");
+        return bad(c->cmd, "--duration needs seconds from 1 to 604800, not", next ? QUOTE(next) : "nothing");
       i++;
     } else if (!strcmp(a, "--json") && !strcmp(c->cmd, "run")) {
       c->json = true;
@@ -199,11 +203,11 @@ static int parse_common(common_t *c, int argc, char **argv, bool takes_workload)
     } else if (!strcmp(a, "--no-progress") && takes_workload) {
       c->progress = false;
     } else if (a[0] == '-' && a[1]) {
-      return bad(c->cmd, "unknown option", a);
+      return bad(c->cmd, "unknown option", QUOTE(a));
     } else if (takes_workload && !c->workload) {
       c->workload = a;
     } else {
-      return bad(c->cmd, "unexpected argument", a);
+      return bad(c->cmd, "unexpected argument", QUOTE(a));
     }
   }
   return -1;
@@ -259,10 +263,21 @@ static int load_common(common_t *c) {
   return check_fit(c);
 }
 
-static int cmd_run(int argc, char **argv) {
+/* A fresh common_t for `cmd`; NULL (reported) when out of memory. */
+static common_t *new_common(const char *cmd) {
   common_t *c = calloc(1, sizeof(*c));
-  c->cmd = "run";
+  if (!c) {
+    fprintf(stderr, "wpool %s: out of memory\n", cmd);
+    return NULL;
+  }
+  c->cmd = cmd;
   wpool_config_init(&c->cfg);
+  return c;
+}
+
+static int cmd_run(int argc, char **argv) {
+  common_t *c = new_common("run");
+  if (!c) return TOOL_FAILED;
   int st = parse_common(c, argc, argv, true);
   if (st < 0) st = load_common(c);
   if (st >= 0) {
@@ -272,6 +287,13 @@ static int cmd_run(int argc, char **argv) {
   }
   char err[256];
   run_report_t *r[2] = {calloc(1, sizeof(run_report_t)), calloc(1, sizeof(run_report_t))};
+  if (!r[0] || !r[1]) {
+    free(r[0]);
+    free(r[1]);
+    workload_free(&c->w);
+    free(c);
+    return fail("run", TOOL_FAILED, "out of memory", NULL);
+  }
   run_opts_t o = {.allocator = RUN_WPOOL, .instances = c->instances,
                   .progress = c->progress && !c->json, .duration_s = (double)c->duration,
                   .sample_ms = c->duration >= 600 ? 1000 : 0};
@@ -305,9 +327,8 @@ static int cmd_run(int argc, char **argv) {
 }
 
 static int cmd_tune(int argc, char **argv) {
-  common_t *c = calloc(1, sizeof(*c));
-  c->cmd = "tune";
-  wpool_config_init(&c->cfg);
+  common_t *c = new_common("tune");
+  if (!c) return TOOL_FAILED;
   int st = parse_common(c, argc, argv, true);
   if (st < 0) st = load_common(c);
   if (st < 0) {
@@ -321,9 +342,8 @@ static int cmd_tune(int argc, char **argv) {
 }
 
 static int cmd_plan(int argc, char **argv) {
-  common_t *c = calloc(1, sizeof(*c));
-  c->cmd = "plan";
-  wpool_config_init(&c->cfg);
+  common_t *c = new_common("plan");
+  if (!c) return TOOL_FAILED;
   int st = parse_common(c, argc, argv, false);
   if (st < 0) st = plan_run(&c->cfg, stdout);
   free(c);
@@ -338,12 +358,17 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "plan") == 0) return cmd_plan(argc - 2, argv + 2);
   if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 2, argv + 2);
   if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 2, argv + 2);
-  if (strcmp(cmd, "version") == 0) {
+  bool version = strcmp(cmd, "version") == 0;
+  if (version || strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+      strcmp(cmd, "-h") == 0) {
+    if (argc > 2)
+      return fail(version ? "version" : "help", TOOL_BAD_INPUT, "unexpected argument",
+                  QUOTE(argv[2]));
+    if (!version) return help();
     printf("wpool %s\n", wpool_version());
-    return 0;
+    return TOOL_OK;
   }
-  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
-    return help();
-  fprintf(stderr, "wpool: unknown command '%s' (see wpool help)\n", cmd);
+  fprintf(stderr, "wpool: unknown command '%s' (see wpool help)\n",
+          QUOTE(cmd));
   return TOOL_BAD_INPUT;
 }
