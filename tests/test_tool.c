@@ -424,8 +424,8 @@ Test(tool, a_workload_must_be_a_regular_file_of_sane_size) {
  * complete. */
 static void expect_status(const char *const *args, int status, const char *msg) {
   tool_run(&r, "", args);
-  cr_assert_eq(r.status, status, "%s %s: status %d, not %d: %s", args[0], args[1], r.status,
-               status, r.err);
+  cr_assert_eq(r.status, status, "%s %s: status %d, not %d: %s", args[0],
+               args[1] ? args[1] : "", r.status, status, r.err);
   expect_in(r.err, msg);
   expect_one_line(r.err);
 }
@@ -567,4 +567,18 @@ Test(tool, every_argument_is_checked_and_quoted) {
   expect_status(option, 2, "wpool plan: unknown option --\\x01");
   const char *const command[] = {"fr\tob", NULL};
   expect_status(command, 2, "wpool: unknown command 'fr\\x09ob'");
+}
+
+Test(tool, output_that_cannot_be_written_exits_1) {
+  tool_run_stdout = "/dev/full";
+  const char *const version[] = {"version", NULL};
+  expect_status(version, 1, "wpool: cannot write standard output: ");
+  const char *const plan[] = {"plan", NULL};
+  expect_status(plan, 1, "wpool: cannot write standard output");
+  const char *const replay[] = {"replay", "--default", NULL};
+  expect_status(replay, 1, "wpool: cannot write standard output");
+  /* A failure already reported keeps its status. */
+  const char *const bad[] = {"plan", "--config", "instance_count=0", NULL};
+  expect_status(bad, 2, "instance_count: must be at least 1");
+  tool_run_stdout = NULL;
 }

@@ -17,6 +17,7 @@ static void slurp(FILE *f, char *buf, size_t cap) {
 
 unsigned tool_run_seconds = 600;
 unsigned tool_run_max_fds;
+const char *tool_run_stdout;
 
 void tool_run(tool_result_t *r, const char *input, const char *const *args) {
   tool_run_bytes(r, input, strlen(input), args);
@@ -38,7 +39,9 @@ void tool_run_bytes(tool_result_t *r, const char *input, size_t len, const char 
   cr_assert_geq(pid, 0);
   if (pid == 0) {
     dup2(fileno(in), 0);
-    dup2(fileno(out), 1);
+    int fd = tool_run_stdout ? open(tool_run_stdout, O_WRONLY) : fileno(out);
+    if (fd < 0) _exit(126);
+    dup2(fd, 1);
     dup2(fileno(err), 2);
     alarm(tool_run_seconds); /* kept across execv */
     struct rlimit fds = {tool_run_max_fds, tool_run_max_fds};

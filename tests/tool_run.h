@@ -17,6 +17,9 @@ typedef struct tool_result {
 extern unsigned tool_run_seconds;
 /* RLIMIT_NOFILE of the tool when nonzero, to make a run fail. */
 extern unsigned tool_run_max_fds;
+/* When set, the tool's standard output goes to this file (r->out stays
+ * empty), e.g. /dev/full. */
+extern const char *tool_run_stdout;
 
 /* Run `wpool ARGS...` (NULL-terminated) with `input` on standard input. */
 void tool_run(tool_result_t *r, const char *input, const char *const *args);

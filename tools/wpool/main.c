@@ -350,7 +350,7 @@ static int cmd_plan(int argc, char **argv) {
   return st;
 }
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
   if (argc < 2) return cmd_run(0, NULL);
   const char *cmd = argv[1];
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
@@ -371,4 +371,17 @@ int main(int argc, char **argv) {
   fprintf(stderr, "wpool: unknown command '%s' (see wpool help)\n",
           QUOTE(cmd));
   return TOOL_BAD_INPUT;
+}
+
+int main(int argc, char **argv) {
+  int status = dispatch(argc, argv);
+  /* Output that did not reach its file (a full disk, a closed pipe) means
+   * the command did not complete. */
+  bool flushed = fflush(stdout) == 0;
+  if (!flushed || ferror(stdout)) {
+    fprintf(stderr, "wpool: cannot write standard output: %s\n",
+            flushed ? "an earlier write failed" : strerror(errno));
+    if (status == TOOL_OK) status = TOOL_FAILED;
+  }
+  return status;
 }
