@@ -582,3 +582,29 @@ Test(tool, output_that_cannot_be_written_exits_1) {
   expect_status(bad, 2, "instance_count: must be at least 1");
   tool_run_stdout = NULL;
 }
+
+Test(tool, json_and_svg_escape_the_workload_name) {
+  char path[96], svg[96];
+  snprintf(path, sizeof(path), "/tmp/wpool-test-%d-a\"b<c&\\d", (int)getpid());
+  snprintf(svg, sizeof(svg), "/tmp/wpool-test-%d.svg", (int)getpid());
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs(small, f);
+  fclose(f);
+  const char *const args[] = {"run", path, "--json", "--threads", "1", "--plot", svg, NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  char want[128];
+  snprintf(want, sizeof(want), "{\"workload\":\"wpool-test-%d-a\\\"b<c&\\\\d\",", (int)getpid());
+  expect_in(r.out, want);
+  f = fopen(svg, "r");
+  cr_assert_not_null(f);
+  static char buf[1 << 16];
+  buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+  fclose(f);
+  snprintf(want, sizeof(want), "wpool run: wpool-test-%d-a&quot;b&lt;c&amp;\\d</text>",
+           (int)getpid());
+  expect_in(buf, want);
+  unlink(svg);
+  unlink(path);
+}

@@ -626,12 +626,29 @@ void report_print(FILE *f, const run_report_t *const *rs, int n, const workload_
   fprintf(f, "\n");
 }
 
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      fprintf(f, "\\%c", c);
+    else if (c < 0x20)
+      fprintf(f, "\\u%04x", c);
+    else
+      fputc(c, f);
+  }
+  fputc('"', f);
+}
+
 void report_json(FILE *f, const run_report_t *const *rs, int n, const workload_t *w,
                  const wpool_config_t *cfg) {
-  fprintf(f, "{\"workload\":\"%s\",\"modules\":%u,\"threads\":%u,\"instance_count\":%u,"
+  fputs("{\"workload\":", f);
+  json_string(f, w->name);
+  fprintf(f, ",\"modules\":%u,\"threads\":%u,\"instance_count\":%u,"
              "\"max_unused_warm_slots\":%u,\"linear_memory_keep_resident\":%zu,"
              "\"reset_strategy\":%d,\"results\":[",
-          w->name, w->modules, rs[0]->threads, cfg->instance_count, cfg->max_unused_warm_slots,
+          w->modules, rs[0]->threads, cfg->instance_count, cfg->max_unused_warm_slots,
           cfg->linear_memory_keep_resident, (int)cfg->reset_strategy);
   for (int i = 0; i < n; i++) {
     const run_report_t *r = rs[i];
