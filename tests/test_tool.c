@@ -299,9 +299,9 @@ Test(tool, numbers_up_to_2_64_minus_1_are_read_exactly) {
  * `want` bytes: exact when printed without a decimal point, else within
  * 0.05 of its unit. */
 static void expect_figure(const char *what, const char *num, const char *unit, double want) {
-  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   double scale = 0;
-  for (int i = 0; i < 6; i++)
+  for (int i = 0; i < 7; i++)
     if (!strcmp(unit, units[i])) scale = (double)(1ull << (10 * i));
   cr_assert_gt(scale, 0, "%s: unit '%s'", what, unit);
   char *end;
@@ -607,4 +607,24 @@ Test(tool, json_and_svg_escape_the_workload_name) {
   expect_in(buf, want);
   unlink(svg);
   unlink(path);
+}
+
+Test(tool, plan_never_prints_a_sum_that_wrapped) {
+  /* 1000 stacks of 2^64 - 4096 bytes: either the configuration is refused
+   * (exit 2, issue 11 item 4) or plan's committed figures saturate at 16
+   * EiB; they must not wrap to a small number. */
+  const char *const args[] = {"plan", "--config", "async_stack_size=18446744073709547520", NULL};
+  tool_run(&r, "", args);
+  if (r.status == 2) {
+    expect_in(r.err, "async_stack_size");
+    return;
+  }
+  const char *commit = line_of(r.out, "memory committed at most: ");
+  char all[24], ua[8], stk[24], ustk[8];
+  cr_assert_eq(sscanf(commit, "memory committed at most: %23s %7s (memories %*s %*[^,], tables "
+                              "%*s %*[^,], state %*s %*[^,], stacks %23s %7[^)])",
+                      all, ua, stk, ustk),
+               4, "%.160s", commit);
+  expect_figure("committed", all, ua, 18446744073709551615.0);
+  expect_figure("committed stacks", stk, ustk, 18446744073709551615.0);
 }

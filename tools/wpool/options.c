@@ -192,10 +192,10 @@ void config_print(const wpool_config_t *cfg, const char *indent, void *file) {
 
 human_bytes_t human_bytes(uint64_t v) {
   human_bytes_t h;
-  static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   int i = 0;
   double d = (double)v;
-  while (d >= 1024 && i < 5) {
+  while (d >= 1024 && i < 6) {
     d /= 1024;
     i++;
   }

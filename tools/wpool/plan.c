@@ -37,6 +37,18 @@ static int count_lines(const char *path) {
   return n;
 }
 
+/* Plan's own sums and products saturate: a figure too large for 64 bits
+ * shows as 16 EiB rather than wrapping to a small one. */
+static uint64_t sat_mul(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
 int plan_run(const wpool_config_t *cfg, FILE *out) {
   layout_t L;
   if (config_validate(cfg, &L) != 0) {
@@ -66,7 +78,7 @@ int plan_run(const wpool_config_t *cfg, FILE *out) {
           100.0 * (double)L.total_bytes / (double)limit);
 
   /* Kernel mappings: docs/architecture.md. */
-  uint64_t maps = 4 * L.mem_slots + 2ull * cfg->stack_count + 3;
+  uint64_t maps = sat_add(sat_add(sat_mul(4, L.mem_slots), 2ull * cfg->stack_count), 3);
   uint64_t max_maps = read_u64("/proc/sys/vm/max_map_count", NULL);
   int in_use = count_lines("/proc/self/maps");
   fprintf(out, "kernel mappings: at most %llu (4 per memory slot, 2 per stack, 3 more)",
@@ -74,11 +86,11 @@ int plan_run(const wpool_config_t *cfg, FILE *out) {
   if (max_maps) {
     fprintf(out, "; vm.max_map_count is %llu, this process uses %d\n",
             (unsigned long long)max_maps, in_use);
-    if (maps + (uint64_t)in_use > max_maps) {
+    if (sat_add(maps, (uint64_t)in_use) > max_maps) {
       fits = false;
       fprintf(out, "  DOES NOT FIT: raise vm.max_map_count to at least %llu, or lower "
                    "instance_count, instance_memories or stack_count\n",
-              (unsigned long long)(maps + (uint64_t)in_use + 1024));
+              (unsigned long long)sat_add(maps, (uint64_t)in_use + 1024));
     }
   } else {
     fprintf(out, "\n");
@@ -86,15 +98,14 @@ int plan_run(const wpool_config_t *cfg, FILE *out) {
 
   /* Committed memory at most: every instance with every memory grown to
    * its limit, tables full, state and stacks touched. */
-  uint64_t mem = L.mem_slots * cfg->instance_memory_pages * WPOOL_PAGE_SIZE;
-  uint64_t committed = mem + L.table_pool_bytes + L.state_pool_bytes +
-                       (uint64_t)cfg->stack_count * L.stack_usable;
-  uint64_t total = read_u64("/proc/meminfo", "MemTotal:") * 1024;
+  uint64_t mem = sat_mul(sat_mul(L.mem_slots, cfg->instance_memory_pages), WPOOL_PAGE_SIZE);
+  uint64_t stacks = sat_mul(cfg->stack_count, L.stack_usable);
+  uint64_t committed =
+      sat_add(sat_add(sat_add(mem, L.table_pool_bytes), L.state_pool_bytes), stacks);
+  uint64_t total = sat_mul(read_u64("/proc/meminfo", "MemTotal:"), 1024);
   fprintf(out, "memory committed at most: %s (memories %s, tables %s, state %s, stacks %s)",
-          human_bytes(committed).s, human_bytes(mem).s,
-          human_bytes(L.table_pool_bytes).s,
-          human_bytes(L.state_pool_bytes).s,
-          human_bytes((uint64_t)cfg->stack_count * L.stack_usable).s);
+          human_bytes(committed).s, human_bytes(mem).s, human_bytes(L.table_pool_bytes).s,
+          human_bytes(L.state_pool_bytes).s, human_bytes(stacks).s);
   if (total) {
     fprintf(out, "; this host has %s\n", human_bytes(total).s);
     if (committed > total)
