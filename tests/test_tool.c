@@ -628,3 +628,19 @@ Test(tool, plan_never_prints_a_sum_that_wrapped) {
   expect_figure("committed", all, ua, 18446744073709551615.0);
   expect_figure("committed stacks", stk, ustk, 18446744073709551615.0);
 }
+
+Test(tool, a_budget_of_0_is_a_budget, .timeout = 240) {
+  /* --rss-budget 0 meant "no budget" and recommended any setting. */
+  const char *path = workload_file(small);
+  const char *const args[] = {"tune", path, "--instances", "40", "--rss-budget", "0",
+                              "--no-progress", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  /* Only a setting that kept nothing resident may be recommended. */
+  cr_assert(strstr(r.out, "no setting stays within 0 B; the smallest peak is ") ||
+                strstr(r.out, "recommended for a budget of 0 B: "),
+            "%s", r.out);
+  const char *rec = strstr(r.out, "recommended");
+  if (rec) expect_in(rec, "peak resident 0 B)");
+  unlink(path);
+}

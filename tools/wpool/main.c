@@ -144,6 +144,7 @@ typedef struct common {
   const char *plot;
   bool json, compare, progress;
   uint64_t threads, instances, rss_budget, duration;
+  bool has_budget;
   const char *overrides[64]; /* --config KEY=VALUE, pointers into argv */
   int noverrides;
 } common_t;
@@ -185,6 +186,7 @@ static int parse_common(common_t *c, int argc, char **argv, bool takes_workload)
     } else if (!strcmp(a, "--rss-budget") && !strcmp(c->cmd, "tune")) {
       if (!next || !parse_size(next, &c->rss_budget))
         return bad(c->cmd, "--rss-budget needs a size such as 2GiB, not", next ? QUOTE(next) : "nothing");
+      c->has_budget = true;
       i++;
     } else if (!strcmp(a, "--plot") && takes_workload) {
       if (!next) return bad(c->cmd, "--plot needs a file name", NULL);
@@ -332,7 +334,8 @@ static int cmd_tune(int argc, char **argv) {
   int st = parse_common(c, argc, argv, true);
   if (st < 0) st = load_common(c);
   if (st < 0) {
-    tune_opts_t o = {.instances = c->instances, .rss_budget = c->rss_budget, .plot = c->plot,
+    tune_opts_t o = {.instances = c->instances, .has_budget = c->has_budget,
+                     .rss_budget = c->rss_budget, .plot = c->plot,
                      .progress = c->progress};
     st = tune_run(&c->cfg, &c->w, &o, stdout);
   }

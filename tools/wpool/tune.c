@@ -83,7 +83,7 @@ done_sweep:
             s[i].warm, human_bytes(s[i].keep).s, reset_name(s[i].reset),
             r->p99_ns / 1e3, r->rate, human_bytes(r->peak_resident).s,
             (long long)r->slots_used);
-    bool fits = !o->rss_budget || r->peak_resident <= o->rss_budget;
+    bool fits = !o->has_budget || r->peak_resident <= o->rss_budget;
     if (fits && (best < 0 || r->p99_ns < s[best].r->p99_ns ||
                  (r->p99_ns == s[best].r->p99_ns && r->rate > s[best].r->rate)))
       best = i;
@@ -93,8 +93,8 @@ done_sweep:
     fprintf(out,
             "\nrecommended%s%s: max_unused_warm_slots=%u linear_memory_keep_resident=%s "
             "reset_strategy=%s (p99 %.1f us, peak resident %s)\n",
-            o->rss_budget ? " for a budget of " : "",
-            o->rss_budget ? human_bytes(o->rss_budget).s : "", s[best].warm,
+            o->has_budget ? " for a budget of " : "",
+            o->has_budget ? human_bytes(o->rss_budget).s : "", s[best].warm,
             human_bytes(s[best].keep).s, reset_name(s[best].reset),
             s[best].r->p99_ns / 1e3, human_bytes(s[best].r->peak_resident).s);
   } else {
