@@ -132,8 +132,8 @@ static int parse(workload_t *w, const char *text, size_t textlen, char *err, siz
                  lineno, WORKLOAD_MAX_DIRTY);
         return TOOL_BAD_INPUT;
       }
-      uint64_t end;
-      if (__builtin_add_overflow(t, life, &end)) {
+      uint64_t until;
+      if (__builtin_add_overflow(t, life, &until)) {
         snprintf(err, errlen, "line %lu: time %llu + lifetime %llu is past 2^64 - 1", lineno,
                  (unsigned long long)t, (unsigned long long)life);
         return TOOL_BAD_INPUT;
