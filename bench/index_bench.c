@@ -217,9 +217,13 @@ static int bench_trace(const char *path, int runs) {
   unsigned long lineno = 0;
   while ((len = getline(&line, &lcap, in)) >= 0) {
     lineno++;
-    if (len && line[len - 1] == '\n') line[len - 1] = '\0';
+    if (len && line[len - 1] == '\n') line[--len] = '\0';
     if (n == cap) ops = realloc(ops, (cap *= 2) * sizeof(*ops));
-    int r = trace_parse_line(&modules, line, &ops[n], err, sizeof(err));
+    if (!ops) {
+      fprintf(stderr, "index_bench: out of memory for %zu operations\n", cap);
+      return 1;
+    }
+    int r = trace_parse(&modules, line, (size_t)len, &ops[n], err, sizeof(err));
     if (r < 0) {
       fprintf(stderr, "index_bench: %s: line %lu: %s\n", path, lineno, err);
       return 2;
@@ -285,8 +289,13 @@ int main(int argc, char **argv) {
     } else if (strcmp(argv[i], "--emit-trace") == 0 && i + 1 < argc) {
       emit = argv[++i];
     } else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
-      runs = atoi(argv[++i]);
-      if (runs < 1 || runs > 64) runs = 5;
+      char *end;
+      long v = strtol(argv[++i], &end, 10);
+      if (*end || end == argv[i] || v < 1 || v > 64) {
+        fprintf(stderr, "index_bench: --runs: '%s' is not a number from 1 to 64\n", argv[i]);
+        return 2;
+      }
+      runs = (int)v;
     } else {
       fprintf(stderr,
               "usage: index_bench [--quick] [--runs R] [--trace FILE | --emit-trace FILE]\n");

@@ -18,9 +18,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   index_t ix;
   int have = 0;
   char err[256];
-  for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+  /* Lines as `wpool replay` reads them: with their length, NUL bytes kept. */
+  for (char *line = text, *end = text + size; line < end;) {
+    char *nl = memchr(line, '\n', (size_t)(end - line));
+    size_t len = nl ? (size_t)(nl - line) : (size_t)(end - line);
+    line[len] = '\0';
+    char *next = line + len + 1;
     trace_op_t op;
-    int r = trace_parse_line(&modules, line, &op, err, sizeof(err));
+    int r = trace_parse(&modules, line, len, &op, err, sizeof(err));
+    if (memchr(line, '\0', len) && r >= 0) abort(); /* a NUL byte was accepted */
+    if (r < 0 && (!err[0] || strchr(err, '\n'))) abort();
+    line = next;
     if (r < 0) break;
     if (r == 0) continue;
     if (op.kind == TRACE_NEW) {

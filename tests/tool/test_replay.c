@@ -1,6 +1,7 @@
 /* `wpool replay`: answers, and exit status 2 with a message naming the line
  * for every kind of bad input. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tool_run.h"
@@ -38,6 +39,41 @@ Test(replay, summary_reports_hit_rate_distinct_slots_and_peak_warm) {
                      r.out);
   cr_assert_not_null(strstr(r.out, "3 distinct slots used"), "%s", r.out);
   cr_assert_not_null(strstr(r.out, "peak 2 warm unused slots"), "%s", r.out);
+}
+
+static void expect_error_bytes(const char *input, size_t len, const char *out, const char *msg) {
+  tool_run_bytes(&r, input, len, replay);
+  cr_assert_eq(r.status, 2, "status %d", r.status);
+  cr_assert_str_eq(r.out, out, "lines before the bad one are answered");
+  cr_assert_not_null(strstr(r.err, msg), "stderr '%s' lacks '%s'", r.err, msg);
+  cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+}
+#define EXPECT_ERROR_BYTES(input, out, msg) expect_error_bytes(input, sizeof(input) - 1, out, msg)
+
+Test(replay, a_line_with_a_nul_byte_is_an_error_naming_the_line) {
+  EXPECT_ERROR_BYTES("new 4 1\nalloc 1\0junk\n", "ok\n", "<stdin>: line 2: a NUL byte at column 8");
+  EXPECT_ERROR_BYTES("\0\1\2\377\n", "", "line 1: a NUL byte at column 1");
+  EXPECT_ERROR_BYTES("new 4 1\n\0", "ok\n", "line 2: a NUL byte at column 1");
+  EXPECT_ERROR_BYTES("new 4 1\nalloc 1\n# a comment \0 too\n", "ok\n0\n",
+                     "line 3: a NUL byte at column 13");
+  EXPECT_ERROR_BYTES("new 4 1\n   \0\n", "ok\n", "line 2: a NUL byte at column 4");
+}
+
+Test(replay, messages_quote_control_bytes_and_lines_have_a_bound) {
+  EXPECT_ERROR_BYTES("new 2 0\n\1fr\377ob\r\n", "ok\n",
+                     "line 2: unknown operation '\\x01fr\\xffob'");
+  EXPECT_ERROR_BYTES("new 2 0\nalloc 1 \033[2J\n", "ok\n",
+                     "line 2: unexpected '\\x1b[2J' after the operands");
+  static char longline[70000];
+  memset(longline, '#', sizeof(longline));
+  memcpy(longline, "new 2 0\n", 8);
+  expect_error_bytes(longline, sizeof(longline), "ok\n", "line 2: longer than 65535 bytes");
+  /* A line of exactly the bound is fine. */
+  memset(longline, ' ', 65535);
+  memcpy(longline + 65535, "\nnew 2 0\n", 9);
+  tool_run_bytes(&r, longline, 65535 + 9, replay);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_assert_str_eq(r.out, "ok\n");
 }
 
 Test(replay, operation_before_new_is_an_error) {
@@ -104,4 +140,34 @@ Test(demo, bad_iteration_counts_exit_2) {
   tool_run(&r, "", args);
   cr_assert_eq(r.status, 2);
   cr_assert_not_null(strstr(r.err, "ITERATIONS must be a positive number, not '-5'"), "%s", r.err);
+}
+
+Test(demo, iteration_counts_out_of_range_exit_2_at_once) {
+  /* The old parser ignored strtoull's overflow and looped 2^64 - 1 times. */
+  tool_run_seconds = 20;
+  static const char *const counts[] = {"99999999999999999999999", "18446744073709551616",
+                                       "18446744073709551615", "1000000000001", "0", "+5", " 5",
+                                       "5x", ""};
+  for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+    const char *const args[] = {"demo", counts[i], NULL};
+    tool_run(&r, "", args);
+    cr_assert_eq(r.status, 2, "'%s': status %d", counts[i], r.status);
+    char want[96];
+    snprintf(want, sizeof(want), "ITERATIONS must be a positive number, not '%s' (at most "
+             "1000000000000)\n", counts[i]);
+    cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+    cr_assert_not_null(strstr(r.err, want), "'%s' lacks '%s'", r.err, want);
+  }
+}
+
+Test(replay, an_input_that_cannot_be_read_exits_2_naming_it) {
+  const char *const dir[] = {"replay", "/", NULL};
+  tool_run(&r, "", dir);
+  cr_assert_eq(r.status, 2);
+  cr_assert_str_eq(r.err, "wpool replay: /: a directory, not a trace\n");
+  const char *const missing[] = {"replay", "/nonexistent/trace", NULL};
+  tool_run(&r, "", missing);
+  cr_assert_eq(r.status, 2);
+  cr_assert_str_eq(r.err,
+                   "wpool replay: cannot open /nonexistent/trace: No such file or directory\n");
 }

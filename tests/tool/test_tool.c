@@ -1,24 +1,30 @@
 /* The `wpool` tool's run, tune and plan commands on small inputs: the
  * output's shape, the exit codes, and one-line messages for bad input. */
 #include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../tools/wpool/options.h"
+#include "pool/config.h" /* config_validate: the layout's own figures */
 #include "tool_run.h"
 
 static tool_result_t r;
 
-/* Write `text` to a temporary workload file; return its path. */
-static const char *workload_file(const char *text) {
+/* Write `len` bytes to a temporary workload file; return its path. */
+static const char *workload_bytes(const char *text, size_t len) {
   static char path[64];
   snprintf(path, sizeof(path), "/tmp/wpool-test-%d-XXXXXX", (int)getpid());
   int fd = mkstemp(path);
   cr_assert_geq(fd, 0);
-  cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  cr_assert_eq(write(fd, text, len), (ssize_t)len);
   close(fd);
   return path;
 }
+
+static const char *workload_file(const char *text) { return workload_bytes(text, strlen(text)); }
 
 static const char small[] =
     "# a small generated workload\n"
@@ -107,7 +113,7 @@ Test(tool, config_overrides_accept_units_and_name_bad_values) {
   expect_in(r.err, "config memory_reservation: '4 GiB' is not a size");
   const char *const bad_cfg[] = {"run", path, "--config", "instance_count=0", NULL};
   tool_run(&r, "", bad_cfg);
-  cr_assert_eq(r.status, 1);
+  cr_assert_eq(r.status, 2, "a configuration wpool_create refuses is bad input");
   expect_in(r.err, "instance_count: must be at least 1");
   unlink(path);
 }
@@ -123,6 +129,8 @@ Test(tool, malformed_workloads_exit_2_naming_the_line) {
       {"config nope=1\n", "line 1: unknown config key 'nope'"},
       {"trace\n0 0 10 1\n5 1 x 1\n", "line 3: a trace line is TIME MODULE LIFETIME PAGES"},
       {"trace\n10 0 10 1\n5 1 1 1\n", "line 3: time 5 goes back"},
+      {"trace\n0 0 1 1\n10 0 18446744073709551606 1\n",
+       "line 3: time 10 + lifetime 18446744073709551606 is past 2^64 - 1"},
       {"trace\n", "a trace with no instantiations"},
       {"memory_pages 1\nimage 128KiB\n", "is larger than memory_pages"},
   };
@@ -139,6 +147,53 @@ Test(tool, malformed_workloads_exit_2_naming_the_line) {
   tool_run(&r, "", missing);
   cr_assert_eq(r.status, 2);
   expect_in(r.err, "cannot open /nonexistent/workload");
+}
+
+/* The message is one line: a single newline, at its end. */
+static void expect_one_line(const char *msg) {
+  cr_assert_eq(strchr(msg, '\n'), msg + strlen(msg) - 1, "one line: %s", msg);
+}
+
+Test(tool, nul_bytes_in_a_workload_exit_2_naming_the_line) {
+  static const struct {
+    const char *text;
+    size_t len;
+    const char *msg;
+  } cases[] = {
+#define C(text, msg) {text, sizeof(text) - 1, msg}
+      C("\0frob\n", "line 1: a NUL byte at column 1"),
+      C("modules 2\n\0frob 1\n", "line 2: a NUL byte at column 1"),
+      C("modules 2\nzipf 1.0\n# a comment \0 here\n", "line 3: a NUL byte at column 13"),
+      C("modules 2\0junk\n", "line 1: a NUL byte at column 10"),
+      C("trace\n0 0 1 1\0\n", "line 2: a NUL byte at column 8"),
+      C("modules 2\n\0", "line 2: a NUL byte at column 1"),
+#undef C
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    const char *path = workload_bytes(cases[i].text, cases[i].len);
+    const char *const args[] = {"run", path, "--no-progress", "--instances", "10", NULL};
+    tool_run(&r, "", args);
+    cr_assert_eq(r.status, 2, "case %zu: status %d", i, r.status);
+    expect_in(r.err, path);
+    expect_in(r.err, cases[i].msg);
+    expect_one_line(r.err);
+    unlink(path);
+  }
+}
+
+Test(tool, messages_quote_control_bytes_of_the_input) {
+  const char *path = workload_file("mod\1ules 5\r\n");
+  const char *const args[] = {"run", path, NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 2);
+  expect_in(r.err, "line 1: unknown key 'mod\\x01ules'");
+  expect_one_line(r.err);
+  unlink(path);
+  const char *const bad_val[] = {"plan", "--config", "instance_count=1\033[2J", NULL};
+  tool_run(&r, "", bad_val);
+  cr_assert_eq(r.status, 2);
+  expect_in(r.err, "config instance_count: '1\\x1b[2J' is not a number");
+  expect_one_line(r.err);
 }
 
 Test(tool, bad_options_exit_2) {
@@ -220,5 +275,373 @@ Test(tool, a_soak_runs_for_its_duration_and_compares_first_and_last) {
   tool_run(&r, "", bad_duration);
   cr_assert_eq(r.status, 2);
   expect_in(r.err, "--duration needs seconds");
+  unlink(path);
+}
+
+Test(tool, numbers_up_to_2_64_minus_1_are_read_exactly) {
+  /* The largest 64-bit values are numbers; one more is out of range. */
+  char text[512];
+  snprintf(text, sizeof(text), "%sseed 18446744073709551615\n", small);
+  const char *path = workload_file(text);
+  const char *const args[] = {"run", path, "--no-progress", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  unlink(path);
+  snprintf(text, sizeof(text), "%sseed 18446744073709551616\n", small);
+  path = workload_file(text);
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 2);
+  expect_in(r.err, "line 17: bad value '18446744073709551616' for seed");
+  unlink(path);
+}
+
+/* A figure plan printed ("4 MiB", "46.3 MiB", "0 B") is within rounding of
+ * `want` bytes: exact when printed without a decimal point, else within
+ * 0.05 of its unit. */
+static void expect_figure(const char *what, const char *num, const char *unit, double want) {
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double scale = 0;
+  for (int i = 0; i < 7; i++)
+    if (!strcmp(unit, units[i])) scale = (double)(1ull << (10 * i));
+  cr_assert_gt(scale, 0, "%s: unit '%s'", what, unit);
+  char *end;
+  double v = strtod(num, &end);
+  cr_assert(end != num && !*end, "%s: '%s' is not a number", what, num);
+  double tol = strchr(num, '.') ? 0.05 * scale + 0.5 : 0.5;
+  cr_assert(fabs(v * scale - want) <= tol, "%s: plan says %s %s, the layout %.0f bytes", what,
+            num, unit, want);
+}
+
+/* The line of `out` that starts with `prefix`. */
+static const char *line_of(const char *out, const char *prefix) {
+  for (const char *p = out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+    if (!strncmp(p, prefix, strlen(prefix))) return p;
+  cr_assert_fail("no line '%s' in:\n%s", prefix, out);
+  return NULL;
+}
+
+/* One row of plan's pool table: slots, slot size and reservation. */
+static void expect_row(const char *out, const char *label, uint64_t slots, uint64_t slot_size,
+                       uint64_t reserved) {
+  const char *line = line_of(out, label);
+  unsigned long long n;
+  char a[24], b[24], ua[8], ub[8];
+  cr_assert_eq(sscanf(line + 16, "%llu %23s %7s %23s %7s", &n, a, ua, b, ub), 5, "%.80s", line);
+  cr_assert_eq(n, slots, "%s slots", label);
+  expect_figure(label, a, ua, (double)slot_size);
+  expect_figure(label, b, ub, (double)reserved);
+}
+
+Test(tool, plan_prints_the_layouts_own_figures) {
+  static const char *const configs[][12] = {
+      {NULL},
+      {"instance_count=4", "instance_size=1MiB", "stack_count=2", "async_stack_size=1MiB", NULL},
+      {"instance_count=16", "memory_reservation=1MiB", "memory_guard_size=64KiB",
+       "instance_memory_pages=4", "instance_tables=3", "instance_table_elements=1000",
+       "stack_count=0", NULL},
+      {"instance_count=100", "instance_memories=2", "guard_before_linear_memory=false",
+       "instance_size=12345", "stack_count=7", "async_stack_size=100000",
+       "memory_reservation=8MiB", "memory_guard_size=0", "instance_memory_pages=100", NULL},
+      {"instance_count=3000", "instance_size=3GiB", "stack_count=5000",
+       "async_stack_size=64KiB", "instance_table_elements=0", NULL},
+  };
+  for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++) {
+    wpool_config_t cfg;
+    wpool_config_init(&cfg);
+    const char *args[32] = {"plan"};
+    int n = 1;
+    char err[256];
+    for (int i = 0; configs[c][i]; i++) {
+      cr_assert(config_set_pair(&cfg, configs[c][i], err, sizeof(err)), "%s", err);
+      args[n++] = "--config";
+      args[n++] = configs[c][i];
+    }
+    args[n] = NULL;
+    layout_t L;
+    wpool_config_t checked;
+    cr_assert_eq(config_validate(&cfg, &checked, &L), 0, "config %zu: %s", c, wpool_last_error());
+    tool_run(&r, "", args);
+    cr_assert(r.status == 0 || r.status == 1, "config %zu: status %d: %s", c, r.status, r.err);
+    expect_row(r.out, "memories ", L.mem_slots, L.mem_slot_size, L.mem_pool_bytes);
+    expect_row(r.out, "tables ", L.table_slots, L.table_slot_size, L.table_pool_bytes);
+    expect_row(r.out, "instance state ", cfg.instance_count, L.state_slot_size,
+               L.state_pool_bytes);
+    expect_row(r.out, "stacks ", cfg.stack_count, L.stack_slot_size, L.stack_pool_bytes);
+
+    char t[24], ut[8];
+    const char *space = line_of(r.out, "address space: ");
+    cr_assert_eq(sscanf(space, "address space: %23s %7s of the", t, ut), 2);
+    expect_figure("address space", t, ut, (double)L.total_bytes);
+
+    char all[24], mem[24], tab[24], st[24], stk[24];
+    char ua[8], um[8], utab[8], ust[8], ustk[8];
+    const char *commit = line_of(r.out, "memory committed at most: ");
+    cr_assert_eq(sscanf(commit,
+                        "memory committed at most: %23s %7s (memories %23s %7[^,], tables %23s "
+                        "%7[^,], state %23s %7[^,], stacks %23s %7[^)])",
+                        all, ua, mem, um, tab, utab, st, ust, stk, ustk),
+                 10, "%.160s", commit);
+    double want_mem = (double)L.mem_slots * (double)cfg.instance_memory_pages * WPOOL_PAGE_SIZE;
+    double want_stk = (double)cfg.stack_count * (double)L.stack_usable;
+    expect_figure("committed memories", mem, um, want_mem);
+    expect_figure("committed tables", tab, utab, (double)L.table_pool_bytes);
+    expect_figure("committed state", st, ust, (double)L.state_pool_bytes);
+    expect_figure("committed stacks", stk, ustk, want_stk);
+    expect_figure("committed", all, ua,
+                  want_mem + (double)L.table_pool_bytes + (double)L.state_pool_bytes + want_stk);
+  }
+}
+
+Test(tool, a_workload_must_be_a_regular_file_of_sane_size) {
+  char dir[64];
+  snprintf(dir, sizeof(dir), "/tmp/wpool-dir-%d-XXXXXX", (int)getpid());
+  cr_assert_not_null(mkdtemp(dir));
+  const char *const args[] = {"run", dir, "--no-progress", "--instances", "10", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 2, "status %d: %s", r.status, r.err);
+  expect_in(r.err, ": a directory, not a workload file");
+  expect_in(r.err, dir);
+  expect_one_line(r.err);
+  rmdir(dir);
+
+  const char *const dev[] = {"run", "/dev/null", "--no-progress", "--instances", "10", NULL};
+  tool_run(&r, "", dev);
+  cr_assert_eq(r.status, 2, "status %d: %s", r.status, r.err);
+  expect_in(r.err, "/dev/null: not a regular file or a pipe");
+
+  /* A sparse file larger than the bound is refused before it is read. */
+  const char *path = workload_file("");
+  cr_assert_eq(truncate(path, (off_t)(300 << 20)), 0);
+  const char *const big[] = {"run", path, "--no-progress", "--instances", "10", NULL};
+  tool_run(&r, "", big);
+  cr_assert_eq(r.status, 2, "status %d: %s", r.status, r.err);
+  expect_in(r.err, ": larger than a workload may be (268435456 bytes)");
+  expect_one_line(r.err);
+  unlink(path);
+}
+
+/* docs/cli.md's rule: 2 for bad input (arguments, files, configurations,
+ * workloads that do not fit the configuration), 1 for a run that could not
+ * complete. */
+static void expect_status(const char *const *args, int status, const char *msg) {
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, status, "%s %s: status %d, not %d: %s", args[0],
+               args[1] ? args[1] : "", r.status, status, r.err);
+  expect_in(r.err, msg);
+  expect_one_line(r.err);
+}
+
+Test(tool, configurations_wpool_create_refuses_exit_2_from_every_command) {
+  const char *path = workload_file(small);
+  static const char *const cmds[] = {"run", "tune", "plan"};
+  static const struct {
+    const char *kv, *msg;
+  } cfgs[] = {
+      {"instance_count=0", "instance_count: must be at least 1"},
+      {"memory_reservation=16TiB", "more than this host allows"},
+      {"decommit_batch_size=65", "decommit_batch_size: 65 exceeds the maximum"},
+      {"memory_reservation=64KiB", "memory_reservation: 65536 bytes is smaller"},
+  };
+  for (size_t c = 0; c < 3; c++)
+    for (size_t i = 0; i < sizeof(cfgs) / sizeof(cfgs[0]); i++) {
+      const char *const with_file[] = {cmds[c], path, "--no-progress", "--config", cfgs[i].kv,
+                                       NULL};
+      const char *const plan[] = {cmds[c], "--config", cfgs[i].kv, NULL};
+      expect_status(c == 2 ? plan : with_file, 2, cfgs[i].msg);
+    }
+  unlink(path);
+  /* The same from a workload's config line. */
+  char text[512];
+  snprintf(text, sizeof(text), "%sconfig instance_count=0\n", small);
+  path = workload_file(text);
+  const char *const args[] = {"run", path, NULL};
+  expect_status(args, 2, "instance_count: must be at least 1");
+  unlink(path);
+}
+
+Test(tool, a_workload_that_does_not_fit_the_configuration_exits_2) {
+  static const struct {
+    const char *line, *cfg, *msg;
+  } cases[] = {
+      {"state 2KiB\n", "instance_size=1KiB",
+       "the workload's state (2048 bytes) exceeds instance_size (1024 bytes)"},
+      {"table_elements 101\n", "instance_table_elements=100",
+       "the workload's table_elements (101) exceed instance_table_elements (100)"},
+      {"memory_pages 5\n", "instance_memory_pages=4",
+       "the workload's memory_pages (5) exceed instance_memory_pages (4)"},
+      {"", "instance_memories=0", "instance_memories is 0"},
+      {"", "instance_tables=0", "instance_tables 0"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char text[512];
+    snprintf(text, sizeof(text), "%s%s", small, cases[i].line);
+    const char *path = workload_file(text);
+    const char *const run[] = {"run", path, "--no-progress", "--config", cases[i].cfg, NULL};
+    expect_status(run, 2, cases[i].msg);
+    const char *const tune[] = {"tune", path, "--no-progress", "--config", cases[i].cfg, NULL};
+    expect_status(tune, 2, cases[i].msg);
+    unlink(path);
+  }
+}
+
+Test(tool, a_run_that_cannot_complete_exits_1) {
+  /* Each module's image is a memfd: 100 of them do not fit 32 descriptors. */
+  char text[512];
+  snprintf(text, sizeof(text), "%smodules 100\n", small);
+  const char *path = workload_file(text);
+  tool_run_max_fds = 32;
+  const char *const run[] = {"run", path, "--no-progress", NULL};
+  expect_status(run, 1, "wpool run: module ");
+  const char *const tune[] = {"tune", path, "--no-progress", NULL};
+  expect_status(tune, 1, "wpool tune: module ");
+  tool_run_max_fds = 0;
+  unlink(path);
+}
+
+Test(tool, help_and_docs_list_every_config_key_the_tool_accepts) {
+  const char *const args[] = {"help", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0);
+  const char *root = getenv("WPOOL_SOURCE_ROOT");
+  cr_assert_not_null(root, "WPOOL_SOURCE_ROOT is not set (run under meson test)");
+  char path[512];
+  snprintf(path, sizeof(path), "%s/docs/cli.md", root);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f, "%s", path);
+  static char doc[1 << 16];
+  doc[fread(doc, 1, sizeof(doc) - 1, f)] = '\0';
+  fclose(f);
+  cr_assert_gt(config_key_count(), 19);
+  for (size_t i = 0; i < config_key_count(); i++) {
+    const char *key = config_key_name(i);
+    char want[96];
+    wpool_config_t cfg;
+    wpool_config_init(&cfg);
+    char err[256];
+    snprintf(want, sizeof(want), "%s=0", key);
+    cr_assert(config_set_pair(&cfg, want, err, sizeof(err)) ||
+                  !strstr(err, "unknown config key"),
+              "the table's key %s is not accepted", key);
+    snprintf(want, sizeof(want), "\n  %s ", key); /* a line of the help's list */
+    cr_assert_not_null(strstr(r.out, want), "wpool help does not list %s", key);
+    snprintf(want, sizeof(want), "| `%s` |", key); /* a row of cli.md's table */
+    cr_assert_not_null(strstr(doc, want), "docs/cli.md does not list %s", key);
+  }
+}
+
+Test(tool, a_long_config_value_is_applied_whole) {
+  /* run kept a 95-character copy of each --config and applied that after
+   * the workload's lines: this one became 1 byte instead of 1 MiB. */
+  const char *path = workload_file(small);
+  char kv[160];
+  snprintf(kv, sizeof(kv), "linear_memory_keep_resident=%076d1MiB", 0);
+  const char *const args[] = {"run", path, "--json", "--threads", "1", "--config", kv, NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  expect_in(r.out, "\"linear_memory_keep_resident\":1048576,");
+  unlink(path);
+}
+
+Test(tool, a_plot_that_cannot_be_written) {
+  const char *path = workload_file(small);
+  /* Refused before the run: bad input. */
+  const char *const nodir[] = {"run", path, "--no-progress", "--plot", "/nonexistent/p.svg", NULL};
+  expect_status(nodir, 2, "wpool run: --plot: cannot write /nonexistent/p.svg: No such file");
+  const char *const dir[] = {"tune", path, "--no-progress", "--plot", "/tmp", NULL};
+  expect_status(dir, 2, "wpool tune: --plot: cannot write /tmp: a directory");
+  /* Writing fails after the run: the run could not complete. */
+  const char *const full[] = {"run", path, "--no-progress", "--plot", "/dev/full", NULL};
+  expect_status(full, 1, "wpool run: cannot write /dev/full");
+  unlink(path);
+}
+
+Test(tool, every_argument_is_checked_and_quoted) {
+  const char *const version[] = {"version", "x", NULL};
+  expect_status(version, 2, "wpool version: unexpected argument x");
+  const char *const help[] = {"help", "run", NULL};
+  expect_status(help, 2, "wpool help: unexpected argument run");
+  const char *const threads[] = {"run", "--threads", "\033[2J", NULL};
+  expect_status(threads, 2, "wpool run: --threads needs a number from 1 to 64, not \\x1b[2J");
+  const char *const instances[] = {"run", "--instances", "99999999999999999999999", NULL};
+  expect_status(instances, 2, "--instances needs a number from 1 to 1000000000000, not 9999");
+  const char *const option[] = {"plan", "--\001", NULL};
+  expect_status(option, 2, "wpool plan: unknown option --\\x01");
+  const char *const command[] = {"fr\tob", NULL};
+  expect_status(command, 2, "wpool: unknown command 'fr\\x09ob'");
+}
+
+Test(tool, output_that_cannot_be_written_exits_1) {
+  tool_run_stdout = "/dev/full";
+  const char *const version[] = {"version", NULL};
+  expect_status(version, 1, "wpool: cannot write standard output: ");
+  const char *const plan[] = {"plan", NULL};
+  expect_status(plan, 1, "wpool: cannot write standard output");
+  const char *const replay[] = {"replay", "--default", NULL};
+  expect_status(replay, 1, "wpool: cannot write standard output");
+  /* A failure already reported keeps its status. */
+  const char *const bad[] = {"plan", "--config", "instance_count=0", NULL};
+  expect_status(bad, 2, "instance_count: must be at least 1");
+  tool_run_stdout = NULL;
+}
+
+Test(tool, json_and_svg_escape_the_workload_name) {
+  char path[96], svg[96];
+  snprintf(path, sizeof(path), "/tmp/wpool-test-%d-a\"b<c&\\d", (int)getpid());
+  snprintf(svg, sizeof(svg), "/tmp/wpool-test-%d.svg", (int)getpid());
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs(small, f);
+  fclose(f);
+  const char *const args[] = {"run", path, "--json", "--threads", "1", "--plot", svg, NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  char want[128];
+  snprintf(want, sizeof(want), "{\"workload\":\"wpool-test-%d-a\\\"b<c&\\\\d\",", (int)getpid());
+  expect_in(r.out, want);
+  f = fopen(svg, "r");
+  cr_assert_not_null(f);
+  static char buf[1 << 16];
+  buf[fread(buf, 1, sizeof(buf) - 1, f)] = '\0';
+  fclose(f);
+  snprintf(want, sizeof(want), "wpool run: wpool-test-%d-a&quot;b&lt;c&amp;\\d</text>",
+           (int)getpid());
+  expect_in(buf, want);
+  unlink(svg);
+  unlink(path);
+}
+
+Test(tool, plan_never_prints_a_sum_that_wrapped) {
+  /* 1000 stacks of 2^64 - 4096 bytes: either the configuration is refused
+   * (exit 2, issue 11 item 4) or plan's committed figures saturate at 16
+   * EiB; they must not wrap to a small number. */
+  const char *const args[] = {"plan", "--config", "async_stack_size=18446744073709547520", NULL};
+  tool_run(&r, "", args);
+  if (r.status == 2) {
+    expect_in(r.err, "async_stack_size");
+    return;
+  }
+  const char *commit = line_of(r.out, "memory committed at most: ");
+  char all[24], ua[8], stk[24], ustk[8];
+  cr_assert_eq(sscanf(commit, "memory committed at most: %23s %7s (memories %*s %*[^,], tables "
+                              "%*s %*[^,], state %*s %*[^,], stacks %23s %7[^)])",
+                      all, ua, stk, ustk),
+               4, "%.160s", commit);
+  expect_figure("committed", all, ua, 18446744073709551615.0);
+  expect_figure("committed stacks", stk, ustk, 18446744073709551615.0);
+}
+
+Test(tool, a_budget_of_0_is_a_budget, .timeout = 240) {
+  /* --rss-budget 0 meant "no budget" and recommended any setting. */
+  const char *path = workload_file(small);
+  const char *const args[] = {"tune", path, "--instances", "40", "--rss-budget", "0",
+                              "--no-progress", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  /* Only a setting that kept nothing resident may be recommended. */
+  cr_assert(strstr(r.out, "no setting stays within 0 B; the smallest peak is ") ||
+                strstr(r.out, "recommended for a budget of 0 B: "),
+            "%s", r.out);
+  const char *rec = strstr(r.out, "recommended");
+  if (rec) expect_in(rec, "peak resident 0 B)");
   unlink(path);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,12 +15,20 @@ static void slurp(FILE *f, char *buf, size_t cap) {
   buf[n] = '\0';
 }
 
+unsigned tool_run_seconds = 600;
+unsigned tool_run_max_fds;
+const char *tool_run_stdout;
+
 void tool_run(tool_result_t *r, const char *input, const char *const *args) {
+  tool_run_bytes(r, input, strlen(input), args);
+}
+
+void tool_run_bytes(tool_result_t *r, const char *input, size_t len, const char *const *args) {
   const char *tool = getenv("WPOOL_TOOL");
   cr_assert_not_null(tool, "WPOOL_TOOL is not set (run under meson test)");
   FILE *in = tmpfile(), *out = tmpfile(), *err = tmpfile();
   cr_assert(in && out && err);
-  fputs(input, in);
+  cr_assert_eq(fwrite(input, 1, len, in), len);
   fflush(in);
   rewind(in);
   const char *argv[32] = {tool};
@@ -30,8 +39,13 @@ void tool_run(tool_result_t *r, const char *input, const char *const *args) {
   cr_assert_geq(pid, 0);
   if (pid == 0) {
     dup2(fileno(in), 0);
-    dup2(fileno(out), 1);
+    int fd = tool_run_stdout ? open(tool_run_stdout, O_WRONLY) : fileno(out);
+    if (fd < 0) _exit(126);
+    dup2(fd, 1);
     dup2(fileno(err), 2);
+    alarm(tool_run_seconds); /* kept across execv */
+    struct rlimit fds = {tool_run_max_fds, tool_run_max_fds};
+    if (tool_run_max_fds && setrlimit(RLIMIT_NOFILE, &fds) != 0) _exit(126);
     execv(tool, (char *const *)argv);
     _exit(127);
   }

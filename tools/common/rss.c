@@ -9,8 +9,13 @@ uint64_t rss_of_ranges(const rss_range_t *ranges, size_t n) {
   if (!f) return UINT64_MAX;
   char line[512];
   uint64_t total = 0;
-  int inside = 0;
+  int inside = 0, continued = 0;
   while (fgets(line, sizeof(line), f)) {
+    /* The rest of a line longer than the buffer (a long path) is not a
+     * line of its own: skip it. */
+    int was_continued = continued;
+    continued = !strchr(line, '\n');
+    if (was_continued) continue;
     unsigned long long lo, hi;
     /* A mapping's header line: "lo-hi perms offset dev inode [path]". */
     if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {

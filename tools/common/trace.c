@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 void trace_modules_init(trace_modules_t *m) { memset(m, 0, sizeof(*m)); }
 
 void trace_modules_free(trace_modules_t *m) {
@@ -86,8 +88,13 @@ static bool separator(const char **p) {
   return **p != '\0';
 }
 
-int trace_parse_line(trace_modules_t *m, const char *line, trace_op_t *op, char *err,
-                     size_t errlen) {
+int trace_parse(trace_modules_t *m, const char *line, size_t len, trace_op_t *op, char *err,
+                size_t errlen) {
+  size_t nul = text_nul_column(line, len);
+  if (nul) {
+    snprintf(err, errlen, "a NUL byte at column %zu", nul);
+    return -1;
+  }
   const char *p = line;
   skip_space(&p);
   if (*p == '\0' || *p == '#') return 0;
@@ -121,7 +128,7 @@ int trace_parse_line(trace_modules_t *m, const char *line, trace_op_t *op, char 
       op->a = modules_id(m, number);
       if (op->a == UINT32_MAX) {
         snprintf(err, errlen, "out of memory for module numbers");
-        return -1;
+        return -2;
       }
     } else {
       snprintf(err, errlen, "%s: expected a module number from 0 to %u%s", alloc ? "alloc" : "clear",
@@ -135,14 +142,14 @@ int trace_parse_line(trace_modules_t *m, const char *line, trace_op_t *op, char 
       return -1;
     }
   } else {
-    snprintf(err, errlen, "unknown operation '%.*s' (expected new, alloc, free or clear)",
-             (int)(wlen > 32 ? 32 : wlen), word);
+    snprintf(err, errlen, "unknown operation '%s' (expected new, alloc, free or clear)",
+             text_quote(word, wlen).s);
     return -1;
   }
 #undef WORD_IS
   skip_space(&p);
   if (*p != '\0') {
-    snprintf(err, errlen, "unexpected '%.32s' after the operands", p);
+    snprintf(err, errlen, "unexpected '%s' after the operands", text_quote(p, strlen(p)).s);
     return -1;
   }
   return 1;

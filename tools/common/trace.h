@@ -15,6 +15,8 @@
 
 #define TRACE_MAX_SLOTS 10000000u
 #define TRACE_NO_MODULE UINT32_MAX
+/* A line holds at most TRACE_MAX_LINE - 1 bytes (comments included). */
+#define TRACE_MAX_LINE 65536
 
 typedef enum trace_kind { TRACE_NEW, TRACE_ALLOC, TRACE_FREE, TRACE_CLEAR } trace_kind_t;
 
@@ -34,9 +36,13 @@ typedef struct trace_modules {
 void trace_modules_init(trace_modules_t *m);
 void trace_modules_free(trace_modules_t *m);
 
-/* Parse one line (without its newline). Return 1 with *op filled, 0 for a
- * blank or comment line, -1 with a message in err on a malformed line. */
-int trace_parse_line(trace_modules_t *m, const char *line, trace_op_t *op, char *err,
-                     size_t errlen);
+/* Parse one line of len bytes (without its newline), followed by a '\0'
+ * at line[len]. Return 1 with *op filled, 0 for a blank or comment line, -1
+ * with a one-line message in err on a malformed line: one holding a NUL
+ * byte (anywhere, comments included), an unknown operation, an operand out
+ * of range, anything after the operands; -2 with a message when out of
+ * memory for the module map. */
+int trace_parse(trace_modules_t *m, const char *line, size_t len, trace_op_t *op, char *err,
+                size_t errlen);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "status.h"
 #include "wpool.h"
 
 enum { MODULES = 8, LIVE = 16 };
@@ -49,7 +50,7 @@ int demo_run(FILE *out, uint64_t iterations) {
   int err = wpool_create(&cfg, &pool);
   if (err) {
     fprintf(stderr, "wpool demo: wpool_create: %s\n", wpool_last_error());
-    return 1;
+    return TOOL_FAILED;
   }
   /* Each module: one memory of 16 pages (1 MiB) whose first 64 KiB are a
    * data image, one table of 100 elements, 4 KiB of state. */
@@ -65,7 +66,7 @@ int demo_run(FILE *out, uint64_t iterations) {
         .state_size = 4096, .memories = &mem, .nmemories = 1, .tables = &table, .ntables = 1};
     if (wpool_module_new(pool, &d, &mods[k]) != 0) {
       fprintf(stderr, "wpool demo: wpool_module_new: %s\n", wpool_last_error());
-      return 1;
+      return TOOL_FAILED;
     }
   }
   fprintf(out,
@@ -87,7 +88,7 @@ int demo_run(FILE *out, uint64_t iterations) {
     err = wpool_instance_new(pool, mods[k], slot);
     if (err) {
       fprintf(stderr, "wpool demo: wpool_instance_new: %s\n", wpool_last_error());
-      return 1;
+      return TOOL_FAILED;
     }
     uint8_t *mem = wpool_memory_base(*slot, 0);
     if (mem[100] != 'a' + k || mem[70000] != 0) bad++;
@@ -113,7 +114,7 @@ int demo_run(FILE *out, uint64_t iterations) {
   err = wpool_destroy(pool);
   if (err) {
     fprintf(stderr, "wpool demo: wpool_destroy: %s\n", wpool_last_error());
-    return 1;
+    return TOOL_FAILED;
   }
-  return bad ? 1 : 0;
+  return bad ? TOOL_FAILED : TOOL_OK;
 }

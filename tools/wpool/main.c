@@ -1,16 +1,24 @@
 /* The `wpool` command-line tool (docs/cli.md). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "demo.h"
 #include "options.h"
 #include "plan.h"
 #include "replay.h"
 #include "run.h"
+#include "status.h"
+#include "svg.h"
+#include "text.h"
 #include "tune.h"
 #include "workload.h"
 #include "wpool.h"
+
+/* User text for a one-line message (text.h). */
+#define QUOTE(str) (text_quote((str), strlen(str)).s)
 
 static const char usage[] =
     "usage: wpool [COMMAND] [OPTIONS]\n"
@@ -40,12 +48,19 @@ static const char usage[] =
     "  version   print the library version\n"
     "  help      this text\n"
     "\n"
-    "config keys (sizes take units: 64KiB, 4GiB): instance_count instance_size\n"
-    "  max_unused_warm_slots instance_memories instance_memory_pages\n"
-    "  memory_reservation memory_guard_size guard_before_linear_memory\n"
-    "  linear_memory_keep_resident instance_tables instance_table_elements\n"
-    "  table_keep_resident stack_count async_stack_size async_stack_zeroing\n"
-    "  async_stack_keep_resident reset_strategy (auto, prefix, dirty)\n";
+    "exit status: 0 success; 1 the run could not complete (plan: does not fit);\n"
+    "2 bad input: arguments, files, workload lines, configuration (docs/cli.md)\n"
+    "\n"
+    "config keys, for --config KEY=VALUE and a workload's config lines\n"
+    "(docs/config.md; sizes take units: K/M/G/T are powers of 1024):\n";
+
+/* The usage, then every config key the tool accepts, from options.c's
+ * table (so that the list cannot drift from what --config takes). */
+static int help(void) {
+  fputs(usage, stdout);
+  config_keys_print(stdout, "  ");
+  return TOOL_OK;
+}
 
 static int cmd_replay(int argc, char **argv) {
   replay_opts_t opts = {.name = "<stdin>"};
@@ -59,21 +74,21 @@ static int cmd_replay(int argc, char **argv) {
     } else if (strcmp(argv[i], "--default") == 0) {
       use_default = 1;
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      fputs(usage, stdout);
-      return 0;
+      return help();
     } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-      fprintf(stderr, "wpool replay: unknown option '%s' (see wpool help)\n", argv[i]);
-      return 2;
+      fprintf(stderr, "wpool replay: unknown option '%s' (see wpool help)\n",
+              QUOTE(argv[i]));
+      return TOOL_BAD_INPUT;
     } else if (path || use_default) {
       fprintf(stderr, "wpool replay: more than one input given\n");
-      return 2;
+      return TOOL_BAD_INPUT;
     } else {
       path = argv[i];
     }
   }
   if (use_default && path) {
     fprintf(stderr, "wpool replay: more than one input given\n");
-    return 2;
+    return TOOL_BAD_INPUT;
   }
   FILE *in = stdin;
   if (use_default) {
@@ -84,8 +99,14 @@ static int cmd_replay(int argc, char **argv) {
     in = fopen(path, "r");
   }
   if (!in) {
-    fprintf(stderr, "wpool replay: cannot open %s\n", opts.name);
-    return 2;
+    fprintf(stderr, "wpool replay: cannot open %s: %s\n", opts.name, strerror(errno));
+    return TOOL_BAD_INPUT;
+  }
+  struct stat st;
+  if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "wpool replay: %s: a directory, not a trace\n", opts.name);
+    fclose(in);
+    return TOOL_BAD_INPUT;
   }
   static char outbuf[1 << 16];
   setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
@@ -99,18 +120,16 @@ static int cmd_demo(int argc, char **argv) {
   uint64_t n = 200000;
   if (argc > 1) {
     fprintf(stderr, "wpool demo: too many arguments (see wpool help)\n");
-    return 2;
+    return TOOL_BAD_INPUT;
   }
   if (argc == 1) {
     if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
-      fputs(usage, stdout);
-      return 0;
+      return help();
     }
-    char *end;
-    n = strtoull(argv[0], &end, 10);
-    if (*end || argv[0][0] < '0' || argv[0][0] > '9' || n == 0) {
-      fprintf(stderr, "wpool demo: ITERATIONS must be a positive number, not '%s'\n", argv[0]);
-      return 2;
+    if (!parse_count(argv[0], DEMO_MAX_ITERATIONS, &n) || n == 0) {
+      fprintf(stderr, "wpool demo: ITERATIONS must be a positive number, not '%s' (at most %llu)\n",
+              QUOTE(argv[0]), (unsigned long long)DEMO_MAX_ITERATIONS);
+      return TOOL_BAD_INPUT;
     }
   }
   return demo_run(stdout, n);
@@ -125,13 +144,19 @@ typedef struct common {
   const char *plot;
   bool json, compare, progress;
   uint64_t threads, instances, rss_budget, duration;
-  char overrides[64][96];
+  bool has_budget;
+  const char *overrides[64]; /* --config KEY=VALUE, pointers into argv */
   int noverrides;
 } common_t;
 
-static int bad(const char *cmd, const char *msg, const char *arg) {
+/* Report a one-line problem; return `status`. */
+static int fail(const char *cmd, int status, const char *msg, const char *arg) {
   fprintf(stderr, "wpool %s: %s%s%s\n", cmd, msg, arg ? " " : "", arg ? arg : "");
-  return 2;
+  return status;
+}
+
+static int bad(const char *cmd, const char *msg, const char *arg) {
+  return fail(cmd, TOOL_BAD_INPUT, msg, arg);
 }
 
 /* Parse the arguments of run, tune and plan; return -1 to go on, else the
@@ -143,33 +168,35 @@ static int parse_common(common_t *c, int argc, char **argv, bool takes_workload)
     const char *a = argv[i];
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(usage, stdout);
-      return 0;
+      return help();
     } else if (!strcmp(a, "--config")) {
       if (!next) return bad(c->cmd, "--config needs KEY=VALUE", NULL);
       if (c->noverrides == 64) return bad(c->cmd, "too many --config options", NULL);
       if (!config_set_pair(&c->cfg, next, err, sizeof(err))) return bad(c->cmd, err, NULL);
-      snprintf(c->overrides[c->noverrides++], sizeof(c->overrides[0]), "%s", next);
+      c->overrides[c->noverrides++] = next;
       i++;
     } else if (!strcmp(a, "--threads") && takes_workload) {
       if (!next || !parse_count(next, 64, &c->threads) || !c->threads)
-        return bad(c->cmd, "--threads needs a number from 1 to 64, not", next ? next : "nothing");
+        return bad(c->cmd, "--threads needs a number from 1 to 64, not", next ? QUOTE(next) : "nothing");
       i++;
     } else if (!strcmp(a, "--instances") && takes_workload) {
       if (!next || !parse_count(next, 1000000000000ull, &c->instances) || !c->instances)
-        return bad(c->cmd, "--instances needs a positive number, not", next ? next : "nothing");
+        return bad(c->cmd, "--instances needs a number from 1 to 1000000000000, not", next ? QUOTE(next) : "nothing");
       i++;
     } else if (!strcmp(a, "--rss-budget") && !strcmp(c->cmd, "tune")) {
       if (!next || !parse_size(next, &c->rss_budget))
-        return bad(c->cmd, "--rss-budget needs a size such as 2GiB, not", next ? next : "nothing");
+        return bad(c->cmd, "--rss-budget needs a size such as 2GiB, not", next ? QUOTE(next) : "nothing");
+      c->has_budget = true;
       i++;
     } else if (!strcmp(a, "--plot") && takes_workload) {
       if (!next) return bad(c->cmd, "--plot needs a file name", NULL);
+      /* Refuse an unwritable plot before the run, not after it. */
+      if (!svg_writable(next, err, sizeof(err))) return bad(c->cmd, "--plot:", err);
       c->plot = next;
       i++;
     } else if (!strcmp(a, "--duration") && !strcmp(c->cmd, "run")) {
       if (!next || !parse_count(next, 86400 * 7, &c->duration) || !c->duration)
-        return bad(c->cmd, "--duration needs seconds from 1 to 604800, not", next ? next : "nothing");
+        return bad(c->cmd, "--duration needs seconds from 1 to 604800, not", next ? QUOTE(next) : "nothing");
       i++;
     } else if (!strcmp(a, "--json") && !strcmp(c->cmd, "run")) {
       c->json = true;
@@ -178,14 +205,42 @@ static int parse_common(common_t *c, int argc, char **argv, bool takes_workload)
     } else if (!strcmp(a, "--no-progress") && takes_workload) {
       c->progress = false;
     } else if (a[0] == '-' && a[1]) {
-      return bad(c->cmd, "unknown option", a);
+      return bad(c->cmd, "unknown option", QUOTE(a));
     } else if (takes_workload && !c->workload) {
       c->workload = a;
     } else {
-      return bad(c->cmd, "unexpected argument", a);
+      return bad(c->cmd, "unexpected argument", QUOTE(a));
     }
   }
   return -1;
+}
+
+/* Does the workload fit the configuration? Its modules have one memory of
+ * memory_pages, one table of table_elements and state bytes of state. A
+ * misfit is bad input (exit 2), found before any pool is made. */
+static int check_fit(const common_t *c) {
+  const workload_t *w = &c->w;
+  const wpool_config_t *cfg = &c->cfg;
+  char msg[256];
+  if (cfg->instance_memories < 1 || cfg->instance_tables < 1)
+    snprintf(msg, sizeof(msg), "the workload's modules have a memory and a table; "
+             "instance_memories is %u and instance_tables %u",
+             cfg->instance_memories, cfg->instance_tables);
+  else if (cfg->instance_memory_pages < w->memory_pages)
+    snprintf(msg, sizeof(msg),
+             "the workload's memory_pages (%llu) exceed instance_memory_pages (%llu)",
+             (unsigned long long)w->memory_pages,
+             (unsigned long long)cfg->instance_memory_pages);
+  else if (cfg->instance_table_elements < w->table_elements)
+    snprintf(msg, sizeof(msg),
+             "the workload's table_elements (%u) exceed instance_table_elements (%u)",
+             w->table_elements, cfg->instance_table_elements);
+  else if (cfg->instance_size < w->state_bytes)
+    snprintf(msg, sizeof(msg), "the workload's state (%llu bytes) exceeds instance_size (%zu bytes)",
+             (unsigned long long)w->state_bytes, cfg->instance_size);
+  else
+    return -1;
+  return bad(c->cmd, msg, NULL);
 }
 
 /* Load the workload and build the config: defaults, then the workload's
@@ -193,33 +248,38 @@ static int parse_common(common_t *c, int argc, char **argv, bool takes_workload)
 static int load_common(common_t *c) {
   char err[320];
   workload_defaults(&c->w);
-  bool ok;
+  int st;
   if (c->workload) {
-    ok = workload_load(&c->w, c->workload, err, sizeof(err));
+    st = workload_load(&c->w, c->workload, err, sizeof(err));
   } else {
-    ok = workload_parse(&c->w, workload_default_text, err, sizeof(err));
+    st = workload_parse(&c->w, workload_default_text, strlen(workload_default_text), err,
+                        sizeof(err));
     snprintf(c->w.name, sizeof(c->w.name), "default workload");
   }
-  if (!ok) return bad(c->cmd, err, NULL);
+  if (st != TOOL_OK) return fail(c->cmd, st, err, NULL);
   wpool_config_init(&c->cfg);
   if (!workload_apply_config(&c->w, &c->cfg, err, sizeof(err))) return bad(c->cmd, err, NULL);
-  for (int i = 0; i < c->noverrides; i++) config_set_pair(&c->cfg, c->overrides[i], err, sizeof(err));
+  for (int i = 0; i < c->noverrides; i++)
+    if (!config_set_pair(&c->cfg, c->overrides[i], err, sizeof(err))) return bad(c->cmd, err, NULL);
   if (c->threads) c->w.threads = (uint32_t)c->threads;
-  if (c->cfg.instance_memory_pages < c->w.memory_pages) {
-    char msg[200];
-    snprintf(msg, sizeof(msg),
-             "the workload's memory_pages (%llu) exceed instance_memory_pages (%llu)",
-             (unsigned long long)c->w.memory_pages,
-             (unsigned long long)c->cfg.instance_memory_pages);
-    return bad(c->cmd, msg, NULL);
+  return check_fit(c);
+}
+
+/* A fresh common_t for `cmd`; NULL (reported) when out of memory. */
+static common_t *new_common(const char *cmd) {
+  common_t *c = calloc(1, sizeof(*c));
+  if (!c) {
+    fprintf(stderr, "wpool %s: out of memory\n", cmd);
+    return NULL;
   }
-  return -1;
+  c->cmd = cmd;
+  wpool_config_init(&c->cfg);
+  return c;
 }
 
 static int cmd_run(int argc, char **argv) {
-  common_t *c = calloc(1, sizeof(*c));
-  c->cmd = "run";
-  wpool_config_init(&c->cfg);
+  common_t *c = new_common("run");
+  if (!c) return TOOL_FAILED;
   int st = parse_common(c, argc, argv, true);
   if (st < 0) st = load_common(c);
   if (st >= 0) {
@@ -229,21 +289,23 @@ static int cmd_run(int argc, char **argv) {
   }
   char err[256];
   run_report_t *r[2] = {calloc(1, sizeof(run_report_t)), calloc(1, sizeof(run_report_t))};
+  if (!r[0] || !r[1]) {
+    free(r[0]);
+    free(r[1]);
+    workload_free(&c->w);
+    free(c);
+    return fail("run", TOOL_FAILED, "out of memory", NULL);
+  }
   run_opts_t o = {.allocator = RUN_WPOOL, .instances = c->instances,
                   .progress = c->progress && !c->json, .duration_s = (double)c->duration,
                   .sample_ms = c->duration >= 600 ? 1000 : 0};
-  int status = 0;
-  if (!run_workload(&c->cfg, &c->w, &o, r[0], err, sizeof(err))) {
-    fprintf(stderr, "wpool run: %s\n", err);
-    status = 1;
-  }
+  int status = run_workload(&c->cfg, &c->w, &o, r[0], err, sizeof(err));
+  if (status != TOOL_OK) fprintf(stderr, "wpool run: %s\n", err);
   int n = 1;
   if (!status && c->compare) {
     o.allocator = RUN_ONDEMAND;
-    if (!run_workload(&c->cfg, &c->w, &o, r[1], err, sizeof(err))) {
-      fprintf(stderr, "wpool run: on-demand baseline: %s\n", err);
-      status = 1;
-    }
+    status = run_workload(&c->cfg, &c->w, &o, r[1], err, sizeof(err));
+    if (status != TOOL_OK) fprintf(stderr, "wpool run: on-demand baseline: %s\n", err);
     n = 2;
   }
   if (!status) {
@@ -254,10 +316,10 @@ static int cmd_run(int argc, char **argv) {
       report_print(stdout, rs, n, &c->w);
     if (c->plot && !report_plot(c->plot, rs, n, &c->w)) {
       fprintf(stderr, "wpool run: cannot write %s\n", c->plot);
-      status = 1;
+      status = TOOL_FAILED;
     }
     for (int i = 0; i < n; i++)
-      if (rs[i]->wrong_bytes) status = 1;
+      if (rs[i]->wrong_bytes) status = TOOL_FAILED;
   }
   free(r[0]);
   free(r[1]);
@@ -267,13 +329,13 @@ static int cmd_run(int argc, char **argv) {
 }
 
 static int cmd_tune(int argc, char **argv) {
-  common_t *c = calloc(1, sizeof(*c));
-  c->cmd = "tune";
-  wpool_config_init(&c->cfg);
+  common_t *c = new_common("tune");
+  if (!c) return TOOL_FAILED;
   int st = parse_common(c, argc, argv, true);
   if (st < 0) st = load_common(c);
   if (st < 0) {
-    tune_opts_t o = {.instances = c->instances, .rss_budget = c->rss_budget, .plot = c->plot,
+    tune_opts_t o = {.instances = c->instances, .has_budget = c->has_budget,
+                     .rss_budget = c->rss_budget, .plot = c->plot,
                      .progress = c->progress};
     st = tune_run(&c->cfg, &c->w, &o, stdout);
   }
@@ -283,16 +345,15 @@ static int cmd_tune(int argc, char **argv) {
 }
 
 static int cmd_plan(int argc, char **argv) {
-  common_t *c = calloc(1, sizeof(*c));
-  c->cmd = "plan";
-  wpool_config_init(&c->cfg);
+  common_t *c = new_common("plan");
+  if (!c) return TOOL_FAILED;
   int st = parse_common(c, argc, argv, false);
   if (st < 0) st = plan_run(&c->cfg, stdout);
   free(c);
   return st;
 }
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
   if (argc < 2) return cmd_run(0, NULL);
   const char *cmd = argv[1];
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
@@ -300,14 +361,30 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "plan") == 0) return cmd_plan(argc - 2, argv + 2);
   if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 2, argv + 2);
   if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 2, argv + 2);
-  if (strcmp(cmd, "version") == 0) {
+  bool version = strcmp(cmd, "version") == 0;
+  if (version || strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+      strcmp(cmd, "-h") == 0) {
+    if (argc > 2)
+      return fail(version ? "version" : "help", TOOL_BAD_INPUT, "unexpected argument",
+                  QUOTE(argv[2]));
+    if (!version) return help();
     printf("wpool %s\n", wpool_version());
-    return 0;
+    return TOOL_OK;
   }
-  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-    fputs(usage, stdout);
-    return 0;
+  fprintf(stderr, "wpool: unknown command '%s' (see wpool help)\n",
+          QUOTE(cmd));
+  return TOOL_BAD_INPUT;
+}
+
+int main(int argc, char **argv) {
+  int status = dispatch(argc, argv);
+  /* Output that did not reach its file (a full disk, a closed pipe) means
+   * the command did not complete. */
+  bool flushed = fflush(stdout) == 0;
+  if (!flushed || ferror(stdout)) {
+    fprintf(stderr, "wpool: cannot write standard output: %s\n",
+            flushed ? "an earlier write failed" : strerror(errno));
+    if (status == TOOL_OK) status = TOOL_FAILED;
   }
-  fprintf(stderr, "wpool: unknown command '%s' (see wpool help)\n", cmd);
-  return 2;
+  return status;
 }

@@ -5,25 +5,32 @@
 #include <string.h>
 #include <strings.h>
 
+#include "text.h"
+
+/* Leading decimal digits of *s into *v, advancing *s; false if there are
+ * none or they exceed 2^64 - 1. */
+static bool digits(const char **s, uint64_t *v) {
+  const char *p = *s;
+  if (!p || !isdigit((unsigned char)*p)) return false;
+  uint64_t x = 0;
+  for (; isdigit((unsigned char)*p); p++)
+    if (__builtin_mul_overflow(x, 10, &x) || __builtin_add_overflow(x, (uint64_t)(*p - '0'), &x))
+      return false;
+  *s = p;
+  *v = x;
+  return true;
+}
+
 bool parse_count(const char *s, uint64_t max, uint64_t *out) {
-  if (!s || !isdigit((unsigned char)*s)) return false;
-  uint64_t v = 0;
-  for (; isdigit((unsigned char)*s); s++) {
-    if (v > (UINT64_MAX - 9) / 10) return false;
-    v = v * 10 + (uint64_t)(*s - '0');
-  }
-  if (*s || v > max) return false;
+  uint64_t v;
+  if (!digits(&s, &v) || *s || v > max) return false;
   *out = v;
   return true;
 }
 
 bool parse_size(const char *s, uint64_t *out) {
-  if (!s || !isdigit((unsigned char)*s)) return false;
-  uint64_t v = 0;
-  for (; isdigit((unsigned char)*s); s++) {
-    if (v > (UINT64_MAX - 9) / 10) return false;
-    v = v * 10 + (uint64_t)(*s - '0');
-  }
+  uint64_t v;
+  if (!digits(&s, &v)) return false;
   static const struct {
     const char *unit;
     unsigned shift;
@@ -73,6 +80,25 @@ static const struct key {
 
 static const char *const reset_names[] = {"auto", "prefix", "dirty"};
 
+/* What a value of each kind looks like, for messages and the help. */
+static const char *const kind_values[] = {
+    [K_U32] = "a number up to 4294967295",
+    [K_U64] = "a number",
+    [K_SIZE] = "a size such as 65536, 64KiB or 4GiB",
+    [K_SIZE64] = "a size such as 65536, 64KiB or 4GiB",
+    [K_BOOL] = "true or false",
+    [K_RESET] = "auto, prefix or dirty",
+};
+
+size_t config_key_count(void) { return sizeof(keys) / sizeof(keys[0]); }
+
+const char *config_key_name(size_t i) { return i < config_key_count() ? keys[i].name : NULL; }
+
+void config_keys_print(void *file, const char *indent) {
+  for (size_t i = 0; i < config_key_count(); i++)
+    fprintf(file, "%s%-28s %s\n", indent, keys[i].name, kind_values[keys[i].kind]);
+}
+
 bool config_set(wpool_config_t *cfg, const char *key, const char *value, char *err,
                 size_t errlen) {
   for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -114,27 +140,25 @@ bool config_set(wpool_config_t *cfg, const char *key, const char *value, char *e
         }
       break;
     }
-    static const char *const expect[] = {"a number up to 4294967295", "a number",
-                                         "a size such as 65536, 64KiB or 4GiB",
-                                         "a size such as 65536, 64KiB or 4GiB",
-                                         "true or false", "auto, prefix or dirty"};
-    snprintf(err, errlen, "config %s: '%s' is not %s", key, value, expect[keys[i].kind]);
+    snprintf(err, errlen, "config %s: '%s' is not %s", key, text_quote(value, strlen(value)).s,
+             kind_values[keys[i].kind]);
     return false;
   }
-  snprintf(err, errlen, "unknown config key '%s' (wpool help lists them)", key);
+  snprintf(err, errlen, "unknown config key '%s' (wpool help lists them)",
+           text_quote(key, strlen(key)).s);
   return false;
 }
 
 bool config_set_pair(wpool_config_t *cfg, const char *kv, char *err, size_t errlen) {
   const char *eq = strchr(kv, '=');
   if (!eq || eq == kv) {
-    snprintf(err, errlen, "config '%s': expected KEY=VALUE", kv);
+    snprintf(err, errlen, "config '%s': expected KEY=VALUE", text_quote(kv, strlen(kv)).s);
     return false;
   }
   char key[64];
   size_t klen = (size_t)(eq - kv);
   if (klen >= sizeof(key)) {
-    snprintf(err, errlen, "unknown config key '%.*s'", (int)klen, kv);
+    snprintf(err, errlen, "unknown config key '%s'", text_quote(kv, klen).s);
     return false;
   }
   memcpy(key, kv, klen);
@@ -153,8 +177,7 @@ void config_print(const wpool_config_t *cfg, const char *indent, void *file) {
     case K_SIZE:
     case K_SIZE64: {
       uint64_t v = keys[i].kind == K_SIZE64 ? *(const uint64_t *)field : *(const size_t *)field;
-      char b[32];
-      fprintf(f, "%s\n", human_bytes(v, b, sizeof(b)));
+      fprintf(f, "%s\n", human_bytes(v).s);
       break;
     }
     case K_BOOL: fprintf(f, "%s\n", *(const bool *)field ? "true" : "false"); break;
@@ -167,17 +190,18 @@ void config_print(const wpool_config_t *cfg, const char *indent, void *file) {
   }
 }
 
-const char *human_bytes(uint64_t v, char *buf, size_t len) {
-  static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+human_bytes_t human_bytes(uint64_t v) {
+  human_bytes_t h;
+  static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   int i = 0;
   double d = (double)v;
-  while (d >= 1024 && i < 5) {
+  while (d >= 1024 && i < 6) {
     d /= 1024;
     i++;
   }
   if (i == 0 || d == (double)(uint64_t)d)
-    snprintf(buf, len, "%llu %s", (unsigned long long)(uint64_t)d, u[i]);
+    snprintf(h.s, sizeof(h.s), "%llu %s", (unsigned long long)(uint64_t)d, u[i]);
   else
-    snprintf(buf, len, "%.1f %s", d, u[i]);
-  return buf;
+    snprintf(h.s, sizeof(h.s), "%.1f %s", d, u[i]);
+  return h;
 }

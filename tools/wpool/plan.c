@@ -10,6 +10,7 @@
 
 #include "options.h"
 #include "pool/config.h"
+#include "status.h"
 
 static uint64_t read_u64(const char *path, const char *key) {
   FILE *f = fopen(path, "r");
@@ -36,26 +37,37 @@ static int count_lines(const char *path) {
   return n;
 }
 
+/* Plan's own sums and products saturate: a figure too large for 64 bits
+ * shows as 16 EiB rather than wrapping to a small one. */
+static uint64_t sat_mul(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
 int plan_run(const wpool_config_t *cfg, FILE *out) {
   layout_t L;
   wpool_config_t checked;
   if (config_validate(cfg, &checked, &L) != 0) {
     fprintf(stderr, "wpool plan: %s\n", wpool_last_error());
-    return 2;
+    return TOOL_BAD_INPUT;
   }
-  char a[32], b[32], c[32];
   fprintf(out, "wpool plan: nothing is reserved; figures are for this configuration\n\n");
   config_print(cfg, "  ", out);
   fprintf(out, "\n%-16s %10s %14s %14s\n", "pool", "slots", "slot size", "reserved");
   fprintf(out, "%-16s %10llu %14s %14s", "memories", (unsigned long long)L.mem_slots,
-          human_bytes(L.mem_slot_size, a, sizeof(a)), human_bytes(L.mem_pool_bytes, b, sizeof(b)));
-  if (L.mem_pre_guard) fprintf(out, "  (with a %s guard before)", human_bytes(L.mem_pre_guard, c, sizeof(c)));
+          human_bytes(L.mem_slot_size).s, human_bytes(L.mem_pool_bytes).s);
+  if (L.mem_pre_guard) fprintf(out, "  (with a %s guard before)", human_bytes(L.mem_pre_guard).s);
   fprintf(out, "\n%-16s %10llu %14s %14s\n", "tables", (unsigned long long)L.table_slots,
-          human_bytes(L.table_slot_size, a, sizeof(a)), human_bytes(L.table_pool_bytes, b, sizeof(b)));
+          human_bytes(L.table_slot_size).s, human_bytes(L.table_pool_bytes).s);
   fprintf(out, "%-16s %10u %14s %14s\n", "instance state", cfg->instance_count,
-          human_bytes(L.state_slot_size, a, sizeof(a)), human_bytes(L.state_pool_bytes, b, sizeof(b)));
+          human_bytes(L.state_slot_size).s, human_bytes(L.state_pool_bytes).s);
   fprintf(out, "%-16s %10u %14s %14s\n", "stacks", cfg->stack_count,
-          human_bytes(L.stack_slot_size, a, sizeof(a)), human_bytes(L.stack_pool_bytes, b, sizeof(b)));
+          human_bytes(L.stack_slot_size).s, human_bytes(L.stack_pool_bytes).s);
 
   bool fits = true;
   uint64_t limit = 128ull << 40;
@@ -63,11 +75,11 @@ int plan_run(const wpool_config_t *cfg, FILE *out) {
   if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < limit)
     limit = rl.rlim_cur;
   fprintf(out, "\naddress space: %s of the %s a process may map (%.1f%%)\n",
-          human_bytes(L.total_bytes, a, sizeof(a)), human_bytes(limit, b, sizeof(b)),
+          human_bytes(L.total_bytes).s, human_bytes(limit).s,
           100.0 * (double)L.total_bytes / (double)limit);
 
   /* Kernel mappings: docs/architecture.md. */
-  uint64_t maps = 4 * L.mem_slots + 2ull * cfg->stack_count + 3;
+  uint64_t maps = sat_add(sat_add(sat_mul(4, L.mem_slots), 2ull * cfg->stack_count), 3);
   uint64_t max_maps = read_u64("/proc/sys/vm/max_map_count", NULL);
   int in_use = count_lines("/proc/self/maps");
   fprintf(out, "kernel mappings: at most %llu (4 per memory slot, 2 per stack, 3 more)",
@@ -75,11 +87,11 @@ int plan_run(const wpool_config_t *cfg, FILE *out) {
   if (max_maps) {
     fprintf(out, "; vm.max_map_count is %llu, this process uses %d\n",
             (unsigned long long)max_maps, in_use);
-    if (maps + (uint64_t)in_use > max_maps) {
+    if (sat_add(maps, (uint64_t)in_use) > max_maps) {
       fits = false;
       fprintf(out, "  DOES NOT FIT: raise vm.max_map_count to at least %llu, or lower "
                    "instance_count, instance_memories or stack_count\n",
-              (unsigned long long)(maps + (uint64_t)in_use + 1024));
+              (unsigned long long)sat_add(maps, (uint64_t)in_use + 1024));
     }
   } else {
     fprintf(out, "\n");
@@ -87,17 +99,16 @@ int plan_run(const wpool_config_t *cfg, FILE *out) {
 
   /* Committed memory at most: every instance with every memory grown to
    * its limit, tables full, state and stacks touched. */
-  uint64_t mem = L.mem_slots * cfg->instance_memory_pages * WPOOL_PAGE_SIZE;
-  uint64_t committed = mem + L.table_pool_bytes + L.state_pool_bytes +
-                       (uint64_t)cfg->stack_count * L.stack_usable;
-  uint64_t total = read_u64("/proc/meminfo", "MemTotal:") * 1024;
+  uint64_t mem = sat_mul(sat_mul(L.mem_slots, cfg->instance_memory_pages), WPOOL_PAGE_SIZE);
+  uint64_t stacks = sat_mul(cfg->stack_count, L.stack_usable);
+  uint64_t committed =
+      sat_add(sat_add(sat_add(mem, L.table_pool_bytes), L.state_pool_bytes), stacks);
+  uint64_t total = sat_mul(read_u64("/proc/meminfo", "MemTotal:"), 1024);
   fprintf(out, "memory committed at most: %s (memories %s, tables %s, state %s, stacks %s)",
-          human_bytes(committed, a, sizeof(a)), human_bytes(mem, b, sizeof(b)),
-          human_bytes(L.table_pool_bytes, c, sizeof(c)),
-          human_bytes(L.state_pool_bytes, a, sizeof(a)),
-          human_bytes((uint64_t)cfg->stack_count * L.stack_usable, b, sizeof(b)));
+          human_bytes(committed).s, human_bytes(mem).s, human_bytes(L.table_pool_bytes).s,
+          human_bytes(L.state_pool_bytes).s, human_bytes(stacks).s);
   if (total) {
-    fprintf(out, "; this host has %s\n", human_bytes(total, a, sizeof(a)));
+    fprintf(out, "; this host has %s\n", human_bytes(total).s);
     if (committed > total)
       fprintf(out, "  note: if every slot were used to its limits at once the host would run "
                    "out of memory; idle slots cost only what their resets keep resident\n");
@@ -105,5 +116,5 @@ int plan_run(const wpool_config_t *cfg, FILE *out) {
     fprintf(out, "\n");
   }
   fprintf(out, "\n%s\n", fits ? "fits this host" : "does not fit this host");
-  return fits ? 0 : 1;
+  return fits ? TOOL_OK : TOOL_FAILED;
 }

@@ -1,12 +1,15 @@
 /* `wpool replay`: the slot policy on a recorded trace (docs/replay.md). */
 #include "replay.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "index/index.h"
+#include "status.h"
+#include "text.h"
 #include "trace.h"
 
 /* Totals over every allocator a trace creates with `new`. */
@@ -46,30 +49,39 @@ int replay_run(FILE *in, FILE *out, const replay_opts_t *opts) {
   index_t ix;
   bool have_ix = false;
   replay_totals_t totals = {0};
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t len;
+  char *line = malloc(TRACE_MAX_LINE);
+  size_t len;
   unsigned long lineno = 0;
   char err[256];
-  int status = 0;
+  int status = 0, got;
 
-  while ((len = getline(&line, &cap, in)) >= 0) {
+  if (!line) {
+    fprintf(stderr, "wpool replay: out of memory\n");
+    return TOOL_FAILED;
+  }
+  while ((got = text_read_line(in, line, TRACE_MAX_LINE, &len)) != TEXT_EOF) {
     lineno++;
-    if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
+    if (got == TEXT_READ_ERROR) break;
     trace_op_t op;
-    int r = trace_parse_line(&modules, line, &op, err, sizeof(err));
+    int r;
+    if (got == TEXT_TOO_LONG && !text_nul_column(line, len)) {
+      snprintf(err, sizeof(err), "longer than %d bytes", TRACE_MAX_LINE - 1);
+      r = -1;
+    } else {
+      r = trace_parse(&modules, line, len, &op, err, sizeof(err));
+    }
     if (r == 0) {
       if (opts->echo) fprintf(out, "%s\n", line);
       continue;
     }
     if (r > 0 && op.kind != TRACE_NEW && !have_ix) {
-      snprintf(err, sizeof(err), "'%s' before the first 'new'", line);
+      snprintf(err, sizeof(err), "'%s' before the first 'new'", text_quote(line, len).s);
       r = -1;
     }
     if (r > 0 && have_ix && modules.count > ix.module_cap &&
         index_reserve_modules(&ix, (uint32_t)modules.count) != 0) {
       snprintf(err, sizeof(err), "out of memory for %zu modules", modules.count);
-      r = -1;
+      r = -2;
     }
     if (r > 0 && op.kind == TRACE_FREE) {
       if (op.a >= ix.capacity) {
@@ -83,7 +95,7 @@ int replay_run(FILE *in, FILE *out, const replay_opts_t *opts) {
     if (r < 0) {
       fflush(out);
       fprintf(stderr, "wpool replay: %s: line %lu: %s\n", opts->name, lineno, err);
-      status = 2;
+      status = r == -2 ? TOOL_FAILED : TOOL_BAD_INPUT; /* -2: out of memory */
       break;
     }
 
@@ -101,7 +113,7 @@ int replay_run(FILE *in, FILE *out, const replay_opts_t *opts) {
         fflush(out);
         fprintf(stderr, "wpool replay: %s: line %lu: out of memory for %u slots\n", opts->name,
                 lineno, op.a);
-        status = 2;
+        status = TOOL_FAILED;
         goto done;
       }
       have_ix = true;
@@ -126,9 +138,10 @@ done:
     totals_add(&totals, &ix);
     index_destroy(&ix);
   }
-  if (status == 0 && ferror(in)) {
-    fprintf(stderr, "wpool replay: %s: read error\n", opts->name);
-    status = 2;
+  if (status == TOOL_OK && got == TEXT_READ_ERROR) {
+    fprintf(stderr, "wpool replay: %s: line %lu: cannot read: %s\n", opts->name, lineno,
+            strerror(errno));
+    status = TOOL_BAD_INPUT;
   }
   if (status == 0 && opts->summary) print_summary(out, &totals);
   free(line);

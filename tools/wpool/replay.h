@@ -10,7 +10,8 @@ typedef struct replay_opts {
 } replay_opts_t;
 
 /* Run a trace from `in`; answers go to `out`, errors to stderr.
- * Return the exit status: 0, or 2 on bad input. */
+ * Return the exit status (status.h): TOOL_OK, TOOL_BAD_INPUT on a bad line
+ * or an unreadable input, TOOL_FAILED when out of memory. */
 int replay_run(FILE *in, FILE *out, const replay_opts_t *opts);
 
 /* The embedded default trace (default_trace.c). */

@@ -27,6 +27,7 @@
 
 #include "ondemand.h"
 #include "options.h"
+#include "status.h"
 #include "svg.h"
 
 #define HP 4096ull
@@ -90,6 +91,7 @@ typedef struct shared {
   wpool_module_t **mods;
   ondemand_module_t *od;
   double *cdf;
+  uint32_t made; /* modules made, in mods or od */
   _Atomic uint64_t done;
   _Atomic uint32_t finished;
   _Atomic uint64_t exhausted, wrong;
@@ -351,7 +353,9 @@ static void show_progress(shared_t *s, uint64_t t0, bool final) {
 
 /* ---- setup and teardown ---------------------------------------------------- */
 
-static bool make_modules(shared_t *s, char *err, size_t errlen) {
+/* Make the workload's modules; return TOOL_OK, TOOL_BAD_INPUT when a module
+ * does not fit the configuration, or TOOL_FAILED. */
+static int make_modules(shared_t *s, char *err, size_t errlen) {
   const workload_t *w = s->w;
   uint8_t *image = malloc(w->image_bytes ? w->image_bytes : 1);
   if (!image) goto oom;
@@ -372,37 +376,39 @@ static bool make_modules(shared_t *s, char *err, size_t errlen) {
                                   .max_elements = w->table_elements};
       wpool_module_desc_t d = {.state_size = w->state_bytes, .memories = &mem, .nmemories = 1,
                                .tables = &table, .ntables = 1};
-      if (wpool_module_new(s->pool, &d, &s->mods[m]) != 0) {
+      int e = wpool_module_new(s->pool, &d, &s->mods[m]);
+      if (e != 0) {
         snprintf(err, errlen, "module %u: %s", m, wpool_last_error());
         free(image);
-        return false;
+        return e == WPOOL_ELIMIT || e == WPOOL_EINVAL ? TOOL_BAD_INPUT : TOOL_FAILED;
       }
     } else if (ondemand_module_init(&s->od[m], image, w->image_bytes, w->memory_pages * 65536,
                                     w->table_elements, w->state_bytes) != 0) {
       snprintf(err, errlen, "module %u: cannot build its memfd image", m);
       free(image);
-      return false;
+      return TOOL_FAILED;
     }
+    s->made = m + 1;
   }
   free(image);
-  return true;
+  return TOOL_OK;
 oom:
   free(image);
   snprintf(err, errlen, "out of memory for %u modules", w->modules);
-  return false;
+  return TOOL_FAILED;
 }
 
 static void free_modules(shared_t *s) {
-  for (uint32_t m = 0; m < s->w->modules; m++) {
-    if (s->mods && s->mods[m]) wpool_module_release(s->mods[m]);
+  for (uint32_t m = 0; m < s->made; m++) {
+    if (s->mods) wpool_module_release(s->mods[m]);
     if (s->od) ondemand_module_fini(&s->od[m]);
   }
   free(s->mods);
   free(s->od);
 }
 
-bool run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts_t *o,
-                  run_report_t *r, char *err, size_t errlen) {
+int run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts_t *o,
+                 run_report_t *r, char *err, size_t errlen) {
   memset(r, 0, sizeof(*r));
   shared_t s = {.w = w, .o = o};
   pthread_mutex_init(&s.failure_lock, NULL);
@@ -411,20 +417,30 @@ bool run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts
   r->allocator = o->allocator == RUN_WPOOL ? "wpool" : "ondemand";
   r->threads = s.threads;
   if (o->allocator == RUN_WPOOL) {
-    if (wpool_create(cfg, &s.pool) != 0) {
+    int e = wpool_create(cfg, &s.pool);
+    if (e != 0) {
       snprintf(err, errlen, "wpool_create: %s", wpool_last_error());
-      return false;
+      pthread_mutex_destroy(&s.failure_lock);
+      return e == WPOOL_EINVAL ? TOOL_BAD_INPUT : TOOL_FAILED;
     }
   }
   /* Zipf(s) over the modules: P(k) proportional to 1 / (k + 1)^s. */
+  int status = TOOL_FAILED;
   s.cdf = malloc(sizeof(double) * w->modules);
-  bool ok = s.cdf && make_modules(&s, err, errlen);
+  if (!s.cdf) snprintf(err, errlen, "out of memory for %u modules", w->modules);
+  else status = make_modules(&s, err, errlen);
+  bool ok = status == TOOL_OK;
   if (ok) {
     double sum = 0, acc = 0;
     for (uint32_t m = 0; m < w->modules; m++) sum += pow(m + 1, -w->zipf);
     for (uint32_t m = 0; m < w->modules; m++) s.cdf[m] = (acc += pow(m + 1, -w->zipf) / sum);
   }
-  worker_t *k = calloc(s.threads, sizeof(*k));
+  worker_t *k = ok ? calloc(s.threads, sizeof(*k)) : NULL;
+  if (ok && !k) {
+    snprintf(err, errlen, "out of memory for %u threads", s.threads);
+    status = TOOL_FAILED;
+    ok = false;
+  }
   uint32_t started = 0;
   uint64_t baseline = rss_anon_bytes(), t0 = now_ns();
   if (o->duration_s > 0 && !w->events) {
@@ -435,9 +451,11 @@ bool run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts
     k[i] = (worker_t){.s = &s, .id = i, .rng = mix(w->seed + i + 1) | 1};
     k[i].cap = (size_t)w->concurrency * 16 + 64;
     k[i].heap = malloc(k[i].cap * sizeof(live_t));
-    if (!k[i].heap || pthread_create(&k[i].thread, NULL, worker_main, &k[i]) != 0) {
-      snprintf(err, errlen, "cannot start thread %u", i);
+    int e = k[i].heap ? pthread_create(&k[i].thread, NULL, worker_main, &k[i]) : ENOMEM;
+    if (e != 0) {
+      snprintf(err, errlen, "cannot start thread %u: %s", i, strerror(e));
       atomic_store(&s.failed, 1);
+      status = TOOL_FAILED;
       ok = false;
       break;
     }
@@ -464,6 +482,7 @@ bool run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts
   if (o->progress && ok) show_progress(&s, t0, true);
   if (atomic_load(&s.failed) && ok) {
     snprintf(err, errlen, "%s", s.failure);
+    status = TOOL_FAILED;
     ok = false;
   }
   if (ok) {
@@ -508,13 +527,13 @@ bool run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts
       r->resident_source = "growth of the process's anonymous RSS";
     }
   }
-  for (uint32_t i = 0; i < s.threads; i++) free(k[i].heap);
+  for (uint32_t i = 0; k && i < s.threads; i++) free(k[i].heap);
   free(k);
   free_modules(&s);
   free(s.cdf);
   if (s.pool) wpool_destroy(s.pool);
   pthread_mutex_destroy(&s.failure_lock);
-  return ok;
+  return ok ? TOOL_OK : status;
 }
 
 /* ---- reports ----------------------------------------------------------------- */
@@ -527,7 +546,6 @@ static void us(char *buf, size_t len, uint64_t ns) {
 }
 
 void report_print(FILE *f, const run_report_t *const *rs, int n, const workload_t *w) {
-  char a[32];
   if (w->events)
     fprintf(f, "wpool run: %s (a trace of %zu instantiations, %u modules, %u threads)\n\n",
             w->name, w->nevents, w->modules, rs[0]->threads);
@@ -563,9 +581,9 @@ void report_print(FILE *f, const run_report_t *const *rs, int n, const workload_
   ROW("distinct slots used", r->slots_used < 0
                                  ? snprintf(cell, sizeof(cell), "-")
                                  : snprintf(cell, sizeof(cell), "%lld", (long long)r->slots_used));
-  ROW("resident, peak", snprintf(cell, sizeof(cell), "%s", human_bytes(r->peak_resident, a, sizeof(a))));
+  ROW("resident, peak", snprintf(cell, sizeof(cell), "%s", human_bytes(r->peak_resident).s));
   ROW("resident, final (all freed)",
-      snprintf(cell, sizeof(cell), "%s", human_bytes(r->final_resident, a, sizeof(a))));
+      snprintf(cell, sizeof(cell), "%s", human_bytes(r->final_resident).s));
   ROW("memfds live", snprintf(cell, sizeof(cell), "%lld", (long long)r->memfds_live));
   ROW("madvise calls per instance", r->madvise_per_instance < 0
                                         ? snprintf(cell, sizeof(cell), "-")
@@ -595,26 +613,42 @@ void report_print(FILE *f, const run_report_t *const *rs, int n, const workload_
       }
     }
     if (!n0 || !n1) continue;
-    char x[32], y[32], z[32], q[32];
     fprintf(f,
             "soak (%s): first %.0f s: resident mean %s, max %s, %.1f descriptors; last %.0f s: "
             "resident mean %s, max %s, %.1f descriptors\n",
-            r->allocator, win, human_bytes((uint64_t)(b0 / n0), x, sizeof(x)),
-            human_bytes((uint64_t)bmax0, y, sizeof(y)), f0 / n0, win,
-            human_bytes((uint64_t)(b1 / n1), z, sizeof(z)),
-            human_bytes((uint64_t)bmax1, q, sizeof(q)), f1 / n1);
+            r->allocator, win, human_bytes((uint64_t)(b0 / n0)).s,
+            human_bytes((uint64_t)bmax0).s, f0 / n0, win,
+            human_bytes((uint64_t)(b1 / n1)).s,
+            human_bytes((uint64_t)bmax1).s, f1 / n1);
   }
   fprintf(f, "\nresident: %s", rs[0]->resident_source);
   for (int i = 1; i < n; i++) fprintf(f, "; %s: %s", rs[i]->allocator, rs[i]->resident_source);
   fprintf(f, "\n");
 }
 
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      fprintf(f, "\\%c", c);
+    else if (c < 0x20)
+      fprintf(f, "\\u%04x", c);
+    else
+      fputc(c, f);
+  }
+  fputc('"', f);
+}
+
 void report_json(FILE *f, const run_report_t *const *rs, int n, const workload_t *w,
                  const wpool_config_t *cfg) {
-  fprintf(f, "{\"workload\":\"%s\",\"modules\":%u,\"threads\":%u,\"instance_count\":%u,"
+  fputs("{\"workload\":", f);
+  json_string(f, w->name);
+  fprintf(f, ",\"modules\":%u,\"threads\":%u,\"instance_count\":%u,"
              "\"max_unused_warm_slots\":%u,\"linear_memory_keep_resident\":%zu,"
              "\"reset_strategy\":%d,\"results\":[",
-          w->name, w->modules, rs[0]->threads, cfg->instance_count, cfg->max_unused_warm_slots,
+          w->modules, rs[0]->threads, cfg->instance_count, cfg->max_unused_warm_slots,
           cfg->linear_memory_keep_resident, (int)cfg->reset_strategy);
   for (int i = 0; i < n; i++) {
     const run_report_t *r = rs[i];
@@ -687,6 +721,5 @@ bool report_plot(const char *path, const run_report_t *const *rs, int n, const w
     svg_polyline(&p, rs[k]->timeline_s, mib, rs[k]->ntimeline, colors[k % 2]);
     svg_legend(&p, k, colors[k % 2], rs[k]->allocator);
   }
-  svg_close(f);
-  return true;
+  return svg_close(f);
 }

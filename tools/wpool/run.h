@@ -50,10 +50,12 @@ typedef struct run_report {
   bool soak;
 } run_report_t;
 
-/* Run `w` on a pool made from `cfg` (or on the on-demand baseline). On
- * failure return false with a one-line reason in err. */
-bool run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts_t *o,
-                  run_report_t *r, char *err, size_t errlen);
+/* Run `w` on a pool made from `cfg` (or on the on-demand baseline). Return
+ * TOOL_OK (status.h); else a one-line reason in err and TOOL_BAD_INPUT when
+ * wpool_create refuses cfg (WPOOL_EINVAL) or a module of w does not fit it
+ * (WPOOL_ELIMIT), TOOL_FAILED when the run could not complete. */
+int run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts_t *o,
+                 run_report_t *r, char *err, size_t errlen);
 
 /* The lower bound, in nanoseconds, of histogram bucket `i`. */
 uint64_t hist_lower(int i);

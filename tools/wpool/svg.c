@@ -1,6 +1,27 @@
 #include "svg.h"
 
+#include <errno.h>
 #include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The content of a <text> element, escaped for XML, and its end tag. */
+static void text(FILE *f, const char *s) {
+  for (; *s; s++) {
+    switch (*s) {
+    case '&': fputs("&amp;", f); break;
+    case '<': fputs("&lt;", f); break;
+    case '>': fputs("&gt;", f); break;
+    case '"': fputs("&quot;", f); break;
+    default:
+      /* XML 1.0 admits no control characters but tab and newline. */
+      if ((unsigned char)*s < 0x20) fputc('?', f);
+      else fputc(*s, f);
+    }
+  }
+  fputs("</text>\n", f);
+}
 
 FILE *svg_open(const char *path, int width, int height, const char *title) {
   FILE *f = fopen(path, "w");
@@ -9,14 +30,47 @@ FILE *svg_open(const char *path, int width, int height, const char *title) {
           "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
           "font-family=\"sans-serif\" font-size=\"12\">\n"
           "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-          "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">%s</text>\n",
-          width, height, width / 2, title);
+          "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">",
+          width, height, width / 2);
+  text(f, title);
   return f;
 }
 
-void svg_close(FILE *f) {
+bool svg_writable(const char *path, char *err, size_t errlen) {
+  struct stat st;
+  if (stat(path, &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      snprintf(err, errlen, "cannot write %s: a directory", path);
+      return false;
+    }
+    if (access(path, W_OK) != 0) {
+      snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+      return false;
+    }
+    return true;
+  }
+  if (errno != ENOENT) {
+    snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    return false;
+  }
+  /* A new file: its directory must take it. */
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  size_t n = slash ? (size_t)(slash - path) : 0;
+  if (n >= sizeof(dir)) n = sizeof(dir) - 1;
+  memcpy(dir, path, n);
+  dir[n] = '\0';
+  if (access(slash ? (n ? dir : "/") : ".", W_OK | X_OK) != 0) {
+    snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+bool svg_close(FILE *f) {
   fprintf(f, "</svg>\n");
-  fclose(f);
+  bool ok = !ferror(f);
+  return fclose(f) == 0 && ok;
 }
 
 static double tx(const svg_panel_t *p, double x) {
@@ -45,13 +99,14 @@ void svg_panel(svg_panel_t *p, FILE *f, double x0, double y0, double w, double h
   *p = (svg_panel_t){f, x0, y0, w, h, xmin, xmax, ymin, ymax, xlog, ylog};
   fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
              "stroke=\"#888\"/>\n", x0, y0, w, h);
-  fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", x0 + w / 2,
-          y0 - 6, title);
-  fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", x0 + w / 2,
-          y0 + h + 34, xlabel);
+  fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x0 + w / 2, y0 - 6);
+  text(f, title);
+  fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x0 + w / 2, y0 + h + 34);
+  text(f, xlabel);
   fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
-             "transform=\"rotate(-90 %.1f %.1f)\">%s</text>\n",
-          x0 - 48, y0 + h / 2, x0 - 48, y0 + h / 2, ylabel);
+             "transform=\"rotate(-90 %.1f %.1f)\">",
+          x0 - 48, y0 + h / 2, x0 - 48, y0 + h / 2);
+  text(f, ylabel);
   char buf[32];
   for (int i = 0; i <= 4; i++) {
     double fx = p->xlog ? pow(10, log10(xmin) + (log10(xmax) - log10(xmin)) * i / 4)
@@ -88,14 +143,17 @@ void svg_bars(svg_panel_t *p, const double *x0, const double *x1, const double *
 void svg_point(svg_panel_t *p, double x, double y, const char *color, const char *label) {
   fprintf(p->f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>\n", tx(p, x), ty(p, y),
           color);
-  if (label)
-    fprintf(p->f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" fill=\"#333\">%s</text>\n",
-            tx(p, x) + 5, ty(p, y) - 4, label);
+  if (label) {
+    fprintf(p->f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" fill=\"#333\">",
+            tx(p, x) + 5, ty(p, y) - 4);
+    text(p->f, label);
+  }
 }
 
-void svg_legend(svg_panel_t *p, int row, const char *color, const char *text) {
+void svg_legend(svg_panel_t *p, int row, const char *color, const char *label) {
   double y = p->y0 + 14 + row * 16;
   fprintf(p->f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"10\" fill=\"%s\"/>\n",
           p->x0 + p->w - 150, y - 9, color);
-  fprintf(p->f, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", p->x0 + p->w - 133, y, text);
+  fprintf(p->f, "<text x=\"%.1f\" y=\"%.1f\">", p->x0 + p->w - 133, y);
+  text(p->f, label);
 }

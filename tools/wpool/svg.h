@@ -14,8 +14,13 @@ typedef struct svg_panel {
   bool xlog, ylog;
 } svg_panel_t;
 
+/* Whether `path` can be written (created, or an existing file replaced);
+ * else false with a one-line reason in err. Nothing is created. */
+bool svg_writable(const char *path, char *err, size_t errlen);
+/* Text (titles, labels) may be any string: it is escaped. */
 FILE *svg_open(const char *path, int width, int height, const char *title);
-void svg_close(FILE *f);
+/* Finish and close the file; false if any write failed. */
+bool svg_close(FILE *f);
 /* Start a panel at (x0, y0) of size w x h with the given ranges, draw its
  * frame, ticks and labels. */
 void svg_panel(svg_panel_t *p, FILE *f, double x0, double y0, double w, double h, double xmin,
@@ -25,6 +30,6 @@ void svg_polyline(svg_panel_t *p, const double *x, const double *y, size_t n, co
 void svg_bars(svg_panel_t *p, const double *x0, const double *x1, const double *y, size_t n,
               const char *color);
 void svg_point(svg_panel_t *p, double x, double y, const char *color, const char *label);
-void svg_legend(svg_panel_t *p, int row, const char *color, const char *text);
+void svg_legend(svg_panel_t *p, int row, const char *color, const char *label);
 
 #endif

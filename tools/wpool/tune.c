@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "status.h"
 #include "svg.h"
 
 typedef struct setting {
@@ -28,7 +29,7 @@ int tune_run(const wpool_config_t *base, const workload_t *w, const tune_opts_t 
   static const wpool_reset_strategy_t resets[] = {WPOOL_RESET_PREFIX, WPOOL_RESET_DIRTY};
   setting_t s[24];
   int n = 0;
-  char err[256], a[32], b[32];
+  char err[256];
   uint64_t instances = o->instances ? o->instances : (w->instances / 10 ? w->instances / 10 : 1);
   fprintf(out, "wpool tune: %s, %llu instantiations per setting, %u threads\n\n", w->name,
           (unsigned long long)instances, w->threads);
@@ -42,15 +43,21 @@ int tune_run(const wpool_config_t *base, const workload_t *w, const tune_opts_t 
         setting_t *t = &s[n];
         *t = (setting_t){warms[wi], keeps[ki], resets[ri], calloc(1, sizeof(run_report_t)), false};
         run_opts_t ro = {.allocator = RUN_WPOOL, .instances = instances, .progress = false};
-        if (!t->r || !run_workload(&cfg, w, &ro, t->r, err, sizeof(err))) {
-          if (resets[ri] == WPOOL_RESET_DIRTY && strstr(err, "PAGEMAP_SCAN")) {
+        int st = TOOL_FAILED;
+        if (!t->r)
+          snprintf(err, sizeof(err), "out of memory");
+        else
+          st = run_workload(&cfg, w, &ro, t->r, err, sizeof(err));
+        if (st != TOOL_OK) {
+          if (st == TOOL_FAILED && resets[ri] == WPOOL_RESET_DIRTY &&
+              strstr(err, "PAGEMAP_SCAN")) {
             fprintf(out, "(reset_strategy dirty is not available on this kernel: skipped)\n");
             free(t->r);
             goto done_sweep;
           }
           fprintf(stderr, "wpool tune: %s\n", err);
           for (int i = 0; i <= n; i++) free(s[i].r);
-          return 1;
+          return st;
         }
         if (o->progress)
           fprintf(stderr, "wpool tune: %d of 24 settings\n", n + 1);
@@ -73,42 +80,40 @@ done_sweep:
   for (int i = 0; i < n; i++) {
     const run_report_t *r = s[i].r;
     fprintf(out, "%c %-6u %-9s %-7s %9.1f us %12.0f %14s %6lld\n", s[i].front ? '*' : ' ',
-            s[i].warm, human_bytes(s[i].keep, a, sizeof(a)), reset_name(s[i].reset),
-            r->p99_ns / 1e3, r->rate, human_bytes(r->peak_resident, b, sizeof(b)),
+            s[i].warm, human_bytes(s[i].keep).s, reset_name(s[i].reset),
+            r->p99_ns / 1e3, r->rate, human_bytes(r->peak_resident).s,
             (long long)r->slots_used);
-    bool fits = !o->rss_budget || r->peak_resident <= o->rss_budget;
+    bool fits = !o->has_budget || r->peak_resident <= o->rss_budget;
     if (fits && (best < 0 || r->p99_ns < s[best].r->p99_ns ||
                  (r->p99_ns == s[best].r->p99_ns && r->rate > s[best].r->rate)))
       best = i;
   }
   fprintf(out, "\n* on the Pareto front of p99 cycle latency and peak resident memory\n");
   if (best >= 0) {
-    char pk[32];
     fprintf(out,
             "\nrecommended%s%s: max_unused_warm_slots=%u linear_memory_keep_resident=%s "
             "reset_strategy=%s (p99 %.1f us, peak resident %s)\n",
-            o->rss_budget ? " for a budget of " : "",
-            o->rss_budget ? human_bytes(o->rss_budget, a, sizeof(a)) : "", s[best].warm,
-            human_bytes(s[best].keep, b, sizeof(b)), reset_name(s[best].reset),
-            s[best].r->p99_ns / 1e3, human_bytes(s[best].r->peak_resident, pk, sizeof(pk)));
+            o->has_budget ? " for a budget of " : "",
+            o->has_budget ? human_bytes(o->rss_budget).s : "", s[best].warm,
+            human_bytes(s[best].keep).s, reset_name(s[best].reset),
+            s[best].r->p99_ns / 1e3, human_bytes(s[best].r->peak_resident).s);
   } else {
     int small = 0;
     for (int i = 1; i < n; i++)
       if (s[i].r->peak_resident < s[small].r->peak_resident) small = i;
-    char kp[32];
     fprintf(out,
             "\nno setting stays within %s; the smallest peak is %s (max_unused_warm_slots=%u "
             "linear_memory_keep_resident=%s reset_strategy=%s)\n",
-            human_bytes(o->rss_budget, a, sizeof(a)),
-            human_bytes(s[small].r->peak_resident, b, sizeof(b)), s[small].warm,
-            human_bytes(s[small].keep, kp, sizeof(kp)), reset_name(s[small].reset));
+            human_bytes(o->rss_budget).s,
+            human_bytes(s[small].r->peak_resident).s, s[small].warm,
+            human_bytes(s[small].keep).s, reset_name(s[small].reset));
   }
   if (o->plot && n) {
     FILE *f = svg_open(o->plot, 760, 480, "wpool tune: p99 cycle latency vs peak resident memory");
     if (!f) {
       fprintf(stderr, "wpool tune: cannot write %s\n", o->plot);
       for (int i = 0; i < n; i++) free(s[i].r);
-      return 1;
+      return TOOL_FAILED;
     }
     double xmax = 1, ymin = 1e18, ymax = 0;
     for (int i = 0; i < n; i++) {
@@ -123,15 +128,19 @@ done_sweep:
               "p99 cycle latency, us (log)");
     for (int i = 0; i < n; i++) {
       char label[64];
-      snprintf(label, sizeof(label), "%u/%s/%s", s[i].warm, human_bytes(s[i].keep, a, sizeof(a)),
+      snprintf(label, sizeof(label), "%u/%s/%s", s[i].warm, human_bytes(s[i].keep).s,
                reset_name(s[i].reset));
       svg_point(&p, s[i].r->peak_resident / 1048576.0, s[i].r->p99_ns / 1e3,
                 s[i].front ? "#d62728" : "#7f7f7f", s[i].front ? label : NULL);
     }
     svg_legend(&p, 0, "#d62728", "Pareto front");
     svg_legend(&p, 1, "#7f7f7f", "dominated");
-    svg_close(f);
+    if (!svg_close(f)) {
+      fprintf(stderr, "wpool tune: cannot write %s\n", o->plot);
+      for (int i = 0; i < n; i++) free(s[i].r);
+      return TOOL_FAILED;
+    }
   }
   for (int i = 0; i < n; i++) free(s[i].r);
-  return 0;
+  return TOOL_OK;
 }

@@ -6,7 +6,8 @@
 
 typedef struct tune_opts {
   uint64_t instances;  /* per setting; 0: a tenth of the workload's */
-  uint64_t rss_budget; /* bytes; 0: none */
+  bool has_budget;     /* --rss-budget given (0 is a budget) */
+  uint64_t rss_budget; /* bytes */
   const char *plot;
   bool progress;
 } tune_opts_t;

@@ -1,11 +1,16 @@
 #include "workload.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "options.h"
+#include "status.h"
+#include "text.h"
 
 const char workload_default_text[] =
     "# The default workload of `wpool run`: a multi-tenant mix.\n"
@@ -60,38 +65,63 @@ static bool add_event(workload_t *w, trace_event_t ev, size_t *cap) {
   return true;
 }
 
-static bool parse(workload_t *w, const char *text, char *err, size_t errlen);
+static int parse(workload_t *w, const char *text, size_t textlen, char *err, size_t errlen);
 
 /* On failure nothing stays allocated. */
-bool workload_parse(workload_t *w, const char *text, char *err, size_t errlen) {
-  if (parse(w, text, err, errlen)) return true;
-  workload_free(w);
-  return false;
+int workload_parse(workload_t *w, const char *text, size_t len, char *err, size_t errlen) {
+  int status = parse(w, text, len, err, errlen);
+  if (status != TOOL_OK) workload_free(w);
+  return status;
 }
 
-static bool parse(workload_t *w, const char *text, char *err, size_t errlen) {
+static bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Split `line` in place into at most `max` words; return how many there
+ * are (max + 1 when there are more). */
+static int split(char *line, char **words, int max) {
+  int n = 0;
+  for (char *p = line;;) {
+    while (is_space(*p)) p++;
+    if (!*p) return n;
+    if (n == max) return max + 1;
+    words[n++] = p;
+    while (*p && !is_space(*p)) p++;
+    if (*p) *p++ = '\0';
+  }
+}
+
+static int parse(workload_t *w, const char *text, size_t textlen, char *err, size_t errlen) {
   char line[512], e[160];
   unsigned long lineno = 0;
   size_t cap = 0;
   bool trace = false;
   uint64_t last_time = 0, max_module = 0;
-  const char *p = text;
-  while (*p) {
-    const char *nl = strchr(p, '\n');
-    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+  const char *p = text, *end = text + textlen;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
     lineno++;
+    size_t nul = text_nul_column(p, len);
+    if (nul) {
+      snprintf(err, errlen, "line %lu: a NUL byte at column %zu", lineno, nul);
+      return TOOL_BAD_INPUT;
+    }
     if (len >= sizeof(line)) {
       snprintf(err, errlen, "line %lu: longer than %zu characters", lineno, sizeof(line) - 1);
-      return false;
+      return TOOL_BAD_INPUT;
     }
     memcpy(line, p, len);
     line[len] = '\0';
-    p = nl ? nl + 1 : p + len;
+    p = nl ? nl + 1 : end;
     char *hash = strchr(line, '#');
     if (hash) *hash = '\0';
-    char key[64], v1[96], v2[64], v3[64], extra[8];
-    int n = sscanf(line, "%63s %95s %63s %63s %7s", key, v1, v2, v3, extra);
-    if (n <= 0) continue;
+    char *words[4];
+    int n = split(line, words, 4);
+    if (n == 0) continue;
+    const char *key = words[0], *v1 = n > 1 ? words[1] : "", *v2 = n > 2 ? words[2] : "",
+               *v3 = n > 3 ? words[3] : "";
     if (trace) {
       uint64_t t, m, life, pages;
       if (n != 4 || !parse_count(key, UINT64_MAX, &t) || !parse_count(v1, 1000000, &m) ||
@@ -100,18 +130,24 @@ static bool parse(workload_t *w, const char *text, char *err, size_t errlen) {
                  "line %lu: a trace line is TIME MODULE LIFETIME PAGES (module <= 1000000, "
                  "pages <= %d)",
                  lineno, WORKLOAD_MAX_DIRTY);
-        return false;
+        return TOOL_BAD_INPUT;
+      }
+      uint64_t until;
+      if (__builtin_add_overflow(t, life, &until)) {
+        snprintf(err, errlen, "line %lu: time %llu + lifetime %llu is past 2^64 - 1", lineno,
+                 (unsigned long long)t, (unsigned long long)life);
+        return TOOL_BAD_INPUT;
       }
       if (t < last_time) {
         snprintf(err, errlen, "line %lu: time %llu goes back (trace times must not decrease)",
                  lineno, (unsigned long long)t);
-        return false;
+        return TOOL_BAD_INPUT;
       }
       last_time = t;
       if (m > max_module) max_module = m;
       if (!add_event(w, (trace_event_t){t, (uint32_t)m, life, (uint32_t)pages}, &cap)) {
         snprintf(err, errlen, "line %lu: out of memory", lineno);
-        return false;
+        return TOOL_FAILED;
       }
       continue;
     }
@@ -121,9 +157,9 @@ static bool parse(workload_t *w, const char *text, char *err, size_t errlen) {
     }
     if (n != 2) {
       snprintf(err, errlen, "line %lu: expected 'KEY VALUE' or 'trace'", lineno);
-      return false;
+      return TOOL_BAD_INPUT;
     }
-    uint64_t v;
+    uint64_t v = 0;
     bool ok = true;
     if (!strcmp(key, "modules")) {
       ok = parse_count(v1, 1000000, &v) && v > 0;
@@ -171,63 +207,121 @@ static bool parse(workload_t *w, const char *text, char *err, size_t errlen) {
       wpool_config_init(&probe);
       if (w->nconfig == WORKLOAD_MAX_CONFIG) {
         snprintf(err, errlen, "line %lu: more than %d config lines", lineno, WORKLOAD_MAX_CONFIG);
-        return false;
+        return TOOL_BAD_INPUT;
+      }
+      if (strlen(v1) >= sizeof(w->config[0])) {
+        snprintf(err, errlen, "line %lu: config '%s' is longer than %zu characters", lineno,
+                 text_quote(v1, strlen(v1)).s, sizeof(w->config[0]) - 1);
+        return TOOL_BAD_INPUT;
       }
       if (!config_set_pair(&probe, v1, e, sizeof(e))) {
         snprintf(err, errlen, "line %lu: %s", lineno, e);
-        return false;
+        return TOOL_BAD_INPUT;
       }
       snprintf(w->config[w->nconfig++], sizeof(w->config[0]), "%s", v1);
     } else {
-      snprintf(err, errlen, "line %lu: unknown key '%s'", lineno, key);
-      return false;
+      snprintf(err, errlen, "line %lu: unknown key '%s'", lineno, text_quote(key, strlen(key)).s);
+      return TOOL_BAD_INPUT;
     }
     if (!ok) {
-      snprintf(err, errlen, "line %lu: bad value '%s' for %s", lineno, v1, key);
-      return false;
+      snprintf(err, errlen, "line %lu: bad value '%s' for %s", lineno,
+               text_quote(v1, strlen(v1)).s, key);
+      return TOOL_BAD_INPUT;
     }
   }
   if (w->image_bytes > w->memory_pages * 65536) {
     snprintf(err, errlen, "image (%llu bytes) is larger than memory_pages (%llu pages)",
              (unsigned long long)w->image_bytes, (unsigned long long)w->memory_pages);
-    return false;
+    return TOOL_BAD_INPUT;
   }
   if (trace) {
     if (!w->nevents) {
       snprintf(err, errlen, "line %lu: a trace with no instantiations", lineno);
-      return false;
+      return TOOL_BAD_INPUT;
     }
     w->modules = (uint32_t)max_module + 1;
     w->instances = w->nevents;
   }
-  return true;
+  return TOOL_OK;
 }
 
-bool workload_load(workload_t *w, const char *path, char *err, size_t errlen) {
-  FILE *f = fopen(path, "r");
-  if (!f) {
+/* Read a whole workload file into a malloc'd buffer: a regular file of at
+ * most WORKLOAD_MAX_BYTES, or a pipe (read up to that bound). */
+static int read_workload(const char *path, char **text, size_t *len, char *err, size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
     snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-    return false;
+    if (fd >= 0) close(fd);
+    return TOOL_BAD_INPUT;
   }
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *text = malloc((size_t)size + 1);
-  if (!text || fread(text, 1, (size_t)size, f) != (size_t)size) {
-    fclose(f);
-    free(text);
-    snprintf(err, errlen, "cannot read %s", path);
-    return false;
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+    snprintf(err, errlen, "%s: %s", path,
+             S_ISDIR(st.st_mode) ? "a directory, not a workload file"
+                                 : "not a regular file or a pipe");
+    close(fd);
+    return TOOL_BAD_INPUT;
   }
-  text[size] = '\0';
-  fclose(f);
+  bool regular = S_ISREG(st.st_mode);
+  bool too_large = regular && (uint64_t)st.st_size > WORKLOAD_MAX_BYTES;
+  int status = too_large ? TOOL_BAD_INPUT : TOOL_OK; /* refused before reading */
+  size_t cap = regular && !too_large ? (size_t)st.st_size + 1 : 65536, n = 0;
+  char *buf = too_large ? NULL : malloc(cap);
+  /* Read to the end, whatever the size said: a file may change meanwhile. */
+  while (status == TOOL_OK) {
+    if (!buf) {
+      snprintf(err, errlen, "%s: out of memory", path);
+      status = TOOL_FAILED;
+      break;
+    }
+    if (n == cap) {
+      if (cap > WORKLOAD_MAX_BYTES) {
+        too_large = true;
+        status = TOOL_BAD_INPUT;
+        break;
+      }
+      size_t ncap = cap * 2 > WORKLOAD_MAX_BYTES + 1 ? WORKLOAD_MAX_BYTES + 1 : cap * 2;
+      char *b = realloc(buf, ncap);
+      if (!b) free(buf);
+      buf = b;
+      cap = ncap;
+      continue;
+    }
+    ssize_t got = read(fd, buf + n, cap - n);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+      status = TOOL_BAD_INPUT;
+      break;
+    }
+    if (got == 0) break;
+    n += (size_t)got;
+  }
+  close(fd);
+  if (status == TOOL_OK) {
+    *text = buf;
+    *len = n;
+    return TOOL_OK;
+  }
+  free(buf);
+  if (too_large)
+    snprintf(err, errlen, "%s: larger than a workload may be (%llu bytes)", path,
+             (unsigned long long)WORKLOAD_MAX_BYTES);
+  return status;
+}
+
+int workload_load(workload_t *w, const char *path, char *err, size_t errlen) {
+  char *text;
+  size_t len;
+  int status = read_workload(path, &text, &len, err, errlen);
+  if (status != TOOL_OK) return status;
   char e[256];
-  bool ok = workload_parse(w, text, e, sizeof(e));
+  status = workload_parse(w, text, len, e, sizeof(e));
   free(text);
-  if (!ok) snprintf(err, errlen, "%s: %s", path, e);
+  if (status != TOOL_OK) snprintf(err, errlen, "%s: %s", path, e);
   const char *base = strrchr(path, '/');
   snprintf(w->name, sizeof(w->name), "%s", base ? base + 1 : path);
-  return ok;
+  return status;
 }
 
 bool workload_apply_config(const workload_t *w, wpool_config_t *cfg, char *err, size_t errlen) {

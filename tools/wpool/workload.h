@@ -12,6 +12,8 @@
 
 #define WORKLOAD_MAX_DIRTY 256
 #define WORKLOAD_MAX_CONFIG 32
+/* The largest workload file: a trace of some ten million instantiations. */
+#define WORKLOAD_MAX_BYTES (256ull << 20)
 
 typedef struct trace_event {
   uint64_t time;     /* arrival, microseconds (any monotonic unit) */
@@ -46,9 +48,13 @@ typedef struct workload {
 extern const char workload_default_text[];
 
 void workload_defaults(workload_t *w);
-/* Parse a workload; on error return false with "line N: reason" in err. */
-bool workload_parse(workload_t *w, const char *text, char *err, size_t errlen);
-bool workload_load(workload_t *w, const char *path, char *err, size_t errlen);
+/* Parse the len bytes of a workload at text. Return TOOL_OK (status.h), or
+ * a one-line "line N: reason" in err and TOOL_BAD_INPUT (TOOL_FAILED when
+ * out of memory). A line holding a NUL byte is an error. */
+int workload_parse(workload_t *w, const char *text, size_t len, char *err, size_t errlen);
+/* Read and parse the workload file at path: a regular file (or a pipe) of
+ * at most WORKLOAD_MAX_BYTES. Return as workload_parse. */
+int workload_load(workload_t *w, const char *path, char *err, size_t errlen);
 void workload_free(workload_t *w);
 /* Apply the workload's config lines to cfg. */
 bool workload_apply_config(const workload_t *w, wpool_config_t *cfg, char *err, size_t errlen);
