@@ -35,6 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   c.async_stack_zeroing = take(&data, &size, 1) & 1;
   c.async_stack_keep_resident = take(&data, &size, 4);
   c.reset_strategy = (wpool_reset_strategy_t)take(&data, &size, 1);
+  c.memory_unchecked_reach = take(&data, &size, 8);
+  c.table_element_size = take(&data, &size, 2);
   layout_t L;
   wpool_config_t checked;
   int err = config_validate(&c, &checked, &L);
@@ -45,7 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (L.mem_pool_bytes < L.mem_slots * L.mem_slot_size ||
       L.total_bytes < L.mem_pool_bytes + L.table_pool_bytes + L.state_pool_bytes ||
       L.mem_reservation < c.instance_memory_pages * WPOOL_PAGE_SIZE ||
-      L.keep_stack > L.stack_usable)
+      L.keep_stack > L.stack_usable ||
+      (L.mem_slots && checked.memory_unchecked_reach > L.mem_slot_size) ||
+      L.table_slot_size < (uint64_t)c.instance_table_elements * c.table_element_size)
     abort();
   if (L.total_bytes <= (64ull << 30) && c.instance_count <= 64 && c.stack_count <= 64) {
     wpool_t *p;

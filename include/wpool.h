@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 #define WPOOL_VERSION_MAJOR 0
-#define WPOOL_VERSION_MINOR 2
+#define WPOOL_VERSION_MINOR 3
 #define WPOOL_VERSION_PATCH 0
 
 /* Error codes, one table: the codes, wpool_strerror() and this comment
@@ -83,6 +83,8 @@ typedef enum wpool_reset_strategy {
  * ------------------------------------------------------------------- */
 /* The largest decommit_batch_size: slots whose resets one call gives back. */
 #define WPOOL_DECOMMIT_BATCH_MAX 64
+/* The largest table_element_size, in bytes. */
+#define WPOOL_TABLE_ELEMENT_MAX 256
 
 /* ABI promise (from version 0.2 on): wpool_config_t and wpool_stats_t only
  * ever grow at their end; a published field keeps its offset, type and
@@ -107,7 +109,7 @@ typedef struct wpool_config {
   bool guard_before_linear_memory; /* one guard of memory_guard_size before the first memory (true) */
   size_t linear_memory_keep_resident; /* bytes of each memory reset by memset, page-rounded (0) */
   uint32_t instance_tables;       /* max defined tables per module (1) */
-  uint32_t instance_table_elements; /* max elements per table, pointer-sized (10000) */
+  uint32_t instance_table_elements; /* max elements per table, of table_element_size bytes (10000) */
   size_t table_keep_resident;     /* bytes of each table reset by memset, page-rounded (0) */
   uint32_t stack_count;           /* async stacks; 0 = no stack pool (1000) */
   size_t async_stack_size;        /* usable bytes per stack, page-rounded; a guard page below (2 MiB) */
@@ -125,6 +127,19 @@ typedef struct wpool_config {
    * WPOOL_EEXHAUSTED. WPOOL_ENOTSUP at create without libuv. (false; 100) */
   bool background_reset;
   uint32_t background_wait_ms;
+  /* --- version 0.3 --- */
+  /* Bytes past a memory's base that the runtime's compiled code may touch
+   * without a bounds check (wasm2c: 8 GiB, a 32-bit address plus a 32-bit
+   * offset). wpool_create guarantees that every address in [base, base +
+   * memory_unchecked_reach) is the memory's accessible bytes or faults, and
+   * never another slot's, table's, state's or stack's byte; it refuses a
+   * layout that cannot (memory_reservation + memory_guard_size shorter than
+   * the reach) with WPOOL_EINVAL. 0: the runtime bounds-checks every access
+   * itself (0; docs/runtime.md). */
+  uint64_t memory_unchecked_reach;
+  /* Bytes per table element, 1 to 256; an element of all zero bytes is the
+   * empty one (sizeof(void *); wasm2c's funcref is 24). */
+  size_t table_element_size;
 } wpool_config_t;
 
 /* Fill the `size` bytes at `cfg` with the defaults and set cfg->size to
@@ -262,18 +277,70 @@ WPOOL_EXPORT uint64_t wpool_memory_pages(const wpool_instance_t *inst, uint32_t 
  * Context: the thread using `inst`. */
 WPOOL_EXPORT int64_t wpool_memory_grow(wpool_instance_t *inst, uint32_t i, uint64_t delta_pages);
 
-/* Table `i`: elements [0, size) are valid; NULL is the empty element.
+/* Table `i`: elements [0, size) of table_element_size bytes each are
+ * valid; an element of all zero bytes is the empty one (NULL for
+ * pointer-sized elements). wpool_table_data and wpool_table_base return
+ * the same address; wpool_table_base's type fits pointer-sized elements.
  * Return: the base (NULL for a table the module does not define) and the
  * size in elements (0 then). Context: the thread using `inst`. */
+WPOOL_EXPORT void *wpool_table_data(wpool_instance_t *inst, uint32_t i);
 WPOOL_EXPORT void **wpool_table_base(wpool_instance_t *inst, uint32_t i);
 WPOOL_EXPORT uint32_t wpool_table_size(const wpool_instance_t *inst, uint32_t i);
 
-/* Grow table `i` by `delta` elements set to `init`.
+/* Grow table `i` by `delta` elements, each a copy of the table_element_size
+ * bytes at `init` (NULL: zero, the empty element).
  * Return: the old size in elements; WPOOL_ELIMIT past the module's max or
  * instance_table_elements; WPOOL_EINVAL for a bad index (table unchanged
  * on failure). Context: the thread using `inst`. */
+WPOOL_EXPORT int64_t wpool_table_grow_with(wpool_instance_t *inst, uint32_t i, uint32_t delta,
+                                           const void *init);
+
+/* Grow table `i` of pointer-sized elements by `delta` elements set to
+ * `init` (wpool_table_grow_with of &init).
+ * Return: as wpool_table_grow_with; WPOOL_EINVAL too when `init` is not
+ * NULL and table_element_size is not sizeof(void *). Context: the thread
+ * using `inst`. */
 WPOOL_EXPORT int64_t wpool_table_grow(wpool_instance_t *inst, uint32_t i, uint32_t delta,
                                       void *init);
+
+/* ---------------------------------------------------------------------
+ * Fault lookup, for a runtime's signal handler
+ * ------------------------------------------------------------------- */
+typedef enum wpool_region_kind {
+  WPOOL_REGION_NONE = 0,
+  WPOOL_REGION_MEMORY, /* a linear memory: its reservation and the guard after it */
+  WPOOL_REGION_TABLE,
+  WPOOL_REGION_STATE,
+  WPOOL_REGION_STACK, /* an async stack and the guard page below it */
+} wpool_region_kind_t;
+
+typedef struct wpool_fault_info {
+  wpool_region_kind_t kind;
+  uint32_t slot;   /* instance slot; for stacks, the stack's index */
+  uint32_t index;  /* memory or table index within the slot; 0 otherwise */
+  /* Bytes from the base of that memory, table, state or stack. A stack's
+   * base is its guard page (the usable bytes start one host page up); the
+   * guard before the first memory belongs to memory 0 of slot 0 and its
+   * offsets wrap below zero: (uint64_t)-(bytes below the base). */
+  uint64_t offset;
+  /* The byte can be read and written now. False: a guard, the stack's guard
+   * page, or a memory's bytes past its accessible size. Tables and state
+   * are read-write whole. */
+  bool accessible;
+  wpool_instance_t *instance; /* the live instance holding the slot, or NULL */
+} wpool_fault_info_t;
+
+/* Which of the pool's regions holds `addr`: every byte of the four
+ * reservations counts, guards included (a memory's trailing guard belongs
+ * to that memory, the guard before the first memory to memory 0 of slot
+ * 0). O(1), lock-free, no allocation: a runtime calls it from its SIGSEGV
+ * handler to tell a guest's trap (kind MEMORY, not accessible) from a host
+ * bug, and to find the instance of a memory from an address.
+ * Return: 0 with *out filled; WPOOL_EINVAL (out->kind WPOOL_REGION_NONE)
+ * when `addr` is outside the pool, or for NULL pool or out.
+ * Context: any thread, async-signal-safe. */
+WPOOL_EXPORT int wpool_fault_lookup(const wpool_t *pool, const void *addr,
+                                    wpool_fault_info_t *out);
 
 /* ---------------------------------------------------------------------
  * Async stacks
@@ -328,7 +395,7 @@ typedef struct wpool_stats {
   uint64_t live_modules;       /* created and not yet released */
   uint64_t warm_slots;         /* unused instance slots used before */
   uint64_t cold_slots;         /* instance slots never used */
-  uint64_t kept_resident_bytes; /* bytes reset by memset in unused slots (resident) */
+  uint64_t kept_resident_bytes; /* bytes reset in place in unused slots and stacks (resident) */
   uint64_t images_live;        /* memfd images not yet closed */
   uint64_t heap_bytes;         /* the library's own heap (all pools) */
   uint64_t reserved_bytes;     /* address space reserved by this pool */
@@ -354,6 +421,15 @@ typedef struct wpool_stats {
   /* Bytes the kernel refused to give back (mlock'ed pages): a reset
    * restored them by hand instead, or they were pristine already. */
   uint64_t madvise_refused_bytes;
+  /* --- version 0.3: gauges per kind --- */
+  uint64_t memories_live;      /* linear memories of live instances */
+  uint64_t tables_live;        /* tables of live instances */
+  uint64_t stacks_warm;        /* unused stacks used before */
+  /* kept_resident_bytes by kind; the four sum to kept_resident_bytes */
+  uint64_t memory_kept_resident_bytes;
+  uint64_t table_kept_resident_bytes;
+  uint64_t state_kept_resident_bytes;
+  uint64_t stack_kept_resident_bytes; /* async_stack_keep_resident of zeroed free stacks */
 } wpool_stats_t;
 
 /* Bytes of private memory in this pool's reservations (present or

@@ -34,7 +34,7 @@ int memslot_full_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
     image_unref(s->image);
     s->image = NULL;
   }
-  s->accessible = 0;
+  __atomic_store_n(&s->accessible, 0, __ATOMIC_RELAXED);
   s->unknown = false;
   return 0;
 }
@@ -67,7 +67,8 @@ static int set_accessible(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
     if (!err && decommit(ctx, base + bytes, s->accessible - bytes) != 0)
       COUNTER_ADD(ctx->counters, madvise_refused_bytes, s->accessible - bytes);
   }
-  if (!err) s->accessible = bytes;
+  /* Stored atomically: wpool_fault_lookup reads it from signal handlers. */
+  if (!err) __atomic_store_n(&s->accessible, bytes, __ATOMIC_RELAXED);
   return err;
 }
 

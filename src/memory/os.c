@@ -146,6 +146,21 @@ int os_open_read(const char *path, int *fd) {
   return 0;
 }
 
+bool os_guard_markers_work(void) {
+  static _Atomic int known; /* 0 unknown, 1 yes, -1 no */
+  int k = atomic_load_explicit(&known, memory_order_relaxed);
+  if (k) return k > 0;
+  size_t len = os_page_size();
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  k = -1;
+  if (p != MAP_FAILED) {
+    if (madvise(p, len, OS_MADV_GUARD_INSTALL) == 0) k = 1;
+    munmap(p, len);
+  }
+  atomic_store_explicit(&known, k, memory_order_relaxed);
+  return k > 0;
+}
+
 uint64_t os_address_limit(void) {
   uint64_t limit = 128ull << 40;
   struct rlimit rl;

@@ -6,6 +6,7 @@
 #define WPOOL_OS_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -49,6 +50,15 @@ int os_add_seals(int fd, int seals);
 int os_close(int fd);
 /* open(path, O_RDONLY | O_CLOEXEC); *fd receives the descriptor. */
 int os_open_read(const char *path, int *fd);
+/* madvise advice (Linux 6.13, uapi/asm-generic/mman-common.h): make the
+ * range fault on access without a mapping of its own. Spelled out for
+ * headers that predate it. */
+#define OS_MADV_GUARD_INSTALL 102
+
+/* Whether this kernel takes MADV_GUARD_INSTALL (asked once, on a scratch
+ * page). */
+bool os_guard_markers_work(void);
+
 /* The bytes of address space a process may map: the user address space
  * (128 TiB on x86-64 and arm64 with 4-level page tables), or RLIMIT_AS
  * when lower. */

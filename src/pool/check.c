@@ -11,12 +11,15 @@ static bool fail(const char *what) {
   return false;
 }
 
-static bool slot_is_valid(wpool_t *p, uint32_t slot, index_slot_state_t st, uint64_t *kept) {
+static bool slot_is_valid(wpool_t *p, uint32_t slot, index_slot_state_t st, kept_t *kept) {
   const struct wpool_instance_s *inst = &p->instances[slot];
   if (inst->slot != slot || inst->pool != p) return fail("instance record names its slot");
   if (st != SLOT_USED && inst->module) return fail("an unused slot holds no module");
-  if (inst->module && inst->kept) return fail("a live instance's slot keeps nothing for later");
-  *kept += inst->kept;
+  if (inst->module && kept_total(inst->kept))
+    return fail("a live instance's slot keeps nothing for later");
+  kept->memory += inst->kept.memory;
+  kept->table += inst->kept.table;
+  kept->state += inst->kept.state;
   for (uint32_t i = 0; i < p->cfg.instance_memories; i++) {
     const memslot_t *s = pool_memslot(p, slot, i);
     if (!memslot_is_valid(s, &p->mem_ctx)) return fail("memslot_is_valid");
@@ -37,15 +40,30 @@ bool pool_is_valid(wpool_t *p) {
   if (used != live + queued + pending)
     return fail("used slots == live instances + queued + background_pending");
   if (stacks_used != atomic_load(&p->live_stacks)) return fail("used stacks == live stacks");
-  uint64_t kept = 0, with_module = 0;
+  kept_t kept = {0};
+  uint64_t with_module = 0, memories = 0, tables = 0;
   for (uint32_t s = 0; s < p->cfg.instance_count; s++) {
     index_slot_state_t st = index_slot_state(&p->index, s);
     if (!slot_is_valid(p, s, st, &kept)) return false;
-    if (p->instances[s].module) with_module++;
+    const wpool_module_t *m = p->instances[s].module;
+    if (m) {
+      with_module++;
+      memories += m->nmemories;
+      tables += m->ntables;
+    }
   }
   if (with_module != live) return fail("slots holding a module == live instances");
-  if (kept != atomic_load(&p->kept_resident_bytes))
-    return fail("kept_resident_bytes == sum of kept over all slots");
+  if (memories != atomic_load(&p->memories_live)) return fail("memories_live");
+  if (tables != atomic_load(&p->tables_live)) return fail("tables_live");
+  if (kept.memory != atomic_load(&p->kept_memory) || kept.table != atomic_load(&p->kept_table) ||
+      kept.state != atomic_load(&p->kept_state))
+    return fail("kept bytes of each kind == their sum over all slots");
+  uint64_t stack_kept = 0;
+  for (uint32_t s = 0; s < p->cfg.stack_count; s++) {
+    if (p->stacks[s].live && p->stacks[s].kept) return fail("a live stack keeps nothing for later");
+    stack_kept += p->stacks[s].kept;
+  }
+  if (stack_kept != atomic_load(&p->kept_stack)) return fail("kept stack bytes == their sum");
   uint64_t unreleased = 0;
   pthread_mutex_lock(&p->module_lock);
   for (const wpool_module_t *m = p->modules; m; m = m->next)

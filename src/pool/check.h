@@ -3,8 +3,9 @@
  *   used instance slots == live instances + queued + background_pending
  *   used stacks == live stacks
  *   a slot's record has a module  <=>  it holds a live instance
- *   kept_resident_bytes == the sum of `kept` over all slots (a live
- *     instance's slot keeps 0: its bytes are the tenant's)
+ *   kept bytes of each kind == the sum of `kept` over all slots and
+ *     stacks (a live instance's slot or stack keeps 0: its bytes are the
+ *     tenant's); memories_live, tables_live == the live modules' counts
  *   every memslot_is_valid(); a cold slot has nothing accessible, no image
  *   unreleased modules on the module list == live_modules
  * The counts agree only while no call is half-way, so at debug level 3

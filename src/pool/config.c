@@ -36,6 +36,8 @@ static const wpool_config_t DEFAULTS = {
     .decommit_batch_size = 1,
     .background_reset = false,
     .background_wait_ms = 100,
+    .memory_unchecked_reach = 0,
+    .table_element_size = sizeof(void *),
 };
 
 static void defaults(wpool_config_t *cfg) { memcpy(cfg, &DEFAULTS, sizeof(*cfg)); }
@@ -98,6 +100,9 @@ int config_validate(const wpool_config_t *user, wpool_config_t *cfg, layout_t *L
       cfg->reset_strategy != WPOOL_RESET_DIRTY)
     return error_set(WPOOL_EINVAL, "reset_strategy: %d is not a wpool_reset_strategy_t",
                      (int)cfg->reset_strategy);
+  if (cfg->table_element_size < 1 || cfg->table_element_size > WPOOL_TABLE_ELEMENT_MAX)
+    return error_set(WPOOL_EINVAL, "table_element_size: %zu bytes is not between 1 and %u",
+                     cfg->table_element_size, WPOOL_TABLE_ELEMENT_MAX);
   if (cfg->decommit_batch_size > WPOOL_DECOMMIT_BATCH_MAX)
     return error_set(WPOOL_EINVAL, "decommit_batch_size: %u exceeds the maximum of %u slots",
                      cfg->decommit_batch_size, WPOOL_DECOMMIT_BATCH_MAX);

@@ -7,6 +7,8 @@
 #include "pool/slot.h"
 #include "util/error.h"
 
+#include <string.h>
+
 static int instance_new(wpool_t *p, wpool_module_t *m, wpool_instance_t **out) {
   uint32_t slot = index_alloc(&p->index, m->id, NULL);
   if (slot == INDEX_NONE) slot = recycle_alloc(p, m->id);
@@ -27,8 +29,11 @@ static int instance_new(wpool_t *p, wpool_module_t *m, wpool_instance_t **out) {
     return err;
   }
   module_ref(m);
-  inst->module = m;
+  /* Released to a signal handler's wpool_fault_lookup. */
+  __atomic_store_n(&inst->module, m, __ATOMIC_RELEASE);
   atomic_fetch_add(&p->live_instances, 1);
+  atomic_fetch_add(&p->memories_live, m->nmemories);
+  atomic_fetch_add(&p->tables_live, m->ntables);
   atomic_fetch_add(&p->instances_created, 1);
   *out = inst;
   return 0;
@@ -56,8 +61,10 @@ WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst) {
   wpool_t *p = inst->pool;
   wpool_module_t *m = inst->module;
   check_enter(p);
-  inst->module = NULL;
+  __atomic_store_n(&inst->module, NULL, __ATOMIC_RELEASE);
   atomic_fetch_sub(&p->live_instances, 1);
+  atomic_fetch_sub(&p->memories_live, m->nmemories);
+  atomic_fetch_sub(&p->tables_live, m->ntables);
   recycle_free(p, inst->slot, m);
   check_leave(p);
 }
@@ -102,9 +109,13 @@ WPOOL_EXPORT int64_t wpool_memory_grow(wpool_instance_t *inst, uint32_t i, uint6
   return err ? err : (int64_t)old;
 }
 
-WPOOL_EXPORT void **wpool_table_base(wpool_instance_t *inst, uint32_t i) {
+WPOOL_EXPORT void *wpool_table_data(wpool_instance_t *inst, uint32_t i) {
   if (!inst->module || i >= inst->module->ntables) return NULL;
   return pool_table_base(inst->pool, inst->slot, i);
+}
+
+WPOOL_EXPORT void **wpool_table_base(wpool_instance_t *inst, uint32_t i) {
+  return (void **)wpool_table_data(inst, i);
 }
 
 WPOOL_EXPORT uint32_t wpool_table_size(const wpool_instance_t *inst, uint32_t i) {
@@ -112,20 +123,34 @@ WPOOL_EXPORT uint32_t wpool_table_size(const wpool_instance_t *inst, uint32_t i)
   return *pool_table_size(inst->pool, inst->slot, i);
 }
 
-WPOOL_EXPORT int64_t wpool_table_grow(wpool_instance_t *inst, uint32_t i, uint32_t delta,
-                                      void *init) {
+WPOOL_EXPORT int64_t wpool_table_grow_with(wpool_instance_t *inst, uint32_t i, uint32_t delta,
+                                           const void *init) {
   if (!inst || !inst->module || i >= inst->module->ntables)
     return error_set(WPOOL_EINVAL, "table_grow: no table %u in this instance", i);
-  uint32_t *size = pool_table_size(inst->pool, inst->slot, i);
+  wpool_t *p = inst->pool;
+  uint32_t *size = pool_table_size(p, inst->slot, i);
   uint32_t old = *size, max = inst->module->tables[i].max_elements;
   if (delta > max || old > max - delta)
     return error_set(WPOOL_ELIMIT,
                      "table %u: growing %u elements by %u exceeds its maximum of %u elements "
                      "(the module's max, capped by instance_table_elements)",
                      i, old, delta, max);
-  void **base = pool_table_base(inst->pool, inst->slot, i);
-  if (init)
-    for (uint32_t e = old; e < old + delta; e++) base[e] = init;
+  /* Elements past the size are zero (the empty element) since the last
+   * reset: only a non-empty init is written. */
+  if (init) {
+    size_t esz = p->cfg.table_element_size;
+    uint8_t *e = pool_table_base(p, inst->slot, i) + (uint64_t)old * esz;
+    for (uint32_t k = 0; k < delta; k++, e += esz) memcpy(e, init, esz);
+  }
   *size = old + delta;
   return old;
+}
+
+WPOOL_EXPORT int64_t wpool_table_grow(wpool_instance_t *inst, uint32_t i, uint32_t delta,
+                                      void *init) {
+  if (init && inst && inst->pool->cfg.table_element_size != sizeof(void *))
+    return error_set(WPOOL_EINVAL,
+                     "table_grow: elements are %zu bytes, not a pointer; use wpool_table_grow_with",
+                     inst->pool->cfg.table_element_size);
+  return wpool_table_grow_with(inst, i, delta, init ? (const void *)&init : NULL);
 }

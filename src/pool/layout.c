@@ -52,11 +52,22 @@ int layout_compute(const wpool_config_t *cfg, uint64_t page, uint64_t address_li
   L->mem_pre_guard = cfg->guard_before_linear_memory && L->mem_slots ? L->mem_guard : 0;
   if (!mul_add(L->mem_slots, L->mem_slot_size, L->mem_pre_guard, &L->mem_pool_bytes))
     return too_big("instance_memories", cfg->instance_memories);
+  if (L->mem_slots && cfg->memory_unchecked_reach > L->mem_slot_size)
+    return error_set(WPOOL_EINVAL,
+                     "memory_unchecked_reach: %llu bytes past a memory's base reach beyond its "
+                     "memory_reservation (%llu) + memory_guard_size (%llu) = %llu bytes, into the "
+                     "next slot; raise memory_guard_size to at least %llu bytes, or bounds-check",
+                     (unsigned long long)cfg->memory_unchecked_reach,
+                     (unsigned long long)cfg->memory_reservation,
+                     (unsigned long long)cfg->memory_guard_size,
+                     (unsigned long long)L->mem_slot_size,
+                     (unsigned long long)(cfg->memory_unchecked_reach - L->mem_reservation));
   if (!round_page(cfg->linear_memory_keep_resident, page, &L->keep_memory))
     return too_big("linear_memory_keep_resident", cfg->linear_memory_keep_resident);
 
-  /* Tables: pointer-sized elements. */
-  if (!round_page((uint64_t)cfg->instance_table_elements * sizeof(void *), page,
+  /* Tables: elements of table_element_size bytes (at most 256: the
+   * product of two such numbers fits 64 bits). */
+  if (!round_page((uint64_t)cfg->instance_table_elements * cfg->table_element_size, page,
                   &L->table_slot_size))
     return too_big("instance_table_elements", cfg->instance_table_elements);
   L->table_slots = (uint64_t)cfg->instance_count * cfg->instance_tables;
@@ -98,4 +109,16 @@ int layout_compute(const wpool_config_t *cfg, uint64_t page, uint64_t address_li
                      (unsigned long long)L->state_pool_bytes,
                      (unsigned long long)L->stack_pool_bytes, (unsigned long long)address_limit);
   return 0;
+}
+
+void layout_mappings(const layout_t *L, uint32_t stack_count, bool guard_markers,
+                     layout_mappings_t *out) {
+  /* mem_slots < 2^64 / slot size, so 4 * mem_slots + 1 cannot wrap. */
+  *out = (layout_mappings_t){
+      .memory = L->mem_slots ? 4 * L->mem_slots + 1 : 0,
+      .table = L->table_pool_bytes ? 1 : 0,
+      .state = L->state_pool_bytes ? 1 : 0,
+      .stack = stack_count == 0 ? 0 : guard_markers ? 1 : 2ull * stack_count,
+  };
+  out->total = out->memory + out->table + out->state + out->stack;
 }

@@ -191,8 +191,11 @@ WPOOL_EXPORT int wpool_destroy(wpool_t *p) {
 
 static void stats_fill(wpool_t *p, wpool_stats_t *out) {
   index_counters_t c;
-  uint32_t warm, cold;
+  uint32_t warm, cold, stacks_warm;
   index_counters(&p->index, &c, &warm, &cold, NULL);
+  index_counters(&p->stack_index, NULL, &stacks_warm, NULL, NULL);
+  uint64_t km = atomic_load(&p->kept_memory), kt = atomic_load(&p->kept_table),
+           ks = atomic_load(&p->kept_state), kk = atomic_load(&p->kept_stack);
   mem_counters_t *mc = &p->mem_counters;
   *out = (wpool_stats_t){
       .live_instances = atomic_load(&p->live_instances),
@@ -200,7 +203,7 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
       .live_modules = atomic_load(&p->live_modules),
       .warm_slots = warm,
       .cold_slots = cold,
-      .kept_resident_bytes = atomic_load(&p->kept_resident_bytes),
+      .kept_resident_bytes = km + kt + ks + kk,
       .images_live = COUNTER_GET(mc, images_live),
       .heap_bytes = heap_allocated_bytes(),
       .reserved_bytes = p->layout.total_bytes,
@@ -223,6 +226,13 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
       .slots_trimmed = atomic_load(&p->slots_trimmed),
       .trimmed_bytes = atomic_load(&p->trimmed_bytes),
       .madvise_refused_bytes = COUNTER_GET(mc, madvise_refused_bytes),
+      .memories_live = atomic_load(&p->memories_live),
+      .tables_live = atomic_load(&p->tables_live),
+      .stacks_warm = stacks_warm,
+      .memory_kept_resident_bytes = km,
+      .table_kept_resident_bytes = kt,
+      .state_kept_resident_bytes = ks,
+      .stack_kept_resident_bytes = kk,
   };
 }
 
@@ -238,10 +248,25 @@ WPOOL_EXPORT void(wpool_stats_get)(wpool_t *p, wpool_stats_t *out) {
   wpool_stats_get_sized(p, out, sizeof(*out));
 }
 
+typedef struct resident_walk {
+  uint64_t total;
+  uint64_t stack_slot, page; /* stacks: guard markers to leave out */
+} resident_walk_t;
+
 static void add_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   (void)off;
   (void)swapped;
-  *(uint64_t *)ctx += len;
+  ((resident_walk_t *)ctx)->total += len;
+}
+
+/* A stack pool's run, less the guard pages inside it: a MADV_GUARD_INSTALL
+ * marker is a page-table entry the scan reports like a swapped page, but
+ * it holds no memory. Guards start every stack slot. */
+static void add_stack_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
+  resident_walk_t *w = ctx;
+  (void)swapped;
+  uint64_t first = (off + w->stack_slot - 1) / w->stack_slot, last = (off + len - 1) / w->stack_slot;
+  w->total += len - (last >= first ? (last - first + 1) * w->page : 0);
 }
 
 WPOOL_EXPORT int wpool_resident_bytes(wpool_t *p, uint64_t *out) {
@@ -250,14 +275,16 @@ WPOOL_EXPORT int wpool_resident_bytes(wpool_t *p, uint64_t *out) {
   const struct {
     uint8_t *base;
     uint64_t len;
-  } pools[] = {{p->mem_map, p->layout.mem_pool_bytes},
-               {p->table_map, p->layout.table_pool_bytes},
-               {p->state_map, p->layout.state_pool_bytes},
-               {p->stack_map, p->layout.stack_pool_bytes}};
-  uint64_t total = 0;
+    dirty_run_fn fn;
+  } pools[] = {{p->mem_map, p->layout.mem_pool_bytes, add_run},
+               {p->table_map, p->layout.table_pool_bytes, add_run},
+               {p->state_map, p->layout.state_pool_bytes, add_run},
+               {p->stack_map, p->layout.stack_pool_bytes,
+                p->stack_guard_markers ? add_stack_run : add_run}};
+  resident_walk_t w = {.stack_slot = p->layout.stack_slot_size, .page = p->layout.page};
   for (size_t i = 0; i < sizeof(pools) / sizeof(pools[0]); i++) {
     if (!pools[i].base) continue;
-    int64_t r = dirty_scan(&p->scanner, pools[i].base, pools[i].len, add_run, &total);
+    int64_t r = dirty_scan(&p->scanner, pools[i].base, pools[i].len, pools[i].fn, &w);
     if (r == -ENOTTY || r == -EINVAL || r == -ENOSYS)
       return error_set(WPOOL_ENOTSUP,
                        "resident_bytes: needs the PAGEMAP_SCAN ioctl (Linux 6.7+)");
@@ -265,6 +292,6 @@ WPOOL_EXPORT int wpool_resident_bytes(wpool_t *p, uint64_t *out) {
       return error_set(error_from_errno((int)r), "resident_bytes: PAGEMAP_SCAN: %s",
                        strerror((int)-r));
   }
-  *out = total;
+  *out = w.total;
   return 0;
 }

@@ -2,6 +2,7 @@
  * their own index allocator (no affinity, N = 0: the lowest free first). */
 #include "pool/stack.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -10,15 +11,26 @@
 #include "pool/check.h"
 #include "util/error.h"
 
+/* Guard pages: MADV_GUARD_INSTALL (Linux 6.13+) makes a page fault on
+ * access inside one read-write mapping, so the stack pool stays one kernel
+ * mapping; elsewhere each guard is an mprotect, two mappings per stack. */
 int stack_guard_all(wpool_t *p) {
+  bool markers = true;
   for (uint32_t s = 0; s < p->cfg.stack_count; s++) {
-    int err = os_mprotect(pool_stack_bottom(p, s) - p->layout.page, p->layout.page, PROT_NONE);
+    uint8_t *guard = pool_stack_bottom(p, s) - p->layout.page;
+    int err = markers ? os_madvise(guard, p->layout.page, OS_MADV_GUARD_INSTALL) : -EINVAL;
+    if (err == -EINVAL && s == 0) markers = false; /* a kernel without guard markers */
+    if (err && !markers)
+      err = os_mprotect(guard, p->layout.page, PROT_NONE);
     if (err)
       return error_set(error_from_errno(err),
-                       "guard page of stack %u: mprotect: %s (vm.max_map_count may be too low "
-                       "for stack_count %u: each stack takes 2 kernel mappings)",
-                       s, strerror(-err), p->cfg.stack_count);
+                       "guard page of stack %u: %s: %s (vm.max_map_count may be too low for "
+                       "stack_count %u: without MADV_GUARD_INSTALL each stack takes 2 kernel "
+                       "mappings)",
+                       s, markers ? "madvise(MADV_GUARD_INSTALL)" : "mprotect", strerror(-err),
+                       p->cfg.stack_count);
   }
+  p->stack_guard_markers = markers && p->cfg.stack_count > 0;
   return 0;
 }
 
@@ -34,6 +46,8 @@ WPOOL_EXPORT int wpool_stack_new(wpool_t *p, wpool_stack_t **out) {
   if (slot != INDEX_NONE) {
     struct wpool_stack_s *s = &p->stacks[slot];
     s->live = true;
+    atomic_fetch_sub(&p->kept_stack, s->kept);
+    s->kept = 0;
     atomic_fetch_add(&p->live_stacks, 1);
     *out = s;
   }
@@ -67,8 +81,9 @@ WPOOL_EXPORT void wpool_stack_free(wpool_stack_t *s) {
     reset_plan_t plan;
     reset_plan_stack(p->layout.stack_usable, p->layout.keep_stack, &plan);
     decommit_batch_t batch = decommit_batch(&p->decommit);
-    reset_apply(pool_stack_bottom(p, s->slot), &plan, NULL, &batch);
+    s->kept = reset_apply(pool_stack_bottom(p, s->slot), &plan, NULL, &batch);
     decommit_flush(&batch);
+    atomic_fetch_add(&p->kept_stack, s->kept);
   }
   s->live = false;
   atomic_fetch_sub(&p->live_stacks, 1);

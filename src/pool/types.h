@@ -7,7 +7,8 @@
  *   recycle.c   (a freed slot's way back: at once, batched, background)
  *   module.c    (limits, images, ids, the module-drop hook)
  *   slot.c      (one instance slot: prepare, reset, trim, unmap images)
- *   check.c     (pool_is_valid)   config.c -> layout.c
+ *   check.c     (pool_is_valid)   lookup.c (wpool_fault_lookup)
+ *   config.c -> layout.c
  *   ----------------------------------------------------------------
  *   src/memory/ (mappings)   src/index/ (slot policy)   src/util/
  *
@@ -62,12 +63,19 @@ struct wpool_module_s {
   struct wpool_module_s *prev, *next; /* the pool's module list; module_lock */
 };
 
+/* Bytes a reset left resident in place, by kind. */
+typedef struct kept {
+  uint64_t memory, table, state;
+} kept_t;
+
+static inline uint64_t kept_total(kept_t k) { return k.memory + k.table + k.state; }
+
 /* One instance slot's record; the handle a runtime holds is its address. */
 struct wpool_instance_s {
   wpool_t *pool;
   wpool_module_t *module; /* the tenant's module; NULL while the slot is unused */
   uint32_t slot;
-  uint64_t kept;     /* bytes left resident by the last reset; 0 once trimmed */
+  kept_t kept;       /* bytes left resident by the last reset; 0 once trimmed */
   uint64_t freed_ns; /* CLOCK_MONOTONIC time of the last free */
   bool trimmed;      /* trimmed since the last free */
   /* Set (under the index lock) while wpool_trim works on this unused slot;
@@ -103,12 +111,14 @@ struct wpool_stack_s {
   wpool_t *pool;
   uint32_t slot;
   bool live;
+  uint64_t kept; /* bytes its zeroing left resident while it is free */
 };
 
 struct wpool_s {
   wpool_config_t cfg;
   layout_t layout;
   wpool_reset_strategy_t reset_strategy; /* in effect: PREFIX or DIRTY */
+  bool stack_guard_markers; /* stack guards are MADV_GUARD_INSTALL markers, not mappings */
 
   index_t index;       /* instance slots */
   index_t stack_index; /* stacks: no affinity, N = 0 */
@@ -131,7 +141,10 @@ struct wpool_s {
   wpool_module_t *modules; /* not yet destroyed; module_lock */
 
   _Atomic uint64_t live_instances, live_stacks, live_modules;
-  _Atomic uint64_t kept_resident_bytes;
+  _Atomic uint64_t memories_live, tables_live; /* of live instances */
+  /* Bytes kept resident in unused slots and stacks, by kind; their sum is
+   * the kept_resident_bytes statistic. */
+  _Atomic uint64_t kept_memory, kept_table, kept_state, kept_stack;
   _Atomic uint64_t instances_created, slots_drained;
   _Atomic uint64_t exhausted; /* WPOOL_EEXHAUSTED returns, instances and stacks */
   _Atomic uint64_t slots_trimmed, trimmed_bytes;
@@ -150,9 +163,9 @@ static inline uint8_t *pool_memory_base(const wpool_t *p, uint32_t slot, uint32_
 static inline memslot_t *pool_memslot(const wpool_t *p, uint32_t slot, uint32_t m) {
   return &p->memslots[(uint64_t)slot * p->cfg.instance_memories + m];
 }
-static inline void **pool_table_base(const wpool_t *p, uint32_t slot, uint32_t t) {
+static inline uint8_t *pool_table_base(const wpool_t *p, uint32_t slot, uint32_t t) {
   uint64_t i = (uint64_t)slot * p->cfg.instance_tables + t;
-  return (void **)(p->table_map + i * p->layout.table_slot_size);
+  return p->table_map + i * p->layout.table_slot_size;
 }
 static inline uint32_t *pool_table_size(const wpool_t *p, uint32_t slot, uint32_t t) {
   return &p->table_sizes[(uint64_t)slot * p->cfg.instance_tables + t];

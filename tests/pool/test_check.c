@@ -67,9 +67,9 @@ Test(check, broken_records_are_caught) {
   atomic_fetch_add(&p->live_instances, 1);
   cr_assert_not(pool_is_valid(p), "live instances off by one");
   atomic_fetch_sub(&p->live_instances, 1);
-  atomic_fetch_add(&p->kept_resident_bytes, 4096);
+  atomic_fetch_add(&p->kept_state, 4096);
   cr_assert_not(pool_is_valid(p), "kept bytes off");
-  atomic_fetch_sub(&p->kept_resident_bytes, 4096);
+  atomic_fetch_sub(&p->kept_state, 4096);
   memslot_t *s = pool_memslot(p, wpool_instance_slot(in), 0);
   s->accessible += 1;
   cr_assert_not(pool_is_valid(p), "a memslot record off");

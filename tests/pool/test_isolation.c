@@ -9,6 +9,9 @@
 
 #include "fixture.h"
 
+/* The current configuration's table_element_size. */
+static size_t element_size = sizeof(void *);
+
 enum { MAX_MODULES = 4, MAX_LIVE = 8 };
 
 typedef struct model_module {
@@ -82,12 +85,13 @@ static void check_new(wpool_instance_t *in, const model_module_t *mm) {
     }
     bytes_checked += bytes;
   }
-  void **t = wpool_table_base(in, 0);
+  const uint8_t *t = wpool_table_data(in, 0);
   for (uint32_t e = 0; e < mm->table.min_elements; e++)
-    cr_assert_null(t[e], "cycle %llu: table element %u", (unsigned long long)cycles, e);
+    cr_assert(all_bytes(t + (size_t)e * element_size, element_size, 0),
+              "cycle %llu: table element %u", (unsigned long long)cycles, e);
   cr_assert(all_bytes(wpool_instance_state(in), mm->desc.state_size, 0), "cycle %llu: state",
             (unsigned long long)cycles);
-  bytes_checked += mm->table.min_elements * sizeof(void *) + mm->desc.state_size;
+  bytes_checked += mm->table.min_elements * element_size + mm->desc.state_size;
 }
 
 /* A tenant: random pages, some grown ones, table elements, the state. */
@@ -102,9 +106,11 @@ static void scribble(wpool_instance_t *in, const model_module_t *mm) {
       memset(b + off, (int)(rnd() | 1), len);
     }
   }
-  void **t = wpool_table_base(in, 0);
-  if (pick(3) == 0) wpool_table_grow(in, 0, (uint32_t)pick(8), (void *)0x77);
-  for (uint32_t e = 0; e < wpool_table_size(in, 0); e += 1 + (uint32_t)pick(5)) t[e] = in;
+  uint8_t *t = wpool_table_data(in, 0), init[256];
+  memset(init, 0x77, sizeof(init));
+  if (pick(3) == 0) wpool_table_grow_with(in, 0, (uint32_t)pick(8), init);
+  for (uint32_t e = 0; e < wpool_table_size(in, 0); e += 1 + (uint32_t)pick(5))
+    memset(t + (size_t)e * element_size, (int)(rnd() | 1), element_size);
   memset(wpool_instance_state(in), 0xee, mm->desc.state_size);
 }
 
@@ -132,6 +138,8 @@ static void run_config(uint64_t ncycles) {
   c.linear_memory_keep_resident = keeps[pick(5)];
   c.table_keep_resident = keeps[pick(5)];
   c.instance_table_elements = 1 + (uint32_t)pick(1024);
+  static const size_t element_sizes[] = {sizeof(void *), 1, 24, 256};
+  c.table_element_size = element_size = element_sizes[pick(4)];
   c.instance_size = 4096 + pick(8192);
   c.stack_count = 2;
   c.async_stack_size = 16 * KiB;

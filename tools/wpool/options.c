@@ -75,6 +75,8 @@ static const struct key {
     F(decommit_batch_size, K_U32),
     F(background_reset, K_BOOL),
     F(background_wait_ms, K_U32),
+    F(memory_unchecked_reach, K_SIZE64),
+    F(table_element_size, K_SIZE),
 #undef F
 };
 

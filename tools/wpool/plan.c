@@ -5,10 +5,10 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "options.h"
+#include "memory/os.h"
 #include "pool/config.h"
 #include "status.h"
 
@@ -69,21 +69,31 @@ int plan_run(const wpool_config_t *cfg, FILE *out) {
   fprintf(out, "%-16s %10u %14s %14s\n", "stacks", cfg->stack_count,
           human_bytes(L.stack_slot_size).s, human_bytes(L.stack_pool_bytes).s);
 
+  if (cfg->memory_unchecked_reach)
+    fprintf(out, "unchecked reach: %s past each memory's base stay within its reservation and "
+                 "guard (%s)\n",
+            human_bytes(cfg->memory_unchecked_reach).s, human_bytes(L.mem_slot_size).s);
+
   bool fits = true;
-  uint64_t limit = 128ull << 40;
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < limit)
-    limit = rl.rlim_cur;
+  uint64_t limit = os_address_limit();
   fprintf(out, "\naddress space: %s of the %s a process may map (%.1f%%)\n",
           human_bytes(L.total_bytes).s, human_bytes(limit).s,
           100.0 * (double)L.total_bytes / (double)limit);
 
   /* Kernel mappings: docs/architecture.md. */
-  uint64_t maps = sat_add(sat_add(sat_mul(4, L.mem_slots), 2ull * cfg->stack_count), 3);
+  bool markers = os_guard_markers_work();
+  layout_mappings_t lm;
+  layout_mappings(&L, cfg->stack_count, markers, &lm);
+  uint64_t maps = lm.total;
   uint64_t max_maps = read_u64("/proc/sys/vm/max_map_count", NULL);
   int in_use = count_lines("/proc/self/maps");
-  fprintf(out, "kernel mappings: at most %llu (4 per memory slot, 2 per stack, 3 more)",
-          (unsigned long long)maps);
+  fprintf(out,
+          "kernel mappings: at most %llu (memories %llu: 4 per memory slot and 1; tables %llu; "
+          "state %llu; stacks %llu: %s; and 1 per module memory with data)",
+          (unsigned long long)maps, (unsigned long long)lm.memory, (unsigned long long)lm.table,
+          (unsigned long long)lm.state, (unsigned long long)lm.stack,
+          markers ? "one mapping, guard pages are MADV_GUARD_INSTALL markers"
+                  : "2 per stack, guard pages are mappings");
   if (max_maps) {
     fprintf(out, "; vm.max_map_count is %llu, this process uses %d\n",
             (unsigned long long)max_maps, in_use);
