@@ -137,6 +137,30 @@ static inline int write_at(volatile uint8_t *addr) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Bytes of this process's locked memory (VmLck); sanitizers that turn
+ * mlock into a no-op leave it 0. */
+static inline unsigned long long locked_bytes(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  unsigned long long kb = 0;
+  while (f && fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmLck: %llu kB", &kb) == 1) break;
+  if (f) fclose(f);
+  return kb * 1024;
+}
+
+/* Whether mlock locks memory here (sanitizers may make it a no-op). */
+#include <sys/mman.h>
+static inline bool mlock_works(void) {
+  long pg = sysconf(_SC_PAGESIZE);
+  void *p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return false;
+  bool ok = mlock(p, (size_t)pg) == 0 && locked_bytes() > 0;
+  munlock(p, (size_t)pg);
+  munmap(p, (size_t)pg);
+  return ok;
+}
+
 /* Whether every byte of [p, p+len) equals `v`. */
 static inline bool all_bytes(const uint8_t *p, size_t len, uint8_t v) {
   for (size_t i = 0; i < len; i++)

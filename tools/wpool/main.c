@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "demo.h"
+#include "matrix.h"
 #include "options.h"
 #include "plan.h"
 #include "replay.h"
@@ -35,6 +36,10 @@ static const char usage[] =
     "      [--plot FILE.svg]\n"
     "      sweep max_unused_warm_slots, linear_memory_keep_resident and the reset\n"
     "      strategy; mark the Pareto front; recommend a setting for a budget\n"
+    "  tune --matrix [--config KEY=VALUE]... [--instances N] [--rounds R]\n"
+    "      the reset matrix: modules x max_unused_warm_slots x dirty pages x\n"
+    "      pattern, the library's defaults against hand-set budgets, one JSON\n"
+    "      line per run and per cell (docs/performance.md)\n"
     "  plan [--config KEY=VALUE]...\n"
     "      what a configuration reserves, its kernel mappings and committed memory\n"
     "      against this host's limits; exit 1 when it does not fit\n"
@@ -142,8 +147,8 @@ typedef struct common {
   wpool_config_t cfg;
   workload_t w;
   const char *plot;
-  bool json, compare, progress;
-  uint64_t threads, instances, rss_budget, duration;
+  bool json, compare, progress, matrix;
+  uint64_t threads, instances, rss_budget, duration, rounds;
   bool has_budget;
   const char *overrides[64]; /* --config KEY=VALUE, pointers into argv */
   int noverrides;
@@ -182,6 +187,12 @@ static int parse_common(common_t *c, int argc, char **argv, bool takes_workload)
     } else if (!strcmp(a, "--instances") && takes_workload) {
       if (!next || !parse_count(next, 1000000000000ull, &c->instances) || !c->instances)
         return bad(c->cmd, "--instances needs a number from 1 to 1000000000000, not", next ? QUOTE(next) : "nothing");
+      i++;
+    } else if (!strcmp(a, "--matrix") && !strcmp(c->cmd, "tune")) {
+      c->matrix = true;
+    } else if (!strcmp(a, "--rounds") && !strcmp(c->cmd, "tune")) {
+      if (!next || !parse_count(next, 100, &c->rounds) || !c->rounds)
+        return bad(c->cmd, "--rounds needs a number from 1 to 100, not", next ? QUOTE(next) : "nothing");
       i++;
     } else if (!strcmp(a, "--rss-budget") && !strcmp(c->cmd, "tune")) {
       if (!next || !parse_size(next, &c->rss_budget))
@@ -332,6 +343,18 @@ static int cmd_tune(int argc, char **argv) {
   common_t *c = new_common("tune");
   if (!c) return TOOL_FAILED;
   int st = parse_common(c, argc, argv, true);
+  if (st < 0 && c->matrix) {
+    if (c->workload) st = bad("tune", "--matrix makes its own workloads; no WORKLOAD", NULL);
+    wpool_config_init(&c->cfg);
+    for (int i = 0; st < 0 && i < c->noverrides; i++) {
+      char err[256];
+      config_set_pair(&c->cfg, c->overrides[i], err, sizeof(err));
+    }
+    matrix_opts_t mo = {.instances = c->instances, .rounds = c->rounds, .progress = c->progress};
+    if (st < 0) st = matrix_run(&c->cfg, &mo, stdout);
+    free(c);
+    return st;
+  }
   if (st < 0) st = load_common(c);
   if (st < 0) {
     tune_opts_t o = {.instances = c->instances, .has_budget = c->has_budget,

@@ -1,0 +1,156 @@
+/* `wpool tune --matrix`: the reset matrix of issue 14. Cells = modules
+ * {1, 20, 200} x max_unused_warm_slots {100, 1000} x dirty pages per
+ * instance {2, 16, 64} x pattern {near, spread}; settings = the library's
+ * defaults (nothing set) and the hand-set {prefix 0, prefix 1 MiB, dirty 0,
+ * dirty 64 KiB, dirty 1 MiB} (memory and table budgets alike). Settings are
+ * interleaved within each round, their order rotated every round, so a
+ * noisy stretch of a shared machine falls on all of them. One JSON line per
+ * run, then one per cell with the medians: the defaults' throughput against
+ * the best hand-set setting's, and their peak resident bytes against that
+ * setting's. */
+#include "matrix.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "status.h"
+
+typedef struct setting {
+  const char *name;
+  bool defaults;
+  wpool_reset_strategy_t reset;
+  uint64_t keep;
+} setting_t;
+
+static const setting_t settings[] = {
+    {"defaults", true, WPOOL_RESET_AUTO, 0},
+    {"prefix_0", false, WPOOL_RESET_PREFIX, 0},
+    {"prefix_1m", false, WPOOL_RESET_PREFIX, 1 << 20},
+    {"dirty_0", false, WPOOL_RESET_DIRTY, 0},
+    {"dirty_64k", false, WPOOL_RESET_DIRTY, 64 << 10},
+    {"dirty_1m", false, WPOOL_RESET_DIRTY, 1 << 20},
+};
+enum { NSET = sizeof(settings) / sizeof(settings[0]) };
+
+typedef struct cell {
+  uint32_t modules, warm, dirty;
+  bool spread;
+} cell_t;
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof(*v), cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void cell_workload(const cell_t *c, workload_t *w) {
+  workload_defaults(w);
+  snprintf(w->name, sizeof(w->name), "matrix");
+  w->modules = c->modules;
+  w->zipf = 1.0;
+  w->threads = 2;
+  w->concurrency = 16;
+  w->dirty_pages = c->dirty;
+  w->table_sets = 10;
+  w->spread = c->spread;
+  w->memory_pages = 160;
+  w->image_bytes = 64 << 10;
+  w->table_elements = 10000;
+  w->state_bytes = 4096;
+  w->seed = 1;
+}
+
+int matrix_run(const wpool_config_t *base, const matrix_opts_t *o, FILE *out) {
+  static const uint32_t modules[] = {1, 20, 200}, warms[] = {100, 1000}, dirty[] = {2, 16, 64};
+  cell_t cells[36];
+  int ncells = 0;
+  for (int a = 0; a < 3; a++)
+    for (int b = 0; b < 2; b++)
+      for (int d = 0; d < 3; d++)
+        for (int s = 0; s < 2; s++) cells[ncells++] = (cell_t){modules[a], warms[b], dirty[d], s};
+  int rounds = o->rounds ? (int)o->rounds : 3;
+  uint64_t instances = o->instances ? o->instances : 20000;
+  double *rate = calloc((size_t)ncells * NSET * rounds, sizeof(double));
+  double *peak = calloc((size_t)ncells * NSET * rounds, sizeof(double));
+  run_report_t *r = calloc(1, sizeof(*r));
+  if (!rate || !peak || !r) {
+    free(rate), free(peak), free(r);
+    fprintf(stderr, "wpool tune: out of memory\n");
+    return TOOL_FAILED;
+  }
+  char err[256];
+  int st = TOOL_OK;
+  for (int round = 0; round < rounds && st == TOOL_OK; round++) {
+    for (int ci = 0; ci < ncells && st == TOOL_OK; ci++) {
+      const cell_t *c = &cells[ci];
+      workload_t w;
+      cell_workload(c, &w);
+      for (int k = 0; k < NSET && st == TOOL_OK; k++) {
+        int si = (k + round + ci) % NSET;
+        const setting_t *s = &settings[si];
+        wpool_config_t cfg = *base;
+        cfg.max_unused_warm_slots = c->warm;
+        if (!s->defaults) {
+          cfg.reset_strategy = s->reset;
+          cfg.linear_memory_keep_resident = s->keep;
+          cfg.table_keep_resident = s->keep;
+        }
+        run_opts_t ro = {.allocator = RUN_WPOOL, .instances = instances, .progress = false};
+        memset(r, 0, sizeof(*r));
+        st = run_workload(&cfg, &w, &ro, r, err, sizeof(err));
+        if (st != TOOL_OK) {
+          fprintf(stderr, "wpool tune --matrix: %s\n", err);
+          break;
+        }
+        size_t at = ((size_t)ci * NSET + si) * rounds + round;
+        rate[at] = r->rate;
+        peak[at] = (double)r->peak_resident;
+        fprintf(out,
+                "{\"bench\":\"reset_matrix\",\"round\":%d,\"modules\":%u,"
+                "\"max_unused_warm_slots\":%u,\"dirty_pages\":%u,\"pattern\":\"%s\","
+                "\"setting\":\"%s\",\"rate\":%.0f,\"p99_us\":%.1f,\"peak_resident\":%llu,"
+                "\"affine_hit_rate\":%.3f,\"faults_per_instance\":%.2f,\"wrong\":%llu}\n",
+                round, c->modules, c->warm, c->dirty, c->spread ? "spread" : "near", s->name,
+                r->rate, r->p99_ns / 1e3, (unsigned long long)r->peak_resident,
+                r->affine_hit_rate, r->faults_per_instance,
+                (unsigned long long)r->wrong_bytes);
+        fflush(out);
+        if (r->wrong_bytes) st = TOOL_FAILED;
+      }
+    }
+    if (o->progress) fprintf(stderr, "wpool tune --matrix: round %d of %d\n", round + 1, rounds);
+  }
+  int met = 0;
+  for (int ci = 0; st == TOOL_OK && ci < ncells; ci++) {
+    const cell_t *c = &cells[ci];
+    double mrate[NSET], mpeak[NSET];
+    for (int si = 0; si < NSET; si++) {
+      size_t at = ((size_t)ci * NSET + si) * rounds;
+      mrate[si] = median(rate + at, rounds);
+      mpeak[si] = median(peak + at, rounds);
+    }
+    int best = 1;
+    for (int si = 2; si < NSET; si++)
+      if (mrate[si] > mrate[best]) best = si;
+    double ratio = mrate[0] / mrate[best], rss = mpeak[best] > 0 ? mpeak[0] / mpeak[best] : 1;
+    bool ok = ratio >= 0.9 && rss <= 1.25;
+    met += ok;
+    fprintf(out,
+            "{\"bench\":\"reset_matrix_cell\",\"modules\":%u,\"max_unused_warm_slots\":%u,"
+            "\"dirty_pages\":%u,\"pattern\":\"%s\",\"defaults_rate\":%.0f,\"best\":\"%s\","
+            "\"best_rate\":%.0f,\"rate_ratio\":%.2f,\"defaults_peak\":%.0f,\"best_peak\":%.0f,"
+            "\"peak_ratio\":%.2f,\"target_met\":%s}\n",
+            c->modules, c->warm, c->dirty, c->spread ? "spread" : "near", mrate[0],
+            settings[best].name, mrate[best], ratio, mpeak[0], mpeak[best], rss,
+            ok ? "true" : "false");
+  }
+  if (st == TOOL_OK)
+    fprintf(out, "{\"bench\":\"reset_matrix_summary\",\"cells\":%d,\"target_met\":%d}\n", ncells,
+            met);
+  free(rate), free(peak), free(r);
+  return st;
+}

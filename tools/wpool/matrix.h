@@ -1,0 +1,15 @@
+#ifndef WPOOL_TOOL_MATRIX_H
+#define WPOOL_TOOL_MATRIX_H
+#include <stdio.h>
+
+#include "run.h"
+
+typedef struct matrix_opts {
+  uint64_t instances; /* per run; 0: 20000 */
+  uint64_t rounds;    /* 0: 3 */
+  bool progress;
+} matrix_opts_t;
+
+/* The reset matrix (matrix.c). Return the exit status. */
+int matrix_run(const wpool_config_t *base, const matrix_opts_t *o, FILE *out);
+#endif
