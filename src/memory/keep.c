@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -70,6 +71,12 @@ static void measure(void) {
    * a restore; count half the frees as writes. */
   uint64_t keep = costs.check_ns + costs.memset_ns / 2;
   uint64_t w = keep ? costs.fault_ns / keep : KEEP_WINDOW_MAX;
+  /* For experiments and tests: a window chosen by hand, whatever the
+   * costs (docs/reset.md). */
+  const char *env = getenv("WPOOL_KEEP_WINDOW");
+  char *end;
+  unsigned long e = env ? strtoul(env, &end, 10) : 0;
+  if (env && *env && !*end && e >= 1) w = e;
   costs.window = (uint32_t)(w < 1 ? 1 : w > KEEP_WINDOW_MAX ? KEEP_WINDOW_MAX : w);
 }
 
