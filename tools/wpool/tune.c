@@ -19,26 +19,38 @@ typedef struct setting {
   bool front;
 } setting_t;
 
+static human_bytes_t keep_name(uint64_t keep) {
+  if (keep != WPOOL_KEEP_AUTO) return human_bytes(keep);
+  human_bytes_t h;
+  snprintf(h.s, sizeof(h.s), "auto");
+  return h;
+}
+
 static const char *reset_name(wpool_reset_strategy_t r) {
   return r == WPOOL_RESET_DIRTY ? "dirty" : r == WPOOL_RESET_PREFIX ? "prefix" : "auto";
 }
 
 int tune_run(const wpool_config_t *base, const workload_t *w, const tune_opts_t *o, FILE *out) {
   static const uint32_t warms[] = {0, 10, 100, 1000};
-  static const uint64_t keeps[] = {0, 64 * 1024, 1024 * 1024};
+  /* WPOOL_KEEP_AUTO is the library's default; with the prefix strategy it
+   * keeps nothing (the same as 0), so that pair is left out. */
+  static const uint64_t keeps[] = {WPOOL_KEEP_AUTO, 0, 64 * 1024, 1024 * 1024};
   static const wpool_reset_strategy_t resets[] = {WPOOL_RESET_PREFIX, WPOOL_RESET_DIRTY};
-  setting_t s[24];
+  enum { NSETTINGS = 28 };
+  setting_t s[NSETTINGS];
   int n = 0;
   char err[256];
   uint64_t instances = o->instances ? o->instances : (w->instances / 10 ? w->instances / 10 : 1);
   fprintf(out, "wpool tune: %s, %llu instantiations per setting, %u threads\n\n", w->name,
           (unsigned long long)instances, w->threads);
   for (int ri = 0; ri < 2; ri++)
-    for (int ki = 0; ki < 3; ki++)
+    for (int ki = 0; ki < 4; ki++)
       for (int wi = 0; wi < 4; wi++) {
+        if (keeps[ki] == WPOOL_KEEP_AUTO && resets[ri] == WPOOL_RESET_PREFIX) continue;
         wpool_config_t cfg = *base;
         cfg.max_unused_warm_slots = warms[wi];
         cfg.linear_memory_keep_resident = keeps[ki];
+        cfg.table_keep_resident = keeps[ki];
         cfg.reset_strategy = resets[ri];
         setting_t *t = &s[n];
         *t = (setting_t){warms[wi], keeps[ki], resets[ri], calloc(1, sizeof(run_report_t)), false};
@@ -60,7 +72,7 @@ int tune_run(const wpool_config_t *base, const workload_t *w, const tune_opts_t 
           return st;
         }
         if (o->progress)
-          fprintf(stderr, "wpool tune: %d of 24 settings\n", n + 1);
+          fprintf(stderr, "wpool tune: %d of %d settings\n", n + 1, NSETTINGS);
         n++;
       }
 done_sweep:
@@ -80,7 +92,7 @@ done_sweep:
   for (int i = 0; i < n; i++) {
     const run_report_t *r = s[i].r;
     fprintf(out, "%c %-6u %-9s %-7s %9.1f us %12.0f %14s %6lld\n", s[i].front ? '*' : ' ',
-            s[i].warm, human_bytes(s[i].keep).s, reset_name(s[i].reset),
+            s[i].warm, keep_name(s[i].keep).s, reset_name(s[i].reset),
             r->p99_ns / 1e3, r->rate, human_bytes(r->peak_resident).s,
             (long long)r->slots_used);
     bool fits = !o->has_budget || r->peak_resident <= o->rss_budget;
@@ -95,7 +107,7 @@ done_sweep:
             "reset_strategy=%s (p99 %.1f us, peak resident %s)\n",
             o->has_budget ? " for a budget of " : "",
             o->has_budget ? human_bytes(o->rss_budget).s : "", s[best].warm,
-            human_bytes(s[best].keep).s, reset_name(s[best].reset),
+            keep_name(s[best].keep).s, reset_name(s[best].reset),
             s[best].r->p99_ns / 1e3, human_bytes(s[best].r->peak_resident).s);
   } else {
     int small = 0;
@@ -106,7 +118,7 @@ done_sweep:
             "linear_memory_keep_resident=%s reset_strategy=%s)\n",
             human_bytes(o->rss_budget).s,
             human_bytes(s[small].r->peak_resident).s, s[small].warm,
-            human_bytes(s[small].keep).s, reset_name(s[small].reset));
+            keep_name(s[small].keep).s, reset_name(s[small].reset));
   }
   if (o->plot && n) {
     FILE *f = svg_open(o->plot, 760, 480, "wpool tune: p99 cycle latency vs peak resident memory");
@@ -128,7 +140,7 @@ done_sweep:
               "p99 cycle latency, us (log)");
     for (int i = 0; i < n; i++) {
       char label[64];
-      snprintf(label, sizeof(label), "%u/%s/%s", s[i].warm, human_bytes(s[i].keep).s,
+      snprintf(label, sizeof(label), "%u/%s/%s", s[i].warm, keep_name(s[i].keep).s,
                reset_name(s[i].reset));
       svg_point(&p, s[i].r->peak_resident / 1048576.0, s[i].r->p99_ns / 1e3,
                 s[i].front ? "#d62728" : "#7f7f7f", s[i].front ? label : NULL);
