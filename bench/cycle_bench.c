@@ -18,6 +18,7 @@
  *   wpool_dirty0    wpool, WPOOL_RESET_DIRTY, budgets 0 (madvise dirty runs)
  *   wpool_dirty1m   wpool, WPOOL_RESET_DIRTY, budgets 1 MiB (dirty pages in
  *                   place while the budget lasts)
+ *   wpool_defaults  wpool as wpool_config_init leaves it (WPOOL_KEEP_AUTO)
  *   ondemand        per instance: mmap a fresh 4 GiB + 2 GiB reservation, map
  *                   the memfd image, mprotect the accessible bytes, touch,
  *                   munmap; table and state from malloc
@@ -222,6 +223,7 @@ typedef enum kind {
   K_KEEP1M,
   K_DIRTY0,
   K_DIRTY1M,
+  K_AUTO,
   K_ONDEMAND,
   K_MALLOC,
   K_FLOOR_MEMSET,
@@ -244,7 +246,7 @@ typedef struct strat {
 
 static ondemand_module_t od_module; /* the on-demand baseline's image and sizes */
 
-static bool is_wpool(kind_t k) { return k <= K_DIRTY1M; }
+static bool is_wpool(kind_t k) { return k <= K_AUTO; }
 
 static void no_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   (void)off;
@@ -256,7 +258,7 @@ static dirty_scanner_t floor_scanner;
 
 static void strat_init(strat_t *s, kind_t kind, int cycles) {
   static const char *const names[] = {"wpool_keep0",  "wpool_keep1m", "wpool_dirty0",
-                                      "wpool_dirty1m", "ondemand",
+                                      "wpool_dirty1m", "wpool_defaults", "ondemand",
                                       WPOOL_HAVE_JEMALLOC ? "malloc_jemalloc" : "malloc_libc",
                                       "floor_memset", "floor_faults", "floor_scan"};
   memset(s, 0, sizeof(*s));
@@ -265,8 +267,10 @@ static void strat_init(strat_t *s, kind_t kind, int cycles) {
   s->bench = kind >= K_FLOOR_MEMSET ? "floor" : "cycle";
   s->ns = malloc(sizeof(*s->ns) * (size_t)cycles);
   if (is_wpool(kind)) {
-    s->pool = make_pool(kind == K_KEEP0 || kind == K_DIRTY0 ? 0 : 1 * MiB, 100,
-                        kind <= K_KEEP1M ? WPOOL_RESET_PREFIX : WPOOL_RESET_DIRTY);
+    s->pool = kind == K_AUTO ? make_pool(WPOOL_KEEP_AUTO, 100, WPOOL_RESET_AUTO)
+                             : make_pool(kind == K_KEEP0 || kind == K_DIRTY0 ? 0 : 1 * MiB, 100,
+                                         kind <= K_KEEP1M ? WPOOL_RESET_PREFIX
+                                                          : WPOOL_RESET_DIRTY);
     s->m = canonical_module(s->pool);
   } else if (kind >= K_FLOOR_MEMSET) {
     s->buf = mmap(NULL, MEM_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -513,8 +517,9 @@ static void run_create(int reps) {
  * ondemand, malloc, floor_memset, floor_faults or floor_scan; or threads1 / threads2 for the thread benchmark alone. */
 static int run_case(const char *spec, int cycles) {
   static const char *const kinds[] = {"wpool_keep0",  "wpool_keep1m", "wpool_dirty0",
-                                      "wpool_dirty1m", "ondemand",     "malloc",
-                                      "floor_memset", "floor_faults", "floor_scan"};
+                                      "wpool_dirty1m", "wpool_defaults", "ondemand",
+                                      "malloc", "floor_memset", "floor_faults", "floor_scan"};
+  _Static_assert(sizeof(kinds) / sizeof(kinds[0]) == K_COUNT, "a name per kind");
   char strategy[32], pname[16];
   int d, kind = -1;
   if (!strcmp(spec, "threads1") || !strcmp(spec, "threads2")) {

@@ -444,6 +444,7 @@ typedef struct wpool_stats {
   uint64_t keep_fault_ns;      /* faulting a page in */
   uint64_t keep_check_ns;      /* reading a kept page to see it is pristine */
   uint64_t keep_memset_ns;     /* zeroing a page */
+  uint64_t keep_scan_ns;       /* one PAGEMAP_SCAN system call */
   uint64_t keep_window;        /* frees; 0 when no budget is automatic */
   uint64_t keep_dropped_bytes; /* kept pages given back: not needed for a window */
   uint64_t module_moves;       /* slots that gave back another module's kept pages */

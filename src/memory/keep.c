@@ -14,12 +14,18 @@
 
 /* ---- pristine pages ------------------------------------------------------ */
 
+/* Zero? In chunks of 512 bytes, so that a written page (the common case
+ * of a check) is told after its first written chunk, not its last byte;
+ * eight words at a time within a chunk. */
 static bool all_zero(const uint8_t *p, uint64_t len) {
   const uint64_t *w = (const uint64_t *)p;
-  uint64_t acc = 0;
-  for (uint64_t i = 0; i < len / 8; i += 8)
-    acc |= w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7];
-  return acc == 0;
+  for (uint64_t i = 0; i < len / 8; i += 64) {
+    uint64_t acc = 0;
+    for (uint64_t k = i; k < i + 64; k += 8)
+      acc |= w[k] | w[k + 1] | w[k + 2] | w[k + 3] | w[k + 4] | w[k + 5] | w[k + 6] | w[k + 7];
+    if (acc) return false;
+  }
+  return true;
 }
 
 /* Whether the page at `off` of a region holds its pristine bytes: the
@@ -36,6 +42,12 @@ enum { MEASURE_PAGES = 64, MEASURE_ROUNDS = 3 };
 
 static keep_costs_t costs;
 static pthread_once_t costs_once = PTHREAD_ONCE_INIT;
+static dirty_scanner_t *costs_scanner; /* the first caller's, for the measurement */
+
+static void count_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
+  (void)off, (void)swapped;
+  *(uint64_t *)ctx += len;
+}
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
@@ -46,7 +58,7 @@ static void measure(void) {
   void *p;
   if (os_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &p) == 0) {
     uint8_t *b = p;
-    uint64_t fault = UINT64_MAX, check = UINT64_MAX, zero = UINT64_MAX;
+    uint64_t fault = UINT64_MAX, check = UINT64_MAX, zero = UINT64_MAX, scan = UINT64_MAX;
     volatile bool sink = false;
     for (int round = 0; round < MEASURE_ROUNDS; round++) {
       if (os_madvise(b, len, MADV_DONTNEED) != 0) break;
@@ -56,7 +68,9 @@ static void measure(void) {
       for (uint64_t i = 0; i < len; i += page) memset(b + i, 0, page);
       uint64_t t2 = clock_now_ns();
       for (uint64_t i = 0; i < len; i += page) sink |= all_zero(b + i, page);
-      uint64_t t3 = clock_now_ns();
+      uint64_t t3 = clock_now_ns(), found = 0;
+      if (costs_scanner && dirty_scan(costs_scanner, b, len, count_run, &found) >= 0)
+        scan = min_u64(scan, clock_now_ns() - t3);
       fault = min_u64(fault, (t1 - t0) / MEASURE_PAGES);
       zero = min_u64(zero, (t2 - t1) / MEASURE_PAGES);
       check = min_u64(check, (t3 - t2) / MEASURE_PAGES);
@@ -65,7 +79,8 @@ static void measure(void) {
     os_munmap(b, len);
     if (fault != UINT64_MAX)
       costs = (keep_costs_t){.fault_ns = fault, .check_ns = check ? check : 1,
-                             .memset_ns = zero ? zero : 1};
+                             .memset_ns = zero ? zero : 1,
+                             .scan_ns = scan != UINT64_MAX ? scan : 0};
   }
   /* Keeping a page costs a check at every free and, when it was written,
    * a restore; count half the frees as writes. */
@@ -80,7 +95,8 @@ static void measure(void) {
   costs.window = (uint32_t)(w < 1 ? 1 : w > KEEP_WINDOW_MAX ? KEEP_WINDOW_MAX : w);
 }
 
-const keep_costs_t *keep_costs(void) {
+const keep_costs_t *keep_costs(dirty_scanner_t *scanner) {
+  if (!costs_scanner) costs_scanner = scanner; /* before the once; a race is harmless */
   pthread_once(&costs_once, measure);
   return &costs;
 }
@@ -138,16 +154,15 @@ static void on_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
     bool writable = p < r->writable_bytes;
     /* A page past the writable bytes was pristine when they were given up
      * and nobody could touch it since. A kept page is checked; any other
-     * page faulted in during this tenancy and was needed. */
+     * page faulted in during this tenancy and was needed (and is restored
+     * without a check if kept: a write costs less than a read here). */
     bool clean = !writable || (was_kept && !swapped && pristine(r->base, r->img, p, w->page));
-    bool needed = !clean && writable;
+    bool needed = !clean;
     if (tracked && needed) atomic_store_explicit(&w->h->last[i], w->epoch, memory_order_relaxed);
     uint16_t last = tracked ? atomic_load_explicit(&w->h->last[i], memory_order_relaxed) : 0;
     bool keep = tracked && !swapped && (uint16_t)(w->epoch - last) < w->window;
     if (keep) {
-      /* A page faulted in this tenancy may still be pristine (read only):
-       * no write then. */
-      if (!clean && !pristine(r->base, r->img, p, w->page)) {
+      if (!clean) {
         region_restore(r->base, r->img, p, w->page);
         w->out->restored_bytes += w->page;
       }
@@ -165,16 +180,35 @@ static void on_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   }
 }
 
+/* A region without an image whose pages cost less to zero all than to
+ * scan: zeroed whole (pages not yet resident fault in once) and kept
+ * whole. */
+static bool restore_whole(const keep_region_t *r, keep_bits_t *bits, const keep_costs_t *c,
+                          uint64_t page, keep_result_t *out) {
+  if (r->img || !c->scan_ns || r->scan_bytes / page * c->memset_ns > c->scan_ns) return false;
+  uint64_t w = r->scan_bytes < r->writable_bytes ? r->scan_bytes : r->writable_bytes;
+  memset(r->base, 0, w);
+  for (uint64_t i = 0; i < r->scan_bytes / page && i < bits->pages; i++)
+    bits->bits[i / 64] |= 1ull << (i % 64);
+  *out = (keep_result_t){.kept_bytes = r->scan_bytes, .resident_end = r->scan_bytes,
+                         .restored_bytes = w};
+  return true;
+}
+
 int keep_reset(const keep_region_t *r, keep_history_t *h, keep_bits_t *bits,
                dirty_scanner_t *scanner, decommit_batch_t *batch, keep_result_t *out) {
   *out = (keep_result_t){0};
+  const keep_costs_t *c = keep_costs(scanner);
+  uint64_t page = os_page_size();
+  uint16_t epoch = (uint16_t)(atomic_fetch_add_explicit(&h->epoch, 1, memory_order_relaxed) + 1);
+  if (restore_whole(r, bits, c, page, out)) return 0;
   walk_t w = {.r = r,
               .h = h,
               .bits = bits,
               .batch = batch,
-              .page = os_page_size(),
-              .epoch = (uint16_t)(atomic_fetch_add_explicit(&h->epoch, 1, memory_order_relaxed) + 1),
-              .window = keep_costs()->window,
+              .page = page,
+              .epoch = epoch,
+              .window = c->window,
               .out = out};
   int64_t runs = dirty_scan(scanner, r->base, r->scan_bytes, on_run, &w);
   return runs < 0 ? (int)runs : 0;

@@ -13,7 +13,9 @@
  * the module last needed it; shared by the module's slots, updated with
  * relaxed atomics) and the slot's kept bits (which pages its last reset
  * kept; owned by the slot's holder). Pages past KEEP_TRACK_BYTES are never
- * kept. docs/reset.md has the rule and its measurements. */
+ * kept. A region without an image so small that zeroing all of it costs
+ * less than one scan is zeroed whole and kept whole instead. docs/reset.md
+ * has the rule and its measurements. */
 #ifndef WPOOL_KEEP_H
 #define WPOOL_KEEP_H
 
@@ -37,11 +39,13 @@ typedef struct keep_costs {
   uint64_t fault_ns; /* faulting in a zero page, per page */
   uint64_t check_ns; /* reading a resident page to see whether it is pristine */
   uint64_t memset_ns; /* zeroing a resident page */
+  uint64_t scan_ns;  /* one PAGEMAP_SCAN call over a small region (its system call) */
   uint32_t window;   /* fault / (check + memset / 2), in [1, KEEP_WINDOW_MAX] */
 } keep_costs_t;
 
-/* Measure (the first call, about a millisecond) or return the costs. */
-const keep_costs_t *keep_costs(void);
+/* Measure (the first call, about two milliseconds; `scanner` times the
+ * scan) or return the costs. */
+const keep_costs_t *keep_costs(dirty_scanner_t *scanner);
 
 /* A module's history of one region. */
 typedef struct keep_history {

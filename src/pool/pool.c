@@ -106,8 +106,7 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
                                 .keep = L.keep_memory,
                                 .keep_auto = L.keep_memory_auto,
                                 .counters = &p->mem_counters};
-  /* Measured once per process, here rather than at a first free. */
-  if (L.keep_memory_auto || L.keep_table_auto) keep_costs();
+
 
   err = WPOOL_ENOMEM;
   if (index_init(&p->index, cfg->instance_count, cfg->max_unused_warm_slots) != 0) {
@@ -161,6 +160,8 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   err = choose_reset(p);
   if (err) goto fail_guard;
   decommit_probe(&p->decommit);
+  /* Measured once per process, here rather than at a first free. */
+  if (p->mem_ctx.scanner && (L.keep_memory_auto || L.keep_table_auto)) keep_costs(&p->scanner);
   err = recycle_init(p); /* last: it may start the worker */
   if (err) goto fail_guard;
   *out = p;
@@ -233,11 +234,12 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
            ks = atomic_load(&p->kept_state), kk = atomic_load(&p->kept_stack);
   mem_counters_t *mc = &p->mem_counters;
   bool any_auto = p->layout.keep_memory_auto || p->layout.keep_table_auto;
-  const keep_costs_t *kc = any_auto ? keep_costs() : NULL;
+  const keep_costs_t *kc = any_auto && p->mem_ctx.scanner ? keep_costs(&p->scanner) : NULL;
   *out = (wpool_stats_t){
       .keep_fault_ns = kc ? kc->fault_ns : 0,
       .keep_check_ns = kc ? kc->check_ns : 0,
       .keep_memset_ns = kc ? kc->memset_ns : 0,
+      .keep_scan_ns = kc ? kc->scan_ns : 0,
       .keep_window = kc ? kc->window : 0,
       .live_instances = atomic_load(&p->live_instances),
       .live_stacks = atomic_load(&p->live_stacks),

@@ -29,10 +29,14 @@ static long minor_faults(void) {
   return ru.ru_minflt;
 }
 
+/* One slot of a 16 MiB memory: a region far too large to be zeroed whole
+ * instead of scanned (keep.h), whatever this machine's costs. */
 static wpool_t *auto_pool(const char *window) {
   setenv("WPOOL_KEEP_WINDOW", window, 1);
   wpool_config_t c = small_config();
   c.instance_count = 1;
+  c.instance_memory_pages = 256;
+  c.memory_reservation = 16 * MiB;
   c.reset_strategy = WPOOL_RESET_DIRTY;
   wpool_t *p;
   int err = wpool_create(&c, &p);
@@ -56,7 +60,7 @@ static void tenant(wpool_t *p, wpool_module_t *m, const int *pages, int n) {
 Test(keep, written_pages_stay_resident_and_fault_no_more) {
   wpool_t *p = auto_pool("4");
   test_module_t t;
-  tm_init(&t, 4, 8, 0);
+  tm_init(&t, 256, 256, 0);
   wpool_module_t *m = make_module(p, &t);
   const int pages[] = {0, 5, 9, 33, 60};
   tenant(p, m, pages, 5); /* faults them in */
@@ -73,7 +77,7 @@ Test(keep, written_pages_stay_resident_and_fault_no_more) {
 Test(keep, pages_not_needed_for_the_window_are_given_back) {
   wpool_t *p = auto_pool("4");
   test_module_t t;
-  tm_init(&t, 4, 8, 0);
+  tm_init(&t, 256, 256, 0);
   wpool_module_t *m = make_module(p, &t);
   const int many[] = {1, 2, 3, 4, 5, 6, 7, 8}, one[] = {1};
   tenant(p, m, many, 8);
@@ -92,8 +96,8 @@ Test(keep, pages_not_needed_for_the_window_are_given_back) {
 Test(keep, another_modules_tenant_gives_the_slot_pages_back) {
   wpool_t *p = auto_pool("64");
   test_module_t ta, tb;
-  tm_init(&ta, 4, 8, 0);
-  tm_init(&tb, 1, 1, 0);
+  tm_init(&ta, 256, 256, 0);
+  tm_init(&tb, 256, 256, 0);
   wpool_module_t *a = make_module(p, &ta), *b = make_module(p, &tb);
   const int pages[] = {3, 20, 40, 50};
   tenant(p, a, pages, 4);
@@ -110,25 +114,25 @@ Test(keep, another_modules_tenant_gives_the_slot_pages_back) {
 Test(keep, trimming_releases_kept_pages_those_past_a_shrink_too) {
   wpool_t *p = auto_pool("64");
   test_module_t t;
-  tm_init(&t, 1, 8, 0);
+  tm_init(&t, 250, 256, 0);
   wpool_module_t *m = make_module(p, &t);
   wpool_instance_t *in = make_instance(p, m);
-  cr_assert_eq(wpool_memory_grow(in, 0, 5), 1);
-  memset(wpool_memory_base(in, 0), 0x33, 6 * PAGE); /* 96 host pages */
+  cr_assert_eq(wpool_memory_grow(in, 0, 5), 250);
+  memset(wpool_memory_base(in, 0) + 250 * PAGE, 0x33, 5 * PAGE); /* the grown pages */
   wpool_instance_free(in);
-  in = make_instance(p, m); /* back to 1 page: the rest is out of reach, kept */
-  cr_assert_eq(wpool_memory_pages(in, 0), 1);
+  in = make_instance(p, m); /* back to 250 pages: the rest is out of reach, kept */
+  cr_assert_eq(wpool_memory_pages(in, 0), 250);
   wpool_instance_free(in);
   uint64_t before = resident(p);
-  cr_assert_geq(before, 6 * PAGE, "the pages past the shrink stay resident");
-  cr_assert_geq(stats(p).memory_kept_resident_bytes, 6 * PAGE);
+  cr_assert_geq(before, 5 * PAGE, "the pages past the shrink stay resident");
+  cr_assert_geq(stats(p).memory_kept_resident_bytes, 5 * PAGE);
   cr_assert_eq(wpool_trim(p, 0), 1);
   cr_assert_eq(stats(p).memory_kept_resident_bytes, 0);
   cr_assert_lt(resident(p), 2 * HP, "given back (%llu bytes left)",
                (unsigned long long)resident(p));
   in = make_instance(p, m);
-  cr_assert_eq(wpool_memory_grow(in, 0, 5), 1);
-  cr_assert(all_bytes(wpool_memory_base(in, 0), 6 * PAGE, 0));
+  cr_assert_eq(wpool_memory_grow(in, 0, 5), 250);
+  cr_assert(all_bytes(wpool_memory_base(in, 0), 255 * PAGE, 0));
   wpool_instance_free(in);
   cr_assert_eq(wpool_destroy(p), 0);
 }
