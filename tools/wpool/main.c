@@ -15,6 +15,9 @@
 #include "svg.h"
 #include "text.h"
 #include "tune.h"
+#if WPOOL_HAVE_RUNTIME
+#include "wasm.h"
+#endif
 #include "workload.h"
 #include "wpool.h"
 
@@ -43,6 +46,10 @@ static const char usage[] =
     "  plan [--config KEY=VALUE]...\n"
     "      what a configuration reserves, its kernel mappings and committed memory\n"
     "      against this host's limits; exit 1 when it does not fit\n"
+    "  wasm [--requests N] [--stdin FILE] [--runtime pool|stock] [--compare]\n"
+    "       [--config KEY=VALUE]... [--json] MODULE.wasm [ARGS...]\n"
+    "      run a WebAssembly command (WASI) N times, each request on a fresh\n"
+    "      instance, on the pool or the stock wasm2c runtime or both\n"
     "  demo [ITERATIONS]\n"
     "      create a pool with the default configuration and 8 modules with data\n"
     "      images, instantiate, dirty and free in a loop (default 200000 times),\n"
@@ -382,6 +389,9 @@ static int dispatch(int argc, char **argv) {
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
   if (strcmp(cmd, "tune") == 0) return cmd_tune(argc - 2, argv + 2);
   if (strcmp(cmd, "plan") == 0) return cmd_plan(argc - 2, argv + 2);
+#if WPOOL_HAVE_RUNTIME
+  if (strcmp(cmd, "wasm") == 0) return wasm_main(argc - 2, argv + 2);
+#endif
   if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 2, argv + 2);
   if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 2, argv + 2);
   bool version = strcmp(cmd, "version") == 0;
