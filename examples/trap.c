@@ -13,7 +13,9 @@
  *   unreachable   abort()
  *   div0          integer division by zero
  *   overflow      INT_MIN / -1
- *   stack         unbounded recursion
+ *   stack         unbounded recursion (the call stack runs out)
+ *   stack-shadow  unbounded recursion with frames in linear memory: the
+ *                 shadow stack runs below address 0 (out of bounds)
  *   indirect      a call through a function pointer of the wrong type
  *   exit7         no trap: exit(7) */
 #include <limits.h>
@@ -51,6 +53,15 @@ static int recurse(volatile int *depth) {
   return recurse(depth) + frame[0];
 }
 
+/* Recursion in WebAssembly locals only (nothing on the shadow stack in
+ * linear memory), so the native stack that runs the generated code is what
+ * runs out: the runtime must report exhaustion. */
+__attribute__((noinline)) static uint32_t deep(uint32_t n) {
+  if (n == 0xFFFFFFFFu) return 0;
+  uint32_t r = deep((uint32_t)opaque(n + 1));
+  return (r ^ (r >> 1)) + n;
+}
+
 static int one(int x) { return x + 1; }
 
 int main(int argc, char **argv) {
@@ -86,6 +97,8 @@ int main(int argc, char **argv) {
   } else if (!strcmp(m, "overflow")) {
     got = (uint64_t)(INT_MIN / (int)opaque((uintptr_t)-1));
   } else if (!strcmp(m, "stack")) {
+    got = deep(0);
+  } else if (!strcmp(m, "stack-shadow")) {
     volatile int depth = 0;
     got = (uint64_t)recurse(&depth);
   } else if (!strcmp(m, "indirect")) {

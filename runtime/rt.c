@@ -721,10 +721,11 @@ static void instance_end(rt_ctx_t *c) {
   }
 }
 
-int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res) {
-  if (!m || !req || !res || (req->argc && !req->argv) || (req->envc && !req->envp) ||
-      (req->stdin_len && !req->stdin_bytes))
-    return rt_error(WRT_EINVAL, "wrt_run: NULL argument");
+typedef void (*inspect_fn)(const uint8_t *mem, uint64_t len, void *arg);
+
+/* A request; with `inspect`, instead of _start, a look at the memory. */
+static int run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res, inspect_fn inspect,
+               void *arg) {
   if (rt_cur) return rt_error(WRT_EINVAL, "wrt_run: called from inside a request");
   int err = thread_init();
   if (err) return err;
@@ -771,7 +772,10 @@ int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res) {
     c->in_guest = true;
     m->fns.instantiate(c->guest, c);
     res->instantiate_ns = now_ns() - t0;
-    m->fns.start(c->guest);
+    if (inspect)
+      inspect(c->mem ? c->mem->data : NULL, c->mem ? c->mem->size : 0, arg);
+    else
+      m->fns.start(c->guest);
   }
   c->in_guest = false;
   rt_cur = NULL;
@@ -788,7 +792,9 @@ int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res) {
   }
   instance_end(c);
   res->free_ns = now_ns() - t1;
-  if (!err) {
+  if (!err && inspect && jump)
+    err = rt_error(WRT_EFORMAT, "%s: instantiation trapped: %s", m->path, wrt_trap_name(res->trap));
+  if (!err && !inspect) {
     atomic_fetch_add(&rt->requests, 1);
     if (res->trap) atomic_fetch_add(&rt->traps, 1);
     else if (res->exit_code) atomic_fetch_add(&rt->nonzero_exits, 1);
@@ -796,5 +802,22 @@ int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res) {
 out:
   atomic_fetch_sub(&rt->running, 1);
   atomic_fetch_sub(&m->running, 1);
+  return err;
+}
+
+int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res) {
+  if (!m || !req || !res || (req->argc && !req->argv) || (req->envc && !req->envp) ||
+      (req->stdin_len && !req->stdin_bytes))
+    return rt_error(WRT_EINVAL, "wrt_run: NULL argument");
+  return run(m, req, res, NULL, NULL);
+}
+
+int wrt_inspect(wrt_module_t *m, inspect_fn fn, void *arg) {
+  if (!m || !fn) return rt_error(WRT_EINVAL, "wrt_inspect: NULL argument");
+  wrt_request_t req = {0};
+  wrt_result_t res;
+  wrt_result_init(&res);
+  int err = run(m, &req, &res, fn, arg);
+  wrt_result_free(&res);
   return err;
 }

@@ -178,6 +178,14 @@ void wrt_result_free(wrt_result_t *r);
  * WRT_ENOMEM; WRT_EINVAL. Context: any thread, concurrently. */
 int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res);
 
+/* Instantiate `m` as a request would, call `fn` with memory 0's bytes
+ * (NULL and 0 without a memory) before any guest code runs, and free the
+ * instance. For diagnostics and tests (e.g. that the pool's images give
+ * the bytes the stock runtime's copies give). Return: as wrt_run; a trap
+ * during instantiation is WRT_EFORMAT. */
+int wrt_inspect(wrt_module_t *m, void (*fn)(const uint8_t *mem, uint64_t len, void *arg),
+                void *arg);
+
 /* Counters of this runtime, cumulative. */
 typedef struct wrt_stats {
   uint64_t requests;   /* wrt_run calls that ran the guest */
