@@ -452,6 +452,7 @@ int wrt_destroy(wrt_runtime_t *rt) {
   if (rt->pool && wpool_destroy(rt->pool) != 0)
     return rt_error(WRT_EBUSY, "wrt_destroy: wpool_destroy: %s", wpool_last_error());
   pthread_mutex_destroy(&rt->lock);
+  free(rt->tool_tag);
   free(rt->cache_dir);
   free(rt->cc);
   free(rt);

@@ -53,7 +53,8 @@ static void *worker(void *arg) {
       job_t *j = &jobs[(k + t + (size_t)round) % NJOBS];
       int err = run(j, &r);
       if (err || r.trap != j->want.trap || r.exit_code != j->want.exit_code ||
-          r.out_len != j->want.out_len || memcmp(r.out, j->want.out, r.out_len) != 0) {
+          r.out_len != j->want.out_len ||
+          (r.out_len && memcmp(r.out, j->want.out, r.out_len) != 0)) {
         pthread_mutex_lock(&fail_lock);
         if (!failures++)
           fprintf(stderr, "runtime_threads: thread %lu, %s %s: err %d (%s), trap %s, exit %d\n",
