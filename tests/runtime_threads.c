@@ -26,9 +26,15 @@ static job_t jobs[] = {
     {.name = "hello", .argv = {"hello"}, .argc = 1, .in = ""},
     {.name = "sha256sum", .argv = {"sha256sum"}, .argc = 1, .in = "abc\n"},
     {.name = "json", .argv = {"json"}, .argc = 1, .in = "{\"b\":[1,2,3],\"a\":{\"x\":null}}"},
+    {.name = "secret", .argv = {"secret"}, .argc = 1, .in = ""},
+#if !defined(__SANITIZE_THREAD__)
+    /* TSan's signal interception does not survive a handler that leaves by
+     * siglongjmp on a thread other than the main one (the process dies in
+     * its wrapper), so the TSan build runs the trap-free mix. The other
+     * builds trap concurrently on every thread. */
     {.name = "trap", .argv = {"trap", "oob-max"}, .argc = 2, .in = ""},
     {.name = "trap", .argv = {"trap", "div0"}, .argc = 2, .in = ""},
-    {.name = "secret", .argv = {"secret"}, .argc = 1, .in = ""},
+#endif
 };
 #define NJOBS (sizeof(jobs) / sizeof(jobs[0]))
 
@@ -86,8 +92,8 @@ static int scenario(wrt_backend_t b, const char *dir) {
     wrt_result_init(&jobs[k].want);
     if (run(&jobs[k], &jobs[k].want)) return fprintf(stderr, "%s\n", wrt_last_error()), 1;
   }
-  if (jobs[3].want.trap != WRT_TRAP_OOB || jobs[4].want.trap != WRT_TRAP_DIV_BY_ZERO ||
-      jobs[5].want.out_len != strlen("secrets found: 0\n"))
+  if (jobs[3].want.out_len != strlen("secrets found: 0\n") ||
+      (NJOBS > 4 && (jobs[4].want.trap != WRT_TRAP_OOB || jobs[5].want.trap != WRT_TRAP_DIV_BY_ZERO)))
     return fprintf(stderr, "runtime_threads: the single-threaded answers are wrong\n"), 1;
   pthread_t th[THREADS];
   for (uintptr_t t = 0; t < THREADS; t++) pthread_create(&th[t], NULL, worker, (void *)t);
