@@ -790,3 +790,96 @@ Test(runtime, a_host_fault_outside_a_guest_still_crashes, HOST_FAULT_ENDS) {
   __asm__ volatile("" : "+r"(a));
   *(volatile int *)a = 1;
 }
+
+/* ------------------------------------------------------------------ */
+/* wpool wasm                                                           */
+
+typedef struct tool_out {
+  int status;
+  char out[8192], err[8192];
+} tool_out_t;
+
+static void read_into(const char *path, char *buf, size_t cap) {
+  FILE *f = fopen(path, "r");
+  size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+  buf[n] = 0;
+  if (f) fclose(f);
+}
+
+/* Run the tool with `args` (NULL-terminated, after "wpool"). */
+static void tool(tool_out_t *r, const char *const *args) {
+  const char *exe = getenv("WPOOL_TOOL");
+  cr_assert(exe, "WPOOL_TOOL is not set");
+  const char *argv[16] = {"wpool"};
+  int n = 1;
+  while (*args && n < 15) argv[n++] = *args++;
+  char o[] = "/tmp/wrt-tool-out-XXXXXX", e[] = "/tmp/wrt-tool-err-XXXXXX";
+  int fo = mkstemp(o), fe = mkstemp(e);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fo, 1);
+  posix_spawn_file_actions_adddup2(&fa, fe, 2);
+  pid_t pid;
+  cr_assert_eq(posix_spawn(&pid, exe, &fa, NULL, (char *const *)argv, environ), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  int st;
+  waitpid(pid, &st, 0);
+  r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  close(fo), close(fe);
+  read_into(o, r->out, sizeof(r->out));
+  read_into(e, r->err, sizeof(r->err));
+  unlink(o), unlink(e);
+}
+
+Test(runtime, wpool_wasm_prints_the_guests_output_and_exits_0) {
+  tool_out_t r;
+  const char *args[] = {"wasm", "--requests", "5", guest("hello", ".wasm"), NULL};
+  tool(&r, args);
+  cr_expect_eq(r.status, 0, "%s", r.err);
+  cr_expect_str_eq(r.out, "hello, world\n");
+  cr_expect(strstr(r.err, "requests per second"), "%s", r.err);
+}
+
+Test(runtime, wpool_wasm_names_the_first_trap_and_exits_1) {
+  tool_out_t r;
+  const char *args[] = {"wasm", "--runtime", "stock", guest("trap", ".wasm"), "div0", NULL};
+  tool(&r, args);
+  cr_expect_eq(r.status, 1);
+  cr_expect(strstr(r.err, "request 1 (stock) trapped: div_by_zero"), "%s", r.err);
+  const char *args2[] = {"wasm", guest("trap", ".wasm"), "exit7", NULL};
+  tool(&r, args2);
+  cr_expect_eq(r.status, 1);
+  cr_expect(strstr(r.err, "request 1 (pool) exited with 7"), "%s", r.err);
+}
+
+Test(runtime, wpool_wasm_refuses_bad_input_with_2) {
+  tool_out_t r;
+  const char *a1[] = {"wasm", "/nonexistent.wasm", NULL};
+  tool(&r, a1);
+  cr_expect_eq(r.status, 2);
+  cr_expect(strstr(r.err, "/nonexistent.wasm"), "%s", r.err);
+  const char *a2[] = {"wasm", "--config", "memory_guard_size=2GiB", guest("hello", ".wasm"), NULL};
+  tool(&r, a2);
+  cr_expect_eq(r.status, 2);
+  cr_expect(strstr(r.err, "memory_guard_size"), "%s", r.err);
+  const char *a3[] = {"wasm", "--config", "instance_memory_pages=1", guest("template", ".wasm"),
+                      NULL};
+  tool(&r, a3);
+  cr_expect_eq(r.status, 2);
+  cr_expect(strstr(r.err, "instance_memory_pages"), "%s", r.err);
+  const char *a4[] = {"wasm", "--requests", "0", guest("hello", ".wasm"), NULL};
+  tool(&r, a4);
+  cr_expect_eq(r.status, 2);
+}
+
+Test(runtime, wpool_wasm_compare_json_has_both_runtimes_and_their_ratio) {
+  tool_out_t r;
+  const char *args[] = {"wasm", "--compare", "--json", "--requests", "4", guest("hello", ".wasm"),
+                        NULL};
+  tool(&r, args);
+  cr_expect_eq(r.status, 0, "%s", r.err);
+  cr_expect(r.out[0] == '{' && strstr(r.out, "}\n"), "%s", r.out);
+  cr_expect(strstr(r.out, "\"pool\":{\"requests_per_s\":"), "%s", r.out);
+  cr_expect(strstr(r.out, "\"stock\":{\"requests_per_s\":"), "%s", r.out);
+  cr_expect(strstr(r.out, "\"pool_over_stock\":"), "%s", r.out);
+}
