@@ -647,8 +647,13 @@ int wrt_load(wrt_runtime_t *rt, const char *path, wrt_module_t **out) {
   if (!err) err = rt_compile(rt, path, bytes, len, &w, &so, &m->from_cache);
   if (!err) err = open_object(m, so);
   if (!err) {
-    /* The generated module registers its function types. */
+    /* The generated module registers its function types into its statics.
+     * Two loads of one object (two runtimes, or one module loaded twice)
+     * share those statics: one at a time. */
+    static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&init_lock);
     m->fns.init_module();
+    pthread_mutex_unlock(&init_lock);
     if (rt->backend == WRT_BACKEND_POOL) err = pool_module_new(m, &w);
   }
   wasm_module_free(&w);

@@ -108,7 +108,9 @@ wpool_t *wrt_pool(wrt_runtime_t *rt);
  * the value), WRT_ETOOLCHAIN, WRT_ENOMEM, WRT_ESYS. Context: any thread. */
 int wrt_load(wrt_runtime_t *rt, const char *wasm_path, wrt_module_t **out);
 
-/* Unload a module. Return: 0, or WRT_EBUSY while a request runs on it. */
+/* Unload a module. Return: 0, or WRT_EBUSY while a request runs on it.
+ * The caller makes sure no new request starts on `m` meanwhile (as with
+ * any handle being freed). */
 int wrt_unload(wrt_module_t *m);
 
 /* What the loader read from the .wasm. */

@@ -278,8 +278,8 @@ int wasm_main(int argc, char **argv) {
     for (int k = 0; k < nsides && !status; k++) status = one(&sides[k], &req, r);
   if (!status) {
     const wrt_result_t *last = &sides[0].last;
-    if (!json) fwrite(last->out, 1, last->out_len, stdout);
-    fwrite(last->err, 1, last->err_len, stderr);
+    if (!json && last->out_len) fwrite(last->out, 1, last->out_len, stdout);
+    if (last->err_len) fwrite(last->err, 1, last->err_len, stderr);
     for (int k = 0; k < nsides; k++) qsort(sides[k].lat_ns, sides[k].n, sizeof(uint64_t), cmp_u64);
     if (json) {
       summary_json(stdout, sides, nsides, path);
