@@ -620,15 +620,14 @@ static int open_object(wrt_module_t *m, const char *so) {
   return 0;
 }
 
-int wrt_load(wrt_runtime_t *rt, const char *path, wrt_module_t **out) {
-  if (!rt || !path || !out) return rt_error(WRT_EINVAL, "wrt_load: NULL argument");
+/* Load from `bytes` (owned by the caller); `path` names the module. */
+static int load(wrt_runtime_t *rt, const char *path, const uint8_t *bytes, size_t len,
+                wrt_module_t **out) {
   *out = NULL;
   wrt_module_t *m = calloc(1, sizeof(*m));
   if (!m) return rt_error(WRT_ENOMEM, "%s: out of memory", path);
   m->rt = rt;
   m->path = strdup(path);
-  uint8_t *bytes = NULL;
-  size_t len = 0;
   char *so = NULL;
   wasm_module_t w;
   char perr[512];
@@ -637,8 +636,6 @@ int wrt_load(wrt_runtime_t *rt, const char *path, wrt_module_t **out) {
     err = rt_error(WRT_ENOMEM, "%s: out of memory", path);
     goto fail;
   }
-  err = read_file(path, &bytes, &len);
-  if (err) goto fail;
   if (!wasm_parse(bytes, len, &w, perr, sizeof(perr))) {
     err = rt_error(WRT_EFORMAT, "%s: %s", path, perr);
     goto fail;
@@ -659,7 +656,6 @@ int wrt_load(wrt_runtime_t *rt, const char *path, wrt_module_t **out) {
   wasm_module_free(&w);
   if (err) goto fail;
   free(so);
-  free(bytes);
   atomic_fetch_add(&rt->modules_loaded, 1);
   atomic_fetch_add(m->from_cache ? &rt->cache_hits : &rt->cache_misses, 1);
   pthread_mutex_lock(&rt->lock);
@@ -671,9 +667,31 @@ int wrt_load(wrt_runtime_t *rt, const char *path, wrt_module_t **out) {
   return 0;
 fail:
   free(so);
-  free(bytes);
   module_destroy(m);
   return err;
+}
+
+int wrt_load(wrt_runtime_t *rt, const char *path, wrt_module_t **out) {
+  if (!rt || !path || !out) return rt_error(WRT_EINVAL, "wrt_load: NULL argument");
+  *out = NULL;
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  int err = read_file(path, &bytes, &len);
+  if (err) return err;
+  err = load(rt, path, bytes, len, out);
+  free(bytes);
+  return err;
+}
+
+int wrt_load_bytes(wrt_runtime_t *rt, const char *name, const void *bytes, size_t len,
+                   wrt_module_t **out) {
+  if (!rt || !name || (!bytes && len) || !out)
+    return rt_error(WRT_EINVAL, "wrt_load_bytes: NULL argument");
+  *out = NULL;
+  if (len > MAX_WASM_BYTES)
+    return rt_error(WRT_EFORMAT, "%s: %zu bytes, over the runtime's limit of %llu", name, len,
+                    MAX_WASM_BYTES);
+  return load(rt, name, bytes ? bytes : (const uint8_t *)"", len, out);
 }
 
 int wrt_unload(wrt_module_t *m) {

@@ -108,6 +108,12 @@ wpool_t *wrt_pool(wrt_runtime_t *rt);
  * the value), WRT_ETOOLCHAIN, WRT_ENOMEM, WRT_ESYS. Context: any thread. */
 int wrt_load(wrt_runtime_t *rt, const char *wasm_path, wrt_module_t **out);
 
+/* As wrt_load, from `len` bytes in memory (for modules embedded in a
+ * program or received over a network); `name` stands for the path in
+ * messages and in wrt_module_info. The bytes are not kept. */
+int wrt_load_bytes(wrt_runtime_t *rt, const char *name, const void *bytes, size_t len,
+                   wrt_module_t **out);
+
 /* Unload a module. Return: 0, or WRT_EBUSY while a request runs on it.
  * The caller makes sure no new request starts on `m` meanwhile (as with
  * any handle being freed). */

@@ -883,3 +883,20 @@ Test(runtime, wpool_wasm_compare_json_has_both_runtimes_and_their_ratio) {
   cr_expect(strstr(r.out, "\"stock\":{\"requests_per_s\":"), "%s", r.out);
   cr_expect(strstr(r.out, "\"pool_over_stock\":"), "%s", r.out);
 }
+
+Test(runtime, wpool_wasm_without_a_module_runs_the_embedded_guests_on_both) {
+  tool_out_t r;
+  const char *args[] = {"wasm", "--requests", "10", NULL};
+  tool(&r, args);
+  cr_expect_eq(r.status, 0, "%s", r.err);
+  for (const char *g = "hello\0sha256sum\0json\0template\0compress\0glob\0secret\0"; *g;
+       g += strlen(g) + 1)
+    cr_expect(strstr(r.out, g), "no line for %s in %s", g, r.out);
+  cr_expect(strstr(r.out, "geometric mean, pool / stock: "), "%s", r.out);
+  cr_expect(strstr(r.out, "outputs: identical on pool and stock; the secret scanner found no"),
+            "%s", r.out);
+  const char *json[] = {"wasm", "--requests", "5", "--json", NULL};
+  tool(&r, json);
+  cr_expect_eq(r.status, 0, "%s", r.err);
+  cr_expect(strstr(r.out, "\"output_mismatches\":0}"), "%s", r.out);
+}

@@ -3,6 +3,7 @@
 #include "wasm.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "options.h"
 #include "runtime.h"
+#include "wasm_guests.h"
 
 typedef struct side {
   wrt_runtime_t *rt;
@@ -26,7 +28,8 @@ typedef struct side {
 
 static const char usage[] =
     "usage: wpool wasm [--requests N] [--stdin FILE] [--runtime pool|stock] [--compare]\n"
-    "                  [--config KEY=VALUE]... [--json] MODULE.wasm [ARGS...]\n";
+    "                  [--config KEY=VALUE]... [--json] [MODULE.wasm [ARGS...]]\n"
+    "without a module: the embedded guests, pool against stock\n";
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -170,6 +173,198 @@ static void summary_json(FILE *f, side_t *sides, int nsides, const char *path) {
   fputs("}\n", f);
 }
 
+/* ------------------------------------------------------------------ */
+/* Without a module: the embedded guests of examples/, pool against stock */
+
+typedef struct dcase {
+  const char *name, *arg;
+  int input; /* 0 none, 1 text lines, 2 JSON, 3 template variables */
+} dcase_t;
+
+static const dcase_t dcases[] = {
+    {"hello", NULL, 0},    {"sha256sum", NULL, 1}, {"json", NULL, 2},   {"template", NULL, 3},
+    {"compress", NULL, 1}, {"glob", "*item-1??.*", 1}, {"secret", NULL, 0},
+};
+#define ND (sizeof(dcases) / sizeof(dcases[0]))
+#define ROUNDS 5
+
+static char *default_input(int kind, size_t *len) {
+  size_t cap = 1 << 17, n = 0;
+  char *b = malloc(cap);
+  if (!b) return NULL;
+  if (kind == 1) {
+    uint32_t x = 12345;
+    for (int i = 0; i < 1500; i++) {
+      x = x * 1103515245u + 12345u;
+      n += (size_t)snprintf(b + n, cap - n, "line %d %s-%u.%s\n", i,
+                            (x >> 16) % 3 ? "item" : "node", (x >> 8) % 1000,
+                            (x >> 20) % 2 ? "txt" : "json");
+    }
+  } else if (kind == 2) {
+    n += (size_t)snprintf(b + n, cap - n, "{\"users\":[");
+    for (int i = 0; i < 200; i++)
+      n += (size_t)snprintf(b + n, cap - n, "%s{\"id\":%d,\"name\":\"u%d\",\"tags\":[\"a\",%d]}",
+                            i ? "," : "", i, i, i * 3);
+    n += (size_t)snprintf(b + n, cap - n, "]}");
+  } else if (kind == 3) {
+    n = (size_t)snprintf(b, cap, "user=ann\ntitle=Report\nplan=pro\nregion=eu\n");
+  }
+  *len = n;
+  return b;
+}
+
+static const wasm_guest_t *embedded(const char *name) {
+  for (unsigned i = 0; i < wasm_nguests; i++)
+    if (!strcmp(wasm_guests[i].name, name)) return &wasm_guests[i];
+  return NULL;
+}
+
+/* Does `r` end as the reference `want` did (same exit, trap, output)? */
+static bool same(const wrt_result_t *r, const wrt_result_t *want) {
+  return r->trap == want->trap && r->exit_code == want->exit_code && r->out_len == want->out_len &&
+         (!r->out_len || memcmp(r->out, want->out, r->out_len) == 0);
+}
+
+static int wasm_default(const wpool_config_t *cfg, uint64_t requests, bool json) {
+  side_t sides[2][ND];
+  memset(sides, 0, sizeof(sides));
+  wrt_runtime_t *rts[2] = {NULL, NULL};
+  wrt_result_t want[ND];
+  memset(want, 0, sizeof(want));
+  char *inputs[ND] = {0};
+  size_t in_len[ND] = {0};
+  int status = 0;
+  uint64_t per_round = (requests + ROUNDS - 1) / ROUNDS;
+  for (int k = 0; k < 2 && !status; k++) {
+    wrt_options_t o;
+    wrt_options_init(&o);
+    o.backend = k ? WRT_BACKEND_STOCK : WRT_BACKEND_POOL;
+    o.pool_config = cfg;
+    if (wrt_create(&o, &rts[k])) {
+      fprintf(stderr, "wpool wasm: %s runtime: %s\n", wrt_backend_name(o.backend),
+              wrt_last_error());
+      status = 2;
+    }
+  }
+  for (size_t g = 0; g < ND && !status; g++) {
+    inputs[g] = default_input(dcases[g].input, &in_len[g]);
+    const wasm_guest_t *e = embedded(dcases[g].name);
+    char name[64];
+    snprintf(name, sizeof(name), "%s.wasm (embedded)", dcases[g].name);
+    for (int k = 0; k < 2 && !status; k++) {
+      side_t *s = &sides[k][g];
+      s->rt = rts[k];
+      s->backend = wrt_backend(rts[k]);
+      wrt_result_init(&s->last);
+      s->lat_ns = calloc(per_round * ROUNDS, sizeof(uint64_t));
+      if (!e || !inputs[g] || !s->lat_ns) {
+        fprintf(stderr, "wpool wasm: out of memory\n");
+        status = 1;
+      } else if (wrt_load_bytes(rts[k], name, e->bytes, e->len, &s->m)) {
+        fprintf(stderr, "wpool wasm: %s\n", wrt_last_error());
+        status = 2;
+      }
+    }
+  }
+  if (!status && !json)
+    fprintf(stderr, "wpool wasm: %zu guests from examples/, %llu requests each on the pool and on "
+                    "stock, interleaved in %d rounds...\n",
+            ND, (unsigned long long)(per_round * ROUNDS), ROUNDS);
+  uint64_t mismatches = 0;
+  for (int round = 0; round < ROUNDS && !status; round++) {
+    for (size_t g = 0; g < ND && !status; g++) {
+      const char *gargv[] = {dcases[g].name, dcases[g].arg};
+      wrt_request_t req = {.argv = gargv, .argc = dcases[g].arg ? 2 : 1,
+                           .stdin_bytes = inputs[g], .stdin_len = in_len[g]};
+      for (int kk = 0; kk < 2 && !status; kk++) {
+        int k = (kk + round) % 2; /* alternate which runtime goes first */
+        side_t *s = &sides[k][g];
+        for (uint64_t i = 0; i < per_round && !status; i++) {
+          status = one(s, &req, s->n + 1);
+          if (status) break;
+          if (!want[g].out && !want[g].trap && s->n == 1 && k == 1) {
+            /* The first stock request is the reference output. */
+            wrt_result_t *w = &want[g];
+            w->out = malloc(s->last.out_len ? s->last.out_len : 1);
+            if (!w->out) status = 1;
+            else memcpy(w->out, s->last.out, s->last.out_len);
+            w->out_len = s->last.out_len;
+            w->exit_code = s->last.exit_code;
+            w->trap = s->last.trap;
+          }
+        }
+      }
+    }
+  }
+  /* Check outputs: run one more request on each runtime per guest and
+   * compare with the reference (plus the secret scanner's exact line). */
+  for (size_t g = 0; g < ND && !status; g++) {
+    const char *gargv[] = {dcases[g].name, dcases[g].arg};
+    wrt_request_t req = {.argv = gargv, .argc = dcases[g].arg ? 2 : 1,
+                         .stdin_bytes = inputs[g], .stdin_len = in_len[g]};
+    for (int k = 0; k < 2; k++) {
+      wrt_result_t r;
+      wrt_result_init(&r);
+      if (wrt_run(sides[k][g].m, &req, &r) || !same(&r, &want[g]) ||
+          !same(&sides[k][g].last, &want[g]))
+        mismatches++;
+      wrt_result_free(&r);
+    }
+    if (!strcmp(dcases[g].name, "secret") &&
+        (want[g].out_len != 17 || memcmp(want[g].out, "secrets found: 0\n", 17) != 0))
+      mismatches++;
+  }
+  if (!status) {
+    double lg = 0;
+    if (json) printf("{\"guests\":[");
+    else
+      printf("%-10s %12s %12s %10s %10s %10s %9s %9s\n", "guest", "pool req/s", "stock req/s",
+             "pool/stock", "pool p50", "stock p50", "pool flt", "stock flt");
+    for (size_t g = 0; g < ND; g++) {
+      side_t *p = &sides[0][g], *q = &sides[1][g];
+      qsort(p->lat_ns, p->n, sizeof(uint64_t), cmp_u64);
+      qsort(q->lat_ns, q->n, sizeof(uint64_t), cmp_u64);
+      double ratio = rps(q) > 0 ? rps(p) / rps(q) : 0;
+      lg += ratio > 0 ? log(ratio) : 0;
+      if (json)
+        printf("%s{\"guest\":\"%s\",\"pool_requests_per_s\":%.1f,\"stock_requests_per_s\":%.1f,"
+               "\"pool_over_stock\":%.3f,\"pool_p50_us\":%.2f,\"stock_p50_us\":%.2f,"
+               "\"pool_faults\":%.2f,\"stock_faults\":%.2f}",
+               g ? "," : "", dcases[g].name, rps(p), rps(q), ratio,
+               quantile_us(p->lat_ns, p->n, 0.5), quantile_us(q->lat_ns, q->n, 0.5),
+               (double)p->faults / (double)p->n, (double)q->faults / (double)q->n);
+      else
+        printf("%-10s %12.0f %12.0f %9.2fx %7.1f us %7.1f us %9.1f %9.1f\n", dcases[g].name,
+               rps(p), rps(q), ratio, quantile_us(p->lat_ns, p->n, 0.5),
+               quantile_us(q->lat_ns, q->n, 0.5), (double)p->faults / (double)p->n,
+               (double)q->faults / (double)q->n);
+    }
+    double geo = exp(lg / (double)ND);
+    if (json) {
+      printf("],\"geomean_pool_over_stock\":%.3f,\"output_mismatches\":%llu}\n", geo,
+             (unsigned long long)mismatches);
+    } else {
+      printf("geometric mean, pool / stock: %.2fx\n", geo);
+      printf("outputs: %s; the secret scanner found %s\n",
+             mismatches ? "DIFFER between runs or runtimes" : "identical on pool and stock",
+             mismatches ? "(see above)" : "no earlier request's secret");
+      printf("latency: per request (instantiate, run, free); flt: page faults per request\n");
+    }
+    if (mismatches) status = 1;
+  }
+  for (size_t g = 0; g < ND; g++) {
+    free(inputs[g]);
+    wrt_result_free(&want[g]);
+    for (int k = 0; k < 2; k++) {
+      wrt_result_free(&sides[k][g].last);
+      free(sides[k][g].lat_ns);
+    }
+  }
+  for (int k = 0; k < 2; k++)
+    if (rts[k]) wrt_destroy(rts[k]);
+  return status;
+}
+
 int wasm_main(int argc, char **argv) {
   uint64_t requests = 1;
   const char *stdin_path = NULL, *path = NULL;
@@ -223,8 +418,9 @@ int wasm_main(int argc, char **argv) {
     }
   }
   if (!path) {
-    fprintf(stderr, "wpool wasm: no module given\n%s", usage);
-    return 2;
+    if (stdin_path || compare || backend != WRT_BACKEND_POOL)
+      return fprintf(stderr, "wpool wasm: --stdin, --compare and --runtime need a module\n"), 2;
+    return wasm_default(&cfg, requests > 1 ? requests : 500, json);
   }
   /* argv[0] of the guest: the module's file name without ".wasm". */
   const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
