@@ -21,8 +21,10 @@
 
 /* What the generated code may reach past a memory's base without a bounds
  * check: a 32-bit address plus a 32-bit static offset plus the widest
- * access (16 bytes, v128), so 8 GiB + 14 bytes. The stock backend reserves
- * this much; the pool's guard must cover it. Rounded to 64 KiB. */
+ * access (16 bytes, v128), so up to 8 GiB + 14 bytes. The stock backend
+ * reserves this much; the pool's guard must cover it. Rounded to 64 KiB,
+ * so that no byte an access names lies past this memory's own guard,
+ * however the compiler splits the access (docs/runtime.md). */
 #define RT_UNCHECKED_REACH ((8ull << 30) + (64u << 10))
 
 /* The bytes past a pooled memory's base that belong to it: its
