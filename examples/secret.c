@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define SECRET_LEN 32
+#define GROW_PAGES 64 /* 4 MiB: more than the large block's 3 MiB */
 
 static char globals[8192];
 
@@ -58,6 +59,11 @@ int main(void) {
    * address); it is the only copy. */
   char secret[SECRET_LEN];
   make_secret(secret);
+#ifdef __wasm__
+  /* Grow the memory first by what the large block below will take, so the
+   * scan also covers the pages an earlier request grew into. */
+  __builtin_wasm_memory_grow(0, GROW_PAGES);
+#endif
   long found = scan(secret);
   for (size_t i = 0; i + SECRET_LEN <= sizeof(globals); i += 256)
     memcpy(globals + i, secret, SECRET_LEN);
