@@ -292,7 +292,9 @@ static int transform(const char *wasm_path, const wasm_module_t *w, const char *
           fo);
   if (ferror(fi) && !err) err = rt_error(WRT_ESYS, "read %s failed", in);
   fclose(fi);
-  if (fclose(fo) != 0 && !err) err = rt_error(WRT_ESYS, "write %s: %s", out, strerror(errno));
+  bool werr = ferror(fo) != 0;
+  if ((fclose(fo) != 0 || werr) && !err)
+    err = rt_error(WRT_ESYS, "write %s: %s", out, strerror(errno));
   return err;
 }
 

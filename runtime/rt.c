@@ -182,25 +182,27 @@ static void install_signals(void) {
  * cannot be handled on the exhausted stack) and the stack's bounds. */
 static int thread_init(void) {
   if (t_ready) return 0;
+  pthread_attr_t attr;
+  void *lo;
+  size_t size;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0)
+    return rt_error(WRT_ESYS, "pthread_getattr_np failed");
+  int err = pthread_attr_getstack(&attr, &lo, &size);
+  pthread_attr_destroy(&attr);
+  if (err) return rt_error(WRT_ESYS, "pthread_attr_getstack failed");
   void *alt = mmap(NULL, ALTSTACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
                    0);
   if (alt == MAP_FAILED) return rt_error(WRT_ENOMEM, "signal stack: mmap: %s", strerror(errno));
   stack_t ss = {.ss_sp = alt, .ss_size = ALTSTACK_BYTES};
-  pthread_attr_t attr;
-  void *lo;
-  size_t size;
   if (sigaltstack(&ss, NULL) != 0) {
+    int e = errno;
     munmap(alt, ALTSTACK_BYTES);
-    return rt_error(WRT_ESYS, "sigaltstack: %s", strerror(errno));
+    return rt_error(WRT_ESYS, "sigaltstack: %s", strerror(e));
   }
   if (pthread_setspecific(altstack_key, alt) != 0) {
     altstack_free(alt);
     return rt_error(WRT_ENOMEM, "pthread_setspecific failed");
   }
-  if (pthread_getattr_np(pthread_self(), &attr) != 0) return rt_error(WRT_ESYS, "pthread_getattr_np");
-  int err = pthread_attr_getstack(&attr, &lo, &size);
-  pthread_attr_destroy(&attr);
-  if (err) return rt_error(WRT_ESYS, "pthread_attr_getstack");
   t_stack_lo = (uintptr_t)lo;
   t_ready = true;
   return 0;
