@@ -43,6 +43,7 @@ static uint64_t uleb(cursor_t *c, unsigned bits) {
     if (c->failed) return 0;
     if (shift >= bits) return fail(c, "integer too long"), 0;
     uint8_t b = u8(c);
+    if (c->failed) return 0; /* not the bits read so far: callers trust a value */
     uint64_t chunk = b & 0x7f;
     if (shift + 7 > bits && (chunk >> (bits - shift)) != 0) return fail(c, "integer too large"), 0;
     v |= chunk << shift;
@@ -61,6 +62,7 @@ static int64_t sleb(cursor_t *c, unsigned bits) {
     if (c->failed) return 0;
     if (shift >= bits) return fail(c, "integer too long"), 0;
     b = u8(c);
+    if (c->failed) return 0;
     v |= (int64_t)((uint64_t)(b & 0x7f) << shift);
     shift += 7;
   } while (b & 0x80);
@@ -73,7 +75,8 @@ static int64_t sleb(cursor_t *c, unsigned bits) {
  * remaining bytes cannot hold before anything is allocated. */
 static uint32_t count(cursor_t *c, size_t min_item_bytes) {
   uint32_t n = u32v(c);
-  if (!c->failed && min_item_bytes && n > (size_t)(c->end - c->p) / min_item_bytes)
+  if (c->failed) return 0;
+  if (min_item_bytes && n > (size_t)(c->end - c->p) / min_item_bytes)
     return fail(c, "count %u exceeds the bytes left", n), 0;
   return n;
 }
