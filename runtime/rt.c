@@ -376,10 +376,8 @@ void wrt_config_init(wpool_config_t *cfg) {
   wpool_config_init(cfg);
   cfg->memory_reservation = 4ull << 30;
   cfg->memory_guard_size = RT_UNCHECKED_REACH - (4ull << 30);
-#if WRT_HAVE_POOL_TABLES
   cfg->memory_unchecked_reach = RT_UNCHECKED_REACH;
   cfg->table_element_size = sizeof(wasm_rt_funcref_t);
-#endif
 }
 
 static char *dup_or_null(const char *s, bool *fail) {
@@ -412,6 +410,12 @@ int wrt_create(const wrt_options_t *opts, wrt_runtime_t **out) {
   else
     wrt_config_init(&rt->cfg);
   if (rt->backend == WRT_BACKEND_POOL) {
+    /* What wasm2c's code needs is not the caller's choice: the pool must
+     * guarantee the whole unchecked reach (and refuses a layout that
+     * cannot), and table elements are wasm2c's funcrefs. */
+    if (rt->cfg.memory_unchecked_reach < RT_UNCHECKED_REACH)
+      rt->cfg.memory_unchecked_reach = RT_UNCHECKED_REACH;
+    rt->cfg.table_element_size = sizeof(wasm_rt_funcref_t);
     err = pool_check_config(&rt->cfg);
     if (err) goto fail_strings;
     int perr = wpool_create(&rt->cfg, &rt->pool);

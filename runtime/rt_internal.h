@@ -27,12 +27,6 @@
  * however the compiler splits the access (docs/runtime.md). */
 #define RT_UNCHECKED_REACH ((8ull << 30) + (64u << 10))
 
-/* The bytes past a pooled memory's base that belong to it: its
- * reservation and the guard after it (a fault there is this memory's). */
-static inline uint64_t rt_pool_fault_span(const wpool_config_t *cfg) {
-  return cfg->memory_reservation + cfg->memory_guard_size;
-}
-
 /* The compiled module's entry points, found with dlsym. */
 typedef struct rt_guest_fns {
   void (*init_module)(void);
@@ -56,11 +50,8 @@ struct wrt_module {
   uint64_t segment_bytes;
   uint32_t nimports;
   bool from_cache;
-  /* Pool backend: the pool's module, its images built from the segments;
-   * and where the table sits in the instance state (after the instance). */
+  /* Pool backend: the pool's module, its image built from the segments. */
   wpool_module_t *pm;
-  size_t table_offset;     /* bytes from the state's start (state-carved tables) */
-  uint32_t table_capacity; /* elements the state holds room for */
   atomic_uint_fast64_t running; /* requests in flight on this module */
 };
 
@@ -94,7 +85,7 @@ typedef struct rt_ctx {
   wasm_rt_memory_t *mem;   /* memory 0 once allocated */
   wasm_rt_funcref_table_t *table; /* table 0 once allocated */
   bool mem_from_pool, mem_has_image;
-  uint8_t *fault_lo, *fault_hi; /* faults in [lo, hi) are this instance's OOB traps */
+  uint8_t *fault_lo, *fault_hi; /* stock: faults in [lo, hi) are this instance's OOB traps */
   size_t stdin_pos;
   int32_t exit_code;
 } rt_ctx_t;

@@ -8,18 +8,17 @@
  *    skipped (compile.c's transform asks wrt_memory_has_image).
  *  - The generated instance struct lives in the instance's state
  *    (wpool_instance_state: zero at every allocation).
- *  - Table 0 is the pool's table 0 where the pool has elements of any size
- *    (issue 13: table_element_size, wpool_table_data,
- *    wpool_table_grow_with); before that, it is carved out of the state,
- *    after the instance struct, with room for min(max, instance_table_
- *    elements) elements. Either way it reads all zero (null funcrefs) at
- *    every allocation.
+ *  - Table 0 is the pool's table 0, of 24-byte elements (wasm2c's
+ *    funcref; table_element_size): wpool_table_data, grown with
+ *    wpool_table_grow_with; all zero (null funcrefs) at every allocation.
  *
  * Safety: the generated code does no bounds checks and may reach
- * RT_UNCHECKED_REACH bytes past a memory's base. pool_check_config refuses
- * a layout whose reservation plus guard is shorter, so every such access
- * lands in this memory's own accessible bytes or faults in its own
- * reservation or guard. */
+ * RT_UNCHECKED_REACH bytes past a memory's base. The runtime asks the pool
+ * for that memory_unchecked_reach (wpool_create refuses a layout that
+ * cannot give it) and pool_check_config refuses a reservation plus guard
+ * shorter than it, so every such access lands in this memory's own
+ * accessible bytes or faults in its own reservation or guard; the fault
+ * handler tells the two apart with wpool_fault_lookup. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +43,6 @@ int pool_check_config(const wpool_config_t *cfg) {
                     (unsigned long long)RT_UNCHECKED_REACH);
   if (cfg->instance_memories < 1)
     return rt_error(WRT_EINVAL, "instance_memories is 0: a module's memory needs a slot");
-#if WRT_HAVE_POOL_TABLES
-  if (cfg->table_element_size != sizeof(wasm_rt_funcref_t))
-    return rt_error(WRT_EINVAL, "table_element_size %zu is not wasm2c's funcref size (%zu)",
-                    cfg->table_element_size, sizeof(wasm_rt_funcref_t));
-#endif
   return 0;
 }
 
@@ -71,19 +65,6 @@ int pool_module_new(wrt_module_t *m, const wasm_module_t *w) {
                              .segments = segs, .nsegments = nsegs};
   wpool_table_desc_t tab = {.min_elements = m->table_min, .max_elements = m->table_max};
   size_t state = round_up(m->instance_size, 64);
-#if WRT_HAVE_POOL_TABLES
-  m->table_offset = 0;
-  m->table_capacity = 0;
-#else
-  if (m->has_table) {
-    uint32_t cap = rt->cfg.instance_table_elements;
-    if (m->table_max < cap) cap = m->table_max;
-    if (m->table_min > cap) cap = m->table_min; /* wpool_module_new refuses it below */
-    m->table_offset = state;
-    m->table_capacity = cap;
-    state += (size_t)cap * sizeof(wasm_rt_funcref_t);
-  }
-#endif
   wpool_module_desc_t desc = {.state_size = state,
                               .memories = m->has_memory ? &mem : NULL,
                               .nmemories = m->has_memory ? 1 : 0,
@@ -118,8 +99,6 @@ void pool_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t initial, 
   mem->size = (uint32_t)((uint64_t)initial * PAGE);
   c->mem_from_pool = true;
   c->mem_has_image = true;
-  c->fault_lo = base;
-  c->fault_hi = base + rt_pool_fault_span(&m->rt->cfg);
 }
 
 uint32_t pool_grow_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t delta) {
@@ -134,11 +113,7 @@ uint32_t pool_grow_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t delta) {
 
 void pool_allocate_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t elements,
                          uint32_t max) {
-#if WRT_HAVE_POOL_TABLES
   t->data = wpool_table_data(c->pinst, 0);
-#else
-  t->data = (wasm_rt_funcref_t *)((uint8_t *)c->guest + c->m->table_offset);
-#endif
   t->size = elements;
   t->max_size = max;
 }
@@ -148,26 +123,16 @@ uint32_t pool_grow_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t delta
   uint32_t old = t->size;
   uint64_t n = (uint64_t)old + delta;
   if (n > t->max_size) return UINT32_MAX;
-#if WRT_HAVE_POOL_TABLES
   if (wpool_table_grow_with(c->pinst, 0, delta, &init) < 0) return UINT32_MAX;
-#else
-  if (n > c->m->table_capacity) return UINT32_MAX;
-  for (uint64_t i = old; i < n; i++) t->data[i] = init;
-#endif
   t->size = (uint32_t)n;
   return old;
 }
 
 bool pool_fault_is_oob(const rt_ctx_t *c, const void *addr) {
-#if WRT_HAVE_POOL_TABLES
   /* The pool knows its layout: the fault must be in this instance's own
-   * memory region (a guard or past the accessible bytes). */
+   * memory 0 (a guard, or past the accessible bytes). Async-signal-safe. */
   wpool_fault_info_t fi;
   if (wpool_fault_lookup(c->m->rt->pool, addr, &fi) != 0) return false;
   return fi.kind == WPOOL_REGION_MEMORY && fi.instance == c->pinst && fi.index == 0 &&
          !fi.accessible;
-#else
-  const uint8_t *a = addr;
-  return c->mem_from_pool && a >= c->fault_lo && a < c->fault_hi;
-#endif
 }

@@ -61,7 +61,9 @@ typedef struct wrt_options {
   wrt_backend_t backend;
   /* Pool backend: the pool's configuration, or NULL for wrt_config_init's.
    * The runtime checks that it is safe for wasm2c's unchecked accesses
-   * (WRT_EINVAL otherwise, naming the field). */
+   * (WRT_EINVAL otherwise, naming the field); it raises
+   * memory_unchecked_reach to what wasm2c's code may reach and sets
+   * table_element_size to wasm2c's funcref size. */
   const wpool_config_t *pool_config;
   /* Where compiled modules are cached; NULL: $WPOOL_CACHE_DIR, else
    * $XDG_CACHE_HOME/wpool, else $HOME/.cache/wpool, else /tmp/wpool-cache. */
