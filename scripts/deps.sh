@@ -2,7 +2,10 @@
 # Install what wpool needs from Debian's archive, and nothing when all of it
 # is there already. Run as root (or with sudo available). Idempotent.
 set -eu
-pkgs="gcc libc6-dev meson ninja-build pkg-config libcriterion-dev libuv1-dev libjemalloc-dev clang libclang-rt-14-dev"
+# The runtime (runtime/, examples/): wasm2c and its wasm-rt.h (wabt), and
+# clang-14 with lld-14, wasi-libc and the wasm32 compiler-rt for the guests.
+pkgs="gcc libc6-dev meson ninja-build pkg-config libcriterion-dev libuv1-dev libjemalloc-dev clang libclang-rt-14-dev
+  wabt clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32"
 missing=""
 for p in $pkgs; do
   if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then

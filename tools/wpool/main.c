@@ -15,6 +15,9 @@
 #include "svg.h"
 #include "text.h"
 #include "tune.h"
+#if WPOOL_HAVE_RUNTIME
+#include "wasm.h"
+#endif
 #include "workload.h"
 #include "wpool.h"
 
@@ -24,7 +27,8 @@
 static const char usage[] =
     "usage: wpool [COMMAND] [OPTIONS]\n"
     "\n"
-    "With no command, runs `run` on the embedded default workload.\n"
+    "With no command, runs `wasm` on the embedded guests (without the runtime:\n"
+    "`run` on the embedded default workload).\n"
     "\n"
     "commands:\n"
     "  run [WORKLOAD] [--config KEY=VALUE]... [--threads N] [--instances N]\n"
@@ -44,6 +48,11 @@ static const char usage[] =
     "  plan [--config KEY=VALUE]...\n"
     "      what a configuration reserves, its kernel mappings and committed memory\n"
     "      against this host's limits; exit 1 when it does not fit\n"
+    "  wasm [--requests N] [--stdin FILE] [--runtime pool|stock] [--compare]\n"
+    "       [--config KEY=VALUE]... [--json] [MODULE.wasm [ARGS...]]\n"
+    "      run a WebAssembly command (WASI) N times, each request on a fresh\n"
+    "      instance, on the pool or the stock wasm2c runtime or both; without a\n"
+    "      module, the embedded guests of examples/ on both, with a table\n"
     "  demo [ITERATIONS]\n"
     "      create a pool with the default configuration and 8 modules with data\n"
     "      images, instantiate, dirty and free in a loop (default 200000 times),\n"
@@ -378,11 +387,19 @@ static int cmd_plan(int argc, char **argv) {
 }
 
 static int dispatch(int argc, char **argv) {
+#if WPOOL_HAVE_RUNTIME
+  /* The main job: real WebAssembly per request, pool against stock. */
+  if (argc < 2) return wasm_main(0, NULL);
+#else
   if (argc < 2) return cmd_run(0, NULL);
+#endif
   const char *cmd = argv[1];
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
   if (strcmp(cmd, "tune") == 0) return cmd_tune(argc - 2, argv + 2);
   if (strcmp(cmd, "plan") == 0) return cmd_plan(argc - 2, argv + 2);
+#if WPOOL_HAVE_RUNTIME
+  if (strcmp(cmd, "wasm") == 0) return wasm_main(argc - 2, argv + 2);
+#endif
   if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 2, argv + 2);
   if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 2, argv + 2);
   bool version = strcmp(cmd, "version") == 0;

@@ -1,0 +1,199 @@
+/* Real WebAssembly per request: requests/s and latency per guest for the
+ * stock wasm2c runtime, the pool with the runtime's defaults
+ * (wrt_config_init: the pool's, plus the wasm2c layout and 64 KiB of table
+ * kept resident), Wasmtime-like pool settings (prefix reset, memory and
+ * table keep_resident 0, max_unused_warm_slots 100) and a tuned pool (also
+ * 1 MiB of memory kept resident), plus instantiate + free alone (no guest
+ * code: wrt_inspect). Settings are interleaved in rounds, the order
+ * rotating each round, so drift in the machine hits all alike; each
+ * result is the median over rounds of the per-round requests/s, with
+ * latency percentiles over every request. One JSON object per line.
+ *
+ * usage: wasm_bench [--quick] [--rounds N] [--requests N] EXAMPLES_DIR */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "runtime.h"
+
+enum { S_STOCK, S_DEFAULT, S_WASMTIME, S_TUNED, NSET };
+static const char *set_names[NSET] = {"stock", "pool-default", "pool-wasmtime-like",
+                                      "pool-keep-1MiB"};
+
+typedef struct gspec {
+  const char *name;
+  const char *arg;
+  int input; /* 0 none, 1 lines, 2 json, 3 vars */
+} gspec_t;
+
+static const gspec_t gspecs[] = {
+    {"hello", NULL, 0},     {"sha256sum", NULL, 1}, {"json", NULL, 2},
+    {"template", NULL, 3},  {"compress", NULL, 1},  {"glob", "*item-1??.*", 1},
+};
+#define NG (sizeof(gspecs) / sizeof(gspecs[0]))
+#define NROW (NG + 1) /* the last: instantiate + free of hello alone */
+
+typedef struct cell {
+  double *rps;      /* per round */
+  uint64_t *lat_ns; /* every request */
+  uint64_t nlat;
+  uint64_t faults;
+} cell_t;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static char *make_input(int kind, size_t *len) {
+  size_t cap = 1 << 17, n = 0;
+  char *b = malloc(cap);
+  if (kind == 1) {
+    uint32_t x = 12345;
+    for (int i = 0; i < 1500; i++) {
+      x = x * 1103515245u + 12345u;
+      n += (size_t)snprintf(b + n, cap - n, "line %d %s-%u.%s\n", i,
+                            (x >> 16) % 3 ? "item" : "node", (x >> 8) % 1000,
+                            (x >> 20) % 2 ? "txt" : "json");
+    }
+  } else if (kind == 2) {
+    n += (size_t)snprintf(b + n, cap - n, "{\"users\":[");
+    for (int i = 0; i < 200; i++)
+      n += (size_t)snprintf(b + n, cap - n, "%s{\"id\":%d,\"name\":\"u%d\",\"tags\":[\"a\",%d]}",
+                            i ? "," : "", i, i, i * 3);
+    n += (size_t)snprintf(b + n, cap - n, "]}");
+  } else if (kind == 3) {
+    n = (size_t)snprintf(b, cap, "user=ann\ntitle=Report\nplan=pro\nregion=eu\n");
+  }
+  *len = n;
+  return b;
+}
+
+static void noop(const uint8_t *mem, uint64_t len, void *arg) { (void)mem, (void)len, (void)arg; }
+
+int main(int argc, char **argv) {
+  int rounds = 7, requests = 200;
+  const char *dir = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--quick")) rounds = 2, requests = 5;
+    else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) rounds = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--requests") && i + 1 < argc) requests = atoi(argv[++i]);
+    else dir = argv[i];
+  }
+  if (!dir) dir = getenv("WPOOL_EXAMPLES");
+  if (!dir || rounds < 1 || requests < 1) {
+    fprintf(stderr, "usage: wasm_bench [--quick] [--rounds N] [--requests N] EXAMPLES_DIR\n");
+    return 2;
+  }
+  wrt_runtime_t *rt[NSET];
+  wrt_module_t *mods[NSET][NG];
+  for (int s = 0; s < NSET; s++) {
+    wpool_config_t cfg;
+    wrt_config_init(&cfg);
+    if (s == S_WASMTIME) {
+      cfg.reset_strategy = WPOOL_RESET_PREFIX;
+      cfg.linear_memory_keep_resident = 0;
+      cfg.table_keep_resident = 0;
+      cfg.max_unused_warm_slots = 100;
+    } else if (s == S_TUNED) {
+      cfg.linear_memory_keep_resident = 1 << 20;
+    }
+    wrt_options_t o;
+    wrt_options_init(&o);
+    o.backend = s == S_STOCK ? WRT_BACKEND_STOCK : WRT_BACKEND_POOL;
+    o.pool_config = &cfg;
+    if (wrt_create(&o, &rt[s])) return fprintf(stderr, "wrt_create: %s\n", wrt_last_error()), 1;
+    for (size_t g = 0; g < NG; g++) {
+      char path[1024];
+      snprintf(path, sizeof(path), "%s/%s.wasm", dir, gspecs[g].name);
+      if (wrt_load(rt[s], path, &mods[s][g])) return fprintf(stderr, "%s\n", wrt_last_error()), 1;
+    }
+  }
+  char *inputs[NG];
+  size_t in_len[NG];
+  for (size_t g = 0; g < NG; g++) inputs[g] = make_input(gspecs[g].input, &in_len[g]);
+  static cell_t cells[NSET][NROW];
+  for (int s = 0; s < NSET; s++)
+    for (size_t g = 0; g < NROW; g++) {
+      cells[s][g].rps = calloc((size_t)rounds, sizeof(double));
+      cells[s][g].lat_ns = calloc((size_t)rounds * (size_t)requests, sizeof(uint64_t));
+    }
+  wrt_result_t res;
+  wrt_result_init(&res);
+  uint64_t sink = 0;
+  /* Warm-up: one request of each, each setting (compiles nothing: the
+   * modules are loaded; faults in code pages and the first slots). */
+  for (int s = 0; s < NSET; s++)
+    for (size_t g = 0; g < NG; g++) {
+      const char *gargv[] = {gspecs[g].name, gspecs[g].arg};
+      wrt_request_t req = {.argv = gargv, .argc = gspecs[g].arg ? 2 : 1,
+                           .stdin_bytes = inputs[g], .stdin_len = in_len[g]};
+      if (wrt_run(mods[s][g], &req, &res)) return fprintf(stderr, "%s\n", wrt_last_error()), 1;
+    }
+  for (int r = 0; r < rounds; r++) {
+    for (int k = 0; k < NSET; k++) {
+      int s = (k + r) % NSET;
+      for (size_t g = 0; g < NROW; g++) {
+        size_t gi = g < NG ? g : 0;
+        const char *gargv[] = {gspecs[gi].name, gspecs[gi].arg};
+        wrt_request_t req = {.argv = gargv, .argc = gspecs[gi].arg ? 2 : 1,
+                             .stdin_bytes = inputs[gi], .stdin_len = in_len[gi]};
+        cell_t *c = &cells[s][g];
+        struct rusage u0, u1;
+        getrusage(RUSAGE_SELF, &u0);
+        uint64_t t0 = now_ns();
+        for (int i = 0; i < requests; i++) {
+          uint64_t a = now_ns();
+          int err = g < NG ? wrt_run(mods[s][gi], &req, &res) : wrt_inspect(mods[s][0], noop, NULL);
+          if (err || (g < NG && (res.trap || (res.exit_code && g != 5)))) {
+            fprintf(stderr, "wasm_bench: %s on %s failed: %s\n", gspecs[gi].name, set_names[s],
+                    err ? wrt_last_error() : wrt_trap_name(res.trap));
+            return 1;
+          }
+          sink += res.out_len;
+          c->lat_ns[c->nlat++] = now_ns() - a;
+        }
+        uint64_t dt = now_ns() - t0;
+        getrusage(RUSAGE_SELF, &u1);
+        c->faults += (uint64_t)(u1.ru_minflt - u0.ru_minflt);
+        c->rps[r] = 1e9 * requests / (double)dt;
+      }
+    }
+  }
+  for (size_t g = 0; g < NROW; g++) {
+    double stock_rps = 0;
+    for (int s = 0; s < NSET; s++) {
+      cell_t *c = &cells[s][g];
+      qsort(c->rps, (size_t)rounds, sizeof(double), cmp_d);
+      qsort(c->lat_ns, c->nlat, sizeof(uint64_t), cmp_u64);
+      double med = c->rps[rounds / 2];
+      if (s == S_STOCK) stock_rps = med;
+      printf("{\"bench\":\"wasm\",\"guest\":\"%s\",\"setting\":\"%s\",\"rounds\":%d,"
+             "\"requests_per_round\":%d,\"requests_per_s\":%.1f,\"rps_min\":%.1f,\"rps_max\":%.1f,"
+             "\"p50_us\":%.2f,\"p99_us\":%.2f,\"faults_per_request\":%.2f,\"vs_stock\":%.3f}\n",
+             g < NG ? gspecs[g].name : "instantiate+free", set_names[s], rounds, requests, med,
+             c->rps[0], c->rps[rounds - 1], (double)c->lat_ns[c->nlat / 2] / 1000,
+             (double)c->lat_ns[c->nlat * 99 / 100] / 1000,
+             (double)c->faults / (double)(rounds * requests), stock_rps ? med / stock_rps : 0);
+    }
+  }
+  fprintf(stderr, "wasm_bench: %llu output bytes\n", (unsigned long long)sink);
+  wrt_result_free(&res);
+  for (int s = 0; s < NSET; s++) wrt_destroy(rt[s]);
+  for (size_t g = 0; g < NG; g++) free(inputs[g]);
+  for (int s = 0; s < NSET; s++)
+    for (size_t g = 0; g < NROW; g++) free(cells[s][g].rps), free(cells[s][g].lat_ns);
+  return 0;
+}

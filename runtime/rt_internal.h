@@ -1,0 +1,137 @@
+/* The runtime's internals, shared by its files (never by its users).
+ *
+ * One request runs on one thread from instantiation to free; the thread's
+ * current request (rt_cur) is how wasm-rt's functions, called by the
+ * generated code without any context of ours, find the instance they act
+ * on, and how the signal handler finds the jump buffer and the memory a
+ * fault may be a trap in. */
+#ifndef WRT_RT_INTERNAL_H
+#define WRT_RT_INTERNAL_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime.h"
+#include "wasm-rt.h"
+#include "wasm_reader.h"
+#include "wpool.h"
+
+/* What the generated code may reach past a memory's base without a bounds
+ * check: a 32-bit address plus a 32-bit static offset plus the widest
+ * access (16 bytes, v128), so up to 8 GiB + 14 bytes. The stock backend
+ * reserves this much; the pool's guard must cover it. Rounded to 64 KiB,
+ * so that no byte an access names lies past this memory's own guard,
+ * however the compiler splits the access (docs/runtime.md). */
+#define RT_UNCHECKED_REACH ((8ull << 30) + (64u << 10))
+
+/* The compiled module's entry points, found with dlsym. */
+typedef struct rt_guest_fns {
+  void (*init_module)(void);
+  void (*instantiate)(void *instance, void *wasi);
+  void (*start)(void *instance);
+  size_t (*instance_size)(void);
+} rt_guest_fns_t;
+
+struct wrt_module {
+  wrt_runtime_t *rt;
+  struct wrt_module *next, *prev; /* rt->modules, under rt->lock */
+  char *path;
+  void *dl;           /* dlopen handle */
+  rt_guest_fns_t fns;
+  size_t instance_size; /* sizeof the generated instance struct */
+  /* What the .wasm declares (memory 0 and table 0). */
+  bool has_memory, has_table;
+  uint64_t min_pages, max_pages; /* max 65536 when the module has none */
+  uint32_t table_min, table_max; /* table_max UINT32_MAX when none */
+  uint32_t nsegments;
+  uint64_t segment_bytes;
+  uint32_t nimports;
+  bool from_cache;
+  /* Pool backend: the pool's module, its image built from the segments. */
+  wpool_module_t *pm;
+  atomic_uint_fast64_t running; /* requests in flight on this module */
+};
+
+struct wrt_runtime {
+  wrt_backend_t backend;
+  wpool_t *pool;
+  wpool_config_t cfg;
+  char *cache_dir;
+  char *cc;
+  char *tool_tag; /* the toolchain's versions, part of the cache key (under lock) */
+  pthread_mutex_t lock; /* modules, loading */
+  struct wrt_module *modules;
+  atomic_uint_fast64_t running;
+  atomic_uint_fast64_t requests, traps, nonzero_exits, exhausted, modules_loaded, cache_hits,
+      cache_misses;
+};
+
+/* How a jump back to the request's sigsetjmp is coded: trap kinds as
+ * wasm-rt numbers them, plus these. */
+enum { RT_JUMP_EXIT = 1000, RT_JUMP_NOMEM = 1001 };
+
+/* The request running on this thread. */
+typedef struct rt_ctx {
+  wrt_module_t *m;
+  const wrt_request_t *req;
+  wrt_result_t *res;
+  sigjmp_buf jb;
+  bool in_guest;          /* between sigsetjmp and the end of the run */
+  wpool_instance_t *pinst; /* pool backend */
+  void *guest;             /* the generated instance struct */
+  wasm_rt_memory_t *mem;   /* memory 0 once allocated */
+  wasm_rt_funcref_table_t *table; /* table 0 once allocated */
+  bool mem_from_pool, mem_has_image;
+  uint8_t *fault_lo, *fault_hi; /* stock: faults in [lo, hi) are this instance's OOB traps */
+  size_t stdin_pos;
+  int32_t exit_code;
+} rt_ctx_t;
+
+extern _Thread_local rt_ctx_t *rt_cur;
+
+/* Errors: set this thread's message and return the code. */
+int rt_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* WASI: the preview-1 functions the runtime defines, with their wasm
+ * types in the reader's notation. */
+typedef struct rt_wasi_fn {
+  const char *name;
+  const char *type;
+  void (*fn)(void);
+} rt_wasi_fn_t;
+extern const rt_wasi_fn_t rt_wasi_fns[];
+extern const size_t rt_wasi_nfns;
+
+/* Stock backend: Debian's wasm-rt memory and table functions (rt_stock.c). */
+bool stock_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial, uint32_t max);
+uint32_t stock_grow_memory(wasm_rt_memory_t *mem, uint32_t delta);
+void stock_free_memory(wasm_rt_memory_t *mem);
+bool stock_allocate_table(wasm_rt_funcref_table_t *t, uint32_t elements, uint32_t max);
+uint32_t stock_grow_table(wasm_rt_funcref_table_t *t, uint32_t delta, wasm_rt_funcref_t init);
+void stock_free_table(wasm_rt_funcref_table_t *t);
+
+/* Pool backend (rt_pool.c). */
+int pool_check_config(const wpool_config_t *cfg);
+int pool_module_new(wrt_module_t *m, const wasm_module_t *w);
+void pool_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t initial, uint32_t max);
+uint32_t pool_grow_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t delta);
+void pool_allocate_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t elements,
+                         uint32_t max);
+uint32_t pool_grow_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t delta,
+                         wasm_rt_funcref_t init);
+/* Whether a fault at `addr` is an out-of-bounds access of the current
+ * instance (async-signal-safe). */
+bool pool_fault_is_oob(const rt_ctx_t *c, const void *addr);
+
+/* Compilation (compile.c): translate, transform, compile, cache. Sets
+ * *path_out to the cached shared object (malloc'd). */
+int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *bytes, size_t len,
+               const wasm_module_t *w, char **so_out, bool *from_cache);
+
+/* SHA-256 (sha256.c). */
+void rt_sha256(const void *data, size_t len, uint8_t out[32]);
+
+#endif /* WRT_RT_INTERNAL_H */

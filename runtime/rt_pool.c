@@ -1,0 +1,138 @@
+/* The pool backend: wasm-rt's memory and table functions on a wpool
+ * instance, through the public API only.
+ *
+ *  - Memory 0 is the instance's memory 0: wasm_rt_allocate_memory binds
+ *    the wasm_rt_memory_t to wpool_memory_base; the pool has already made
+ *    min_pages accessible and mapped the module's copy-on-write image of
+ *    its active data segments, so the generated code's data copies are
+ *    skipped (compile.c's transform asks wrt_memory_has_image).
+ *  - The generated instance struct lives in the instance's state
+ *    (wpool_instance_state: zero at every allocation).
+ *  - Table 0 is the pool's table 0, of 24-byte elements (wasm2c's
+ *    funcref; table_element_size): wpool_table_data, grown with
+ *    wpool_table_grow_with; all zero (null funcrefs) at every allocation.
+ *
+ * Safety: the generated code does no bounds checks and may reach
+ * RT_UNCHECKED_REACH bytes past a memory's base. The runtime asks the pool
+ * for that memory_unchecked_reach (wpool_create refuses a layout that
+ * cannot give it) and pool_check_config refuses a reservation plus guard
+ * shorter than it, so every such access lands in this memory's own
+ * accessible bytes or faults in its own reservation or guard; the fault
+ * handler tells the two apart with wpool_fault_lookup. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_internal.h"
+
+#define PAGE 65536u
+
+int pool_check_config(const wpool_config_t *cfg) {
+  if (cfg->memory_reservation < (4ull << 30))
+    return rt_error(WRT_EINVAL,
+                    "memory_reservation %llu is below 4 GiB: wasm2c's code indexes memory with "
+                    "32-bit addresses unchecked, so a memory needs a full 4 GiB reservation",
+                    (unsigned long long)cfg->memory_reservation);
+  if (cfg->memory_reservation + cfg->memory_guard_size < RT_UNCHECKED_REACH)
+    return rt_error(WRT_EINVAL,
+                    "memory_reservation (%llu) + memory_guard_size (%llu) is below the %llu bytes "
+                    "wasm2c's code may reach past a memory's base (a 32-bit address, a 32-bit "
+                    "offset and a 16-byte access)",
+                    (unsigned long long)cfg->memory_reservation,
+                    (unsigned long long)cfg->memory_guard_size,
+                    (unsigned long long)RT_UNCHECKED_REACH);
+  if (cfg->instance_memories < 1)
+    return rt_error(WRT_EINVAL, "instance_memories is 0: a module's memory needs a slot");
+  return 0;
+}
+
+static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+int pool_module_new(wrt_module_t *m, const wasm_module_t *w) {
+  wrt_runtime_t *rt = m->rt;
+  wpool_data_segment_t *segs = NULL;
+  uint32_t nsegs = 0;
+  if (w->nsegments) {
+    segs = calloc(w->nsegments, sizeof(*segs));
+    if (!segs) return rt_error(WRT_ENOMEM, "%s: out of memory", m->path);
+  }
+  for (uint32_t i = 0; i < w->nsegments; i++) {
+    const wasm_segment_t *s = &w->segments[i];
+    if (!s->active || s->len == 0) continue;
+    segs[nsegs++] = (wpool_data_segment_t){.offset = s->offset, .bytes = s->bytes, .len = s->len};
+  }
+  wpool_memory_desc_t mem = {.min_pages = m->min_pages, .max_pages = m->max_pages,
+                             .segments = segs, .nsegments = nsegs};
+  wpool_table_desc_t tab = {.min_elements = m->table_min, .max_elements = m->table_max};
+  size_t state = round_up(m->instance_size, 64);
+  wpool_module_desc_t desc = {.state_size = state,
+                              .memories = m->has_memory ? &mem : NULL,
+                              .nmemories = m->has_memory ? 1 : 0,
+                              .tables = m->has_table ? &tab : NULL,
+                              .ntables = m->has_table ? 1 : 0};
+  int err = wpool_module_new(rt->pool, &desc, &m->pm);
+  free(segs);
+  if (err == WPOOL_ELIMIT)
+    return rt_error(WRT_ELIMIT, "%s does not fit the pool: %s", m->path, wpool_last_error());
+  if (err == WPOOL_ENOMEM)
+    return rt_error(WRT_ENOMEM, "%s: %s", m->path, wpool_last_error());
+  if (err)
+    return rt_error(WRT_ESYS, "%s: wpool_module_new: %s", m->path, wpool_last_error());
+  return 0;
+}
+
+void pool_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t initial, uint32_t max) {
+  wrt_module_t *m = c->m;
+  /* The loader checked that the generated code asks for what the .wasm
+   * declares; the pool sized the memory from the .wasm. */
+  if (initial != m->min_pages || max != m->max_pages) {
+    fprintf(stderr, "wpool runtime: %s: generated code allocates memory %u..%u pages, the module "
+                    "declares %llu..%llu\n",
+            m->path, initial, max, (unsigned long long)m->min_pages,
+            (unsigned long long)m->max_pages);
+    abort();
+  }
+  uint8_t *base = wpool_memory_base(c->pinst, 0);
+  mem->data = base;
+  mem->pages = initial;
+  mem->max_pages = max;
+  mem->size = (uint32_t)((uint64_t)initial * PAGE);
+  c->mem_from_pool = true;
+  c->mem_has_image = true;
+}
+
+uint32_t pool_grow_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t delta) {
+  uint64_t new_pages = (uint64_t)mem->pages + delta;
+  if (new_pages > mem->max_pages) return UINT32_MAX;
+  int64_t old = wpool_memory_grow(c->pinst, 0, delta);
+  if (old < 0) return UINT32_MAX; /* over the pool's limit, or host memory */
+  mem->pages = (uint32_t)new_pages;
+  mem->size = (uint32_t)(new_pages * PAGE);
+  return (uint32_t)old;
+}
+
+void pool_allocate_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t elements,
+                         uint32_t max) {
+  t->data = wpool_table_data(c->pinst, 0);
+  t->size = elements;
+  t->max_size = max;
+}
+
+uint32_t pool_grow_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t delta,
+                         wasm_rt_funcref_t init) {
+  uint32_t old = t->size;
+  uint64_t n = (uint64_t)old + delta;
+  if (n > t->max_size) return UINT32_MAX;
+  if (wpool_table_grow_with(c->pinst, 0, delta, &init) < 0) return UINT32_MAX;
+  t->size = (uint32_t)n;
+  return old;
+}
+
+bool pool_fault_is_oob(const rt_ctx_t *c, const void *addr) {
+  /* The pool knows its layout: the fault must be in this instance's own
+   * memory 0 (a guard, or past the accessible bytes). Async-signal-safe. */
+  wpool_fault_info_t fi;
+  if (wpool_fault_lookup(c->m->rt->pool, addr, &fi) != 0) return false;
+  return fi.kind == WPOOL_REGION_MEMORY && fi.instance == c->pinst && fi.index == 0 &&
+         !fi.accessible;
+}

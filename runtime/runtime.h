@@ -1,0 +1,216 @@
+/* wrt: a WebAssembly runtime on wpool (issue 12). The embedding API that
+ * `wpool wasm` and `wpool serve` are built on; docs/runtime.md is the guide.
+ *
+ * A runtime holds loaded modules and runs requests on them. A module is a
+ * WebAssembly command (`_start`, WASI preview 1) translated by wasm2c,
+ * compiled to a shared object (cached) and loaded with dlopen. A request
+ * instantiates the module afresh, runs `_start` with its arguments,
+ * environment and stdin bytes, collects stdout and stderr, and frees the
+ * instance. Two backends: WRT_BACKEND_POOL takes each instance's memory,
+ * table and state from a wpool pool; WRT_BACKEND_STOCK uses Debian's stock
+ * wasm2c runtime (an 8 GiB mapping per memory, calloc'd tables) for
+ * comparison. Both run the same compiled code and the same WASI host.
+ *
+ * Errors: every fallible call returns 0 or a negative WRT_E* code;
+ * wrt_last_error() then holds this thread's message, naming the module, the
+ * limit and the value. Loading checks everything a request needs (format,
+ * imports, limits against the pool); a request fails only for reasons of
+ * its own (pool exhausted, host memory).
+ *
+ * Threads: wrt_run may be called from any number of threads at once, on the
+ * same or different modules. wrt_load and wrt_unload may run concurrently
+ * with requests on other modules. wrt_destroy must run alone. */
+#ifndef WRT_RUNTIME_H
+#define WRT_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wpool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes: negative, disjoint from WPOOL_E* only in meaning. */
+#define WRT_EINVAL (-1)     /* bad argument */
+#define WRT_EFORMAT (-2)    /* the file is not a valid WebAssembly module */
+#define WRT_EIMPORT (-3)    /* the module imports something the runtime lacks */
+#define WRT_ELIMIT (-4)     /* the module does not fit the pool (wpool_module_new said so) */
+#define WRT_ETOOLCHAIN (-5) /* wasm2c or the C compiler failed; the message has its output */
+#define WRT_EEXHAUSTED (-6) /* request: every instance slot is in use */
+#define WRT_ENOMEM (-7)     /* host memory or address space ran out */
+#define WRT_ESYS (-8)       /* any other operating-system failure (file, dlopen, mmap) */
+#define WRT_EBUSY (-9)      /* unloading or destroying while requests run */
+
+/* "WRT_EIMPORT: ..." for a code. Static string. */
+const char *wrt_strerror(int err);
+/* This thread's message for its last failed call; "" when none. */
+const char *wrt_last_error(void);
+
+typedef enum wrt_backend {
+  WRT_BACKEND_POOL = 0,  /* memories, tables and state from a wpool pool */
+  WRT_BACKEND_STOCK = 1, /* Debian's wasm-rt memory and tables (mmap/calloc per instance) */
+} wrt_backend_t;
+
+/* "pool" or "stock". */
+const char *wrt_backend_name(wrt_backend_t b);
+
+typedef struct wrt_options {
+  wrt_backend_t backend;
+  /* Pool backend: the pool's configuration, or NULL for wrt_config_init's.
+   * The runtime checks that it is safe for wasm2c's unchecked accesses
+   * (WRT_EINVAL otherwise, naming the field); it raises
+   * memory_unchecked_reach to what wasm2c's code may reach and sets
+   * table_element_size to wasm2c's funcref size. */
+  const wpool_config_t *pool_config;
+  /* Where compiled modules are cached; NULL: $WPOOL_CACHE_DIR, else
+   * $XDG_CACHE_HOME/wpool, else $HOME/.cache/wpool, else /tmp/wpool-cache. */
+  const char *cache_dir;
+  /* The C compiler; NULL: $CC, else "cc". */
+  const char *cc;
+} wrt_options_t;
+
+/* Fill `opts` with the defaults: the pool backend, NULL for the rest. */
+void wrt_options_init(wrt_options_t *opts);
+
+/* The pool configuration the runtime uses by default: wpool_config_init's,
+ * with what wasm2c's code needs to be safe (a 4 GiB reservation, a guard of
+ * 4 GiB plus 64 KiB and memory_unchecked_reach 8 GiB + 64 KiB, since an
+ * access may reach base + 8 GiB + 13 bytes), wasm2c's 24-byte table
+ * elements, and table_keep_resident 64 KiB (the table is rewritten at
+ * every instantiation: reset it in place). */
+void wrt_config_init(wpool_config_t *cfg);
+
+typedef struct wrt_runtime wrt_runtime_t;
+typedef struct wrt_module wrt_module_t;
+
+/* Create a runtime (and, for the pool backend, its pool). Installs the
+ * process-wide SIGSEGV/SIGBUS handler that turns a guest's faults into
+ * traps; a fault anywhere else still crashes the process.
+ * Return: 0, WRT_EINVAL (bad options or an unsafe pool layout), WRT_ENOMEM,
+ * WRT_ESYS. */
+int wrt_create(const wrt_options_t *opts, wrt_runtime_t **out);
+
+/* Destroy the runtime and every module still loaded.
+ * Return: 0, or WRT_EBUSY (nothing destroyed) while a request runs. */
+int wrt_destroy(wrt_runtime_t *rt);
+
+wrt_backend_t wrt_backend(const wrt_runtime_t *rt);
+/* The pool of the pool backend (for wpool_stats_get and the like); NULL
+ * for the stock backend. */
+wpool_t *wrt_pool(wrt_runtime_t *rt);
+
+/* Load the module at `wasm_path`: read and check it, translate it with
+ * wasm2c and compile it (or find it in the cache, keyed by the file's
+ * SHA-256 and the toolchain), dlopen it, and register it with the pool.
+ * Return: 0; WRT_EFORMAT (not WebAssembly, or a construct the runtime does
+ * not handle, e.g. a data segment at a non-constant offset), WRT_EIMPORT
+ * (an import other than a WASI preview-1 function, or one of the wrong
+ * type; the message names it), WRT_ELIMIT (the pool's limits, named with
+ * the value), WRT_ETOOLCHAIN, WRT_ENOMEM, WRT_ESYS. Context: any thread. */
+int wrt_load(wrt_runtime_t *rt, const char *wasm_path, wrt_module_t **out);
+
+/* As wrt_load, from `len` bytes in memory (for modules embedded in a
+ * program or received over a network); `name` stands for the path in
+ * messages and in wrt_module_info. The bytes are not kept. */
+int wrt_load_bytes(wrt_runtime_t *rt, const char *name, const void *bytes, size_t len,
+                   wrt_module_t **out);
+
+/* Unload a module. Return: 0, or WRT_EBUSY while a request runs on it.
+ * The caller makes sure no new request starts on `m` meanwhile (as with
+ * any handle being freed). */
+int wrt_unload(wrt_module_t *m);
+
+/* What the loader read from the .wasm. */
+typedef struct wrt_module_info {
+  const char *path;
+  uint64_t min_pages, max_pages; /* memory 0; max_pages 65536 when none */
+  uint32_t table_min, table_max; /* table 0; 0/0 when none */
+  uint32_t nsegments;            /* active data segments: the memory's image */
+  uint64_t segment_bytes;        /* their bytes */
+  uint32_t nimports;
+  bool from_cache;               /* the compiled object came from the cache */
+} wrt_module_info_t;
+
+void wrt_module_info(const wrt_module_t *m, wrt_module_info_t *out);
+
+/* One request. argv[0] is the program's name as the guest sees it. */
+typedef struct wrt_request {
+  const char *const *argv;
+  uint32_t argc;
+  const char *const *envp; /* "KEY=VALUE" strings */
+  uint32_t envc;
+  const void *stdin_bytes;
+  size_t stdin_len;
+  /* Bytes of stdout and of stderr kept; the rest is counted and dropped
+   * (`*_truncated`). 0: 16 MiB. */
+  size_t output_limit;
+} wrt_request_t;
+
+/* How a request ended besides its exit code. */
+typedef enum wrt_trap {
+  WRT_TRAP_NONE = 0,
+  WRT_TRAP_OOB,               /* out-of-bounds memory or table access */
+  WRT_TRAP_INT_OVERFLOW,      /* integer overflow on divide or truncation */
+  WRT_TRAP_DIV_BY_ZERO,       /* integer divide by zero */
+  WRT_TRAP_INVALID_CONVERSION, /* float to integer of NaN */
+  WRT_TRAP_UNREACHABLE,       /* the unreachable instruction (C's abort()) */
+  WRT_TRAP_CALL_INDIRECT,     /* indirect call to a null or mismatched function */
+  WRT_TRAP_EXHAUSTION,        /* call stack exhausted */
+  WRT_TRAP_OTHER,             /* another wasm-rt trap (an uncaught exception) */
+} wrt_trap_t;
+
+/* "oob", "int_overflow", "div_by_zero", "invalid_conversion",
+ * "unreachable", "call_indirect", "exhaustion", "other", or "none". */
+const char *wrt_trap_name(wrt_trap_t t);
+
+/* A request's outcome. Initialise with wrt_result_init; wrt_run reuses the
+ * buffers' capacity across requests; wrt_result_free releases them. */
+typedef struct wrt_result {
+  int32_t exit_code;   /* _start's return (0) or proc_exit's code; -1 after a trap */
+  wrt_trap_t trap;
+  char *out;           /* stdout bytes, out_len of them (not NUL-terminated) */
+  size_t out_len, out_cap;
+  char *err;           /* stderr bytes */
+  size_t err_len, err_cap;
+  bool out_truncated, err_truncated;
+  uint64_t instantiate_ns; /* time to instantiate (slot, memory, data, tables) */
+  uint64_t run_ns;         /* time in _start */
+  uint64_t free_ns;        /* time to free the instance */
+} wrt_result_t;
+
+void wrt_result_init(wrt_result_t *r);
+void wrt_result_free(wrt_result_t *r);
+
+/* Run one request on a fresh instance of `m`. A trap or a non-zero exit is
+ * a successful call: see res->trap and res->exit_code.
+ * Return: 0; WRT_EEXHAUSTED (every pool slot in use: retry later);
+ * WRT_ENOMEM; WRT_EINVAL. Context: any thread, concurrently. */
+int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res);
+
+/* Instantiate `m` as a request would, call `fn` with memory 0's bytes
+ * (NULL and 0 without a memory) before any guest code runs, and free the
+ * instance. For diagnostics and tests (e.g. that the pool's images give
+ * the bytes the stock runtime's copies give). Return: as wrt_run; a trap
+ * during instantiation is WRT_EFORMAT. */
+int wrt_inspect(wrt_module_t *m, void (*fn)(const uint8_t *mem, uint64_t len, void *arg),
+                void *arg);
+
+/* Counters of this runtime, cumulative. */
+typedef struct wrt_stats {
+  uint64_t requests;   /* wrt_run calls that ran the guest */
+  uint64_t traps;      /* of which ended by a trap */
+  uint64_t nonzero_exits;
+  uint64_t exhausted;  /* wrt_run calls refused with WRT_EEXHAUSTED */
+  uint64_t modules_loaded;
+  uint64_t cache_hits, cache_misses;
+} wrt_stats_t;
+
+void wrt_stats_get(wrt_runtime_t *rt, wrt_stats_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WRT_RUNTIME_H */
