@@ -1,10 +1,11 @@
 /* Real WebAssembly per request: requests/s and latency per guest for the
- * stock wasm2c runtime, the pool with the runtime's defaults
- * (wrt_config_init: the pool's, plus the wasm2c layout and 64 KiB of table
- * kept resident), Wasmtime-like pool settings (prefix reset, memory and
- * table keep_resident 0, max_unused_warm_slots 100) and a tuned pool (also
- * 1 MiB of memory kept resident), plus instantiate + free alone (no guest
- * code: wrt_inspect). Settings are interleaved in rounds, the order
+ * stock wasm2c runtime, the pool with the library's defaults
+ * (wrt_config_init: wpool_config_init's, plus the wasm2c layout), and the
+ * hand-set budgets of the reset matrix (issue 14): prefix 0 (Wasmtime-like:
+ * prefix reset, memory and table keep_resident 0, max_unused_warm_slots
+ * 100), prefix 1 MiB, dirty 0, dirty 64 KiB, dirty 1 MiB (memory and table
+ * budgets alike), plus instantiate + free alone (no guest code:
+ * wrt_inspect). Settings are interleaved in rounds, the order
  * rotating each round, so drift in the machine hits all alike; each
  * result is the median over rounds of the per-round requests/s, with
  * latency percentiles over every request. One JSON object per line.
@@ -18,9 +19,21 @@
 
 #include "runtime.h"
 
-enum { S_STOCK, S_DEFAULT, S_WASMTIME, S_TUNED, NSET };
-static const char *set_names[NSET] = {"stock", "pool-default", "pool-wasmtime-like",
-                                      "pool-keep-1MiB"};
+enum { S_STOCK, S_DEFAULT, S_WASMTIME, NSET = 8 };
+static const struct {
+  const char *name;
+  wpool_reset_strategy_t reset;
+  size_t keep;
+} sets[NSET] = {
+    {"stock", WPOOL_RESET_AUTO, 0},
+    {"pool-default", WPOOL_RESET_AUTO, WPOOL_KEEP_AUTO},
+    {"pool-wasmtime-like", WPOOL_RESET_PREFIX, 0},
+    {"pool-prefix-1MiB", WPOOL_RESET_PREFIX, 1 << 20},
+    {"pool-dirty-0", WPOOL_RESET_DIRTY, 0},
+    {"pool-dirty-64KiB", WPOOL_RESET_DIRTY, 64 << 10},
+    {"pool-dirty-1MiB", WPOOL_RESET_DIRTY, 1 << 20},
+    {"pool-keep-1MiB", WPOOL_RESET_AUTO, 1 << 20},
+};
 
 typedef struct gspec {
   const char *name;
@@ -102,13 +115,11 @@ int main(int argc, char **argv) {
   for (int s = 0; s < NSET; s++) {
     wpool_config_t cfg;
     wrt_config_init(&cfg);
-    if (s == S_WASMTIME) {
-      cfg.reset_strategy = WPOOL_RESET_PREFIX;
-      cfg.linear_memory_keep_resident = 0;
-      cfg.table_keep_resident = 0;
+    if (s > S_DEFAULT) {
+      cfg.reset_strategy = sets[s].reset;
+      cfg.linear_memory_keep_resident = sets[s].keep;
+      cfg.table_keep_resident = sets[s].keep;
       cfg.max_unused_warm_slots = 100;
-    } else if (s == S_TUNED) {
-      cfg.linear_memory_keep_resident = 1 << 20;
     }
     wrt_options_t o;
     wrt_options_init(&o);
@@ -158,7 +169,7 @@ int main(int argc, char **argv) {
           uint64_t a = now_ns();
           int err = g < NG ? wrt_run(mods[s][gi], &req, &res) : wrt_inspect(mods[s][0], noop, NULL);
           if (err || (g < NG && (res.trap || (res.exit_code && g != 5)))) {
-            fprintf(stderr, "wasm_bench: %s on %s failed: %s\n", gspecs[gi].name, set_names[s],
+            fprintf(stderr, "wasm_bench: %s on %s failed: %s\n", gspecs[gi].name, sets[s].name,
                     err ? wrt_last_error() : wrt_trap_name(res.trap));
             return 1;
           }
@@ -183,7 +194,7 @@ int main(int argc, char **argv) {
       printf("{\"bench\":\"wasm\",\"guest\":\"%s\",\"setting\":\"%s\",\"rounds\":%d,"
              "\"requests_per_round\":%d,\"requests_per_s\":%.1f,\"rps_min\":%.1f,\"rps_max\":%.1f,"
              "\"p50_us\":%.2f,\"p99_us\":%.2f,\"faults_per_request\":%.2f,\"vs_stock\":%.3f}\n",
-             g < NG ? gspecs[g].name : "instantiate+free", set_names[s], rounds, requests, med,
+             g < NG ? gspecs[g].name : "instantiate+free", sets[s].name, rounds, requests, med,
              c->rps[0], c->rps[rounds - 1], (double)c->lat_ns[c->nlat / 2] / 1000,
              (double)c->lat_ns[c->nlat * 99 / 100] / 1000,
              (double)c->faults / (double)(rounds * requests), stock_rps ? med / stock_rps : 0);

@@ -378,12 +378,9 @@ void wrt_config_init(wpool_config_t *cfg) {
   cfg->memory_guard_size = RT_UNCHECKED_REACH - (4ull << 30);
   cfg->memory_unchecked_reach = RT_UNCHECKED_REACH;
   cfg->table_element_size = sizeof(wasm_rt_funcref_t);
-  /* wasm2c's code fills the table's elements at every instantiation, so
-   * its first page is dirty after every request: reset it in place rather
-   * than give it back and fault it in again (a madvise and a fault per
-   * request, which made instantiate + free 15x slower here; see
-   * docs/performance.md). 64 KiB holds 2,730 funcrefs. */
-  cfg->table_keep_resident = 64 << 10;
+  /* The keep budgets stay the library's: WPOOL_KEEP_AUTO keeps the table
+   * pages wasm2c's code fills at every instantiation, and the memory pages
+   * a guest's stack and heap use, resident (docs/reset.md). */
 }
 
 static char *dup_or_null(const char *s, bool *fail) {

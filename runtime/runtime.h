@@ -78,9 +78,8 @@ void wrt_options_init(wrt_options_t *opts);
 /* The pool configuration the runtime uses by default: wpool_config_init's,
  * with what wasm2c's code needs to be safe (a 4 GiB reservation, a guard of
  * 4 GiB plus 64 KiB and memory_unchecked_reach 8 GiB + 64 KiB, since an
- * access may reach base + 8 GiB + 13 bytes), wasm2c's 24-byte table
- * elements, and table_keep_resident 64 KiB (the table is rewritten at
- * every instantiation: reset it in place). */
+ * access may reach base + 8 GiB + 13 bytes) and wasm2c's 24-byte table
+ * elements; the keep budgets are the library's automatic ones. */
 void wrt_config_init(wpool_config_t *cfg);
 
 typedef struct wrt_runtime wrt_runtime_t;
