@@ -90,10 +90,12 @@ static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, mod_table_t *
   uint64_t idx = (uint64_t)slot * p->cfg.instance_tables + t;
   uint8_t *base = pool_table_base(p, slot, t);
   uint32_t *size = pool_table_size(p, slot, t);
+  /* Only the elements in use can have been written: past them the table
+   * is as the last reset left it. */
+  uint64_t used = (uint64_t)*size * p->cfg.table_element_size;
+  used = (used + p->layout.page - 1) & ~(p->layout.page - 1);
   if (p->table_kept && p->mem_ctx.scanner && mt->keep.last) {
-    keep_region_t r = {.base = base,
-                       .scan_bytes = p->layout.table_slot_size,
-                       .writable_bytes = p->layout.table_slot_size};
+    keep_region_t r = {.base = base, .scan_bytes = used, .writable_bytes = used};
     keep_result_t out;
     if (keep_reset(&r, &mt->keep, &p->table_kept[idx], p->mem_ctx.scanner, batch, &out) == 0) {
       COUNTER_ADD(&p->mem_counters, memset_bytes, out.restored_bytes);
@@ -102,13 +104,11 @@ static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, mod_table_t *
       return out.kept_bytes;
     }
   }
-  uint64_t bytes = (uint64_t)*size * p->cfg.table_element_size;
-  bytes = (bytes + p->layout.page - 1) & ~(p->layout.page - 1);
   reset_plan_t plan;
-  reset_plan_memory(bytes, 0, 0, p->layout.keep_table, &plan);
+  reset_plan_memory(used, 0, 0, p->layout.keep_table, &plan);
   if (p->table_kept) keep_bits_clear(&p->table_kept[idx]);
   *size = 0;
-  return reset_apply(base, &plan, NULL, bytes, batch);
+  return reset_apply(base, &plan, NULL, used, batch);
 }
 
 void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *batch,
