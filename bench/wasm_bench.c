@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "guests.h"
 #include "runtime.h"
 
 enum { S_STOCK, S_DEFAULT, S_WASMTIME, NSET = 8 };
@@ -35,17 +36,7 @@ static const struct {
     {"pool-keep-1MiB", WPOOL_RESET_AUTO, 1 << 20},
 };
 
-typedef struct gspec {
-  const char *name;
-  const char *arg;
-  int input; /* 0 none, 1 lines, 2 json, 3 vars */
-} gspec_t;
-
-static const gspec_t gspecs[] = {
-    {"hello", NULL, 0},     {"sha256sum", NULL, 1}, {"json", NULL, 2},
-    {"template", NULL, 3},  {"compress", NULL, 1},  {"glob", "*item-1??.*", 1},
-};
-#define NG (sizeof(gspecs) / sizeof(gspecs[0]))
+#define NG GUEST_NREALISTIC
 #define NROW (NG + 1) /* the last: instantiate + free of hello alone */
 
 typedef struct cell {
@@ -68,30 +59,6 @@ static int cmp_u64(const void *a, const void *b) {
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
-}
-
-static char *make_input(int kind, size_t *len) {
-  size_t cap = 1 << 17, n = 0;
-  char *b = malloc(cap);
-  if (kind == 1) {
-    uint32_t x = 12345;
-    for (int i = 0; i < 1500; i++) {
-      x = x * 1103515245u + 12345u;
-      n += (size_t)snprintf(b + n, cap - n, "line %d %s-%u.%s\n", i,
-                            (x >> 16) % 3 ? "item" : "node", (x >> 8) % 1000,
-                            (x >> 20) % 2 ? "txt" : "json");
-    }
-  } else if (kind == 2) {
-    n += (size_t)snprintf(b + n, cap - n, "{\"users\":[");
-    for (int i = 0; i < 200; i++)
-      n += (size_t)snprintf(b + n, cap - n, "%s{\"id\":%d,\"name\":\"u%d\",\"tags\":[\"a\",%d]}",
-                            i ? "," : "", i, i, i * 3);
-    n += (size_t)snprintf(b + n, cap - n, "]}");
-  } else if (kind == 3) {
-    n = (size_t)snprintf(b, cap, "user=ann\ntitle=Report\nplan=pro\nregion=eu\n");
-  }
-  *len = n;
-  return b;
 }
 
 static void noop(const uint8_t *mem, uint64_t len, void *arg) { (void)mem, (void)len, (void)arg; }
@@ -128,13 +95,13 @@ int main(int argc, char **argv) {
     if (wrt_create(&o, &rt[s])) return fprintf(stderr, "wrt_create: %s\n", wrt_last_error()), 1;
     for (size_t g = 0; g < NG; g++) {
       char path[1024];
-      snprintf(path, sizeof(path), "%s/%s.wasm", dir, gspecs[g].name);
+      snprintf(path, sizeof(path), "%s/%s.wasm", dir, guest_cases[g].name);
       if (wrt_load(rt[s], path, &mods[s][g])) return fprintf(stderr, "%s\n", wrt_last_error()), 1;
     }
   }
   char *inputs[NG];
   size_t in_len[NG];
-  for (size_t g = 0; g < NG; g++) inputs[g] = make_input(gspecs[g].input, &in_len[g]);
+  for (size_t g = 0; g < NG; g++) inputs[g] = guest_input(guest_cases[g].input, &in_len[g]);
   static cell_t cells[NSET][NROW];
   for (int s = 0; s < NSET; s++)
     for (size_t g = 0; g < NROW; g++) {
@@ -148,8 +115,8 @@ int main(int argc, char **argv) {
    * modules are loaded; faults in code pages and the first slots). */
   for (int s = 0; s < NSET; s++)
     for (size_t g = 0; g < NG; g++) {
-      const char *gargv[] = {gspecs[g].name, gspecs[g].arg};
-      wrt_request_t req = {.argv = gargv, .argc = gspecs[g].arg ? 2 : 1,
+      const char *gargv[] = {guest_cases[g].name, guest_cases[g].arg};
+      wrt_request_t req = {.argv = gargv, .argc = guest_cases[g].arg ? 2 : 1,
                            .stdin_bytes = inputs[g], .stdin_len = in_len[g]};
       if (wrt_run(mods[s][g], &req, &res)) return fprintf(stderr, "%s\n", wrt_last_error()), 1;
     }
@@ -158,8 +125,8 @@ int main(int argc, char **argv) {
       int s = (k + r) % NSET;
       for (size_t g = 0; g < NROW; g++) {
         size_t gi = g < NG ? g : 0;
-        const char *gargv[] = {gspecs[gi].name, gspecs[gi].arg};
-        wrt_request_t req = {.argv = gargv, .argc = gspecs[gi].arg ? 2 : 1,
+        const char *gargv[] = {guest_cases[gi].name, guest_cases[gi].arg};
+        wrt_request_t req = {.argv = gargv, .argc = guest_cases[gi].arg ? 2 : 1,
                              .stdin_bytes = inputs[gi], .stdin_len = in_len[gi]};
         cell_t *c = &cells[s][g];
         struct rusage u0, u1;
@@ -169,7 +136,7 @@ int main(int argc, char **argv) {
           uint64_t a = now_ns();
           int err = g < NG ? wrt_run(mods[s][gi], &req, &res) : wrt_inspect(mods[s][0], noop, NULL);
           if (err || (g < NG && (res.trap || (res.exit_code && g != 5)))) {
-            fprintf(stderr, "wasm_bench: %s on %s failed: %s\n", gspecs[gi].name, sets[s].name,
+            fprintf(stderr, "wasm_bench: %s on %s failed: %s\n", guest_cases[gi].name, sets[s].name,
                     err ? wrt_last_error() : wrt_trap_name(res.trap));
             return 1;
           }
@@ -194,7 +161,7 @@ int main(int argc, char **argv) {
       printf("{\"bench\":\"wasm\",\"guest\":\"%s\",\"setting\":\"%s\",\"rounds\":%d,"
              "\"requests_per_round\":%d,\"requests_per_s\":%.1f,\"rps_min\":%.1f,\"rps_max\":%.1f,"
              "\"p50_us\":%.2f,\"p99_us\":%.2f,\"faults_per_request\":%.2f,\"vs_stock\":%.3f}\n",
-             g < NG ? gspecs[g].name : "instantiate+free", sets[s].name, rounds, requests, med,
+             g < NG ? guest_cases[g].name : "instantiate+free", sets[s].name, rounds, requests, med,
              c->rps[0], c->rps[rounds - 1], (double)c->lat_ns[c->nlat / 2] / 1000,
              (double)c->lat_ns[c->nlat * 99 / 100] / 1000,
              (double)c->faults / (double)(rounds * requests), stock_rps ? med / stock_rps : 0);

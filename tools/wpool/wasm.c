@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "guests.h"
 #include "options.h"
 #include "runtime.h"
 #include "wasm_guests.h"
@@ -176,42 +177,8 @@ static void summary_json(FILE *f, side_t *sides, int nsides, const char *path) {
 /* ------------------------------------------------------------------ */
 /* Without a module: the embedded guests of examples/, pool against stock */
 
-typedef struct dcase {
-  const char *name, *arg;
-  int input; /* 0 none, 1 text lines, 2 JSON, 3 template variables */
-} dcase_t;
-
-static const dcase_t dcases[] = {
-    {"hello", NULL, 0},    {"sha256sum", NULL, 1}, {"json", NULL, 2},   {"template", NULL, 3},
-    {"compress", NULL, 1}, {"glob", "*item-1??.*", 1}, {"secret", NULL, 0},
-};
-#define ND (sizeof(dcases) / sizeof(dcases[0]))
+#define ND GUEST_NCASES
 #define ROUNDS 5
-
-static char *default_input(int kind, size_t *len) {
-  size_t cap = 1 << 17, n = 0;
-  char *b = malloc(cap);
-  if (!b) return NULL;
-  if (kind == 1) {
-    uint32_t x = 12345;
-    for (int i = 0; i < 1500; i++) {
-      x = x * 1103515245u + 12345u;
-      n += (size_t)snprintf(b + n, cap - n, "line %d %s-%u.%s\n", i,
-                            (x >> 16) % 3 ? "item" : "node", (x >> 8) % 1000,
-                            (x >> 20) % 2 ? "txt" : "json");
-    }
-  } else if (kind == 2) {
-    n += (size_t)snprintf(b + n, cap - n, "{\"users\":[");
-    for (int i = 0; i < 200; i++)
-      n += (size_t)snprintf(b + n, cap - n, "%s{\"id\":%d,\"name\":\"u%d\",\"tags\":[\"a\",%d]}",
-                            i ? "," : "", i, i, i * 3);
-    n += (size_t)snprintf(b + n, cap - n, "]}");
-  } else if (kind == 3) {
-    n = (size_t)snprintf(b, cap, "user=ann\ntitle=Report\nplan=pro\nregion=eu\n");
-  }
-  *len = n;
-  return b;
-}
 
 static const wasm_guest_t *embedded(const char *name) {
   for (unsigned i = 0; i < wasm_nguests; i++)
@@ -247,10 +214,10 @@ static int wasm_default(const wpool_config_t *cfg, uint64_t requests, bool json)
     }
   }
   for (size_t g = 0; g < ND && !status; g++) {
-    inputs[g] = default_input(dcases[g].input, &in_len[g]);
-    const wasm_guest_t *e = embedded(dcases[g].name);
+    inputs[g] = guest_input(guest_cases[g].input, &in_len[g]);
+    const wasm_guest_t *e = embedded(guest_cases[g].name);
     char name[64];
-    snprintf(name, sizeof(name), "%s.wasm (embedded)", dcases[g].name);
+    snprintf(name, sizeof(name), "%s.wasm (embedded)", guest_cases[g].name);
     for (int k = 0; k < 2 && !status; k++) {
       side_t *s = &sides[k][g];
       s->rt = rts[k];
@@ -269,12 +236,12 @@ static int wasm_default(const wpool_config_t *cfg, uint64_t requests, bool json)
   if (!status && !json)
     fprintf(stderr, "wpool wasm: %zu guests from examples/, %llu requests each on the pool and on "
                     "stock, interleaved in %d rounds...\n",
-            ND, (unsigned long long)(per_round * ROUNDS), ROUNDS);
+            (size_t)ND, (unsigned long long)(per_round * ROUNDS), ROUNDS);
   uint64_t mismatches = 0;
   for (int round = 0; round < ROUNDS && !status; round++) {
     for (size_t g = 0; g < ND && !status; g++) {
-      const char *gargv[] = {dcases[g].name, dcases[g].arg};
-      wrt_request_t req = {.argv = gargv, .argc = dcases[g].arg ? 2 : 1,
+      const char *gargv[] = {guest_cases[g].name, guest_cases[g].arg};
+      wrt_request_t req = {.argv = gargv, .argc = guest_cases[g].arg ? 2 : 1,
                            .stdin_bytes = inputs[g], .stdin_len = in_len[g]};
       for (int kk = 0; kk < 2 && !status; kk++) {
         int k = (kk + round) % 2; /* alternate which runtime goes first */
@@ -299,8 +266,8 @@ static int wasm_default(const wpool_config_t *cfg, uint64_t requests, bool json)
   /* Check outputs: run one more request on each runtime per guest and
    * compare with the reference (plus the secret scanner's exact line). */
   for (size_t g = 0; g < ND && !status; g++) {
-    const char *gargv[] = {dcases[g].name, dcases[g].arg};
-    wrt_request_t req = {.argv = gargv, .argc = dcases[g].arg ? 2 : 1,
+    const char *gargv[] = {guest_cases[g].name, guest_cases[g].arg};
+    wrt_request_t req = {.argv = gargv, .argc = guest_cases[g].arg ? 2 : 1,
                          .stdin_bytes = inputs[g], .stdin_len = in_len[g]};
     for (int k = 0; k < 2; k++) {
       wrt_result_t r;
@@ -310,7 +277,7 @@ static int wasm_default(const wpool_config_t *cfg, uint64_t requests, bool json)
         mismatches++;
       wrt_result_free(&r);
     }
-    if (!strcmp(dcases[g].name, "secret") &&
+    if (!strcmp(guest_cases[g].name, "secret") &&
         (want[g].out_len != 17 || memcmp(want[g].out, "secrets found: 0\n", 17) != 0))
       mismatches++;
   }
@@ -330,11 +297,11 @@ static int wasm_default(const wpool_config_t *cfg, uint64_t requests, bool json)
         printf("%s{\"guest\":\"%s\",\"pool_requests_per_s\":%.1f,\"stock_requests_per_s\":%.1f,"
                "\"pool_over_stock\":%.3f,\"pool_p50_us\":%.2f,\"stock_p50_us\":%.2f,"
                "\"pool_faults\":%.2f,\"stock_faults\":%.2f}",
-               g ? "," : "", dcases[g].name, rps(p), rps(q), ratio,
+               g ? "," : "", guest_cases[g].name, rps(p), rps(q), ratio,
                quantile_us(p->lat_ns, p->n, 0.5), quantile_us(q->lat_ns, q->n, 0.5),
                (double)p->faults / (double)p->n, (double)q->faults / (double)q->n);
       else
-        printf("%-10s %12.0f %12.0f %9.2fx %7.1f us %7.1f us %9.1f %9.1f\n", dcases[g].name,
+        printf("%-10s %12.0f %12.0f %9.2fx %7.1f us %7.1f us %9.1f %9.1f\n", guest_cases[g].name,
                rps(p), rps(q), ratio, quantile_us(p->lat_ns, p->n, 0.5),
                quantile_us(q->lat_ns, q->n, 0.5), (double)p->faults / (double)p->n,
                (double)q->faults / (double)q->n);
