@@ -213,6 +213,17 @@ static int act_stack_free(fixture_t *f) {
 
 static void two_memories(wpool_config_t *c) { c->instance_memories = 2; }
 
+/* The automatic keep set (the library's default budget). */
+static void auto_keep(wpool_config_t *c) {
+  c->linear_memory_keep_resident = WPOOL_KEEP_AUTO;
+  c->table_keep_resident = WPOOL_KEEP_AUTO;
+}
+
+static void auto_keep_one_slot(wpool_config_t *c) {
+  auto_keep(c);
+  one_slot(c);
+}
+
 /* Module B with a second memory like its first (image included). */
 static void setup_two_memories(fixture_t *f) {
   static wpool_memory_desc_t mems[2];
@@ -230,6 +241,10 @@ static const scenario_t scenarios[] = {
     {"instance_new into a cold slot", NULL, NULL, act_instance_new_a},
     {"instance_new replacing another image", one_slot, setup_used_by_a, act_instance_new_b},
     {"instance_new affine, shrinking", one_slot, setup_used_by_a, act_instance_new_a},
+    {"instance_free, automatic keep set", auto_keep, setup_live_a, act_instance_free},
+    {"instance_new moving kept pages out, automatic", auto_keep_one_slot, setup_used_by_a,
+     act_instance_new_b},
+    {"instance_new affine, automatic", auto_keep_one_slot, setup_used_by_a, act_instance_new_a},
     {"instance_free", NULL, setup_live_a, act_instance_free},
     {"instance_free of sparse dirty pages", NULL, setup_live_sparse, act_instance_free},
     {"instance_free of a released module", NULL, setup_release_with_live, act_instance_free},
