@@ -110,6 +110,7 @@ typedef struct worker {
   uint64_t hist[HIST_BUCKETS];
   uint64_t free_hist[HIST_BUCKETS];
   uint64_t faults;
+  uint64_t end_ns; /* when this thread finished its share */
   uint64_t rng;
 } worker_t;
 
@@ -300,6 +301,7 @@ static void *worker_main(void *arg) {
   }
   getrusage(RUSAGE_THREAD, &ru1);
   k->faults = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt);
+  k->end_ns = now_ns();
   atomic_fetch_add(&s->finished, 1);
   return NULL;
 }
@@ -477,8 +479,14 @@ int run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts_
       last_progress = now_ns();
     }
   }
-  for (uint32_t i = 0; i < started; i++) pthread_join(k[i].thread, NULL);
-  r->seconds = (double)(now_ns() - t0) / 1e9;
+  /* The run ends when its last thread does, not at the sampling loop's
+   * next tick (100 ms), which short runs would be rounded up to. */
+  uint64_t end = t0;
+  for (uint32_t i = 0; i < started; i++) {
+    pthread_join(k[i].thread, NULL);
+    if (k[i].end_ns > end) end = k[i].end_ns;
+  }
+  r->seconds = (double)((end > t0 ? end : now_ns()) - t0) / 1e9;
   if (o->progress && ok) show_progress(&s, t0, true);
   if (atomic_load(&s.failed) && ok) {
     snprintf(err, errlen, "%s", s.failure);
