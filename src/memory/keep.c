@@ -40,6 +40,10 @@ static bool pristine(const uint8_t *base, const image_t *img, uint64_t off, uint
 
 enum { MEASURE_PAGES = 64, MEASURE_ROUNDS = 3 };
 
+/* Pages that stayed clean for a window wait for their call in an array of
+ * this many; drop_min is at most this. */
+#define KEEP_DROPS_MAX 64
+
 static keep_costs_t costs;
 static pthread_once_t costs_once = PTHREAD_ONCE_INIT;
 static dirty_scanner_t *costs_scanner; /* the first caller's, for the measurement */
@@ -51,6 +55,14 @@ static void count_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
+/* The positive number in environment variable `name`, or `otherwise`. */
+static uint64_t env_number(const char *name, uint64_t otherwise) {
+  const char *env = getenv(name);
+  char *end;
+  unsigned long long v = env && *env ? strtoull(env, &end, 10) : 0;
+  return env && *env && !*end && v >= 1 ? v : otherwise;
+}
+
 static void measure(void) {
   /* Used when the scratch mapping cannot be had: a bare-metal guess. */
   costs = (keep_costs_t){.fault_ns = 1000, .check_ns = 100, .memset_ns = 100};
@@ -58,7 +70,8 @@ static void measure(void) {
   void *p;
   if (os_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &p) == 0) {
     uint8_t *b = p;
-    uint64_t fault = UINT64_MAX, check = UINT64_MAX, zero = UINT64_MAX, scan = UINT64_MAX;
+    uint64_t fault = UINT64_MAX, check = UINT64_MAX, zero = UINT64_MAX, scan = UINT64_MAX,
+             advise = UINT64_MAX;
     volatile bool sink = false;
     for (int round = 0; round < MEASURE_ROUNDS; round++) {
       if (os_madvise(b, len, MADV_DONTNEED) != 0) break;
@@ -71,6 +84,8 @@ static void measure(void) {
       uint64_t t3 = clock_now_ns(), found = 0;
       if (costs_scanner && dirty_scan(costs_scanner, b, len, count_run, &found) >= 0)
         scan = min_u64(scan, clock_now_ns() - t3);
+      uint64_t t4 = clock_now_ns();
+      if (os_madvise(b, page, MADV_DONTNEED) == 0) advise = min_u64(advise, clock_now_ns() - t4);
       fault = min_u64(fault, (t1 - t0) / MEASURE_PAGES);
       zero = min_u64(zero, (t2 - t1) / MEASURE_PAGES);
       check = min_u64(check, (t3 - t2) / MEASURE_PAGES);
@@ -80,19 +95,22 @@ static void measure(void) {
     if (fault != UINT64_MAX)
       costs = (keep_costs_t){.fault_ns = fault, .check_ns = check ? check : 1,
                              .memset_ns = zero ? zero : 1,
-                             .scan_ns = scan != UINT64_MAX ? scan : 0};
+                             .scan_ns = scan != UINT64_MAX ? scan : 0,
+                             .madvise_ns = advise != UINT64_MAX ? advise : 0};
   }
-  /* Keeping a page costs a check at every free and, when it was written,
-   * a restore; count half the frees as writes. */
-  uint64_t keep = costs.check_ns + costs.memset_ns / 2;
-  uint64_t w = keep ? costs.fault_ns / keep : KEEP_WINDOW_MAX;
-  /* For experiments and tests: a window chosen by hand, whatever the
+  /* Keeping a page costs a zeroing at most frees of its slot and a read
+   * at one in KEEP_SAMPLE; giving it back costs a fault when a tenant
+   * needs it again. */
+  uint64_t keep = costs.memset_ns + costs.check_ns / KEEP_SAMPLE;
+  uint64_t w = costs.fault_ns / (keep ? keep : 1);
+  /* For experiments and tests: the window chosen by hand, whatever the
    * costs (docs/reset.md). */
-  const char *env = getenv("WPOOL_KEEP_WINDOW");
-  char *end;
-  unsigned long e = env ? strtoul(env, &end, 10) : 0;
-  if (env && *env && !*end && e >= 1) w = e;
-  costs.window = (uint32_t)(w < 1 ? 1 : w > KEEP_WINDOW_MAX ? KEEP_WINDOW_MAX : w);
+  w = env_number("WPOOL_KEEP_WINDOW", w);
+  costs.window = (uint32_t)(w < KEEP_SAMPLE ? KEEP_SAMPLE : w > KEEP_WINDOW_MAX ? KEEP_WINDOW_MAX : w);
+  /* A call that gives pages back pays a TLB flush: worth it once the
+   * checks it saves over a window pay for it. */
+  uint64_t d = env_number("WPOOL_KEEP_DROP_MIN", costs.madvise_ns / ((keep ? keep : 1) * costs.window));
+  costs.drop_min = (uint32_t)(d < 1 ? 1 : d > KEEP_DROPS_MAX ? KEEP_DROPS_MAX : d);
 }
 
 const keep_costs_t *keep_costs(dirty_scanner_t *scanner) {
@@ -103,45 +121,36 @@ const keep_costs_t *keep_costs(dirty_scanner_t *scanner) {
 
 /* ---- records ------------------------------------------------------------------ */
 
-int keep_history_init(keep_history_t *h, uint64_t bytes, uint64_t page) {
-  uint64_t b = bytes < KEEP_TRACK_BYTES ? bytes : KEEP_TRACK_BYTES;
-  atomic_init(&h->epoch, 0);
-  h->pages = (uint32_t)(b / page);
-  h->last = NULL;
-  if (!h->pages) return 0;
-  h->last = heap_calloc(h->pages, sizeof(*h->last));
-  return h->last ? 0 : -ENOMEM;
+void keep_marks_clear(keep_marks_t *m) {
+  if (m->marks) memset(m->marks, 0, m->pages);
 }
 
-void keep_history_destroy(keep_history_t *h) {
-  heap_free((void *)h->last);
-  h->last = NULL;
-  h->pages = 0;
-}
-
-void keep_bits_clear(keep_bits_t *bits) {
-  if (bits->bits) memset(bits->bits, 0, (bits->pages + 63) / 64 * sizeof(uint64_t));
-}
-
-uint64_t keep_bits_count(const keep_bits_t *bits) {
+uint64_t keep_marks_count(const keep_marks_t *m) {
   uint64_t n = 0;
-  for (uint32_t i = 0; bits->bits && i < (bits->pages + 63) / 64; i++)
-    n += (uint64_t)__builtin_popcountll(bits->bits[i]);
+  for (uint32_t i = 0; m->marks && i < m->pages; i++) n += m->marks[i] != 0;
   return n;
 }
 
 /* ---- the reset ------------------------------------------------------------------ */
 
+
 typedef struct walk {
   const keep_region_t *r;
-  keep_history_t *h;
-  keep_bits_t *bits;
+  keep_marks_t *m;
   decommit_batch_t *batch;
+  const keep_costs_t *c;
   uint64_t page;
-  uint16_t epoch;
-  uint32_t window;
   keep_result_t *out;
+  uint32_t reads; /* clean reads in a row that make a drop candidate */
+  uint32_t drops[KEEP_DROPS_MAX]; /* page numbers */
+  bool drop_clean[KEEP_DROPS_MAX]; /* read clean at this free: kept as it is if not dropped */
+  uint32_t ndrops;
 } walk_t;
+
+static void keep_page(walk_t *w, uint64_t p) {
+  w->out->kept_bytes += w->page;
+  if (p + w->page > w->out->resident_end) w->out->resident_end = p + w->page;
+}
 
 static void on_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   walk_t *w = ctx;
@@ -149,67 +158,94 @@ static void on_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   w->out->found_bytes += len;
   for (uint64_t p = off; p < off + len; p += w->page) {
     uint64_t i = p / w->page;
-    bool tracked = i < w->bits->pages && i < w->h->pages;
-    bool was_kept = tracked && (w->bits->bits[i / 64] >> (i % 64) & 1);
-    bool writable = p < r->writable_bytes;
-    /* A page past the writable bytes was pristine when they were given up
-     * and nobody could touch it since. A kept page is checked; any other
-     * page faulted in during this tenancy and was needed (and is restored
-     * without a check if kept: a write costs less than a read here). */
-    bool clean = !writable || (was_kept && !swapped && pristine(r->base, r->img, p, w->page));
-    bool needed = !clean;
-    if (tracked && needed) atomic_store_explicit(&w->h->last[i], w->epoch, memory_order_relaxed);
-    uint16_t last = tracked ? atomic_load_explicit(&w->h->last[i], memory_order_relaxed) : 0;
-    bool keep = tracked && !swapped && (uint16_t)(w->epoch - last) < w->window;
-    if (keep) {
-      if (!clean) {
-        region_restore(r->base, r->img, p, w->page);
-        w->out->restored_bytes += w->page;
-      }
-      w->bits->bits[i / 64] |= 1ull << (i % 64);
-      w->out->kept_bytes += w->page;
-      w->out->resident_end = p + w->page;
-    } else {
-      /* Given back; in swap, resetting in place would read it back in. */
+    uint8_t *mark = i < w->m->pages ? &w->m->marks[i] : NULL;
+    if (!mark || swapped) {
+      /* Untracked, or in swap (resetting in place would read it back in):
+       * given back. */
       decommit_add(w->batch, r->base + p, w->page, r->base, r->img);
-      if (was_kept) {
-        w->bits->bits[i / 64] &= ~(1ull << (i % 64));
-        w->out->dropped_bytes += w->page;
-      }
+      if (mark && *mark) w->out->dropped_bytes += w->page;
+      if (mark) *mark = 0;
+      continue;
     }
+    /* Past the writable bytes a page is pristine: given up by a shrink
+     * after the reset, out of every tenant's reach since. */
+    bool writable = p < r->writable_bytes, clean = false;
+    if (!*mark) {
+      *mark = 1; /* needed: faulted in during this tenancy */
+    } else if (!writable || (i + w->m->frees) % KEEP_SAMPLE == 0) {
+      /* Kept, and its turn to be read. */
+      clean = !writable || pristine(r->base, r->img, p, w->page);
+      if (!clean)
+        *mark = 1; /* written */
+      else if (*mark <= w->reads)
+        (*mark)++;
+    }
+    if (*mark > w->reads && w->ndrops < KEEP_DROPS_MAX) {
+      /* Clean for a window: a candidate to give back, at every free until
+       * a call takes it (giving back needs no read: it restores). */
+      w->drops[w->ndrops] = (uint32_t)i;
+      w->drop_clean[w->ndrops++] = clean;
+      continue;
+    }
+    if (!clean) {
+      /* Restored in place: written, new, or not its turn to be read. */
+      region_restore(r->base, r->img, p, w->page);
+      w->out->restored_bytes += w->page;
+    }
+    keep_page(w, p);
   }
 }
 
 /* A region without an image whose pages cost less to zero all than to
  * scan: zeroed whole (pages not yet resident fault in once) and kept
  * whole. */
-static bool restore_whole(const keep_region_t *r, keep_bits_t *bits, const keep_costs_t *c,
+static bool restore_whole(const keep_region_t *r, keep_marks_t *m, const keep_costs_t *c,
                           uint64_t page, keep_result_t *out) {
   if (r->img || !c->scan_ns || r->scan_bytes / page * c->memset_ns > c->scan_ns) return false;
   uint64_t w = r->scan_bytes < r->writable_bytes ? r->scan_bytes : r->writable_bytes;
   memset(r->base, 0, w);
-  for (uint64_t i = 0; i < r->scan_bytes / page && i < bits->pages; i++)
-    bits->bits[i / 64] |= 1ull << (i % 64);
+  for (uint64_t i = 0; i < r->scan_bytes / page && i < m->pages; i++) m->marks[i] = 1;
   *out = (keep_result_t){.kept_bytes = r->scan_bytes, .resident_end = r->scan_bytes,
                          .restored_bytes = w};
   return true;
 }
 
-int keep_reset(const keep_region_t *r, keep_history_t *h, keep_bits_t *bits,
-               dirty_scanner_t *scanner, decommit_batch_t *batch, keep_result_t *out) {
+int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner,
+               decommit_batch_t *batch, keep_result_t *out) {
   *out = (keep_result_t){0};
   const keep_costs_t *c = keep_costs(scanner);
   uint64_t page = os_page_size();
-  uint16_t epoch = (uint16_t)(atomic_fetch_add_explicit(&h->epoch, 1, memory_order_relaxed) + 1);
-  if (restore_whole(r, bits, c, page, out)) return 0;
-  walk_t w = {.r = r,
-              .h = h,
-              .bits = bits,
-              .batch = batch,
-              .page = page,
-              .epoch = epoch,
-              .window = c->window,
-              .out = out};
+  if (restore_whole(r, m, c, page, out)) return 0;
+  uint32_t reads = c->window / KEEP_SAMPLE;
+  walk_t w = {.r = r, .m = m, .batch = batch, .c = c, .page = page, .out = out,
+              .reads = reads < 1 ? 1 : reads > 254 ? 254 : reads};
+  m->frees++;
   int64_t runs = dirty_scan(scanner, r->base, r->scan_bytes, on_run, &w);
+  /* The candidates go back when enough of them share the call, or with
+   * ranges this free gives back anyway; else they stay kept. */
+  bool drop = w.ndrops >= c->drop_min || batch->n > 0;
+  for (uint32_t k = 0; k < w.ndrops; k++) {
+    uint64_t p = (uint64_t)w.drops[k] * page;
+    if (drop) {
+      decommit_add(batch, r->base + p, page, r->base, r->img);
+      m->marks[w.drops[k]] = 0;
+      out->dropped_bytes += page;
+      continue;
+    }
+    if (!w.drop_clean[k]) {
+      region_restore(r->base, r->img, p, page);
+      out->restored_bytes += page;
+    }
+    keep_page(&w, p);
+  }
+  if (w.ndrops && drop) {
+    /* Recompute: a dropped page may have been the last. */
+    out->resident_end = 0;
+    for (uint32_t i = m->pages; i-- > 0;)
+      if (m->marks[i]) {
+        out->resident_end = (uint64_t)(i + 1) * page;
+        break;
+      }
+  }
   return runs < 0 ? (int)runs : 0;
 }

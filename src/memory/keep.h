@@ -1,25 +1,31 @@
 /* The automatic keep set (WPOOL_KEEP_AUTO, the default budget): which pages
  * of a slot region a reset keeps resident, restored in place, and which it
- * gives back. A page is kept while its module's tenants need it: it was
- * needed (written, or faulted in) at one of the module's last `window`
- * frees, where window = the cost of a page fault over the cost of keeping
- * a page (checking it, and restoring it when written), both measured on
- * this machine (keep_costs). So pages a module's tenants write stay
- * resident and fault no more; pages they stopped writing are given back
- * after `window` frees; and a page kept but left clean costs a read, not a
- * write.
+ * gives back.
  *
- * Two records: the module's history (one epoch per page: when a tenant of
- * the module last needed it; shared by the module's slots, updated with
- * relaxed atomics) and the slot's kept bits (which pages its last reset
- * kept; owned by the slot's holder). Pages past KEEP_TRACK_BYTES are never
- * kept. A region without an image so small that zeroing all of it costs
- * less than one scan is zeroed whole and kept whole instead. docs/reset.md
- * has the rule and its measurements. */
+ * A page a tenant needed (wrote, or faulted in) stays resident and is
+ * restored in place at every free of its slot. Whether a kept page is
+ * still being written is learnt by reading it, but reading a page costs
+ * more than zeroing it (a zeroing stores whole cache lines without
+ * reading them), so each kept page is read at one free in KEEP_SAMPLE of
+ * its slot, in turn, and restored blind at the others. A page found clean
+ * at `window` / KEEP_SAMPLE reads in a row has stayed clean for about
+ * `window` frees and is no longer worth its keeping: window = the cost of
+ * a page fault over the cost of keeping the page (both measured on this
+ * machine: keep_costs), so a page written less often than once in
+ * `window` frees would cost more to keep than to fault in again. Such pages are given back once enough of them
+ * share a call that its TLB flush is paid for (drop_min), or with a call
+ * the free makes anyway. Kept pages belong to their module: a slot taken
+ * by another module's tenant gives them all back (memslot.c).
+ *
+ * The record: one byte per page per slot region (0: not kept; else 1 +
+ * the reads in a row that found it clean), and a count of the region's
+ * frees, owned by the slot's holder. Pages past
+ * KEEP_TRACK_BYTES are never kept. A region without an image so small that
+ * zeroing all of it costs less than one scan is zeroed whole and kept whole
+ * instead. docs/reset.md has the rule and its measurements. */
 #ifndef WPOOL_KEEP_H
 #define WPOOL_KEEP_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -29,46 +35,38 @@
 #include "memory/image.h"
 
 /* Bytes from a region's base in which pages can be kept automatically. */
-#define KEEP_TRACK_BYTES (64ull << 20)
-/* The longest window, in frees: a page needed less often than once in this
- * many frees is never worth its keeping, whatever faults cost. */
-#define KEEP_WINDOW_MAX 64u
+#define KEEP_TRACK_BYTES (16ull << 20)
+/* The longest window, in frees. */
+#define KEEP_WINDOW_MAX 1024u
+/* A kept page is read at one free in this many of its slot's. */
+#define KEEP_SAMPLE 8u
 
 /* This machine's costs, measured once per process (keep_costs()). */
 typedef struct keep_costs {
-  uint64_t fault_ns; /* faulting in a zero page, per page */
-  uint64_t check_ns; /* reading a resident page to see whether it is pristine */
-  uint64_t memset_ns; /* zeroing a resident page */
-  uint64_t scan_ns;  /* one PAGEMAP_SCAN call over a small region (its system call) */
-  uint32_t window;   /* fault / (check + memset / 2), in [1, KEEP_WINDOW_MAX] */
+  uint64_t fault_ns;   /* faulting in a zero page, per page */
+  uint64_t check_ns;   /* reading a resident page to see whether it is pristine */
+  uint64_t memset_ns;  /* zeroing a resident page */
+  uint64_t scan_ns;    /* one PAGEMAP_SCAN call over a small region (its system call) */
+  uint64_t madvise_ns; /* one madvise(MADV_DONTNEED) of a resident page (its TLB flush) */
+  uint32_t window;     /* fault / keep, in [KEEP_SAMPLE, KEEP_WINDOW_MAX] frees, where
+                          keep = memset + check / KEEP_SAMPLE per free */
+  uint32_t drop_min;   /* madvise / (keep x window), at least 1: pages worth one call */
 } keep_costs_t;
 
-/* Measure (the first call, about two milliseconds; `scanner` times the
- * scan) or return the costs. */
+/* Measure (the first call, a few milliseconds; `scanner` times the scan)
+ * or return the costs. */
 const keep_costs_t *keep_costs(dirty_scanner_t *scanner);
 
-/* A module's history of one region. */
-typedef struct keep_history {
-  _Atomic uint32_t epoch; /* frees of the module's tenants, counted from 1 */
-  uint32_t pages;         /* tracked pages */
-  _Atomic uint16_t *last; /* [pages] the epoch (mod 2^16) a tenant last needed the page */
-} keep_history_t;
-
-/* Allocate the history of a region of `bytes` (pages past the tracked
- * bytes are not tracked). Return: 0 or -ENOMEM. */
-int keep_history_init(keep_history_t *h, uint64_t bytes, uint64_t page);
-void keep_history_destroy(keep_history_t *h);
-
 /* A slot region's kept pages. */
-typedef struct keep_bits {
-  uint64_t *bits; /* [words] page p kept <=> bit p */
+typedef struct keep_marks {
+  uint8_t *marks; /* [pages] 0: not kept; k > 0: kept, found clean at its last k - 1 reads */
   uint32_t pages; /* tracked pages */
-} keep_bits_t;
+  uint32_t frees; /* resets of the region: whose turn it is to be read */
+} keep_marks_t;
 
-/* Words of bits for a region of `bytes`. */
-static inline uint64_t keep_words(uint64_t bytes, uint64_t page) {
-  uint64_t b = bytes < KEEP_TRACK_BYTES ? bytes : KEEP_TRACK_BYTES;
-  return (b / page + 63) / 64;
+/* Pages tracked in a region of `bytes`. */
+static inline uint32_t keep_pages(uint64_t bytes, uint64_t page) {
+  return (uint32_t)((bytes < KEEP_TRACK_BYTES ? bytes : KEEP_TRACK_BYTES) / page);
 }
 
 typedef struct keep_region {
@@ -84,20 +82,20 @@ typedef struct keep_result {
   uint64_t kept_bytes;     /* resident after the reset, pristine */
   uint64_t resident_end;   /* end of the last kept page: nothing private past it */
   uint64_t restored_bytes; /* written back in place (memset or image copy) */
-  uint64_t dropped_bytes;  /* kept before, given back now (not needed for `window` frees) */
+  uint64_t dropped_bytes;  /* kept before, given back now (clean for a window) */
 } keep_result_t;
 
 /* Reset `r` by the automatic keep set: scan its private pages; each kept
  * page that is still pristine stays as it is, each written page is
- * restored in place while its module needs it, and every other page goes
- * to `batch` to be given back. Updates `h` and `bits`. Return: 0, or the
- * scan's -errno (nothing done then: the caller falls back). */
-int keep_reset(const keep_region_t *r, keep_history_t *h, keep_bits_t *bits,
-               dirty_scanner_t *scanner, decommit_batch_t *batch, keep_result_t *out);
+ * restored in place and kept, and every other page goes to `batch` to be
+ * given back. Updates `marks`. Return: 0, or the scan's -errno (nothing
+ * done then: the caller falls back). */
+int keep_reset(const keep_region_t *r, keep_marks_t *marks, dirty_scanner_t *scanner,
+               decommit_batch_t *batch, keep_result_t *out);
 
 /* Forget every kept page (they were given back). */
-void keep_bits_clear(keep_bits_t *bits);
-/* Pages kept, by the bits. */
-uint64_t keep_bits_count(const keep_bits_t *bits);
+void keep_marks_clear(keep_marks_t *m);
+/* Pages kept, by the marks. */
+uint64_t keep_marks_count(const keep_marks_t *m);
 
 #endif

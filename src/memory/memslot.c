@@ -30,7 +30,7 @@ int memslot_full_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
   }
   __atomic_store_n(&s->accessible, 0, __ATOMIC_RELAXED);
   s->resident_end = 0;
-  keep_bits_clear(&s->kept);
+  keep_marks_clear(&s->kept);
   s->unknown = false;
   return 0;
 }
@@ -59,7 +59,7 @@ static int replace(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64
   }
   __atomic_store_n(&s->accessible, bytes, __ATOMIC_RELAXED);
   s->resident_end = 0;
-  keep_bits_clear(&s->kept);
+  keep_marks_clear(&s->kept);
   return 0;
 }
 
@@ -71,7 +71,7 @@ int memslot_release(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
 
 void memslot_trimmed(memslot_t *s) {
   s->resident_end = 0;
-  keep_bits_clear(&s->kept);
+  keep_marks_clear(&s->kept);
 }
 
 /* Set the accessible size to `bytes`. Bytes given up keep their pages:
@@ -183,11 +183,11 @@ static bool memslot_reset_dirty(memslot_t *s, uint8_t *base, const memslot_ctx_t
 }
 
 static bool memslot_reset_auto(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
-                               keep_history_t *hist, decommit_batch_t *batch, uint64_t *kept) {
+                               decommit_batch_t *batch, uint64_t *kept) {
   keep_region_t r = {.base = base, .scan_bytes = memslot_resident_span(s),
                      .writable_bytes = s->accessible, .img = s->image};
   keep_result_t out;
-  int err = keep_reset(&r, hist, &s->kept, ctx->scanner, batch, &out);
+  int err = keep_reset(&r, &s->kept, ctx->scanner, batch, &out);
   COUNTER_ADD(ctx->counters, dirty_scans, 1);
   COUNTER_ADD(ctx->counters, dirty_bytes, out.found_bytes);
   COUNTER_ADD(ctx->counters, memset_bytes, out.restored_bytes);
@@ -202,10 +202,10 @@ static bool memslot_reset_auto(memslot_t *s, uint8_t *base, const memslot_ctx_t 
 }
 
 uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
-                       keep_history_t *hist, decommit_batch_t *batch) {
+                       decommit_batch_t *batch) {
   uint64_t in_place;
-  if (ctx->scanner && ctx->keep_auto && hist && s->kept.bits &&
-      memslot_reset_auto(s, base, ctx, hist, batch, &in_place))
+  if (ctx->scanner && ctx->keep_auto && s->kept.marks &&
+      memslot_reset_auto(s, base, ctx, batch, &in_place))
     return in_place;
   if (ctx->scanner && !ctx->keep_auto && memslot_reset_dirty(s, base, ctx, batch, &in_place))
     return in_place;
@@ -219,7 +219,7 @@ uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
   s->resident_end = 0;
   for (unsigned i = 0; i < plan.nmemset; i++)
     s->resident_end = plan.memset[i].off + plan.memset[i].len;
-  keep_bits_clear(&s->kept);
+  keep_marks_clear(&s->kept);
   return kept;
 }
 

@@ -34,7 +34,7 @@ typedef struct memslot {
   uint64_t accessible;   /* bytes read-write from the base; page multiple; read atomically */
   uint64_t resident_end; /* no private page is resident at or past max(accessible, this) */
   image_t *image;        /* the memfd image mapped in, with a reference; or NULL */
-  keep_bits_t kept;      /* pages the last automatic reset kept (WPOOL_KEEP_AUTO) */
+  keep_marks_t kept;     /* pages the automatic keep set keeps (WPOOL_KEEP_AUTO) */
   bool unknown;          /* contents and mappings unknown: full reset before use */
 } memslot_t;
 
@@ -58,14 +58,14 @@ int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image
 
 /* Reset the accessible bytes (and pristine pages kept past them). With a
  * scanner: only the runs of pages holding private data are touched; with
- * ctx->keep_auto and a history, by the automatic keep set (keep.h);
+ * ctx->keep_auto, by the automatic keep set (keep.h);
  * otherwise restored in place (region.c) while the keep budget lasts and
  * madvised beyond it; swapped runs are always madvised. Without a scanner,
  * or if the scan fails: the prefix plan of reset.h. The ranges to madvise
  * go to `batch` (the caller issues it; a refused range is restored by hand
  * there). Never fails. Return the bytes left resident in place. */
 uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
-                       keep_history_t *hist, decommit_batch_t *batch);
+                       decommit_batch_t *batch);
 
 /* The bytes in which private pages may be resident (trimming gives them
  * back). */

@@ -32,7 +32,7 @@ static void unreserve(uint8_t *p, uint64_t bytes) {
 
 /* The per-slot records (each may be NULL). */
 static void free_slot_arrays(wpool_t *p) {
-  heap_free(p->keep_words);
+  heap_free(p->keep_bytes);
   heap_free(p->table_kept);
   heap_free(p->memslots);
   heap_free(p->table_sizes);
@@ -40,27 +40,24 @@ static void free_slot_arrays(wpool_t *p) {
   heap_free(p->stacks);
 }
 
-/* The automatic keep set's bits: for each memory slot and, with
- * table_keep_resident auto, each table slot. */
+/* The automatic keep set's marks: a byte per tracked page of each memory
+ * slot and, with table_keep_resident auto, each table slot. */
 static int keep_arrays(wpool_t *p) {
   const layout_t *L = &p->layout;
-  uint64_t mw = L->keep_memory_auto ? keep_words(L->mem_reservation, L->page) : 0;
-  uint64_t tw = L->keep_table_auto ? keep_words(L->table_slot_size, L->page) : 0;
-  uint64_t words = mw * L->mem_slots + tw * L->table_slots;
-  if (!words) return 0;
-  p->keep_words = heap_calloc(words, sizeof(uint64_t));
-  if (!p->keep_words) return -1;
-  for (uint64_t i = 0; mw && i < L->mem_slots; i++)
-    p->memslots[i].kept = (keep_bits_t){
-        p->keep_words + i * mw,
-        (uint32_t)((L->mem_reservation < KEEP_TRACK_BYTES ? L->mem_reservation : KEEP_TRACK_BYTES) /
-                   L->page)};
-  if (tw) {
+  uint64_t mp = L->keep_memory_auto ? keep_pages(L->mem_reservation, L->page) : 0;
+  uint64_t tp = L->keep_table_auto ? keep_pages(L->table_slot_size, L->page) : 0;
+  uint64_t bytes = mp * L->mem_slots + tp * L->table_slots;
+  if (!bytes) return 0;
+  p->keep_bytes = heap_calloc(bytes, 1);
+  if (!p->keep_bytes) return -1;
+  for (uint64_t i = 0; mp && i < L->mem_slots; i++)
+    p->memslots[i].kept = (keep_marks_t){.marks = p->keep_bytes + i * mp, .pages = (uint32_t)mp};
+  if (tp) {
     p->table_kept = heap_calloc(L->table_slots, sizeof(*p->table_kept));
     if (!p->table_kept) return -1;
-    uint64_t *t = p->keep_words + mw * L->mem_slots;
+    uint8_t *t = p->keep_bytes + mp * L->mem_slots;
     for (uint64_t i = 0; i < L->table_slots; i++)
-      p->table_kept[i] = (keep_bits_t){t + i * tw, (uint32_t)(L->table_slot_size / L->page)};
+      p->table_kept[i] = (keep_marks_t){.marks = t + i * tp, .pages = (uint32_t)tp};
   }
   return 0;
 }
@@ -240,6 +237,8 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
       .keep_check_ns = kc ? kc->check_ns : 0,
       .keep_memset_ns = kc ? kc->memset_ns : 0,
       .keep_scan_ns = kc ? kc->scan_ns : 0,
+      .keep_madvise_ns = kc ? kc->madvise_ns : 0,
+      .keep_drop_min = kc ? kc->drop_min : 0,
       .keep_window = kc ? kc->window : 0,
       .live_instances = atomic_load(&p->live_instances),
       .live_stacks = atomic_load(&p->live_stacks),

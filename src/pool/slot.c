@@ -30,7 +30,7 @@ static void drop_tables(wpool_t *p, uint32_t slot, decommit_batch_t *batch) {
   for (uint32_t t = 0; t < p->cfg.instance_tables; t++) {
     uint8_t *base = pool_table_base(p, slot, t);
     decommit_add(batch, base, p->layout.table_slot_size, base, NULL);
-    if (p->table_kept) keep_bits_clear(&p->table_kept[(uint64_t)slot * p->cfg.instance_tables + t]);
+    if (p->table_kept) keep_marks_clear(&p->table_kept[(uint64_t)slot * p->cfg.instance_tables + t]);
   }
 }
 
@@ -85,8 +85,7 @@ int slot_memory_grow(wpool_t *p, uint32_t slot, uint32_t i, uint64_t bytes) {
 
 /* Reset table `t` of `slot`: by the automatic keep set where it is on,
  * else the prefix plan over the elements in use. */
-static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, mod_table_t *mt,
-                            decommit_batch_t *batch) {
+static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, decommit_batch_t *batch) {
   uint64_t idx = (uint64_t)slot * p->cfg.instance_tables + t;
   uint8_t *base = pool_table_base(p, slot, t);
   uint32_t *size = pool_table_size(p, slot, t);
@@ -94,10 +93,10 @@ static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, mod_table_t *
    * is as the last reset left it. */
   uint64_t used = (uint64_t)*size * p->cfg.table_element_size;
   used = (used + p->layout.page - 1) & ~(p->layout.page - 1);
-  if (p->table_kept && p->mem_ctx.scanner && mt->keep.last) {
+  if (p->table_kept && p->mem_ctx.scanner) {
     keep_region_t r = {.base = base, .scan_bytes = used, .writable_bytes = used};
     keep_result_t out;
-    if (keep_reset(&r, &mt->keep, &p->table_kept[idx], p->mem_ctx.scanner, batch, &out) == 0) {
+    if (keep_reset(&r, &p->table_kept[idx], p->mem_ctx.scanner, batch, &out) == 0) {
       COUNTER_ADD(&p->mem_counters, memset_bytes, out.restored_bytes);
       COUNTER_ADD(&p->mem_counters, keep_dropped_bytes, out.dropped_bytes);
       *size = 0;
@@ -106,7 +105,7 @@ static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, mod_table_t *
   }
   reset_plan_t plan;
   reset_plan_memory(used, 0, 0, p->layout.keep_table, &plan);
-  if (p->table_kept) keep_bits_clear(&p->table_kept[idx]);
+  if (p->table_kept) keep_marks_clear(&p->table_kept[idx]);
   *size = 0;
   return reset_apply(base, &plan, NULL, used, batch);
 }
@@ -117,12 +116,12 @@ void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *
   kept_t kept = {0};
   for (uint32_t i = 0; i < m->nmemories; i++)
     kept.memory += memslot_reset(pool_memslot(p, slot, i), pool_memory_base(p, slot, i),
-                                 &p->mem_ctx, &m->memories[i].keep, batch);
+                                 &p->mem_ctx, batch);
   /* Memories past the module's count hold pristine pages from an earlier
    * module's tenant at most, given up by a shrink to 0: still kept. */
   for (uint32_t i = m->nmemories; i < p->cfg.instance_memories; i++)
-    kept.memory += keep_bits_count(&pool_memslot(p, slot, i)->kept) * p->layout.page;
-  for (uint32_t t = 0; t < m->ntables; t++) kept.table += reset_table(p, slot, t, &m->tables[t], batch);
+    kept.memory += keep_marks_count(&pool_memslot(p, slot, i)->kept) * p->layout.page;
+  for (uint32_t t = 0; t < m->ntables; t++) kept.table += reset_table(p, slot, t, batch);
   if (m->state_size) {
     memset(pool_state_base(p, slot), 0, m->state_size);
     COUNTER_ADD(&p->mem_counters, memset_bytes, m->state_size);

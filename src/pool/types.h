@@ -43,13 +43,11 @@ typedef struct mod_memory {
   uint64_t min_bytes; /* min_pages * 64 KiB */
   uint64_t max_pages; /* effective: min(module max, instance_memory_pages) */
   image_t *image;     /* NULL: no data */
-  keep_history_t keep; /* which pages its tenants need (WPOOL_KEEP_AUTO) */
 } mod_memory_t;
 
 typedef struct mod_table {
   uint32_t min_elements;
   uint32_t max_elements; /* effective: min(module max, instance_table_elements) */
-  keep_history_t keep;
 } mod_table_t;
 
 struct wpool_module_s {
@@ -131,8 +129,8 @@ struct wpool_s {
   uint8_t *mem_map, *table_map, *state_map, *stack_map; /* each pool's mapping */
   memslot_t *memslots;                /* [layout.mem_slots] */
   uint32_t *table_sizes;              /* [layout.table_slots] elements in use */
-  keep_bits_t *table_kept;            /* [layout.table_slots] kept pages (auto), or NULL */
-  uint64_t *keep_words;               /* the kept bits of memslots and tables */
+  keep_marks_t *table_kept;           /* [layout.table_slots] kept pages (auto), or NULL */
+  uint8_t *keep_bytes;                /* the kept-page marks of memslots and tables */
   _Atomic uint64_t next_serial;       /* module serials */
   struct wpool_instance_s *instances; /* [instance_count] */
   struct wpool_stack_s *stacks;       /* [stack_count] */

@@ -2,8 +2,10 @@
  * module's tenants keep writing stay resident and take no fault; pages they
  * stopped writing are given back after the window; another module's tenant
  * gives the slot's pages back; trimming releases kept pages, those past a
- * shrink included. The window is pinned (WPOOL_KEEP_WINDOW) so the test
- * does not depend on this machine's costs. */
+ * shrink included. The window and the pages worth a call are pinned
+ * (WPOOL_KEEP_WINDOW, WPOOL_KEEP_DROP_MIN) so the test does not depend on
+ * this machine's costs. A window of KEEP_SAMPLE (8) frees: a page is
+ * given back at its first read (one free in 8) that finds it clean. */
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -33,6 +35,7 @@ static long minor_faults(void) {
  * instead of scanned (keep.h), whatever this machine's costs. */
 static wpool_t *auto_pool(const char *window) {
   setenv("WPOOL_KEEP_WINDOW", window, 1);
+  setenv("WPOOL_KEEP_DROP_MIN", "1", 1); /* a page is worth a call */
   wpool_config_t c = small_config();
   c.instance_count = 1;
   c.instance_memory_pages = 256;
@@ -58,7 +61,7 @@ static void tenant(wpool_t *p, wpool_module_t *m, const int *pages, int n) {
 }
 
 Test(keep, written_pages_stay_resident_and_fault_no_more) {
-  wpool_t *p = auto_pool("4");
+  wpool_t *p = auto_pool("8");
   test_module_t t;
   tm_init(&t, 256, 256, 0);
   wpool_module_t *m = make_module(p, &t);
@@ -75,19 +78,19 @@ Test(keep, written_pages_stay_resident_and_fault_no_more) {
 }
 
 Test(keep, pages_not_needed_for_the_window_are_given_back) {
-  wpool_t *p = auto_pool("4");
+  wpool_t *p = auto_pool("8");
   test_module_t t;
   tm_init(&t, 256, 256, 0);
   wpool_module_t *m = make_module(p, &t);
   const int many[] = {1, 2, 3, 4, 5, 6, 7, 8}, one[] = {1};
   tenant(p, m, many, 8);
   uint64_t r0 = resident(p);
-  for (int i = 0; i < 3; i++) tenant(p, m, one, 1); /* pages 2..8 stay clean */
-  cr_assert_eq(stats(p).keep_dropped_bytes, 0, "within the window: still kept");
-  cr_assert_eq(resident(p), r0);
-  tenant(p, m, one, 1); /* the 4th clean free: out of the window */
-  cr_assert_eq(stats(p).keep_dropped_bytes, 7 * HP, "pages 2..8 given back");
+  cr_assert_eq(stats(p).keep_dropped_bytes, 0, "all written: all kept");
+  for (int i = 0; i < 8; i++) tenant(p, m, one, 1); /* pages 2..8 stay clean */
+  cr_assert_eq(stats(p).keep_dropped_bytes, 7 * HP, "pages 2..8 given back, page 1 kept");
   cr_assert_eq(resident(p), r0 - 7 * HP);
+  for (int i = 0; i < 8; i++) tenant(p, m, one, 1);
+  cr_assert_eq(stats(p).keep_dropped_bytes, 7 * HP, "page 1, written every time, stays");
   tenant(p, m, many, 8); /* a tenant that needs them again faults them back */
   cr_assert_eq(resident(p), r0);
   cr_assert_eq(wpool_destroy(p), 0);
@@ -134,5 +137,34 @@ Test(keep, trimming_releases_kept_pages_those_past_a_shrink_too) {
   cr_assert_eq(wpool_memory_grow(in, 0, 5), 250);
   cr_assert(all_bytes(wpool_memory_base(in, 0), 255 * PAGE, 0));
   wpool_instance_free(in);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+/* A call that gives pages back pays a TLB flush: clean pages wait until
+ * keep_drop_min of them (or pages the free gives back anyway) share it. */
+Test(keep, clean_pages_wait_for_a_call_worth_its_flush) {
+  setenv("WPOOL_KEEP_DROP_MIN", "8", 1);
+  setenv("WPOOL_KEEP_WINDOW", "8", 1);
+  wpool_config_t c = small_config();
+  c.instance_count = 1;
+  c.instance_memory_pages = 256;
+  c.memory_reservation = 16 * MiB;
+  c.reset_strategy = WPOOL_RESET_DIRTY;
+  wpool_t *p;
+  int err = wpool_create(&c, &p);
+  if (err == WPOOL_ENOTSUP) cr_skip_test("no PAGEMAP_SCAN here");
+  cr_assert_eq(err, 0, "%s", wpool_last_error());
+  cr_assert_eq(stats(p).keep_drop_min, 8);
+  test_module_t t;
+  tm_init(&t, 256, 256, 0);
+  wpool_module_t *m = make_module(p, &t);
+  const int seven[] = {1, 2, 3, 4, 5, 6, 7}, one[] = {1};
+  tenant(p, m, seven, 7);
+  for (int i = 0; i < 16; i++) tenant(p, m, one, 1);
+  cr_assert_eq(stats(p).keep_dropped_bytes, 0, "6 candidates do not pay for a call");
+  const int twelve[] = {1, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
+  tenant(p, m, twelve, 12);
+  for (int i = 0; i < 16; i++) tenant(p, m, one, 1);
+  cr_assert_eq(stats(p).keep_dropped_bytes, 17 * HP, "17 candidates go in one call");
   cr_assert_eq(wpool_destroy(p), 0);
 }
