@@ -64,7 +64,7 @@ WPOOL_EXPORT const char *wpool_version(void);
 /* How a freed memory is reset (docs/reset.md). */
 typedef enum wpool_reset_strategy {
   /* DIRTY where the kernel has the PAGEMAP_SCAN ioctl (Linux 6.7+), else
-   * PREFIX. The default. */
+   * PREFIX (where WPOOL_KEEP_AUTO keeps nothing). The default. */
   WPOOL_RESET_AUTO = 0,
   /* memset the first linear_memory_keep_resident bytes, madvise the rest
    * of the accessible bytes (Wasmtime's reset). */
@@ -85,6 +85,9 @@ typedef enum wpool_reset_strategy {
 #define WPOOL_DECOMMIT_BATCH_MAX 64
 /* The largest table_element_size, in bytes. */
 #define WPOOL_TABLE_ELEMENT_MAX 256
+/* linear_memory_keep_resident and table_keep_resident: let the pool decide,
+ * per module and page, what to keep resident (docs/reset.md). The default. */
+#define WPOOL_KEEP_AUTO SIZE_MAX
 
 /* ABI promise (from version 0.2 on): wpool_config_t and wpool_stats_t only
  * ever grow at their end; a published field keeps its offset, type and
@@ -107,10 +110,14 @@ typedef struct wpool_config {
   uint64_t memory_reservation;    /* address space per memory, page-rounded; >= pages * 64 KiB (4 GiB) */
   uint64_t memory_guard_size;     /* PROT_NONE bytes after each memory, page-rounded (2 GiB) */
   bool guard_before_linear_memory; /* one guard of memory_guard_size before the first memory (true) */
-  size_t linear_memory_keep_resident; /* bytes of each memory reset by memset, page-rounded (0) */
+  /* Bytes of each memory a reset keeps resident, restored in place; the
+   * rest is given back (page-rounded). WPOOL_KEEP_AUTO: each page is kept
+   * while its module's tenants need it, as this machine's cost of a page
+   * fault against keeping a page decides (docs/reset.md) (WPOOL_KEEP_AUTO). */
+  size_t linear_memory_keep_resident;
   uint32_t instance_tables;       /* max defined tables per module (1) */
   uint32_t instance_table_elements; /* max elements per table, of table_element_size bytes (10000) */
-  size_t table_keep_resident;     /* bytes of each table reset by memset, page-rounded (0) */
+  size_t table_keep_resident;     /* as linear_memory_keep_resident, for tables (WPOOL_KEEP_AUTO) */
   uint32_t stack_count;           /* async stacks; 0 = no stack pool (1000) */
   size_t async_stack_size;        /* usable bytes per stack, page-rounded; a guard page below (2 MiB) */
   bool async_stack_zeroing;       /* zero a stack when it is freed (false) */
@@ -430,6 +437,16 @@ typedef struct wpool_stats {
   uint64_t table_kept_resident_bytes;
   uint64_t state_kept_resident_bytes;
   uint64_t stack_kept_resident_bytes; /* async_stack_keep_resident of zeroed free stacks */
+  /* --- version 0.3: the automatic keep set (WPOOL_KEEP_AUTO) --- */
+  /* What the pool measured on this machine, per 4 KiB-or-host page, and
+   * the rule it drew: a page stays resident while its module's tenants
+   * needed it within the last keep_window frees (docs/reset.md). */
+  uint64_t keep_fault_ns;      /* faulting a page in */
+  uint64_t keep_check_ns;      /* reading a kept page to see it is pristine */
+  uint64_t keep_memset_ns;     /* zeroing a page */
+  uint64_t keep_window;        /* frees; 0 when no budget is automatic */
+  uint64_t keep_dropped_bytes; /* kept pages given back: not needed for a window */
+  uint64_t module_moves;       /* slots that gave back another module's kept pages */
 } wpool_stats_t;
 
 /* Bytes of private memory in this pool's reservations (present or

@@ -17,6 +17,8 @@ typedef struct mem_counters {
   _Atomic uint64_t dirty_scans; /* PAGEMAP_SCAN walks of a memory */
   _Atomic uint64_t dirty_bytes; /* private bytes those walks found */
   _Atomic uint64_t madvise_refused_bytes; /* the kernel refused to give them back */
+  _Atomic uint64_t keep_dropped_bytes; /* kept pages given back: not needed for a window */
+  _Atomic uint64_t module_moves;  /* slots that gave back another module's pages */
 } mem_counters_t;
 
 #define COUNTER_ADD(c, field, v) atomic_fetch_add_explicit(&(c)->field, (v), memory_order_relaxed)

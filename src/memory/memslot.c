@@ -16,12 +16,6 @@ static int protect(const memslot_ctx_t *ctx, uint8_t *addr, uint64_t len, int pr
   return os_mprotect(addr, len, prot);
 }
 
-static int decommit(const memslot_ctx_t *ctx, uint8_t *addr, uint64_t len) {
-  COUNTER_ADD(ctx->counters, madvise_calls, 1);
-  COUNTER_ADD(ctx->counters, madvise_bytes, len);
-  return os_madvise(addr, len, MADV_DONTNEED);
-}
-
 int memslot_full_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
   void *p;
   int err = os_mmap(base, ctx->reservation, PROT_NONE, ANON_FLAGS, -1, 0, &p);
@@ -35,37 +29,62 @@ int memslot_full_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
     s->image = NULL;
   }
   __atomic_store_n(&s->accessible, 0, __ATOMIC_RELAXED);
+  s->resident_end = 0;
+  keep_bits_clear(&s->kept);
   s->unknown = false;
   return 0;
 }
 
-void memslot_drop_image(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
-  if (!s->image) return;
+/* Fresh anonymous memory over everything that may hold a private page or
+ * the image, with `bytes` of it read-write: one mmap when `bytes` covers
+ * it all, else an mmap and an mprotect. */
+static int replace(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t bytes) {
+  uint64_t hi = memslot_resident_span(s);
   void *p;
-  /* The image lies inside the accessible bytes, so its replacement is
-   * read-write zero memory. */
-  if (os_mmap(base + s->image->offset, s->image->len, PROT_READ | PROT_WRITE, ANON_FLAGS, -1, 0,
-              &p) != 0) {
-    s->unknown = true;
-    return;
+  int err;
+  if (hi <= bytes) {
+    err = os_mmap(base, bytes, PROT_READ | PROT_WRITE, ANON_FLAGS, -1, 0, &p);
+  } else {
+    err = os_mmap(base, hi, PROT_NONE, ANON_FLAGS, -1, 0, &p);
+    if (!err && bytes) err = protect(ctx, base, bytes, PROT_READ | PROT_WRITE);
   }
-  COUNTER_ADD(ctx->counters, image_unmaps, 1);
-  image_unref(s->image);
-  s->image = NULL;
+  if (err) {
+    s->unknown = true;
+    return err;
+  }
+  if (s->image) {
+    COUNTER_ADD(ctx->counters, image_unmaps, 1);
+    image_unref(s->image);
+    s->image = NULL;
+  }
+  __atomic_store_n(&s->accessible, bytes, __ATOMIC_RELAXED);
+  s->resident_end = 0;
+  keep_bits_clear(&s->kept);
+  return 0;
 }
 
-/* Set the accessible size to `bytes`. Bytes given up are also decommitted:
- * they are zero already (the reset on free made them so), but may be
- * resident from a memset reset. So a refusal (mlock'ed pages) is counted,
- * not an error: the bytes are pristine and out of reach. */
+int memslot_release(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
+  if (s->unknown) return memslot_full_reset(s, base, ctx);
+  if (!memslot_resident_span(s) && !s->image) return 0;
+  return replace(s, base, ctx, 0);
+}
+
+void memslot_trimmed(memslot_t *s) {
+  s->resident_end = 0;
+  keep_bits_clear(&s->kept);
+}
+
+/* Set the accessible size to `bytes`. Bytes given up keep their pages:
+ * the reset on free made them pristine, and the tenant's module may grow
+ * into them again; they stay counted as kept, and trimming gives them
+ * back. */
 static int set_accessible(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t bytes) {
   int err = 0;
   if (bytes > s->accessible) {
     err = protect(ctx, base + s->accessible, bytes - s->accessible, PROT_READ | PROT_WRITE);
   } else if (bytes < s->accessible) {
     err = protect(ctx, base + bytes, s->accessible - bytes, PROT_NONE);
-    if (!err && decommit(ctx, base + bytes, s->accessible - bytes) != 0)
-      COUNTER_ADD(ctx->counters, madvise_refused_bytes, s->accessible - bytes);
+    if (!err && s->accessible > s->resident_end) s->resident_end = s->accessible;
   }
   /* Stored atomically: wpool_fault_lookup reads it from signal handlers. */
   if (!err) __atomic_store_n(&s->accessible, bytes, __ATOMIC_RELAXED);
@@ -73,21 +92,16 @@ static int set_accessible(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
 }
 
 int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image_t *img,
-                    uint64_t bytes) {
+                    uint64_t bytes, bool moved) {
   int err = 0;
-  if (s->unknown) err = memslot_full_reset(s, base, ctx);
-  /* A memfd image that covers the old one's whole span replaces it in one
-   * mmap below; otherwise the old one is replaced by zero memory first.
-   * (Each mmap over a mapping flushes the TLB of every CPU running us.) */
-  image_t *replaced = NULL;
-  if (!err && s->image && s->image != img) {
-    if (img && img->fd >= 0 && img->offset <= s->image->offset &&
-        img->offset + img->len >= s->image->offset + s->image->len) {
-      replaced = s->image;
-    } else {
-      memslot_drop_image(s, base, ctx);
-      if (s->unknown) err = -ENOMEM;
-    }
+  if (s->unknown) {
+    err = memslot_full_reset(s, base, ctx);
+  } else if ((moved || (s->image && s->image != img)) &&
+             (memslot_resident_span(s) || s->image)) {
+    /* Kept pages belong to their module: another module's tenants neither
+     * see nor pay for them. They go with the old image, in one call. */
+    err = replace(s, base, ctx, bytes);
+    COUNTER_ADD(ctx->counters, module_moves, 1);
   }
   if (!err) err = set_accessible(s, base, ctx, bytes);
   if (!err && img && s->image != img) {
@@ -99,11 +113,6 @@ int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image
         image_ref(img);
         s->image = img;
         COUNTER_ADD(ctx->counters, image_maps, 1);
-        if (replaced) {
-          COUNTER_ADD(ctx->counters, image_unmaps, 1);
-          image_unref(replaced);
-          replaced = NULL;
-        }
       }
     } else {
       /* Heap-copy image (no memfd): the bytes are copied in every time, and
@@ -124,12 +133,15 @@ int memslot_grow(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t
   return set_accessible(s, base, ctx, bytes);
 }
 
-/* The dirty-aware reset of one memory slot, run by run. */
+/* The dirty-aware reset of one memory slot with a budget, run by run. */
 typedef struct dirty_reset {
   uint8_t *base;
   const image_t *img;  /* NULL: no image */
-  uint64_t budget;     /* bytes still to be reset in place */
-  uint64_t in_place;   /* bytes reset in place so far */
+  uint64_t writable;   /* bytes past it are PROT_NONE and pristine */
+  uint64_t budget;     /* bytes still to be kept in place */
+  uint64_t in_place;   /* bytes kept in place so far */
+  uint64_t restored;   /* bytes written back */
+  uint64_t end;        /* end of the last run kept in place */
   uint64_t found;      /* dirty bytes found */
   decommit_batch_t *batch; /* runs beyond the budget go here */
 } dirty_reset_t;
@@ -139,9 +151,13 @@ static void on_dirty_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   d->found += len;
   uint64_t take = swapped ? 0 : (len < d->budget ? len : d->budget);
   if (take) {
-    region_restore(d->base, d->img, off, take);
+    /* Pages past the writable bytes are pristine already. */
+    uint64_t w = off >= d->writable ? 0 : off + take <= d->writable ? take : d->writable - off;
+    if (w) region_restore(d->base, d->img, off, w);
+    d->restored += w;
     d->in_place += take;
     d->budget -= take;
+    d->end = off + take;
   }
   /* Beyond the budget, or in swap (resetting in place would read it back
    * in): madvise, neighbouring runs as one range, all in one batch. */
@@ -150,33 +166,66 @@ static void on_dirty_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
 
 static bool memslot_reset_dirty(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
                                 decommit_batch_t *batch, uint64_t *in_place) {
-  dirty_reset_t d = {.base = base, .img = s->image, .budget = ctx->keep, .batch = batch};
-  int64_t runs = dirty_scan(ctx->scanner, base, s->accessible, on_dirty_run, &d);
+  dirty_reset_t d = {.base = base, .img = s->image, .writable = s->accessible,
+                     .budget = ctx->keep, .batch = batch};
+  int64_t runs = dirty_scan(ctx->scanner, base, memslot_resident_span(s), on_dirty_run, &d);
   if (runs < 0 && d.found == 0) return false; /* nothing done: the caller falls back */
   COUNTER_ADD(ctx->counters, dirty_scans, 1);
   COUNTER_ADD(ctx->counters, dirty_bytes, d.found);
-  COUNTER_ADD(ctx->counters, memset_bytes, d.in_place);
+  COUNTER_ADD(ctx->counters, memset_bytes, d.restored);
   if (runs < 0) {
     /* The walk broke off part-way: the rest of the range is unknown. */
     s->unknown = true;
   }
+  s->resident_end = d.end;
   *in_place = d.in_place;
   return true;
 }
 
+static bool memslot_reset_auto(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
+                               keep_history_t *hist, decommit_batch_t *batch, uint64_t *kept) {
+  keep_region_t r = {.base = base, .scan_bytes = memslot_resident_span(s),
+                     .writable_bytes = s->accessible, .img = s->image};
+  keep_result_t out;
+  int err = keep_reset(&r, hist, &s->kept, ctx->scanner, batch, &out);
+  COUNTER_ADD(ctx->counters, dirty_scans, 1);
+  COUNTER_ADD(ctx->counters, dirty_bytes, out.found_bytes);
+  COUNTER_ADD(ctx->counters, memset_bytes, out.restored_bytes);
+  COUNTER_ADD(ctx->counters, keep_dropped_bytes, out.dropped_bytes);
+  if (err) {
+    if (out.found_bytes == 0) return false; /* nothing done: the caller falls back */
+    s->unknown = true; /* the walk broke off part-way */
+  }
+  s->resident_end = out.resident_end;
+  *kept = out.kept_bytes;
+  return true;
+}
+
 uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
-                       decommit_batch_t *batch) {
+                       keep_history_t *hist, decommit_batch_t *batch) {
   uint64_t in_place;
-  if (ctx->scanner && memslot_reset_dirty(s, base, ctx, batch, &in_place)) return in_place;
+  if (ctx->scanner && ctx->keep_auto && hist && s->kept.bits &&
+      memslot_reset_auto(s, base, ctx, hist, batch, &in_place))
+    return in_place;
+  if (ctx->scanner && !ctx->keep_auto && memslot_reset_dirty(s, base, ctx, batch, &in_place))
+    return in_place;
+  /* The prefix plan over every byte that may hold a private page; the
+   * automatic budget without a scan keeps nothing. */
   reset_plan_t plan;
+  uint64_t span = memslot_resident_span(s), keep = ctx->keep_auto ? 0 : ctx->keep;
   uint64_t img_off = s->image ? s->image->offset : 0, img_len = s->image ? s->image->len : 0;
-  reset_plan_memory(s->accessible, img_off, img_len, ctx->keep, &plan);
-  return reset_apply(base, &plan, s->image, batch);
+  reset_plan_memory(span, img_off, img_len, keep, &plan);
+  uint64_t kept = reset_apply(base, &plan, s->image, s->accessible, batch);
+  s->resident_end = 0;
+  for (unsigned i = 0; i < plan.nmemset; i++)
+    s->resident_end = plan.memset[i].off + plan.memset[i].len;
+  keep_bits_clear(&s->kept);
+  return kept;
 }
 
 bool memslot_is_valid(const memslot_t *s, const memslot_ctx_t *ctx) {
   uint64_t page = os_page_size();
-  if (s->accessible > ctx->reservation) return false;
+  if (s->accessible > ctx->reservation || s->resident_end > ctx->reservation) return false;
   if (s->unknown) return true;
   if (s->accessible % page) return false;
   if (s->image) {

@@ -50,14 +50,17 @@ void reset_plan_stack(uint64_t size, uint64_t keep, reset_plan_t *plan) {
 }
 
 uint64_t reset_apply(uint8_t *base, const reset_plan_t *plan, const image_t *img,
-                     decommit_batch_t *batch) {
-  uint64_t zeroed = 0;
+                     uint64_t writable, decommit_batch_t *batch) {
+  uint64_t kept = 0, written = 0;
   for (unsigned i = 0; i < plan->nmemset; i++) {
-    memset(base + plan->memset[i].off, 0, plan->memset[i].len);
-    zeroed += plan->memset[i].len;
+    uint64_t off = plan->memset[i].off, len = plan->memset[i].len;
+    uint64_t w = off >= writable ? 0 : off + len <= writable ? len : writable - off;
+    if (w) memset(base + off, 0, w);
+    written += w;
+    kept += len;
   }
   for (unsigned i = 0; i < plan->nmadvise; i++)
     decommit_add(batch, base + plan->madvise[i].off, plan->madvise[i].len, base, img);
-  COUNTER_ADD(batch->ctx->counters, memset_bytes, zeroed);
-  return zeroed;
+  COUNTER_ADD(batch->ctx->counters, memset_bytes, written);
+  return kept;
 }

@@ -46,9 +46,10 @@ void reset_plan_memory(uint64_t accessible, uint64_t img_off, uint64_t img_len, 
 void reset_plan_stack(uint64_t size, uint64_t keep, reset_plan_t *plan);
 
 /* Carry out `plan` on the region at `base`, whose image (NULL: none) the
- * plan kept out of its memset ranges: memset now, the madvise ranges into
- * `batch`. Counts the memset bytes. Return the bytes memset. */
+ * plan kept out of its memset ranges: memset now (bytes past `writable`
+ * are pristine and PROT_NONE: kept as they are), the madvise ranges into
+ * `batch`. Counts the bytes written. Return the bytes kept in place. */
 uint64_t reset_apply(uint8_t *base, const reset_plan_t *plan, const image_t *img,
-                     decommit_batch_t *batch);
+                     uint64_t writable, decommit_batch_t *batch);
 
 #endif

@@ -62,7 +62,8 @@ int layout_compute(const wpool_config_t *cfg, uint64_t page, uint64_t address_li
                      (unsigned long long)cfg->memory_guard_size,
                      (unsigned long long)L->mem_slot_size,
                      (unsigned long long)(cfg->memory_unchecked_reach - L->mem_reservation));
-  if (!round_page(cfg->linear_memory_keep_resident, page, &L->keep_memory))
+  L->keep_memory_auto = cfg->linear_memory_keep_resident == WPOOL_KEEP_AUTO;
+  if (!L->keep_memory_auto && !round_page(cfg->linear_memory_keep_resident, page, &L->keep_memory))
     return too_big("linear_memory_keep_resident", cfg->linear_memory_keep_resident);
 
   /* Tables: elements of table_element_size bytes (at most 256: the
@@ -73,7 +74,8 @@ int layout_compute(const wpool_config_t *cfg, uint64_t page, uint64_t address_li
   L->table_slots = (uint64_t)cfg->instance_count * cfg->instance_tables;
   if (!mul_add(L->table_slots, L->table_slot_size, 0, &L->table_pool_bytes))
     return too_big("instance_tables", cfg->instance_tables);
-  if (!round_page(cfg->table_keep_resident, page, &L->keep_table))
+  L->keep_table_auto = cfg->table_keep_resident == WPOOL_KEEP_AUTO;
+  if (!L->keep_table_auto && !round_page(cfg->table_keep_resident, page, &L->keep_table))
     return too_big("table_keep_resident", cfg->table_keep_resident);
 
   /* Instance state. */

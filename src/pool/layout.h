@@ -44,8 +44,10 @@ typedef struct layout {
   uint64_t stack_slot_size; /* guard page + usable */
   uint64_t stack_pool_bytes;
   uint64_t total_bytes;     /* all four pools */
-  uint64_t keep_memory;     /* linear_memory_keep_resident, page-rounded */
-  uint64_t keep_table;      /* table_keep_resident, page-rounded */
+  uint64_t keep_memory;     /* linear_memory_keep_resident, page-rounded; 0 when auto */
+  uint64_t keep_table;      /* table_keep_resident, page-rounded; 0 when auto */
+  bool keep_memory_auto;    /* WPOOL_KEEP_AUTO */
+  bool keep_table_auto;
   uint64_t keep_stack;      /* async_stack_keep_resident, page-rounded, <= stack_usable */
 } layout_t;
 

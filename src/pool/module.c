@@ -94,8 +94,11 @@ static int take_id(wpool_t *p, uint32_t *id) {
 }
 
 static void destroy(wpool_module_t *m) {
-  for (uint32_t i = 0; i < m->nmemories; i++)
+  for (uint32_t i = 0; m->memories && i < m->nmemories; i++) {
     if (m->memories[i].image) image_unref(m->memories[i].image);
+    keep_history_destroy(&m->memories[i].keep);
+  }
+  for (uint32_t i = 0; m->tables && i < m->ntables; i++) keep_history_destroy(&m->tables[i].keep);
   heap_free(m->memories);
   heap_free(m->tables);
   heap_free(m);
@@ -130,6 +133,11 @@ static int module_new(wpool_t *p, const wpool_module_desc_t *d, wpool_module_t *
       err = error_set(error_from_errno(e), "memory %u: building its image: %s", i, strerror(-e));
       goto fail;
     }
+    if (p->layout.keep_memory_auto &&
+        keep_history_init(&mm->keep, mm->max_pages * WPOOL_PAGE_SIZE, p->layout.page) != 0) {
+      err = error_set(WPOOL_ENOMEM, "memory %u: out of memory for its keep history", i);
+      goto fail;
+    }
   }
   for (uint32_t i = 0; i < d->ntables; i++) {
     const wpool_table_desc_t *td = &d->tables[i];
@@ -137,7 +145,13 @@ static int module_new(wpool_t *p, const wpool_module_desc_t *d, wpool_module_t *
     m->tables[i].max_elements = td->max_elements < p->cfg.instance_table_elements
                                     ? td->max_elements
                                     : p->cfg.instance_table_elements;
+    if (p->table_kept && keep_history_init(&m->tables[i].keep, p->layout.table_slot_size,
+                                           p->layout.page) != 0) {
+      err = error_set(WPOOL_ENOMEM, "table %u: out of memory for its keep history", i);
+      goto fail;
+    }
   }
+  m->serial = atomic_fetch_add(&p->next_serial, 1) + 1;
   err = take_id(p, &m->id);
   if (err) goto fail;
 
@@ -161,7 +175,7 @@ void module_drain(wpool_module_t *m) {
    * mapping changes. */
   while ((slot = index_clear(&p->index, m->id)) != INDEX_NONE) {
     slot_wait_trim(&p->instances[slot]);
-    slot_unmap_images(p, slot);
+    slot_release(p, slot);
     index_free_unaffine(&p->index, slot);
     atomic_fetch_add(&p->slots_drained, 1);
   }

@@ -32,10 +32,37 @@ static void unreserve(uint8_t *p, uint64_t bytes) {
 
 /* The per-slot records (each may be NULL). */
 static void free_slot_arrays(wpool_t *p) {
+  heap_free(p->keep_words);
+  heap_free(p->table_kept);
   heap_free(p->memslots);
   heap_free(p->table_sizes);
   heap_free(p->instances);
   heap_free(p->stacks);
+}
+
+/* The automatic keep set's bits: for each memory slot and, with
+ * table_keep_resident auto, each table slot. */
+static int keep_arrays(wpool_t *p) {
+  const layout_t *L = &p->layout;
+  uint64_t mw = L->keep_memory_auto ? keep_words(L->mem_reservation, L->page) : 0;
+  uint64_t tw = L->keep_table_auto ? keep_words(L->table_slot_size, L->page) : 0;
+  uint64_t words = mw * L->mem_slots + tw * L->table_slots;
+  if (!words) return 0;
+  p->keep_words = heap_calloc(words, sizeof(uint64_t));
+  if (!p->keep_words) return -1;
+  for (uint64_t i = 0; mw && i < L->mem_slots; i++)
+    p->memslots[i].kept = (keep_bits_t){
+        p->keep_words + i * mw,
+        (uint32_t)((L->mem_reservation < KEEP_TRACK_BYTES ? L->mem_reservation : KEEP_TRACK_BYTES) /
+                   L->page)};
+  if (tw) {
+    p->table_kept = heap_calloc(L->table_slots, sizeof(*p->table_kept));
+    if (!p->table_kept) return -1;
+    uint64_t *t = p->keep_words + mw * L->mem_slots;
+    for (uint64_t i = 0; i < L->table_slots; i++)
+      p->table_kept[i] = (keep_bits_t){t + i * tw, (uint32_t)(L->table_slot_size / L->page)};
+  }
+  return 0;
 }
 
 /* Settle the reset strategy: DIRTY needs the PAGEMAP_SCAN ioctl, probed
@@ -75,8 +102,12 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   /* Before any failure path closes their descriptors. */
   dirty_scanner_init(&p->scanner);
   decommit_ctx_init(&p->decommit, &p->mem_counters);
-  p->mem_ctx = (memslot_ctx_t){
-      .reservation = L.mem_reservation, .keep = L.keep_memory, .counters = &p->mem_counters};
+  p->mem_ctx = (memslot_ctx_t){.reservation = L.mem_reservation,
+                                .keep = L.keep_memory,
+                                .keep_auto = L.keep_memory_auto,
+                                .counters = &p->mem_counters};
+  /* Measured once per process, here rather than at a first free. */
+  if (L.keep_memory_auto || L.keep_table_auto) keep_costs();
 
   err = WPOOL_ENOMEM;
   if (index_init(&p->index, cfg->instance_count, cfg->max_unused_warm_slots) != 0) {
@@ -93,6 +124,10 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   p->stacks = heap_calloc(cfg->stack_count ? cfg->stack_count : 1, sizeof(*p->stacks));
   if (!p->memslots || !p->table_sizes || !p->instances || !p->stacks) {
     error_set(err, "wpool_create: out of memory for slot metadata");
+    goto fail_arrays;
+  }
+  if (keep_arrays(p) != 0) {
+    error_set(err, "wpool_create: out of memory for the kept-page bits");
     goto fail_arrays;
   }
   for (uint32_t i = 0; i < cfg->instance_count; i++)
@@ -197,7 +232,13 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
   uint64_t km = atomic_load(&p->kept_memory), kt = atomic_load(&p->kept_table),
            ks = atomic_load(&p->kept_state), kk = atomic_load(&p->kept_stack);
   mem_counters_t *mc = &p->mem_counters;
+  bool any_auto = p->layout.keep_memory_auto || p->layout.keep_table_auto;
+  const keep_costs_t *kc = any_auto ? keep_costs() : NULL;
   *out = (wpool_stats_t){
+      .keep_fault_ns = kc ? kc->fault_ns : 0,
+      .keep_check_ns = kc ? kc->check_ns : 0,
+      .keep_memset_ns = kc ? kc->memset_ns : 0,
+      .keep_window = kc ? kc->window : 0,
       .live_instances = atomic_load(&p->live_instances),
       .live_stacks = atomic_load(&p->live_stacks),
       .live_modules = atomic_load(&p->live_modules),
@@ -233,6 +274,8 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
       .table_kept_resident_bytes = kt,
       .state_kept_resident_bytes = ks,
       .stack_kept_resident_bytes = kk,
+      .keep_dropped_bytes = COUNTER_GET(mc, keep_dropped_bytes),
+      .module_moves = COUNTER_GET(mc, module_moves),
   };
 }
 

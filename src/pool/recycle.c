@@ -22,7 +22,7 @@ _Static_assert(TRANSIT_RANGES_MAX <= DECOMMIT_RANGES_MAX,
  * module reference. */
 static void return_slot(wpool_t *p, uint32_t slot, wpool_module_t *m) {
   if (atomic_load(&m->released)) {
-    slot_unmap_images(p, slot);
+    slot_release(p, slot);
     index_free_unaffine(&p->index, slot);
   } else {
     index_free(&p->index, slot);

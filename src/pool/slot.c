@@ -16,37 +16,64 @@ static int os_error(int err, uint32_t slot, uint32_t mem) {
   return error_set(code, "instance slot %u, memory %u: %s", slot, mem, strerror(-err));
 }
 
-/* The bytes `inst`'s last reset kept are no longer kept for later: a
- * tenant took them, or a trim gave them back. */
-static void slot_forget_kept(wpool_t *p, struct wpool_instance_s *inst) {
-  atomic_fetch_sub(&p->kept_memory, inst->kept.memory);
-  atomic_fetch_sub(&p->kept_table, inst->kept.table);
-  atomic_fetch_sub(&p->kept_state, inst->kept.state);
-  inst->kept = (kept_t){0};
+/* Account the slot's kept bytes as `k` from now on. */
+static void slot_set_kept(wpool_t *p, struct wpool_instance_s *inst, kept_t k) {
+  atomic_fetch_add(&p->kept_memory, k.memory - inst->kept.memory);
+  atomic_fetch_add(&p->kept_table, k.table - inst->kept.table);
+  atomic_fetch_add(&p->kept_state, k.state - inst->kept.state);
+  inst->kept = k;
 }
 
-void slot_unmap_images(wpool_t *p, uint32_t slot) {
+/* Give back every page the slot's tables keep (they belong to the module
+ * whose tenants used them). */
+static void drop_tables(wpool_t *p, uint32_t slot, decommit_batch_t *batch) {
+  for (uint32_t t = 0; t < p->cfg.instance_tables; t++) {
+    uint8_t *base = pool_table_base(p, slot, t);
+    decommit_add(batch, base, p->layout.table_slot_size, base, NULL);
+    if (p->table_kept) keep_bits_clear(&p->table_kept[(uint64_t)slot * p->cfg.instance_tables + t]);
+  }
+}
+
+void slot_release(wpool_t *p, uint32_t slot) {
+  struct wpool_instance_s *inst = &p->instances[slot];
   for (uint32_t i = 0; i < p->cfg.instance_memories; i++)
-    memslot_drop_image(pool_memslot(p, slot, i), pool_memory_base(p, slot, i), &p->mem_ctx);
+    memslot_release(pool_memslot(p, slot, i), pool_memory_base(p, slot, i), &p->mem_ctx);
+  if (inst->kept.table) {
+    decommit_batch_t batch = decommit_batch(&p->decommit);
+    drop_tables(p, slot, &batch);
+    decommit_flush(&batch);
+  }
+  slot_set_kept(p, inst, (kept_t){.state = inst->kept.state});
+  inst->owner = 0;
 }
 
 int slot_prepare(wpool_t *p, uint32_t slot, const wpool_module_t *m) {
   struct wpool_instance_s *inst = &p->instances[slot];
+  /* Kept pages belong to their module: a tenant of another one takes the
+   * slot without them. */
+  bool moved = inst->owner != m->serial;
   for (uint32_t i = 0; i < p->cfg.instance_memories; i++) {
     image_t *img = i < m->nmemories ? m->memories[i].image : NULL;
     uint64_t bytes = i < m->nmemories ? m->memories[i].min_bytes : 0;
     int err = memslot_prepare(pool_memslot(p, slot, i), pool_memory_base(p, slot, i), &p->mem_ctx,
-                              img, bytes);
+                              img, bytes, moved);
     if (err) {
       err = os_error(err, slot, i);
-      slot_unmap_images(p, slot);
+      slot_release(p, slot);
       return err;
     }
   }
-  /* Tables are all NULL since the last reset; only their sizes change. */
+  if (moved && inst->kept.table) {
+    decommit_batch_t batch = decommit_batch(&p->decommit);
+    drop_tables(p, slot, &batch);
+    decommit_flush(&batch);
+  }
+  inst->owner = m->serial;
+  /* Tables are all zero since the last reset; only their sizes change. */
   for (uint32_t t = 0; t < p->cfg.instance_tables; t++)
     *pool_table_size(p, slot, t) = t < m->ntables ? m->tables[t].min_elements : 0;
-  slot_forget_kept(p, inst);
+  /* The kept bytes are the tenant's now. */
+  slot_set_kept(p, inst, (kept_t){0});
   inst->trimmed = false;
   return 0;
 }
@@ -56,36 +83,54 @@ int slot_memory_grow(wpool_t *p, uint32_t slot, uint32_t i, uint64_t bytes) {
   return err ? os_error(err, slot, i) : 0;
 }
 
-void slot_reset(wpool_t *p, uint32_t slot, const wpool_module_t *m, decommit_batch_t *batch,
+/* Reset table `t` of `slot`: by the automatic keep set where it is on,
+ * else the prefix plan over the elements in use. */
+static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, mod_table_t *mt,
+                            decommit_batch_t *batch) {
+  uint64_t idx = (uint64_t)slot * p->cfg.instance_tables + t;
+  uint8_t *base = pool_table_base(p, slot, t);
+  uint32_t *size = pool_table_size(p, slot, t);
+  if (p->table_kept && p->mem_ctx.scanner && mt->keep.last) {
+    keep_region_t r = {.base = base,
+                       .scan_bytes = p->layout.table_slot_size,
+                       .writable_bytes = p->layout.table_slot_size};
+    keep_result_t out;
+    if (keep_reset(&r, &mt->keep, &p->table_kept[idx], p->mem_ctx.scanner, batch, &out) == 0) {
+      COUNTER_ADD(&p->mem_counters, memset_bytes, out.restored_bytes);
+      COUNTER_ADD(&p->mem_counters, keep_dropped_bytes, out.dropped_bytes);
+      *size = 0;
+      return out.kept_bytes;
+    }
+  }
+  uint64_t bytes = (uint64_t)*size * p->cfg.table_element_size;
+  bytes = (bytes + p->layout.page - 1) & ~(p->layout.page - 1);
+  reset_plan_t plan;
+  reset_plan_memory(bytes, 0, 0, p->layout.keep_table, &plan);
+  if (p->table_kept) keep_bits_clear(&p->table_kept[idx]);
+  *size = 0;
+  return reset_apply(base, &plan, NULL, bytes, batch);
+}
+
+void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *batch,
                 uint64_t now_ns) {
   struct wpool_instance_s *inst = &p->instances[slot];
   kept_t kept = {0};
   for (uint32_t i = 0; i < m->nmemories; i++)
     kept.memory += memslot_reset(pool_memslot(p, slot, i), pool_memory_base(p, slot, i),
-                                 &p->mem_ctx, batch);
-  for (uint32_t t = 0; t < m->ntables; t++) {
-    uint32_t *size = pool_table_size(p, slot, t);
-    uint64_t bytes = (uint64_t)*size * p->cfg.table_element_size;
-    bytes = (bytes + p->layout.page - 1) & ~(p->layout.page - 1);
-    reset_plan_t plan;
-    reset_plan_memory(bytes, 0, 0, p->layout.keep_table, &plan);
-    kept.table += reset_apply(pool_table_base(p, slot, t), &plan, NULL, batch);
-    *size = 0;
-  }
+                                 &p->mem_ctx, &m->memories[i].keep, batch);
+  /* Memories past the module's count hold pristine pages from an earlier
+   * module's tenant at most, given up by a shrink to 0: still kept. */
+  for (uint32_t i = m->nmemories; i < p->cfg.instance_memories; i++)
+    kept.memory += keep_bits_count(&pool_memslot(p, slot, i)->kept) * p->layout.page;
+  for (uint32_t t = 0; t < m->ntables; t++) kept.table += reset_table(p, slot, t, &m->tables[t], batch);
   if (m->state_size) {
     memset(pool_state_base(p, slot), 0, m->state_size);
     COUNTER_ADD(&p->mem_counters, memset_bytes, m->state_size);
     kept.state = m->state_size;
   }
-  /* A slot reset again (a child adopting a reset its parent began) counts
-   * only its latest kept bytes. */
-  slot_forget_kept(p, inst);
-  inst->kept = kept;
+  slot_set_kept(p, inst, kept);
   inst->trimmed = false;
   inst->freed_ns = now_ns;
-  atomic_fetch_add(&p->kept_memory, kept.memory);
-  atomic_fetch_add(&p->kept_table, kept.table);
-  atomic_fetch_add(&p->kept_state, kept.state);
 }
 
 void slot_trim(wpool_t *p, uint32_t slot, decommit_batch_t *batch) {
@@ -94,16 +139,15 @@ void slot_trim(wpool_t *p, uint32_t slot, decommit_batch_t *batch) {
    * read back from the page cache. */
   for (uint32_t i = 0; i < p->cfg.instance_memories; i++) {
     uint8_t *base = pool_memory_base(p, slot, i);
-    decommit_add(batch, base, pool_memslot(p, slot, i)->accessible, base, NULL);
+    memslot_t *s = pool_memslot(p, slot, i);
+    decommit_add(batch, base, memslot_resident_span(s), base, NULL);
+    memslot_trimmed(s);
   }
-  for (uint32_t t = 0; t < p->cfg.instance_tables; t++) {
-    uint8_t *base = pool_table_base(p, slot, t);
-    decommit_add(batch, base, p->layout.table_slot_size, base, NULL);
-  }
+  drop_tables(p, slot, batch);
   uint8_t *state = pool_state_base(p, slot);
   decommit_add(batch, state, p->layout.state_slot_size, state, NULL);
   atomic_fetch_add(&p->trimmed_bytes, kept_total(inst->kept));
   atomic_fetch_add(&p->slots_trimmed, 1);
-  slot_forget_kept(p, inst);
+  slot_set_kept(p, inst, (kept_t){0});
   inst->trimmed = true;
 }

@@ -26,9 +26,10 @@ int slot_prepare(wpool_t *p, uint32_t slot, const wpool_module_t *m);
 int slot_memory_grow(wpool_t *p, uint32_t slot, uint32_t i, uint64_t bytes);
 
 /* Reset `slot` after a tenant of `m`: memories, tables and state; ranges
- * to give back go to `batch` (the caller issues it). Records the bytes
- * kept resident and `now_ns` as the time of the free. */
-void slot_reset(wpool_t *p, uint32_t slot, const wpool_module_t *m, decommit_batch_t *batch,
+ * to give back go to `batch` (the caller issues it). Updates the module's
+ * keep histories; records the bytes kept resident and `now_ns` as the time
+ * of the free. */
+void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *batch,
                 uint64_t now_ns);
 
 /* Add the resident pages of unused `slot` to `batch` (private pages of
@@ -36,7 +37,9 @@ void slot_reset(wpool_t *p, uint32_t slot, const wpool_module_t *m, decommit_bat
  * images stay mapped. */
 void slot_trim(wpool_t *p, uint32_t slot, decommit_batch_t *batch);
 
-/* Replace every image mapped in `slot` by zero memory. */
-void slot_unmap_images(wpool_t *p, uint32_t slot);
+/* Give back everything of unused `slot` that belongs to its last module:
+ * images, kept pages of memories and tables (the module-drop hook, or a
+ * failed prepare). */
+void slot_release(wpool_t *p, uint32_t slot);
 
 #endif

@@ -81,7 +81,7 @@ WPOOL_EXPORT void wpool_stack_free(wpool_stack_t *s) {
     reset_plan_t plan;
     reset_plan_stack(p->layout.stack_usable, p->layout.keep_stack, &plan);
     decommit_batch_t batch = decommit_batch(&p->decommit);
-    s->kept = reset_apply(pool_stack_bottom(p, s->slot), &plan, NULL, &batch);
+    s->kept = reset_apply(pool_stack_bottom(p, s->slot), &plan, NULL, p->layout.stack_usable, &batch);
     decommit_flush(&batch);
     atomic_fetch_add(&p->kept_stack, s->kept);
   }

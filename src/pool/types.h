@@ -33,6 +33,7 @@
 #include "memory/decommit.h"
 #include "memory/dirty.h"
 #include "memory/image.h"
+#include "memory/keep.h"
 #include "memory/memslot.h"
 #include "pool/layout.h"
 #include "util/debug.h"
@@ -42,16 +43,19 @@ typedef struct mod_memory {
   uint64_t min_bytes; /* min_pages * 64 KiB */
   uint64_t max_pages; /* effective: min(module max, instance_memory_pages) */
   image_t *image;     /* NULL: no data */
+  keep_history_t keep; /* which pages its tenants need (WPOOL_KEEP_AUTO) */
 } mod_memory_t;
 
 typedef struct mod_table {
   uint32_t min_elements;
   uint32_t max_elements; /* effective: min(module max, instance_table_elements) */
+  keep_history_t keep;
 } mod_table_t;
 
 struct wpool_module_s {
   wpool_t *pool;
-  uint32_t id; /* dense id in the pool's index allocator */
+  uint32_t id;     /* dense id in the pool's index allocator (recycled) */
+  uint64_t serial; /* never reused: whose pages a slot keeps */
   /* One reference for the module handle (dropped by release) and one per
    * live or in-transit instance; the last drop destroys the module. */
   _Atomic uint32_t refs;
@@ -74,6 +78,7 @@ static inline uint64_t kept_total(kept_t k) { return k.memory + k.table + k.stat
 struct wpool_instance_s {
   wpool_t *pool;
   wpool_module_t *module; /* the tenant's module; NULL while the slot is unused */
+  uint64_t owner;         /* serial of the module whose pages the slot keeps; 0: none */
   uint32_t slot;
   kept_t kept;       /* bytes left resident by the last reset; 0 once trimmed */
   uint64_t freed_ns; /* CLOCK_MONOTONIC time of the last free */
@@ -126,6 +131,9 @@ struct wpool_s {
   uint8_t *mem_map, *table_map, *state_map, *stack_map; /* each pool's mapping */
   memslot_t *memslots;                /* [layout.mem_slots] */
   uint32_t *table_sizes;              /* [layout.table_slots] elements in use */
+  keep_bits_t *table_kept;            /* [layout.table_slots] kept pages (auto), or NULL */
+  uint64_t *keep_words;               /* the kept bits of memslots and tables */
+  _Atomic uint64_t next_serial;       /* module serials */
   struct wpool_instance_s *instances; /* [instance_count] */
   struct wpool_stack_s *stacks;       /* [stack_count] */
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "fixture.h"
 #include "memory/memslot.h"
@@ -74,12 +75,12 @@ static bool pristine(uint64_t accessible) {
 
 static void reset(void) {
   decommit_batch_t b = decommit_batch(&dctx);
-  memslot_reset(&slot, base, &ctx, &b);
+  memslot_reset(&slot, base, &ctx, NULL, &b);
   decommit_flush(&b);
 }
 
 Test(memslot, prepare_makes_exactly_the_asked_bytes_accessible) {
-  cr_assert_eq(memslot_prepare(&slot, base, &ctx, NULL, 2 * 65536), 0);
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, NULL, 2 * 65536, false), 0);
   cr_assert(memslot_is_valid(&slot, &ctx));
   cr_assert_eq(write_at(base), WRITE_OK);
   cr_assert_eq(write_at(base + 2 * 65536 - 1), WRITE_OK);
@@ -88,29 +89,29 @@ Test(memslot, prepare_makes_exactly_the_asked_bytes_accessible) {
 }
 
 Test(memslot, an_image_reads_in_place_and_affine_reuse_maps_nothing) {
-  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 2 * 65536), 0);
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 2 * 65536, false), 0);
   cr_assert(pristine(2 * 65536));
   cr_assert_eq(slot.image, img);
   memset(base, 0x5a, 2 * 65536);
   reset();
   uint64_t maps = os_calls(OS_MMAP);
-  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 2 * 65536), 0);
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 2 * 65536, false), 0);
   cr_assert_eq(os_calls(OS_MMAP), maps, "the image stays mapped");
   cr_assert(pristine(2 * 65536));
   cr_assert(memslot_is_valid(&slot, &ctx));
 }
 
 Test(memslot, a_slot_takes_at_most_four_kernel_mappings) {
-  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 4 * 65536), 0);
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 4 * 65536, false), 0);
   memset(base, 1, 4 * 65536);
   cr_assert_leq(mappings(), 4, "rw before the image, image, rw after, PROT_NONE rest");
   reset();
-  cr_assert_eq(memslot_prepare(&slot, base, &ctx, NULL, 4 * 65536), 0);
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, NULL, 4 * 65536, false), 0);
   cr_assert_leq(mappings(), 4);
 }
 
 Test(memslot, grow_makes_zero_bytes_accessible_and_leaves_the_rest_faulting) {
-  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 2 * 65536), 0);
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 2 * 65536, false), 0);
   cr_assert_eq(memslot_grow(&slot, base, &ctx, 5 * 65536), 0);
   cr_assert_eq(slot.accessible, 5 * 65536);
   cr_assert(pristine(5 * 65536));
@@ -120,10 +121,10 @@ Test(memslot, grow_makes_zero_bytes_accessible_and_leaves_the_rest_faulting) {
 }
 
 Test(memslot, reuse_by_a_smaller_module_takes_the_extra_bytes_away) {
-  cr_assert_eq(memslot_prepare(&slot, base, &ctx, NULL, 8 * 65536), 0);
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, NULL, 8 * 65536, false), 0);
   memset(base, 3, 8 * 65536);
   reset();
-  cr_assert_eq(memslot_prepare(&slot, base, &ctx, NULL, 65536), 0);
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, NULL, 65536, false), 0);
   cr_assert_eq(write_at(base + 65536), WRITE_FAULTS);
   cr_assert_eq(memslot_grow(&slot, base, &ctx, 8 * 65536), 0);
   cr_assert(all_bytes(base, 8 * 65536, 0), "the bytes given up come back zero");
@@ -134,12 +135,12 @@ static void reset_leaves_pristine(bool dirty_aware) {
     if (dirty_scanner_probe(&scanner, base) != 0) cr_skip_test("no PAGEMAP_SCAN here");
     ctx.scanner = &scanner;
   }
-  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 6 * 65536), 0);
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 6 * 65536, false), 0);
   memset(base + 100, 0x77, 200000); /* before, across and after the image */
   base[5 * 65536 + 7] = 1;
   uint64_t kept;
   decommit_batch_t b = decommit_batch(&dctx);
-  kept = memslot_reset(&slot, base, &ctx, &b);
+  kept = memslot_reset(&slot, base, &ctx, NULL, &b);
   decommit_flush(&b);
   cr_assert_leq(kept, ctx.keep, "in place: within the budget");
   cr_assert(pristine(6 * 65536));
@@ -149,25 +150,75 @@ static void reset_leaves_pristine(bool dirty_aware) {
 Test(memslot, the_prefix_reset_leaves_the_slot_pristine) { reset_leaves_pristine(false); }
 Test(memslot, the_dirty_aware_reset_leaves_the_slot_pristine) { reset_leaves_pristine(true); }
 
-Test(memslot, dropping_the_image_leaves_zero_memory_and_its_reference) {
-  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 2 * 65536), 0);
+/* Resident pages of [p, p + len), by mincore. */
+static uint64_t resident(const uint8_t *p, uint64_t len) {
+  uint64_t page = os_page_size(), n = 0;
+  unsigned char vec[RES / 4096];
+  cr_assert_leq(len / page, sizeof(vec));
+  cr_assert_eq(mincore((void *)p, len, vec), 0);
+  for (uint64_t i = 0; i < len / page; i++) n += vec[i] & 1;
+  return n;
+}
+
+Test(memslot, release_gives_back_every_page_and_the_image) {
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 4 * 65536, false), 0);
+  memset(base, 3, 4 * 65536);
   cr_assert_eq(atomic_load(&img->refs), 2);
-  memslot_drop_image(&slot, base, &ctx);
+  cr_assert_eq(memslot_release(&slot, base, &ctx), 0);
   cr_assert_null(slot.image);
   cr_assert_eq(atomic_load(&img->refs), 1);
-  cr_assert_eq(slot.accessible, 2 * 65536, "accessibility unchanged");
+  cr_assert_eq(slot.accessible, 0);
+  cr_assert_eq(resident(base, RES), 0, "no private page left");
+  cr_assert_eq(write_at(base), WRITE_FAULTS, "nothing accessible");
+  cr_assert(memslot_is_valid(&slot, &ctx));
+}
+
+/* Issue 14, item 1: a smaller tenant takes bytes away by protection only;
+ * their pages stay resident and pristine for the module's next tenant
+ * that grows, which takes no fault for them. */
+Test(memslot, a_shrink_keeps_the_pristine_pages_resident_for_the_next_grow) {
+  ctx.keep = 8 * 65536;
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, NULL, 8 * 65536, false), 0);
+  memset(base, 3, 8 * 65536);
+  reset();
+  uint64_t kept = resident(base, 8 * 65536);
+  cr_assert_eq(kept, 8 * 65536 / os_page_size(), "the budget keeps them all");
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, NULL, 65536, false), 0);
+  cr_assert_eq(write_at(base + 65536), WRITE_FAULTS, "out of reach");
+  cr_assert_eq(resident(base, 8 * 65536), kept, "still resident");
+  cr_assert_eq(slot.resident_end, 8 * 65536);
+  reset(); /* a tenant that stayed small: the pages past it stay kept */
+  cr_assert_eq(resident(base, 8 * 65536), kept);
+  cr_assert_eq(memslot_grow(&slot, base, &ctx, 8 * 65536), 0);
+  cr_assert(all_bytes(base, 8 * 65536, 0), "pristine");
+  cr_assert(memslot_is_valid(&slot, &ctx));
+}
+
+/* Issue 14, item 2: the pages a slot keeps belong to the module; another
+ * module's tenant gets none of them. */
+Test(memslot, a_tenant_of_another_module_takes_the_slot_without_its_pages) {
+  ctx.keep = 8 * 65536;
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 8 * 65536, false), 0);
+  memset(base, 3, 8 * 65536);
+  reset();
+  cr_assert_gt(resident(base, 8 * 65536), 0);
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, NULL, 2 * 65536, true), 0);
+  cr_assert_eq(resident(base, 8 * 65536), 0, "the old module's pages are gone");
+  cr_assert_null(slot.image);
+  cr_assert_eq(atomic_load(&img->refs), 1);
   cr_assert(all_bytes(base, 2 * 65536, 0));
+  cr_assert_eq(write_at(base + 2 * 65536), WRITE_FAULTS);
 }
 
 Test(memslot, a_failed_prepare_leaves_no_image_and_the_next_starts_clean) {
-  cr_assert_eq(memslot_prepare(&slot, base, &ctx, NULL, 4 * 65536), 0);
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, NULL, 4 * 65536, false), 0);
   memset(base, 9, 4 * 65536);
   os_fail_at(OS_MMAP, 1, ENOMEM); /* the image's mapping */
-  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 2 * 65536), -ENOMEM);
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 2 * 65536, false), -ENOMEM);
   cr_assert_null(slot.image);
   cr_assert_eq(atomic_load(&img->refs), 1, "no reference kept");
   cr_assert(memslot_is_valid(&slot, &ctx));
-  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 2 * 65536), 0);
+  cr_assert_eq(memslot_prepare(&slot, base, &ctx, img, 2 * 65536, false), 0);
   cr_assert(pristine(2 * 65536), "nothing of the earlier tenant survives");
 }
 

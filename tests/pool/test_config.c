@@ -13,10 +13,14 @@ Test(config, defaults_match_the_contract) {
   cr_expect_eq(c.memory_reservation, 4096 * MiB);
   cr_expect_eq(c.memory_guard_size, 2048 * MiB);
   cr_expect(c.guard_before_linear_memory);
-  cr_expect_eq(c.linear_memory_keep_resident, 0);
+  /* Issue 14 changed these two defaults from 0 (Wasmtime's) to the
+   * automatic keep set: defaults that lose to a hand-set value are a bug. */
+  cr_expect_eq(c.linear_memory_keep_resident, WPOOL_KEEP_AUTO);
   cr_expect_eq(c.instance_tables, 1);
   cr_expect_eq(c.instance_table_elements, 10000);
-  cr_expect_eq(c.table_keep_resident, 0);
+  cr_expect_eq(c.table_keep_resident, WPOOL_KEEP_AUTO);
+  cr_expect_eq(c.memory_unchecked_reach, 0);
+  cr_expect_eq(c.table_element_size, sizeof(void *));
   cr_expect_eq(c.stack_count, 1000);
   cr_expect_eq(c.async_stack_size, 2 * MiB);
   cr_expect_not(c.async_stack_zeroing);

@@ -134,9 +134,11 @@ static void run_config(uint64_t ncycles) {
   c.instance_memory_pages = 1 + pick(6);
   c.memory_reservation = (c.instance_memory_pages + pick(3)) * PAGE;
   c.memory_guard_size = PAGE;
-  static const uint64_t keeps[] = {0, 4096, 64 * KiB, 256 * KiB, 1 * MiB};
-  c.linear_memory_keep_resident = keeps[pick(5)];
-  c.table_keep_resident = keeps[pick(5)];
+  /* The automatic keep set (the default) twice as often as each budget. */
+  static const uint64_t keeps[] = {0,       4096,           64 * KiB,       256 * KiB,
+                                   1 * MiB, WPOOL_KEEP_AUTO, WPOOL_KEEP_AUTO};
+  c.linear_memory_keep_resident = keeps[pick(7)];
+  c.table_keep_resident = keeps[pick(7)];
   c.instance_table_elements = 1 + (uint32_t)pick(1024);
   static const size_t element_sizes[] = {sizeof(void *), 1, 24, 256};
   c.table_element_size = element_size = element_sizes[pick(4)];

@@ -112,8 +112,8 @@ Test(layout, every_overflow_names_its_field) {
       {"memory_reservation", UINT64_MAX},
       {"memory_guard_size", UINT64_MAX},
       {"instance_memories", UINT32_MAX},
-      {"linear_memory_keep_resident", UINT64_MAX},
-      {"table_keep_resident", UINT64_MAX},
+      {"linear_memory_keep_resident", UINT64_MAX - 1}, /* UINT64_MAX: WPOOL_KEEP_AUTO */
+      {"table_keep_resident", UINT64_MAX - 1},
       {"instance_size", UINT64_MAX},
       {"async_stack_size", UINT64_MAX},
       {"async_stack_keep_resident", UINT64_MAX},

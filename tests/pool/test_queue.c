@@ -21,6 +21,8 @@ static wpool_t *queue_pool(uint32_t slots, uint32_t batch, test_module_t *t, wpo
   wpool_config_t c = small_config();
   c.instance_count = slots;
   c.decommit_batch_size = batch;
+  c.linear_memory_keep_resident = 0;
+  c.table_keep_resident = 0;
   wpool_t *p = make_pool(&c);
   tm_init(t, 2, 2, 256);
   tm_segment(t, 8192, img, sizeof(img));

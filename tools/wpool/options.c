@@ -47,7 +47,8 @@ bool parse_size(const char *s, uint64_t *out) {
 }
 
 /* K_SIZE: a size_t field; K_SIZE64: a uint64_t one (sizes of address space). */
-typedef enum kind { K_U32, K_U64, K_SIZE, K_SIZE64, K_BOOL, K_RESET } kind_t;
+/* K_KEEP: a size_t budget that may be "auto" (WPOOL_KEEP_AUTO). */
+typedef enum kind { K_U32, K_U64, K_SIZE, K_SIZE64, K_BOOL, K_RESET, K_KEEP } kind_t;
 
 static const struct key {
   const char *name;
@@ -63,10 +64,10 @@ static const struct key {
     F(memory_reservation, K_SIZE64),
     F(memory_guard_size, K_SIZE64),
     F(guard_before_linear_memory, K_BOOL),
-    F(linear_memory_keep_resident, K_SIZE),
+    F(linear_memory_keep_resident, K_KEEP),
     F(instance_tables, K_U32),
     F(instance_table_elements, K_U32),
-    F(table_keep_resident, K_SIZE),
+    F(table_keep_resident, K_KEEP),
     F(stack_count, K_U32),
     F(async_stack_size, K_SIZE),
     F(async_stack_zeroing, K_BOOL),
@@ -90,6 +91,7 @@ static const char *const kind_values[] = {
     [K_SIZE64] = "a size such as 65536, 64KiB or 4GiB",
     [K_BOOL] = "true or false",
     [K_RESET] = "auto, prefix or dirty",
+    [K_KEEP] = "auto or a size such as 65536, 64KiB or 1MiB",
 };
 
 size_t config_key_count(void) { return sizeof(keys) / sizeof(keys[0]); }
@@ -115,6 +117,14 @@ bool config_set(wpool_config_t *cfg, const char *key, const char *value, char *e
     case K_U64:
       if (!parse_count(value, UINT64_MAX, &v)) break;
       *(uint64_t *)field = v;
+      return true;
+    case K_KEEP:
+      if (!strcasecmp(value, "auto")) {
+        *(size_t *)field = WPOOL_KEEP_AUTO;
+        return true;
+      }
+      if (!parse_size(value, &v) || v >= WPOOL_KEEP_AUTO) break;
+      *(size_t *)field = (size_t)v;
       return true;
     case K_SIZE:
       if (!parse_size(value, &v) || v > SIZE_MAX) break;
@@ -182,6 +192,12 @@ void config_print(const wpool_config_t *cfg, const char *indent, void *file) {
       fprintf(f, "%s\n", human_bytes(v).s);
       break;
     }
+    case K_KEEP:
+      if (*(const size_t *)field == WPOOL_KEEP_AUTO)
+        fprintf(f, "auto\n");
+      else
+        fprintf(f, "%s\n", human_bytes(*(const size_t *)field).s);
+      break;
     case K_BOOL: fprintf(f, "%s\n", *(const bool *)field ? "true" : "false"); break;
     case K_RESET: {
       int r = (int)*(const wpool_reset_strategy_t *)field;

@@ -646,10 +646,13 @@ void report_json(FILE *f, const run_report_t *const *rs, int n, const workload_t
   fputs("{\"workload\":", f);
   json_string(f, w->name);
   fprintf(f, ",\"modules\":%u,\"threads\":%u,\"instance_count\":%u,"
-             "\"max_unused_warm_slots\":%u,\"linear_memory_keep_resident\":%zu,"
-             "\"reset_strategy\":%d,\"results\":[",
-          w->modules, rs[0]->threads, cfg->instance_count, cfg->max_unused_warm_slots,
-          cfg->linear_memory_keep_resident, (int)cfg->reset_strategy);
+             "\"max_unused_warm_slots\":%u,\"linear_memory_keep_resident\":",
+          w->modules, rs[0]->threads, cfg->instance_count, cfg->max_unused_warm_slots);
+  if (cfg->linear_memory_keep_resident == WPOOL_KEEP_AUTO)
+    fputs("\"auto\"", f);
+  else
+    fprintf(f, "%zu", cfg->linear_memory_keep_resident);
+  fprintf(f, ",\"reset_strategy\":%d,\"results\":[", (int)cfg->reset_strategy);
   for (int i = 0; i < n; i++) {
     const run_report_t *r = rs[i];
     fprintf(f,

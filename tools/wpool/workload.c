@@ -26,9 +26,7 @@ const char workload_default_text[] =
     "image 64KiB\n"
     "table_elements 10000\n"
     "state 4KiB\n"
-    "seed 1\n"
-    "config linear_memory_keep_resident=1MiB\n"
-    "config table_keep_resident=80KiB\n";
+    "seed 1\n";
 
 void workload_defaults(workload_t *w) {
   memset(w, 0, sizeof(*w));

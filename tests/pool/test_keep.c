@@ -1,0 +1,134 @@
+/* The automatic keep set (issue 14), through the public API: pages a
+ * module's tenants keep writing stay resident and take no fault; pages they
+ * stopped writing are given back after the window; another module's tenant
+ * gives the slot's pages back; trimming releases kept pages, those past a
+ * shrink included. The window is pinned (WPOOL_KEEP_WINDOW) so the test
+ * does not depend on this machine's costs. */
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include "fixture.h"
+
+#define HP 4096u
+
+static wpool_stats_t stats(wpool_t *p) {
+  wpool_stats_t s;
+  wpool_stats_get(p, &s);
+  return s;
+}
+
+static uint64_t resident(wpool_t *p) {
+  uint64_t n;
+  cr_assert_eq(wpool_resident_bytes(p, &n), 0, "%s", wpool_last_error());
+  return n;
+}
+
+static long minor_faults(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_minflt;
+}
+
+static wpool_t *auto_pool(const char *window) {
+  setenv("WPOOL_KEEP_WINDOW", window, 1);
+  wpool_config_t c = small_config();
+  c.instance_count = 1;
+  c.reset_strategy = WPOOL_RESET_DIRTY;
+  wpool_t *p;
+  int err = wpool_create(&c, &p);
+  if (err == WPOOL_ENOTSUP) cr_skip_test("no PAGEMAP_SCAN here");
+  cr_assert_eq(err, 0, "%s", wpool_last_error());
+  cr_assert_eq(stats(p).keep_window, (uint64_t)atoi(window));
+  return p;
+}
+
+/* One tenant: write one byte in each page of `pages` (host pages). */
+static void tenant(wpool_t *p, wpool_module_t *m, const int *pages, int n) {
+  wpool_instance_t *in = make_instance(p, m);
+  uint8_t *b = wpool_memory_base(in, 0);
+  for (int i = 0; i < n; i++) {
+    cr_assert_eq(b[pages[i] * HP + 7], 0, "page %d pristine", pages[i]);
+    b[pages[i] * HP + 7] = 0x5a;
+  }
+  wpool_instance_free(in);
+}
+
+Test(keep, written_pages_stay_resident_and_fault_no_more) {
+  wpool_t *p = auto_pool("4");
+  test_module_t t;
+  tm_init(&t, 4, 8, 0);
+  wpool_module_t *m = make_module(p, &t);
+  const int pages[] = {0, 5, 9, 33, 60};
+  tenant(p, m, pages, 5); /* faults them in */
+  uint64_t kept = stats(p).memory_kept_resident_bytes;
+  cr_assert_geq(kept, 5 * HP, "the written pages are kept");
+  long f0 = minor_faults();
+  for (int i = 0; i < 20; i++) tenant(p, m, pages, 5);
+  cr_assert_lt(minor_faults() - f0, 20, "kept pages take no fault (%ld faults)",
+               minor_faults() - f0);
+  cr_assert_eq(stats(p).keep_dropped_bytes, 0);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+Test(keep, pages_not_needed_for_the_window_are_given_back) {
+  wpool_t *p = auto_pool("4");
+  test_module_t t;
+  tm_init(&t, 4, 8, 0);
+  wpool_module_t *m = make_module(p, &t);
+  const int many[] = {1, 2, 3, 4, 5, 6, 7, 8}, one[] = {1};
+  tenant(p, m, many, 8);
+  uint64_t r0 = resident(p);
+  for (int i = 0; i < 3; i++) tenant(p, m, one, 1); /* pages 2..8 stay clean */
+  cr_assert_eq(stats(p).keep_dropped_bytes, 0, "within the window: still kept");
+  cr_assert_eq(resident(p), r0);
+  tenant(p, m, one, 1); /* the 4th clean free: out of the window */
+  cr_assert_eq(stats(p).keep_dropped_bytes, 7 * HP, "pages 2..8 given back");
+  cr_assert_eq(resident(p), r0 - 7 * HP);
+  tenant(p, m, many, 8); /* a tenant that needs them again faults them back */
+  cr_assert_eq(resident(p), r0);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+Test(keep, another_modules_tenant_gives_the_slot_pages_back) {
+  wpool_t *p = auto_pool("64");
+  test_module_t ta, tb;
+  tm_init(&ta, 4, 8, 0);
+  tm_init(&tb, 1, 1, 0);
+  wpool_module_t *a = make_module(p, &ta), *b = make_module(p, &tb);
+  const int pages[] = {3, 20, 40, 50};
+  tenant(p, a, pages, 4);
+  uint64_t with_a = resident(p);
+  cr_assert_geq(stats(p).memory_kept_resident_bytes, 4 * HP);
+  const int first[] = {0};
+  tenant(p, b, first, 1); /* the one slot, now b's */
+  cr_assert_eq(stats(p).module_moves, 1);
+  cr_assert_lt(resident(p), with_a, "a's pages went with the move");
+  cr_assert_leq(stats(p).memory_kept_resident_bytes, 1 * HP, "b's page only");
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+Test(keep, trimming_releases_kept_pages_those_past_a_shrink_too) {
+  wpool_t *p = auto_pool("64");
+  test_module_t t;
+  tm_init(&t, 1, 8, 0);
+  wpool_module_t *m = make_module(p, &t);
+  wpool_instance_t *in = make_instance(p, m);
+  cr_assert_eq(wpool_memory_grow(in, 0, 5), 1);
+  memset(wpool_memory_base(in, 0), 0x33, 6 * PAGE); /* 96 host pages */
+  wpool_instance_free(in);
+  in = make_instance(p, m); /* back to 1 page: the rest is out of reach, kept */
+  cr_assert_eq(wpool_memory_pages(in, 0), 1);
+  wpool_instance_free(in);
+  uint64_t before = resident(p);
+  cr_assert_geq(before, 6 * PAGE, "the pages past the shrink stay resident");
+  cr_assert_geq(stats(p).memory_kept_resident_bytes, 6 * PAGE);
+  cr_assert_eq(wpool_trim(p, 0), 1);
+  cr_assert_eq(stats(p).memory_kept_resident_bytes, 0);
+  cr_assert_lt(resident(p), 2 * HP, "given back (%llu bytes left)",
+               (unsigned long long)resident(p));
+  in = make_instance(p, m);
+  cr_assert_eq(wpool_memory_grow(in, 0, 5), 1);
+  cr_assert(all_bytes(wpool_memory_base(in, 0), 6 * PAGE, 0));
+  wpool_instance_free(in);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
