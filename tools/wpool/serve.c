@@ -239,6 +239,8 @@ static void on_finished(uv_async_t *a) {
 
 typedef struct opts {
   const char *listen, *target;
+  struct sockaddr_storage addr;
+  char host[64];
   uint64_t threads, max_body;
   bool log;
   wrt_backend_t backend;
@@ -295,14 +297,22 @@ static int parse_args(opts_t *o, int argc, char **argv) {
     fprintf(stderr, "wpool serve: a MODULE.wasm or a DIRECTORY of them is needed\n%s", usage);
     return TOOL_BAD_INPUT;
   }
+  if (!o->listen) o->listen = "127.0.0.1:8080";
+  if (parse_listen(o->listen, &o->addr, o->host, sizeof(o->host)) != 0)
+    return fail(TOOL_BAD_INPUT, "--listen takes ADDR:PORT (127.0.0.1:8080, [::1]:0), not %s%s",
+                o->listen, "");
   return -1;
 }
 
 static int load_modules(server_t *s) {
   for (size_t i = 0; i < s->nroutes; i++) {
     route_t *r = &s->routes[i];
-    if (wrt_load(s->rt, r->path, &r->m) != 0)
-      return fail(TOOL_BAD_INPUT, "%s: %s", r->path, wrt_last_error());
+    if (wrt_load(s->rt, r->path, &r->m) != 0) {
+      const char *e = wrt_last_error();
+      /* The runtime's message names the file already, as a rule. */
+      return strstr(e, r->path) ? fail(TOOL_BAD_INPUT, "%s%s", e, "")
+                                : fail(TOOL_BAD_INPUT, "%s: %s", r->path, e);
+    }
     fprintf(stderr, "wpool serve: /%s%s -> %s\n", s->single ? "" : r->name, s->single ? "..." : "",
             r->path);
   }
@@ -342,12 +352,9 @@ static int start_workers(server_t *s) {
 }
 
 static int run(server_t *s, const opts_t *o) {
-  struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof(ss));
-  const char *where = o->listen ? o->listen : "127.0.0.1:8080";
-  if (parse_listen(where, &ss, s->host, sizeof(s->host)) != 0)
-    return fail(TOOL_BAD_INPUT, "--listen takes ADDR:PORT (127.0.0.1:8080, [::1]:0), not %s%s",
-                where, "");
+  const struct sockaddr_storage ss = o->addr;
+  const char *where = o->listen;
+  snprintf(s->host, sizeof(s->host), "%s", o->host);
   listener_t *l = calloc(1, sizeof(*l));
   if (!l) return fail(TOOL_FAILED, "out of memory%s%s", "", "");
   l->srv = s;

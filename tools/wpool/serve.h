@@ -125,6 +125,7 @@ struct worker {
   bool stopping;
   uint64_t stop_ms;
   bool loop_closed;    /* the loop ended with every handle closed */
+  bool finished;       /* the loop has ended (under lock): no more wakes */
   struct conn *conns;  /* every open connection (a list) */
   char rbuf[64 << 10]; /* reads: consumed before the next one */
   /* Per request, reused: the guest's argv and environ, and its result. */

@@ -205,7 +205,8 @@ static void respond(conn_t *c, const answer_t *a, bool keep) {
   worker_t *w = c->w;
   bool head_only = c->url_len && c->parser.method == HTTP_HEAD;
   bool no_body = a->status == 204 || a->status == 304;
-  if (w->stopping) keep = false;
+  /* Stopping, or about to (the signal came while this request ran). */
+  if (w->stopping || atomic_load_explicit(&w->stop, memory_order_relaxed)) keep = false;
   sbuf_t *o = &c->out;
   sbuf_printf(o, "HTTP/1.1 %d %s\r\nServer: wpool\r\n", a->status,
               a->reason ? a->reason : http_reason(a->status));
@@ -277,6 +278,10 @@ static void serve_request(conn_t *c) {
   if (http_parser_parse_url(c->text.p, c->url_len, c->parser.method == HTTP_CONNECT, &u) != 0 ||
       c->parser.method == HTTP_CONNECT) {
     refuse(c, 400, "malformed request target");
+    return;
+  }
+  if (c->parser.http_major != 1) {
+    refuse(c, 505, "HTTP/1.0 and HTTP/1.1 only");
     return;
   }
   const char *path = "/", *query = NULL;
@@ -571,9 +576,10 @@ static bool conn_idle(const conn_t *c) {
 static void begin_stop(worker_t *w) {
   w->stopping = true;
   w->stop_ms = uv_now(&w->loop);
-  uv_close((uv_handle_t *)&w->wake, NULL);
-  /* The sweep goes on (it bounds the drain) but no longer keeps the loop
-   * alive: the loop ends when the last connection closes. */
+  /* The wake (for a second signal) and the sweep (it bounds the drain)
+   * stay but no longer keep the loop alive: the loop ends when the last
+   * connection closes. */
+  uv_unref((uv_handle_t *)&w->wake);
   uv_unref((uv_handle_t *)&w->sweep);
   for (conn_t *c = w->conns, *next; c; c = next) {
     next = c->next;
@@ -619,6 +625,10 @@ static void on_sweep(uv_timer_t *t) {
 
 bool worker_adopt(worker_t *w, int fd) {
   pthread_mutex_lock(&w->lock);
+  if (w->finished) {
+    pthread_mutex_unlock(&w->lock);
+    return false;
+  }
   if (w->npending == w->cap_pending) {
     size_t cap = w->cap_pending ? w->cap_pending * 2 : 16;
     int *p = realloc(w->pending, cap * sizeof(int));
@@ -630,14 +640,18 @@ bool worker_adopt(worker_t *w, int fd) {
     w->cap_pending = cap;
   }
   w->pending[w->npending++] = fd;
-  pthread_mutex_unlock(&w->lock);
   uv_async_send(&w->wake);
+  pthread_mutex_unlock(&w->lock);
   return true;
 }
 
+/* The wake handle is closed only once `finished` is set, under the lock:
+ * a send under the lock never meets a closed handle. */
 void worker_stop(worker_t *w) {
   atomic_fetch_add(&w->stop, 1);
-  uv_async_send(&w->wake);
+  pthread_mutex_lock(&w->lock);
+  if (!w->finished) uv_async_send(&w->wake);
+  pthread_mutex_unlock(&w->lock);
 }
 
 int worker_init(worker_t *w) {
@@ -659,6 +673,10 @@ int worker_init(worker_t *w) {
 void *worker_main(void *arg) {
   worker_t *w = arg;
   uv_run(&w->loop, UV_RUN_DEFAULT);
+  pthread_mutex_lock(&w->lock);
+  w->finished = true;
+  pthread_mutex_unlock(&w->lock);
+  uv_close((uv_handle_t *)&w->wake, NULL);
   uv_close((uv_handle_t *)&w->sweep, NULL);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   int err = uv_loop_close(&w->loop);
