@@ -594,9 +594,11 @@ static void on_wake(uv_async_t *a) {
   int fds[64];
   bool more = n > 64;
   if (more) n = 64;
-  memcpy(fds, w->pending, n * sizeof(int));
-  memmove(w->pending, w->pending + n, (w->npending - n) * sizeof(int));
-  w->npending -= n;
+  if (n) {
+    memcpy(fds, w->pending, n * sizeof(int));
+    memmove(w->pending, w->pending + n, (w->npending - n) * sizeof(int));
+    w->npending -= n;
+  }
   pthread_mutex_unlock(&w->lock);
   for (size_t i = 0; i < n; i++) conn_open(w, fds[i]);
   if (more) {
