@@ -123,7 +123,7 @@ static size_t sink_write(char *p, size_t size, size_t n, void *arg) {
 }
 
 static long curl_post(const char *target, const char *const *headers, const char *body, size_t len,
-                      sink_t *out) {
+                      sink_t *out, long timeout_s) {
   CURL *c = curl_easy_init();
   cr_assert_not_null(c);
   char url[512];
@@ -136,7 +136,10 @@ static long curl_post(const char *target, const char *const *headers, const char
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+  /* Without the server's 100 Continue, curl would wait this long before
+   * sending the body: longer than the whole request may take. */
+  curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 2 * 1000 * timeout_s);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   out->len = 0;
   out->buf[0] = 0;
@@ -160,7 +163,7 @@ Test(serve, wagi_arguments_environment_and_stdin) {
   static sink_t out;
   const char *headers[] = {"X-Test: one", "X-Test: two", "Content-Type: text/x-test",
                            "Proxy: http://evil.invalid", NULL};
-  long st = curl_post("/wagi/a%20b/c?env&echo&x=1", headers, "ping", 4, &out);
+  long st = curl_post("/wagi/a%20b/c?env&echo&x=1", headers, "ping", 4, &out, 60);
   cr_assert_eq(st, 200, "%ld: %s", st, out.buf);
   char line[128];
   expect_line(out.buf, "arg 0: wagi");
@@ -204,10 +207,11 @@ Test(serve, the_body_is_stdin_byte_for_byte_and_curl_may_expect_100_continue) {
   cr_expect(memcmp(r.body, body, n) == 0, "the echoed body differs");
   http_response_free(&r);
   /* libcurl sends "Expect: 100-continue" for a body over 1 KiB and waits
-   * for the server's 100 before sending it (or 1 s without it). */
+   * for the server's 100 before sending it (here: longer than the
+   * request's time limit, so a server without it fails the request). */
   static sink_t out;
   const char *expect[] = {"Expect: 100-continue", NULL};
-  long st = curl_post("/wagi?echo", expect, body, 4096, &out);
+  long st = curl_post("/wagi?echo", expect, body, 4096, &out, 20);
   cr_expect_eq(st, 200);
   cr_expect_eq(out.len, 4096);
   cr_expect(memcmp(out.buf, body, 4096) == 0);
@@ -330,6 +334,12 @@ Test(serve, malformed_http_is_400) {
     cr_expect(r.closed);
     http_response_free(&r);
   }
+  char many[4096] = "GET /hello HTTP/1.1\r\n";
+  for (int i = 0; i < 101; i++) strcat(many, "X-A: b\r\n");
+  strcat(many, "\r\n");
+  raw(many, strlen(many), &r);
+  cr_expect_eq(r.status, 431, "%d for 101 header fields", r.status);
+  http_response_free(&r);
   const char v9[] = "GET /hello HTTP/9.9\r\nHost: x\r\n\r\n";
   raw(v9, strlen(v9), &r);
   cr_expect_eq(r.status, 505, "%d", r.status);
@@ -459,7 +469,8 @@ Test(serve, pipelined_requests_are_answered_in_order) {
       "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
       "POST /wagi?echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
       "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET /wagi?plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+      "GET /wagi?plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+      "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"; /* after a close: never answered */
   cr_assert(http_send(fd, reqs, strlen(reqs)));
   http_response_t r;
   cr_assert(http_read(fd, &r, 60));
@@ -475,8 +486,8 @@ Test(serve, pipelined_requests_are_answered_in_order) {
   expect_body(&r, 200, "wagi\n");
   cr_expect(r.closed);
   http_response_free(&r);
-  char c;
-  cr_expect_eq(recv(fd, &c, 1, 0), 0, "the connection should end after Connection: close");
+  /* Nothing more: the connection ends after Connection: close. */
+  cr_expect_not(http_read(fd, &r, 10), "an answer after Connection: close: %d", r.status);
   http_close(fd);
   stop_clean(SIGTERM);
 }
@@ -568,24 +579,38 @@ Test(serve, metrics_count_requests_by_status_with_a_histogram_and_the_pools_stat
   stop_clean(SIGTERM);
 }
 
-Test(serve, sigterm_finishes_the_request_in_flight_then_exits_0) {
+Test(serve, sigterm_finishes_the_requests_in_flight_then_exits_0) {
   const char *const extra[] = {"--threads", "2", NULL};
   start(basic, extra);
-  int a = http_connect(srv.port), b = http_connect(srv.port);
-  cr_assert(a >= 0 && b >= 0);
+  /* c: a request half received; a: a request running; b: idle after
+   * watching /metrics. */
+  int c = http_connect(srv.port), b = http_connect(srv.port);
+  cr_assert(c >= 0 && b >= 0);
+  const char half[] = "POST /wagi?echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345";
+  cr_assert(http_send(c, half, strlen(half)));
+  cr_assert(wait_metric(b, "wpool_serve_requests_receiving", 1), "the half request never came");
+  int a = http_connect(srv.port);
+  cr_assert_geq(a, 0);
   const char slow[] = "GET /wagi?spin=1500 HTTP/1.1\r\nHost: x\r\n\r\n";
   cr_assert(http_send(a, slow, strlen(slow)));
   cr_assert(wait_metric(b, "wpool_pool_live_instances", 1), "the slow request never ran");
   kill(srv.pid, SIGTERM);
   http_response_t r;
-  cr_assert(http_read(a, &r, 60), "the request in flight got no answer");
+  cr_assert(http_read(a, &r, 60), "the running request got no answer");
   expect_body(&r, 200, "wagi\n");
   cr_expect(r.closed, "the last answer says Connection: close");
   http_response_free(&r);
-  char c;
-  cr_expect_eq(recv(b, &c, 1, 0), 0, "the idle connection is closed");
+  /* The half-received request is still taken after the signal. */
+  cr_assert(http_send(c, "67890", 5));
+  cr_assert(http_read(c, &r, 60), "the half-received request got no answer");
+  expect_body(&r, 200, "1234567890");
+  cr_expect(r.closed);
+  http_response_free(&r);
+  char ch;
+  cr_expect_eq(recv(b, &ch, 1, 0), 0, "the idle connection is closed");
   http_close(a);
   http_close(b);
+  http_close(c);
   stop_clean(SIGTERM); /* already signalled: waits for the exit */
   char err[4096];
   server_output(&srv, true, err, sizeof(err));

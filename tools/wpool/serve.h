@@ -55,6 +55,7 @@ typedef struct metrics {
   _Atomic uint64_t bucket[METRIC_BUCKETS + 1];
   _Atomic uint64_t latency_ns_sum;
   _Atomic uint64_t connections_open, connections_total;
+  _Atomic uint64_t receiving; /* requests begun whose bytes are still arriving */
 } metrics_t;
 
 void metrics_count(metrics_t *m, int code, uint64_t ns);

@@ -46,6 +46,12 @@ typedef struct conn {
 
 static uint64_t now_ns(void) { return uv_hrtime(); }
 
+/* Between a request's first byte and its last: counted for /metrics. */
+static void set_receiving(conn_t *c, bool on) {
+  if (c->in_message != on) metrics_add(&c->w->metrics->receiving, on ? 1 : -1);
+  c->in_message = on;
+}
+
 /* ------------------------------------------------------------------ */
 /* Closing */
 
@@ -62,6 +68,7 @@ static void on_closed(uv_handle_t *h) {
   sbuf_free(&c->out);
   sbuf_free(&c->wbuf);
   metrics_add(&w->metrics->connections_open, -1);
+  set_receiving(c, false);
   free(c);
 }
 
@@ -380,7 +387,7 @@ static void serve_request(conn_t *c) {
 
 static int on_message_begin(http_parser *p) {
   conn_t *c = p->data;
-  c->in_message = true;
+  set_receiving(c, true);
   c->t0 = now_ns();
   c->text.len = 0;
   c->url_len = 0;
@@ -460,7 +467,7 @@ static int on_body(http_parser *p, const char *at, size_t len) {
 
 static int on_message_complete(http_parser *p) {
   conn_t *c = p->data;
-  c->in_message = false;
+  set_receiving(c, false);
   serve_request(c);
   /* After a response that closes the connection, nothing more is read. */
   if (c->close_after_write) http_parser_pause(p, 1);
@@ -503,7 +510,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (e != HPE_OK && e != HPE_PAUSED) {
     /* Malformed, or refused by a callback: answer and close. */
     if (!c->in_message) c->t0 = now_ns();
-    c->in_message = false;
+    set_receiving(c, false);
     if (c->error_status == 413)
       refuse(c, 413, "the request's body is over the server's limit (--max-body)");
     else if (c->error_status == 431)

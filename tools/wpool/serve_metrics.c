@@ -119,11 +119,15 @@ bool metrics_expose(const server_t *s, sbuf_t *o) {
   for (unsigned i = 0; i < s->nworkers; i++) sum_ns += get(&s->workers[i].metrics->latency_ns_sum);
   sbuf_printf(o, "wpool_serve_request_duration_seconds_sum %.9f\n", (double)sum_ns / 1e9);
   sbuf_printf(o, "wpool_serve_request_duration_seconds_count %llu\n", (unsigned long long)cum);
-  uint64_t open = 0, total = 0;
+  uint64_t open = 0, total = 0, receiving = 0;
   for (unsigned i = 0; i < s->nworkers; i++) {
     open += get(&s->workers[i].metrics->connections_open);
     total += get(&s->workers[i].metrics->connections_total);
+    receiving += get(&s->workers[i].metrics->receiving);
   }
+  family(o, "wpool_serve_requests_receiving", "gauge",
+         "Requests begun whose bytes are still arriving.");
+  sbuf_printf(o, "wpool_serve_requests_receiving %llu\n", (unsigned long long)receiving);
   family(o, "wpool_serve_connections_open", "gauge", "Client connections open now.");
   sbuf_printf(o, "wpool_serve_connections_open %llu\n", (unsigned long long)open);
   family(o, "wpool_serve_connections_total", "counter", "Client connections accepted.");
