@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,7 +441,10 @@ int serve_main(int argc, char **argv) {
   o.cfg.table_keep_resident = lib.table_keep_resident;
   int st = parse_args(&o, argc, argv);
   if (st >= 0) return st;
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  /* One loop per core this process may run on. */
+  cpu_set_t cpus;
+  long cores = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus)
+                                                              : sysconf(_SC_NPROCESSORS_ONLN);
   server_t *s = calloc(1, sizeof(*s));
   if (!s) return fail(TOOL_FAILED, "out of memory%s%s", "", "");
   s->max_body = o.max_body;
