@@ -18,6 +18,9 @@
 #if WPOOL_HAVE_RUNTIME
 #include "wasm.h"
 #endif
+#if WPOOL_HAVE_SERVE
+#include "serve.h"
+#endif
 #include "workload.h"
 #include "wpool.h"
 
@@ -53,6 +56,11 @@ static const char usage[] =
     "      run a WebAssembly command (WASI) N times, each request on a fresh\n"
     "      instance, on the pool or the stock wasm2c runtime or both; without a\n"
     "      module, the embedded guests of examples/ on both, with a table\n"
+    "  serve [--listen ADDR:PORT] [--threads N] [--runtime pool|stock]\n"
+    "        [--config KEY=VALUE]... [--max-body SIZE] [--log] MODULE.wasm | DIR\n"
+    "      an HTTP/1.1 server running a WebAssembly command per request (WAGI):\n"
+    "      MODULE.wasm at /, or each DIR/NAME.wasm at /NAME; /metrics; stops on\n"
+    "      SIGINT or SIGTERM after the requests in flight (docs/serve.md)\n"
     "  demo [ITERATIONS]\n"
     "      create a pool with the default configuration and 8 modules with data\n"
     "      images, instantiate, dirty and free in a loop (default 200000 times),\n"
@@ -399,6 +407,9 @@ static int dispatch(int argc, char **argv) {
   if (strcmp(cmd, "plan") == 0) return cmd_plan(argc - 2, argv + 2);
 #if WPOOL_HAVE_RUNTIME
   if (strcmp(cmd, "wasm") == 0) return wasm_main(argc - 2, argv + 2);
+#endif
+#if WPOOL_HAVE_SERVE
+  if (strcmp(cmd, "serve") == 0) return serve_main(argc - 2, argv + 2);
 #endif
   if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 2, argv + 2);
   if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 2, argv + 2);
