@@ -141,11 +141,30 @@ typedef struct walk {
   const keep_costs_t *c;
   uint64_t page;
   keep_result_t *out;
+  uint64_t rs_start, rs_end; /* pages to restore, gathered into one stretch */
   uint32_t reads; /* clean reads in a row that make a drop candidate */
   uint32_t drops[KEEP_DROPS_MAX]; /* page numbers */
   bool drop_clean[KEEP_DROPS_MAX]; /* read clean at this free: kept as it is if not dropped */
   uint32_t ndrops;
 } walk_t;
+
+/* Restore the gathered stretch in place: one memset (or image copy) for
+ * neighbouring pages. */
+static void restore_flush(walk_t *w) {
+  if (w->rs_end > w->rs_start) {
+    region_restore(w->r->base, w->r->img, w->rs_start, w->rs_end - w->rs_start);
+    w->out->restored_bytes += w->rs_end - w->rs_start;
+  }
+  w->rs_start = w->rs_end = 0;
+}
+
+static void restore_page(walk_t *w, uint64_t p) {
+  if (w->rs_end != p) {
+    restore_flush(w);
+    w->rs_start = p;
+  }
+  w->rs_end = p + w->page;
+}
 
 static void keep_page(walk_t *w, uint64_t p) {
   w->out->kept_bytes += w->page;
@@ -187,11 +206,8 @@ static void on_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
       w->drop_clean[w->ndrops++] = clean;
       continue;
     }
-    if (!clean) {
-      /* Restored in place: written, new, or not its turn to be read. */
-      region_restore(r->base, r->img, p, w->page);
-      w->out->restored_bytes += w->page;
-    }
+    /* Restored in place: written, new, or not its turn to be read. */
+    if (!clean) restore_page(w, p);
     keep_page(w, p);
   }
 }
@@ -221,6 +237,7 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
               .reads = reads < 1 ? 1 : reads > 254 ? 254 : reads};
   m->frees++;
   int64_t runs = dirty_scan(scanner, r->base, r->scan_bytes, on_run, &w);
+  restore_flush(&w);
   /* The candidates go back when enough of them share the call, or with
    * ranges this free gives back anyway; else they stay kept. */
   bool drop = w.ndrops >= c->drop_min || batch->n > 0;
