@@ -106,7 +106,7 @@ static void measure(void) {
   /* For experiments and tests: the window chosen by hand, whatever the
    * costs (docs/reset.md). */
   w = env_number("WPOOL_KEEP_WINDOW", w);
-  costs.window = (uint32_t)(w < KEEP_SAMPLE ? KEEP_SAMPLE : w > KEEP_WINDOW_MAX ? KEEP_WINDOW_MAX : w);
+  costs.window = (uint32_t)(w < 1 ? 1 : w > KEEP_WINDOW_MAX ? KEEP_WINDOW_MAX : w);
   /* A call that gives pages back pays a TLB flush: worth it once the
    * checks it saves over a window pay for it. */
   uint64_t d = env_number("WPOOL_KEEP_DROP_MIN", costs.madvise_ns / ((keep ? keep : 1) * costs.window));
@@ -232,9 +232,12 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
   const keep_costs_t *c = keep_costs(scanner);
   uint64_t page = os_page_size();
   if (restore_whole(r, m, c, page, out)) return 0;
-  uint32_t reads = c->window / KEEP_SAMPLE;
+  /* Each read is one draw of "did this tenant write it": a page written by
+   * fewer than one tenant in `window` is found clean `window` reads in a
+   * row, about (1 - 1/window)^window = 37% of the time; one written by one
+   * in ten, (0.9)^window, next to never. */
   walk_t w = {.r = r, .m = m, .batch = batch, .c = c, .page = page, .out = out,
-              .reads = reads < 1 ? 1 : reads > 254 ? 254 : reads};
+              .reads = c->window};
   m->frees++;
   int64_t runs = dirty_scan(scanner, r->base, r->scan_bytes, on_run, &w);
   restore_flush(&w);

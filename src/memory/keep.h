@@ -7,12 +7,13 @@
  * still being written is learnt by reading it, but reading a page costs
  * more than zeroing it (a zeroing stores whole cache lines without
  * reading them), so each kept page is read at one free in KEEP_SAMPLE of
- * its slot, in turn, and restored blind at the others. A page found clean
- * at `window` / KEEP_SAMPLE reads in a row has stayed clean for about
- * `window` frees and is no longer worth its keeping: window = the cost of
- * a page fault over the cost of keeping the page (both measured on this
- * machine: keep_costs), so a page written less often than once in
- * `window` frees would cost more to keep than to fault in again. Such pages are given back once enough of them
+ * its slot, in turn, and restored blind at the others. Each read is one
+ * draw of "did this tenant write it": a page found clean at `window`
+ * reads in a row is written by fewer than about one tenant in `window`,
+ * and is no longer worth its keeping: window = the cost of a page fault
+ * over the cost of keeping the page (both measured on this machine:
+ * keep_costs), so such a page would cost more to keep than to fault in
+ * again. (Telling takes window x KEEP_SAMPLE frees of its slot.) Such pages are given back once enough of them
  * share a call that its TLB flush is paid for (drop_min), or with a call
  * the free makes anyway. Kept pages belong to their module: a slot taken
  * by another module's tenant gives them all back (memslot.c).
@@ -36,10 +37,10 @@
 
 /* Bytes from a region's base in which pages can be kept automatically. */
 #define KEEP_TRACK_BYTES (16ull << 20)
-/* The longest window, in frees. */
-#define KEEP_WINDOW_MAX 1024u
+/* The longest window, in tenants: a page's mark counts reads up to it. */
+#define KEEP_WINDOW_MAX 254u
 /* A kept page is read at one free in this many of its slot's. */
-#define KEEP_SAMPLE 8u
+#define KEEP_SAMPLE 16u
 
 /* This machine's costs, measured once per process (keep_costs()). */
 typedef struct keep_costs {
@@ -48,7 +49,7 @@ typedef struct keep_costs {
   uint64_t memset_ns;  /* zeroing a resident page */
   uint64_t scan_ns;    /* one PAGEMAP_SCAN call over a small region (its system call) */
   uint64_t madvise_ns; /* one madvise(MADV_DONTNEED) of a resident page (its TLB flush) */
-  uint32_t window;     /* fault / keep, in [KEEP_SAMPLE, KEEP_WINDOW_MAX] frees, where
+  uint32_t window;     /* fault / keep, in [1, KEEP_WINDOW_MAX]: tenants, where
                           keep = memset + check / KEEP_SAMPLE per free */
   uint32_t drop_min;   /* madvise / (keep x window), at least 1: pages worth one call */
 } keep_costs_t;
