@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "measure.h"
 #include "memory/dirty.h"
 #include "ondemand.h"
 #include "rss.h"
@@ -59,12 +60,6 @@
 
 static const int Ds[] = {1, 16, 64, 256};
 enum { ND = 4, MAXD = 256 };
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t minflt(void) {
   struct rusage ru;
@@ -126,11 +121,6 @@ static void guest(uint8_t *mem, void **table, uint8_t *state, const pattern_t *p
 }
 
 /* ---- results ----------------------------------------------------------- */
-
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return (x > y) - (x < y);
-}
 
 typedef struct stat_row {
   char strategy[32];

@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "measure.h"
 #include "guests.h"
 #include "runtime.h"
 
@@ -45,21 +46,6 @@ typedef struct cell {
   uint64_t nlat;
   uint64_t faults;
 } cell_t;
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 static void noop(const uint8_t *mem, uint64_t len, void *arg) { (void)mem, (void)len, (void)arg; }
 
@@ -154,7 +140,7 @@ int main(int argc, char **argv) {
     double stock_rps = 0;
     for (int s = 0; s < NSET; s++) {
       cell_t *c = &cells[s][g];
-      qsort(c->rps, (size_t)rounds, sizeof(double), cmp_d);
+      qsort(c->rps, (size_t)rounds, sizeof(double), cmp_double);
       qsort(c->lat_ns, c->nlat, sizeof(uint64_t), cmp_u64);
       double med = c->rps[rounds / 2];
       if (s == S_STOCK) stock_rps = med;

@@ -1,6 +1,7 @@
 /* `wpool demo`: a real pool with the default configuration, a handful of
  * modules with data images, and instances created, dirtied and freed in a
  * loop; then the pool's statistics. */
+#include "measure.h"
 #include "demo.h"
 
 #include <stdio.h>
@@ -12,12 +13,6 @@
 #include "wpool.h"
 
 enum { MODULES = 8, LIVE = 16 };
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void print_stats(FILE *out, const wpool_stats_t *s) {
   fprintf(out,

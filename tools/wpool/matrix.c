@@ -8,6 +8,7 @@
  * run, then one per cell with the medians: the defaults' throughput against
  * the best hand-set setting's, and their peak resident bytes against that
  * setting's. */
+#include "measure.h"
 #include "matrix.h"
 
 #include <stdlib.h>
@@ -36,16 +37,6 @@ typedef struct cell {
   uint32_t modules, warm, dirty;
   bool spread;
 } cell_t;
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof(*v), cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void cell_workload(const cell_t *c, workload_t *w) {
   workload_defaults(w);

@@ -11,6 +11,7 @@
  * the instances whose lifetime has ended are freed (a min-heap by expiry).
  * The cycle latency of an instance is the time spent in its creation, in
  * the guest's writes (where page faults land) and in its free. */
+#include "measure.h"
 #include "run.h"
 
 #include <dirent.h>
@@ -31,12 +32,6 @@
 #include "svg.h"
 
 #define HP 4096ull
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t mix(uint64_t x) {
   x ^= x >> 30;

@@ -1,5 +1,6 @@
 /* `wpool wasm`: run a WebAssembly command N times, each request on a fresh
  * instance, on the pool or the stock runtime or both (docs/cli.md). */
+#include "measure.h"
 #include "wasm.h"
 
 #include <errno.h>
@@ -31,17 +32,6 @@ static const char usage[] =
     "usage: wpool wasm [--requests N] [--stdin FILE] [--runtime pool|stock] [--compare]\n"
     "                  [--config KEY=VALUE]... [--json] [MODULE.wasm [ARGS...]]\n"
     "without a module: the embedded guests, pool against stock\n";
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
 
 /* The q-quantile of sorted v (nearest rank). */
 static double quantile_us(const uint64_t *v, uint64_t n, double q) {
