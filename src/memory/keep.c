@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -38,7 +39,7 @@ static bool pristine(const uint8_t *base, const image_t *img, uint64_t off, uint
 
 /* ---- this machine's costs --------------------------------------------------- */
 
-enum { MEASURE_PAGES = 64, MEASURE_ROUNDS = 3 };
+enum { MEASURE_PAGES = 64, MEASURE_ROUNDS = 3, SHRINK_PAGES = 16 };
 
 /* Pages that stayed clean for a window wait for their call in an array of
  * this many; drop_min is at most this. */
@@ -47,6 +48,8 @@ enum { MEASURE_PAGES = 64, MEASURE_ROUNDS = 3 };
 static keep_costs_t costs;
 static pthread_once_t costs_once = PTHREAD_ONCE_INIT;
 static dirty_scanner_t *costs_scanner; /* the first caller's, for the measurement */
+static _Atomic uint64_t shrink_estimate; /* ns per page: keep_shrink_ns() */
+static uint64_t shrink_pinned;           /* WPOOL_KEEP_SHRINK_NS, or 0 */
 
 static void count_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   (void)off, (void)swapped;
@@ -71,7 +74,7 @@ static void measure(void) {
   if (os_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &p) == 0) {
     uint8_t *b = p;
     uint64_t fault = UINT64_MAX, check = UINT64_MAX, zero = UINT64_MAX, scan = UINT64_MAX,
-             advise = UINT64_MAX;
+             advise = UINT64_MAX, shrink = UINT64_MAX;
     volatile bool sink = false;
     for (int round = 0; round < MEASURE_ROUNDS; round++) {
       if (os_madvise(b, len, MADV_DONTNEED) != 0) break;
@@ -86,6 +89,12 @@ static void measure(void) {
         scan = min_u64(scan, clock_now_ns() - t3);
       uint64_t t4 = clock_now_ns();
       if (os_madvise(b, page, MADV_DONTNEED) == 0) advise = min_u64(advise, clock_now_ns() - t4);
+      /* A shrink of the size of a wasm page (16 host pages of 4 KiB). */
+      uint64_t t5 = clock_now_ns();
+      if (os_mprotect(b + page, SHRINK_PAGES * page, PROT_NONE) == 0) {
+        shrink = min_u64(shrink, (clock_now_ns() - t5) / SHRINK_PAGES);
+        if (os_mprotect(b + page, SHRINK_PAGES * page, PROT_READ | PROT_WRITE) != 0) break;
+      }
       fault = min_u64(fault, (t1 - t0) / MEASURE_PAGES);
       zero = min_u64(zero, (t2 - t1) / MEASURE_PAGES);
       check = min_u64(check, (t3 - t2) / MEASURE_PAGES);
@@ -96,8 +105,12 @@ static void measure(void) {
       costs = (keep_costs_t){.fault_ns = fault, .check_ns = check ? check : 1,
                              .memset_ns = zero ? zero : 1,
                              .scan_ns = scan != UINT64_MAX ? scan : 0,
-                             .madvise_ns = advise != UINT64_MAX ? advise : 0};
+                             .madvise_ns = advise != UINT64_MAX ? advise : 0,
+                             .shrink_ns = shrink != UINT64_MAX ? shrink : 0};
   }
+  shrink_pinned = env_number("WPOOL_KEEP_SHRINK_NS", 0);
+  costs.shrink_ns = shrink_pinned ? shrink_pinned : costs.shrink_ns;
+  atomic_store_explicit(&shrink_estimate, costs.shrink_ns, memory_order_relaxed);
   /* Keeping a page costs a zeroing at most frees of its slot and a read
    * at one in KEEP_SAMPLE; giving it back costs a fault when a tenant
    * needs it again. */
@@ -117,6 +130,24 @@ const keep_costs_t *keep_costs(dirty_scanner_t *scanner) {
   if (!costs_scanner) costs_scanner = scanner; /* before the once; a race is harmless */
   pthread_once(&costs_once, measure);
   return &costs;
+}
+
+/* ---- shrinks ------------------------------------------------------------------ */
+
+void keep_shrink_note(uint64_t ns, uint64_t pages) {
+  if (!pages || shrink_pinned) return;
+  /* A running average over about the last 8 shrinks, so that load that
+   * comes and goes moves it; racing updates lose a sample, no more. */
+  uint64_t e = atomic_load_explicit(&shrink_estimate, memory_order_relaxed);
+  atomic_store_explicit(&shrink_estimate, (7 * e + ns / pages) / 8, memory_order_relaxed);
+}
+
+uint64_t keep_shrink_ns(void) { return atomic_load_explicit(&shrink_estimate, memory_order_relaxed); }
+
+bool keep_give_back_grown(uint64_t pages, uint32_t frees) {
+  if (!pages || frees % KEEP_SAMPLE == 0) return false;
+  const keep_costs_t *c = keep_costs(NULL);
+  return pages * keep_shrink_ns() > pages * c->fault_ns + c->madvise_ns;
 }
 
 /* ---- records ------------------------------------------------------------------ */
@@ -178,9 +209,9 @@ static void on_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   for (uint64_t p = off; p < off + len; p += w->page) {
     uint64_t i = p / w->page;
     uint8_t *mark = i < w->m->pages ? &w->m->marks[i] : NULL;
-    if (!mark || swapped) {
-      /* Untracked, or in swap (resetting in place would read it back in):
-       * given back. */
+    if (!mark || swapped || p >= r->give_back_from) {
+      /* Untracked, in swap (resetting in place would read it back in), or
+       * grown into and dearer to shrink over than to fault in: given back. */
       decommit_add(w->batch, r->base + p, w->page, r->base, r->img);
       if (mark && *mark) w->out->dropped_bytes += w->page;
       if (mark) *mark = 0;

@@ -49,6 +49,8 @@ typedef struct keep_costs {
   uint64_t memset_ns;  /* zeroing a resident page */
   uint64_t scan_ns;    /* one PAGEMAP_SCAN call over a small region (its system call) */
   uint64_t madvise_ns; /* one madvise(MADV_DONTNEED) of a resident page (its TLB flush) */
+  uint64_t shrink_ns;  /* making a resident page inaccessible, per page: the first
+                          estimate (keep_shrink_ns() follows what shrinks cost since) */
   uint32_t window;     /* fault / keep, in [1, KEEP_WINDOW_MAX]: tenants, where
                           keep = memset + check / KEEP_SAMPLE per free */
   uint32_t drop_min;   /* madvise / (keep x window), at least 1: pages worth one call */
@@ -57,6 +59,24 @@ typedef struct keep_costs {
 /* Measure (the first call, a few milliseconds; `scanner` times the scan)
  * or return the costs. */
 const keep_costs_t *keep_costs(dirty_scanner_t *scanner);
+
+/* A smaller tenant makes the bytes it does not have inaccessible: an
+ * mprotect of pages kept resident, whose TLB shoot-down costs whatever
+ * this machine and its load make it (per page in a VM that flushes page by
+ * page; more when other CPUs run the process). So it is learnt: every
+ * shrink over kept pages reports its time (keep_shrink_note), and
+ * keep_shrink_ns() is the running estimate per page, starting from the
+ * measured one. WPOOL_KEEP_SHRINK_NS=N pins it. */
+void keep_shrink_note(uint64_t ns, uint64_t pages);
+uint64_t keep_shrink_ns(void);
+
+/* Whether `pages` kept past a tenant's initial size (its module's minimum:
+ * pages it grew into) cost more to make inaccessible again at the next
+ * instantiation than to give back at this free and fault in when a tenant
+ * grows again: pages x shrink > pages x fault + one madvise. At one free
+ * in KEEP_SAMPLE of the slot (`frees`) the answer is no, so that shrinks
+ * keep being measured. */
+bool keep_give_back_grown(uint64_t pages, uint32_t frees);
 
 /* A slot region's kept pages. */
 typedef struct keep_marks {
@@ -76,6 +96,7 @@ typedef struct keep_region {
   uint64_t writable_bytes; /* [0, writable_bytes) may be read and written; the rest is
                               PROT_NONE and pristine (given up by a shrink) */
   const image_t *img;      /* the image mapped there, or NULL */
+  uint64_t give_back_from; /* pages at or past it are given back, not kept (UINT64_MAX: none) */
 } keep_region_t;
 
 typedef struct keep_result {

@@ -8,6 +8,7 @@
 #include "memory/os.h"
 #include "memory/region.h"
 #include "memory/reset.h"
+#include "util/clock.h"
 
 #define ANON_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED)
 
@@ -74,6 +75,13 @@ void memslot_trimmed(memslot_t *s) {
   keep_marks_clear(&s->kept);
 }
 
+/* Kept pages in [from, to). */
+static uint64_t kept_between(const memslot_t *s, uint64_t from, uint64_t to) {
+  uint64_t page = os_page_size(), n = 0;
+  for (uint64_t i = from / page; i < to / page && i < s->kept.pages; i++) n += s->kept.marks[i] != 0;
+  return n;
+}
+
 /* Set the accessible size to `bytes`. Bytes given up keep their pages:
  * the reset on free made them pristine, and the tenant's module may grow
  * into them again; they stay counted as kept, and trimming gives them
@@ -83,7 +91,12 @@ static int set_accessible(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
   if (bytes > s->accessible) {
     err = protect(ctx, base + s->accessible, bytes - s->accessible, PROT_READ | PROT_WRITE);
   } else if (bytes < s->accessible) {
+    /* Kept pages in the bytes given up: their TLB entries are shot down,
+     * a cost the automatic keep set learns (keep_give_back_grown). */
+    uint64_t kept = ctx->keep_auto ? kept_between(s, bytes, s->accessible) : 0;
+    uint64_t t0 = kept ? clock_now_ns() : 0;
     err = protect(ctx, base + bytes, s->accessible - bytes, PROT_NONE);
+    if (!err && kept) keep_shrink_note(clock_now_ns() - t0, kept);
     if (!err && s->accessible > s->resident_end) s->resident_end = s->accessible;
   }
   /* Stored atomically: wpool_fault_lookup reads it from signal handlers. */
@@ -104,6 +117,7 @@ int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image
     COUNTER_ADD(ctx->counters, module_moves, 1);
   }
   if (!err) err = set_accessible(s, base, ctx, bytes);
+  if (!err) s->initial = bytes;
   if (!err && img && s->image != img) {
     if (img->fd >= 0) {
       void *p;
@@ -184,8 +198,14 @@ static bool memslot_reset_dirty(memslot_t *s, uint8_t *base, const memslot_ctx_t
 
 static bool memslot_reset_auto(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
                                decommit_batch_t *batch, uint64_t *kept) {
-  keep_region_t r = {.base = base, .scan_bytes = memslot_resident_span(s),
-                     .writable_bytes = s->accessible, .img = s->image};
+  uint64_t span = memslot_resident_span(s), page = os_page_size();
+  keep_region_t r = {.base = base, .scan_bytes = span, .writable_bytes = s->accessible,
+                     .img = s->image, .give_back_from = UINT64_MAX};
+  /* Pages the tenant grew into: kept, the next tenant's instantiation makes
+   * them inaccessible again, an mprotect whose TLB flush may cost more
+   * than faulting them in again. */
+  if (span > s->initial && keep_give_back_grown((span - s->initial) / page, s->kept.frees + 1))
+    r.give_back_from = s->initial;
   keep_result_t out;
   int err = keep_reset(&r, &s->kept, ctx->scanner, batch, &out);
   COUNTER_ADD(ctx->counters, dirty_scans, 1);

@@ -33,6 +33,7 @@
 typedef struct memslot {
   uint64_t accessible;   /* bytes read-write from the base; page multiple; read atomically */
   uint64_t resident_end; /* no private page is resident at or past max(accessible, this) */
+  uint64_t initial;      /* bytes accessible when the tenant started (its module's minimum) */
   image_t *image;        /* the memfd image mapped in, with a reference; or NULL */
   keep_marks_t kept;     /* pages the automatic keep set keeps (WPOOL_KEEP_AUTO) */
   bool unknown;          /* contents and mappings unknown: full reset before use */

@@ -240,6 +240,7 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
       .keep_madvise_ns = kc ? kc->madvise_ns : 0,
       .keep_drop_min = kc ? kc->drop_min : 0,
       .keep_window = kc ? kc->window : 0,
+      .keep_shrink_ns = kc ? keep_shrink_ns() : 0,
       .live_instances = atomic_load(&p->live_instances),
       .live_stacks = atomic_load(&p->live_stacks),
       .live_modules = atomic_load(&p->live_modules),

@@ -94,7 +94,8 @@ static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, decommit_batc
   uint64_t used = (uint64_t)*size * p->cfg.table_element_size;
   used = (used + p->layout.page - 1) & ~(p->layout.page - 1);
   if (p->table_kept && p->mem_ctx.scanner) {
-    keep_region_t r = {.base = base, .scan_bytes = used, .writable_bytes = used};
+    keep_region_t r = {.base = base, .scan_bytes = used, .writable_bytes = used,
+                       .give_back_from = UINT64_MAX};
     keep_result_t out;
     if (keep_reset(&r, &p->table_kept[idx], p->mem_ctx.scanner, batch, &out) == 0) {
       COUNTER_ADD(&p->mem_counters, memset_bytes, out.restored_bytes);

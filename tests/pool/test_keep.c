@@ -4,12 +4,14 @@
  * gives the slot's pages back; trimming releases kept pages, those past a
  * shrink included. The window and the pages worth a call are pinned
  * (WPOOL_KEEP_WINDOW, WPOOL_KEEP_DROP_MIN) so the test does not depend on
- * this machine's costs. A window of 1: a page is given back at its first
+ * this machine's costs, and so is the cost of a shrink
+ * (WPOOL_KEEP_SHRINK_NS) but where the test is about learning it. A window of 1: a page is given back at its first
  * read (one free in KEEP_SAMPLE = 16) that finds it clean. */
 #include <stdlib.h>
 #include <sys/resource.h>
 
 #include "fixture.h"
+#include "memory/keep.h"
 
 #define HP 4096u
 
@@ -33,9 +35,12 @@ static long minor_faults(void) {
 
 /* One slot of a 16 MiB memory: a region far too large to be zeroed whole
  * instead of scanned (keep.h), whatever this machine's costs. */
-static wpool_t *auto_pool(const char *window) {
+static wpool_t *auto_pool_batched(const char *window, const char *drop_min) {
   setenv("WPOOL_KEEP_WINDOW", window, 1);
-  setenv("WPOOL_KEEP_DROP_MIN", "1", 1); /* a page is worth a call */
+  setenv("WPOOL_KEEP_DROP_MIN", drop_min, 1);
+  /* A shrink as cheap as can be, so grown pages are kept, unless the test
+   * set its own. */
+  setenv("WPOOL_KEEP_SHRINK_NS", "1", 0);
   wpool_config_t c = small_config();
   c.instance_count = 1;
   c.instance_memory_pages = 256;
@@ -46,7 +51,12 @@ static wpool_t *auto_pool(const char *window) {
   if (err == WPOOL_ENOTSUP) cr_skip_test("no PAGEMAP_SCAN here");
   cr_assert_eq(err, 0, "%s", wpool_last_error());
   cr_assert_eq(stats(p).keep_window, (uint64_t)atoi(window));
+  cr_assert_eq(stats(p).keep_drop_min, (uint64_t)atoi(drop_min));
   return p;
+}
+
+static wpool_t *auto_pool(const char *window) {
+  return auto_pool_batched(window, "1"); /* a page is worth a call */
 }
 
 /* One tenant: write one byte in each page of `pages` (host pages). */
@@ -143,18 +153,7 @@ Test(keep, trimming_releases_kept_pages_those_past_a_shrink_too) {
 /* A call that gives pages back pays a TLB flush: clean pages wait until
  * keep_drop_min of them (or pages the free gives back anyway) share it. */
 Test(keep, clean_pages_wait_for_a_call_worth_its_flush) {
-  setenv("WPOOL_KEEP_DROP_MIN", "8", 1);
-  setenv("WPOOL_KEEP_WINDOW", "1", 1);
-  wpool_config_t c = small_config();
-  c.instance_count = 1;
-  c.instance_memory_pages = 256;
-  c.memory_reservation = 16 * MiB;
-  c.reset_strategy = WPOOL_RESET_DIRTY;
-  wpool_t *p;
-  int err = wpool_create(&c, &p);
-  if (err == WPOOL_ENOTSUP) cr_skip_test("no PAGEMAP_SCAN here");
-  cr_assert_eq(err, 0, "%s", wpool_last_error());
-  cr_assert_eq(stats(p).keep_drop_min, 8);
+  wpool_t *p = auto_pool_batched("1", "8");
   test_module_t t;
   tm_init(&t, 256, 256, 0);
   wpool_module_t *m = make_module(p, &t);
@@ -169,5 +168,75 @@ Test(keep, clean_pages_wait_for_a_call_worth_its_flush) {
    * call of 8, the next 8 another; the last one waits. */
   cr_assert_eq(stats(p).keep_dropped_bytes, 16 * HP, "two calls of 8 (%llu pages)",
                (unsigned long long)stats(p).keep_dropped_bytes / HP);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+/* A tenant of `m` (initial size 250 pages) that grows by 5 and writes the
+ * grown pages; they read zero first. */
+static void grower(wpool_t *p, wpool_module_t *m) {
+  wpool_instance_t *in = make_instance(p, m);
+  cr_assert_eq(wpool_memory_pages(in, 0), 250);
+  cr_assert_eq(wpool_memory_grow(in, 0, 5), 250);
+  uint8_t *b = wpool_memory_base(in, 0);
+  cr_assert(all_bytes(b + 250 * PAGE, 5 * PAGE, 0), "grown pages pristine");
+  memset(b + 250 * PAGE, 0x44, 5 * PAGE);
+  wpool_instance_free(in);
+}
+
+/* Pages a tenant grew into are made inaccessible at the next tenant's
+ * start, an mprotect whose TLB flush may cost more than faulting them in
+ * again: then they are given back at the free instead, but at one free in
+ * 16 of the slot, which keeps them so that shrinks go on being measured. */
+Test(keep, grown_pages_are_given_back_when_a_shrink_costs_more_than_their_faults) {
+  setenv("WPOOL_KEEP_SHRINK_NS", "1000000000", 1); /* 1 s a page */
+  wpool_t *p = auto_pool("64");
+  cr_assert_eq(stats(p).keep_shrink_ns, 1000000000);
+  test_module_t t;
+  tm_init(&t, 250, 256, 0);
+  wpool_module_t *m = make_module(p, &t);
+  for (int i = 1; i <= 15; i++) {
+    grower(p, m);
+    cr_assert_lt(stats(p).memory_kept_resident_bytes, PAGE, "free %d: the grown pages given back", i);
+  }
+  grower(p, m); /* the 16th free: kept, for the next shrink to be timed */
+  cr_assert_geq(stats(p).memory_kept_resident_bytes, 5 * PAGE);
+  grower(p, m); /* starts with the shrink over them, then faults nothing in */
+  cr_assert_lt(stats(p).memory_kept_resident_bytes, PAGE);
+  cr_assert_eq(stats(p).keep_shrink_ns, 1000000000, "pinned: no shrink moves it");
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+Test(keep, grown_pages_stay_kept_when_a_shrink_costs_less) {
+  wpool_t *p = auto_pool("64"); /* WPOOL_KEEP_SHRINK_NS=1 */
+  test_module_t t;
+  tm_init(&t, 250, 256, 0);
+  wpool_module_t *m = make_module(p, &t);
+  for (int i = 1; i <= 5; i++) {
+    grower(p, m);
+    cr_assert_geq(stats(p).memory_kept_resident_bytes, 5 * PAGE, "free %d: kept", i);
+  }
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+/* Unpinned, the estimate follows the shrinks' times: a machine or a load
+ * that makes them dear turns kept grown pages into given-back ones. */
+Test(keep, the_shrink_cost_is_learnt_from_shrinks) {
+  setenv("WPOOL_KEEP_SHRINK_NS", "", 1); /* empty: not pinned */
+  wpool_t *p = auto_pool("64");
+  wpool_stats_t s = stats(p);
+  uint64_t dear = 100 * (s.keep_fault_ns + s.keep_madvise_ns) + 1000000;
+  for (int i = 0; i < 200; i++) keep_shrink_note(dear * 32, 32);
+  s = stats(p);
+  cr_assert_gt(s.keep_shrink_ns, dear / 2, "learnt %llu of %llu ns",
+               (unsigned long long)s.keep_shrink_ns, (unsigned long long)dear);
+  test_module_t t;
+  tm_init(&t, 250, 256, 0);
+  wpool_module_t *m = make_module(p, &t);
+  grower(p, m);
+  cr_assert_lt(stats(p).memory_kept_resident_bytes, PAGE, "dear shrinks: grown pages given back");
+  for (int i = 0; i < 200; i++) keep_shrink_note(0, 32);
+  cr_assert_eq(stats(p).keep_shrink_ns, 0, "cheap shrinks: learnt back down");
+  grower(p, m);
+  cr_assert_geq(stats(p).memory_kept_resident_bytes, 5 * PAGE, "cheap shrinks: kept");
   cr_assert_eq(wpool_destroy(p), 0);
 }
