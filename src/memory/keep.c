@@ -243,15 +243,19 @@ static void on_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   }
 }
 
-/* A region without an image whose pages cost less to zero all than to
- * scan: zeroed whole (pages not yet resident fault in once) and kept
- * whole. */
+/* A region without an image whose pages are all resident (kept) and cost
+ * less to zero all than to scan: zeroed whole and kept whole. A page not
+ * resident would fault in under the memset (a fault costs a hundred
+ * zeroings), so a region with one is scanned instead, which marks the
+ * pages its tenants touch. */
 static bool restore_whole(const keep_region_t *r, keep_marks_t *m, const keep_costs_t *c,
                           uint64_t page, keep_result_t *out) {
   if (r->img || !c->scan_ns || r->scan_bytes / page * c->memset_ns > c->scan_ns) return false;
+  if (r->scan_bytes / page > m->pages) return false;
+  for (uint64_t i = 0; i < r->scan_bytes / page; i++)
+    if (!m->marks[i]) return false;
   uint64_t w = r->scan_bytes < r->writable_bytes ? r->scan_bytes : r->writable_bytes;
   memset(r->base, 0, w);
-  for (uint64_t i = 0; i < r->scan_bytes / page && i < m->pages; i++) m->marks[i] = 1;
   *out = (keep_result_t){.kept_bytes = r->scan_bytes, .resident_end = r->scan_bytes,
                          .restored_bytes = w};
   return true;
