@@ -441,21 +441,27 @@ typedef struct wpool_stats {
   /* What the pool measured on this machine, per host page, and the rule
    * it drew: a kept page is read at one free of its slot in 16, and given
    * back after keep_window such reads in a row found it clean (so after
-   * 16 x keep_window frees), keep_drop_min or more at a time
-   * (docs/reset.md). */
+   * 16 x keep_window frees; a page past the accessible size counts as
+   * clean at every free), keep_drop_min or more at a time. A region small
+   * enough to zero whole is zeroed whole, never read nor given back. The
+   * costs are measured once per process (docs/reset.md). All zero when no
+   * budget is automatic or the kernel lacks PAGEMAP_SCAN. */
   uint64_t keep_fault_ns;      /* faulting a page in */
   uint64_t keep_check_ns;      /* reading a kept page to see it is pristine */
   uint64_t keep_memset_ns;     /* zeroing a page */
   uint64_t keep_scan_ns;       /* one PAGEMAP_SCAN system call */
   uint64_t keep_madvise_ns;    /* one madvise of a resident page (a TLB flush) */
-  uint64_t keep_window;        /* clean reads in a row; 0 when no budget is automatic */
+  uint64_t keep_window;        /* clean reads in a row */
   uint64_t keep_drop_min;      /* pages that make one call to give them back worth it */
-  uint64_t keep_dropped_bytes; /* kept pages given back: not needed for a window */
+  uint64_t keep_dropped_bytes; /* kept pages given back: clean for a window, grown into
+                                  (see keep_shrink_ns), or found in swap */
   uint64_t module_moves;       /* slots that gave back another module's kept pages */
   /* Making a kept page inaccessible again (a smaller tenant's mprotect,
-   * with its TLB flush), ns per page: learnt from the shrinks so far. Pages
-   * a tenant grew into are given back at its free instead of kept while
-   * this exceeds keep_fault_ns (plus one madvise over them). */
+   * with its TLB flush), ns per page: learnt from this process's shrinks
+   * so far. The pages a tenant grew into (past its module's minimum, up to
+   * its accessible size) are given back at its free instead of kept while
+   * this exceeds keep_fault_ns (plus one madvise over them), except at one
+   * free of the slot in 16 and in regions zeroed whole. */
   uint64_t keep_shrink_ns;
 } wpool_stats_t;
 

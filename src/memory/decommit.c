@@ -51,9 +51,13 @@ void decommit_flush(decommit_batch_t *b) {
     const decommit_range_t *r = &b->r[i];
     if (os_madvise(r->p, r->len, MADV_DONTNEED) == 0) continue;
     COUNTER_ADD(c->counters, madvise_refused_bytes, r->len);
-    if (b->restore_refused) {
-      region_restore(r->base, r->img, (uint64_t)(r->p - r->base), r->len);
-      COUNTER_ADD(c->counters, memset_bytes, r->len);
+    /* Restored by hand where it can be written: past the writable bytes
+     * the pages are pristine already (and writing them would fault). */
+    uint64_t off = (uint64_t)(r->p - r->base);
+    uint64_t w = off >= r->writable ? 0 : off + r->len <= r->writable ? r->len : r->writable - off;
+    if (b->restore_refused && w) {
+      region_restore(r->base, r->img, off, w);
+      COUNTER_ADD(c->counters, memset_bytes, w);
     }
   }
   COUNTER_ADD(c->counters, madvise_calls, calls);
@@ -61,13 +65,14 @@ void decommit_flush(decommit_batch_t *b) {
 }
 
 void decommit_add(decommit_batch_t *b, uint8_t *p, uint64_t len, uint8_t *base,
-                  const image_t *img) {
+                  const image_t *img, uint64_t writable) {
   if (!len) return;
   decommit_range_t *last = b->n ? &b->r[b->n - 1] : NULL;
-  if (last && last->p + last->len == p && last->base == base && last->img == img) {
+  if (last && last->p + last->len == p && last->base == base && last->img == img &&
+      last->writable == writable) {
     last->len += len;
     return;
   }
   if (b->n == DECOMMIT_RANGES_MAX) decommit_flush(b);
-  b->r[b->n++] = (decommit_range_t){p, len, base, img};
+  b->r[b->n++] = (decommit_range_t){p, len, base, img, writable};
 }

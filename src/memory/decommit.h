@@ -37,6 +37,8 @@ typedef struct decommit_range {
   uint64_t len;
   uint8_t *base;       /* start of the memory (or table, stack) the range is in */
   const image_t *img;  /* the image mapped in that memory, or NULL */
+  uint64_t writable;   /* bytes from base that are read-write: past them a
+                          refused range is PROT_NONE and pristine, not restored */
 } decommit_range_t;
 
 typedef struct decommit_batch {
@@ -66,7 +68,7 @@ static inline decommit_batch_t decommit_batch(decommit_ctx_t *c) {
 /* Add a range (merged with the previous one when they touch and share a
  * base and image); a full batch is issued first. */
 void decommit_add(decommit_batch_t *b, uint8_t *p, uint64_t len, uint8_t *base,
-                  const image_t *img);
+                  const image_t *img, uint64_t writable);
 /* Issue the batch and empty it. */
 void decommit_flush(decommit_batch_t *b);
 

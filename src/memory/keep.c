@@ -50,6 +50,7 @@ static pthread_once_t costs_once = PTHREAD_ONCE_INIT;
 static dirty_scanner_t *costs_scanner; /* the first caller's, for the measurement */
 static _Atomic uint64_t shrink_estimate; /* ns per page: keep_shrink_ns() */
 static uint64_t shrink_pinned;           /* WPOOL_KEEP_SHRINK_NS, or 0 */
+static uint64_t shrink_call_ns;          /* an mprotect over no resident page */
 
 static void count_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   (void)off, (void)swapped;
@@ -74,7 +75,7 @@ static void measure(void) {
   if (os_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &p) == 0) {
     uint8_t *b = p;
     uint64_t fault = UINT64_MAX, check = UINT64_MAX, zero = UINT64_MAX, scan = UINT64_MAX,
-             advise = UINT64_MAX, shrink = UINT64_MAX;
+             advise = UINT64_MAX, shrink = UINT64_MAX, shrink_call = UINT64_MAX;
     volatile bool sink = false;
     for (int round = 0; round < MEASURE_ROUNDS; round++) {
       if (os_madvise(b, len, MADV_DONTNEED) != 0) break;
@@ -89,12 +90,20 @@ static void measure(void) {
         scan = min_u64(scan, clock_now_ns() - t3);
       uint64_t t4 = clock_now_ns();
       if (os_madvise(b, page, MADV_DONTNEED) == 0) advise = min_u64(advise, clock_now_ns() - t4);
-      /* A shrink of the size of a wasm page (16 host pages of 4 KiB). */
+      /* A shrink of the size of a wasm page (16 host pages of 4 KiB), over
+       * resident pages and over pages not resident: the difference is
+       * what a resident page adds (its TLB flush), the rest the call's
+       * own cost, paid whether the pages were kept or given back. */
+      uint8_t *full = b + page, *empty = b + (1 + SHRINK_PAGES) * page;
+      if (os_madvise(empty, SHRINK_PAGES * page, MADV_DONTNEED) != 0) break;
       uint64_t t5 = clock_now_ns();
-      if (os_mprotect(b + page, SHRINK_PAGES * page, PROT_NONE) == 0) {
-        shrink = min_u64(shrink, (clock_now_ns() - t5) / SHRINK_PAGES);
-        if (os_mprotect(b + page, SHRINK_PAGES * page, PROT_READ | PROT_WRITE) != 0) break;
-      }
+      if (os_mprotect(full, SHRINK_PAGES * page, PROT_NONE) != 0) break;
+      uint64_t t6 = clock_now_ns();
+      if (os_mprotect(empty, SHRINK_PAGES * page, PROT_NONE) != 0) break;
+      uint64_t t7 = clock_now_ns();
+      if (os_mprotect(full, 2 * SHRINK_PAGES * page, PROT_READ | PROT_WRITE) != 0) break;
+      shrink_call = min_u64(shrink_call, t7 - t6);
+      shrink = min_u64(shrink, (t6 - t5) > (t7 - t6) ? (t6 - t5 - (t7 - t6)) / SHRINK_PAGES : 0);
       fault = min_u64(fault, (t1 - t0) / MEASURE_PAGES);
       zero = min_u64(zero, (t2 - t1) / MEASURE_PAGES);
       check = min_u64(check, (t3 - t2) / MEASURE_PAGES);
@@ -107,6 +116,7 @@ static void measure(void) {
                              .scan_ns = scan != UINT64_MAX ? scan : 0,
                              .madvise_ns = advise != UINT64_MAX ? advise : 0,
                              .shrink_ns = shrink != UINT64_MAX ? shrink : 0};
+    shrink_call_ns = shrink_call != UINT64_MAX ? shrink_call : 0;
   }
   shrink_pinned = env_number("WPOOL_KEEP_SHRINK_NS", 0);
   costs.shrink_ns = shrink_pinned ? shrink_pinned : costs.shrink_ns;
@@ -136,10 +146,16 @@ const keep_costs_t *keep_costs(dirty_scanner_t *scanner) {
 
 void keep_shrink_note(uint64_t ns, uint64_t pages) {
   if (!pages || shrink_pinned) return;
-  /* A running average over about the last 8 shrinks, so that load that
-   * comes and goes moves it; racing updates lose a sample, no more. */
+  /* Per resident page: the call's own cost is paid anyway. A sample is
+   * worth at most 4 faults, so that one preemption between the clock
+   * reads does not decide for the next hundred shrinks. A running average
+   * over about the last 8 shrinks, so that load that comes and goes moves
+   * it; racing updates lose a sample, no more. */
+  uint64_t s = (ns > shrink_call_ns ? ns - shrink_call_ns : 0) / pages;
+  uint64_t cap = 4 * costs.fault_ns;
+  if (s > cap) s = cap;
   uint64_t e = atomic_load_explicit(&shrink_estimate, memory_order_relaxed);
-  atomic_store_explicit(&shrink_estimate, (7 * e + ns / pages) / 8, memory_order_relaxed);
+  atomic_store_explicit(&shrink_estimate, (7 * e + s) / 8, memory_order_relaxed);
 }
 
 uint64_t keep_shrink_ns(void) { return atomic_load_explicit(&shrink_estimate, memory_order_relaxed); }
@@ -209,10 +225,10 @@ static void on_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   for (uint64_t p = off; p < off + len; p += w->page) {
     uint64_t i = p / w->page;
     uint8_t *mark = i < w->m->pages ? &w->m->marks[i] : NULL;
-    if (!mark || swapped || p >= r->give_back_from) {
+    if (!mark || swapped || (p >= r->give_back_from && p < r->writable_bytes)) {
       /* Untracked, in swap (resetting in place would read it back in), or
        * grown into and dearer to shrink over than to fault in: given back. */
-      decommit_add(w->batch, r->base + p, w->page, r->base, r->img);
+      decommit_add(w->batch, r->base + p, w->page, r->base, r->img, r->writable_bytes);
       if (mark && *mark) w->out->dropped_bytes += w->page;
       if (mark) *mark = 0;
       continue;
@@ -222,6 +238,7 @@ static void on_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
     bool writable = p < r->writable_bytes, clean = false;
     if (!*mark) {
       *mark = 1; /* needed: faulted in during this tenancy */
+      clean = !writable; /* or left resident by a refused give-back, then shrunk */
     } else if (!writable || (i + w->m->frees) % KEEP_SAMPLE == 0) {
       /* Kept, and its turn to be read. */
       clean = !writable || pristine(r->base, r->img, p, w->page);
@@ -251,7 +268,7 @@ static void on_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
 static bool restore_whole(const keep_region_t *r, keep_marks_t *m, const keep_costs_t *c,
                           uint64_t page, keep_result_t *out) {
   if (r->img || !c->scan_ns || r->scan_bytes / page * c->memset_ns > c->scan_ns) return false;
-  if (r->scan_bytes / page > m->pages) return false;
+  if (r->scan_bytes / page > m->pages || r->give_back_from < r->scan_bytes) return false;
   for (uint64_t i = 0; i < r->scan_bytes / page; i++)
     if (!m->marks[i]) return false;
   uint64_t w = r->scan_bytes < r->writable_bytes ? r->scan_bytes : r->writable_bytes;
@@ -266,6 +283,7 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
   *out = (keep_result_t){0};
   const keep_costs_t *c = keep_costs(scanner);
   uint64_t page = os_page_size();
+  m->frees++;
   if (restore_whole(r, m, c, page, out)) return 0;
   /* Each read is one draw of "did this tenant write it": a page written by
    * fewer than one tenant in `window` is found clean `window` reads in a
@@ -273,7 +291,6 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
    * in ten, (0.9)^window, next to never. */
   walk_t w = {.r = r, .m = m, .batch = batch, .c = c, .page = page, .out = out,
               .reads = c->window};
-  m->frees++;
   int64_t runs = dirty_scan(scanner, r->base, r->scan_bytes, on_run, &w);
   restore_flush(&w);
   /* The candidates go back when enough of them share the call, or with
@@ -282,7 +299,7 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
   for (uint32_t k = 0; k < w.ndrops; k++) {
     uint64_t p = (uint64_t)w.drops[k] * page;
     if (drop) {
-      decommit_add(batch, r->base + p, page, r->base, r->img);
+      decommit_add(batch, r->base + p, page, r->base, r->img, r->writable_bytes);
       m->marks[w.drops[k]] = 0;
       out->dropped_bytes += page;
       continue;

@@ -85,7 +85,7 @@ static uint64_t kept_between(const memslot_t *s, uint64_t from, uint64_t to) {
 /* Set the accessible size to `bytes`. Bytes given up keep their pages:
  * the reset on free made them pristine, and the tenant's module may grow
  * into them again; they stay counted as kept, and trimming gives them
- * back. */
+ * back (so may the automatic keep set: keep.h). */
 static int set_accessible(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t bytes) {
   int err = 0;
   if (bytes > s->accessible) {
@@ -175,7 +175,8 @@ static void on_dirty_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   }
   /* Beyond the budget, or in swap (resetting in place would read it back
    * in): madvise, neighbouring runs as one range, all in one batch. */
-  if (take < len) decommit_add(d->batch, d->base + off + take, len - take, d->base, d->img);
+  if (take < len)
+    decommit_add(d->batch, d->base + off + take, len - take, d->base, d->img, d->writable);
 }
 
 static bool memslot_reset_dirty(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
@@ -201,10 +202,12 @@ static bool memslot_reset_auto(memslot_t *s, uint8_t *base, const memslot_ctx_t 
   uint64_t span = memslot_resident_span(s), page = os_page_size();
   keep_region_t r = {.base = base, .scan_bytes = span, .writable_bytes = s->accessible,
                      .img = s->image, .give_back_from = UINT64_MAX};
-  /* Pages the tenant grew into: kept, the next tenant's instantiation makes
-   * them inaccessible again, an mprotect whose TLB flush may cost more
-   * than faulting them in again. */
-  if (span > s->initial && keep_give_back_grown((span - s->initial) / page, s->kept.frees + 1))
+  /* Pages the tenant grew into, up to its accessible bytes: kept, the next
+   * tenant's instantiation makes them inaccessible again, an mprotect whose
+   * TLB flush may cost more than faulting them in again. (Pages already
+   * past the accessible bytes cost no shrink: they stay kept.) */
+  if (s->accessible > s->initial &&
+      keep_give_back_grown((s->accessible - s->initial) / page, s->kept.frees + 1))
     r.give_back_from = s->initial;
   keep_result_t out;
   int err = keep_reset(&r, &s->kept, ctx->scanner, batch, &out);

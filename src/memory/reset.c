@@ -60,7 +60,7 @@ uint64_t reset_apply(uint8_t *base, const reset_plan_t *plan, const image_t *img
     kept += len;
   }
   for (unsigned i = 0; i < plan->nmadvise; i++)
-    decommit_add(batch, base + plan->madvise[i].off, plan->madvise[i].len, base, img);
+    decommit_add(batch, base + plan->madvise[i].off, plan->madvise[i].len, base, img, writable);
   COUNTER_ADD(batch->ctx->counters, memset_bytes, written);
   return kept;
 }

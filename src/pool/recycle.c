@@ -36,7 +36,7 @@ static void return_slots(wpool_t *p, const uint32_t *slots, uint32_t n) {
   for (uint32_t i = 0; i < n; i++) {
     const transit_t *t = &p->recycle.transit[slots[i]];
     for (uint32_t k = 0; k < t->n; k++)
-      decommit_add(&batch, t->r[k].p, t->r[k].len, t->r[k].base, t->r[k].img);
+      decommit_add(&batch, t->r[k].p, t->r[k].len, t->r[k].base, t->r[k].img, t->r[k].writable);
   }
   decommit_flush(&batch);
   for (uint32_t i = 0; i < n; i++) return_slot(p, slots[i], p->recycle.transit[slots[i]].module);

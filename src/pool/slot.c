@@ -29,7 +29,7 @@ static void slot_set_kept(wpool_t *p, struct wpool_instance_s *inst, kept_t k) {
 static void drop_tables(wpool_t *p, uint32_t slot, decommit_batch_t *batch) {
   for (uint32_t t = 0; t < p->cfg.instance_tables; t++) {
     uint8_t *base = pool_table_base(p, slot, t);
-    decommit_add(batch, base, p->layout.table_slot_size, base, NULL);
+    decommit_add(batch, base, p->layout.table_slot_size, base, NULL, p->layout.table_slot_size);
     if (p->table_kept) keep_marks_clear(&p->table_kept[(uint64_t)slot * p->cfg.instance_tables + t]);
   }
 }
@@ -140,12 +140,12 @@ void slot_trim(wpool_t *p, uint32_t slot, decommit_batch_t *batch) {
   for (uint32_t i = 0; i < p->cfg.instance_memories; i++) {
     uint8_t *base = pool_memory_base(p, slot, i);
     memslot_t *s = pool_memslot(p, slot, i);
-    decommit_add(batch, base, memslot_resident_span(s), base, NULL);
+    decommit_add(batch, base, memslot_resident_span(s), base, NULL, s->accessible);
     memslot_trimmed(s);
   }
   drop_tables(p, slot, batch);
   uint8_t *state = pool_state_base(p, slot);
-  decommit_add(batch, state, p->layout.state_slot_size, state, NULL);
+  decommit_add(batch, state, p->layout.state_slot_size, state, NULL, p->layout.state_slot_size);
   atomic_fetch_add(&p->trimmed_bytes, kept_total(inst->kept));
   atomic_fetch_add(&p->slots_trimmed, 1);
   slot_set_kept(p, inst, (kept_t){0});

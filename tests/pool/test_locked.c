@@ -41,7 +41,10 @@ static void locking_tenant(wpool_instance_t *in) {
   memset(wpool_instance_state(in), 0xab, 256);
 }
 
-static void cycles(wpool_reset_strategy_t strategy, bool lock_all) {
+/* 20 tenants; with `still`, every other one does not grow, so its free
+ * finds locked pages past its accessible bytes: PROT_NONE, and pristine
+ * (writing them back by hand would fault). */
+static void cycles_with(wpool_reset_strategy_t strategy, bool lock_all, size_t keep, bool still) {
   if (!mlock_works()) cr_skip_test("mlock locks nothing here (a sanitizer's interceptor)");
   if (lock_all && mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
     cr_skip_test("mlockall: %s", strerror(errno));
@@ -49,7 +52,7 @@ static void cycles(wpool_reset_strategy_t strategy, bool lock_all) {
   c.instance_count = 1;
   c.stack_count = 1;
   c.reset_strategy = strategy;
-  c.linear_memory_keep_resident = 64 * KiB;
+  c.linear_memory_keep_resident = keep;
   wpool_t *p = make_pool(&c);
   wpool_module_t *m = module(p);
   for (int i = 0; i < 20; i++) {
@@ -57,12 +60,20 @@ static void cycles(wpool_reset_strategy_t strategy, bool lock_all) {
     int err = wpool_instance_new(p, m, &in);
     cr_assert_eq(err, 0, "cycle %d: %s", i, wpool_last_error());
     expect_pristine(in, i);
-    locking_tenant(in);
+    if (still && i % 2) {
+      memset(wpool_memory_base(in, 0), 0xcd, PAGE);
+    } else {
+      locking_tenant(in);
+    }
     wpool_instance_free(in);
   }
   cr_assert_gt(stats(p).madvise_refused_bytes, 0, "the refusals are counted");
   wpool_module_release(m);
   cr_assert_eq(wpool_destroy(p), 0);
+}
+
+static void cycles(wpool_reset_strategy_t strategy, bool lock_all) {
+  cycles_with(strategy, lock_all, 64 * KiB, false);
 }
 
 Test(locked, a_tenant_that_locked_its_memory_does_not_break_the_next, .timeout = 60) {
@@ -73,4 +84,25 @@ Test(locked, the_prefix_reset_restores_locked_pages_by_hand, .timeout = 60) {
 }
 Test(locked, a_process_with_mlockall_instantiates_every_time, .timeout = 60) {
   cycles(WPOOL_RESET_AUTO, true);
+}
+
+/* Locked pages past a smaller tenant's accessible bytes: every reset,
+ * every budget, never writes them back by hand. */
+Test(locked, locked_pages_past_a_shrink_are_never_written_dirty_budget, .timeout = 60) {
+  cycles_with(WPOOL_RESET_AUTO, false, 64 * KiB, true);
+}
+Test(locked, locked_pages_past_a_shrink_are_never_written_prefix, .timeout = 60) {
+  cycles_with(WPOOL_RESET_PREFIX, false, 0, true);
+}
+Test(locked, locked_pages_past_a_shrink_are_never_written_automatic, .timeout = 60) {
+  cycles_with(WPOOL_RESET_AUTO, false, WPOOL_KEEP_AUTO, true);
+}
+/* Grown pages given back at every free (a shrink made dear): refused. */
+Test(locked, locked_grown_pages_given_back_by_the_automatic_budget, .timeout = 60) {
+  setenv("WPOOL_KEEP_SHRINK_NS", "1000000000", 1);
+  cycles_with(WPOOL_RESET_AUTO, false, WPOOL_KEEP_AUTO, true);
+}
+Test(locked, mlockall_with_the_automatic_budget, .timeout = 60) {
+  setenv("WPOOL_KEEP_SHRINK_NS", "1000000000", 1);
+  cycles_with(WPOOL_RESET_AUTO, true, WPOOL_KEEP_AUTO, true);
 }
