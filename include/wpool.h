@@ -421,7 +421,7 @@ typedef struct wpool_stats {
   uint64_t memset_bytes;       /* bytes reset in place: memset, or image bytes copied back */
   uint64_t mprotect_calls;
   uint64_t slots_drained;      /* free slots cleared by wpool_module_release */
-  uint64_t dirty_scans;        /* memories walked by PAGEMAP_SCAN on free */
+  uint64_t dirty_scans;        /* memories and tables walked by PAGEMAP_SCAN on free */
   uint64_t dirty_bytes;        /* private (dirty) bytes those walks found */
   uint64_t slots_trimmed;      /* wpool_trim: slots whose pages were given back */
   uint64_t trimmed_bytes;      /* wpool_trim: kept-resident bytes released */

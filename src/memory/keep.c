@@ -169,6 +169,7 @@ bool keep_give_back_grown(uint64_t pages, uint32_t frees) {
 /* ---- records ------------------------------------------------------------------ */
 
 void keep_marks_clear(keep_marks_t *m) {
+  m->since = 0;
   if (m->marks) memset(m->marks, 0, m->pages);
 }
 
@@ -260,17 +261,23 @@ static void on_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   }
 }
 
-/* A region without an image whose pages are all resident (kept) and cost
- * less to zero all than to scan: zeroed whole and kept whole. A page not
- * resident would fault in under the memset (a fault costs a hundred
- * zeroings), so a region with one is scanned instead, which marks the
- * pages its tenants touch. */
+/* A region without an image whose pages cost less to zero all than to
+ * scan: zeroed whole and kept whole. A page not resident faults in under
+ * the memset (a fault costs a hundred zeroings or more), so while some
+ * are not, the region is scanned (which marks the pages its tenants
+ * touch), until the scans since its marks were last cleared (a module
+ * move, a trim) have cost what faulting the rest in once would: then it
+ * is zeroed whole from then on. Either way at most twice the better of
+ * the two, whether the next move comes soon or never. */
 static bool restore_whole(const keep_region_t *r, keep_marks_t *m, const keep_costs_t *c,
                           uint64_t page, keep_result_t *out) {
-  if (r->img || !c->scan_ns || r->scan_bytes / page * c->memset_ns > c->scan_ns) return false;
-  if (r->scan_bytes / page > m->pages || r->give_back_from < r->scan_bytes) return false;
-  for (uint64_t i = 0; i < r->scan_bytes / page; i++)
-    if (!m->marks[i]) return false;
+  uint64_t pages = r->scan_bytes / page;
+  if (r->img || !c->scan_ns || pages * c->memset_ns > c->scan_ns) return false;
+  if (pages > m->pages || r->give_back_from < r->scan_bytes) return false;
+  uint64_t missing = 0;
+  for (uint64_t i = 0; i < pages; i++) missing += !m->marks[i];
+  if (missing && (uint64_t)m->since * c->scan_ns < missing * c->fault_ns) return false;
+  for (uint64_t i = 0; i < pages; i++) m->marks[i] = m->marks[i] ? m->marks[i] : 1;
   uint64_t w = r->scan_bytes < r->writable_bytes ? r->scan_bytes : r->writable_bytes;
   memset(r->base, 0, w);
   *out = (keep_result_t){.kept_bytes = r->scan_bytes, .resident_end = r->scan_bytes,
@@ -284,6 +291,7 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
   const keep_costs_t *c = keep_costs(scanner);
   uint64_t page = os_page_size();
   m->frees++;
+  if (m->since < UINT32_MAX) m->since++;
   if (restore_whole(r, m, c, page, out)) return 0;
   /* Each read is one draw of "did this tenant write it": a page written by
    * fewer than one tenant in `window` is found clean `window` reads in a
@@ -292,6 +300,7 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
   walk_t w = {.r = r, .m = m, .batch = batch, .c = c, .page = page, .out = out,
               .reads = c->window};
   int64_t runs = dirty_scan(scanner, r->base, r->scan_bytes, on_run, &w);
+  out->scans = 1;
   restore_flush(&w);
   /* The candidates go back when enough of them share the call, or with
    * ranges this free gives back anyway; else they stay kept. */

@@ -83,6 +83,7 @@ typedef struct keep_marks {
   uint8_t *marks; /* [pages] 0: not kept; k > 0: kept, found clean at its last k - 1 reads */
   uint32_t pages; /* tracked pages */
   uint32_t frees; /* resets of the region: whose turn it is to be read */
+  uint32_t since; /* resets since the marks were last cleared (saturating) */
 } keep_marks_t;
 
 /* Pages tracked in a region of `bytes`. */
@@ -105,6 +106,7 @@ typedef struct keep_result {
   uint64_t resident_end;   /* end of the last kept page: nothing private past it */
   uint64_t restored_bytes; /* written back in place (memset or image copy) */
   uint64_t dropped_bytes;  /* kept before, given back now (clean for a window) */
+  uint32_t scans;          /* PAGEMAP_SCAN walks made: 0 for a region zeroed whole */
 } keep_result_t;
 
 /* Reset `r` by the automatic keep set: scan its private pages; each kept

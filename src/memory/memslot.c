@@ -211,7 +211,7 @@ static bool memslot_reset_auto(memslot_t *s, uint8_t *base, const memslot_ctx_t 
     r.give_back_from = s->initial;
   keep_result_t out;
   int err = keep_reset(&r, &s->kept, ctx->scanner, batch, &out);
-  COUNTER_ADD(ctx->counters, dirty_scans, 1);
+  COUNTER_ADD(ctx->counters, dirty_scans, out.scans);
   COUNTER_ADD(ctx->counters, dirty_bytes, out.found_bytes);
   COUNTER_ADD(ctx->counters, memset_bytes, out.restored_bytes);
   COUNTER_ADD(ctx->counters, keep_dropped_bytes, out.dropped_bytes);

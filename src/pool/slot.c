@@ -100,6 +100,7 @@ static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, decommit_batc
     if (keep_reset(&r, &p->table_kept[idx], p->mem_ctx.scanner, batch, &out) == 0) {
       COUNTER_ADD(&p->mem_counters, memset_bytes, out.restored_bytes);
       COUNTER_ADD(&p->mem_counters, keep_dropped_bytes, out.dropped_bytes);
+      COUNTER_ADD(&p->mem_counters, dirty_scans, out.scans);
       *size = 0;
       return out.kept_bytes;
     }

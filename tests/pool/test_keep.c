@@ -93,7 +93,11 @@ Test(keep, pages_not_needed_for_the_window_are_given_back) {
   tm_init(&t, 256, 256, 0);
   wpool_module_t *m = make_module(p, &t);
   const int many[] = {1, 2, 3, 4, 5, 6, 7, 8}, one[] = {1};
-  tenant(p, m, many, 8);
+  /* Enough tenants that the table's page, which no tenant touches, is
+   * resident too (zeroed whole once scanning it has cost a fault). */
+  wpool_stats_t s = stats(p);
+  uint64_t n = s.keep_fault_ns / (s.keep_scan_ns ? s.keep_scan_ns : 1) + 2;
+  for (uint64_t i = 0; i < n; i++) tenant(p, m, many, 8);
   uint64_t r0 = resident(p);
   cr_assert_eq(stats(p).keep_dropped_bytes, 0, "all written: all kept");
   for (int i = 0; i < 16; i++) tenant(p, m, one, 1); /* pages 2..8 stay clean */
@@ -298,5 +302,34 @@ Test(keep, a_shrink_over_kept_pages_is_timed) {
     moved = stats(p).keep_shrink_ns != first;
   }
   cr_assert(moved, "the estimate stayed at %llu ns", (unsigned long long)first);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+/* The other side: a slot that keeps its module stops scanning a small
+ * region once the scans have cost what faulting its untouched pages in
+ * once does; from then on it is zeroed whole. */
+Test(keep, a_small_region_is_zeroed_whole_once_scanning_it_cost_a_fault) {
+  wpool_t *p = auto_pool("64"); /* a 16 MiB memory: always scanned */
+  test_module_t t;
+  tm_init(&t, 256, 256, 0);
+  t.table.min_elements = t.table.max_elements = 2048; /* 4 pages, one touched */
+  wpool_module_t *m = make_module(p, &t);
+  wpool_stats_t s = stats(p);
+  uint64_t n = 3 * s.keep_fault_ns / (s.keep_scan_ns ? s.keep_scan_ns : 1) + 2;
+  static int anchor;
+  uint64_t first = 0, last = 0;
+  for (uint64_t i = 0; i <= n; i++) {
+    uint64_t before = stats(p).dirty_scans;
+    wpool_instance_t *in = make_instance(p, m);
+    void **table = wpool_table_base(in, 0);
+    cr_assert_null(table[0], "tenant %llu", (unsigned long long)i);
+    table[0] = &anchor;
+    wpool_instance_free(in);
+    uint64_t scans = stats(p).dirty_scans - before;
+    if (i == 0) first = scans;
+    last = scans;
+  }
+  cr_assert_eq(first, 2, "at first the memory and the table are scanned");
+  cr_assert_eq(last, 1, "after %llu frees the memory only", (unsigned long long)n);
   cr_assert_eq(wpool_destroy(p), 0);
 }

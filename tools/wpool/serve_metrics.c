@@ -82,7 +82,7 @@ static const pool_field_t pool_fields[] = {
     C(memset_bytes, "Bytes reset in place."),
     C(mprotect_calls, "mprotect calls."),
     C(slots_drained, "Free slots cleared by module release."),
-    C(dirty_scans, "Memories walked by PAGEMAP_SCAN on free."),
+    C(dirty_scans, "Memories and tables walked by PAGEMAP_SCAN on free."),
     C(dirty_bytes, "Private bytes those walks found."),
     C(slots_trimmed, "Slots whose pages wpool_trim gave back."),
     C(trimmed_bytes, "Kept-resident bytes wpool_trim released."),
