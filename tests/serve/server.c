@@ -124,6 +124,24 @@ bool server_stop(server_t *s, int sig, unsigned seconds) {
   return false;
 }
 
+bool server_stop_insistently(server_t *s, int sig, unsigned seconds) {
+  if (!s->pid) return true;
+  double end = now_s() + seconds;
+  while (now_s() < end) {
+    kill(s->pid, sig);
+    int st;
+    if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+      s->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      s->pid = 0;
+      return true;
+    }
+    usleep(100);
+  }
+  kill(s->pid, SIGKILL);
+  reap(s, 10);
+  return false;
+}
+
 void server_cleanup(server_t *s) {
   if (s->pid) {
     kill(s->pid, SIGKILL);

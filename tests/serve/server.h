@@ -29,6 +29,8 @@ bool server_start(server_t *s, const char *const *args, unsigned seconds);
 /* Send `sig` and wait (up to `seconds`) for the exit; s->status. false:
  * it did not exit in time (it is killed). */
 bool server_stop(server_t *s, int sig, unsigned seconds);
+/* Send `sig` again and again (every 100 us) until the server exits. */
+bool server_stop_insistently(server_t *s, int sig, unsigned seconds);
 /* The server's stdout or stderr so far, NUL-terminated, in buf. */
 void server_output(const server_t *s, bool err, char *buf, size_t len);
 /* Remove its files (after server_stop). */

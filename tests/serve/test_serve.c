@@ -617,6 +617,22 @@ Test(serve, sigterm_finishes_the_requests_in_flight_then_exits_0) {
   cr_expect_not_null(strstr(err, "SIGTERM: no new connections"), "%s", err);
 }
 
+/* Signals that keep coming while the server stops, up to its last
+ * moment, never turn its clean exit into a kill. */
+Test(serve, stop_signals_during_the_shutdown_still_exit_0) {
+  for (int round = 0; round < 5; round++) {
+    start(basic, NULL);
+    http_response_t r;
+    get("/hello", &r);
+    http_response_free(&r);
+    cr_assert(server_stop_insistently(&srv, SIGTERM, 60), "the server did not stop");
+    char err[8192];
+    server_output(&srv, true, err, sizeof(err));
+    cr_assert_eq(srv.status, 0, "round %d: exit status %d:\n%s", round, srv.status, err);
+    if (round < 4) fini(); /* the next round makes its own */
+  }
+}
+
 Test(serve, sigint_stops_an_idle_server_with_open_connections) {
   start(basic, NULL);
   int fd = http_connect(srv.port);

@@ -230,6 +230,15 @@ static void on_signal(uv_signal_t *sig, int signum) {
 static void on_finished(uv_async_t *a) {
   listener_t *l = a->data;
   if (atomic_load(&l->srv->nfinished) < l->srv->nworkers) return;
+  /* Closing the signal handles gives the signals their default action
+   * back: a late SIGTERM would turn this clean exit into a kill. Blocked
+   * in this thread (the workers block them from the start), it stays
+   * pending until the exit. */
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
   uv_close((uv_handle_t *)&l->sigint, NULL);
   uv_close((uv_handle_t *)&l->sigterm, NULL);
   uv_close((uv_handle_t *)&l->finished, NULL);
