@@ -54,7 +54,7 @@ void decommit_flush(decommit_batch_t *b) {
     /* Restored by hand where it can be written: past the writable bytes
      * the pages are pristine already (and writing them would fault). */
     uint64_t off = (uint64_t)(r->p - r->base);
-    uint64_t w = off >= r->writable ? 0 : off + r->len <= r->writable ? r->len : r->writable - off;
+    uint64_t w = region_writable_len(off, r->len, r->writable);
     if (b->restore_refused && w) {
       region_restore(r->base, r->img, off, w);
       COUNTER_ADD(c->counters, memset_bytes, w);

@@ -173,11 +173,13 @@ void keep_marks_clear(keep_marks_t *m) {
   if (m->marks) memset(m->marks, 0, m->pages);
 }
 
-uint64_t keep_marks_count(const keep_marks_t *m) {
+uint64_t keep_marks_between(const keep_marks_t *m, uint64_t first, uint64_t end) {
   uint64_t n = 0;
-  for (uint32_t i = 0; m->marks && i < m->pages; i++) n += m->marks[i] != 0;
+  for (uint64_t i = first; m->marks && i < end && i < m->pages; i++) n += m->marks[i] != 0;
   return n;
 }
+
+uint64_t keep_marks_count(const keep_marks_t *m) { return keep_marks_between(m, 0, m->pages); }
 
 /* ---- the reset ------------------------------------------------------------------ */
 
@@ -186,7 +188,6 @@ typedef struct walk {
   const keep_region_t *r;
   keep_marks_t *m;
   decommit_batch_t *batch;
-  const keep_costs_t *c;
   uint64_t page;
   keep_result_t *out;
   uint64_t rs_start, rs_end; /* pages to restore, gathered into one stretch */
@@ -274,8 +275,7 @@ static bool restore_whole(const keep_region_t *r, keep_marks_t *m, const keep_co
   uint64_t pages = r->scan_bytes / page;
   if (r->img || !c->scan_ns || pages * c->memset_ns > c->scan_ns) return false;
   if (pages > m->pages || r->give_back_from < r->scan_bytes) return false;
-  uint64_t missing = 0;
-  for (uint64_t i = 0; i < pages; i++) missing += !m->marks[i];
+  uint64_t missing = pages - keep_marks_between(m, 0, pages);
   if (missing && (uint64_t)m->since * c->scan_ns < missing * c->fault_ns) return false;
   for (uint64_t i = 0; i < pages; i++) m->marks[i] = m->marks[i] ? m->marks[i] : 1;
   uint64_t w = r->scan_bytes < r->writable_bytes ? r->scan_bytes : r->writable_bytes;
@@ -297,7 +297,7 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
    * fewer than one tenant in `window` is found clean `window` reads in a
    * row, about (1 - 1/window)^window = 37% of the time; one written by one
    * in ten, (0.9)^window, next to never. */
-  walk_t w = {.r = r, .m = m, .batch = batch, .c = c, .page = page, .out = out,
+  walk_t w = {.r = r, .m = m, .batch = batch, .page = page, .out = out,
               .reads = c->window};
   int64_t runs = dirty_scan(scanner, r->base, r->scan_bytes, on_run, &w);
   out->scans = 1;

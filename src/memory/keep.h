@@ -119,7 +119,8 @@ int keep_reset(const keep_region_t *r, keep_marks_t *marks, dirty_scanner_t *sca
 
 /* Forget every kept page (they were given back). */
 void keep_marks_clear(keep_marks_t *m);
-/* Pages kept, by the marks. */
+/* Pages kept, by the marks: all, or those of pages [first, end). */
 uint64_t keep_marks_count(const keep_marks_t *m);
+uint64_t keep_marks_between(const keep_marks_t *m, uint64_t first, uint64_t end);
 
 #endif

@@ -75,13 +75,6 @@ void memslot_trimmed(memslot_t *s) {
   keep_marks_clear(&s->kept);
 }
 
-/* Kept pages in [from, to). */
-static uint64_t kept_between(const memslot_t *s, uint64_t from, uint64_t to) {
-  uint64_t page = os_page_size(), n = 0;
-  for (uint64_t i = from / page; i < to / page && i < s->kept.pages; i++) n += s->kept.marks[i] != 0;
-  return n;
-}
-
 /* Set the accessible size to `bytes`. Bytes given up keep their pages:
  * the reset on free made them pristine, and the tenant's module may grow
  * into them again; they stay counted as kept, and trimming gives them
@@ -93,7 +86,8 @@ static int set_accessible(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
   } else if (bytes < s->accessible) {
     /* Kept pages in the bytes given up: their TLB entries are shot down,
      * a cost the automatic keep set learns (keep_give_back_grown). */
-    uint64_t kept = ctx->keep_auto ? kept_between(s, bytes, s->accessible) : 0;
+    uint64_t page = os_page_size();
+    uint64_t kept = ctx->keep_auto ? keep_marks_between(&s->kept, bytes / page, s->accessible / page) : 0;
     uint64_t t0 = kept ? clock_now_ns() : 0;
     err = protect(ctx, base + bytes, s->accessible - bytes, PROT_NONE);
     if (!err && kept) keep_shrink_note(clock_now_ns() - t0, kept);
@@ -166,7 +160,7 @@ static void on_dirty_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   uint64_t take = swapped ? 0 : (len < d->budget ? len : d->budget);
   if (take) {
     /* Pages past the writable bytes are pristine already. */
-    uint64_t w = off >= d->writable ? 0 : off + take <= d->writable ? take : d->writable - off;
+    uint64_t w = region_writable_len(off, take, d->writable);
     if (w) region_restore(d->base, d->img, off, w);
     d->restored += w;
     d->in_place += take;

@@ -14,4 +14,10 @@
  * none) lies at [img->offset, img->offset + img->len). */
 void region_restore(uint8_t *base, const image_t *img, uint64_t off, uint64_t len);
 
+/* The bytes of [off, off + len) before `writable`: past it a region is
+ * PROT_NONE (given up by a shrink) and pristine, never written by hand. */
+static inline uint64_t region_writable_len(uint64_t off, uint64_t len, uint64_t writable) {
+  return off >= writable ? 0 : off + len <= writable ? len : writable - off;
+}
+
 #endif

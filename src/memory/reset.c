@@ -3,6 +3,8 @@
 #include <assert.h>
 #include <string.h>
 
+#include "memory/region.h"
+
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
 static void add_memset(reset_plan_t *p, uint64_t off, uint64_t len) {
@@ -54,7 +56,7 @@ uint64_t reset_apply(uint8_t *base, const reset_plan_t *plan, const image_t *img
   uint64_t kept = 0, written = 0;
   for (unsigned i = 0; i < plan->nmemset; i++) {
     uint64_t off = plan->memset[i].off, len = plan->memset[i].len;
-    uint64_t w = off >= writable ? 0 : off + len <= writable ? len : writable - off;
+    uint64_t w = region_writable_len(off, len, writable);
     if (w) memset(base + off, 0, w);
     written += w;
     kept += len;
