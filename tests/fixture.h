@@ -30,6 +30,13 @@ static inline wpool_config_t small_config(void) {
   return c;
 }
 
+/* The pool's statistics, by value. */
+static inline wpool_stats_t stats(wpool_t *p) {
+  wpool_stats_t s;
+  wpool_stats_get(p, &s);
+  return s;
+}
+
 static inline wpool_t *make_pool(const wpool_config_t *c) {
   wpool_t *p = NULL;
   int err = wpool_create(c, &p);

@@ -13,12 +13,6 @@
 
 #define HP 4096u /* host page */
 
-static wpool_stats_t stats(wpool_t *p) {
-  wpool_stats_t s;
-  wpool_stats_get(p, &s);
-  return s;
-}
-
 static uint8_t img[3 * HP + 100];
 
 /* One slot; a 16-page memory whose image covers host pages 4..7 (the last

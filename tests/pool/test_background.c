@@ -10,12 +10,6 @@
 #include "pool/recycle.h"
 
 #if WPOOL_HAVE_UV
-static wpool_stats_t stats(wpool_t *p) {
-  wpool_stats_t s;
-  wpool_stats_get(p, &s);
-  return s;
-}
-
 static const char img[] = "background image";
 
 static uint64_t clock_ns(void) {

@@ -5,12 +5,6 @@
 
 #include "fixture.h"
 
-static wpool_stats_t stats(wpool_t *p) {
-  wpool_stats_t s;
-  wpool_stats_get(p, &s);
-  return s;
-}
-
 static void expect_sum(wpool_stats_t s) {
   cr_assert_eq(s.kept_resident_bytes, s.memory_kept_resident_bytes + s.table_kept_resident_bytes +
                                           s.state_kept_resident_bytes + s.stack_kept_resident_bytes);

@@ -15,12 +15,6 @@
 
 #define HP 4096u
 
-static wpool_stats_t stats(wpool_t *p) {
-  wpool_stats_t s;
-  wpool_stats_get(p, &s);
-  return s;
-}
-
 static uint64_t resident(wpool_t *p) {
   uint64_t n;
   cr_assert_eq(wpool_resident_bytes(p, &n), 0, "%s", wpool_last_error());

@@ -8,12 +8,6 @@
 
 #include "fixture.h"
 
-static wpool_stats_t stats(wpool_t *p) {
-  wpool_stats_t s;
-  wpool_stats_get(p, &s);
-  return s;
-}
-
 static const char img[] = "locked image";
 
 static wpool_module_t *module(wpool_t *p) {

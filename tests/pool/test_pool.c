@@ -2,12 +2,6 @@
  * guards, tables, state, stacks, limits, exhaustion and module release. */
 #include "fixture.h"
 
-static wpool_stats_t stats(wpool_t *p) {
-  wpool_stats_t s;
-  wpool_stats_get(p, &s);
-  return s;
-}
-
 Test(pool, slots_sit_at_fixed_strides_in_each_reservation) {
   wpool_config_t c = small_config();
   wpool_t *p = make_pool(&c);

@@ -8,12 +8,6 @@
 #include "fixture.h"
 #include "memory/os.h"
 
-static wpool_stats_t stats(wpool_t *p) {
-  wpool_stats_t s;
-  wpool_stats_get(p, &s);
-  return s;
-}
-
 static const char img[] = "queued image";
 
 /* A pool whose resets always give pages back: budget 0. */

@@ -9,12 +9,6 @@
 
 #define HP 4096u
 
-static wpool_stats_t stats(wpool_t *p) {
-  wpool_stats_t s;
-  wpool_stats_get(p, &s);
-  return s;
-}
-
 static void add_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
   (void)off;
   (void)swapped;

@@ -129,12 +129,7 @@ bool server_stop_insistently(server_t *s, int sig, unsigned seconds) {
   double end = now_s() + seconds;
   while (now_s() < end) {
     kill(s->pid, sig);
-    int st;
-    if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-      s->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      s->pid = 0;
-      return true;
-    }
+    if (reap(s, 0)) return true; /* no wait: one look */
     usleep(100);
   }
   kill(s->pid, SIGKILL);
