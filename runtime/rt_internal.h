@@ -57,6 +57,7 @@ struct wrt_module {
 
 struct wrt_runtime {
   wrt_backend_t backend;
+  const struct rt_backend *ops; /* the backend's table (rt_backend_pool or rt_backend_stock) */
   wpool_t *pool;
   wpool_config_t cfg;
   char *cache_dir;
@@ -84,7 +85,7 @@ typedef struct rt_ctx {
   void *guest;             /* the generated instance struct */
   wasm_rt_memory_t *mem;   /* memory 0 once allocated */
   wasm_rt_funcref_table_t *table; /* table 0 once allocated */
-  bool mem_from_pool, mem_has_image;
+  bool mem_has_image;      /* pool: memory 0 holds the module's image already */
   uint8_t *fault_lo, *fault_hi; /* stock: faults in [lo, hi) are this instance's OOB traps */
   size_t stdin_pos;
   int32_t exit_code;
@@ -92,8 +93,18 @@ typedef struct rt_ctx {
 
 extern _Thread_local rt_ctx_t *rt_cur;
 
-/* Errors: set this thread's message and return the code. */
+/* Errors (rt_error.c): set this thread's message and return the code. */
 int rt_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The WRT_E* code for a WPOOL_E* code (0 for 0). */
+int rt_error_from_wpool(int wpool_err);
+/* The trap kind of a jump code (wasm-rt's trap numbers). */
+wrt_trap_t rt_trap_of(int code);
+
+/* Signals and threads (rt_signal.c). The process-wide SIGSEGV/SIGBUS
+ * handler, installed once (0 or a WRT_E* code); and per thread, before its
+ * first request, the alternate signal stack and the stack's bounds. */
+int rt_signals_install(void);
+int rt_thread_init(void);
 
 /* WASI: the preview-1 functions the runtime defines, with their wasm
  * types in the reader's notation. */
@@ -105,26 +116,46 @@ typedef struct rt_wasi_fn {
 extern const rt_wasi_fn_t rt_wasi_fns[];
 extern const size_t rt_wasi_nfns;
 
-/* Stock backend: Debian's wasm-rt memory and table functions (rt_stock.c). */
-bool stock_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial, uint32_t max);
-uint32_t stock_grow_memory(wasm_rt_memory_t *mem, uint32_t delta);
-void stock_free_memory(wasm_rt_memory_t *mem);
-bool stock_allocate_table(wasm_rt_funcref_table_t *t, uint32_t elements, uint32_t max);
-uint32_t stock_grow_table(wasm_rt_funcref_table_t *t, uint32_t delta, wasm_rt_funcref_t init);
-void stock_free_table(wasm_rt_funcref_table_t *t);
-
-/* Pool backend (rt_pool.c). */
-int pool_check_config(const wpool_config_t *cfg);
-int pool_module_new(wrt_module_t *m, const wasm_module_t *w);
-void pool_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t initial, uint32_t max);
-uint32_t pool_grow_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t delta);
-void pool_allocate_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t elements,
+/* A backend: where instances, memories and tables live. One table each
+ * (rt_pool.c, rt_stock.c); the runtime calls through rt->ops, never asks
+ * which backend it has. Memory and table calls come from the generated
+ * code during a request (on the request's thread); a false or UINT32_MAX
+ * return is wasm-rt's failure (the request ends with WRT_ENOMEM, or
+ * memory.grow and table.grow return -1). */
+typedef struct rt_backend {
+  const char *name; /* "pool" or "stock" */
+  /* wrt_create: check the configuration and make the backend's state
+   * (the pool). 0 or a WRT_E* code with the message set. */
+  int (*create)(wrt_runtime_t *rt);
+  /* wrt_destroy: 0, or WRT_EBUSY (the message set) while the pool still
+   * has live instances. */
+  int (*destroy)(wrt_runtime_t *rt);
+  /* Loading: the module's instances' description (the pool's module and
+   * image); module_release undoes it (and accepts a module without it). */
+  int (*module_new)(wrt_module_t *m, const wasm_module_t *w);
+  void (*module_release)(wrt_module_t *m);
+  /* A request: c->guest, the generated instance struct, zeroed; 0 or
+   * WRT_EEXHAUSTED, WRT_ENOMEM, WRT_ESYS with the message set.
+   * instance_free gives back all the instance holds, even when a trap cut
+   * the instantiation short. */
+  int (*instance_new)(rt_ctx_t *c);
+  void (*instance_free)(rt_ctx_t *c);
+  /* wasm-rt's memory and table functions for memory 0 and table 0. */
+  bool (*memory_allocate)(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t initial, uint32_t max);
+  uint32_t (*memory_grow)(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t delta);
+  bool (*table_allocate)(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t elements,
                          uint32_t max);
-uint32_t pool_grow_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t delta,
+  uint32_t (*table_grow)(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t delta,
                          wasm_rt_funcref_t init);
-/* Whether a fault at `addr` is an out-of-bounds access of the current
- * instance (async-signal-safe). */
-bool pool_fault_is_oob(const rt_ctx_t *c, const void *addr);
+  /* Whether a fault at `addr` is an out-of-bounds access of the current
+   * instance's memory (async-signal-safe). */
+  bool (*fault_is_oob)(const rt_ctx_t *c, const void *addr);
+} rt_backend_t;
+
+extern const rt_backend_t rt_backend_pool, rt_backend_stock;
+
+/* Loading (rt_load.c): free a module and what its backend holds. */
+void rt_module_destroy(wrt_module_t *m);
 
 /* Compilation (compile.c): translate, transform, compile, cache. Sets
  * *path_out to the cached shared object (malloc'd). */

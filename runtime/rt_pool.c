@@ -15,7 +15,7 @@
  * Safety: the generated code does no bounds checks and may reach
  * RT_UNCHECKED_REACH bytes past a memory's base. The runtime asks the pool
  * for that memory_unchecked_reach (wpool_create refuses a layout that
- * cannot give it) and pool_check_config refuses a reservation plus guard
+ * cannot give it) and check_config refuses a reservation plus guard
  * shorter than it, so every such access lands in this memory's own
  * accessible bytes or faults in its own reservation or guard; the fault
  * handler tells the two apart with wpool_fault_lookup. */
@@ -27,7 +27,7 @@
 
 #define PAGE 65536u
 
-int pool_check_config(const wpool_config_t *cfg) {
+static int check_config(const wpool_config_t *cfg) {
   if (cfg->memory_reservation < (4ull << 30))
     return rt_error(WRT_EINVAL,
                     "memory_reservation %llu is below 4 GiB: wasm2c's code indexes memory with "
@@ -46,9 +46,30 @@ int pool_check_config(const wpool_config_t *cfg) {
   return 0;
 }
 
+static int pool_create(wrt_runtime_t *rt) {
+  /* What wasm2c's code needs is not the caller's choice: the pool must
+   * guarantee the whole unchecked reach (and refuses a layout that
+   * cannot), and table elements are wasm2c's funcrefs. */
+  if (rt->cfg.memory_unchecked_reach < RT_UNCHECKED_REACH)
+    rt->cfg.memory_unchecked_reach = RT_UNCHECKED_REACH;
+  rt->cfg.table_element_size = sizeof(wasm_rt_funcref_t);
+  int err = check_config(&rt->cfg);
+  if (err) return err;
+  int perr = wpool_create(&rt->cfg, &rt->pool);
+  if (perr) return rt_error(rt_error_from_wpool(perr), "wpool_create: %s", wpool_last_error());
+  return 0;
+}
+
+static int pool_destroy(wrt_runtime_t *rt) {
+  if (wpool_destroy(rt->pool) != 0)
+    return rt_error(WRT_EBUSY, "wrt_destroy: wpool_destroy: %s", wpool_last_error());
+  rt->pool = NULL;
+  return 0;
+}
+
 static size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
-int pool_module_new(wrt_module_t *m, const wasm_module_t *w) {
+static int pool_module_new(wrt_module_t *m, const wasm_module_t *w) {
   wrt_runtime_t *rt = m->rt;
   wpool_data_segment_t *segs = NULL;
   uint32_t nsegs = 0;
@@ -74,14 +95,33 @@ int pool_module_new(wrt_module_t *m, const wasm_module_t *w) {
   free(segs);
   if (err == WPOOL_ELIMIT)
     return rt_error(WRT_ELIMIT, "%s does not fit the pool: %s", m->path, wpool_last_error());
-  if (err == WPOOL_ENOMEM)
-    return rt_error(WRT_ENOMEM, "%s: %s", m->path, wpool_last_error());
   if (err)
-    return rt_error(WRT_ESYS, "%s: wpool_module_new: %s", m->path, wpool_last_error());
+    return rt_error(rt_error_from_wpool(err), "%s: wpool_module_new: %s", m->path,
+                    wpool_last_error());
   return 0;
 }
 
-void pool_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t initial, uint32_t max) {
+static void pool_module_release(wrt_module_t *m) {
+  if (m->pm) wpool_module_release(m->pm);
+  m->pm = NULL;
+}
+
+static int pool_instance_new(rt_ctx_t *c) {
+  wrt_module_t *m = c->m;
+  int perr = wpool_instance_new(m->rt->pool, m->pm, &c->pinst);
+  if (perr == WPOOL_EEXHAUSTED)
+    return rt_error(WRT_EEXHAUSTED, "%s: %s", m->path, wpool_last_error());
+  if (perr)
+    return rt_error(rt_error_from_wpool(perr), "%s: wpool_instance_new: %s", m->path,
+                    wpool_last_error());
+  c->guest = wpool_instance_state(c->pinst);
+  return 0;
+}
+
+static void pool_instance_free(rt_ctx_t *c) { wpool_instance_free(c->pinst); }
+
+static bool pool_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t initial,
+                                 uint32_t max) {
   wrt_module_t *m = c->m;
   /* The loader checked that the generated code asks for what the .wasm
    * declares; the pool sized the memory from the .wasm. */
@@ -97,11 +137,11 @@ void pool_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t initial, 
   mem->pages = initial;
   mem->max_pages = max;
   mem->size = (uint32_t)((uint64_t)initial * PAGE);
-  c->mem_from_pool = true;
   c->mem_has_image = true;
+  return true;
 }
 
-uint32_t pool_grow_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t delta) {
+static uint32_t pool_grow_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t delta) {
   uint64_t new_pages = (uint64_t)mem->pages + delta;
   if (new_pages > mem->max_pages) return UINT32_MAX;
   int64_t old = wpool_memory_grow(c->pinst, 0, delta);
@@ -111,15 +151,16 @@ uint32_t pool_grow_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t delta) {
   return (uint32_t)old;
 }
 
-void pool_allocate_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t elements,
-                         uint32_t max) {
+static bool pool_allocate_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t elements,
+                                uint32_t max) {
   t->data = wpool_table_data(c->pinst, 0);
   t->size = elements;
   t->max_size = max;
+  return true;
 }
 
-uint32_t pool_grow_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t delta,
-                         wasm_rt_funcref_t init) {
+static uint32_t pool_grow_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t delta,
+                                wasm_rt_funcref_t init) {
   uint32_t old = t->size;
   uint64_t n = (uint64_t)old + delta;
   if (n > t->max_size) return UINT32_MAX;
@@ -128,7 +169,7 @@ uint32_t pool_grow_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t delta
   return old;
 }
 
-bool pool_fault_is_oob(const rt_ctx_t *c, const void *addr) {
+static bool pool_fault_is_oob(const rt_ctx_t *c, const void *addr) {
   /* The pool knows its layout: the fault must be in this instance's own
    * memory 0 (a guard, or past the accessible bytes). Async-signal-safe. */
   wpool_fault_info_t fi;
@@ -136,3 +177,18 @@ bool pool_fault_is_oob(const rt_ctx_t *c, const void *addr) {
   return fi.kind == WPOOL_REGION_MEMORY && fi.instance == c->pinst && fi.index == 0 &&
          !fi.accessible;
 }
+
+const rt_backend_t rt_backend_pool = {
+    .name = "pool",
+    .create = pool_create,
+    .destroy = pool_destroy,
+    .module_new = pool_module_new,
+    .module_release = pool_module_release,
+    .instance_new = pool_instance_new,
+    .instance_free = pool_instance_free,
+    .memory_allocate = pool_allocate_memory,
+    .memory_grow = pool_grow_memory,
+    .table_allocate = pool_allocate_table,
+    .table_grow = pool_grow_table,
+    .fault_is_oob = pool_fault_is_oob,
+};

@@ -21,7 +21,31 @@
 
 #define PAGE 65536u
 
-bool stock_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial, uint32_t max) {
+static int stock_create(wrt_runtime_t *rt) {
+  (void)rt;
+  return 0;
+}
+
+static int stock_destroy(wrt_runtime_t *rt) {
+  (void)rt;
+  return 0;
+}
+
+static int stock_module_new(wrt_module_t *m, const wasm_module_t *w) {
+  (void)m, (void)w;
+  return 0;
+}
+
+static void stock_module_release(wrt_module_t *m) { (void)m; }
+
+static int stock_instance_new(rt_ctx_t *c) {
+  c->guest = calloc(1, c->m->instance_size);
+  if (!c->guest) return rt_error(WRT_ENOMEM, "%s: out of memory for the instance", c->m->path);
+  return 0;
+}
+
+static bool stock_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t initial,
+                                  uint32_t max) {
   uint64_t bytes = (uint64_t)initial * PAGE;
   void *addr = mmap(NULL, RT_UNCHECKED_REACH, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                     -1, 0);
@@ -34,10 +58,13 @@ bool stock_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial, uint32_t max
   mem->size = (uint32_t)bytes;
   mem->pages = initial;
   mem->max_pages = max;
+  c->fault_lo = mem->data;
+  c->fault_hi = mem->data + RT_UNCHECKED_REACH;
   return true;
 }
 
-uint32_t stock_grow_memory(wasm_rt_memory_t *mem, uint32_t delta) {
+static uint32_t stock_grow_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t delta) {
+  (void)c;
   uint32_t old_pages = mem->pages;
   uint64_t new_pages = (uint64_t)old_pages + delta;
   if (new_pages == 0) return 0;
@@ -52,19 +79,23 @@ uint32_t stock_grow_memory(wasm_rt_memory_t *mem, uint32_t delta) {
   return old_pages;
 }
 
-void stock_free_memory(wasm_rt_memory_t *mem) {
+static void free_memory(wasm_rt_memory_t *mem) {
   if (mem->data) munmap(mem->data, RT_UNCHECKED_REACH);
   mem->data = NULL;
 }
 
-bool stock_allocate_table(wasm_rt_funcref_table_t *t, uint32_t elements, uint32_t max) {
+static bool stock_allocate_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t elements,
+                                 uint32_t max) {
+  (void)c;
   t->size = elements;
   t->max_size = max;
   t->data = calloc(elements ? elements : 1, sizeof(wasm_rt_funcref_t));
   return t->data != NULL;
 }
 
-uint32_t stock_grow_table(wasm_rt_funcref_table_t *t, uint32_t delta, wasm_rt_funcref_t init) {
+static uint32_t stock_grow_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t delta,
+                                 wasm_rt_funcref_t init) {
+  (void)c;
   uint32_t old = t->size;
   uint64_t n = (uint64_t)old + delta;
   if (n == 0) return 0;
@@ -77,7 +108,33 @@ uint32_t stock_grow_table(wasm_rt_funcref_table_t *t, uint32_t delta, wasm_rt_fu
   return old;
 }
 
-void stock_free_table(wasm_rt_funcref_table_t *t) {
+static void free_table(wasm_rt_funcref_table_t *t) {
   free(t->data);
   t->data = NULL;
 }
+
+static void stock_instance_free(rt_ctx_t *c) {
+  if (c->mem) free_memory(c->mem);
+  if (c->table) free_table(c->table);
+  free(c->guest);
+}
+
+static bool stock_fault_is_oob(const rt_ctx_t *c, const void *addr) {
+  const uint8_t *a = addr;
+  return c->mem && a >= c->fault_lo && a < c->fault_hi;
+}
+
+const rt_backend_t rt_backend_stock = {
+    .name = "stock",
+    .create = stock_create,
+    .destroy = stock_destroy,
+    .module_new = stock_module_new,
+    .module_release = stock_module_release,
+    .instance_new = stock_instance_new,
+    .instance_free = stock_instance_free,
+    .memory_allocate = stock_allocate_memory,
+    .memory_grow = stock_grow_memory,
+    .table_allocate = stock_allocate_table,
+    .table_grow = stock_grow_table,
+    .fault_is_oob = stock_fault_is_oob,
+};

@@ -33,18 +33,32 @@
 extern "C" {
 #endif
 
-/* Error codes: negative, disjoint from WPOOL_E* only in meaning. */
-#define WRT_EINVAL (-1)     /* bad argument */
-#define WRT_EFORMAT (-2)    /* the file is not a valid WebAssembly module */
-#define WRT_EIMPORT (-3)    /* the module imports something the runtime lacks */
-#define WRT_ELIMIT (-4)     /* the module does not fit the pool (wpool_module_new said so) */
-#define WRT_ETOOLCHAIN (-5) /* wasm2c or the C compiler failed; the message has its output */
-#define WRT_EEXHAUSTED (-6) /* request: every instance slot is in use */
-#define WRT_ENOMEM (-7)     /* host memory or address space ran out */
-#define WRT_ESYS (-8)       /* any other operating-system failure (file, dlopen, mmap) */
-#define WRT_EBUSY (-9)      /* unloading or destroying while requests run */
+/* Error codes: negative, disjoint from WPOOL_E* only in meaning. The one
+ * table: XX(NAME, NUMBER, MEANING) gives WRT_NAME = -NUMBER, and
+ * wrt_strerror gives "WRT_NAME: MEANING". */
+#define WRT_ERRNO_MAP(XX)                                                                   \
+  XX(EINVAL, 1, "bad argument")                                                             \
+  XX(EFORMAT, 2, "not a valid WebAssembly module for this runtime")                         \
+  XX(EIMPORT, 3, "the module imports something the runtime lacks")                          \
+  XX(ELIMIT, 4, "the module does not fit the pool")                                         \
+  XX(ETOOLCHAIN, 5, "wasm2c or the C compiler failed")                                      \
+  XX(EEXHAUSTED, 6, "every instance slot is in use")                                        \
+  XX(ENOMEM, 7, "host memory or address space ran out")                                     \
+  XX(ESYS, 8, "operating-system failure")                                                   \
+  XX(EBUSY, 9, "requests are running")
 
-/* "WRT_EIMPORT: ..." for a code. Static string. */
+/* The messages (wrt_last_error) say more: WRT_EFORMAT names the section
+ * and byte or the construct the runtime does not handle, WRT_ELIMIT carries
+ * wpool's message naming the limit and the value, WRT_ETOOLCHAIN the
+ * failing tool's output, WRT_ESYS the call (file, dlopen, mmap). */
+typedef enum wrt_errno {
+#define WRT_ERRNO_ENUM_(name, number, meaning) WRT_##name = -(number),
+  WRT_ERRNO_MAP(WRT_ERRNO_ENUM_)
+#undef WRT_ERRNO_ENUM_
+} wrt_errno_t;
+
+/* "WRT_EIMPORT: the module imports ..." for a code, "success" for 0,
+ * "unknown error" for a code not in the table. Static string. */
 const char *wrt_strerror(int err);
 /* This thread's message for its last failed call; "" when none. */
 const char *wrt_last_error(void);

@@ -1,0 +1,267 @@
+/* Loading: from a .wasm file or bytes to a loaded module. The bytes are
+ * read (bounded), parsed and checked against everything a request will
+ * need before any compilation (compile.c then translates, compiles and
+ * caches them), the object is opened and its entry points found, the
+ * module's function types registered, and the backend describes the
+ * module's instances (the pool's module and image). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rt_internal.h"
+
+void rt_module_destroy(wrt_module_t *m) {
+  m->rt->ops->module_release(m);
+  if (m->dl) dlclose(m->dl);
+  free(m->path);
+  free(m);
+}
+
+#define MAX_WASM_BYTES (1ull << 30)
+
+static int read_file(const char *path, uint8_t **out, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return rt_error(WRT_ESYS, "%s: cannot open: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return rt_error(WRT_ESYS, "%s: fstat: %s", path, strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return rt_error(WRT_EFORMAT, "%s: not a regular file", path);
+  }
+  if ((uint64_t)st.st_size > MAX_WASM_BYTES) {
+    close(fd);
+    return rt_error(WRT_EFORMAT, "%s: %lld bytes, over the runtime's limit of %llu", path,
+                    (long long)st.st_size, MAX_WASM_BYTES);
+  }
+  size_t n = (size_t)st.st_size;
+  uint8_t *buf = malloc(n ? n : 1);
+  if (!buf) {
+    close(fd);
+    return rt_error(WRT_ENOMEM, "%s: out of memory for %zu bytes", path, n);
+  }
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(fd, buf + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      int e = r < 0 ? errno : EIO;
+      free(buf);
+      close(fd);
+      return rt_error(WRT_ESYS, "%s: read: %s", path, r < 0 ? strerror(e) : "file shrank");
+    }
+    got += (size_t)r;
+  }
+  close(fd);
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+static const char *kind_name(uint8_t k) {
+  switch (k) {
+  case WASM_EXTERN_FUNC: return "function";
+  case WASM_EXTERN_TABLE: return "table";
+  case WASM_EXTERN_MEMORY: return "memory";
+  default: return "global";
+  }
+}
+
+/* Everything a request will need, checked before any compilation. */
+static int check_module(wrt_module_t *m, const wasm_module_t *w) {
+  const char *path = m->path;
+  for (uint32_t i = 0; i < w->nimports; i++) {
+    const wasm_import_t *im = &w->imports[i];
+    if (im->kind != WASM_EXTERN_FUNC || strcmp(im->module, "wasi_snapshot_preview1") != 0)
+      return rt_error(WRT_EIMPORT,
+                      "%s: import %u '%s'.'%s' (%s) is not provided: the runtime provides "
+                      "functions of wasi_snapshot_preview1 only",
+                      path, i, im->module, im->name, kind_name(im->kind));
+    const rt_wasi_fn_t *f = NULL;
+    for (size_t k = 0; k < rt_wasi_nfns; k++)
+      if (strcmp(rt_wasi_fns[k].name, im->name) == 0) f = &rt_wasi_fns[k];
+    if (!f)
+      return rt_error(WRT_EIMPORT,
+                      "%s: import %u 'wasi_snapshot_preview1'.'%s' is not a WASI preview-1 "
+                      "function",
+                      path, i, im->name);
+    if (strcmp(f->type, w->types[im->type]) != 0)
+      return rt_error(WRT_EIMPORT,
+                      "%s: import %u 'wasi_snapshot_preview1'.'%s' has type (%s), WASI's is (%s)",
+                      path, i, im->name, w->types[im->type], f->type);
+  }
+  if (w->nmemories > 1)
+    return rt_error(WRT_EFORMAT, "%s: %u memories; the runtime supports one", path, w->nmemories);
+  if (w->ntables > 1)
+    return rt_error(WRT_EFORMAT, "%s: %u tables; the runtime supports one", path, w->ntables);
+  if (w->ntables == 1 && w->tables[0].elem != 'r')
+    return rt_error(WRT_EFORMAT, "%s: table 0 holds externref; the runtime supports funcref",
+                    path);
+  if (!wasm_find_export(w, "_start", WASM_EXTERN_FUNC))
+    return rt_error(WRT_EFORMAT, "%s: no exported function _start: not a WASI command", path);
+  m->has_memory = w->nmemories == 1;
+  if (m->has_memory) {
+    const wasm_limits_t *l = &w->memories[0];
+    if (l->shared)
+      return rt_error(WRT_ELIMIT, "%s: memory 0 is shared; the pool refuses shared memories",
+                      path);
+    m->min_pages = l->min;
+    m->max_pages = l->has_max ? l->max : 65536;
+  }
+  m->has_table = w->ntables == 1;
+  if (m->has_table) {
+    m->table_min = (uint32_t)w->tables[0].min;
+    m->table_max = w->tables[0].has_max ? (uint32_t)w->tables[0].max : UINT32_MAX;
+  }
+  for (uint32_t i = 0; i < w->nsegments; i++) {
+    const wasm_segment_t *s = &w->segments[i];
+    if (!s->active) continue;
+    if (!m->has_memory || s->memory != 0)
+      return rt_error(WRT_EFORMAT, "%s: data segment %u targets memory %u, which does not exist",
+                      path, i, s->memory);
+    if (s->offset + s->len > m->min_pages * 65536)
+      return rt_error(WRT_EFORMAT,
+                      "%s: data segment %u (offset %llu, %u bytes) ends past the memory's "
+                      "minimum of %llu pages: instantiation would trap",
+                      path, i, (unsigned long long)s->offset, s->len,
+                      (unsigned long long)m->min_pages);
+    m->nsegments++;
+    m->segment_bytes += s->len;
+  }
+  m->nimports = w->nimports;
+  return 0;
+}
+
+static int open_object(wrt_module_t *m, const char *so) {
+  m->dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+  if (!m->dl)
+    return rt_error(WRT_ESYS,
+                    "%s: dlopen %s: %s (the program must export the runtime's symbols: link it "
+                    "with -rdynamic)",
+                    m->path, so, dlerror());
+  struct {
+    const char *name;
+    void **slot;
+  } syms[] = {
+      {"Z_guest_init_module", (void **)&m->fns.init_module},
+      {"Z_guest_instantiate", (void **)&m->fns.instantiate},
+      {"Z_guestZ__start", (void **)&m->fns.start},
+      {"wrt_guest_instance_size", (void **)&m->fns.instance_size},
+  };
+  for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+    *syms[i].slot = dlsym(m->dl, syms[i].name);
+    if (!*syms[i].slot)
+      return rt_error(WRT_ETOOLCHAIN, "%s: compiled object %s lacks %s", m->path, so,
+                      syms[i].name);
+  }
+  m->instance_size = m->fns.instance_size();
+  return 0;
+}
+
+/* Load from `bytes` (owned by the caller); `path` names the module. */
+static int load(wrt_runtime_t *rt, const char *path, const uint8_t *bytes, size_t len,
+                wrt_module_t **out) {
+  *out = NULL;
+  wrt_module_t *m = calloc(1, sizeof(*m));
+  if (!m) return rt_error(WRT_ENOMEM, "%s: out of memory", path);
+  m->rt = rt;
+  m->path = strdup(path);
+  char *so = NULL;
+  wasm_module_t w;
+  char perr[512];
+  int err;
+  if (!m->path) {
+    err = rt_error(WRT_ENOMEM, "%s: out of memory", path);
+    goto fail;
+  }
+  if (!wasm_parse(bytes, len, &w, perr, sizeof(perr))) {
+    err = rt_error(WRT_EFORMAT, "%s: %s", path, perr);
+    goto fail;
+  }
+  err = check_module(m, &w);
+  if (!err) err = rt_compile(rt, path, bytes, len, &w, &so, &m->from_cache);
+  if (!err) err = open_object(m, so);
+  if (!err) {
+    /* The generated module registers its function types into its statics.
+     * Two loads of one object (two runtimes, or one module loaded twice)
+     * share those statics: one at a time. */
+    static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&init_lock);
+    m->fns.init_module();
+    pthread_mutex_unlock(&init_lock);
+    err = rt->ops->module_new(m, &w);
+  }
+  wasm_module_free(&w);
+  if (err) goto fail;
+  free(so);
+  atomic_fetch_add(&rt->modules_loaded, 1);
+  atomic_fetch_add(m->from_cache ? &rt->cache_hits : &rt->cache_misses, 1);
+  pthread_mutex_lock(&rt->lock);
+  m->next = rt->modules;
+  if (rt->modules) rt->modules->prev = m;
+  rt->modules = m;
+  pthread_mutex_unlock(&rt->lock);
+  *out = m;
+  return 0;
+fail:
+  free(so);
+  rt_module_destroy(m);
+  return err;
+}
+
+int wrt_load(wrt_runtime_t *rt, const char *path, wrt_module_t **out) {
+  if (!rt || !path || !out) return rt_error(WRT_EINVAL, "wrt_load: NULL argument");
+  *out = NULL;
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  int err = read_file(path, &bytes, &len);
+  if (err) return err;
+  err = load(rt, path, bytes, len, out);
+  free(bytes);
+  return err;
+}
+
+int wrt_load_bytes(wrt_runtime_t *rt, const char *name, const void *bytes, size_t len,
+                   wrt_module_t **out) {
+  if (!rt || !name || (!bytes && len) || !out)
+    return rt_error(WRT_EINVAL, "wrt_load_bytes: NULL argument");
+  *out = NULL;
+  if (len > MAX_WASM_BYTES)
+    return rt_error(WRT_EFORMAT, "%s: %zu bytes, over the runtime's limit of %llu", name, len,
+                    MAX_WASM_BYTES);
+  return load(rt, name, bytes ? bytes : (const uint8_t *)"", len, out);
+}
+
+int wrt_unload(wrt_module_t *m) {
+  if (!m) return 0;
+  if (atomic_load(&m->running))
+    return rt_error(WRT_EBUSY, "%s: requests are running on it", m->path);
+  wrt_runtime_t *rt = m->rt;
+  pthread_mutex_lock(&rt->lock);
+  if (m->prev) m->prev->next = m->next;
+  else rt->modules = m->next;
+  if (m->next) m->next->prev = m->prev;
+  pthread_mutex_unlock(&rt->lock);
+  rt_module_destroy(m);
+  return 0;
+}
+
+void wrt_module_info(const wrt_module_t *m, wrt_module_info_t *o) {
+  memset(o, 0, sizeof(*o));
+  o->path = m->path;
+  o->min_pages = m->min_pages;
+  o->max_pages = m->max_pages;
+  o->table_min = m->has_table ? m->table_min : 0;
+  o->table_max = m->has_table ? m->table_max : 0;
+  o->nsegments = m->nsegments;
+  o->segment_bytes = m->segment_bytes;
+  o->nimports = m->nimports;
+  o->from_cache = m->from_cache;
+}

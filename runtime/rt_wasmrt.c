@@ -1,0 +1,80 @@
+/* wasm-rt, as the generated code calls it: initialisation, traps, memories
+ * and tables (wabt's wasm-rt-impl.c and wasm-rt-mem-impl.c). The function
+ * types are rt_types.c's, the exceptions rt_exceptions.c's.
+ *
+ * The generated code calls these without any context of ours; they find
+ * the request they belong to through the thread's current request
+ * (rt_cur), and its backend's table does the work. Debian's
+ * libwasm-rt-impl.a is not linked: its trap jump buffer, exception state
+ * and signal stack are process globals, so two threads running guests at
+ * once would jump into each other's stacks.
+ *
+ * Memories and tables are freed by the request's end (the backend's
+ * instance_free), which knows what was allocated even when a trap cut the
+ * instantiation short; wasm-rt's free functions do nothing. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "rt_internal.h"
+
+static rt_ctx_t *request_or_abort(const char *fn) {
+  rt_ctx_t *c = rt_cur;
+  if (c && c->in_guest) return c;
+  fprintf(stderr, "wpool runtime: fatal: %s called outside a request\n", fn);
+  abort();
+}
+
+void wasm_rt_init(void) {}
+bool wasm_rt_is_initialized(void) { return true; }
+void wasm_rt_free(void) {}
+
+WASM_RT_NO_RETURN void wasm_rt_trap(wasm_rt_trap_t code) {
+  rt_ctx_t *c = request_or_abort("wasm_rt_trap");
+  siglongjmp(c->jb, code == WASM_RT_TRAP_NONE ? WASM_RT_TRAP_UNCAUGHT_EXCEPTION : (int)code);
+}
+
+const char *wasm_rt_strerror(wasm_rt_trap_t trap) { return wrt_trap_name(rt_trap_of(trap)); }
+
+void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial, uint32_t max) {
+  rt_ctx_t *c = request_or_abort("wasm_rt_allocate_memory");
+  if (c->mem) {
+    fprintf(stderr, "wpool runtime: fatal: %s allocates a second memory\n", c->m->path);
+    abort(); /* the loader refuses modules with more than one */
+  }
+  if (!c->m->rt->ops->memory_allocate(c, mem, initial, max)) siglongjmp(c->jb, RT_JUMP_NOMEM);
+  c->mem = mem;
+}
+
+uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint32_t delta) {
+  rt_ctx_t *c = request_or_abort("wasm_rt_grow_memory");
+  return c->m->rt->ops->memory_grow(c, mem, delta);
+}
+
+void wasm_rt_free_memory(wasm_rt_memory_t *mem) { (void)mem; }
+
+/* The transform of the generated code (compile.c) skips a memory's data
+ * segment copies when this says the pool's image holds them already. */
+bool wrt_memory_has_image(const wasm_rt_memory_t *mem);
+bool wrt_memory_has_image(const wasm_rt_memory_t *mem) {
+  rt_ctx_t *c = rt_cur;
+  return c && c->mem == mem && c->mem_has_image;
+}
+
+void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t *t, uint32_t elements,
+                                    uint32_t max) {
+  rt_ctx_t *c = request_or_abort("wasm_rt_allocate_funcref_table");
+  if (c->table) {
+    fprintf(stderr, "wpool runtime: fatal: %s allocates a second table\n", c->m->path);
+    abort();
+  }
+  if (!c->m->rt->ops->table_allocate(c, t, elements, max)) siglongjmp(c->jb, RT_JUMP_NOMEM);
+  c->table = t;
+}
+
+uint32_t wasm_rt_grow_funcref_table(wasm_rt_funcref_table_t *t, uint32_t delta,
+                                    wasm_rt_funcref_t init) {
+  rt_ctx_t *c = request_or_abort("wasm_rt_grow_funcref_table");
+  return c->m->rt->ops->table_grow(c, t, delta, init);
+}
+
+void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t *t) { (void)t; }
