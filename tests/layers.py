@@ -1,23 +1,20 @@
 #!/usr/bin/env python3
-"""The house's floors, executed: src/ has no circle among its files, in
-#include lines or in cross-file calls (nm over the library's objects), and
-no file over 400 lines. A unit is a file stem: x.c with its x.h.
-usage: layers.py SRC_DIR OBJECT_DIR"""
+"""The house's floors, executed: a source directory has no circle among its
+files, in #include lines or in cross-file calls (nm over the objects built
+from it), and no file over 400 lines. A unit is a file stem: x.c with its
+x.h. An object is matched to its source by meson's naming (dir/x.c is
+dir_x.c.o); an object of no source in the directory is an error, so is a
+directory with no object at all.
+usage: layers.py SRC_DIR OBJECT_DIR [SRC_DIR OBJECT_DIR ...]
+e.g.   layers.py src build/src/libwpool_internal.a.p runtime build/runtime/libwrt.a.p"""
 import collections, os, re, subprocess, sys
 
-src, objdir = sys.argv[1], sys.argv[2]
-failures = []
+MAX_LINES = 400
 
-def unit(path):
-    rel = os.path.relpath(path, src)
-    return os.path.splitext(rel)[0]
-
-files = []
-for root, _, names in os.walk(src):
-    files += [os.path.join(root, n) for n in names if n.endswith(('.c', '.h'))]
 
 def cycles(graph):
     found, state = [], {}
+
     def visit(n, stack):
         state[n] = 1
         stack.append(n)
@@ -28,56 +25,90 @@ def cycles(graph):
                 visit(m, stack)
         stack.pop()
         state[n] = 2
+
     for n in sorted(graph):
         if not state.get(n):
             visit(n, [])
     return found
 
-# Includes.
-inc = collections.defaultdict(set)
-for f in files:
-    text = open(f).read()
-    lines = text.count('\n')
-    if lines > 400:
-        failures.append('%s has %d lines (more than 400)' % (os.path.relpath(f, src), lines))
-    for m in re.finditer(r'^#include "([^"]+)"', text, re.M):
-        target = os.path.join(src, m.group(1))
-        if os.path.exists(target) and unit(target) != unit(f):
-            inc[unit(f)].add(unit(target))
-    inc[unit(f)]
-for c in cycles(inc):
-    failures.append('include circle: ' + ' -> '.join(c))
 
-# Cross-file calls: who defines what each object uses.
-defs, uses = {}, {}
-for name in os.listdir(objdir):
-    if not name.endswith('.o'):
-        continue
-    u = name[:-len('.c.o')].replace('_', '/', 1)
-    out = subprocess.run(['nm', os.path.join(objdir, name)], check=True,
-                         capture_output=True, text=True).stdout
-    d, us = set(), set()
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[1] in 'TDBRC':
-            d.add(parts[2])
-        elif len(parts) == 2 and parts[0] == 'U':
-            us.add(parts[1])
-    defs[u], uses[u] = d, us
-owner = {s: u for u, ds in defs.items() for s in ds}
-calls = collections.defaultdict(set)
-for u, us in uses.items():
-    calls[u]
-    for s in us:
-        if s in owner and owner[s] != u:
-            calls[u].add(owner[s])
-for c in cycles(calls):
-    failures.append('call circle: ' + ' -> '.join(c))
-if len(defs) < 10:
-    failures.append('only %d objects found in %s' % (len(defs), objdir))
+def check(src, objdir):
+    """Print the call graph of SRC; return its failures."""
+    failures = []
 
-for u in sorted(calls):
-    print('%-18s -> %s' % (u, ' '.join(sorted(calls[u]))))
-for f in failures:
-    print('FAIL: ' + f)
-sys.exit(1 if failures else 0)
+    def unit(path):
+        return os.path.splitext(os.path.relpath(path, src))[0]
+
+    files = []
+    for root, _, names in os.walk(src):
+        files += [os.path.join(root, n) for n in names if n.endswith(('.c', '.h'))]
+
+    # Sizes and includes.
+    inc = collections.defaultdict(set)
+    for f in files:
+        text = open(f, errors='replace').read()
+        lines = text.count('\n')
+        if lines > MAX_LINES:
+            failures.append('%s has %d lines (more than %d)' % (os.path.relpath(f, src), lines,
+                                                                MAX_LINES))
+        for m in re.finditer(r'^#include "([^"]+)"', text, re.M):
+            target = os.path.join(src, m.group(1))
+            if not os.path.exists(target):
+                target = os.path.join(os.path.dirname(f), m.group(1))
+            if os.path.exists(target) and unit(target) != unit(f):
+                inc[unit(f)].add(unit(target))
+        inc[unit(f)]
+    for c in cycles(inc):
+        failures.append('include circle: ' + ' -> '.join(c))
+
+    # Cross-file calls: who defines what each object uses.
+    by_object = {os.path.relpath(f, src).replace(os.sep, '_') + '.o': unit(f)
+                 for f in files if f.endswith('.c')}
+    defs, uses = {}, {}
+    for name in sorted(os.listdir(objdir)):
+        if not name.endswith('.o'):
+            continue
+        if name not in by_object:
+            failures.append('object %s has no source in %s' % (name, src))
+            continue
+        u = by_object[name]
+        out = subprocess.run(['nm', os.path.join(objdir, name)], check=True,
+                             capture_output=True, text=True).stdout
+        d, us = set(), set()
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[1] in 'TDBRCV':
+                d.add(parts[2])
+            elif len(parts) == 2 and parts[0] == 'U':
+                us.add(parts[1])
+        defs[u], uses[u] = d, us
+    owner = {s: u for u, ds in defs.items() for s in ds}
+    calls = collections.defaultdict(set)
+    for u, us in uses.items():
+        calls[u]
+        for s in us:
+            if s in owner and owner[s] != u:
+                calls[u].add(owner[s])
+    for c in cycles(calls):
+        failures.append('call circle: ' + ' -> '.join(c))
+    if not defs:
+        failures.append('no objects of %s found in %s' % (src, objdir))
+
+    print('== %s (%d objects)' % (src, len(defs)))
+    for u in sorted(calls):
+        print('%-18s -> %s' % (u, ' '.join(sorted(calls[u]))))
+    return failures
+
+
+def main(args):
+    if not args or len(args) % 2:
+        sys.exit(__doc__)
+    failures = []
+    for src, objdir in zip(args[0::2], args[1::2]):
+        failures += check(src, objdir)
+    for f in failures:
+        print('FAIL: ' + f)
+    sys.exit(1 if failures else 0)
+
+
+main(sys.argv[1:])
