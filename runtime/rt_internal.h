@@ -93,7 +93,8 @@ typedef struct rt_ctx {
 
 extern _Thread_local rt_ctx_t *rt_cur;
 
-/* Errors (rt_error.c): set this thread's message and return the code. */
+/* Errors (rt_error.c): set this thread's message and return the code.
+ * Any argument may be wrt_last_error() itself. */
 int rt_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The WRT_E* code for a WPOOL_E* code (0 for 0). */
 int rt_error_from_wpool(int wpool_err);

@@ -23,8 +23,12 @@ void rt_module_destroy(wrt_module_t *m) {
 
 #define MAX_WASM_BYTES (1ull << 30)
 
+/* Read a module file: a regular file of at most MAX_WASM_BYTES, read once
+ * up to the size it had when opened. The open does not block (a FIFO with
+ * no writer would hold it for ever) and the type is checked on the open
+ * descriptor, so nothing but a regular file is read. */
 static int read_file(const char *path, uint8_t **out, size_t *len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return rt_error(WRT_ESYS, "%s: cannot open: %s", path, strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0) {

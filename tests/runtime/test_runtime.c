@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "runtime.h"
+#include "wasm_builder.h"
 #include "wasm_reader.h"
 #include "wpool.h"
 
@@ -214,43 +215,6 @@ static void outputs_match_native(wrt_runtime_t *rt, int n) {
 
 /* ------------------------------------------------------------------ */
 /* The reader                                                           */
-
-typedef struct wb {
-  uint8_t b[8192];
-  size_t n;
-} wb_t;
-
-static void wb_byte(wb_t *w, uint8_t v) { w->b[w->n++] = v; }
-static void wb_put(wb_t *w, const void *p, size_t n) {
-  memcpy(w->b + w->n, p, n);
-  w->n += n;
-}
-static void wb_uleb(wb_t *w, uint64_t v) {
-  do {
-    uint8_t b = v & 0x7f;
-    v >>= 7;
-    wb_byte(w, (uint8_t)(b | (v ? 0x80 : 0)));
-  } while (v);
-}
-static void wb_sleb(wb_t *w, int64_t v) {
-  for (;;) {
-    uint8_t b = v & 0x7f;
-    v >>= 7;
-    bool done = (v == 0 && !(b & 0x40)) || (v == -1 && (b & 0x40));
-    wb_byte(w, (uint8_t)(b | (done ? 0 : 0x80)));
-    if (done) return;
-  }
-}
-static void wb_name(wb_t *w, const char *s) {
-  wb_uleb(w, strlen(s));
-  wb_put(w, s, strlen(s));
-}
-static void wb_section(wb_t *m, uint8_t id, const wb_t *body) {
-  wb_byte(m, id);
-  wb_uleb(m, body->n);
-  wb_put(m, body->b, body->n);
-}
-static void wb_header(wb_t *m) { wb_put(m, "\0asm\1\0\0\0", 8); }
 
 /* A command module: types [() -> (), the import's type], one import of
  * a function (if imp_mod), one memory, one active data segment at

@@ -1,0 +1,92 @@
+/* Hostile and unusual modules against the runtime (issue 20): each test is
+ * a class of input a tenant may send, on both backends where it matters.
+ * The modules are .wat files in tests/runtime/hostile/, built by meson
+ * with wat2wasm into WPOOL_HOSTILE; what the text format cannot say
+ * (malformed sections, names that are not UTF-8) is written byte by byte.
+ * WPOOL_CACHE_DIR is the build directory's compile cache. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime.h"
+#include "wasm_builder.h"
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                              */
+
+static const char *hostile(const char *name) {
+  static _Thread_local char buf[4][1024];
+  static _Thread_local int k;
+  const char *d = getenv("WPOOL_HOSTILE");
+  cr_assert(d && *d, "WPOOL_HOSTILE is not set (meson test sets it)");
+  char *b = buf[k++ % 4];
+  snprintf(b, 1024, "%s/%s.wasm", d, name);
+  return b;
+}
+
+static wrt_runtime_t *make_rt(wrt_backend_t b, const wpool_config_t *cfg) {
+  wrt_options_t o;
+  wrt_options_init(&o);
+  o.backend = b;
+  o.pool_config = cfg;
+  wrt_runtime_t *rt;
+  cr_assert_eq(wrt_create(&o, &rt), 0, "wrt_create: %s", wrt_last_error());
+  return rt;
+}
+
+/* ------------------------------------------------------------------ */
+/* Files that are not modules                                           */
+
+/* A FIFO, a directory, a character device: refused at once (a FIFO with
+ * no writer must not block the open, nor one with a writer be read until
+ * the writer stops). */
+Test(hostile, a_module_path_that_is_not_a_regular_file_is_refused_at_once, .timeout = 20) {
+  wrt_runtime_t *rt = make_rt(WRT_BACKEND_STOCK, NULL);
+  char dir[] = "/tmp/wrt-fifo-XXXXXX";
+  cr_assert(mkdtemp(dir));
+  char fifo[64];
+  snprintf(fifo, sizeof(fifo), "%s/m.wasm", dir);
+  cr_assert_eq(mkfifo(fifo, 0600), 0);
+  const char *paths[] = {fifo, dir, "/dev/zero"};
+  for (size_t i = 0; i < 3; i++) {
+    wrt_module_t *m = NULL;
+    cr_expect_eq(wrt_load(rt, paths[i], &m), WRT_EFORMAT, "%s: %s", paths[i], wrt_last_error());
+    cr_expect(strstr(wrt_last_error(), "not a regular file"), "%s", wrt_last_error());
+    cr_expect_null(m);
+  }
+  unlink(fifo);
+  rmdir(dir);
+  cr_expect_eq(wrt_destroy(rt), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Toolchain errors                                                     */
+
+/* A failing tool's message keeps its cause (the runtime once formatted
+ * its message buffer into itself). */
+Test(hostile, a_failing_compiler_names_the_tool_and_its_status) {
+  char dir[] = "/tmp/wrt-cache-XXXXXX";
+  cr_assert(mkdtemp(dir));
+  wrt_options_t o;
+  wrt_options_init(&o);
+  o.backend = WRT_BACKEND_STOCK;
+  o.cache_dir = dir;
+  o.cc = "false";
+  wrt_runtime_t *rt;
+  cr_assert_eq(wrt_create(&o, &rt), 0);
+  wrt_module_t *m;
+  const char *path = hostile("memory_grow_far");
+  cr_expect_eq(wrt_load(rt, path, &m), WRT_ETOOLCHAIN);
+  const char *e = wrt_last_error();
+  cr_expect(strstr(e, "compiling the generated C failed: false exited with status 1"), "%s", e);
+  cr_expect_eq(strstr(e, path), e, "the message starts with the module, once: %s", e);
+  cr_expect_null(strstr(e + 1, path), "the module is named once: %s", e);
+  cr_expect_eq(wrt_destroy(rt), 0);
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  cr_expect_eq(system(cmd), 0);
+}
