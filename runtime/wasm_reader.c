@@ -320,10 +320,16 @@ bool wasm_parse(const uint8_t *buf, size_t len, wasm_module_t *m, char *err, siz
     case 7: ok = parse_exports(&c, m); break;
     case 8: m->has_start_section = true, c.p = c.end; break;
     case 11: ok = parse_data(&c, m); break;
+    case 12: m->has_data_count = true, m->data_count = u32v(&c); break;
     default: ok = skip_section(&c); break;
     }
     if (ok && !c.failed && c.p != c.end) fail(&c, "%u bytes left over", (unsigned)(c.end - c.p));
     ok = ok && !c.failed;
+  }
+  if (!c.failed && m->has_data_count && m->data_count != m->nsegments) {
+    c.what = names[12];
+    fail(&c, "the data count section says %u data segment%s, the data section has %u",
+         m->data_count, m->data_count == 1 ? "" : "s", m->nsegments);
   }
   if (!c.failed) {
     for (uint32_t i = 0; i < m->nexports; i++) {

@@ -62,6 +62,8 @@ typedef struct wasm_module {
   wasm_segment_t *segments;
   uint32_t nsegments;
   bool has_start_section;
+  bool has_data_count;  /* a data count section: data_count must be nsegments */
+  uint32_t data_count;
   const uint8_t *buf; /* the bytes read; not owned */
   size_t len;
 } wasm_module_t;

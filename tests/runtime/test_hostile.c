@@ -38,6 +38,15 @@ static wrt_runtime_t *make_rt(wrt_backend_t b, const wpool_config_t *cfg) {
   return rt;
 }
 
+static char *write_temp(const void *bytes, size_t n) {
+  char *path = strdup("/tmp/wrt-hostile-XXXXXX");
+  int fd = mkstemp(path);
+  cr_assert(fd >= 0);
+  cr_assert_eq(write(fd, bytes, n), (ssize_t)n);
+  close(fd);
+  return path;
+}
+
 /* ------------------------------------------------------------------ */
 /* Files that are not modules                                           */
 
@@ -89,4 +98,49 @@ Test(hostile, a_failing_compiler_names_the_tool_and_its_status) {
   char cmd[128];
   snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
   cr_expect_eq(system(cmd), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sections                                                             */
+
+/* A data count section says how many data segments follow; a module
+ * whose data section (or its absence) disagrees is malformed. */
+Test(hostile, a_data_count_that_disagrees_with_the_data_section_is_refused) {
+  wrt_runtime_t *rt = make_rt(WRT_BACKEND_STOCK, NULL);
+  for (int variant = 0; variant < 2; variant++) {
+    wb_t m = {0}, t = {0};
+    wb_header(&m);
+    wb_uleb(&t, 1), wb_byte(&t, 0x60), wb_uleb(&t, 0), wb_uleb(&t, 0);
+    wb_section(&m, 1, &t); /* type () -> () */
+    t.n = 0;
+    wb_uleb(&t, 1), wb_uleb(&t, 0);
+    wb_section(&m, 3, &t); /* one function */
+    t.n = 0;
+    wb_uleb(&t, 1), wb_byte(&t, 0), wb_uleb(&t, 1);
+    wb_section(&m, 5, &t); /* memory 1 */
+    t.n = 0;
+    wb_uleb(&t, 1), wb_name(&t, "_start"), wb_byte(&t, 0), wb_uleb(&t, 0);
+    wb_section(&m, 7, &t);
+    t.n = 0;
+    wb_uleb(&t, variant == 0 ? 1 : 2);
+    wb_section(&m, 12, &t); /* data count: 1 (no data section), or 2 (one segment) */
+    t.n = 0;
+    wb_uleb(&t, 1), wb_uleb(&t, 2), wb_uleb(&t, 0), wb_byte(&t, 0x0b);
+    wb_section(&m, 10, &t);
+    if (variant == 1) {
+      t.n = 0;
+      wb_uleb(&t, 1), wb_uleb(&t, 1), wb_name(&t, "passive");
+      wb_section(&m, 11, &t);
+    }
+    char *path = write_temp(m.b, m.n);
+    wrt_module_t *mod = NULL;
+    cr_expect_eq(wrt_load(rt, path, &mod), WRT_EFORMAT, "variant %d: %s", variant,
+                 wrt_last_error());
+    cr_expect(strstr(wrt_last_error(), variant == 0 ? "data count section says 1 data segment"
+                                                    : "data count section says 2 data segments"),
+              "%s", wrt_last_error());
+    unlink(path);
+    free(path);
+  }
+  cr_expect_eq(wrt_destroy(rt), 0);
 }
