@@ -27,6 +27,12 @@
  * however the compiler splits the access (docs/runtime.md). */
 #define RT_UNCHECKED_REACH ((8ull << 30) + (64u << 10))
 
+/* The most pages a memory may have here: wasm2c 1.0.32 holds a memory's
+ * byte size in a uint32_t (wasm_rt_memory_t.size), so 65,536 pages (4 GiB)
+ * would be size 0 and every bounds check would fail. wrt_create refuses a
+ * page limit (instance_memory_pages, both backends) above this. */
+#define RT_MAX_PAGES 65535u
+
 /* The compiled module's entry points, found with dlsym. */
 typedef struct rt_guest_fns {
   void (*init_module)(void);

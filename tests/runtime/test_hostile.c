@@ -28,6 +28,16 @@ static const char *hostile(const char *name) {
   return b;
 }
 
+/* A small pool: 4 slots, 256 pages (16 MiB) per memory at most. */
+static wpool_config_t small_cfg(void) {
+  wpool_config_t c;
+  wrt_config_init(&c);
+  c.instance_count = 4;
+  c.instance_memory_pages = 256;
+  c.stack_count = 0;
+  return c;
+}
+
 static wrt_runtime_t *make_rt(wrt_backend_t b, const wpool_config_t *cfg) {
   wrt_options_t o;
   wrt_options_init(&o);
@@ -36,6 +46,18 @@ static wrt_runtime_t *make_rt(wrt_backend_t b, const wpool_config_t *cfg) {
   wrt_runtime_t *rt;
   cr_assert_eq(wrt_create(&o, &rt), 0, "wrt_create: %s", wrt_last_error());
   return rt;
+}
+
+static const wrt_backend_t backends[] = {WRT_BACKEND_POOL, WRT_BACKEND_STOCK};
+
+/* Run `m`'s _start once; return the result (the caller frees it). */
+static wrt_result_t run_once(wrt_module_t *m) {
+  const char *argv[] = {"guest"};
+  wrt_request_t req = {.argv = argv, .argc = 1};
+  wrt_result_t res;
+  wrt_result_init(&res);
+  cr_assert_eq(wrt_run(m, &req, &res), 0, "wrt_run: %s", wrt_last_error());
+  return res;
 }
 
 static char *write_temp(const void *bytes, size_t n) {
@@ -143,4 +165,57 @@ Test(hostile, a_data_count_that_disagrees_with_the_data_section_is_refused) {
     free(path);
   }
   cr_expect_eq(wrt_destroy(rt), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Memories                                                             */
+
+/* wasm2c 1.0.32 holds a memory's size in 32 bits: 65,536 pages would be
+ * size 0. The page limit is at most 65,535 on both backends, a memory
+ * over it is refused at load, and growth past it fails. */
+Test(hostile, a_page_limit_that_allows_4_gib_memories_is_refused) {
+  for (size_t b = 0; b < 2; b++) {
+    wpool_config_t c = small_cfg();
+    c.instance_memory_pages = 65536;
+    wrt_options_t o;
+    wrt_options_init(&o);
+    o.backend = backends[b];
+    o.pool_config = &c;
+    wrt_runtime_t *rt = NULL;
+    cr_expect_eq(wrt_create(&o, &rt), WRT_EINVAL, "%s", wrt_backend_name(backends[b]));
+    cr_expect(strstr(wrt_last_error(), "instance_memory_pages (65536)"), "%s", wrt_last_error());
+    cr_expect(strstr(wrt_last_error(), "65535"), "%s", wrt_last_error());
+    cr_expect_null(rt);
+  }
+}
+
+Test(hostile, a_4_gib_memory_is_refused_at_load_on_both_backends) {
+  for (size_t b = 0; b < 2; b++) {
+    wpool_config_t c = small_cfg();
+    c.instance_count = 1;
+    c.instance_memory_pages = 65535;
+    wrt_runtime_t *rt = make_rt(backends[b], &c);
+    wrt_module_t *m = NULL;
+    cr_expect_eq(wrt_load(rt, hostile("memory_4gib"), &m), WRT_ELIMIT, "%s: %s",
+                 wrt_backend_name(backends[b]), wrt_last_error());
+    cr_expect(strstr(wrt_last_error(), "65536 pages"), "%s", wrt_last_error());
+    cr_expect(strstr(wrt_last_error(), "instance_memory_pages (65535)"), "%s", wrt_last_error());
+    cr_expect_null(m);
+    cr_expect_eq(wrt_destroy(rt), 0);
+  }
+}
+
+Test(hostile, memory_growth_stops_at_the_page_limit_on_both_backends) {
+  for (size_t b = 0; b < 2; b++) {
+    wpool_config_t c = small_cfg();
+    wrt_runtime_t *rt = make_rt(backends[b], &c);
+    wrt_module_t *m;
+    cr_assert_eq(wrt_load(rt, hostile("memory_grow_far"), &m), 0, "%s", wrt_last_error());
+    wrt_result_t r = run_once(m);
+    cr_expect_eq(r.trap, WRT_TRAP_NONE);
+    cr_expect_eq(r.exit_code, 0, "%s: memory.grow by 65535 pages did not fail",
+                 wrt_backend_name(backends[b]));
+    wrt_result_free(&r);
+    cr_expect_eq(wrt_destroy(rt), 0);
+  }
 }
