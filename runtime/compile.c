@@ -276,7 +276,7 @@ static int transform(const char *wasm_path, const wasm_module_t *w, const char *
   free(line);
   if (!err) {
     while (seg < w->nsegments && !w->segments[seg].active) seg++;
-    if (!seen_init || in_init)
+    if (in_init || (!seen_init && w->nmemories))
       err = rt_error(WRT_ETOOLCHAIN, "%s: generated code has no init_memories function",
                      wasm_path);
     else if (seg != w->nsegments)

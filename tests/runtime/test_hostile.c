@@ -170,6 +170,30 @@ Test(hostile, a_data_count_that_disagrees_with_the_data_section_is_refused) {
 /* ------------------------------------------------------------------ */
 /* Memories                                                             */
 
+Test(hostile, a_command_without_a_memory_loads_and_runs) {
+  for (size_t b = 0; b < 2; b++) {
+    wpool_config_t c = small_cfg();
+    wrt_runtime_t *rt = make_rt(backends[b], &c);
+    wrt_module_t *plain, *exits;
+    cr_assert_eq(wrt_load(rt, hostile("memoryless_plain"), &plain), 0, "%s", wrt_last_error());
+    cr_assert_eq(wrt_load(rt, hostile("memoryless"), &exits), 0, "%s", wrt_last_error());
+    wrt_module_info_t info;
+    wrt_module_info(plain, &info);
+    cr_expect_eq(info.min_pages, 0);
+    for (int i = 0; i < 3; i++) {
+      wrt_result_t r = run_once(plain);
+      cr_expect_eq(r.trap, WRT_TRAP_NONE, "%s", wrt_trap_name(r.trap));
+      cr_expect_eq(r.exit_code, 0);
+      wrt_result_free(&r);
+      r = run_once(exits);
+      cr_expect_eq(r.trap, WRT_TRAP_NONE, "%s", wrt_trap_name(r.trap));
+      cr_expect_eq(r.exit_code, 3);
+      wrt_result_free(&r);
+    }
+    cr_expect_eq(wrt_destroy(rt), 0);
+  }
+}
+
 /* wasm2c 1.0.32 holds a memory's size in 32 bits: 65,536 pages would be
  * size 0. The page limit is at most 65,535 on both backends, a memory
  * over it is refused at load, and growth past it fails. */
