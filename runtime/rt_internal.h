@@ -113,6 +113,11 @@ wrt_trap_t rt_trap_of(int code);
 int rt_signals_install(void);
 int rt_thread_init(void);
 
+/* Function types (rt_types.c): the index of the type of `nparams`
+ * parameters and `nresults` results (wasm_rt_type_t codes, parameters
+ * first); equal lists, and only they, get equal indices (>= 1). */
+uint32_t rt_types_register(const uint32_t *codes, uint32_t nparams, uint32_t nresults);
+
 /* WASI: the preview-1 functions the runtime defines, with their wasm
  * types in the reader's notation. */
 typedef struct rt_wasi_fn {

@@ -243,3 +243,42 @@ Test(hostile, memory_growth_stops_at_the_page_limit_on_both_backends) {
     cr_expect_eq(wrt_destroy(rt), 0);
   }
 }
+
+/* ------------------------------------------------------------------ */
+/* Function types                                                       */
+
+/* Types that differ only in their results, or only in their last
+ * parameter, past 250, 1,000 and 10,000 parameters: an indirect call
+ * through the wrong type traps, the right one runs. */
+static void wide_types_are_told_apart(const char *name) {
+  for (size_t b = 0; b < 2; b++) {
+    wpool_config_t c = small_cfg();
+    wrt_runtime_t *rt = make_rt(backends[b], &c);
+    wrt_module_t *m;
+    cr_assert_eq(wrt_load(rt, hostile(name), &m), 0, "%s: %s", name, wrt_last_error());
+    const char *argv[] = {"guest", "x", "y"};
+    wrt_result_t res;
+    wrt_result_init(&res);
+    for (uint32_t argc = 1; argc <= 3; argc++) {
+      wrt_request_t req = {.argv = argv, .argc = argc};
+      cr_assert_eq(wrt_run(m, &req, &res), 0, "%s", wrt_last_error());
+      if (argc == 1) {
+        cr_expect_eq(res.trap, WRT_TRAP_NONE, "%s: the matching call trapped: %s", name,
+                     wrt_trap_name(res.trap));
+        cr_expect_eq(res.exit_code, 7, "%s: the matching call returned %d", name, res.exit_code);
+      } else {
+        cr_expect_eq(res.trap, WRT_TRAP_CALL_INDIRECT, "%s %s: element %u called as the wrong "
+                     "type ended with trap %s, exit %d", name, wrt_backend_name(backends[b]),
+                     argc - 1, wrt_trap_name(res.trap), res.exit_code);
+      }
+    }
+    wrt_result_free(&res);
+    cr_expect_eq(wrt_destroy(rt), 0);
+  }
+}
+
+Test(hostile, types_of_250_parameters_are_compared_whole) { wide_types_are_told_apart("wide250"); }
+Test(hostile, types_of_1000_parameters_are_compared_whole) { wide_types_are_told_apart("wide1000"); }
+Test(hostile, types_of_10000_parameters_are_compared_whole, .timeout = 120) {
+  wide_types_are_told_apart("wide10000");
+}
