@@ -6,9 +6,11 @@
  * WPOOL_CACHE_DIR is the build directory's compile cache. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -281,4 +283,100 @@ Test(hostile, types_of_250_parameters_are_compared_whole) { wide_types_are_told_
 Test(hostile, types_of_1000_parameters_are_compared_whole) { wide_types_are_told_apart("wide1000"); }
 Test(hostile, types_of_10000_parameters_are_compared_whole, .timeout = 120) {
   wide_types_are_told_apart("wide10000");
+}
+
+/* ------------------------------------------------------------------ */
+/* Runaway code                                                         */
+
+/* Unbounded recursion ends with an exhaustion trap, whatever shape the C
+ * compiler could give it: a call to itself in tail position (a jump to
+ * itself at -O2), mutual tail calls, tail calls through the table, and
+ * frames larger than a guard page; on the main thread and on another. */
+static const char *const recursions[] = {"recurse_self", "recurse_mutual", "recurse_indirect",
+                                         "recurse_big_frame"};
+
+static void recursion_traps(wrt_backend_t b) {
+  wpool_config_t c = small_cfg();
+  wrt_runtime_t *rt = make_rt(b, &c);
+  for (size_t i = 0; i < sizeof(recursions) / sizeof(recursions[0]); i++) {
+    wrt_module_t *m;
+    cr_assert_eq(wrt_load(rt, hostile(recursions[i]), &m), 0, "%s", wrt_last_error());
+    wrt_result_t r = run_once(m);
+    cr_expect_eq(r.trap, WRT_TRAP_EXHAUSTION, "%s on %s: trap %s", recursions[i],
+                 wrt_backend_name(b), wrt_trap_name(r.trap));
+    wrt_result_free(&r);
+  }
+  cr_expect_eq(wrt_destroy(rt), 0);
+}
+
+static void *recursion_thread(void *arg) {
+  recursion_traps(*(const wrt_backend_t *)arg);
+  return NULL;
+}
+
+Test(hostile, unbounded_recursion_is_an_exhaustion_trap, .timeout = 60) {
+  for (size_t b = 0; b < 2; b++) recursion_traps(backends[b]);
+}
+
+Test(hostile, unbounded_recursion_is_an_exhaustion_trap_on_another_thread, .timeout = 60) {
+  for (size_t b = 0; b < 2; b++) {
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, recursion_thread, (void *)&backends[b]), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+  }
+}
+
+/* A thread whose stack has one guard page and, below it, a mapping of the
+ * host's (a canary): a guest frame larger than the guard must fault on the
+ * guard, not step over it and write into the canary. The request starts at
+ * 16 depths 512 bytes apart, so the frames meet the guard at every
+ * alignment. */
+#define CANARY_BYTES (1u << 20)
+#define GUARD_BYTES 4096u
+#define STACK_BYTES (512u << 10)
+
+static void run_below(wrt_module_t *m, size_t pad, wrt_result_t *res) {
+  char buf[pad + 1]; /* the request starts `pad` bytes deeper */
+  __asm__ volatile("" : : "r"(buf) : "memory");
+  const char *argv[] = {"guest"};
+  wrt_request_t req = {.argv = argv, .argc = 1};
+  cr_assert_eq(wrt_run(m, &req, res), 0, "%s", wrt_last_error());
+}
+
+static void *big_frames_thread(void *arg) {
+  wrt_runtime_t *rt = arg;
+  wrt_module_t *m;
+  cr_assert_eq(wrt_load(rt, hostile("recurse_big_frame"), &m), 0, "%s", wrt_last_error());
+  wrt_result_t res;
+  wrt_result_init(&res);
+  for (size_t pad = 0; pad < 8192; pad += 512) {
+    run_below(m, pad, &res);
+    cr_expect_eq(res.trap, WRT_TRAP_EXHAUSTION, "%zu bytes deeper: trap %s", pad,
+                 wrt_trap_name(res.trap));
+  }
+  wrt_result_free(&res);
+  return NULL;
+}
+
+Test(hostile, a_big_frame_faults_on_the_guard_and_never_writes_below_it, .timeout = 60) {
+  uint8_t *area = mmap(NULL, CANARY_BYTES + GUARD_BYTES + STACK_BYTES, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert(area != MAP_FAILED);
+  cr_assert_eq(mprotect(area + CANARY_BYTES, GUARD_BYTES, PROT_NONE), 0);
+  for (size_t b = 0; b < 2; b++) {
+    wpool_config_t c = small_cfg();
+    wrt_runtime_t *rt = make_rt(backends[b], &c);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    cr_assert_eq(pthread_attr_setstack(&attr, area + CANARY_BYTES + GUARD_BYTES, STACK_BYTES), 0);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, &attr, big_frames_thread, rt), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    pthread_attr_destroy(&attr);
+    for (size_t i = 0; i < CANARY_BYTES; i++)
+      if (area[i]) cr_assert_fail("%s: the guest wrote %zu bytes below its stack's guard",
+                                  wrt_backend_name(backends[b]), CANARY_BYTES - i);
+    cr_expect_eq(wrt_destroy(rt), 0);
+  }
+  munmap(area, CANARY_BYTES + GUARD_BYTES + STACK_BYTES);
 }
