@@ -55,6 +55,7 @@ struct wrt_module {
   uint32_t nsegments;
   uint64_t segment_bytes;
   uint32_t nimports;
+  uint32_t start_export; /* the export index of _start */
   bool from_cache;
   /* Pool backend: the pool's module, its image built from the segments. */
   wpool_module_t *pm;

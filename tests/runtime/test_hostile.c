@@ -170,6 +170,96 @@ Test(hostile, a_data_count_that_disagrees_with_the_data_section_is_refused) {
 }
 
 /* ------------------------------------------------------------------ */
+/* Names                                                                */
+
+/* A module whose one export is named by `name` (`len` bytes), with
+ * _start; written byte by byte (the text format refuses what is not
+ * UTF-8). */
+static char *module_with_export(const void *name, size_t len, bool twice) {
+  wb_t m = {0}, t = {0};
+  wb_header(&m);
+  wb_uleb(&t, 1), wb_byte(&t, 0x60), wb_uleb(&t, 0), wb_uleb(&t, 0);
+  wb_section(&m, 1, &t);
+  t.n = 0;
+  wb_uleb(&t, 1), wb_uleb(&t, 0);
+  wb_section(&m, 3, &t);
+  t.n = 0;
+  wb_uleb(&t, twice ? 3 : 2);
+  wb_name(&t, "_start"), wb_byte(&t, 0), wb_uleb(&t, 0);
+  wb_name_n(&t, name, len), wb_byte(&t, 0), wb_uleb(&t, 0);
+  if (twice) wb_name_n(&t, name, len), wb_byte(&t, 0), wb_uleb(&t, 0);
+  wb_section(&m, 7, &t);
+  t.n = 0;
+  wb_uleb(&t, 1), wb_uleb(&t, 2), wb_uleb(&t, 0), wb_byte(&t, 0x0b);
+  wb_section(&m, 10, &t);
+  return write_temp(m.b, m.n);
+}
+
+/* Names are UTF-8 (the specification's rule): a stray continuation byte,
+ * a truncated sequence, an overlong form, a surrogate and a code point
+ * past U+10FFFF are malformed, found by the reader (not by wasm2c). */
+Test(hostile, a_name_that_is_not_utf8_is_malformed) {
+  static const struct { const char *bytes; size_t len; } bad[] = {
+      {"x\xff", 2}, {"\x80", 1}, {"a\xe2\x82", 3}, {"\xc0\x80", 2},
+      {"\xed\xa0\x80", 3}, {"\xf4\x90\x80\x80", 4},
+  };
+  wrt_runtime_t *rt = make_rt(WRT_BACKEND_STOCK, NULL);
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    char *path = module_with_export(bad[i].bytes, bad[i].len, false);
+    wrt_module_t *m = NULL;
+    cr_expect_eq(wrt_load(rt, path, &m), WRT_EFORMAT, "name %zu: %s", i, wrt_last_error());
+    cr_expect(strstr(wrt_last_error(), "not valid UTF-8"), "name %zu: %s", i, wrt_last_error());
+    unlink(path);
+    free(path);
+  }
+  cr_expect_eq(wrt_destroy(rt), 0);
+}
+
+Test(hostile, an_export_name_given_twice_is_invalid) {
+  wrt_runtime_t *rt = make_rt(WRT_BACKEND_STOCK, NULL);
+  char *path = module_with_export("twice\n", 6, true);
+  wrt_module_t *m = NULL;
+  cr_expect_eq(wrt_load(rt, path, &m), WRT_EFORMAT, "%s", wrt_last_error());
+  cr_expect(strstr(wrt_last_error(), "export name 'twice\\x0a' is repeated"), "%s",
+            wrt_last_error());
+  unlink(path);
+  free(path);
+  cr_expect_eq(wrt_destroy(rt), 0);
+}
+
+/* A message names a module's names escaped: no byte of them reaches a log
+ * line, a terminal or an HTTP response as it is. */
+Test(hostile, names_in_messages_are_escaped) {
+  wrt_runtime_t *rt = make_rt(WRT_BACKEND_STOCK, NULL);
+  wrt_module_t *m = NULL;
+  cr_expect_eq(wrt_load(rt, hostile("import_name_escapes"), &m), WRT_EIMPORT, "%s",
+               wrt_last_error());
+  const char *e = wrt_last_error();
+  cr_expect(strstr(e, "'env\\x0a\\x1b[31m\\x27'.'x\\x5c\\x00y'"), "%s", e);
+  for (const char *p = e; *p; p++)
+    cr_expect((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f, "byte 0x%02x at %zu in %s",
+              (unsigned char)*p, (size_t)(p - e), e);
+  cr_expect_eq(wrt_destroy(rt), 0);
+}
+
+/* _start is called as void (*)(void *): any other type is refused at load,
+ * named. */
+Test(hostile, a_start_of_another_type_than_void_to_void_is_refused) {
+  for (size_t b = 0; b < 2; b++) {
+    wpool_config_t c = small_cfg();
+    wrt_runtime_t *rt = make_rt(backends[b], &c);
+    wrt_module_t *m = NULL;
+    cr_expect_eq(wrt_load(rt, hostile("start_results"), &m), WRT_EFORMAT, "%s", wrt_last_error());
+    cr_expect(strstr(wrt_last_error(), "_start has type () -> (i64 i64 i64)"), "%s",
+              wrt_last_error());
+    cr_expect_eq(wrt_load(rt, hostile("start_params"), &m), WRT_EFORMAT, "%s", wrt_last_error());
+    cr_expect(strstr(wrt_last_error(), "_start has type (i32 i64) -> ()"), "%s",
+              wrt_last_error());
+    cr_expect_eq(wrt_destroy(rt), 0);
+  }
+}
+
+/* ------------------------------------------------------------------ */
 /* Memories                                                             */
 
 Test(hostile, a_command_without_a_memory_loads_and_runs) {
