@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "runtime.h"
 #include "wasm-rt.h"
@@ -33,11 +34,13 @@
  * page limit (instance_memory_pages, both backends) above this. */
 #define RT_MAX_PAGES 65535u
 
-/* The compiled module's entry points, found with dlsym. */
+/* The compiled module's entry points, found with dlsym: wasm2c's
+ * init_module and the glue's (glue.c), each of the C type written here. */
 typedef struct rt_guest_fns {
   void (*init_module)(void);
-  void (*instantiate)(void *instance, void *wasi);
-  void (*start)(void *instance);
+  void (*instantiate)(void *instance, void *ctx);
+  void (*start)(void *instance); /* commands only */
+  int (*invoke)(void *instance, uint32_t export_index, const uint64_t *args, uint64_t *results);
   size_t (*instance_size)(void);
 } rt_guest_fns_t;
 
@@ -170,10 +173,21 @@ extern const rt_backend_t rt_backend_pool, rt_backend_stock;
 /* Loading (rt_load.c): free a module and what its backend holds. */
 void rt_module_destroy(wrt_module_t *m);
 
-/* Compilation (compile.c): translate, transform, compile, cache. Sets
- * *path_out to the cached shared object (malloc'd). */
+/* Compilation (compile.c): rewrite, translate, transform, compile, cache.
+ * `start_export` is the export index of a command's _start, or -1. Sets
+ * *so_out to the cached shared object (malloc'd). */
 int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *bytes, size_t len,
-               const wasm_module_t *w, char **so_out, bool *from_cache);
+               const wasm_module_t *w, int64_t start_export, char **so_out, bool *from_cache);
+
+/* The transform of wasm2c's output `in` into `out` (transform.c), the glue
+ * appended (glue.c). Both versions are part of the cache key. */
+#define RT_TRANSFORM_VERSION "wrt-transform-2"
+#define RT_GLUE_VERSION "wrt-glue-1"
+int rt_transform(const char *wasm_path, const wasm_module_t *w, int64_t start_export,
+                 const char *in, const char *out);
+int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w, int64_t start_export);
+/* The WASI function import `im` names (its type unchecked), or NULL. */
+const rt_wasi_fn_t *rt_wasi_find(const wasm_import_t *im);
 
 /* SHA-256 (sha256.c). */
 void rt_sha256(const void *data, size_t len, uint8_t out[32]);

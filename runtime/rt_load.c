@@ -176,8 +176,9 @@ static int open_object(wrt_module_t *m, const char *so) {
     void **slot;
   } syms[] = {
       {"Z_guest_init_module", (void **)&m->fns.init_module},
-      {"Z_guest_instantiate", (void **)&m->fns.instantiate},
-      {"Z_guestZ__start", (void **)&m->fns.start},
+      {"wrt_guest_instantiate", (void **)&m->fns.instantiate},
+      {"wrt_guest_start", (void **)&m->fns.start},
+      {"wrt_guest_invoke", (void **)&m->fns.invoke},
       {"wrt_guest_instance_size", (void **)&m->fns.instance_size},
   };
   for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
@@ -211,7 +212,7 @@ static int load(wrt_runtime_t *rt, const char *path, const uint8_t *bytes, size_
     goto fail;
   }
   err = check_module(m, &w);
-  if (!err) err = rt_compile(rt, path, bytes, len, &w, &so, &m->from_cache);
+  if (!err) err = rt_compile(rt, path, bytes, len, &w, m->start_export, &so, &m->from_cache);
   if (!err) err = open_object(m, so);
   if (!err) {
     /* The generated module registers its function types into its statics.

@@ -195,6 +195,49 @@ static char *module_with_export(const void *name, size_t len, bool twice) {
   return write_temp(m.b, m.n);
 }
 
+/* Nothing of a module's names reaches the C compiler: an export name that
+ * ends wasm2c's comment and defines a constructor, the same in an import,
+ * and a name section of such names; on both backends. The constructor
+ * would set WRT_PWNED in this process at load. */
+Test(hostile, a_name_that_breaks_out_of_a_c_comment_never_runs) {
+  for (size_t b = 0; b < 2; b++) {
+    wpool_config_t c = small_cfg();
+    wrt_runtime_t *rt = make_rt(backends[b], &c);
+    wrt_module_t *m;
+    cr_assert_eq(wrt_load(rt, hostile("names_inject"), &m), 0, "%s", wrt_last_error());
+    cr_expect_null(getenv("WRT_PWNED"), "%s: the export name's constructor ran at load",
+                   wrt_backend_name(backends[b]));
+    wrt_result_t r = run_once(m);
+    cr_expect_eq(r.trap, WRT_TRAP_NONE);
+    cr_expect_eq(r.exit_code, 0);
+    wrt_result_free(&r);
+    cr_assert_eq(wrt_load(rt, hostile("names_debug"), &m), 0, "%s", wrt_last_error());
+    r = run_once(m);
+    cr_expect_eq(r.trap, WRT_TRAP_NONE);
+    wrt_result_free(&r);
+    cr_expect_eq(wrt_load(rt, hostile("import_name_inject"), &m), WRT_EIMPORT, "%s",
+                 wrt_last_error());
+    cr_expect_null(getenv("WRT_PWNED"), "an import name's constructor ran");
+    cr_expect_eq(wrt_destroy(rt), 0);
+  }
+}
+
+/* Export names C or its preprocessor treat specially, NUL bytes and the
+ * empty name among them: the module loads and runs on both backends. */
+Test(hostile, exports_with_any_valid_name_load_and_run) {
+  for (size_t b = 0; b < 2; b++) {
+    wpool_config_t c = small_cfg();
+    wrt_runtime_t *rt = make_rt(backends[b], &c);
+    wrt_module_t *m;
+    cr_assert_eq(wrt_load(rt, hostile("names_all"), &m), 0, "%s", wrt_last_error());
+    wrt_result_t r = run_once(m);
+    cr_expect_eq(r.trap, WRT_TRAP_NONE);
+    cr_expect_eq(r.exit_code, 0);
+    wrt_result_free(&r);
+    cr_expect_eq(wrt_destroy(rt), 0);
+  }
+}
+
 /* Names are UTF-8 (the specification's rule): a stray continuation byte,
  * a truncated sequence, an overlong form, a surrogate and a code point
  * past U+10FFFF are malformed, found by the reader (not by wasm2c). */
