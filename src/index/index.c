@@ -3,6 +3,7 @@
  * Invariants, checked by index_is_valid():
  *   used_count + warm_count + (capacity - next_cold) == capacity
  *   state[s] == SLOT_COLD                 <=>  s >= next_cold
+ *   (entries of slots >= next_cold are never written: zero pages)
  *   s on the warm list                    <=>  state[s] == SLOT_WARM
  *   s on affine[m]                        <=>  state[s] == SLOT_WARM && affinity[s] == m
  *   s on no list                          =>   both links of s are INDEX_NONE
@@ -53,32 +54,26 @@ int index_init(index_t *ix, uint32_t capacity, uint32_t max_unused_warm) {
   ix->capacity = capacity;
   ix->max_unused_warm = max_unused_warm;
   list_init(&ix->warm);
-  ix->state = heap_calloc(capacity, sizeof(*ix->state));
-  ix->affinity = heap_calloc(capacity, sizeof(*ix->affinity));
-  ix->warm_link = heap_calloc(capacity, sizeof(*ix->warm_link));
-  ix->affine_link = heap_calloc(capacity, sizeof(*ix->affine_link));
-  if (!ix->state || !ix->affinity || !ix->warm_link || !ix->affine_link) goto fail;
-  for (uint32_t s = 0; s < capacity; s++) {
-    ix->affinity[s] = INDEX_NONE;
-    ix->warm_link[s] = LINK_NONE;
-    ix->affine_link[s] = LINK_NONE;
-  }
+  /* Zero pages until a slot is first taken (take_cold_locked writes its
+   * entries): SLOT_COLD is 0, and nothing reads a cold slot's other
+   * entries. */
+  ix->state = heap_array(capacity, sizeof(*ix->state));
+  ix->affinity = heap_array(capacity, sizeof(*ix->affinity));
+  ix->warm_link = heap_array(capacity, sizeof(*ix->warm_link));
+  ix->affine_link = heap_array(capacity, sizeof(*ix->affine_link));
   spin_lock_init(&ix->lock);
+  if (!ix->state || !ix->affinity || !ix->warm_link || !ix->affine_link) {
+    index_destroy(ix);
+    return -ENOMEM;
+  }
   return 0;
-fail:
-  heap_free(ix->state);
-  heap_free(ix->affinity);
-  heap_free(ix->warm_link);
-  heap_free(ix->affine_link);
-  memset(ix, 0, sizeof(*ix));
-  return -ENOMEM;
 }
 
 void index_destroy(index_t *ix) {
-  heap_free(ix->state);
-  heap_free(ix->affinity);
-  heap_free(ix->warm_link);
-  heap_free(ix->affine_link);
+  heap_array_free(ix->state, ix->capacity, sizeof(*ix->state));
+  heap_array_free(ix->affinity, ix->capacity, sizeof(*ix->affinity));
+  heap_array_free(ix->warm_link, ix->capacity, sizeof(*ix->warm_link));
+  heap_array_free(ix->affine_link, ix->capacity, sizeof(*ix->affine_link));
   heap_free(ix->affine);
   memset(ix, 0, sizeof(*ix));
 }
@@ -105,10 +100,14 @@ int index_reserve_modules(index_t *ix, uint32_t nmodules) {
   return err;
 }
 
-/* Take the lowest cold slot, or INDEX_NONE. */
+/* Take the lowest cold slot, or INDEX_NONE. Its entries are written here
+ * first: a cold slot's are zero pages nobody reads. */
 static uint32_t take_cold_locked(index_t *ix) {
   if (ix->next_cold == ix->capacity) return INDEX_NONE;
-  return ix->next_cold++;
+  uint32_t slot = ix->next_cold++;
+  ix->warm_link[slot] = LINK_NONE;
+  ix->affine_link[slot] = LINK_NONE;
+  return slot;
 }
 
 /* Take a warm slot off the warm list and its affine list. */
@@ -214,6 +213,13 @@ uint32_t index_clear(index_t *ix, uint32_t module) {
   return slot;
 }
 
+uint32_t index_touched(index_t *ix) {
+  spin_lock(&ix->lock);
+  uint32_t n = ix->next_cold;
+  spin_unlock(&ix->lock);
+  return n;
+}
+
 index_slot_state_t index_slot_state(index_t *ix, uint32_t slot) {
   spin_lock(&ix->lock);
   assert(slot < ix->capacity);
@@ -268,9 +274,11 @@ bool index_is_valid(index_t *ix) {
   spin_lock(&ix->lock);
   uint64_t used = 0, warm = 0, affine = 0;
   if (ix->next_cold > ix->capacity) ok = false;
-  for (uint32_t s = 0; ok && s < ix->capacity; s++) {
+  /* Slots past next_cold were never taken: their entries are untouched
+   * zero pages, so only the slots taken so far are walked. */
+  for (uint32_t s = 0; ok && s < ix->next_cold; s++) {
     uint8_t st = ix->state[s];
-    if ((st == SLOT_COLD) != (s >= ix->next_cold)) ok = false;
+    if (st != SLOT_USED && st != SLOT_WARM) ok = false; /* taken once, never cold again */
     if (st == SLOT_USED) used++;
     if (st == SLOT_WARM) {
       warm++;
@@ -282,7 +290,6 @@ bool index_is_valid(index_t *ix) {
       if (memcmp(&ix->warm_link[s], &LINK_NONE, sizeof(LINK_NONE)) != 0 ||
           memcmp(&ix->affine_link[s], &LINK_NONE, sizeof(LINK_NONE)) != 0)
         ok = false;
-      if (st == SLOT_COLD && ix->affinity[s] != INDEX_NONE) ok = false;
     }
   }
   if (ok && (used != ix->used_count || warm != ix->warm_count ||

@@ -9,9 +9,11 @@
  * dense small integers handed out by the caller, so the affine lists are an
  * array indexed by module id, not a hash table.
  *
- * Memory: all per-slot metadata is allocated by index_init(); the per-module
- * list heads grow only in index_reserve_modules() (called when a module is
- * created). index_alloc(), index_free() and index_clear() never allocate.
+ * Memory: all per-slot metadata (INDEX_SLOT_BYTES a slot) is allocated by
+ * index_init(), committed as slots are first taken (lowest first): a slot
+ * never taken costs no memory. The per-module list heads grow only in
+ * index_reserve_modules() (called when a module is created). index_alloc(),
+ * index_free() and index_clear() never allocate.
  *
  * Thread safety: every function except init/destroy takes the index's lock,
  * a spin lock: no section is longer than a few list operations, except
@@ -110,6 +112,13 @@ void index_free_unaffine(index_t *ix, uint32_t slot);
  * with no affinity. Return: the slot id, or INDEX_NONE when there is none.
  * The module-drop hook calls this until INDEX_NONE to drain a module. */
 uint32_t index_clear(index_t *ix, uint32_t module);
+
+/* Bytes of metadata per slot: its state, affinity and two links. */
+#define INDEX_SLOT_BYTES (sizeof(uint8_t) + sizeof(uint32_t) + 2 * sizeof(index_link_t))
+
+/* Slots ever taken: exactly [0, index_touched()); the rest are cold and
+ * their records untouched. O(1). */
+uint32_t index_touched(index_t *ix);
 
 /* Read consistent copies of the counters and gauges. */
 void index_counters(index_t *ix, index_counters_t *out, uint32_t *warm,

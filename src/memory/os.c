@@ -169,6 +169,12 @@ uint64_t os_address_limit(void) {
   return limit;
 }
 
+uint64_t os_physical_bytes(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return UINT64_MAX;
+  return (uint64_t)pages * (uint64_t)page;
+}
+
 /* PAGEMAP_SCAN's ABI (include/uapi/linux/fs.h, Linux 6.7), spelled out
  * here because Debian 12's headers predate it. */
 #ifndef PAGEMAP_SCAN

@@ -64,6 +64,10 @@ bool os_guard_markers_work(void);
  * when lower. */
 uint64_t os_address_limit(void);
 
+/* Bytes of physical memory this host has (sysconf); UINT64_MAX when it
+ * cannot tell. */
+uint64_t os_physical_bytes(void);
+
 /* pidfd_open(getpid()); *fd receives the descriptor. */
 int os_pidfd_open_self(int *fd);
 /* open("/proc/self/pagemap"); *fd receives the descriptor. */

@@ -30,7 +30,8 @@ static void return_slot(wpool_t *p, uint32_t slot, wpool_module_t *m) {
   module_unref(m);
 }
 
-/* Issue the ranges `n` slots carry, together, then return the slots. */
+/* Issue the ranges `n` queued slots carry, together, then return the
+ * slots. */
 static void return_slots(wpool_t *p, const uint32_t *slots, uint32_t n) {
   decommit_batch_t batch = decommit_batch(&p->decommit);
   for (uint32_t i = 0; i < n; i++) {
@@ -73,7 +74,7 @@ typedef struct worker {
   uv_mutex_t lock;
   uv_cond_t work;   /* signalled when a slot is queued or stop is set */
   uv_cond_t done;   /* broadcast when a round of resets is back in the pool */
-  uint32_t *queue;  /* [instance_count] freed slots; lock */
+  recycle_pending_t *queue; /* [instance_count] freed slots; lock */
   uint32_t n;       /* lock */
   uint64_t rounds;  /* lock */
   bool stop;        /* lock */
@@ -83,7 +84,7 @@ typedef struct worker {
 static void worker_main(void *arg) {
   wpool_t *p = arg;
   worker_t *w = p->recycle.worker;
-  uint32_t take[WORKER_ROUND_MAX];
+  recycle_pending_t take[WORKER_ROUND_MAX];
   uv_mutex_lock(&w->lock);
   for (;;) {
     while ((!w->n || w->paused) && !w->stop) uv_cond_wait(&w->work, &w->lock);
@@ -96,12 +97,11 @@ static void worker_main(void *arg) {
     check_enter(p);
     decommit_batch_t batch = decommit_batch(&p->decommit);
     uint64_t now = clock_now_ns();
-    for (uint32_t i = 0; i < n; i++)
-      slot_reset(p, take[i], p->recycle.transit[take[i]].module, &batch, now);
+    for (uint32_t i = 0; i < n; i++) slot_reset(p, take[i].slot, take[i].module, &batch, now);
     decommit_flush(&batch);
     /* Pending drops only once the slots are back: an allocation that sees
      * nothing pending then finds them in the index. */
-    return_slots(p, take, n); /* transit[].n is 0: nothing more to issue */
+    for (uint32_t i = 0; i < n; i++) return_slot(p, take[i].slot, take[i].module);
     atomic_fetch_sub(&p->recycle.background_pending, n);
     check_leave(p);
 
@@ -112,17 +112,17 @@ static void worker_main(void *arg) {
   uv_mutex_unlock(&w->lock);
 }
 
-static void worker_free(worker_t *w) {
-  heap_free(w->queue);
+static void worker_free(worker_t *w, uint32_t capacity) {
+  heap_array_free(w->queue, capacity, sizeof(*w->queue));
   heap_free(w);
 }
 
 static int worker_start(wpool_t *p) {
   worker_t *w = heap_calloc(1, sizeof(*w));
   if (!w) return error_set(WPOOL_ENOMEM, "background_reset: out of memory");
-  w->queue = heap_calloc(p->cfg.instance_count, sizeof(*w->queue));
+  w->queue = heap_array(p->cfg.instance_count, sizeof(*w->queue));
   if (!w->queue) {
-    worker_free(w);
+    worker_free(w, p->cfg.instance_count);
     return error_set(WPOOL_ENOMEM, "background_reset: out of memory");
   }
   int err = uv_mutex_init(&w->lock);
@@ -132,7 +132,7 @@ static int worker_start(wpool_t *p) {
     uv_mutex_destroy(&w->lock);
   }
   if (err) {
-    worker_free(w);
+    worker_free(w, p->cfg.instance_count);
     return error_set(WPOOL_ESYS, "background_reset: %s", uv_strerror(err));
   }
   w->owner = os_self_id();
@@ -143,7 +143,7 @@ static int worker_start(wpool_t *p) {
     uv_cond_destroy(&w->done);
     uv_cond_destroy(&w->work);
     uv_mutex_destroy(&w->lock);
-    worker_free(w);
+    worker_free(w, p->cfg.instance_count);
     return error_set(WPOOL_ESYS, "background_reset: uv_thread_create: %s", uv_strerror(err));
   }
   return 0;
@@ -151,11 +151,9 @@ static int worker_start(wpool_t *p) {
 
 static void worker_queue(wpool_t *p, uint32_t slot, wpool_module_t *m) {
   worker_t *w = p->recycle.worker;
-  p->recycle.transit[slot].module = m;
-  p->recycle.transit[slot].n = 0;
   atomic_fetch_add(&p->recycle.background_pending, 1);
   uv_mutex_lock(&w->lock);
-  w->queue[w->n++] = slot;
+  w->queue[w->n++] = (recycle_pending_t){slot, m};
   uv_cond_signal(&w->work);
   uv_mutex_unlock(&w->lock);
 }
@@ -200,7 +198,7 @@ static void worker_stop(wpool_t *p) {
     /* A child's copy: no thread to join, and its locks may have been
      * held at the fork. Slots the parent's worker held then stay in
      * transit here. */
-    worker_free(w);
+    worker_free(w, p->cfg.instance_count);
     p->recycle.worker = NULL;
     return;
   }
@@ -212,7 +210,7 @@ static void worker_stop(wpool_t *p) {
   uv_cond_destroy(&w->done);
   uv_cond_destroy(&w->work);
   uv_mutex_destroy(&w->lock);
-  worker_free(w);
+  worker_free(w, p->cfg.instance_count);
   p->recycle.worker = NULL;
 }
 
@@ -239,25 +237,26 @@ void recycle_pause(wpool_t *p, bool paused) { (void)p, (void)paused; }
 
 /* ---- the pool's side ------------------------------------------------- */
 
+/* Slots carry ranges to a batched decommit only with decommit_batch_size
+ * > 1: only then is there a record per slot for them. */
+static void transit_free(wpool_t *p) {
+  heap_array_free(p->recycle.transit, p->cfg.instance_count, sizeof(transit_t));
+  p->recycle.transit = NULL;
+}
+
 int recycle_init(wpool_t *p) {
   recycle_t *r = &p->recycle;
-  r->queue = heap_calloc(p->cfg.instance_count, sizeof(*r->queue));
-  r->transit = heap_calloc(p->cfg.instance_count, sizeof(*r->transit));
-  if (!r->queue || !r->transit) {
-    heap_free(r->queue);
-    heap_free(r->transit);
+  if (p->cfg.decommit_batch_size > 1 &&
+      !(r->transit = heap_array(p->cfg.instance_count, sizeof(*r->transit))))
     return error_set(WPOOL_ENOMEM, "wpool_create: out of memory for slot metadata");
-  }
   if (pthread_mutex_init(&r->queue_lock, NULL) != 0) {
-    heap_free(r->queue);
-    heap_free(r->transit);
+    transit_free(p);
     return error_set(WPOOL_ESYS, "wpool_create: pthread_mutex_init failed");
   }
   int err = p->cfg.background_reset ? worker_start(p) : 0;
   if (err) {
     pthread_mutex_destroy(&r->queue_lock);
-    heap_free(r->queue);
-    heap_free(r->transit);
+    transit_free(p);
   }
   return err;
 }
@@ -266,8 +265,7 @@ void recycle_fini(wpool_t *p) {
   worker_stop(p);
   recycle_flush(p);
   pthread_mutex_destroy(&p->recycle.queue_lock);
-  heap_free(p->recycle.queue);
-  heap_free(p->recycle.transit);
+  transit_free(p);
 }
 
 void recycle_free(wpool_t *p, uint32_t slot, wpool_module_t *m) {

@@ -45,6 +45,8 @@ WPOOL_EXPORT int wpool_stack_new(wpool_t *p, wpool_stack_t **out) {
   uint32_t slot = index_alloc(&p->stack_index, INDEX_NONE, NULL);
   if (slot != INDEX_NONE) {
     struct wpool_stack_s *s = &p->stacks[slot];
+    s->pool = p; /* a record is zero until its stack's first use */
+    s->slot = slot;
     s->live = true;
     atomic_fetch_sub(&p->kept_stack, s->kept);
     s->kept = 0;

@@ -497,6 +497,14 @@ Test(tool, configurations_wpool_create_refuses_exit_2_from_every_command) {
   const char *const args[] = {"run", path, NULL};
   expect_status(args, 2, "instance_count: must be at least 1");
   unlink(path);
+  /* Metadata past the host's memory (issue 24's configuration: 2^32 - 1
+   * memory slots of 64 bytes each, on any host with less than 256 GiB). */
+  const char *const meta[] = {"plan", "--config", "instance_count=1", "--config",
+                              "instance_memories=4294967295", "--config", "memory_reservation=0",
+                              "--config", "memory_guard_size=4096", "--config",
+                              "instance_memory_pages=0", NULL};
+  if ((uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) < (256ull << 30))
+    expect_status(meta, 2, "instance_memories: 4294967295 makes the pool's metadata");
 }
 
 Test(tool, a_workload_that_does_not_fit_the_configuration_exits_2) {
