@@ -2,6 +2,9 @@
 """The house's floors, executed: src/ has no circle among its files, in
 #include lines or in cross-file calls (nm over the library's objects), and
 no file over 400 lines. A unit is a file stem: x.c with its x.h.
+One vocabulary in src/: no libc assert (the checks are util/debug.h's, by
+debug level) and no __atomic_ builtins (fields shared between threads are
+C11 _Atomic).
 usage: layers.py SRC_DIR OBJECT_DIR"""
 import collections, os, re, subprocess, sys
 
@@ -47,6 +50,25 @@ for f in files:
     inc[unit(f)]
 for c in cycles(inc):
     failures.append('include circle: ' + ' -> '.join(c))
+
+# One vocabulary: the project's own checks and C11 atomics.
+def code_only(text):
+    """The text with comments blanked (line numbers kept)."""
+    return re.sub(r'/\*.*?\*/|//[^\n]*',
+                  lambda m: re.sub(r'[^\n]', ' ', m.group(0)), text, flags=re.S)
+
+vocabulary = [
+    (re.compile(r'(?<![A-Za-z0-9_])assert\s*\(|#\s*include\s*<assert\.h>'),
+     'libc assert: use debug_assert / debug_assert_expensive (util/debug.h)'),
+    (re.compile(r'__atomic_\w+'),
+     '__atomic_ builtin: declare the field _Atomic and use <stdatomic.h>'),
+]
+for f in sorted(files):
+    code = code_only(open(f).read())
+    for pattern, why in vocabulary:
+        for m in pattern.finditer(code):
+            line = code.count('\n', 0, m.start()) + 1
+            failures.append('%s:%d: %s' % (os.path.relpath(f, src), line, why))
 
 # Cross-file calls: who defines what each object uses.
 defs, uses = {}, {}

@@ -10,10 +10,10 @@
  */
 #include "index/index.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
+#include "util/debug.h"
 #include "util/heap.h"
 
 static const index_link_t LINK_NONE = {INDEX_NONE, INDEX_NONE};
@@ -23,8 +23,9 @@ static void list_init(index_list_t *l) {
   l->tail = INDEX_NONE;
 }
 
-/* Append `id` as the most recently freed element. */
+/* Append `id`, on no list of this kind, as the most recently freed. */
 static void list_append(index_list_t *l, index_link_t *links, uint32_t id) {
+  debug_assert(links[id].prev == INDEX_NONE && links[id].next == INDEX_NONE && l->head != id);
   links[id].prev = l->tail;
   links[id].next = INDEX_NONE;
   if (l->tail != INDEX_NONE)
@@ -37,6 +38,8 @@ static void list_append(index_list_t *l, index_link_t *links, uint32_t id) {
 /* Unlink `id`; leaves links[id] == LINK_NONE. */
 static void list_remove(index_list_t *l, index_link_t *links, uint32_t id) {
   index_link_t k = links[id];
+  debug_assert(k.prev != INDEX_NONE ? links[k.prev].next == id : l->head == id);
+  debug_assert(k.next != INDEX_NONE ? links[k.next].prev == id : l->tail == id);
   if (k.next != INDEX_NONE)
     links[k.next].prev = k.prev;
   else
@@ -103,8 +106,10 @@ int index_reserve_modules(index_t *ix, uint32_t nmodules) {
 /* Take the lowest cold slot, or INDEX_NONE. Its entries are written here
  * first: a cold slot's are zero pages nobody reads. */
 static uint32_t take_cold_locked(index_t *ix) {
+  debug_assert(spin_is_locked(&ix->lock));
   if (ix->next_cold == ix->capacity) return INDEX_NONE;
   uint32_t slot = ix->next_cold++;
+  debug_assert(ix->state[slot] == SLOT_COLD);
   ix->warm_link[slot] = LINK_NONE;
   ix->affine_link[slot] = LINK_NONE;
   return slot;
@@ -112,7 +117,8 @@ static uint32_t take_cold_locked(index_t *ix) {
 
 /* Take a warm slot off the warm list and its affine list. */
 static void unlink_warm_locked(index_t *ix, uint32_t slot) {
-  assert(ix->state[slot] == SLOT_WARM);
+  debug_assert(spin_is_locked(&ix->lock));
+  debug_assert(slot < ix->next_cold && ix->state[slot] == SLOT_WARM && ix->warm_count > 0);
   list_remove(&ix->warm, ix->warm_link, slot);
   ix->warm_count--;
   uint32_t m = ix->affinity[slot];
@@ -124,7 +130,7 @@ uint32_t index_alloc(index_t *ix, uint32_t module, index_pick_t *pick) {
   uint32_t slot = INDEX_NONE;
 
   spin_lock(&ix->lock);
-  assert(module == INDEX_NONE || module < ix->module_cap);
+  debug_assert(module == INDEX_NONE || module < ix->module_cap);
   if (module != INDEX_NONE && ix->affine[module].tail != INDEX_NONE) {
     /* Rule 1, MRU: its pages and mappings are the most likely still warm. */
     slot = ix->affine[module].tail;
@@ -144,7 +150,7 @@ uint32_t index_alloc(index_t *ix, uint32_t module, index_pick_t *pick) {
     slot = ix->warm.head;
     how = INDEX_PICK_WARM;
     if (slot == INDEX_NONE) {
-      assert(ix->max_unused_warm == 0);
+      debug_assert(ix->max_unused_warm == 0);
       slot = take_cold_locked(ix);
       how = INDEX_PICK_COLD;
     }
@@ -172,7 +178,9 @@ uint32_t index_alloc(index_t *ix, uint32_t module, index_pick_t *pick) {
 }
 
 static void free_locked(index_t *ix, uint32_t slot) {
-  assert(slot < ix->capacity && ix->state[slot] == SLOT_USED);
+  debug_assert(spin_is_locked(&ix->lock));
+  debug_assert(slot < ix->next_cold && ix->state[slot] == SLOT_USED && ix->used_count > 0);
+  debug_assert(ix->affinity[slot] == INDEX_NONE || ix->affinity[slot] < ix->module_cap);
   ix->state[slot] = SLOT_WARM;
   ix->used_count--;
   list_append(&ix->warm, ix->warm_link, slot);
@@ -191,7 +199,7 @@ void index_free(index_t *ix, uint32_t slot) {
 
 void index_free_unaffine(index_t *ix, uint32_t slot) {
   spin_lock(&ix->lock);
-  assert(slot < ix->capacity && ix->state[slot] == SLOT_USED);
+  debug_assert(slot < ix->next_cold && ix->state[slot] == SLOT_USED);
   ix->affinity[slot] = INDEX_NONE;
   free_locked(ix, slot);
   spin_unlock(&ix->lock);
@@ -199,7 +207,7 @@ void index_free_unaffine(index_t *ix, uint32_t slot) {
 
 uint32_t index_clear(index_t *ix, uint32_t module) {
   spin_lock(&ix->lock);
-  assert(module < ix->module_cap);
+  debug_assert(module < ix->module_cap);
   /* MRU first, as rule 1 would; the order does not matter to a drain. */
   uint32_t slot = ix->affine[module].tail;
   if (slot != INDEX_NONE) {
@@ -222,7 +230,7 @@ uint32_t index_touched(index_t *ix) {
 
 index_slot_state_t index_slot_state(index_t *ix, uint32_t slot) {
   spin_lock(&ix->lock);
-  assert(slot < ix->capacity);
+  debug_assert(slot < ix->capacity);
   index_slot_state_t st = (index_slot_state_t)ix->state[slot];
   spin_unlock(&ix->lock);
   return st;

@@ -11,6 +11,7 @@
 #include "memory/os.h"
 #include "memory/region.h"
 #include "util/clock.h"
+#include "util/debug.h"
 #include "util/heap.h"
 
 /* ---- pristine pages ------------------------------------------------------ */
@@ -47,7 +48,7 @@ enum { MEASURE_PAGES = 64, MEASURE_ROUNDS = 3, SHRINK_PAGES = 16 };
 
 static keep_costs_t costs;
 static pthread_once_t costs_once = PTHREAD_ONCE_INIT;
-static dirty_scanner_t *costs_scanner; /* the first caller's, for the measurement */
+static _Atomic(dirty_scanner_t *) costs_scanner; /* the first caller's, for the measurement */
 static _Atomic uint64_t shrink_estimate; /* ns per page: keep_shrink_ns() */
 static uint64_t shrink_pinned;           /* WPOOL_KEEP_SHRINK_NS, or 0 */
 static uint64_t shrink_call_ns;          /* an mprotect over no resident page */
@@ -86,7 +87,8 @@ static void measure(void) {
       uint64_t t2 = clock_now_ns();
       for (uint64_t i = 0; i < len; i += page) sink |= all_zero(b + i, page);
       uint64_t t3 = clock_now_ns(), found = 0;
-      if (costs_scanner && dirty_scan(costs_scanner, b, len, count_run, &found) >= 0)
+      dirty_scanner_t *scanner = atomic_load_explicit(&costs_scanner, memory_order_relaxed);
+      if (scanner && dirty_scan(scanner, b, len, count_run, &found) >= 0)
         scan = min_u64(scan, clock_now_ns() - t3);
       uint64_t t4 = clock_now_ns();
       if (os_madvise(b, page, MADV_DONTNEED) == 0) advise = min_u64(advise, clock_now_ns() - t4);
@@ -137,7 +139,11 @@ static void measure(void) {
 }
 
 const keep_costs_t *keep_costs(dirty_scanner_t *scanner) {
-  if (!costs_scanner) costs_scanner = scanner; /* before the once; a race is harmless */
+  /* The first scanner offered times the scan (any would do). */
+  dirty_scanner_t *none = NULL;
+  if (scanner)
+    atomic_compare_exchange_strong_explicit(&costs_scanner, &none, scanner, memory_order_relaxed,
+                                            memory_order_relaxed);
   pthread_once(&costs_once, measure);
   return &costs;
 }
@@ -287,6 +293,10 @@ static bool restore_whole(const keep_region_t *r, keep_marks_t *m, const keep_co
 
 int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner,
                decommit_batch_t *batch, keep_result_t *out) {
+  /* Whole pages; the writable bytes within those that may hold private
+   * pages; a record to judge them by. */
+  debug_assert(r->scan_bytes % os_page_size() == 0 && r->writable_bytes <= r->scan_bytes);
+  debug_assert(m->marks && m->pages > 0 && (!r->img || r->img->offset + r->img->len <= r->writable_bytes));
   *out = (keep_result_t){0};
   const keep_costs_t *c = keep_costs(scanner);
   uint64_t page = os_page_size();

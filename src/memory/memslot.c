@@ -9,6 +9,7 @@
 #include "memory/region.h"
 #include "memory/reset.h"
 #include "util/clock.h"
+#include "util/debug.h"
 
 #define ANON_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED)
 
@@ -29,7 +30,7 @@ int memslot_full_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
     image_unref(s->image);
     s->image = NULL;
   }
-  __atomic_store_n(&s->accessible, 0, __ATOMIC_RELAXED);
+  atomic_store_explicit(&s->accessible, 0, memory_order_relaxed);
   s->resident_end = 0;
   keep_marks_clear(&s->kept);
   s->unknown = false;
@@ -58,13 +59,14 @@ static int replace(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64
     image_unref(s->image);
     s->image = NULL;
   }
-  __atomic_store_n(&s->accessible, bytes, __ATOMIC_RELAXED);
+  atomic_store_explicit(&s->accessible, bytes, memory_order_relaxed);
   s->resident_end = 0;
   keep_marks_clear(&s->kept);
   return 0;
 }
 
 int memslot_release(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
+  debug_assert(memslot_is_valid(s, ctx));
   if (s->unknown) return memslot_full_reset(s, base, ctx);
   if (!memslot_resident_span(s) && !s->image) return 0;
   return replace(s, base, ctx, 0);
@@ -80,6 +82,7 @@ void memslot_trimmed(memslot_t *s) {
  * into them again; they stay counted as kept, and trimming gives them
  * back (so may the automatic keep set: keep.h). */
 static int set_accessible(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t bytes) {
+  debug_assert(!s->unknown && bytes <= ctx->reservation && bytes % os_page_size() == 0);
   int err = 0;
   if (bytes > s->accessible) {
     err = protect(ctx, base + s->accessible, bytes - s->accessible, PROT_READ | PROT_WRITE);
@@ -94,12 +97,15 @@ static int set_accessible(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
     if (!err && s->accessible > s->resident_end) s->resident_end = s->accessible;
   }
   /* Stored atomically: wpool_fault_lookup reads it from signal handlers. */
-  if (!err) __atomic_store_n(&s->accessible, bytes, __ATOMIC_RELAXED);
+  if (!err) atomic_store_explicit(&s->accessible, bytes, memory_order_relaxed);
   return err;
 }
 
 int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image_t *img,
                     uint64_t bytes, bool moved) {
+  debug_assert(memslot_is_valid(s, ctx));
+  debug_assert(bytes <= ctx->reservation && bytes % os_page_size() == 0);
+  debug_assert(!img || img->offset + img->len <= bytes);
   int err = 0;
   if (s->unknown) {
     err = memslot_full_reset(s, base, ctx);
@@ -137,6 +143,8 @@ int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image
 }
 
 int memslot_grow(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t bytes) {
+  /* A tenant's memory: its prepare succeeded, so it is known. */
+  debug_assert(!s->unknown && memslot_is_valid(s, ctx));
   if (bytes <= s->accessible) return 0;
   return set_accessible(s, base, ctx, bytes);
 }
@@ -220,6 +228,9 @@ static bool memslot_reset_auto(memslot_t *s, uint8_t *base, const memslot_ctx_t 
 
 uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
                        decommit_batch_t *batch) {
+  /* A tenant's memory (known since its prepare), holding its image inside
+   * the accessible bytes. */
+  debug_assert(!s->unknown && memslot_is_valid(s, ctx));
   uint64_t in_place;
   if (ctx->scanner && ctx->keep_auto && s->kept.marks &&
       memslot_reset_auto(s, base, ctx, batch, &in_place))

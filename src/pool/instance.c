@@ -30,7 +30,7 @@ static int instance_new(wpool_t *p, wpool_module_t *m, wpool_instance_t **out) {
   }
   module_ref(m);
   /* Released to a signal handler's wpool_fault_lookup. */
-  __atomic_store_n(&inst->module, m, __ATOMIC_RELEASE);
+  atomic_store_explicit(&inst->module, m, memory_order_release);
   atomic_fetch_add(&p->live_instances, 1);
   atomic_fetch_add(&p->memories_live, m->nmemories);
   atomic_fetch_add(&p->tables_live, m->ntables);
@@ -61,7 +61,7 @@ WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst) {
   wpool_t *p = inst->pool;
   wpool_module_t *m = inst->module;
   check_enter(p);
-  __atomic_store_n(&inst->module, NULL, __ATOMIC_RELEASE);
+  atomic_store_explicit(&inst->module, NULL, memory_order_release);
   atomic_fetch_sub(&p->live_instances, 1);
   atomic_fetch_sub(&p->memories_live, m->nmemories);
   atomic_fetch_sub(&p->tables_live, m->ntables);

@@ -21,6 +21,8 @@ _Static_assert(TRANSIT_RANGES_MAX <= DECOMMIT_RANGES_MAX,
  * module was released meanwhile, so its memfd can go. Drops the slot's
  * module reference. */
 static void return_slot(wpool_t *p, uint32_t slot, wpool_module_t *m) {
+  debug_assert(index_slot_state(&p->index, slot) == SLOT_USED);
+  debug_assert(!atomic_load_explicit(&p->instances[slot].module, memory_order_relaxed));
   if (atomic_load(&m->released)) {
     slot_release(p, slot);
     index_free_unaffine(&p->index, slot);
@@ -269,6 +271,9 @@ void recycle_fini(wpool_t *p) {
 }
 
 void recycle_free(wpool_t *p, uint32_t slot, wpool_module_t *m) {
+  /* Its instance is gone; the slot stays used until it is back. */
+  debug_assert(index_slot_state(&p->index, slot) == SLOT_USED);
+  debug_assert(!atomic_load_explicit(&p->instances[slot].module, memory_order_relaxed));
   recycle_t *r = &p->recycle;
   if (worker_here(p)) {
     /* The worker resets the slot; this thread only queues it. */

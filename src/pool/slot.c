@@ -16,6 +16,14 @@ static int os_error(int err, uint32_t slot, uint32_t mem) {
   return error_set(code, "instance slot %u, memory %u: %s", slot, mem, strerror(-err));
 }
 
+/* The precondition of every change of a slot but a trim: its holder has
+ * it (SLOT_USED) and no live instance is in it. One index lock round; the
+ * caller wraps it in debug_assert, so level 2 pays it, not below. */
+static bool held_empty(wpool_t *p, uint32_t slot) {
+  return index_slot_state(&p->index, slot) == SLOT_USED &&
+         !atomic_load_explicit(&p->instances[slot].module, memory_order_relaxed);
+}
+
 /* Account the slot's kept bytes as `k` from now on. */
 static void slot_set_kept(wpool_t *p, struct wpool_instance_s *inst, kept_t k) {
   atomic_fetch_add(&p->kept_memory, k.memory - inst->kept.memory);
@@ -35,6 +43,7 @@ static void drop_tables(wpool_t *p, uint32_t slot, decommit_batch_t *batch) {
 }
 
 void slot_release(wpool_t *p, uint32_t slot) {
+  debug_assert(held_empty(p, slot));
   struct wpool_instance_s *inst = &p->instances[slot];
   for (uint32_t i = 0; i < inst->memories_used; i++)
     memslot_release(pool_memslot(p, slot, i), pool_memory_base(p, slot, i), &p->mem_ctx);
@@ -71,6 +80,8 @@ static void slot_records(wpool_t *p, uint32_t slot, const wpool_module_t *m) {
 }
 
 int slot_prepare(wpool_t *p, uint32_t slot, const wpool_module_t *m) {
+  debug_assert(held_empty(p, slot));
+  debug_assert(!atomic_load(&p->instances[slot].trimming));
   struct wpool_instance_s *inst = &p->instances[slot];
   slot_records(p, slot, m);
   /* Kept pages belong to their module: a tenant of another one takes the
@@ -103,6 +114,9 @@ int slot_prepare(wpool_t *p, uint32_t slot, const wpool_module_t *m) {
 }
 
 int slot_memory_grow(wpool_t *p, uint32_t slot, uint32_t i, uint64_t bytes) {
+  /* The live tenant's own memory. */
+  debug_assert(atomic_load_explicit(&p->instances[slot].module, memory_order_relaxed) &&
+               i < p->instances[slot].memories_used);
   int err = memslot_grow(pool_memslot(p, slot, i), pool_memory_base(p, slot, i), &p->mem_ctx, bytes);
   return err ? os_error(err, slot, i) : 0;
 }
@@ -138,7 +152,11 @@ static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, decommit_batc
 
 void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *batch,
                 uint64_t now_ns) {
+  debug_assert(held_empty(p, slot));
+  debug_assert(atomic_load_explicit(&m->refs, memory_order_relaxed) >= 1);
   struct wpool_instance_s *inst = &p->instances[slot];
+  debug_assert(m->nmemories <= inst->memories_used && m->ntables <= inst->tables_used);
+  debug_assert(kept_total(inst->kept) == 0); /* the tenant's since its prepare */
   kept_t kept = {0};
   for (uint32_t i = 0; i < m->nmemories; i++)
     kept.memory += memslot_reset(pool_memslot(p, slot, i), pool_memory_base(p, slot, i),
@@ -159,7 +177,10 @@ void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *
 }
 
 void slot_trim(wpool_t *p, uint32_t slot, decommit_batch_t *batch) {
+  /* An unused slot the trim flagged: whoever takes it waits for the flag. */
+  debug_assert(index_slot_state(&p->index, slot) == SLOT_WARM);
   struct wpool_instance_s *inst = &p->instances[slot];
+  debug_assert(atomic_load(&inst->trimming) && !inst->trimmed);
   /* Memories: private pages only; the image stays mapped, so its bytes
    * read back from the page cache. */
   for (uint32_t i = 0; i < inst->memories_used; i++) {

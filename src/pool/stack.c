@@ -77,6 +77,7 @@ WPOOL_EXPORT void wpool_stack_free(wpool_stack_t *s) {
     return;
   }
   wpool_t *p = s->pool;
+  debug_assert(index_slot_state(&p->stack_index, s->slot) == SLOT_USED && s->kept == 0);
   check_enter(p);
   if (p->cfg.async_stack_zeroing) {
     /* The top is where the next fiber writes first: keep it resident. */

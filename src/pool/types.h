@@ -75,7 +75,10 @@ static inline uint64_t kept_total(kept_t k) { return k.memory + k.table + k.stat
 /* One instance slot's record; the handle a runtime holds is its address. */
 struct wpool_instance_s {
   wpool_t *pool;
-  wpool_module_t *module; /* the tenant's module; NULL while the slot is unused */
+  /* The tenant's module; NULL while the slot is unused. Written by the
+   * holder with release order (instance.c), read by wpool_fault_lookup
+   * with acquire from any thread. */
+  _Atomic(wpool_module_t *) module;
   uint64_t owner;         /* serial of the module whose pages the slot keeps; 0: none */
   uint32_t slot;
   /* Memories and tables [0, n) some tenant of the slot had: the records
