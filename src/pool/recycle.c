@@ -1,8 +1,11 @@
 /* A freed slot's way back (see recycle.h). */
 #include "pool/recycle.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 
 #include "memory/os.h"
 #include "pool/check.h"
@@ -64,37 +67,38 @@ void recycle_flush(wpool_t *p) {
 
 /* ---- the background worker ------------------------------------------ */
 
-#if WPOOL_HAVE_UV
-#include <uv.h>
-
 /* Slots the worker resets per round: one decommit batch per round. */
 #define WORKER_ROUND_MAX 64
 
+/* The library's one thread family: POSIX threads, mutexes and condition
+ * variables (the module lock, the queue lock, the self descriptors' locks
+ * are pthread's too). The condition the allocations wait on uses the
+ * monotonic clock, the library's clock. */
 typedef struct worker {
   uint64_t owner; /* os_self_id() of the process the thread runs in */
-  uv_thread_t thread;
-  uv_mutex_t lock;
-  uv_cond_t work;   /* signalled when a slot is queued or stop is set */
-  uv_cond_t done;   /* broadcast when a round of resets is back in the pool */
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t work; /* signalled when a slot is queued or stop is set */
+  pthread_cond_t done; /* broadcast when a round of resets is back in the pool */
   recycle_pending_t *queue; /* [instance_count] freed slots; lock */
-  uint32_t n;       /* lock */
-  uint64_t rounds;  /* lock */
-  bool stop;        /* lock */
-  bool paused;      /* lock; tests only (recycle_pause) */
+  uint32_t n;      /* lock */
+  uint64_t rounds; /* lock */
+  bool stop;       /* lock */
+  bool paused;     /* lock; tests only (recycle_pause) */
 } worker_t;
 
-static void worker_main(void *arg) {
+static void *worker_main(void *arg) {
   wpool_t *p = arg;
   worker_t *w = p->recycle.worker;
   recycle_pending_t take[WORKER_ROUND_MAX];
-  uv_mutex_lock(&w->lock);
+  pthread_mutex_lock(&w->lock);
   for (;;) {
-    while ((!w->n || w->paused) && !w->stop) uv_cond_wait(&w->work, &w->lock);
+    while ((!w->n || w->paused) && !w->stop) pthread_cond_wait(&w->work, &w->lock);
     if (!w->n) break; /* stopping, and nothing left */
     uint32_t n = w->n < WORKER_ROUND_MAX ? w->n : WORKER_ROUND_MAX;
     w->n -= n;
     memcpy(take, w->queue + w->n, n * sizeof(take[0]));
-    uv_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->lock);
 
     check_enter(p);
     decommit_batch_t batch = decommit_batch(&p->decommit);
@@ -107,16 +111,42 @@ static void worker_main(void *arg) {
     atomic_fetch_sub(&p->recycle.background_pending, n);
     check_leave(p);
 
-    uv_mutex_lock(&w->lock);
+    pthread_mutex_lock(&w->lock);
     w->rounds++;
-    uv_cond_broadcast(&w->done);
+    pthread_cond_broadcast(&w->done);
   }
-  uv_mutex_unlock(&w->lock);
+  pthread_mutex_unlock(&w->lock);
+  return NULL;
 }
 
 static void worker_free(worker_t *w, uint32_t capacity) {
   heap_array_free(w->queue, capacity, sizeof(*w->queue));
   heap_free(w);
+}
+
+/* The lock and conditions; `done` on the monotonic clock. Return: 0 or
+ * the pthread error, with nothing left initialised. */
+static int worker_sync_init(worker_t *w) {
+  pthread_condattr_t attr;
+  int err = pthread_condattr_init(&attr);
+  if (err) return err;
+  err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  if (!err && (err = pthread_mutex_init(&w->lock, NULL)) == 0) {
+    if ((err = pthread_cond_init(&w->work, NULL)) != 0) {
+      pthread_mutex_destroy(&w->lock);
+    } else if ((err = pthread_cond_init(&w->done, &attr)) != 0) {
+      pthread_cond_destroy(&w->work);
+      pthread_mutex_destroy(&w->lock);
+    }
+  }
+  pthread_condattr_destroy(&attr);
+  return err;
+}
+
+static void worker_sync_destroy(worker_t *w) {
+  pthread_cond_destroy(&w->done);
+  pthread_cond_destroy(&w->work);
+  pthread_mutex_destroy(&w->lock);
 }
 
 static int worker_start(wpool_t *p) {
@@ -127,26 +157,21 @@ static int worker_start(wpool_t *p) {
     worker_free(w, p->cfg.instance_count);
     return error_set(WPOOL_ENOMEM, "background_reset: out of memory");
   }
-  int err = uv_mutex_init(&w->lock);
-  if (!err && (err = uv_cond_init(&w->work)) != 0) uv_mutex_destroy(&w->lock);
-  if (!err && (err = uv_cond_init(&w->done)) != 0) {
-    uv_cond_destroy(&w->work);
-    uv_mutex_destroy(&w->lock);
-  }
+  int err = worker_sync_init(w);
   if (err) {
     worker_free(w, p->cfg.instance_count);
-    return error_set(WPOOL_ESYS, "background_reset: %s", uv_strerror(err));
+    return error_set(error_from_errno(err), "background_reset: initialising its lock: %s",
+                     strerror(err));
   }
   w->owner = os_self_id();
   p->recycle.worker = w;
-  err = uv_thread_create(&w->thread, worker_main, p);
+  err = pthread_create(&w->thread, NULL, worker_main, p);
   if (err) {
     p->recycle.worker = NULL;
-    uv_cond_destroy(&w->done);
-    uv_cond_destroy(&w->work);
-    uv_mutex_destroy(&w->lock);
+    worker_sync_destroy(w);
     worker_free(w, p->cfg.instance_count);
-    return error_set(WPOOL_ESYS, "background_reset: uv_thread_create: %s", uv_strerror(err));
+    return error_set(error_from_errno(err), "background_reset: pthread_create: %s",
+                     strerror(err));
   }
   return 0;
 }
@@ -154,10 +179,10 @@ static int worker_start(wpool_t *p) {
 static void worker_queue(wpool_t *p, uint32_t slot, wpool_module_t *m) {
   worker_t *w = p->recycle.worker;
   atomic_fetch_add(&p->recycle.background_pending, 1);
-  uv_mutex_lock(&w->lock);
+  pthread_mutex_lock(&w->lock);
   w->queue[w->n++] = (recycle_pending_t){slot, m};
-  uv_cond_signal(&w->work);
-  uv_mutex_unlock(&w->lock);
+  pthread_cond_signal(&w->work);
+  pthread_mutex_unlock(&w->lock);
 }
 
 /* Block until the worker finishes a round or `deadline_ns` passes; false
@@ -165,25 +190,24 @@ static void worker_queue(wpool_t *p, uint32_t slot, wpool_module_t *m) {
 static bool worker_wait(wpool_t *p, uint64_t deadline_ns) {
   worker_t *w = p->recycle.worker;
   if (!w || atomic_load(&p->recycle.background_pending) == 0) return false;
-  uv_mutex_lock(&w->lock);
+  struct timespec deadline = {.tv_sec = (time_t)(deadline_ns / 1000000000u),
+                              .tv_nsec = (long)(deadline_ns % 1000000000u)};
+  pthread_mutex_lock(&w->lock);
   uint64_t rounds = w->rounds;
-  while (w->rounds == rounds && atomic_load(&p->recycle.background_pending) > 0) {
-    uint64_t now = clock_now_ns();
-    if (now >= deadline_ns) break;
-    uv_cond_timedwait(&w->done, &w->lock, deadline_ns - now);
-  }
+  while (w->rounds == rounds && atomic_load(&p->recycle.background_pending) > 0)
+    if (pthread_cond_timedwait(&w->done, &w->lock, &deadline) == ETIMEDOUT) break;
   bool progressed = w->rounds != rounds;
-  uv_mutex_unlock(&w->lock);
+  pthread_mutex_unlock(&w->lock);
   return progressed;
 }
 
 void recycle_pause(wpool_t *p, bool paused) {
   worker_t *w = p->recycle.worker;
   if (!w) return;
-  uv_mutex_lock(&w->lock);
+  pthread_mutex_lock(&w->lock);
   w->paused = paused;
-  uv_cond_signal(&w->work);
-  uv_mutex_unlock(&w->lock);
+  pthread_cond_signal(&w->work);
+  pthread_mutex_unlock(&w->lock);
 }
 
 /* Whether the worker runs in this process: threads do not survive a fork,
@@ -204,38 +228,15 @@ static void worker_stop(wpool_t *p) {
     p->recycle.worker = NULL;
     return;
   }
-  uv_mutex_lock(&w->lock);
+  pthread_mutex_lock(&w->lock);
   w->stop = true;
-  uv_cond_signal(&w->work);
-  uv_mutex_unlock(&w->lock);
-  uv_thread_join(&w->thread); /* it finishes every queued reset first */
-  uv_cond_destroy(&w->done);
-  uv_cond_destroy(&w->work);
-  uv_mutex_destroy(&w->lock);
+  pthread_cond_signal(&w->work);
+  pthread_mutex_unlock(&w->lock);
+  pthread_join(w->thread, NULL); /* it finishes every queued reset first */
+  worker_sync_destroy(w);
   worker_free(w, p->cfg.instance_count);
   p->recycle.worker = NULL;
 }
-
-#else /* no libuv */
-
-static int worker_start(wpool_t *p) {
-  (void)p;
-  return error_set(WPOOL_ENOTSUP, "background_reset: this build of wpool has no libuv");
-}
-static void worker_queue(wpool_t *p, uint32_t slot, wpool_module_t *m) {
-  (void)p, (void)slot, (void)m;
-}
-static bool worker_wait(wpool_t *p, uint64_t deadline_ns) {
-  (void)p, (void)deadline_ns;
-  return false;
-}
-static bool worker_here(const wpool_t *p) {
-  (void)p;
-  return false;
-}
-static void worker_stop(wpool_t *p) { (void)p; }
-void recycle_pause(wpool_t *p, bool paused) { (void)p, (void)paused; }
-#endif
 
 /* ---- the pool's side ------------------------------------------------- */
 

@@ -14,7 +14,7 @@
 #include "pool/types.h"
 
 /* Set up the queue and, with background_reset, start the worker.
- * Return: 0, WPOOL_ENOMEM, WPOOL_ENOTSUP (no libuv) or WPOOL_ESYS. */
+ * Return: 0, WPOOL_ENOMEM or WPOOL_ESYS. */
 int recycle_init(wpool_t *p);
 /* Finish every slot in transit (the worker drains its queue and stops),
  * then free the queue. */
