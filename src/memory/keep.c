@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -13,6 +12,7 @@
 #include "util/clock.h"
 #include "util/debug.h"
 #include "util/heap.h"
+#include "util/options.h"
 
 /* ---- pristine pages ------------------------------------------------------ */
 
@@ -59,14 +59,6 @@ static void count_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
-
-/* The positive number in environment variable `name`, or `otherwise`. */
-static uint64_t env_number(const char *name, uint64_t otherwise) {
-  const char *env = getenv(name);
-  char *end;
-  unsigned long long v = env && *env ? strtoull(env, &end, 10) : 0;
-  return env && *env && !*end && v >= 1 ? v : otherwise;
-}
 
 static void measure(void) {
   /* Used when the scratch mapping cannot be had: a bare-metal guess. */
@@ -120,7 +112,7 @@ static void measure(void) {
                              .shrink_ns = shrink != UINT64_MAX ? shrink : 0};
     shrink_call_ns = shrink_call != UINT64_MAX ? shrink_call : 0;
   }
-  shrink_pinned = env_number("WPOOL_KEEP_SHRINK_NS", 0);
+  shrink_pinned = option_get(OPTION_KEEP_SHRINK_NS);
   costs.shrink_ns = shrink_pinned ? shrink_pinned : costs.shrink_ns;
   atomic_store_explicit(&shrink_estimate, costs.shrink_ns, memory_order_relaxed);
   /* Keeping a page costs a zeroing at most frees of its slot and a read
@@ -129,12 +121,13 @@ static void measure(void) {
   uint64_t keep = costs.memset_ns + costs.check_ns / KEEP_SAMPLE;
   uint64_t w = costs.fault_ns / (keep ? keep : 1);
   /* For experiments and tests: the window chosen by hand, whatever the
-   * costs (docs/reset.md). */
-  w = env_number("WPOOL_KEEP_WINDOW", w);
+   * costs (util/options.h). */
+  if (option_get(OPTION_KEEP_WINDOW)) w = option_get(OPTION_KEEP_WINDOW);
   costs.window = (uint32_t)(w < 1 ? 1 : w > KEEP_WINDOW_MAX ? KEEP_WINDOW_MAX : w);
   /* A call that gives pages back pays a TLB flush: worth it once the
    * checks it saves over a window pay for it. */
-  uint64_t d = env_number("WPOOL_KEEP_DROP_MIN", costs.madvise_ns / ((keep ? keep : 1) * costs.window));
+  uint64_t d = option_get(OPTION_KEEP_DROP_MIN);
+  if (!d) d = costs.madvise_ns / ((keep ? keep : 1) * costs.window);
   costs.drop_min = (uint32_t)(d < 1 ? 1 : d > KEEP_DROPS_MAX ? KEEP_DROPS_MAX : d);
 }
 
