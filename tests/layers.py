@@ -4,7 +4,7 @@
 no file over 400 lines. A unit is a file stem: x.c with its x.h.
 One vocabulary in src/: no libc assert (the checks are util/debug.h's, by
 debug level) and no __atomic_ builtins (fields shared between threads are
-C11 _Atomic).
+C11 _Atomic); the clock read only in the files util/clock.h names.
 usage: layers.py SRC_DIR OBJECT_DIR"""
 import collections, os, re, subprocess, sys
 
@@ -63,9 +63,19 @@ vocabulary = [
     (re.compile(r'__atomic_\w+'),
      '__atomic_ builtin: declare the field _Atomic and use <stdatomic.h>'),
 ]
+clock_h = os.path.join(src, 'util', 'clock.h')
+readers = re.search(r'Readers:([^\n]*)', open(clock_h).read())
+readers = set(readers.group(1).split()) if readers else set()
+if not readers:
+    failures.append('util/clock.h names no readers ("Readers: a.c b.c")')
+vocabulary.append((re.compile(r'\bclock_now_ns\s*\(|\bclock_gettime\s*\('),
+                   'reads the clock: only the files util/clock.h names may'))
 for f in sorted(files):
+    rel = os.path.relpath(f, src)
     code = code_only(open(f).read())
     for pattern, why in vocabulary:
+        if why.startswith('reads the clock') and (rel in readers or f == clock_h):
+            continue
         for m in pattern.finditer(code):
             line = code.count('\n', 0, m.start()) + 1
             failures.append('%s:%d: %s' % (os.path.relpath(f, src), line, why))

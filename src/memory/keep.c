@@ -143,6 +143,14 @@ const keep_costs_t *keep_costs(dirty_scanner_t *scanner) {
 
 /* ---- shrinks ------------------------------------------------------------------ */
 
+keep_shrink_timer_t keep_shrink_start(uint64_t pages) {
+  return (keep_shrink_timer_t){.start_ns = pages ? clock_now_ns() : 0, .pages = pages};
+}
+
+void keep_shrink_done(keep_shrink_timer_t t) {
+  if (t.pages) keep_shrink_note(clock_now_ns() - t.start_ns, t.pages);
+}
+
 void keep_shrink_note(uint64_t ns, uint64_t pages) {
   if (!pages || shrink_pinned) return;
   /* Per resident page: the call's own cost is paid anyway. A sample is

@@ -8,7 +8,6 @@
 #include "memory/os.h"
 #include "memory/region.h"
 #include "memory/reset.h"
-#include "util/clock.h"
 #include "util/debug.h"
 
 #define ANON_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED)
@@ -91,9 +90,9 @@ static int set_accessible(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
      * a cost the automatic keep set learns (keep_give_back_grown). */
     uint64_t page = os_page_size();
     uint64_t kept = ctx->keep_auto ? keep_marks_between(&s->kept, bytes / page, s->accessible / page) : 0;
-    uint64_t t0 = kept ? clock_now_ns() : 0;
+    keep_shrink_timer_t timer = keep_shrink_start(kept);
     err = protect(ctx, base + bytes, s->accessible - bytes, PROT_NONE);
-    if (!err && kept) keep_shrink_note(clock_now_ns() - t0, kept);
+    if (!err) keep_shrink_done(timer);
     if (!err && s->accessible > s->resident_end) s->resident_end = s->accessible;
   }
   /* Stored atomically: wpool_fault_lookup reads it from signal handlers. */

@@ -11,7 +11,6 @@
 #include "pool/check.h"
 #include "pool/module.h"
 #include "pool/slot.h"
-#include "util/clock.h"
 #include "util/error.h"
 #include "util/heap.h"
 
@@ -102,8 +101,8 @@ static void *worker_main(void *arg) {
 
     check_enter(p);
     decommit_batch_t batch = decommit_batch(&p->decommit);
-    uint64_t now = clock_now_ns();
-    for (uint32_t i = 0; i < n; i++) slot_reset(p, take[i].slot, take[i].module, &batch, now);
+    for (uint32_t i = 0; i < n; i++)
+      slot_reset(p, take[i].slot, take[i].module, &batch, take[i].freed_ns);
     decommit_flush(&batch);
     /* Pending drops only once the slots are back: an allocation that sees
      * nothing pending then finds them in the index. */
@@ -176,11 +175,11 @@ static int worker_start(wpool_t *p) {
   return 0;
 }
 
-static void worker_queue(wpool_t *p, uint32_t slot, wpool_module_t *m) {
+static void worker_queue(wpool_t *p, uint32_t slot, wpool_module_t *m, uint64_t now_ns) {
   worker_t *w = p->recycle.worker;
   atomic_fetch_add(&p->recycle.background_pending, 1);
   pthread_mutex_lock(&w->lock);
-  w->queue[w->n++] = (recycle_pending_t){slot, m};
+  w->queue[w->n++] = (recycle_pending_t){slot, m, now_ns};
   pthread_cond_signal(&w->work);
   pthread_mutex_unlock(&w->lock);
 }
@@ -271,20 +270,20 @@ void recycle_fini(wpool_t *p) {
   transit_free(p);
 }
 
-void recycle_free(wpool_t *p, uint32_t slot, wpool_module_t *m) {
+void recycle_free(wpool_t *p, uint32_t slot, wpool_module_t *m, uint64_t now_ns) {
   /* Its instance is gone; the slot stays used until it is back. */
   debug_assert(index_slot_state(&p->index, slot) == SLOT_USED);
   debug_assert(!atomic_load_explicit(&p->instances[slot].module, memory_order_relaxed));
   recycle_t *r = &p->recycle;
   if (worker_here(p)) {
     /* The worker resets the slot; this thread only queues it. */
-    worker_queue(p, slot, m);
+    worker_queue(p, slot, m, now_ns);
     return;
   }
   /* Every range to give back, of every memory and table, in one batch:
    * one process_madvise, one TLB flush. */
   decommit_batch_t batch = decommit_batch(&p->decommit);
-  slot_reset(p, slot, m, &batch, clock_now_ns());
+  slot_reset(p, slot, m, &batch, now_ns);
   if (p->cfg.decommit_batch_size <= 1 || batch.n == 0 || batch.n > TRANSIT_RANGES_MAX) {
     decommit_flush(&batch);
     return_slot(p, slot, m);
@@ -313,7 +312,7 @@ void recycle_free(wpool_t *p, uint32_t slot, wpool_module_t *m) {
   }
 }
 
-uint32_t recycle_alloc(wpool_t *p, uint32_t module) {
+uint32_t recycle_alloc(wpool_t *p, uint32_t module, uint64_t now_ns) {
   uint32_t slot = INDEX_NONE;
   /* Freed slots wait for their batched decommit, or another thread is
    * returning the ones it took from the queue: issue what waits and retry
@@ -332,7 +331,7 @@ uint32_t recycle_alloc(wpool_t *p, uint32_t module) {
      * rounds, up to background_wait_ms in all, and look again after every
      * wait, the last included: a slot returned just before the pending
      * count dropped is in the index by then. */
-    uint64_t deadline = clock_now_ns() + (uint64_t)p->cfg.background_wait_ms * 1000000;
+    uint64_t deadline = now_ns + (uint64_t)p->cfg.background_wait_ms * 1000000;
     for (;;) {
       bool progressed = worker_wait(p, deadline);
       slot = index_alloc(&p->index, module, NULL);

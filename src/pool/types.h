@@ -106,10 +106,11 @@ typedef struct transit {
 } transit_t;
 
 /* A freed slot queued for the background worker, with its module's
- * reference. */
+ * reference and the time of its free. */
 typedef struct recycle_pending {
   uint32_t slot;
   wpool_module_t *module;
+  uint64_t freed_ns;
 } recycle_pending_t;
 
 /* How freed slots get back (recycle.c). */
