@@ -4,7 +4,9 @@
 no file over 400 lines. A unit is a file stem: x.c with its x.h.
 One vocabulary in src/: no libc assert (the checks are util/debug.h's, by
 debug level) and no __atomic_ builtins (fields shared between threads are
-C11 _Atomic); the clock read only in the files util/clock.h names.
+C11 _Atomic); the clock read only in the files util/clock.h names; mappings
+chosen only in memory/ (pool/ and index/ name no mmap flag, protection or
+advice, and call no mapping system call: memory/pages.h names operations).
 usage: layers.py SRC_DIR OBJECT_DIR"""
 import collections, os, re, subprocess, sys
 
@@ -53,8 +55,9 @@ for c in cycles(inc):
 
 # One vocabulary: the project's own checks and C11 atomics.
 def code_only(text):
-    """The text with comments blanked (line numbers kept)."""
-    return re.sub(r'/\*.*?\*/|//[^\n]*',
+    """The text with comments and string literals blanked (line numbers
+    kept); #include lines stay."""
+    return re.sub(r'/\*.*?\*/|//[^\n]*|(?<!#include )"(?:\\.|[^"\\\n])*"',
                   lambda m: re.sub(r'[^\n]', ' ', m.group(0)), text, flags=re.S)
 
 vocabulary = [
@@ -70,11 +73,17 @@ if not readers:
     failures.append('util/clock.h names no readers ("Readers: a.c b.c")')
 vocabulary.append((re.compile(r'\bclock_now_ns\s*\(|\bclock_gettime\s*\('),
                    'reads the clock: only the files util/clock.h names may'))
+mapping = (re.compile(r'\b(MAP|PROT|MADV)_[A-Z_]+\b|\bos_(mmap|munmap|unmap_whole|mprotect|'
+                      r'madvise|process_madvise)\s*\(|<sys/mman\.h>'),
+           'chooses a mapping outside memory/: call an operation of memory/pages.h')
+vocabulary.append(mapping)
 for f in sorted(files):
     rel = os.path.relpath(f, src)
     code = code_only(open(f).read())
     for pattern, why in vocabulary:
         if why.startswith('reads the clock') and (rel in readers or f == clock_h):
+            continue
+        if pattern is mapping[0] and not rel.startswith(('pool/', 'index/')):
             continue
         for m in pattern.finditer(code):
             line = code.count('\n', 0, m.start()) + 1

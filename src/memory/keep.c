@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "memory/os.h"
+#include "memory/pages.h"
 #include "memory/region.h"
 #include "util/clock.h"
 #include "util/debug.h"
@@ -64,9 +65,8 @@ static void measure(void) {
   /* Used when the scratch mapping cannot be had: a bare-metal guess. */
   costs = (keep_costs_t){.fault_ns = 1000, .check_ns = 100, .memset_ns = 100};
   uint64_t page = os_page_size(), len = MEASURE_PAGES * page;
-  void *p;
-  if (os_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &p) == 0) {
-    uint8_t *b = p;
+  uint8_t *b;
+  if (pages_reserve(len, true, &b) == 0) {
     uint64_t fault = UINT64_MAX, check = UINT64_MAX, zero = UINT64_MAX, scan = UINT64_MAX,
              advise = UINT64_MAX, shrink = UINT64_MAX, shrink_call = UINT64_MAX;
     volatile bool sink = false;
@@ -91,11 +91,11 @@ static void measure(void) {
       uint8_t *full = b + page, *empty = b + (1 + SHRINK_PAGES) * page;
       if (os_madvise(empty, SHRINK_PAGES * page, MADV_DONTNEED) != 0) break;
       uint64_t t5 = clock_now_ns();
-      if (os_mprotect(full, SHRINK_PAGES * page, PROT_NONE) != 0) break;
+      if (pages_protect(full, SHRINK_PAGES * page, false) != 0) break;
       uint64_t t6 = clock_now_ns();
-      if (os_mprotect(empty, SHRINK_PAGES * page, PROT_NONE) != 0) break;
+      if (pages_protect(empty, SHRINK_PAGES * page, false) != 0) break;
       uint64_t t7 = clock_now_ns();
-      if (os_mprotect(full, 2 * SHRINK_PAGES * page, PROT_READ | PROT_WRITE) != 0) break;
+      if (pages_protect(full, 2 * SHRINK_PAGES * page, true) != 0) break;
       shrink_call = min_u64(shrink_call, t7 - t6);
       shrink = min_u64(shrink, (t6 - t5) > (t7 - t6) ? (t6 - t5 - (t7 - t6)) / SHRINK_PAGES : 0);
       fault = min_u64(fault, (t1 - t0) / MEASURE_PAGES);
@@ -103,7 +103,7 @@ static void measure(void) {
       check = min_u64(check, (t3 - t2) / MEASURE_PAGES);
     }
     (void)sink;
-    os_munmap(b, len);
+    pages_unreserve(b, len);
     if (fault != UINT64_MAX)
       costs = (keep_costs_t){.fault_ns = fault, .check_ns = check ? check : 1,
                              .memset_ns = zero ? zero : 1,

@@ -1,9 +1,8 @@
 /* The roof: pool creation, destruction and statistics. */
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 
-#include "memory/os.h"
+#include "memory/pages.h"
 #include "pool/check.h"
 #include "pool/config.h"
 #include "pool/recycle.h"
@@ -11,24 +10,18 @@
 #include "util/error.h"
 #include "util/heap.h"
 
-#define RESERVE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
-
-/* Map one pool of `bytes`; NULL for an empty pool. */
-static int reserve(const char *what, uint64_t bytes, int prot, uint8_t **out) {
+/* Reserve one pool of `bytes`; NULL for an empty pool. */
+static int reserve(const char *what, uint64_t bytes, bool accessible, uint8_t **out) {
   *out = NULL;
   if (bytes == 0) return 0;
-  void *p;
-  int err = os_mmap(NULL, bytes, prot, RESERVE_FLAGS, -1, 0, &p);
+  int err = pages_reserve(bytes, accessible, out);
   if (err)
     return error_set(error_from_errno(err), "reserving %llu bytes for the %s pool: %s",
                      (unsigned long long)bytes, what, strerror(-err));
-  *out = p;
   return 0;
 }
 
-static void unreserve(uint8_t *p, uint64_t bytes) {
-  if (p) os_unmap_whole(p, bytes);
-}
+static void unreserve(uint8_t *p, uint64_t bytes) { pages_unreserve(p, bytes); }
 
 /* Bytes of kept-page marks: a byte per tracked page of each memory slot
  * and table slot (WPOOL_KEEP_AUTO). */
@@ -133,16 +126,16 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   }
 #endif
 
-  /* Memories and every guard are PROT_NONE until an instance needs them;
-   * tables and state are read-write (zero pages cost nothing until
+  /* Memories and every guard are inaccessible until an instance needs
+   * them; tables and state are read-write (zero pages cost nothing until
    * touched); stacks are read-write but for their guard pages. */
-  err = reserve("memory", L.mem_pool_bytes, PROT_NONE, &p->mem_map);
+  err = reserve("memory", L.mem_pool_bytes, false, &p->mem_map);
   if (err) goto fail_mem;
-  err = reserve("table", L.table_pool_bytes, PROT_READ | PROT_WRITE, &p->table_map);
+  err = reserve("table", L.table_pool_bytes, true, &p->table_map);
   if (err) goto fail_table;
-  err = reserve("instance state", L.state_pool_bytes, PROT_READ | PROT_WRITE, &p->state_map);
+  err = reserve("instance state", L.state_pool_bytes, true, &p->state_map);
   if (err) goto fail_state;
-  err = reserve("stack", L.stack_pool_bytes, PROT_READ | PROT_WRITE, &p->stack_map);
+  err = reserve("stack", L.stack_pool_bytes, true, &p->stack_map);
   if (err) goto fail_stack;
   err = stack_guard_all(p);
   if (err) goto fail_guard;
