@@ -51,6 +51,20 @@ static void list_remove(index_list_t *l, index_link_t *links, uint32_t id) {
   links[id] = LINK_NONE;
 }
 
+/* Module m's list of warm affine slots: in segment k, whose INDEX_SEG0 << k
+ * heads are ids [INDEX_SEG0 * (2^k - 1), INDEX_SEG0 * (2^(k+1) - 1)). */
+static index_list_t *affine_list(const index_t *ix, uint32_t m) {
+  uint64_t k = (uint64_t)m + INDEX_SEG0;
+  unsigned seg = 63 - (unsigned)__builtin_clzll(k) - (unsigned)__builtin_ctz(INDEX_SEG0);
+  return &ix->affine[seg][k - ((uint64_t)INDEX_SEG0 << seg)];
+}
+
+/* Module ids that `nsegs` segments hold. */
+static uint32_t segs_cap(uint32_t nsegs) {
+  uint64_t cap = (uint64_t)INDEX_SEG0 * ((1ull << nsegs) - 1);
+  return cap < INDEX_NONE ? (uint32_t)cap : INDEX_NONE;
+}
+
 int index_init(index_t *ix, uint32_t capacity, uint32_t max_unused_warm) {
   memset(ix, 0, sizeof(*ix));
   if (capacity > INDEX_MAX_SLOTS) return -EINVAL;
@@ -77,30 +91,40 @@ void index_destroy(index_t *ix) {
   heap_array_free(ix->affinity, ix->capacity, sizeof(*ix->affinity));
   heap_array_free(ix->warm_link, ix->capacity, sizeof(*ix->warm_link));
   heap_array_free(ix->affine_link, ix->capacity, sizeof(*ix->affine_link));
-  heap_free(ix->affine);
+  for (uint32_t k = 0; k < ix->nsegs; k++) heap_free(ix->affine[k]);
   memset(ix, 0, sizeof(*ix));
 }
 
 int index_reserve_modules(index_t *ix, uint32_t nmodules) {
-  int err = 0;
-  spin_lock(&ix->lock);
-  if (nmodules > ix->module_cap) {
-    /* Grow geometrically so that creating modules one by one is O(1)
-     * amortised; the lock is held because alloc/free read the array. */
-    uint64_t cap = ix->module_cap ? ix->module_cap : 16;
-    while (cap < nmodules) cap *= 2;
-    if (cap > INDEX_NONE) cap = INDEX_NONE;
-    index_list_t *a = heap_realloc(ix->affine, (size_t)cap * sizeof(*a));
-    if (a) {
-      for (uint64_t m = ix->module_cap; m < cap; m++) list_init(&a[m]);
-      ix->affine = a;
-      ix->module_cap = (uint32_t)cap;
-    } else {
-      err = -ENOMEM;
+  for (;;) {
+    /* Segments only ever get added: a stale count costs segments made for
+     * nothing, found out under the lock. */
+    uint32_t have = atomic_load_explicit(&ix->nsegs, memory_order_acquire), want = have;
+    while (want < INDEX_SEGS && segs_cap(want) < nmodules) want++;
+    if (want == have) return nmodules <= segs_cap(have) ? 0 : -ENOMEM;
+    /* The new segments, made outside the lock: alloc and free read the
+     * segments under it, and new ones only add ids. */
+    index_list_t *made[INDEX_SEGS] = {0};
+    for (uint32_t k = have; k < want; k++) {
+      size_t n = (size_t)INDEX_SEG0 << k;
+      made[k] = heap_calloc(n, sizeof(*made[k]));
+      if (!made[k]) {
+        for (uint32_t j = have; j < k; j++) heap_free(made[j]);
+        return -ENOMEM;
+      }
+      for (size_t m = 0; m < n; m++) list_init(&made[k][m]);
     }
+    spin_lock(&ix->lock);
+    bool published = atomic_load_explicit(&ix->nsegs, memory_order_relaxed) == have;
+    if (published) { /* else another thread added segments meanwhile: again */
+      for (uint32_t k = have; k < want; k++) ix->affine[k] = made[k];
+      ix->module_cap = segs_cap(want);
+      atomic_store_explicit(&ix->nsegs, want, memory_order_release);
+    }
+    spin_unlock(&ix->lock);
+    if (published) return 0;
+    for (uint32_t k = have; k < want; k++) heap_free(made[k]);
   }
-  spin_unlock(&ix->lock);
-  return err;
 }
 
 /* Take the lowest cold slot, or INDEX_NONE. Its entries are written here
@@ -122,7 +146,7 @@ static void unlink_warm_locked(index_t *ix, uint32_t slot) {
   list_remove(&ix->warm, ix->warm_link, slot);
   ix->warm_count--;
   uint32_t m = ix->affinity[slot];
-  if (m != INDEX_NONE) list_remove(&ix->affine[m], ix->affine_link, slot);
+  if (m != INDEX_NONE) list_remove(affine_list(ix, m), ix->affine_link, slot);
 }
 
 uint32_t index_alloc(index_t *ix, uint32_t module, index_pick_t *pick) {
@@ -131,9 +155,9 @@ uint32_t index_alloc(index_t *ix, uint32_t module, index_pick_t *pick) {
 
   spin_lock(&ix->lock);
   debug_assert(module == INDEX_NONE || module < ix->module_cap);
-  if (module != INDEX_NONE && ix->affine[module].tail != INDEX_NONE) {
+  if (module != INDEX_NONE && affine_list(ix, module)->tail != INDEX_NONE) {
     /* Rule 1, MRU: its pages and mappings are the most likely still warm. */
-    slot = ix->affine[module].tail;
+    slot = affine_list(ix, module)->tail;
     how = INDEX_PICK_AFFINE;
   } else if (ix->warm_count < ix->max_unused_warm) {
     /* Rule 2: below N, keep every warm slot's affinity and take a cold slot;
@@ -187,7 +211,7 @@ static void free_locked(index_t *ix, uint32_t slot) {
   ix->warm_count++;
   if (ix->warm_count > ix->counters.peak_warm) ix->counters.peak_warm = ix->warm_count;
   uint32_t m = ix->affinity[slot];
-  if (m != INDEX_NONE) list_append(&ix->affine[m], ix->affine_link, slot);
+  if (m != INDEX_NONE) list_append(affine_list(ix, m), ix->affine_link, slot);
   ix->counters.frees++;
 }
 
@@ -209,7 +233,7 @@ uint32_t index_clear(index_t *ix, uint32_t module) {
   spin_lock(&ix->lock);
   debug_assert(module < ix->module_cap);
   /* MRU first, as rule 1 would; the order does not matter to a drain. */
-  uint32_t slot = ix->affine[module].tail;
+  uint32_t slot = affine_list(ix, module)->tail;
   if (slot != INDEX_NONE) {
     unlink_warm_locked(ix, slot);
     ix->state[slot] = SLOT_USED;
@@ -238,7 +262,7 @@ index_slot_state_t index_slot_state(index_t *ix, uint32_t slot) {
 
 bool index_has_affine(index_t *ix, uint32_t module) {
   spin_lock(&ix->lock);
-  bool any = module < ix->module_cap && ix->affine[module].tail != INDEX_NONE;
+  bool any = module < ix->module_cap && affine_list(ix, module)->tail != INDEX_NONE;
   spin_unlock(&ix->lock);
   return any;
 }
@@ -306,7 +330,7 @@ bool index_is_valid(index_t *ix) {
   if (ok && list_check(ix, &ix->warm, ix->warm_link, INDEX_NONE) != warm) ok = false;
   uint64_t on_affine = 0;
   for (uint32_t m = 0; ok && m < ix->module_cap; m++) {
-    uint64_t n = list_check(ix, &ix->affine[m], ix->affine_link, m);
+    uint64_t n = list_check(ix, affine_list(ix, m), ix->affine_link, m);
     if (n == UINT64_MAX) ok = false;
     else on_affine += n;
   }
