@@ -13,27 +13,6 @@ clock read only in the files util/clock.h names; mappings chosen only in
 memory/ (pool/ and index/ name no mmap flag, protection or advice, and call
 no mapping system call: memory/pages.h names operations).
 usage: layers.py SRC_DIR OBJECT_DIR [SRC_DIR OBJECT_DIR ...]
-e.g.   layers.py src build/src/libwpool_internal.a.p runtime build/runtime/libwrt.a.p"""The house's floors, executed: a source directory has no circle among its
-files, in #include lines or in cross-file calls (nm over the objects built
-from it), and no file over 400 lines. A unit is a file stem: x.c with its
-x.h. An object is matched to its source by meson's naming (dir/x.c is
-dir_x.c.o); an object of no source in the directory is an error, so is a
-directory with no object at all.
-usage: layers.py SRC_DIR OBJECT_DIR [SRC_DIR OBJECT_DIR ...]
-e.g.   layers.py src build/src/libwpool_internal.a.p runtime build/runtime/libwrt.a.p"""The house's floors, executed: a source directory has no circle among its
-files, in #include lines or in cross-file calls (nm over the objects built
-from it), and no file over 400 lines. A unit is a file stem: x.c with its
-x.h. An object is matched to its source by meson's naming (dir/x.c is
-dir_x.c.o); an object of no source in the directory is reported and
-skipped (a stale object of a removed file in an incremental build); a
-directory with no object at all is an error.
-The library (a directory with util/clock.h) also keeps one vocabulary: no
-libc assert (the checks are util/debug.h's, by debug level) and no
-__atomic_ builtins (fields shared between threads are C11 _Atomic); the
-clock read only in the files util/clock.h names; mappings chosen only in
-memory/ (pool/ and index/ name no mmap flag, protection or advice, and call
-no mapping system call: memory/pages.h names operations).
-usage: layers.py SRC_DIR OBJECT_DIR [SRC_DIR OBJECT_DIR ...]
 e.g.   layers.py src build/src/libwpool_internal.a.p runtime build/runtime/libwrt.a.p"""
 import collections, os, re, subprocess, sys
 
@@ -60,7 +39,6 @@ def cycles(graph):
     return found
 
 
-# One vocabulary: the project's own checks and C11 atomics.
 def vocabulary_failures(src, files):
     """The library's one vocabulary (see the top of this file)."""
     failures = []
@@ -99,41 +77,11 @@ def vocabulary_failures(src, files):
             for m in pattern.finditer(code):
                 line = code.count('\n', 0, m.start()) + 1
                 failures.append('%s:%d: %s' % (os.path.relpath(f, src), line, why))
-
-
     return failures
 
 
 def check(src, objdir):
-    """The house's floors, executed: a source directory has no circle among its
-files, in #include lines or in cross-file calls (nm over the objects built
-from it), and no file over 400 lines. A unit is a file stem: x.c with its
-x.h. An object is matched to its source by meson's naming (dir/x.c is
-dir_x.c.o); an object of no source in the directory is reported and
-skipped (a stale object of a removed file in an incremental build); a
-directory with no object at all is an error.
-The library (a directory with util/clock.h) also keeps one vocabulary: no
-libc assert (the checks are util/debug.h's, by debug level) and no
-__atomic_ builtins (fields shared between threads are C11 _Atomic); the
-clock read only in the files util/clock.h names; mappings chosen only in
-memory/ (pool/ and index/ name no mmap flag, protection or advice, and call
-no mapping system call: memory/pages.h names operations).
-usage: layers.py SRC_DIR OBJECT_DIR [SRC_DIR OBJECT_DIR ...]
-e.g.   layers.py src build/src/libwpool_internal.a.p runtime build/runtime/libwrt.a.p"""Print the call graph of SRC; return its failures."""The house's floors, executed: a source directory has no circle among its
-files, in #include lines or in cross-file calls (nm over the objects built
-from it), and no file over 400 lines. A unit is a file stem: x.c with its
-x.h. An object is matched to its source by meson's naming (dir/x.c is
-dir_x.c.o); an object of no source in the directory is reported and
-skipped (a stale object of a removed file in an incremental build); a
-directory with no object at all is an error.
-The library (a directory with util/clock.h) also keeps one vocabulary: no
-libc assert (the checks are util/debug.h's, by debug level) and no
-__atomic_ builtins (fields shared between threads are C11 _Atomic); the
-clock read only in the files util/clock.h names; mappings chosen only in
-memory/ (pool/ and index/ name no mmap flag, protection or advice, and call
-no mapping system call: memory/pages.h names operations).
-usage: layers.py SRC_DIR OBJECT_DIR [SRC_DIR OBJECT_DIR ...]
-e.g.   layers.py src build/src/libwpool_internal.a.p runtime build/runtime/libwrt.a.p"""
+    """Print the call graph of SRC; return its failures."""
     failures = []
 
     def unit(path):
