@@ -170,8 +170,10 @@ static int build(builder_t *b, const wagi_module_t *m, bool single, const srv_re
   b_envs(b, "CONTENT_LENGTH", num);
   b_envs(b, "REMOTE_ADDR", q->remote_addr);
   b_envs(b, "REMOTE_HOST", q->remote_addr);
-  size_t hl = 0;
-  const char *host = header_get(q, "host", &hl);
+  /* The request's host (the absolute-form target's, else Host's), else
+   * the listening address with the port. */
+  size_t hl = q->host_len;
+  const char *host = q->host;
   bool named = host != NULL;
   if (!host) {
     host = q->server_host;

@@ -1,0 +1,94 @@
+/* Request targets and Host values (target.h). */
+#include "target.h"
+
+#include <string.h>
+#include <strings.h>
+
+static bool is_unreserved(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+static bool is_sub_delim(unsigned char c) { return c && strchr("!$&'()*+,;=", c) != NULL; }
+
+static bool is_hex(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* pchar, '/' and '?' (path and query), or a %XX escape's '%'. */
+static bool is_uri_char(unsigned char c) {
+  return is_unreserved(c) || is_sub_delim(c) || c == ':' || c == '@' || c == '/' || c == '?' ||
+         c == '%';
+}
+
+bool host_valid(const char *v, size_t n) {
+  size_t i = 0;
+  if (n && v[0] == '[') {
+    /* IP-literal: hex digits, ':' and '.' (IPv6, IPv4-mapped), or an
+     * IPvFuture's characters. */
+    for (i = 1; i < n && v[i] != ']'; i++) {
+      unsigned char c = (unsigned char)v[i];
+      if (!is_unreserved(c) && !is_sub_delim(c) && c != ':') return false;
+    }
+    if (i == n || i == 1) return false;
+    i++;
+  } else {
+    for (; i < n && v[i] != ':'; i++) {
+      unsigned char c = (unsigned char)v[i];
+      if (c == '%') {
+        if (i + 2 >= n || !is_hex((unsigned char)v[i + 1]) || !is_hex((unsigned char)v[i + 2]))
+          return false;
+        i += 2;
+      } else if (!is_unreserved(c) && !is_sub_delim(c)) {
+        return false;
+      }
+    }
+    if (i == 0) return false;
+  }
+  if (i == n) return true;
+  if (v[i] != ':') return false;
+  for (i++; i < n; i++)
+    if (v[i] < '0' || v[i] > '9') return false;
+  return true;
+}
+
+/* path and query of an origin-form target (starting with '/'). */
+static bool split(const char *t, size_t n, target_t *out) {
+  for (size_t i = 0; i < n; i++)
+    if (!is_uri_char((unsigned char)t[i])) return false; /* '#', spaces, controls, ... */
+  const char *q = memchr(t, '?', n);
+  out->path = t;
+  out->path_len = q ? (size_t)(q - t) : n;
+  out->query = q ? q + 1 : NULL;
+  out->query_len = q ? n - out->path_len - 1 : 0;
+  return true;
+}
+
+bool target_parse(const char *t, size_t n, target_t *out) {
+  *out = (target_t){.form = TARGET_ORIGIN};
+  if (n == 1 && t[0] == '*') {
+    out->form = TARGET_ASTERISK;
+    out->path = t;
+    out->path_len = 1;
+    return true;
+  }
+  if (n && t[0] == '/') return split(t, n, out);
+  size_t s = n >= 7 && !strncasecmp(t, "http://", 7)    ? 7
+             : n >= 8 && !strncasecmp(t, "https://", 8) ? 8
+                                                        : 0;
+  if (!s) return false;
+  size_t a = s;
+  while (a < n && t[a] != '/' && t[a] != '?') a++;
+  if (!host_valid(t + s, a - s)) return false;
+  out->form = TARGET_ABSOLUTE;
+  out->authority = t + s;
+  out->authority_len = a - s;
+  if (a == n || t[a] == '?') {
+    /* No path: "/" (RFC 9112 3.2.4), the query as given. */
+    if (!split(t + a, n - a, out)) return false;
+    out->path = "/";
+    out->path_len = 1;
+    return true;
+  }
+  return split(t + a, n - a, out);
+}
