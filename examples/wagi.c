@@ -10,9 +10,10 @@
  *   spin=MS       run (a busy loop on the clock) for MS milliseconds first
  *   exit=N        exit with N after writing
  *   big=N         the body is N bytes ('a' to 'z', then a newline, again)
- *   stderr=TEXT   write TEXT to standard error, each "%0a" a newline and
- *                 "%1b" an escape (ESC): what a log must not take as is
+ *   stderr=TEXT   write TEXT to standard error, percent-decoded ("%0a" a
+ *                 newline, "%1b" ESC): what a log must not take as is
  * Without arguments: "Content-Type: text/plain", a blank line, "wagi". */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,9 @@ int main(int argc, char **argv) {
       big = atol(v);
     else if ((v = value(argv[i], "stderr")) != NULL) {
       for (const char *p = v; *p; p++) {
-        if (!strncmp(p, "%0a", 3) || !strncmp(p, "%1b", 3)) {
-          fputc(p[2] == 'a' ? '\n' : 0x1b, stderr);
+        if (p[0] == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+          char hex[3] = {p[1], p[2], 0};
+          fputc((int)strtol(hex, NULL, 16), stderr);
           p += 2;
         } else {
           fputc(*p, stderr);

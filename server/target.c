@@ -15,11 +15,11 @@ static bool is_hex(unsigned char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* pchar, '/' and '?' (path and query), or a %XX escape's '%'. */
-static bool is_uri_char(unsigned char c) {
-  return is_unreserved(c) || is_sub_delim(c) || c == ':' || c == '@' || c == '/' || c == '?' ||
-         c == '%';
-}
+/* A byte of a path or query: any visible ASCII byte but '#' (a fragment
+ * is never sent). RFC 3986 would refuse a few more ('[', ']', '{', '|',
+ * ...), which browsers and curl send unescaped in queries: taken, as nginx
+ * does; the guest sees them as sent. */
+static bool is_uri_char(unsigned char c) { return c > 0x20 && c < 0x7f && c != '#'; }
 
 bool host_valid(const char *v, size_t n) {
   size_t i = 0;

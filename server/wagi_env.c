@@ -101,14 +101,18 @@ static bool same_name(const srv_header_t *a, const srv_header_t *b) {
 
 /* HTTP_NAME=value for each header (repeated headers joined with ", ", as
  * CGI does), but Content-Type and Content-Length, which have their own
- * variables, and Proxy (httpoxy). */
+ * variables, Proxy (httpoxy), Host (the request's host instead: the
+ * absolute-form target's), and any name with '_': X_User and X-User would
+ * both be HTTP_X_USER, so a client could override what a proxy set (nginx
+ * drops them too, by default). */
 static void b_headers(builder_t *b, const srv_request_t *q) {
+  if (q->host) b_env(b, "HTTP_HOST", q->host, q->host_len);
   for (size_t i = 0; i < q->nheaders; i++) {
     const srv_header_t *h = &q->headers[i];
     bool seen = false;
     for (size_t j = 0; j < i && !seen; j++) seen = same_name(h, &q->headers[j]);
-    if (seen || name_is(h, "content-type", 12) || name_is(h, "content-length", 14) ||
-        name_is(h, "proxy", 5))
+    if (seen || memchr(h->name, '_', h->name_len) || name_is(h, "content-type", 12) ||
+        name_is(h, "content-length", 14) || name_is(h, "proxy", 5) || name_is(h, "host", 4))
       continue;
     b_begin(b);
     b_put(b, "HTTP_", 5);
@@ -119,7 +123,7 @@ static void b_headers(builder_t *b, const srv_request_t *q) {
     b_put(b, "=", 1);
     b_put(b, h->value, h->value_len);
     for (size_t j = i + 1; j < q->nheaders; j++) {
-      if (!same_name(h, &q->headers[j])) continue;
+      if (!same_name(h, &q->headers[j])) continue; /* a name with '_' never joins either */
       b_put(b, ", ", 2);
       b_put(b, q->headers[j].value, q->headers[j].value_len);
     }
@@ -242,6 +246,7 @@ void wagi_call_free(wagi_call_t *call) {
   sbuf_free(&call->args);
   sbuf_free(&call->decoded);
   sbuf_free(&call->rs.head);
+  sbuf_free(&call->log);
   free(call->argv);
   free(call->envp);
   free(call->offs);
