@@ -53,6 +53,11 @@ static void wagi_on_request(srv_handler_t *h, const srv_request_t *q, srv_respon
   wagi_t *wg = (wagi_t *)h;
   const wagi_module_t *m = q->route_data;
   wagi_call_t *call = q->state;
+  /* A large output before does not stay allocated for good. */
+  if (call->res.out_cap > (1u << 20) || call->res.err_cap > (1u << 20)) {
+    wrt_result_free(&call->res);
+    wrt_result_init(&call->res);
+  }
   wrt_request_t req;
   int st = wagi_env(call, m, wg->single, q, &req);
   if (st == 400) {
