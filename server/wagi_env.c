@@ -99,20 +99,32 @@ static bool same_name(const srv_header_t *a, const srv_header_t *b) {
   return a->name_len == b->name_len && strncasecmp(a->name, b->name, a->name_len) == 0;
 }
 
+/* A field name that may become a variable: letters, digits and '-' only.
+ * X_User and X-User would both be HTTP_X_USER, so a client could override
+ * what a proxy set (nginx drops names with '_' by default, Apache 2.4 any
+ * name but letters, digits and '-'); '%', '.', '!' and the other token
+ * characters would make names no shell or CGI library expects. */
+static bool name_ok(const srv_header_t *h) {
+  for (size_t i = 0; i < h->name_len; i++) {
+    char c = h->name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+      return false;
+  }
+  return true;
+}
+
 /* HTTP_NAME=value for each header (repeated headers joined with ", ", as
  * CGI does), but Content-Type and Content-Length, which have their own
  * variables, Proxy (httpoxy), Host (the request's host instead: the
- * absolute-form target's), and any name with '_': X_User and X-User would
- * both be HTTP_X_USER, so a client could override what a proxy set (nginx
- * drops them too, by default). */
+ * absolute-form target's), and names name_ok refuses. */
 static void b_headers(builder_t *b, const srv_request_t *q) {
   if (q->host) b_env(b, "HTTP_HOST", q->host, q->host_len);
   for (size_t i = 0; i < q->nheaders; i++) {
     const srv_header_t *h = &q->headers[i];
     bool seen = false;
     for (size_t j = 0; j < i && !seen; j++) seen = same_name(h, &q->headers[j]);
-    if (seen || memchr(h->name, '_', h->name_len) || name_is(h, "content-type", 12) ||
-        name_is(h, "content-length", 14) || name_is(h, "proxy", 5) || name_is(h, "host", 4))
+    if (seen || !name_ok(h) || name_is(h, "content-type", 12) || name_is(h, "content-length", 14) ||
+        name_is(h, "proxy", 5) || name_is(h, "host", 4))
       continue;
     b_begin(b);
     b_put(b, "HTTP_", 5);
@@ -123,7 +135,7 @@ static void b_headers(builder_t *b, const srv_request_t *q) {
     b_put(b, "=", 1);
     b_put(b, h->value, h->value_len);
     for (size_t j = i + 1; j < q->nheaders; j++) {
-      if (!same_name(h, &q->headers[j])) continue; /* a name with '_' never joins either */
+      if (!same_name(h, &q->headers[j])) continue;
       b_put(b, ", ", 2);
       b_put(b, q->headers[j].value, q->headers[j].value_len);
     }

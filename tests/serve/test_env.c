@@ -58,7 +58,7 @@ static void lacks(const char *text) {
   cr_expect_null(strstr(all, text), "'%s' in:\n%s", text, all);
 }
 
-Test(env, header_names_with_underscores_never_reach_the_guest) {
+Test(env, header_names_with_underscores_or_other_symbols_never_reach_the_guest) {
   start(NULL);
   /* X_User would become HTTP_X_USER like X-User: a client could override
    * an identity a proxy set. Every name with '_' is dropped (nginx's
@@ -71,6 +71,9 @@ Test(env, header_names_with_underscores_never_reach_the_guest) {
   has("env HTTP_X_OTHER=1\n");
   lacks("HTTP__");
   lacks("HTTP_X__Y");
+  lacks("HTTP_X.DOT"); /* other token characters: no such variable either */
+  lacks("HTTP_X%PCT");
+  lacks("HTTP_X!");
   exchange(
       "GET /wagi?env HTTP/1.1\r\nHost: x\r\nX-User: alice\r\nX_User: admin\r\n"
       "Connection: close\r\n\r\n");
