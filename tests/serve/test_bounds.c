@@ -46,8 +46,13 @@ static void nap_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-/* The server's resident memory, KiB. */
+/* The server's resident memory, KiB; 0 under AddressSanitizer, whose
+ * quarantine keeps freed blocks resident (the buffered-bytes gauge is
+ * checked there instead). */
 static long rss_kib(void) {
+#ifdef __SANITIZE_ADDRESS__
+  return 0;
+#endif
   char path[64], line[256];
   snprintf(path, sizeof(path), "/proc/%d/status", (int)srv.pid);
   FILE *f = fopen(path, "r");
@@ -168,13 +173,19 @@ Test(bounds, at_the_connection_cap_accepting_pauses_and_metrics_still_answers) {
   cr_assert_geq(late, 0, "connect fails: accepting should pause, not fail");
   cr_assert(http_send(late, hello, strlen(hello)));
   cr_expect_not(http_read(late, &r, 2), "answered while the server is full");
-  /* Room again: it is accepted and served. */
-  for (int i = CAP - 1; i < CAP + RESERVE; i++) http_close(held[i]);
-  cr_assert(http_read(late, &r, 60), "not served once there was room");
-  cr_expect_eq(r.status, 200);
+  /* Room again: it is accepted and answered: 200 if the connections
+   * closed before it was accepted brought the count under the cap, else
+   * as a reserve connection, 503 with Retry-After. */
+  for (int i = CAP; i < CAP + RESERVE; i++) http_close(held[i]);
+  cr_assert(http_read(late, &r, 60), "not answered once there was room");
+  cr_expect(r.status == 200 || r.status == 503, "%d", r.status);
   http_response_free(&r);
   http_close(late);
-  for (int i = 0; i < CAP - 1; i++) http_close(held[i]);
+  for (int i = 0; i < CAP; i++) http_close(held[i]);
+  nap_ms(300);
+  cr_assert(http_request(srv.port, "GET", "/hello", NULL, NULL, 0, &r));
+  cr_expect_eq(r.status, 200, "under the cap again: %d", r.status);
+  http_response_free(&r);
   cr_assert(server_stop(&srv, SIGTERM, 60));
   cr_expect_eq(srv.status, 0);
 }

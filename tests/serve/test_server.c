@@ -243,7 +243,10 @@ Test(server, wagi_maps_a_request_to_arguments_and_environment) {
   cr_expect_str_eq(env_of(&call, &w, "X_FULL_URL"), "http://h.test:81/mod/a%2Fb?x=1&&y");
   cr_expect_str_eq(env_of(&call, &w, "CONTENT_TYPE"), "text/x");
   cr_expect_null(env_of(&call, &w, "HTTP_CONTENT_TYPE"));
-  q.rest = "/%00";
+  const char *nul = "/mod/%00";
+  q.path = nul;
+  q.path_len = strlen(nul);
+  q.rest = nul + 4; /* the server's contract: rest is a suffix of path */
   q.rest_len = 4;
   cr_expect_eq(wagi_env(&call, &m, false, &q, &w), 400, "%%00 in PATH_INFO");
   wagi_call_free(&call);
