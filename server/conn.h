@@ -15,6 +15,7 @@
 
 #include "head.h"
 #include "internal.h"
+#include "target.h"
 
 typedef struct header {
   size_t name, name_len, value, value_len; /* offsets into the request's text */
@@ -32,11 +33,13 @@ struct conn {
   size_t url_len;
   header_t headers[SRV_MAX_HEADERS];
   size_t nheaders;
-  bool in_field;    /* within a header name (more of it may come) */
-  bool in_head;     /* in a head or a trailer section: its bytes are checked */
-  bool past_head;   /* the head is complete: fields now are trailers (dropped) */
-  head_scan_t scan; /* the check of the head's bytes */
-  int event;        /* what paused the parser (http.c) */
+  bool in_field;        /* within a header name (more of it may come) */
+  bool in_head;         /* in a head or a trailer section: its bytes are checked */
+  bool past_head;       /* the head is complete: fields now are trailers (dropped) */
+  head_scan_t scan;     /* the check of the head's bytes */
+  int event;            /* what paused the parser (http.c) */
+  target_t target;      /* the head's target, checked (pointers into text) */
+  const header_t *host; /* its Host field, or NULL */
   sbuf_t body;
   bool in_message;  /* a request has begun and is not complete */
   bool continued;   /* 100 Continue sent for it */

@@ -35,13 +35,13 @@ static const header_t *host_of(const conn_t *c, bool *ok) {
 bool head_complete(conn_t *c) {
   llhttp_t *p = &c->parser;
   target_t t;
-  bool ok;
+  bool ok = true;
   if (p->http_major != 1) {
     refuse(c, 505, "HTTP/1.0 and HTTP/1.1 only");
   } else if (p->method == HTTP_CONNECT || !target_parse(c->text.p, c->url_len, &t) ||
              (t.form == TARGET_ASTERISK && p->method != HTTP_OPTIONS)) {
     refuse(c, 400, "malformed request target");
-  } else if (host_of(c, &ok), !ok) {
+  } else if (c->target = t, c->host = host_of(c, &ok), !ok) {
     refuse(c, 400, "a request has exactly one valid Host field (RFC 9112 3.2)");
   } else if (!(p->flags & F_CHUNKED) && (p->flags & F_CONTENT_LENGTH) &&
              p->content_length > c->w->srv->cfg.max_body) {
@@ -72,10 +72,9 @@ void dispatch(conn_t *c) {
   /* An upgrade is answered as a plain request and the connection closes
    * (the bytes after it are not HTTP/1.1); so does any reserve one. */
   bool keep = llhttp_should_keep_alive(&c->parser) && !c->parser.upgrade && !c->reserve;
-  target_t t;
-  bool ok;
-  target_parse(c->text.p, c->url_len, &t); /* checked by head_complete */
-  const header_t *host = host_of(c, &ok);
+  /* The text does not move after the head: head_complete's pointers hold. */
+  const target_t t = c->target;
+  const header_t *host = c->host;
   srv_request_t q = {.method = llhttp_method_name((llhttp_method_t)c->parser.method),
                      .http_major = c->parser.http_major,
                      .http_minor = c->parser.http_minor,
