@@ -55,7 +55,9 @@ defs, uses = {}, {}
 for name in os.listdir(objdir):
     if not name.endswith('.o'):
         continue
-    u = by_object.get(name[:-len('.c.o')], name[:-len('.c.o')])
+    u = by_object.get(name[:-len('.c.o')])
+    if u is None:
+        continue  # a stale object: its source was renamed or removed
     out = subprocess.run(['nm', os.path.join(objdir, name)], check=True,
                          capture_output=True, text=True).stdout
     d, us = set(), set()
