@@ -73,6 +73,7 @@ struct wrt_runtime {
   char *cache_dir;
   char *cc;
   char *tool_tag; /* the toolchain's versions, part of the cache key (under lock) */
+  bool temps_cleaned; /* the cache's dead temporaries were removed once (under lock) */
   pthread_mutex_t lock; /* modules, loading */
   struct wrt_module *modules;
   atomic_uint_fast64_t running;
@@ -173,11 +174,21 @@ extern const rt_backend_t rt_backend_pool, rt_backend_stock;
 /* Loading (rt_load.c): free a module and what its backend holds. */
 void rt_module_destroy(wrt_module_t *m);
 
-/* Compilation (compile.c): rewrite, translate, transform, compile, cache.
- * `start_export` is the export index of a command's _start, or -1. Sets
- * *so_out to the cached shared object (malloc'd). */
-int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *bytes, size_t len,
-               const wasm_module_t *w, int64_t start_export, char **so_out, bool *from_cache);
+/* The compile cache (cache.c): the module's object, found in the cache
+ * and checked against its manifest, or compiled and stored; dlopened from
+ * the checked bytes. `start_export` is the export index of a command's
+ * _start, or -1. */
+int rt_object_open(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *bytes, size_t len,
+                   const wasm_module_t *w, int64_t start_export, void **dl, bool *from_cache);
+bool rt_write_all(int fd, const void *bytes, size_t len);
+
+/* Compilation (compile.c): the rewritten copy translated, transformed and
+ * compiled in `dir`, into dir/RT_COMPILED_OBJECT. And the toolchain's tag
+ * (versions and flags, part of the cache key; computed once, rt->lock). */
+#define RT_COMPILED_OBJECT "guest.so"
+int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const wasm_module_t *w,
+               int64_t start_export, const char *dir);
+int rt_toolchain_tag(wrt_runtime_t *rt, const char **tag);
 
 /* The transform of wasm2c's output `in` into `out` (transform.c), the glue
  * appended (glue.c). Both versions are part of the cache key. */

@@ -164,13 +164,9 @@ static int check_module(wrt_module_t *m, const wasm_module_t *w) {
   return 0;
 }
 
-static int open_object(wrt_module_t *m, const char *so) {
-  m->dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-  if (!m->dl)
-    return rt_error(WRT_ESYS,
-                    "%s: dlopen %s: %s (the program must export the runtime's symbols: link it "
-                    "with -rdynamic)",
-                    m->path, so, dlerror());
+/* The glue's entry points (glue.c), each of the C type rt_guest_fns_t
+ * gives it; _start only for a command. */
+static int find_entry_points(wrt_module_t *m) {
   struct {
     const char *name;
     void **slot;
@@ -184,7 +180,7 @@ static int open_object(wrt_module_t *m, const char *so) {
   for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
     *syms[i].slot = dlsym(m->dl, syms[i].name);
     if (!*syms[i].slot)
-      return rt_error(WRT_ETOOLCHAIN, "%s: compiled object %s lacks %s", m->path, so,
+      return rt_error(WRT_ETOOLCHAIN, "%s: the compiled object lacks %s", m->path,
                       syms[i].name);
   }
   m->instance_size = m->fns.instance_size();
@@ -199,7 +195,6 @@ static int load(wrt_runtime_t *rt, const char *path, const uint8_t *bytes, size_
   if (!m) return rt_error(WRT_ENOMEM, "%s: out of memory", path);
   m->rt = rt;
   m->path = strdup(path);
-  char *so = NULL;
   wasm_module_t w;
   char perr[512];
   int err;
@@ -212,21 +207,17 @@ static int load(wrt_runtime_t *rt, const char *path, const uint8_t *bytes, size_
     goto fail;
   }
   err = check_module(m, &w);
-  if (!err) err = rt_compile(rt, path, bytes, len, &w, m->start_export, &so, &m->from_cache);
-  if (!err) err = open_object(m, so);
+  if (!err) err = rt_object_open(rt, path, bytes, len, &w, m->start_export, &m->dl, &m->from_cache);
+  if (!err) err = find_entry_points(m);
   if (!err) {
-    /* The generated module registers its function types into its statics.
-     * Two loads of one object (two runtimes, or one module loaded twice)
-     * share those statics: one at a time. */
-    static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-    pthread_mutex_lock(&init_lock);
+    /* The generated module registers its function types into its statics;
+     * each load dlopens its own copy of the object (cache.c), so they are
+     * this load's alone. */
     m->fns.init_module();
-    pthread_mutex_unlock(&init_lock);
     err = rt->ops->module_new(m, &w);
   }
   wasm_module_free(&w);
   if (err) goto fail;
-  free(so);
   atomic_fetch_add(&rt->modules_loaded, 1);
   atomic_fetch_add(m->from_cache ? &rt->cache_hits : &rt->cache_misses, 1);
   pthread_mutex_lock(&rt->lock);
@@ -237,7 +228,6 @@ static int load(wrt_runtime_t *rt, const char *path, const uint8_t *bytes, size_
   *out = m;
   return 0;
 fail:
-  free(so);
   rt_module_destroy(m);
   return err;
 }

@@ -80,7 +80,14 @@ typedef struct wrt_options {
    * table_element_size to wasm2c's funcref size. */
   const wpool_config_t *pool_config;
   /* Where compiled modules are cached; NULL: $WPOOL_CACHE_DIR, else
-   * $XDG_CACHE_HOME/wpool, else $HOME/.cache/wpool, else /tmp/wpool-cache. */
+   * $XDG_CACHE_HOME/wpool, else $HOME/.cache/wpool, else
+   * ${TMPDIR:-/tmp}/wpool-cache-<uid>. Directories the runtime makes are
+   * 0700; a load refuses (WRT_EINVAL) a cache owned by another user than
+   * this one or root, or writable by its group or others. An object is
+   * used only when its manifest (key, size, SHA-256, toolchain) matches
+   * it; otherwise it is rebuilt, or, in a cache that cannot be written,
+   * the load fails with WRT_ESYS. A read-only cache of valid objects
+   * works. docs/runtime.md, "The compile cache". */
   const char *cache_dir;
   /* The C compiler; NULL: $CC, else "cc". */
   const char *cc;
@@ -115,14 +122,18 @@ wrt_backend_t wrt_backend(const wrt_runtime_t *rt);
  * for the stock backend. */
 wpool_t *wrt_pool(wrt_runtime_t *rt);
 
-/* Load the module at `wasm_path`: read and check it, translate it with
- * wasm2c and compile it (or find it in the cache, keyed by the file's
- * SHA-256 and the toolchain), dlopen it, and register it with the pool.
- * Return: 0; WRT_EFORMAT (not WebAssembly, or a construct the runtime does
- * not handle, e.g. a data segment at a non-constant offset), WRT_EIMPORT
- * (an import other than a WASI preview-1 function, or one of the wrong
- * type; the message names it), WRT_ELIMIT (the pool's limits, named with
- * the value), WRT_ETOOLCHAIN, WRT_ENOMEM, WRT_ESYS. Context: any thread. */
+/* Load the module at `wasm_path` (a regular file of at most 1 GiB): read
+ * and check it, translate it with wasm2c and compile it (or find it in the
+ * cache, keyed by the file's SHA-256 and the toolchain, and checked
+ * against its manifest), dlopen it, and register it with the pool.
+ * Return: 0; WRT_EFORMAT (not WebAssembly, not a regular file, or a
+ * construct the runtime does not handle, e.g. a data segment at a
+ * non-constant offset or a _start that is not () -> (); wasm2c's refusal
+ * of an invalid module too), WRT_EIMPORT (an import other than a WASI
+ * preview-1 function, or one of the wrong type; the message names it),
+ * WRT_ELIMIT (the pool's limits, named with the value), WRT_EINVAL (an
+ * unsafe cache directory), WRT_ETOOLCHAIN, WRT_ENOMEM, WRT_ESYS.
+ * Context: any thread. */
 int wrt_load(wrt_runtime_t *rt, const char *wasm_path, wrt_module_t **out);
 
 /* As wrt_load, from `len` bytes in memory (for modules embedded in a
