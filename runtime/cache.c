@@ -231,11 +231,11 @@ static int entry_read(const entry_t *e, uint8_t **obj, size_t *len, char *why, s
 /* Compile into a temporary directory and rename the object, then the
  * manifest, into place; the object's bytes in *obj. */
 static int entry_build(wrt_runtime_t *rt, const entry_t *e, const char *dir, const char *wasm_path,
-                       const wasm_module_t *w, int64_t start_export, uint8_t **obj, size_t *len) {
+                       const wasm_module_t *w, uint8_t **obj, size_t *len) {
   char tmp[4200], so[4300], man[4300], text[8192];
   int fd = -1, err = temp_make(dir, tmp, sizeof(tmp), &fd);
   if (err) return err;
-  err = rt_compile(rt, wasm_path, w, start_export, tmp);
+  err = rt_compile(rt, wasm_path, w, tmp);
   snprintf(so, sizeof(so), "%s/" RT_COMPILED_OBJECT, tmp);
   snprintf(man, sizeof(man), "%s/manifest", tmp);
   if (!err && read_bounded(so, MAX_OBJECT_BYTES, obj, len) != 0)
@@ -295,7 +295,7 @@ static int open_bytes(const char *wasm_path, const char *key, const uint8_t *obj
 }
 
 int rt_object_open(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *bytes, size_t len,
-                   const wasm_module_t *w, int64_t start_export, void **dl, bool *from_cache) {
+                   const wasm_module_t *w, void **dl, bool *from_cache) {
   *dl = NULL;
   *from_cache = false;
   char *dir = cache_dir_of(rt);
@@ -328,7 +328,7 @@ int rt_object_open(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *byte
     *from_cache = true;
   } else {
     if (!first) clean_temporaries(dir);
-    err = entry_build(rt, &e, dir, wasm_path, w, start_export, &obj, &obj_len);
+    err = entry_build(rt, &e, dir, wasm_path, w, &obj, &obj_len);
     if (err == WRT_ESYS && access(dir, W_OK) != 0)
       err = rt_error(WRT_ESYS, "%s: the cache %s cannot be written and holds no valid object "
                      "for this module (%s): %s", wasm_path, dir, why, wrt_last_error());

@@ -156,7 +156,7 @@ static int write_file(const char *path, const void *bytes, size_t len) {
 }
 
 int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const wasm_module_t *w,
-               int64_t start_export, const char *dir) {
+               const char *dir) {
   char p_wasm[4200], p_c[4200], p_t[4200], p_so[4200], p_log[4200];
   snprintf(p_wasm, sizeof(p_wasm), "%s/m.wasm", dir);
   snprintf(p_c, sizeof(p_c), "%s/guest.c", dir);
@@ -177,7 +177,7 @@ int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const wasm_module_t *w,
     if (err) rt_error(err, "%s: wasm2c %s: %s", wasm_path,
                       err == WRT_EFORMAT ? "refused the module" : "failed", wrt_last_error());
   }
-  if (!err) err = rt_transform(wasm_path, w, start_export, p_c, p_t);
+  if (!err) err = rt_transform(wasm_path, w, p_c, p_t);
   if (!err) {
     char *argv[] = {(char *)cc_of(rt), CC_FLAGS, "-o", p_so, p_t, NULL};
     err = run(argv, p_log, WRT_ETOOLCHAIN);

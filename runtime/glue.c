@@ -7,7 +7,7 @@
  * Into the module (the runtime finds them with dlsym):
  *   size_t wrt_guest_instance_size(void)
  *   void wrt_guest_instantiate(void *instance, void *ctx)
- *   void wrt_guest_start(void *instance)           commands: _start, () -> ()
+ *   void wrt_guest_start(void *instance)           an export _start of () -> ()
  *   int  wrt_guest_invoke(void *instance, uint32_t export_index,
  *                         const uint64_t *args, uint64_t *results)
  * wrt_guest_invoke calls exported function `export_index` with its
@@ -179,7 +179,7 @@ const rt_wasi_fn_t *rt_wasi_find(const wasm_import_t *im) {
   return NULL;
 }
 
-int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w, int64_t start_export) {
+int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w) {
   fputs("\n/* " RT_GLUE_VERSION " (wpool runtime): entry points of fixed C types and the\n"
         " * import thunks; see runtime/glue.c. */\n"
         "#include <string.h>\n"
@@ -207,10 +207,15 @@ int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w, int64_
              "  %s" PREFIX "_instantiate((" PREFIX "_instance_t *)instance%s);\n}\n",
           w->nimports ? "" : "(void)ctx;\n  ",
           w->nimports ? ", (struct Z_" WASM_REWRITE_IMPORT_MODULE "_instance_t *)ctx" : "");
-  if (start_export >= 0)
+  /* A command's _start, whatever the load asks (so the object depends on
+   * the module's bytes alone): the loader refuses a command whose _start
+   * is missing or of another type. */
+  const wasm_export_t *start = wasm_find_export(w, "_start", 6, WASM_EXTERN_FUNC);
+  const char *st = start ? wasm_func_type(w, start->index) : NULL;
+  if (st && !strcmp(st, ":"))
     fprintf(f, "\nvoid wrt_guest_start(void *instance) { " PREFIX "Z_e%u((" PREFIX
                "_instance_t *)instance); }\n",
-            (uint32_t)start_export);
+            (uint32_t)(start - w->exports));
   fputs("\nint wrt_guest_invoke(void *instance, uint32_t export_index, const uint64_t *a, "
         "uint64_t *r) {\n  (void)a, (void)r;\n  switch (export_index) {\n",
         f);

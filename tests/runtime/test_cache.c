@@ -3,7 +3,7 @@
  * compiles to, the directory is private, a read-only cache is used and
  * left untouched, and a killed compile's temporaries go at the next load.
  * Each test has its own cache directory; the guests come from
- * WPOOL_EXAMPLES and WPOOL_HOSTILE. */
+ * WPOOL_EXAMPLES and WPOOL_TEST_MODULES. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -30,7 +30,7 @@ static char *guest(const char *env, const char *name) {
   return b;
 }
 #define EXAMPLE(name) guest("WPOOL_EXAMPLES", name)
-#define HOSTILE(name) guest("WPOOL_HOSTILE", name)
+#define HOSTILE(name) guest("WPOOL_TEST_MODULES", name)
 
 static char *cache_dir(void) {
   char *d = strdup("/tmp/wrt-cache-XXXXXX");

@@ -1,7 +1,7 @@
 /* Hostile and unusual modules against the runtime (issue 20): each test is
  * a class of input a tenant may send, on both backends where it matters.
  * The modules are .wat files in tests/runtime/hostile/, built by meson
- * with wat2wasm into WPOOL_HOSTILE; what the text format cannot say
+ * with wat2wasm into WPOOL_TEST_MODULES; what the text format cannot say
  * (malformed sections, names that are not UTF-8) is written byte by byte.
  * WPOOL_CACHE_DIR is the build directory's compile cache. */
 #include <criterion/criterion.h>
@@ -23,8 +23,8 @@
 static const char *hostile(const char *name) {
   static _Thread_local char buf[4][1024];
   static _Thread_local int k;
-  const char *d = getenv("WPOOL_HOSTILE");
-  cr_assert(d && *d, "WPOOL_HOSTILE is not set (meson test sets it)");
+  const char *d = getenv("WPOOL_TEST_MODULES");
+  cr_assert(d && *d, "WPOOL_TEST_MODULES is not set (meson test sets it)");
   char *b = buf[k++ % 4];
   snprintf(b, 1024, "%s/%s.wasm", d, name);
   return b;
