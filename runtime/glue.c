@@ -1,4 +1,4 @@
-/* The C appended to wasm2c's output (glue version 1): the runtime's only
+/* The C appended to wasm2c's output (glue version 2): the runtime's only
  * ways into and out of the generated code, each of a C type fixed here and
  * compiled against the prototypes wasm2c wrote for the rewritten module
  * (wasm_rewrite.h), so a mismatch is a compile error, never a call with
@@ -16,7 +16,10 @@
  * null, funcref results as the function's address or 0); it returns 0 for
  * an export that is not a function or has v128 values.
  *
- * Out of the module: import i is the thunk Z_wrtZ_f<i>. A WASI preview-1
+ * Out of the module: import i is the thunk Z_wrtZ_f<i>, called with the
+ * request's context or, through a table, the address of the instance's
+ * field that holds it (rt_ctx_t.self makes both read the same). A WASI
+ * preview-1
  * import (module "wasi_snapshot_preview1", a name and type the loader
  * checked against wasi.c's table) calls the runtime's function directly;
  * any other function import calls wrt_import_call(ctx, i, args, results)
@@ -135,8 +138,9 @@ static void thunk(FILE *f, uint32_t i, const char *type, const rt_wasi_fn_t *was
           i);
   for (size_t k = 0; k < np; k++) fprintf(f, ", %s p%zu", ctype(type[k]), k);
   fputs(") {\n", f);
+  /* The context is at `ctx` (see rt_ctx_t.self). */
   if (wasi) {
-    fprintf(f, "  %sZ_wasi_snapshot_preview1Z_%s((struct Z_wasi_snapshot_preview1_instance_t *)"
+    fprintf(f, "  %sZ_wasi_snapshot_preview1Z_%s(*(struct Z_wasi_snapshot_preview1_instance_t **)"
                "(void *)ctx",
             nr ? "return " : "", wasi->name);
     for (size_t k = 0; k < np; k++) fprintf(f, ", p%zu", k);
@@ -151,7 +155,7 @@ static void thunk(FILE *f, uint32_t i, const char *type, const rt_wasi_fn_t *was
     to_slot(f, type[k], value);
     fputs(";\n", f);
   }
-  fprintf(f, "  wrt_import_call(ctx, %u, a, r);\n", i);
+  fprintf(f, "  wrt_import_call(*(void **)(void *)ctx, %u, a, r);\n", i);
   if (nr == 1) {
     fputs("  return ", f);
     from_slot(f, colon[1], "r[0]");

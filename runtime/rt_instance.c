@@ -77,6 +77,7 @@ int wrt_instantiate(wrt_module_t *m, wrt_instance_t **out, wrt_trap_t *trap) {
   wrt_instance_t *inst = calloc(1, sizeof(*inst));
   if (!inst) return rt_error(WRT_ENOMEM, "%s: out of memory for an instance", m->path);
   rt_ctx_t *c = &inst->ctx;
+  c->self = c;
   c->m = m;
   c->req = &inst->req;
   c->res = &inst->out;

@@ -129,6 +129,11 @@ enum { RT_JUMP_EXIT = 1000, RT_JUMP_NOMEM = 1001 };
 
 /* The request running on this thread. */
 typedef struct rt_ctx {
+  /* Itself, first: the glue's import thunks receive either this context
+   * (a direct call) or the address of the generated instance's field that
+   * holds it (a call through a table: wasm2c 1.0.32's funcref of an
+   * imported function points there), and read the context at it. */
+  struct rt_ctx *self;
   wrt_module_t *m;
   const wrt_request_t *req;
   wrt_result_t *res;
@@ -238,7 +243,7 @@ int rt_toolchain_tag(wrt_runtime_t *rt, const char **tag);
 /* The transform of wasm2c's output `in` into `out` (transform.c), the glue
  * appended (glue.c). Both versions are part of the cache key. */
 #define RT_TRANSFORM_VERSION "wrt-transform-2"
-#define RT_GLUE_VERSION "wrt-glue-1"
+#define RT_GLUE_VERSION "wrt-glue-2"
 int rt_transform(const char *wasm_path, const wasm_module_t *w, const char *in,
                  const char *out);
 int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w);

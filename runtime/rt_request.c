@@ -47,6 +47,7 @@ static int run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res, ins
 
   rt_ctx_t *c = &t_ctx;
   memset(c, 0, sizeof(*c));
+  c->self = c;
   c->m = m;
   c->req = req;
   c->res = res;

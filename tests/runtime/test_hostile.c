@@ -302,6 +302,22 @@ Test(hostile, a_start_of_another_type_than_void_to_void_is_refused) {
   }
 }
 
+/* An imported function called through a table reaches the runtime with
+ * the context it needs, on both backends. */
+Test(hostile, an_import_called_through_a_table_runs) {
+  for (size_t b = 0; b < 2; b++) {
+    wpool_config_t c = small_cfg();
+    wrt_runtime_t *rt = make_rt(backends[b], &c);
+    wrt_module_t *m;
+    cr_assert_eq(wrt_load(rt, hostile("import_in_table"), &m), 0, "%s", wrt_last_error());
+    wrt_result_t r = run_once(m);
+    cr_expect_eq(r.trap, WRT_TRAP_NONE, "%s", wrt_trap_name(r.trap));
+    cr_expect_eq(r.exit_code, 5);
+    wrt_result_free(&r);
+    cr_expect_eq(wrt_destroy(rt), 0);
+  }
+}
+
 /* ------------------------------------------------------------------ */
 /* Memories                                                             */
 
