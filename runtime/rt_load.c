@@ -115,6 +115,10 @@ static int check_module(wrt_module_t *m, const wasm_module_t *w, const wrt_load_
   for (uint32_t i = 0; i < w->nsegments; i++) {
     const wasm_segment_t *s = &w->segments[i];
     if (!s->active) continue;
+    if (s->offset_global)
+      return rt_error(WRT_EFORMAT, "%s: data segment %u: the offset is not a constant "
+                      "(global.get): the runtime needs constant offsets to build the memory "
+                      "image", path, i);
     if (!m->has_memory || s->memory != 0)
       return rt_error(WRT_EFORMAT, "%s: data segment %u targets memory %u, which does not exist",
                       path, i, s->memory);
