@@ -290,7 +290,7 @@ typedef struct wrt_load_options {
   uint32_t nimports;
   /* false: a WASI command, _start of () -> () required, run by wrt_run.
    * true: any module; its functions are called by wrt_call (wrt_run
-   * refuses it). */
+   * runs its _start only if it has one of () -> (); WRT_EINVAL else). */
   bool library;
 } wrt_load_options_t;
 
