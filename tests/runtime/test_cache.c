@@ -335,24 +335,42 @@ Test(cache, without_a_home_the_cache_is_private_under_tmpdir) {
 /* ------------------------------------------------------------------ */
 /* Temporaries                                                          */
 
+/* Temporary directories that carry the mark of a compile under way. */
+static int count_marked(const char *dir) {
+  DIR *d = opendir(dir);
+  cr_assert(d, "%s", dir);
+  struct dirent *e;
+  int n = 0;
+  while ((e = readdir(d))) {
+    char p[2200];
+    snprintf(p, sizeof(p), "%s/%s/locked", dir, e->d_name);
+    if (!strncmp(e->d_name, "tmp-", 4) && access(p, F_OK) == 0) n++;
+  }
+  closedir(d);
+  return n;
+}
+
 /* A compiler that never finishes (a script that sleeps). */
 static char *slow_cc(const char *dir) {
   char *p = malloc(1100);
   snprintf(p, 1100, "%s/slow-cc", dir);
   FILE *f = fopen(p, "w");
-  fputs("#!/bin/sh\ncase \"$1\" in --version) echo slow-cc 1 ;; *) exec sleep 3 ;; esac\n", f);
+  fputs("#!/bin/sh\ncase \"$1\" in --version) echo slow-cc 1 ;; *) exec sleep 60 ;; esac\n", f);
   fclose(f);
   cr_assert_eq(chmod(p, 0700), 0);
   return p;
 }
 
 /* A child that loads `path` with `cc` into `cache`: it blocks in the
- * compiler. Returns once its temporary directory exists. */
+ * compiler. Returns once its temporary directory is locked and marked.
+ * The child leads a process group of its own, its compiler in it:
+ * stop_compile kills them all. */
 static pid_t start_compile(const char *cache, const char *cc, const char *path) {
-  int before = count_entries(cache, "tmp-");
+  int before = count_marked(cache);
   pid_t pid = fork();
   cr_assert_geq(pid, 0);
   if (pid == 0) {
+    setpgid(0, 0);
     wrt_options_t o;
     wrt_options_init(&o);
     o.backend = WRT_BACKEND_STOCK;
@@ -363,12 +381,18 @@ static pid_t start_compile(const char *cache, const char *cc, const char *path) 
     if (wrt_create(&o, &rt) == 0) wrt_load(rt, path, &m);
     _exit(0);
   }
-  for (int i = 0; i < 1000 && count_entries(cache, "tmp-") == before; i++) {
+  /* Until its temporary is locked and marked: the compile is under way. */
+  for (int i = 0; i < 1000 && count_marked(cache) == before; i++) {
     struct timespec ts = {0, 10 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
-  cr_assert_eq(count_entries(cache, "tmp-"), before + 1, "the compile made no temporary");
+  cr_assert_eq(count_marked(cache), before + 1, "the compile made no temporary");
   return pid;
+}
+
+static void stop_compile(pid_t pid) {
+  cr_assert_eq(kill(-pid, SIGKILL), 0);
+  cr_assert_eq(waitpid(pid, NULL, 0), pid);
 }
 
 /* A compile killed half-way leaves its temporary directory; the next load
@@ -376,9 +400,7 @@ static pid_t start_compile(const char *cache, const char *cc, const char *path) 
  * compile still running. */
 Test(cache, a_killed_compiles_temporaries_go_at_the_next_load, .timeout = 60) {
   char *dir = cache_dir(), *cc = slow_cc(dir);
-  pid_t killed = start_compile(dir, cc, HOSTILE("memoryless"));
-  cr_assert_eq(kill(killed, SIGKILL), 0);
-  cr_assert_eq(waitpid(killed, NULL, 0), killed);
+  stop_compile(start_compile(dir, cc, HOSTILE("memoryless")));
   cr_expect_eq(count_entries(dir, "tmp-"), 1);
   wrt_runtime_t *rt = make_rt(WRT_BACKEND_STOCK, dir, NULL);
   expect_run(load(rt, HOSTILE("memoryless"), false), NULL, 3, "");
@@ -389,8 +411,7 @@ Test(cache, a_killed_compiles_temporaries_go_at_the_next_load, .timeout = 60) {
   rt = make_rt(WRT_BACKEND_STOCK, dir, NULL);
   load(rt, HOSTILE("memoryless"), true);
   cr_expect_eq(count_entries(dir, "tmp-"), 1, "a running compile's temporary was removed");
-  kill(running, SIGKILL);
-  waitpid(running, NULL, 0);
+  stop_compile(running);
   load(rt, HOSTILE("memoryless_plain"), false); /* a compile: cleans again */
   cr_expect_eq(count_entries(dir, "tmp-"), 0);
   cr_expect_eq(wrt_destroy(rt), 0);
