@@ -38,10 +38,12 @@ static char *cache_dir(void) {
   return d;
 }
 
-static void remove_tree(const char *dir) {
+/* Remove a test's directory and free its name. */
+static void remove_tree(char *dir) {
   char cmd[1100];
   snprintf(cmd, sizeof(cmd), "chmod -R u+w %s 2>/dev/null; rm -rf %s", dir, dir);
   cr_expect_eq(system(cmd), 0);
+  free(dir);
 }
 
 static wrt_runtime_t *make_rt(wrt_backend_t b, const char *cache, const char *cc) {
@@ -73,7 +75,8 @@ static void expect_run(wrt_module_t *m, const char *arg, int exit_code, const ch
   cr_assert_eq(wrt_run(m, &req, &r), 0, "%s", wrt_last_error());
   cr_expect_eq(r.trap, WRT_TRAP_NONE, "trap %s", wrt_trap_name(r.trap));
   cr_expect_eq(r.exit_code, exit_code, "exit %d, want %d", r.exit_code, exit_code);
-  cr_expect(r.out_len == strlen(out) && !memcmp(r.out, out, r.out_len), "stdout '%.*s', want '%s'",
+  cr_expect(r.out_len == strlen(out) && (!r.out_len || !memcmp(r.out, out, r.out_len)),
+            "stdout '%.*s', want '%s'",
             (int)r.out_len, r.out, out);
   wrt_result_free(&r);
 }
@@ -205,8 +208,11 @@ Test(cache, an_object_that_is_not_what_its_manifest_says_is_rebuilt_not_loaded) 
 /* Make `dir` read-only for this process: a read-only bind mount in a
  * mount namespace of its own (Criterion runs each test in a process of
  * its own), or, without the privilege, mode 0500. */
+static bool read_only_by_mount;
+
 static void make_read_only(const char *dir) {
-  if (unshare(CLONE_NEWNS) == 0) {
+  read_only_by_mount = unshare(CLONE_NEWNS) == 0;
+  if (read_only_by_mount) {
     cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
     cr_assert_eq(mount(dir, dir, NULL, MS_BIND, NULL), 0);
     cr_assert_eq(mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), 0);
@@ -215,6 +221,11 @@ static void make_read_only(const char *dir) {
     cr_assert_eq(chmod(dir, 0500), 0);
   }
   cr_assert_neq(access(dir, W_OK), 0, "%s is still writable", dir);
+}
+
+static void make_writable_again(const char *dir) {
+  if (read_only_by_mount) cr_assert_eq(umount(dir), 0);
+  else cr_assert_eq(chmod(dir, 0700), 0);
 }
 
 /* A cache that holds valid objects is used read-only (the toolchain's
@@ -236,9 +247,9 @@ Test(cache, a_read_only_cache_is_used_and_left_untouched) {
   rt = make_rt(WRT_BACKEND_POOL, dir, NULL);
   wrt_module_t *hello = NULL, *ml = NULL;
   int e1 = wrt_load(rt, EXAMPLE("hello"), &hello);
-  const char *msg1 = strdup(wrt_last_error());
+  char *msg1 = strdup(wrt_last_error());
   int e2 = wrt_load(rt, HOSTILE("memoryless"), &ml);
-  const char *msg2 = strdup(wrt_last_error());
+  char *msg2 = strdup(wrt_last_error());
   /* One of the two entries is the truncated one: that load is refused,
    * the other hits. */
   cr_expect((e1 == 0) != (e2 == 0), "hello: %d (%s); memoryless: %d (%s)", e1, msg1, e2, msg2);
@@ -258,6 +269,10 @@ Test(cache, a_read_only_cache_is_used_and_left_untouched) {
   cr_expect(before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
             before.st_mtim.tv_nsec == after.st_mtim.tv_nsec, "the cache directory changed");
   free(bad);
+  free(msg1);
+  free(msg2);
+  make_writable_again(dir);
+  remove_tree(dir);
 }
 
 /* ------------------------------------------------------------------ */
@@ -415,5 +430,6 @@ Test(cache, a_killed_compiles_temporaries_go_at_the_next_load, .timeout = 60) {
   load(rt, HOSTILE("memoryless_plain"), false); /* a compile: cleans again */
   cr_expect_eq(count_entries(dir, "tmp-"), 0);
   cr_expect_eq(wrt_destroy(rt), 0);
+  free(cc);
   remove_tree(dir);
 }
