@@ -1,0 +1,165 @@
+/* A connection's bytes: reading into the worker's buffer, writing its
+ * responses (a write the kernel does not take at once pauses reading),
+ * the lingering close, and the end of it (conn.h). */
+#include "conn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "metrics.h"
+
+void conn_set_receiving(conn_t *c, bool on) {
+  if (c->in_message != on) metrics_add(&c->w->metrics->receiving, on ? 1 : -1);
+  c->in_message = on;
+}
+
+static void on_closed(uv_handle_t *h) {
+  conn_t *c = h->data;
+  worker_t *w = c->w;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    w->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  sbuf_free(&c->text);
+  sbuf_free(&c->body);
+  sbuf_free(&c->out);
+  sbuf_free(&c->wbuf);
+  metrics_add(&w->metrics->connections_open, -1);
+  conn_set_receiving(c, false);
+  free(c);
+}
+
+void conn_close(conn_t *c) {
+  if (c->closing) return;
+  c->closing = true;
+  uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void on_discard(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  if (nread < 0) conn_close(s->data);
+}
+
+static void alloc_read(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  conn_t *c = h->data;
+  *buf = uv_buf_init(c->w->rbuf, sizeof(c->w->rbuf));
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  conn_t *c = req->data;
+  if (c->closing) return;
+  if (status < 0) {
+    conn_close(c);
+    return;
+  }
+  /* Read and drop what the client still sends until it closes (or the
+   * sweep gives up), so that unread bytes do not turn our close into a
+   * reset that could destroy the response before the client reads it. */
+  c->lingering = true;
+  c->last_ms = uv_now(&c->w->loop);
+  if (uv_read_start((uv_stream_t *)&c->tcp, alloc_read, on_discard) != 0) conn_close(c);
+}
+
+static void linger(conn_t *c) {
+  if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = false;
+  c->sreq.data = c;
+  if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0) conn_close(c);
+}
+
+static void on_written(uv_write_t *req, int status) {
+  conn_t *c = req->data;
+  c->writing = false;
+  c->wbuf.len = 0;
+  if (c->closing) return;
+  if (status < 0) {
+    conn_close(c);
+    return;
+  }
+  conn_flush(c);
+}
+
+void conn_flush(conn_t *c) {
+  if (c->closing || c->writing || c->lingering) return;
+  uv_stream_t *s = (uv_stream_t *)&c->tcp;
+  if (c->out.len) {
+    uv_buf_t b = uv_buf_init(c->out.p, (unsigned)c->out.len);
+    int n = uv_try_write(s, &b, 1);
+    if (n == UV_EAGAIN) n = 0;
+    if (n < 0) {
+      conn_close(c);
+      return;
+    }
+    if ((size_t)n < c->out.len) {
+      sbuf_t t = c->wbuf;
+      c->wbuf = c->out;
+      c->out = t;
+      c->out.len = 0;
+      b = uv_buf_init(c->wbuf.p + n, (unsigned)(c->wbuf.len - (size_t)n));
+      if (c->reading) uv_read_stop(s);
+      c->reading = false;
+      c->writing = true;
+      c->wreq.data = c;
+      if (uv_write(&c->wreq, s, &b, 1, on_written) != 0) {
+        c->writing = false;
+        conn_close(c);
+      }
+      return;
+    }
+    c->out.len = 0;
+  }
+  if (c->close_after_write) {
+    linger(c);
+  } else if (c->w->stopping && !c->in_message) {
+    conn_close(c);
+  } else if (!c->reading) {
+    if (uv_read_start(s, alloc_read, c->on_read) != 0)
+      conn_close(c);
+    else
+      c->reading = true;
+  }
+}
+
+conn_t *conn_new(worker_t *w, int fd) {
+  conn_t *c = calloc(1, sizeof(*c));
+  if (!c) {
+    close(fd);
+    return NULL;
+  }
+  c->w = w;
+  if (uv_tcp_init(&w->loop, &c->tcp) != 0) {
+    free(c);
+    close(fd);
+    return NULL;
+  }
+  c->tcp.data = c;
+  c->next = w->conns;
+  if (w->conns) w->conns->prev = c;
+  w->conns = c;
+  metrics_add(&w->metrics->connections_open, 1);
+  metrics_add(&w->metrics->connections_total, 1);
+  if (uv_tcp_open(&c->tcp, fd) != 0) {
+    close(fd);
+    conn_close(c);
+    return NULL;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  snprintf(c->peer, sizeof(c->peer), "-");
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET)
+      uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof(c->peer));
+    else if (ss.ss_family == AF_INET6)
+      uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
+  }
+  c->last_ms = uv_now(&w->loop);
+  return c;
+}
+
+bool conn_idle(const conn_t *c) {
+  return !c->in_message && !c->writing && !c->out.len && !c->lingering && !c->close_after_write;
+}

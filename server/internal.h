@@ -1,0 +1,85 @@
+/* The server's records, shared by its files (server.h is the API). */
+#ifndef WPOOL_SERVER_INTERNAL_H
+#define WPOOL_SERVER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "handler.h"
+#include "server.h"
+
+#define SRV_MAX_HEADERS 100 /* header fields in a request; more: 431 */
+
+/* Counters of one worker: written by it alone (relaxed atomics, no locked
+ * instruction), read by whichever worker answers /metrics. */
+#define METRIC_BUCKETS 17 /* latency histogram bounds, plus +Inf */
+#define METRIC_CODES 600  /* status codes 0..599 */
+
+typedef struct metrics {
+  _Atomic uint64_t by_code[METRIC_CODES];
+  _Atomic uint64_t bucket[METRIC_BUCKETS + 1];
+  _Atomic uint64_t latency_ns_sum;
+  _Atomic uint64_t connections_open, connections_total;
+  _Atomic uint64_t receiving; /* requests begun whose bytes are still arriving */
+} metrics_t;
+
+typedef struct route {
+  char *segment; /* the prefix without its '/': "" for "/" */
+  size_t len;
+  bool exact;
+  srv_handler_t *h;
+  void *data;
+} route_t;
+
+typedef struct worker worker_t;
+typedef struct conn conn_t;
+
+struct srv {
+  srv_config_t cfg;
+  route_t *routes; /* sorted by segment; the "/" route apart */
+  size_t nroutes;
+  route_t *root;
+  srv_handler_t **handlers; /* distinct, handlers[h->slot] == h */
+  size_t nhandlers;
+  int fd; /* the listening socket */
+  char host[64];
+  unsigned port;
+  worker_t *workers;
+  unsigned nworkers;
+  void *metrics_mem;
+  pthread_mutex_t lock;      /* guards listener for srv_stop */
+  struct listener *listener; /* while srv_run runs */
+  uv_async_t *finished;      /* the listener's: a worker has ended */
+  atomic_uint nfinished;
+  atomic_int stop_requests; /* srv_stop's calls, seen by the listener */
+};
+
+/* One event loop and its thread. */
+struct worker {
+  srv_t *srv;
+  unsigned id;
+  pthread_t thread;
+  uv_loop_t loop;
+  uv_async_t wake;  /* new connections, or stop */
+  uv_timer_t sweep; /* idle and lingering connections */
+  pthread_mutex_t lock;
+  int *pending; /* accepted fds handed over by the listener */
+  size_t npending, cap_pending;
+  atomic_int stop; /* 1: stop (drain); 2: close every connection now */
+  bool stopping;
+  uint64_t stop_ms;
+  bool loop_closed;                   /* the loop ended with every handle closed */
+  bool finished;                      /* the loop has ended (under lock): no more wakes */
+  conn_t *conns;                      /* every open connection (a list) */
+  char rbuf[64 << 10];                /* reads: consumed before the next one */
+  void **state;                       /* each handler's per-worker state, by slot */
+  srv_header_t hdrs[SRV_MAX_HEADERS]; /* the request being dispatched */
+  sbuf_t scratch;                     /* the log line */
+  metrics_t *metrics;                 /* its own, cache-line aligned */
+};
+
+#endif

@@ -1,0 +1,232 @@
+/* srv_run (server.h): the workers' threads, and this thread's loop: the
+ * listening socket, each accepted connection handed to the worker with
+ * the fewest open (ties in turn), SIGINT and SIGTERM (or srv_stop) to
+ * stop, and the end once every worker has ended. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "setup.h"
+#include "worker.h"
+
+typedef struct listener {
+  srv_t *srv;
+  uv_loop_t loop;
+  uv_poll_t poll;
+  uv_timer_t retry; /* accept paused after EMFILE and the like */
+  uv_signal_t sigint, sigterm;
+  uv_async_t finished; /* a worker's loop has ended */
+  uv_async_t stop;     /* srv_stop */
+  unsigned next;       /* round-robin among equally loaded workers */
+  int signals;         /* how many stop signals arrived */
+  int stops_seen;      /* srv_stop's calls handled */
+  bool closing_fd;
+} listener_t;
+
+static void on_retry(uv_timer_t *t);
+
+/* The worker that takes the next connection: the fewest open; ties in
+ * turn. */
+static worker_t *pick_worker(listener_t *l) {
+  srv_t *s = l->srv;
+  unsigned best = l->next % s->nworkers;
+  uint64_t least = UINT64_MAX;
+  for (unsigned k = 0; k < s->nworkers; k++) {
+    unsigned j = (l->next + k) % s->nworkers;
+    uint64_t open =
+        atomic_load_explicit(&s->workers[j].metrics->connections_open, memory_order_relaxed);
+    if (open < least) {
+      least = open;
+      best = j;
+    }
+  }
+  l->next = best + 1;
+  return &s->workers[best];
+}
+
+static void on_accept(uv_poll_t *p, int status, int events) {
+  (void)events;
+  listener_t *l = p->data;
+  if (status < 0) return;
+  for (int i = 0; i < 64; i++) {
+    int fd = accept4(l->srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        /* Out of descriptors: wait a little rather than spin on a
+         * listener that stays readable. */
+        uv_poll_stop(&l->poll);
+        uv_timer_start(&l->retry, on_retry, 100, 0);
+      }
+      return;
+    }
+    if (!worker_adopt(pick_worker(l), fd)) close(fd);
+  }
+}
+
+static void on_retry(uv_timer_t *t) {
+  listener_t *l = t->data;
+  if (!l->signals) uv_poll_start(&l->poll, UV_READABLE, on_accept);
+}
+
+static void on_poll_closed(uv_handle_t *h) {
+  listener_t *l = h->data;
+  close(l->srv->fd);
+  l->srv->fd = -1;
+}
+
+static void stop_once(listener_t *l, const char *why) {
+  srv_t *s = l->srv;
+  if (l->signals++ == 0) {
+    fprintf(stderr, "wpool serve: %s: no new connections; finishing the requests in flight\n", why);
+    uv_close((uv_handle_t *)&l->poll, on_poll_closed);
+    uv_close((uv_handle_t *)&l->retry, NULL);
+    /* The signal handles stay until the workers end, for a second signal. */
+  } else {
+    fprintf(stderr, "wpool serve: second signal: closing every connection\n");
+  }
+  for (unsigned i = 0; i < s->nworkers; i++) worker_stop(&s->workers[i]);
+}
+
+static void on_signal(uv_signal_t *sig, int signum) {
+  stop_once(sig->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void on_stop(uv_async_t *a) {
+  listener_t *l = a->data;
+  int n = atomic_load(&l->srv->stop_requests);
+  while (l->stops_seen < n) {
+    l->stops_seen++;
+    stop_once(l, "stop");
+  }
+}
+
+/* Every worker has ended: the last handles close and the loop ends. */
+static void on_finished(uv_async_t *a) {
+  listener_t *l = a->data;
+  if (atomic_load(&l->srv->nfinished) < l->srv->nworkers) return;
+  /* Closing the signal handles gives the signals their default action
+   * back: a late SIGTERM would turn this clean exit into a kill. Blocked
+   * in this thread (the workers block them from the start), it stays
+   * pending until the exit. */
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
+  uv_close((uv_handle_t *)&l->sigint, NULL);
+  uv_close((uv_handle_t *)&l->sigterm, NULL);
+  uv_close((uv_handle_t *)&l->finished, NULL);
+  pthread_mutex_lock(&l->srv->lock);
+  l->srv->listener = NULL;
+  pthread_mutex_unlock(&l->srv->lock);
+  uv_close((uv_handle_t *)&l->stop, NULL);
+}
+
+void srv_stop(srv_t *s) {
+  atomic_fetch_add(&s->stop_requests, 1);
+  pthread_mutex_lock(&s->lock);
+  if (s->listener) uv_async_send(&s->listener->stop);
+  pthread_mutex_unlock(&s->lock);
+}
+
+/* Start the workers with SIGINT and SIGTERM blocked: only this thread's
+ * loop sees them. */
+static int start_workers(srv_t *s) {
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  int status = 0;
+  for (unsigned i = 0; i < s->nworkers; i++) {
+    worker_t *w = &s->workers[i];
+    int e = pthread_create(&w->thread, NULL, worker_main, w);
+    if (e != 0) {
+      status = srv_fail(-e, "cannot start worker thread: %s", strerror(e));
+      /* The ones started stop at once; the others' loops close here. */
+      for (unsigned k = 0; k < i; k++) worker_stop(&s->workers[k]);
+      for (unsigned k = 0; k < i; k++) pthread_join(s->workers[k].thread, NULL);
+      for (unsigned k = i; k < s->nworkers; k++) worker_discard(&s->workers[k]);
+      break;
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return status;
+}
+
+static void close_all(listener_t *l) {
+  uv_close((uv_handle_t *)&l->finished, NULL);
+  uv_close((uv_handle_t *)&l->stop, NULL);
+  uv_close((uv_handle_t *)&l->poll, on_poll_closed);
+  uv_close((uv_handle_t *)&l->retry, NULL);
+  uv_close((uv_handle_t *)&l->sigint, NULL);
+  uv_close((uv_handle_t *)&l->sigterm, NULL);
+  uv_run(&l->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&l->loop);
+}
+
+int srv_run(srv_t *s) {
+  if (s->fd < 0) return srv_fail(-EINVAL, "srv_run before srv_listen");
+  unsigned started = 0;
+  int status = 0;
+  for (; started < s->nworkers; started++) {
+    int err = worker_init(&s->workers[started], s, started);
+    if (err) {
+      status = srv_fail(err, "cannot start an event loop: %s", uv_strerror(err));
+      break;
+    }
+  }
+  listener_t *l = status ? NULL : calloc(1, sizeof(*l));
+  if (!status && !l) status = srv_fail(-ENOMEM, "out of memory");
+  if (status) {
+    for (unsigned i = 0; i < started; i++) {
+      worker_discard(&s->workers[i]);
+      worker_free(&s->workers[i]);
+    }
+    return status;
+  }
+  l->srv = s;
+  uv_loop_init(&l->loop);
+  uv_async_init(&l->loop, &l->finished, on_finished);
+  uv_async_init(&l->loop, &l->stop, on_stop);
+  l->finished.data = l->stop.data = l;
+  s->finished = &l->finished;
+  uv_poll_init(&l->loop, &l->poll, s->fd);
+  l->poll.data = l;
+  uv_timer_init(&l->loop, &l->retry);
+  l->retry.data = l;
+  uv_signal_init(&l->loop, &l->sigint);
+  uv_signal_init(&l->loop, &l->sigterm);
+  l->sigint.data = l->sigterm.data = l;
+  uv_signal_start(&l->sigint, on_signal, SIGINT);
+  uv_signal_start(&l->sigterm, on_signal, SIGTERM);
+  status = start_workers(s);
+  if (status) {
+    close_all(l);
+    for (unsigned i = 0; i < s->nworkers; i++) worker_free(&s->workers[i]);
+    free(l);
+    return status;
+  }
+  pthread_mutex_lock(&s->lock);
+  s->listener = l;
+  pthread_mutex_unlock(&s->lock);
+  if (atomic_load(&s->stop_requests)) uv_async_send(&l->stop);
+  uv_poll_start(&l->poll, UV_READABLE, on_accept);
+  if (s->cfg.ready) s->cfg.ready(s->cfg.ready_arg, s);
+  /* Until a signal has stopped the workers and every one has ended. */
+  uv_run(&l->loop, UV_RUN_DEFAULT);
+  bool clean = true;
+  for (unsigned i = 0; i < s->nworkers; i++) {
+    pthread_join(s->workers[i].thread, NULL);
+    clean = clean && s->workers[i].loop_closed;
+  }
+  if (uv_loop_close(&l->loop) != 0) clean = false;
+  for (unsigned i = 0; i < s->nworkers; i++) worker_free(&s->workers[i]);
+  free(l);
+  return clean ? 0 : srv_fail(-EIO, "a worker's loop ended with handles open");
+}

@@ -1,0 +1,61 @@
+/* The HTTP/1.1 server of `wpool serve` (docs/serve.md), as a component: a
+ * listener, one libuv loop per worker thread owning its connections,
+ * requests parsed and routed to handlers (handler.h) on the worker that
+ * read them. It knows nothing of WebAssembly: the WAGI adapter (wagi.h)
+ * and /metrics (metrics.h) are handlers.
+ *
+ *   srv_create -> srv_route... -> srv_listen -> srv_run (until SIGINT or
+ *   SIGTERM and every worker ended) -> srv_destroy
+ *
+ * Every function returns 0 or a negative errno; srv_error() then says why
+ * in a line naming the value. */
+#ifndef WPOOL_SERVER_SERVER_H
+#define WPOOL_SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "handler.h"
+
+typedef struct srv srv_t;
+
+typedef struct srv_config {
+  unsigned threads; /* worker loops, 1 or more */
+  size_t max_body;  /* bytes; larger bodies are 413 */
+  bool log;         /* one line per request on stdout */
+  /* Called by srv_run once the workers run and the signals are caught
+   * (the moment to say that the server listens); may be NULL. */
+  void (*ready)(void *arg, const srv_t *s);
+  void *ready_arg;
+} srv_config_t;
+
+/* The defaults: one thread, 1 MiB bodies, no log. */
+void srv_config_init(srv_config_t *cfg);
+
+int srv_create(const srv_config_t *cfg, srv_t **out);
+/* Route `prefix` to `h` with `data` (srv_request_t.route_data): "/" is
+ * every path; "/NAME" is /NAME and every path below it, /NAME/...;
+ * `exact`: /NAME only. A path matches its first segment's route, else the
+ * "/" route, else 404. Before srv_listen. */
+int srv_route(srv_t *s, const char *prefix, bool exact, srv_handler_t *h, void *data);
+/* Bind and listen on `addr`; `host` is the address as text (SERVER_NAME
+ * when a request names none). The port bound: srv_port. */
+int srv_listen(srv_t *s, const struct sockaddr_storage *addr, const char *host);
+unsigned srv_port(const srv_t *s);
+unsigned srv_threads(const srv_t *s);
+/* Start the workers and accept on this thread until SIGINT or SIGTERM
+ * (the first stops accepting and lets requests in flight finish, a second
+ * closes every connection) and every worker has ended. 0: every worker
+ * ended with its loop closed; -EIO otherwise. */
+int srv_run(srv_t *s);
+/* From any thread: as SIGTERM (a second call as a second SIGTERM). */
+void srv_stop(srv_t *s);
+/* Responses sent, every status counted. */
+uint64_t srv_requests_answered(const srv_t *s);
+void srv_destroy(srv_t *s);
+/* This thread's message for the last failed call. */
+const char *srv_error(void);
+
+#endif

@@ -1,0 +1,93 @@
+/* WAGI, the WebAssembly Gateway Interface, as a handler of the server
+ * (handler.h): a request goes to a WebAssembly command as arguments,
+ * environment and stdin; its stdout comes back as the response
+ * (docs/serve.md). Built on the runtime (runtime.h).
+ *
+ * wagi.c           the handler: run the guest, its outcome as a response
+ * wagi_env.c       a request as the guest sees it: argv and environ
+ * wagi_response.c  the guest's stdout (untrusted) as an HTTP response
+ * wagi_modules.c   the modules of a path: one, or a directory's
+ * wagi_metrics.c   the runtime's and the pool's figures for /metrics */
+#ifndef WPOOL_SERVER_WAGI_H
+#define WPOOL_SERVER_WAGI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "handler.h"
+#include "runtime.h"
+
+/* A module and its route: the route's data. */
+typedef struct wagi_module {
+  char *name; /* the file's name without .wasm: the route /NAME, argv[0] */
+  char *path; /* the .wasm file */
+  wrt_module_t *m;
+} wagi_module_t;
+
+typedef struct wagi {
+  srv_handler_t h;
+  wrt_runtime_t *rt;
+  bool single;     /* one module at "/" (else each at /NAME) */
+  bool log_stderr; /* each guest's stderr on stderr, prefixed by its name */
+  size_t nmodules; /* for /metrics' info */
+  unsigned threads;
+} wagi_t;
+
+/* The handler; route each module with srv_route(s, "/NAME" or "/",
+ * false, &w->h, module). */
+void wagi_init(wagi_t *w, wrt_runtime_t *rt, bool single, bool log_stderr);
+
+/* The guest's stdout as a response. */
+typedef struct wagi_response {
+  int status;
+  const char *reason; /* NULL: the standard one */
+  char reason_buf[64];
+  sbuf_t head; /* header lines, each "Name: value\r\n" */
+  const char *body;
+  size_t body_len;
+} wagi_response_t;
+
+/* Parse the guest's output into rs (rs->head reused). Never fails: output
+ * that is not a CGI header block is all body. */
+void wagi_response(const char *out, size_t len, wagi_response_t *rs);
+
+/* One request's state, reused by one worker request after request: the
+ * guest's argv and environ, its result, the response. */
+typedef struct wagi_call {
+  sbuf_t args; /* the strings */
+  const char **argv, **envp;
+  size_t argv_cap, envp_cap;
+  size_t *offs, offs_cap;
+  sbuf_t decoded; /* PATH_INFO, percent-decoded */
+  wrt_result_t res;
+  wagi_response_t rs;
+  char text[256];
+} wagi_call_t;
+
+void wagi_call_init(wagi_call_t *call);
+void wagi_call_free(wagi_call_t *call);
+
+/* The guest's argv and environ for request q on module m, in call's
+ * buffers. 0; 400: a malformed escape in the path; 500: out of memory. */
+int wagi_env(wagi_call_t *call, const wagi_module_t *m, bool single, const srv_request_t *q,
+             wrt_request_t *out);
+
+/* Decode %XX into out (appended); false for a malformed escape or a NUL
+ * byte. */
+bool percent_decode(const char *s, size_t n, sbuf_t *out);
+
+/* The modules of `path`: one module (*single: served at "/"), or each
+ * NAME.wasm of a directory, sorted by name. 0, or -1 with a one-line
+ * message naming the file in err. */
+int wagi_modules_find(const char *path, wagi_module_t **out, size_t *n, bool *single, char *err,
+                      size_t errlen);
+/* Load each module into rt; 0, or -1 with the runtime's message naming
+ * the file in err. */
+int wagi_modules_load(wrt_runtime_t *rt, wagi_module_t *ms, size_t n, char *err, size_t errlen);
+void wagi_modules_free(wagi_module_t *ms, size_t n);
+
+/* /metrics' hook (metrics.h): the runtime's counters, the pool's. */
+void wagi_metrics(void *wagi, sbuf_t *out);
+
+#endif

@@ -1,0 +1,127 @@
+/* The modules a path names (wagi.h): one file served at "/", or each
+ * NAME.wasm of a directory at /NAME, checked before the server starts. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "wagi.h"
+
+static bool route_name_ok(const char *n) {
+  if (!*n) return false;
+  for (const char *p = n; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+          *p == '-' || *p == '_' || *p == '.'))
+      return false;
+  return true;
+}
+
+typedef struct list {
+  wagi_module_t *ms;
+  size_t n;
+  char *err;
+  size_t errlen;
+} list_t;
+
+static int fail(list_t *l, const char *fmt, const char *a, const char *b) {
+  snprintf(l->err, l->errlen, fmt, a, b);
+  return -1;
+}
+
+static int add(list_t *l, const char *path, const char *base) {
+  size_t n = strlen(base);
+  wagi_module_t *r = realloc(l->ms, (l->n + 1) * sizeof(wagi_module_t));
+  if (!r) return fail(l, "out of memory%s%s", "", "");
+  l->ms = r;
+  r = &l->ms[l->n];
+  *r = (wagi_module_t){0};
+  r->path = strdup(path);
+  r->name = strndup(base, n > 5 && !strcmp(base + n - 5, ".wasm") ? n - 5 : n);
+  if (!r->path || !r->name) {
+    free(r->path);
+    free(r->name);
+    return fail(l, "out of memory%s%s", "", "");
+  }
+  l->n++;
+  return 0;
+}
+
+static int cmp_module(const void *a, const void *b) {
+  return strcmp(((const wagi_module_t *)a)->name, ((const wagi_module_t *)b)->name);
+}
+
+static int scan(list_t *l, const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return fail(l, "%s: %s", dir, strerror(errno));
+  int status = 0;
+  struct dirent *e;
+  while (status == 0 && (e = readdir(d)) != NULL) {
+    size_t n = strlen(e->d_name);
+    if (n <= 5 || strcmp(e->d_name + n - 5, ".wasm") != 0) continue;
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path)) {
+      status = fail(l, "%s/%s: path too long", dir, e->d_name);
+      break;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    status = add(l, path, e->d_name);
+    if (status == 0 && !route_name_ok(l->ms[l->n - 1].name))
+      status = fail(l, "%s: a route name takes letters, digits, '-', '_' and '.' only%s", path, "");
+    if (status == 0 && !strcmp(l->ms[l->n - 1].name, "metrics"))
+      status = fail(l, "%s: the path /metrics is the server's own%s", path, "");
+  }
+  closedir(d);
+  if (status == 0 && !l->n) status = fail(l, "%s: no .wasm modules in this directory%s", dir, "");
+  if (status == 0) qsort(l->ms, l->n, sizeof(wagi_module_t), cmp_module);
+  return status;
+}
+
+int wagi_modules_find(const char *arg, wagi_module_t **out, size_t *n, bool *single, char *err,
+                      size_t errlen) {
+  list_t l = {.err = err, .errlen = errlen};
+  struct stat st;
+  int status;
+  *single = false;
+  if (stat(arg, &st) != 0) {
+    status = fail(&l, "%s: %s", arg, strerror(errno));
+  } else if (!S_ISDIR(st.st_mode)) {
+    *single = true;
+    const char *base = strrchr(arg, '/') ? strrchr(arg, '/') + 1 : arg;
+    status = add(&l, arg, base);
+  } else {
+    status = scan(&l, arg);
+  }
+  if (status) {
+    wagi_modules_free(l.ms, l.n);
+    return status;
+  }
+  *out = l.ms;
+  *n = l.n;
+  return 0;
+}
+
+int wagi_modules_load(wrt_runtime_t *rt, wagi_module_t *ms, size_t n, char *err, size_t errlen) {
+  for (size_t i = 0; i < n; i++) {
+    if (wrt_load(rt, ms[i].path, &ms[i].m) != 0) {
+      const char *e = wrt_last_error();
+      /* The runtime's message names the file already, as a rule. */
+      if (strstr(e, ms[i].path))
+        snprintf(err, errlen, "%s", e);
+      else
+        snprintf(err, errlen, "%s: %s", ms[i].path, e);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void wagi_modules_free(wagi_module_t *ms, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(ms[i].name);
+    free(ms[i].path);
+  }
+  free(ms);
+}
