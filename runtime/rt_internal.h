@@ -250,7 +250,10 @@ int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w);
 /* The WASI function import `im` names (its type unchecked), or NULL. */
 const rt_wasi_fn_t *rt_wasi_find(const wasm_import_t *im);
 
-/* SHA-256 (sha256.c). */
+/* SHA-256 (sha256.c): with the CPU's SHA extensions where it has them
+ * (rt_sha256_accelerated), else portable code (rt_sha256_portable). */
 void rt_sha256(const void *data, size_t len, uint8_t out[32]);
+void rt_sha256_portable(const void *data, size_t len, uint8_t out[32]);
+bool rt_sha256_accelerated(void);
 
 #endif /* WRT_RT_INTERNAL_H */

@@ -20,6 +20,11 @@
 
 #include "runtime.h"
 
+/* The runtime's SHA-256 (runtime/sha256.c; the archive is linked whole). */
+void rt_sha256(const void *data, size_t len, uint8_t out[32]);
+void rt_sha256_portable(const void *data, size_t len, uint8_t out[32]);
+bool rt_sha256_accelerated(void);
+
 static char *guest(const char *env, const char *name) {
   static _Thread_local char buf[8][1024];
   static _Thread_local int k;
@@ -432,4 +437,53 @@ Test(cache, a_killed_compiles_temporaries_go_at_the_next_load, .timeout = 60) {
   cr_expect_eq(wrt_destroy(rt), 0);
   free(cc);
   remove_tree(dir);
+}
+
+/* ------------------------------------------------------------------ */
+/* The hash                                                             */
+
+static void hex32(const uint8_t h[32], char out[65]) {
+  for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", h[i]);
+}
+
+/* The keys' and manifests' SHA-256 gives FIPS 180-4's digests, and the
+ * CPU's SHA extensions (where it has them) the portable code's at every
+ * length that ends a block differently. */
+Test(cache, sha256_gives_the_standard_digests_with_and_without_the_cpus_extensions) {
+  static const struct {
+    const char *in;
+    const char *digest;
+  } known[] = {
+      {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+      {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+      {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+  };
+  uint8_t h[32], p[32];
+  char x[65];
+  for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+    rt_sha256(known[i].in, strlen(known[i].in), h);
+    hex32(h, x);
+    cr_expect_str_eq(x, known[i].digest, "'%s'", known[i].in);
+    rt_sha256_portable(known[i].in, strlen(known[i].in), h);
+    hex32(h, x);
+    cr_expect_str_eq(x, known[i].digest, "portable, '%s'", known[i].in);
+  }
+  size_t n = 1 << 20;
+  uint8_t *a = malloc(n);
+  memset(a, 'a', n);
+  rt_sha256(a, 1000000, h); /* a million 'a's */
+  hex32(h, x);
+  cr_expect_str_eq(x, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  uint32_t r = 7;
+  for (size_t i = 0; i < n; i++) a[i] = (uint8_t)((r = r * 1103515245u + 12345u) >> 24);
+  for (size_t len = 0; len < 1200; len++) {
+    rt_sha256(a, len, h);
+    rt_sha256_portable(a, len, p);
+    cr_assert(memcmp(h, p, 32) == 0, "length %zu (extensions: %d)", len, rt_sha256_accelerated());
+  }
+  rt_sha256(a, n, h);
+  rt_sha256_portable(a, n, p);
+  cr_expect(memcmp(h, p, 32) == 0, "1 MiB");
+  free(a);
 }
