@@ -1,10 +1,11 @@
-/* The C appended to wasm2c's output (glue version 2): the runtime's only
+/* The C appended to wasm2c's output (glue version 3): the runtime's only
  * ways into and out of the generated code, each of a C type fixed here and
  * compiled against the prototypes wasm2c wrote for the rewritten module
  * (wasm_rewrite.h), so a mismatch is a compile error, never a call with
  * the wrong signature.
  *
  * Into the module (the runtime finds them with dlsym):
+ *   void wrt_guest_init_module(void)             the module's types, once per load
  *   size_t wrt_guest_instance_size(void)
  *   void wrt_guest_instantiate(void *instance, void *ctx)
  *   void wrt_guest_start(void *instance)           an export _start of () -> ()
@@ -194,6 +195,7 @@ int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w) {
         "static inline uint64_t wrt_bits64(f64 x) { uint64_t u; memcpy(&u, &x, 8); return u; }\n"
         "extern void wrt_import_call(void *ctx, uint32_t import, const uint64_t *args, "
         "uint64_t *results);\n\n"
+        "void wrt_guest_init_module(void) { " PREFIX "_init_module(); }\n"
         "size_t wrt_guest_instance_size(void) { return sizeof(" PREFIX "_instance_t); }\n\n",
         f);
   for (uint32_t i = 0; i < w->nimports; i++) {

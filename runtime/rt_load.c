@@ -142,7 +142,7 @@ static int find_entry_points(wrt_module_t *m) {
     const char *name;
     void **slot;
   } syms[] = {
-      {"Z_guest_init_module", (void **)&m->fns.init_module},
+      {"wrt_guest_init_module", (void **)&m->fns.init_module},
       {"wrt_guest_instantiate", (void **)&m->fns.instantiate},
       {"wrt_guest_start", (void **)&m->fns.start},
       {"wrt_guest_invoke", (void **)&m->fns.invoke},
