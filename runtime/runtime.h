@@ -281,7 +281,7 @@ typedef struct wrt_load_options {
    * the file to read. */
   const char *name;
   const void *bytes; /* the module's bytes (not kept), or NULL */
-  size_t len;
+  size_t len;        /* bytes at `bytes`; at most 1 GiB */
   /* Host functions the module may import besides WASI's (copied). An
    * import neither WASI's nor here, or here with another type, is
    * refused with WRT_EIMPORT. Imports of memories, tables and globals

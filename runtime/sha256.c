@@ -4,6 +4,7 @@
  * about 10x faster (a load hashes the module and its object). Both are
  * checked against each other and known digests (tests/runtime/
  * test_cache.c). */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -127,9 +128,10 @@ void rt_sha256_portable(const void *data, size_t len, uint8_t out[32]) {
 
 bool rt_sha256_accelerated(void) {
 #if defined(__x86_64__)
-  static int has = -1; /* a benign race: every thread computes the same */
-  if (has < 0) has = cpu_has_sha();
-  return has;
+  static _Atomic int has = -1; /* every thread that races here computes the same */
+  int v = atomic_load_explicit(&has, memory_order_relaxed);
+  if (v < 0) atomic_store_explicit(&has, v = cpu_has_sha(), memory_order_relaxed);
+  return v;
 #else
   return false;
 #endif
