@@ -47,6 +47,7 @@ static int run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res, ins
 
   rt_ctx_t *c = &t_ctx;
   memset(c, 0, sizeof(*c));
+  c->self = c;
   c->m = m;
   c->req = req;
   c->res = res;
@@ -103,6 +104,9 @@ int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res) {
   if (!m || !req || !res || (req->argc && !req->argv) || (req->envc && !req->envp) ||
       (req->stdin_len && !req->stdin_bytes))
     return rt_error(WRT_EINVAL, "wrt_run: NULL argument");
+  if (!m->fns.start)
+    return rt_error(WRT_EINVAL, "wrt_run: %s was loaded as a library: call its functions with "
+                    "wrt_call", m->path);
   return run(m, req, res, NULL, NULL);
 }
 
