@@ -63,6 +63,7 @@ struct wrt_runtime {
   char *cache_dir;
   char *cc;
   char *tool_tag; /* the toolchain's versions, part of the cache key (under lock) */
+  wrt_resolve_t wasi_resolve; /* WASI's path resolver: WRT_RESOLVE_OPENAT2 or _WALK */
   pthread_mutex_t lock; /* modules, loading */
   struct wrt_module *modules;
   atomic_uint_fast64_t running;
@@ -89,6 +90,7 @@ typedef struct rt_ctx {
   uint8_t *fault_lo, *fault_hi; /* stock: faults in [lo, hi) are this instance's OOB traps */
   size_t stdin_pos;
   int32_t exit_code;
+  struct wasi_fds *fds;    /* WASI's descriptor table, made at its first change */
 } rt_ctx_t;
 
 extern _Thread_local rt_ctx_t *rt_cur;
@@ -115,6 +117,13 @@ typedef struct rt_wasi_fn {
 } rt_wasi_fn_t;
 extern const rt_wasi_fn_t rt_wasi_fns[];
 extern const size_t rt_wasi_nfns;
+/* The request's end (every way out: return, exit, trap, out of memory):
+ * close every host descriptor it opened, free its table. */
+void rt_wasi_end(rt_ctx_t *c);
+/* A request's dirs and max_fds: 0, or WRT_EINVAL with the message set. */
+int rt_wasi_check(const wrt_request_t *req);
+/* Whether openat2 with RESOLVE_BENEATH works here: 0 or -1 (errno). */
+int rt_wasi_probe_openat2(void);
 
 /* A backend: where instances, memories and tables live. One table each
  * (rt_pool.c, rt_stock.c); the runtime calls through rt->ops, never asks
