@@ -98,14 +98,7 @@ static u32 walk(rt_ctx_t *c, int dir, char *w, size_t cap, bool follow, wasi_at_
     char *rest = w + q;
     while (*rest == '/') rest++;
     bool last = *rest == 0;
-    if (q > 255) {
-      err = WASI_ENAMETOOLONG;
-      break;
-    }
-    char name[256];
-    memcpy(name, w, q);
-    name[q] = 0;
-    bool dots = dot_or_dotdot(name, q);
+    bool dots = dot_or_dotdot(w, q);
     if (q == 2 && dots) {
       if (depth == 0) {
         err = WASI_ENOTCAPABLE; /* `..` past the directory */
@@ -123,6 +116,19 @@ static u32 walk(rt_ctx_t *c, int dir, char *w, size_t cap, bool follow, wasi_at_
       memmove(w, rest, strlen(rest) + 1);
       continue;
     }
+    if (last && !follow) { /* the last component, used as it is */
+      at->dir = cur;
+      at->name = w;
+      w[q] = 0;
+      break;
+    }
+    if (q > 255) {
+      err = WASI_ENAMETOOLONG;
+      break;
+    }
+    char name[256];
+    memcpy(name, w, q);
+    name[q] = 0;
     if (!last) {
       int fd = openat(cur, name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
       if (fd >= 0) {
@@ -140,11 +146,6 @@ static u32 walk(rt_ctx_t *c, int dir, char *w, size_t cap, bool follow, wasi_at_
         err = wasi_errno(errno);
         break;
       }
-    } else if (!follow) {
-      at->dir = cur;
-      at->name = w;
-      w[q] = 0;
-      break;
     }
     /* A link (or, last, perhaps not one, or nothing yet). */
     ssize_t n = readlinkat(cur, name, f->link, sizeof(f->link));
