@@ -32,7 +32,7 @@ TSAN_OPTIONS=halt_on_error=1 setarch "$(uname -m)" -R \
 echo "== fuzzing: each target ${WPOOL_FUZZ_SECONDS:-20} s" >&2
 CC=clang scripts/build.sh build-fuzz -Dfuzz=enabled -Dwerror=true -Djemalloc=disabled \
   -Db_sanitize=address,undefined -Db_lundef=false
-for target in trace workload config module wasm wasi_path; do
+for target in trace workload config module wasm names wasi_path; do
   scratch=$(mktemp -d)
   log="$scratch/log"
   if ! build-fuzz/fuzz/fuzz_$target "$scratch" "fuzz/corpus/$target" \
@@ -49,10 +49,10 @@ done
 # A failure above has already stopped the script (set -e), so every count
 # here is a pass: meson's test programs in the three builds, and the fuzz
 # targets.
-passed=6
+passed=7
 for dir in build build-asan build-tsan; do
   n=$(grep -c '"result": "OK"' "$dir/meson-logs/testlog.json")
   passed=$((passed + n))
 done
-echo "wpool: every build and fuzz target passed (meson test programs in 3 builds, 6 fuzz targets)"
+echo "wpool: every build and fuzz target passed (meson test programs in 3 builds, 7 fuzz targets)"
 echo "wpool: $passed passed, 0 failed"
