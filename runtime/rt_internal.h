@@ -191,7 +191,7 @@ int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *bytes, s
 /* The transform of wasm2c's output `in` into `out` (transform.c), the glue
  * appended (glue.c). Both versions are part of the cache key. */
 #define RT_TRANSFORM_VERSION "wrt-transform-2"
-#define RT_GLUE_VERSION "wrt-glue-1"
+#define RT_GLUE_VERSION "wrt-glue-2"
 int rt_transform(const char *wasm_path, const wasm_module_t *w, int64_t start_export,
                  const char *in, const char *out);
 int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w, int64_t start_export);
