@@ -15,7 +15,11 @@ Each suite directory is copied to a private scratch directory first (the
 .wasm files are linked, not copied), so that runs on the two backends may go
 at once and nothing is written into the source tree.
 
-usage: run_suite.py --tool WPOOL [--wasm-args ARGS] SUITE_DIR...
+usage: run_suite.py --tool WPOOL [--run ARGS]... SUITE_DIR...
+  --run ARGS: one run of every test with these options of `wpool wasm`
+              (e.g. "--runtime stock --resolve walk"); several runs go one
+              after the other, after the modules are compiled into the
+              cache on every core.
 The repository keeps the suite's C and AssemblyScript tests and a chosen
 few of its Rust ones (the Rust tests are 95 MB). The others are run from
 the whole suite when it is on the machine: $WPOOL_WASI_TESTSUITE, else
@@ -24,6 +28,7 @@ layout: tests/rust/testsuite/wasm32-wasip1), each test the SUITE_DIRs do
 not have; a note says when it is not there.
 Exit status 0 when every test passed."""
 import argparse
+import concurrent.futures
 import json
 import os
 import shutil
@@ -112,15 +117,28 @@ def language(d):
     return os.path.basename(os.path.abspath(d))
 
 
+def warm(tool, modules):
+    """Compile every module into the cache, on every core: run each once
+    in an empty directory of its own (a test looking for its files fails
+    at once; one without a directory may search every descriptor for it)."""
+    with tempfile.TemporaryDirectory(prefix="wasi-warm-") as scratch:
+        def one(k):
+            d = os.path.join(scratch, str(k))
+            os.mkdir(d)
+            subprocess.run([tool, "wasm", "--dir", d + "::/", modules[k]],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
+            list(ex.map(one, range(len(modules))))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tool", required=True)
-    ap.add_argument("--wasm-args", default="")
+    ap.add_argument("--run", action="append", default=[])
     ap.add_argument("suites", nargs="+")
     a = ap.parse_args()
     os.environ["WPOOL"] = a.tool
-    os.environ["WPOOL_WASM_ARGS"] = a.wasm_args
-    import wpool_adapter  # reads the two variables above
+    import wpool_adapter
 
     have = set()
     plan = []  # (suite dir, [names]), the repository's first
@@ -131,32 +149,37 @@ def main():
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     whole = os.environ.get("WPOOL_WASI_TESTSUITE",
                            os.path.join(os.path.dirname(repo), "shared", "wasi-testsuite"))
-    for d in [os.path.join(whole, "tests", "rust", "testsuite", "wasm32-wasip1")]:
-        if not os.path.isdir(d):
-            print("note: the whole suite is not at %s: its other Rust tests are not run" % whole)
-            continue
-        names = sorted(n[:-5] for n in os.listdir(d) if n.endswith(".wasm") and
-                       n[:-5] not in have)
-        plan.append((d, names))
+    d = os.path.join(whole, "tests", "rust", "testsuite", "wasm32-wasip1")
+    if os.path.isdir(d):
+        plan.append((d, sorted(n[:-5] for n in os.listdir(d) if n.endswith(".wasm") and
+                               n[:-5] not in have)))
+    else:
+        print("note: the whole suite is not at %s: its other Rust tests are not run" % whole)
+    warm(a.tool, [os.path.join(d, n + ".wasm") for d, names in plan for n in names])
 
-    print("wpool wasm %s (wpool %s)" % (a.wasm_args, wpool_adapter.get_version()))
-    passed, failed = 0, []
-    with tempfile.TemporaryDirectory(prefix="wasi-suite-") as scratch:
-        for k, (d, names) in enumerate(plan):
-            work = os.path.join(scratch, str(k))
-            copy_suite(d, work)
-            for name in names:
-                why = run_test(wpool_adapter, work, name)
-                label = "%s/%s" % (language(d), name)
-                if why is None:
-                    passed += 1
-                    print("PASS", label)
-                else:
-                    failed.append(label)
-                    print("FAIL %s: %s" % (label, why))
-    print("%d passed, %d failed%s" % (passed, len(failed),
-                                      (": " + ", ".join(failed)) if failed else ""))
-    return 1 if failed else 0
+    status = 0
+    for args in a.run or [""]:
+        wpool_adapter.EXTRA = args.split()
+        print("== wpool wasm %s (wpool %s)" % (args, wpool_adapter.get_version()))
+        passed, failed = 0, []
+        with tempfile.TemporaryDirectory(prefix="wasi-suite-") as scratch:
+            for k, (d, names) in enumerate(plan):
+                work = os.path.join(scratch, str(k))
+                copy_suite(d, work)
+                for name in names:
+                    why = run_test(wpool_adapter, work, name)
+                    label = "%s/%s" % (language(d), name)
+                    if why is None:
+                        passed += 1
+                        print("PASS", label)
+                    else:
+                        failed.append(label)
+                        print("FAIL %s: %s" % (label, why))
+        print("wpool wasm %s: %d passed, %d failed%s" % (
+            args, passed, len(failed), (": " + ", ".join(failed)) if failed else ""))
+        if failed:
+            status = 1
+    return status
 
 
 if __name__ == "__main__":
