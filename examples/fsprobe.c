@@ -1,6 +1,7 @@
 /* A guest that calls WASI's file-system functions directly (not through
  * wasi-libc, which checks paths itself), as a hostile guest would: each
- * argument is one command, each answered by one line on stdout,
+ * argument is one command (its words apart by spaces or '+', as in a query
+ * string under WAGI), each answered by one line on stdout,
  * "COMMAND: ok ..." or "COMMAND: ENAME". The runtime's tests drive it
  * (tests/runtime/test_wasi.c): escapes, rights, races, descriptors left
  * open at a trap, hostile pointers and counts.
@@ -138,8 +139,8 @@ static void badptr(const char *file) {
 }
 
 static void one(char *line) {
-  char *cmd = strtok(line, " "), *a = strtok(NULL, " "), *b = strtok(NULL, " "),
-       *c = strtok(NULL, " ");
+  char *cmd = strtok(line, " +"), *a = strtok(NULL, " +"), *b = strtok(NULL, " +"),
+       *c = strtok(NULL, " +");
   if (!cmd) return;
   char *at = strchr(cmd, '@');
   int32_t dir = at ? atoi(at + 1) : 3, fd, e = 0, n = 0;
