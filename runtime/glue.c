@@ -1,4 +1,4 @@
-/* The C appended to wasm2c's output (glue version 3): the runtime's only
+/* The C appended to wasm2c's output (glue version 4): the runtime's only
  * ways into and out of the generated code, each of a C type fixed here and
  * compiled against the prototypes wasm2c wrote for the rewritten module
  * (wasm_rewrite.h), so a mismatch is a compile error, never a call with
@@ -22,10 +22,10 @@
  * field that holds it (rt_ctx_t.self makes both read the same). A WASI
  * preview-1
  * import (module "wasi_snapshot_preview1", a name and type the loader
- * checked against wasi.c's table) calls the runtime's function directly;
- * any other function import calls wrt_import_call(ctx, i, args, results)
+ * checked against the table of wasi_calls.h) calls the runtime's function
+ * directly; any other function import calls wrt_import_call(ctx, i, args, results)
  * with the same slots. Every name written here is the runtime's own (WASI
- * names from wasi.c's table) or made of numbers: nothing of the module's. */
+ * names from that table) or made of numbers: nothing of the module's. */
 #include <stdio.h>
 #include <string.h>
 
@@ -194,7 +194,11 @@ int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w) {
         "static inline uint64_t wrt_bits32(f32 x) { uint32_t u; memcpy(&u, &x, 4); return u; }\n"
         "static inline uint64_t wrt_bits64(f64 x) { uint64_t u; memcpy(&u, &x, 8); return u; }\n"
         "extern void wrt_import_call(void *ctx, uint32_t import, const uint64_t *args, "
-        "uint64_t *results);\n\n"
+        "uint64_t *results);\n"
+        /* One struct for every WASI prototype below: declared first in a
+         * parameter list, each would be a type of its own, and a module
+         * importing one WASI function twice would not compile. */
+        "struct Z_wasi_snapshot_preview1_instance_t;\n\n"
         "void wrt_guest_init_module(void) { " PREFIX "_init_module(); }\n"
         "size_t wrt_guest_instance_size(void) { return sizeof(" PREFIX "_instance_t); }\n\n",
         f);

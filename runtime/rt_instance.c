@@ -89,6 +89,7 @@ int wrt_instantiate(wrt_module_t *m, wrt_instance_t **out, wrt_trap_t *trap) {
   }
   err = outcome(c, guarded(c, instantiate, NULL), trap);
   if (err || *trap) {
+    rt_wasi_end(c);
     m->rt->ops->instance_free(c);
     goto fail;
   }
@@ -165,6 +166,7 @@ const wrt_result_t *wrt_instance_output(const wrt_instance_t *inst) { return &in
 void wrt_instance_free(wrt_instance_t *inst) {
   if (!inst) return;
   wrt_module_t *m = inst->ctx.m;
+  rt_wasi_end(&inst->ctx); /* descriptors WASI opened for it (e.g. a stdio fd renumbered) */
   m->rt->ops->instance_free(&inst->ctx);
   wrt_result_free(&inst->out);
   free(inst);

@@ -116,6 +116,7 @@ struct wrt_runtime {
   char *cc;
   char *tool_tag; /* the toolchain's versions, part of the cache key (under lock) */
   bool temps_cleaned; /* the cache's dead temporaries were removed once (under lock) */
+  wrt_resolve_t wasi_resolve; /* WASI's path resolver: WRT_RESOLVE_OPENAT2 or _WALK */
   pthread_mutex_t lock; /* modules, loading */
   struct wrt_module *modules;
   atomic_uint_fast64_t running;
@@ -148,6 +149,7 @@ typedef struct rt_ctx {
   uint8_t *fault_lo, *fault_hi; /* stock: faults in [lo, hi) are this instance's OOB traps */
   size_t stdin_pos;
   int32_t exit_code;
+  struct wasi_fds *fds;    /* WASI's descriptor table, made at its first change */
 } rt_ctx_t;
 
 extern _Thread_local rt_ctx_t *rt_cur;
@@ -172,6 +174,13 @@ int rt_thread_init(void);
  * first); equal lists, and only they, get equal indices (>= 1). */
 uint32_t rt_types_register(const uint32_t *codes, uint32_t nparams, uint32_t nresults);
 
+/* The request's end (every way out: return, exit, trap, out of memory):
+ * close every host descriptor it opened, free its table. */
+void rt_wasi_end(rt_ctx_t *c);
+/* A request's dirs and max_fds: 0, or WRT_EINVAL with the message set. */
+int rt_wasi_check(const wrt_request_t *req);
+/* Whether openat2 with RESOLVE_BENEATH works here: 0 or -1 (errno). */
+int rt_wasi_probe_openat2(void);
 
 /* A backend: where instances, memories and tables live. One table each
  * (rt_pool.c, rt_stock.c); the runtime calls through rt->ops, never asks
@@ -243,7 +252,7 @@ int rt_toolchain_tag(wrt_runtime_t *rt, const char **tag);
 /* The transform of wasm2c's output `in` into `out` (transform.c), the glue
  * appended (glue.c). Both versions are part of the cache key. */
 #define RT_TRANSFORM_VERSION "wrt-transform-2"
-#define RT_GLUE_VERSION "wrt-glue-3"
+#define RT_GLUE_VERSION "wrt-glue-4"
 int rt_transform(const char *wasm_path, const wasm_module_t *w, const char *in,
                  const char *out);
 int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w);

@@ -74,6 +74,7 @@ static int run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res, ins
   }
   c->in_guest = false;
   rt_cur = NULL;
+  rt_wasi_end(c);
   t1 = now_ns();
   if (!res->instantiate_ns) res->instantiate_ns = t1 - t0;
   res->run_ns = t1 - t0 - res->instantiate_ns;
@@ -107,6 +108,7 @@ int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res) {
   if (!m->fns.start)
     return rt_error(WRT_EINVAL, "wrt_run: %s was loaded as a library: call its functions with "
                     "wrt_call", m->path);
+  if ((req->ndirs || req->max_fds) && rt_wasi_check(req)) return WRT_EINVAL;
   return run(m, req, res, NULL, NULL);
 }
 

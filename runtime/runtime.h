@@ -71,6 +71,14 @@ typedef enum wrt_backend {
 /* "pool" or "stock". */
 const char *wrt_backend_name(wrt_backend_t b);
 
+/* How WASI resolves a guest's path under a preopened directory. Both keep
+ * it inside the directory (docs/runtime.md). */
+typedef enum wrt_resolve {
+  WRT_RESOLVE_AUTO = 0,    /* openat2 where the kernel has it (and seccomp allows it), else WALK */
+  WRT_RESOLVE_OPENAT2 = 1, /* openat2 with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS (Linux 5.6) */
+  WRT_RESOLVE_WALK = 2,    /* component by component, O_NOFOLLOW, each directory held open */
+} wrt_resolve_t;
+
 typedef struct wrt_options {
   wrt_backend_t backend;
   /* Pool backend: the pool's configuration, or NULL for wrt_config_init's.
@@ -91,6 +99,9 @@ typedef struct wrt_options {
   const char *cache_dir;
   /* The C compiler; NULL: $CC, else "cc". */
   const char *cc;
+  /* WASI's path resolver; WRT_RESOLVE_OPENAT2 where the kernel refuses
+   * openat2 is WRT_EINVAL at wrt_create. */
+  wrt_resolve_t resolve;
 } wrt_options_t;
 
 /* Fill `opts` with the defaults: the pool backend, NULL for the rest. */
@@ -160,6 +171,34 @@ typedef struct wrt_module_info {
 
 void wrt_module_info(const wrt_module_t *m, wrt_module_info_t *out);
 
+/* A host directory a request's guest sees as a WASI preopened directory
+ * (WAGI's volumes). */
+typedef struct wrt_dir {
+  /* Its name inside the guest: "/", "data", "/srv/www" (1 to 1,024 bytes,
+   * no NUL). wasi-libc resolves a path against the preopen whose name is
+   * its longest prefix, a relative one from "/": a preopen named "/" is
+   * what `wasmtime run --dir HOST::/` gives. */
+  const char *guest_path;
+  /* An open host directory (wrt_dir_open), the embedder's: the runtime
+   * never closes it, moves its offset or changes its flags, so one
+   * descriptor serves every request on every thread. */
+  int fd;
+  /* Read-only: the guest gets no right to create, write, truncate,
+   * rename, link, remove or touch anything in it or below it. */
+  bool read_only;
+} wrt_dir_t;
+
+/* Open `host_path` as a directory for wrt_dir_t.fd (O_PATH | O_DIRECTORY |
+ * O_CLOEXEC; close it with close(2) when no request uses it any more).
+ * Return: 0, or WRT_ESYS with the message naming the path and the reason. */
+int wrt_dir_open(const char *host_path, int *fd_out);
+
+/* The descriptors a request may hold open at once (the three streams and
+ * the preopens included) when wrt_request_t.max_fds is 0. */
+#define WRT_MAX_FDS 256
+/* The preopened directories a request may have. */
+#define WRT_MAX_DIRS 64
+
 /* One request. argv[0] is the program's name as the guest sees it. */
 typedef struct wrt_request {
   const char *const *argv;
@@ -171,6 +210,14 @@ typedef struct wrt_request {
   /* Bytes of stdout and of stderr kept; the rest is counted and dropped
    * (`*_truncated`). 0: 16 MiB. */
   size_t output_limit;
+  /* Preopened directories: the guest's descriptors 3, 4, ... in order (at
+   * most WRT_MAX_DIRS). Nothing the guest opens through them outlives the
+   * request. */
+  const wrt_dir_t *dirs;
+  uint32_t ndirs;
+  /* Descriptors open at once, streams and preopens included (3 + ndirs to
+   * 65,536); more is EMFILE for the guest. 0: WRT_MAX_FDS. */
+  uint32_t max_fds;
 } wrt_request_t;
 
 /* How a request ended besides its exit code. */
@@ -214,7 +261,8 @@ void wrt_result_free(wrt_result_t *r);
 /* Run one request on a fresh instance of `m`. A trap or a non-zero exit is
  * a successful call: see res->trap and res->exit_code.
  * Return: 0; WRT_EEXHAUSTED (every pool slot in use: retry later);
- * WRT_ENOMEM; WRT_EINVAL. Context: any thread, concurrently. */
+ * WRT_ENOMEM; WRT_EINVAL (a NULL argument, bad dirs or max_fds, named in
+ * the message). Context: any thread, concurrently. */
 int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res);
 
 /* Instantiate `m` as a request would, call `fn` with memory 0's bytes
