@@ -374,9 +374,9 @@ WPOOL_EXPORT size_t wpool_stack_size(const wpool_stack_t *s);
 WPOOL_EXPORT void wpool_stack_free(wpool_stack_t *s);
 
 /* Issue the resets queued by decommit_batch_size now and return their
- * slots to the pool (docs/reset.md). Allocation does this by itself when the pool is full,
- * and so do wpool_trim and wpool_destroy. Return: nothing; NULL is
- * ignored. Context: any thread. */
+ * slots to the pool (docs/reset.md). Allocation does this by itself when
+ * the pool is full, and so do wpool_trim and wpool_destroy. Return:
+ * nothing; NULL is ignored. Context: any thread. */
 WPOOL_EXPORT void wpool_decommit_flush(wpool_t *pool);
 
 /* ---------------------------------------------------------------------
