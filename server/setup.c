@@ -16,11 +16,14 @@ static _Thread_local char last_error[256];
 
 const char *srv_error(void) { return last_error; }
 
+/* Formatted aside, then copied: an argument may be srv_error() itself. */
 int srv_fail(int err, const char *fmt, ...) {
+  char msg[sizeof(last_error)];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(last_error, sizeof(last_error), fmt, ap);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  memcpy(last_error, msg, sizeof(msg));
   return err;
 }
 

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/debug.h"
 
@@ -12,11 +13,16 @@
 
 static _Thread_local char last_error[ERROR_MESSAGE_MAX];
 
+/* Formatted aside, then copied: an argument may be the last message itself
+ * (a caller adding context to a failure below it), and vsnprintf into a
+ * buffer it also reads is undefined. */
 int error_set(int code, const char *fmt, ...) {
+  char msg[sizeof(last_error)];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(last_error, sizeof(last_error), fmt, ap);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  memcpy(last_error, msg, sizeof(msg));
   return code;
 }
 

@@ -1,6 +1,7 @@
 /* The PoolingAllocationConfig: defaults as documented, and each invalid
  * value refused with WPOOL_EINVAL naming the field and the value. */
 #include "fixture.h"
+#include "util/error.h"
 
 Test(config, defaults_match_the_contract) {
   wpool_config_t c;
@@ -175,4 +176,12 @@ Test(config, every_option_is_documented) {
     cr_expect_not_null(strstr(text, row), "docs/config.md has no row for %s",
                        option_desc((option_t)o)->env);
   }
+}
+
+/* A message that adds context to the one below it keeps that one whole
+ * (formatting into the buffer it reads from was undefined). */
+Test(config, an_error_message_may_quote_the_last_one) {
+  error_set(WPOOL_EINVAL, "inner: instance_count is %u", 7u);
+  cr_assert_eq(error_set(WPOOL_ENOMEM, "outer (%s)", wpool_last_error()), WPOOL_ENOMEM);
+  cr_expect_str_eq(wpool_last_error(), "outer (inner: instance_count is 7)");
 }

@@ -15,6 +15,7 @@
 #include "harness.h"
 #include "metrics.h"
 #include "server.h"
+#include "setup.h"
 #include "wagi.h"
 
 TestSuite(server, .timeout = 300);
@@ -274,4 +275,11 @@ Test(server, wagi_turns_the_guests_output_into_a_response) {
   wagi_response(out, strlen(out), &rs);
   cr_expect_eq(rs.body_len, strlen(out), "a control byte in a value: no header block");
   sbuf_free(&rs.head);
+}
+
+/* A message that adds context to the one below it keeps that one whole. */
+Test(server, an_error_message_may_quote_the_last_one) {
+  srv_fail(-22, "inner: port %d", 7);
+  cr_assert_eq(srv_fail(-12, "outer (%s)", srv_error()), -12);
+  cr_expect_str_eq(srv_error(), "outer (inner: port 7)");
 }
