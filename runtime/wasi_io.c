@@ -57,7 +57,8 @@ static uint8_t *iov_at(rt_ctx_t *c, u32 iovs, u32 i, u32 *len) {
   return wasi_mem(c, b[0], b[1]);
 }
 
-/* A file's I/O over the iovecs, 32 at a time; stops at a short transfer.
+/* A file's I/O over the iovecs, 32 at a time; stops at a short transfer,
+ * and at UINT32_MAX bytes (what the call's u32 count can say).
  * `off` < 0: at the file's position. */
 static u32 file_io(rt_ctx_t *c, int host, u32 iovs, u32 n, bool write, int64_t off, u64 *done) {
   *done = 0;
@@ -65,12 +66,13 @@ static u32 file_io(rt_ctx_t *c, int host, u32 iovs, u32 n, bool write, int64_t o
     struct iovec v[32];
     u32 k = 0;
     size_t want = 0;
-    for (; k < 32 && i + k < n; k++) {
+    for (; k < 32 && i + k < n && *done + want < UINT32_MAX; k++) {
       u32 len;
       v[k].iov_base = iov_at(c, iovs, i + k, &len);
-      v[k].iov_len = len;
-      want += len;
+      v[k].iov_len = len < UINT32_MAX - (*done + want) ? len : UINT32_MAX - (*done + want);
+      want += v[k].iov_len;
     }
+    if (k == 0) break; /* the call's count is full: a short transfer */
     ssize_t r;
     do {
       int64_t at = off + (int64_t)*done;
@@ -99,17 +101,19 @@ static u32 rw(rt_ctx_t *c, u32 fd, u32 iovs, u32 n, bool write, int64_t off, u32
   if (e->kind == WFD_FILE) {
     err = file_io(c, e->host, iovs, n, write, off, &done);
   } else if (write && (e->kind == WFD_STDOUT || e->kind == WFD_STDERR)) {
-    for (u32 i = 0; i < n; i++) {
+    for (u32 i = 0; i < n && done < UINT32_MAX; i++) {
       u32 len;
       const uint8_t *p = iov_at(c, iovs, i, &len);
+      if (len > UINT32_MAX - done) len = (u32)(UINT32_MAX - done); /* a short write */
       wasi_capture(c, e->kind == WFD_STDOUT ? 1 : 2, p, len);
       done += len;
     }
   } else if (!write && e->kind == WFD_STDIN) {
     const uint8_t *in = c->req->stdin_bytes;
-    for (u32 i = 0; i < n && c->stdin_pos < c->req->stdin_len; i++) {
+    for (u32 i = 0; i < n && c->stdin_pos < c->req->stdin_len && done < UINT32_MAX; i++) {
       u32 len;
       uint8_t *p = iov_at(c, iovs, i, &len);
+      if (len > UINT32_MAX - done) len = (u32)(UINT32_MAX - done); /* a short read */
       size_t left = c->req->stdin_len - c->stdin_pos, k = len < left ? len : left;
       memcpy(p, in + c->stdin_pos, k);
       c->stdin_pos += k;
@@ -119,7 +123,7 @@ static u32 rw(rt_ctx_t *c, u32 fd, u32 iovs, u32 n, bool write, int64_t off, u32
     return WASI_EBADF;
   }
   if (err) return err;
-  wasi_put32(c, out, (u32)(done > UINT32_MAX ? UINT32_MAX : done));
+  wasi_put32(c, out, (u32)done); /* at most UINT32_MAX: every loop above stops there */
   return WASI_ESUCCESS;
 }
 

@@ -533,3 +533,22 @@ Test(hostile, a_big_frame_faults_on_the_guard_and_never_writes_below_it, .timeou
   }
   munmap(area, CANARY_BYTES + GUARD_BYTES + STACK_BYTES);
 }
+
+/* WASI's counts are u32: a transfer of more is short and says exactly
+ * what it took (nwritten was the total modulo 2^32: 65,536 for 4 GiB +
+ * 64 KiB). */
+Test(hostile, a_write_of_more_than_4_gib_is_short_and_counted_exactly, .timeout = 60) {
+  for (size_t b = 0; b < 2; b++) {
+    wpool_config_t c = small_cfg();
+    wrt_runtime_t *rt = make_rt(backends[b], &c);
+    wrt_module_t *m;
+    cr_assert_eq(wrt_load(rt, hostile("fd_write_4gib"), &m), 0, "%s", wrt_last_error());
+    wrt_result_t r = run_once(m);
+    cr_expect_eq(r.trap, WRT_TRAP_NONE);
+    cr_expect_eq(r.exit_code, 0, "%s: exit %d (1: a wrong count, 255: an errno)",
+                 wrt_backend_name(backends[b]), r.exit_code);
+    cr_expect(r.err_truncated);
+    wrt_result_free(&r);
+    cr_expect_eq(wrt_destroy(rt), 0);
+  }
+}
