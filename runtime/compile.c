@@ -36,8 +36,19 @@
 extern char **environ;
 
 #define TRANSFORM_VERSION "wrt-transform-1"
-#define CC_FLAGS "-O2", "-fPIC", "-shared", "-w", "-fno-strict-aliasing"
-#define CC_FLAGS_STR "-O2 -fPIC -shared -w -fno-strict-aliasing"
+/* -fno-optimize-sibling-calls: every wasm call stays a C call that pushes
+ * a frame, so unbounded recursion runs into the stack's guard and traps
+ * (exhaustion) instead of becoming a jump to itself that never ends (a
+ * function that only calls itself is `jmp .` at -O2, and wasm2c counts no
+ * call depth when it has a signal handler). -fstack-clash-protection: a
+ * frame larger than a page touches each of its pages in order, so it
+ * faults on the guard rather than stepping over it into another mapping. */
+#define CC_FLAGS                                                                       \
+  "-O2", "-fPIC", "-shared", "-w", "-fno-strict-aliasing", "-fno-optimize-sibling-calls", \
+      "-fstack-clash-protection"
+#define CC_FLAGS_STR                                                                   \
+  "-O2 -fPIC -shared -w -fno-strict-aliasing -fno-optimize-sibling-calls "             \
+  "-fstack-clash-protection"
 
 static int mkdirs(const char *path) {
   char buf[4096];

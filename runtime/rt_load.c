@@ -162,6 +162,7 @@ static int open_object(wrt_module_t *m, const char *so) {
                       syms[i].name);
   }
   m->instance_size = m->fns.instance_size();
+  rt_code_range(m);
   return 0;
 }
 

@@ -6,7 +6,10 @@
  * the request; stdout and stderr go to the result's buffers. There is no
  * file system (no preopened directories) and no sockets: every other call
  * returns ENOSYS. Every guest pointer is checked against the memory's
- * current size (EFAULT), so a guest cannot make the host fault. */
+ * current size (EFAULT), so a guest cannot make the host fault.
+ *
+ * Every function the generated code calls begins with RT_HOST_CALL()
+ * (rt_internal.h): its stack budget, and a timeout taken at its return. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,21 +84,25 @@ static u32 strings_get(rt_ctx_t *c, const char *const *v, u32 n, u32 ptrs, u32 b
 }
 
 u32 Z_wasi_snapshot_preview1Z_args_sizes_get(wasi_t *w, u32 argc_ptr, u32 size_ptr) {
+  RT_HOST_CALL();
   rt_ctx_t *c = ctx(w);
   return strings_sizes(c, c->req->argv, c->req->argc, argc_ptr, size_ptr);
 }
 
 u32 Z_wasi_snapshot_preview1Z_args_get(wasi_t *w, u32 argv_ptr, u32 buf) {
+  RT_HOST_CALL();
   rt_ctx_t *c = ctx(w);
   return strings_get(c, c->req->argv, c->req->argc, argv_ptr, buf);
 }
 
 u32 Z_wasi_snapshot_preview1Z_environ_sizes_get(wasi_t *w, u32 count_ptr, u32 size_ptr) {
+  RT_HOST_CALL();
   rt_ctx_t *c = ctx(w);
   return strings_sizes(c, c->req->envp, c->req->envc, count_ptr, size_ptr);
 }
 
 u32 Z_wasi_snapshot_preview1Z_environ_get(wasi_t *w, u32 env_ptr, u32 buf) {
+  RT_HOST_CALL();
   rt_ctx_t *c = ctx(w);
   return strings_get(c, c->req->envp, c->req->envc, env_ptr, buf);
 }
@@ -112,6 +119,7 @@ static clockid_t clock_of(u32 id, bool *ok) {
 }
 
 u32 Z_wasi_snapshot_preview1Z_clock_res_get(wasi_t *w, u32 id, u32 res_ptr) {
+  RT_HOST_CALL();
   bool ok;
   struct timespec ts;
   clockid_t clk = clock_of(id, &ok);
@@ -122,6 +130,7 @@ u32 Z_wasi_snapshot_preview1Z_clock_res_get(wasi_t *w, u32 id, u32 res_ptr) {
 }
 
 u32 Z_wasi_snapshot_preview1Z_clock_time_get(wasi_t *w, u32 id, u64 precision, u32 time_ptr) {
+  RT_HOST_CALL();
   (void)precision;
   bool ok;
   struct timespec ts;
@@ -133,6 +142,7 @@ u32 Z_wasi_snapshot_preview1Z_clock_time_get(wasi_t *w, u32 id, u64 precision, u
 }
 
 u32 Z_wasi_snapshot_preview1Z_random_get(wasi_t *w, u32 buf, u32 len) {
+  RT_HOST_CALL();
   uint8_t *p = gptr(ctx(w), buf, len);
   if (!p) return WASI_EFAULT;
   while (len > 0) {
@@ -177,6 +187,7 @@ static void capture(rt_ctx_t *c, int fd, const uint8_t *bytes, size_t n) {
 
 /* Walk an iovec array: each entry is {u32 buf, u32 len}. */
 u32 Z_wasi_snapshot_preview1Z_fd_write(wasi_t *w, u32 fd, u32 iovs, u32 niovs, u32 nwritten) {
+  RT_HOST_CALL();
   rt_ctx_t *c = ctx(w);
   if (fd != 1 && fd != 2) return WASI_EBADF;
   u64 total = 0;
@@ -192,6 +203,7 @@ u32 Z_wasi_snapshot_preview1Z_fd_write(wasi_t *w, u32 fd, u32 iovs, u32 niovs, u
 }
 
 u32 Z_wasi_snapshot_preview1Z_fd_read(wasi_t *w, u32 fd, u32 iovs, u32 niovs, u32 nread) {
+  RT_HOST_CALL();
   rt_ctx_t *c = ctx(w);
   if (fd != 0) return WASI_EBADF;
   const uint8_t *in = c->req->stdin_bytes;
@@ -212,12 +224,14 @@ u32 Z_wasi_snapshot_preview1Z_fd_read(wasi_t *w, u32 fd, u32 iovs, u32 niovs, u3
 }
 
 u32 Z_wasi_snapshot_preview1Z_fd_close(wasi_t *w, u32 fd) {
+  RT_HOST_CALL();
   (void)w;
   return fd <= 2 ? WASI_ESUCCESS : WASI_EBADF;
 }
 
 /* stdin, stdout and stderr are pipes: not seekable. */
 u32 Z_wasi_snapshot_preview1Z_fd_seek(wasi_t *w, u32 fd, u64 offset, u32 whence, u32 newoff) {
+  RT_HOST_CALL();
   (void)w, (void)offset, (void)whence, (void)newoff;
   return fd <= 2 ? WASI_ESPIPE : WASI_EBADF;
 }
@@ -227,6 +241,7 @@ u32 Z_wasi_snapshot_preview1Z_fd_seek(wasi_t *w, u32 fd, u64 offset, u32 whence,
  * does. Layout: u8 filetype, u16 flags at 2, u64 rights_base at 8, u64
  * rights_inheriting at 16 (24 bytes). */
 u32 Z_wasi_snapshot_preview1Z_fd_fdstat_get(wasi_t *w, u32 fd, u32 buf) {
+  RT_HOST_CALL();
   rt_ctx_t *c = ctx(w);
   if (fd > 2) return WASI_EBADF;
   uint8_t *p = gptr(c, buf, 24);
@@ -239,22 +254,26 @@ u32 Z_wasi_snapshot_preview1Z_fd_fdstat_get(wasi_t *w, u32 fd, u32 buf) {
 
 /* No preopened directories: wasi-libc asks from fd 3 until EBADF. */
 u32 Z_wasi_snapshot_preview1Z_fd_prestat_get(wasi_t *w, u32 fd, u32 buf) {
+  RT_HOST_CALL();
   (void)w, (void)fd, (void)buf;
   return WASI_EBADF;
 }
 
 u32 Z_wasi_snapshot_preview1Z_fd_prestat_dir_name(wasi_t *w, u32 fd, u32 path, u32 len) {
+  RT_HOST_CALL();
   (void)w, (void)fd, (void)path, (void)len;
   return WASI_EBADF;
 }
 
 void Z_wasi_snapshot_preview1Z_proc_exit(wasi_t *w, u32 code) {
+  RT_HOST_CALL();
   rt_ctx_t *c = ctx(w);
   c->exit_code = (int32_t)code;
   siglongjmp(c->jb, RT_JUMP_EXIT);
 }
 
 u32 Z_wasi_snapshot_preview1Z_sched_yield(wasi_t *w) {
+  RT_HOST_CALL();
   (void)w;
   return WASI_ESUCCESS;
 }
@@ -262,6 +281,7 @@ u32 Z_wasi_snapshot_preview1Z_sched_yield(wasi_t *w) {
 /* The rest of preview 1: ENOSYS. */
 #define NOSYS(name, params, ...)                                          \
   u32 Z_wasi_snapshot_preview1Z_##name params {                           \
+    RT_HOST_CALL();                                                       \
     (void)w;                                                              \
     __VA_ARGS__;                                                          \
     return WASI_ENOSYS;                                                   \
