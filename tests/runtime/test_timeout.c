@@ -2,13 +2,18 @@
  * deadline ends with the trap `timeout`, whether it loops in its own code,
  * reads stdin for ever past its end, or spends its time in host calls;
  * requests within their limit are untouched; the limits of several
- * threads' requests are kept apart. */
+ * threads' requests are kept apart; `wpool wasm --timeout`. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "guard.h"
+
+extern char **environ;
 
 #define MS 1000000ull
 
@@ -146,5 +151,51 @@ Test(timeout, threads_keep_their_own_limits, .timeout = 120) {
                    i, w[i].answers);
     }
     cr_expect_eq(wrt_destroy(rt), 0);
+  }
+}
+
+/* `wpool wasm --timeout`: the limit of each request; a guest past it is
+ * reported as trapped with `timeout` (exit status 1); bad durations exit
+ * 2. */
+static int tool(const char *const *args, char *err, size_t errlen) {
+  const char *exe = getenv("WPOOL_TOOL");
+  cr_assert(exe, "WPOOL_TOOL is not set");
+  const char *argv[16] = {"wpool"};
+  int n = 1;
+  while (*args && n < 15) argv[n++] = *args++;
+  char e[] = "/tmp/wrt-timeout-err-XXXXXX";
+  int fe = mkstemp(e);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, fe, 2);
+  pid_t pid;
+  cr_assert_eq(posix_spawn(&pid, exe, &fa, NULL, (char *const *)argv, environ), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  int st;
+  cr_assert_eq(waitpid(pid, &st, 0), pid);
+  ssize_t got = pread(fe, err, errlen - 1, 0);
+  err[got > 0 ? got : 0] = 0;
+  close(fe);
+  unlink(e);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+Test(timeout, wpool_wasm_takes_a_time_limit, .timeout = 60) {
+  char err[8192];
+  const char *path = guest("misbehave");
+  const char *const loop[] = {"wasm", "--timeout", "200ms", path, "loop", NULL};
+  cr_expect_eq(tool(loop, err, sizeof(err)), 1, "%s", err);
+  cr_expect(strstr(err, "trapped: timeout"), "%s", err);
+  const char *const fine[] = {"wasm", "--timeout", "10s", "--requests", "20", path, "small",
+                              "10", NULL};
+  cr_expect_eq(tool(fine, err, sizeof(err)), 0, "%s", err);
+  const char *const bad[][6] = {{"wasm", "--timeout", "ten", path, "loop", NULL},
+                                {"wasm", "--timeout", "5parsecs", path, "loop", NULL},
+                                {"wasm", "--timeout", "99999999999999999999s", path, NULL},
+                                {"wasm", "--timeout", NULL}};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    cr_expect_eq(tool(bad[i], err, sizeof(err)), 2, "%s", bad[i][2] ? bad[i][2] : "(none)");
+    cr_expect(strstr(err, "--timeout"), "%s", err);
   }
 }

@@ -52,7 +52,7 @@ static const char usage[] =
     "      what a configuration reserves, its kernel mappings and committed memory\n"
     "      against this host's limits; exit 1 when it does not fit\n"
     "  wasm [--requests N] [--stdin FILE] [--runtime pool|stock] [--compare]\n"
-    "       [--config KEY=VALUE]... [--json] [MODULE.wasm [ARGS...]]\n"
+    "       [--timeout DURATION] [--config KEY=VALUE]... [--json] [MODULE.wasm [ARGS...]]\n"
     "      run a WebAssembly command (WASI) N times, each request on a fresh\n"
     "      instance, on the pool or the stock wasm2c runtime or both; without a\n"
     "      module, the embedded guests of examples/ on both, with a table\n"

@@ -30,7 +30,8 @@ typedef struct side {
 
 static const char usage[] =
     "usage: wpool wasm [--requests N] [--stdin FILE] [--runtime pool|stock] [--compare]\n"
-    "                  [--config KEY=VALUE]... [--json] [MODULE.wasm [ARGS...]]\n"
+    "                  [--timeout DURATION] [--config KEY=VALUE]... [--json]\n"
+    "                  [MODULE.wasm [ARGS...]]\n"
     "without a module: the embedded guests, pool against stock\n";
 
 /* The q-quantile of sorted v (nearest rank). */
@@ -323,7 +324,7 @@ static int wasm_default(const wpool_config_t *cfg, uint64_t requests, bool json)
 }
 
 int wasm_main(int argc, char **argv) {
-  uint64_t requests = 1;
+  uint64_t requests = 1, timeout_ns = 0;
   const char *stdin_path = NULL, *path = NULL;
   bool compare = false, json = false;
   wrt_backend_t backend = WRT_BACKEND_POOL;
@@ -355,6 +356,14 @@ int wasm_main(int argc, char **argv) {
         return 2;
       }
       i++;
+    } else if (!strcmp(a, "--timeout")) {
+      if (!next || !parse_duration(next, &timeout_ns)) {
+        fprintf(stderr,
+                "wpool wasm: --timeout needs a duration (10s, 500ms, 0 for none), not %s\n",
+                next ? next : "nothing");
+        return 2;
+      }
+      i++;
     } else if (!strcmp(a, "--compare")) {
       compare = true;
     } else if (!strcmp(a, "--json")) {
@@ -375,8 +384,10 @@ int wasm_main(int argc, char **argv) {
     }
   }
   if (!path) {
-    if (stdin_path || compare || backend != WRT_BACKEND_POOL)
-      return fprintf(stderr, "wpool wasm: --stdin, --compare and --runtime need a module\n"), 2;
+    if (stdin_path || compare || backend != WRT_BACKEND_POOL || timeout_ns)
+      return fprintf(stderr,
+                     "wpool wasm: --stdin, --compare, --runtime and --timeout need a module\n"),
+             2;
     return wasm_default(&cfg, requests > 1 ? requests : 500, json);
   }
   /* argv[0] of the guest: the module's file name without ".wasm". */
@@ -424,7 +435,8 @@ int wasm_main(int argc, char **argv) {
       status = 2;
     }
   }
-  wrt_request_t req = {.argv = gargv, .argc = gargc, .stdin_bytes = in, .stdin_len = in_len};
+  wrt_request_t req = {.argv = gargv, .argc = gargc, .stdin_bytes = in, .stdin_len = in_len,
+                       .timeout_ns = timeout_ns};
   /* Interleaved: request r runs on each runtime before request r + 1, so
    * both see the same machine state over the run. */
   for (uint64_t r = 1; r <= requests && !status; r++)
