@@ -12,9 +12,15 @@
 # its duration. One JSON line per run on stdout (and in OUT if given), then
 # a summary line per guest and set-up with the medians over rounds.
 #
+#   baseline   (only with BASELINE=PATH: another build's wpool binary, e.g.
+#              the code before a change, with its defaults: the summary
+#              gives each set-up's ratio to it as well)
+#
 # usage: bench/serve.sh [BUILD_DIR] [OUT.jsonl]
 # environment: ROUNDS (3), DURATION seconds per run (5), CONNECTIONS (4),
-#   THREADS (the server's; default: its own, one per core), WRK_THREADS (1)
+#   THREADS (the server's; default: its own, one per core), WRK_THREADS (1),
+#   SETUPS (default "defaults wasmtime stock", plus "baseline" with
+#   BASELINE), GUESTS (default "hello json template")
 set -eu
 build=${1:-build}
 out=${2:-}
@@ -22,6 +28,9 @@ rounds=${ROUNDS:-3}
 duration=${DURATION:-5}
 conns=${CONNECTIONS:-4}
 wrk_threads=${WRK_THREADS:-1}
+guests=${GUESTS:-hello json template}
+baseline=${BASELINE:-}
+[ -z "$baseline" ] || [ -x "$baseline" ] || { echo "bench/serve.sh: BASELINE=$baseline is not a program" >&2; exit 2; }
 tool="$build/tools/wpool/wpool"
 [ -x "$tool" ] || { echo "bench/serve.sh: no $tool (build first)" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "bench/serve.sh: wrk is not installed (scripts/deps.sh)" >&2; exit 2; }
@@ -68,7 +77,7 @@ done
 
 setup_args() {
   case $1 in
-    defaults) ;;
+    defaults | baseline) ;;
     wasmtime) echo "--config reset_strategy=prefix --config linear_memory_keep_resident=0 --config table_keep_resident=0 --config max_unused_warm_slots=100" ;;
     stock) echo "--runtime stock" ;;
   esac
@@ -76,8 +85,10 @@ setup_args() {
 
 start() {
   : >"$work/err"
+  run_tool=$tool
+  [ "$1" = baseline ] && run_tool=$baseline
   # shellcheck disable=SC2046
-  "$tool" serve --listen 127.0.0.1:0 ${THREADS:+--threads $THREADS} $(setup_args "$1") \
+  "$run_tool" serve --listen 127.0.0.1:0 ${THREADS:+--threads $THREADS} $(setup_args "$1") \
     "$work/modules" >/dev/null 2>"$work/err" &
   pid=$!
   i=0
@@ -104,15 +115,15 @@ stop() {
 }
 
 : >"$work/results"
-setups="defaults wasmtime stock"
-echo "bench/serve.sh: $rounds rounds x 3 set-ups x 3 guests, wrk -t$wrk_threads -c$conns -d${duration}s each" >&2
+setups=${SETUPS:-defaults wasmtime stock${baseline:+ baseline}}
+echo "bench/serve.sh: $rounds rounds x set-ups ($setups) x guests ($guests), wrk -t$wrk_threads -c$conns -d${duration}s each" >&2
 r=1
 while [ "$r" -le "$rounds" ]; do
   # Rotate the set-ups' order each round.
   order=$(echo $setups | awk -v r="$r" '{n = NF; for (i = 0; i < n; i++) printf "%s ", $(((i + r - 1) % n) + 1)}')
   for s in $order; do
     start "$s"
-    for g in hello json template; do
+    for g in $guests; do
       # One warm-up second (compiled code paged in, the pool's slots warm).
       wrk -t1 -c"$conns" -d1s -s "$work/$g.lua" "http://127.0.0.1:$port/$g" >/dev/null
       line=$(wrk -t"$wrk_threads" -c"$conns" -d"${duration}s" --latency -s "$work/$g.lua" \
@@ -126,23 +137,27 @@ while [ "$r" -le "$rounds" ]; do
 done
 
 # Medians over rounds, and the ratios to stock.
-python3 - "$work/results" <<'EOF' | tee -a "$work/results"
+python3 - "$work/results" "$guests" "$setups" <<'EOF' | tee -a "$work/results"
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
+guests, setups = sys.argv[2].split(), sys.argv[3].split()
 med = {}
-for g in ['hello', 'json', 'template']:
-    for s in ['defaults', 'wasmtime', 'stock']:
+for g in guests:
+    for s in setups:
         rs = [r for r in rows if r['guest'] == g and r['setup'] == s]
         med[g, s] = {k: statistics.median(r[k] for r in rs) for k in ('requests_per_s', 'p50_us', 'p99_us')}
         med[g, s]['errors'] = sum(r['errors'] + r['non_2xx'] for r in rs)
-for g in ['hello', 'json', 'template']:
-    for s in ['defaults', 'wasmtime', 'stock']:
+for g in guests:
+    for s in setups:
         m = med[g, s]
-        print(json.dumps({'summary': True, 'guest': g, 'setup': s, 'rounds': len([r for r in rows if r['guest'] == g and r['setup'] == s]),
-                          'median_requests_per_s': round(m['requests_per_s'], 1),
-                          'median_p50_us': round(m['p50_us'], 1), 'median_p99_us': round(m['p99_us'], 1),
-                          'vs_stock': round(m['requests_per_s'] / med[g, 'stock']['requests_per_s'], 3),
-                          'errors': m['errors']}))
+        line = {'summary': True, 'guest': g, 'setup': s, 'rounds': len([r for r in rows if r['guest'] == g and r['setup'] == s]),
+                'median_requests_per_s': round(m['requests_per_s'], 1),
+                'median_p50_us': round(m['p50_us'], 1), 'median_p99_us': round(m['p99_us'], 1)}
+        for base in ('stock', 'baseline'):
+            if base in setups:
+                line['vs_' + base] = round(m['requests_per_s'] / med[g, base]['requests_per_s'], 3)
+        line['errors'] = m['errors']
+        print(json.dumps(line))
 EOF
 [ -n "$out" ] && cp "$work/results" "$out"
 exit 0

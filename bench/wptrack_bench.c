@@ -24,8 +24,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "measure.h"
 
 /* Linux 6.7 ABI, missing from Debian 12's headers. */
 #define FEATURE_WP_UNPOPULATED (1 << 13)
@@ -46,16 +47,6 @@ struct scan_arg {
 
 enum { LEN = 10 << 20, STICKY = 256, D = 16, CYCLES = 2000 };
 
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return (x > y) - (x < y);
-}
 
 static int pagemap;
 static struct region vec[64];
@@ -126,9 +117,9 @@ int main(void) {
     }
     written_ns[n] = now_ns() - t0;
   }
-  qsort(present_ns, CYCLES, sizeof(uint64_t), cmp);
-  qsort(written_ns, CYCLES, sizeof(uint64_t), cmp);
-  qsort(writes_ns, CYCLES, sizeof(uint64_t), cmp);
+  qsort(present_ns, CYCLES, sizeof(uint64_t), cmp_u64);
+  qsort(written_ns, CYCLES, sizeof(uint64_t), cmp_u64);
+  qsort(writes_ns, CYCLES, sizeof(uint64_t), cmp_u64);
   printf("{\"bench\":\"wptrack\",\"strategy\":\"present_scan\",\"D\":%d,\"sticky_pages\":%d,"
          "\"pages_reset\":%zu,\"median_ns\":%llu}\n",
          D, STICKY, present_pages, (unsigned long long)present_ns[CYCLES / 2]);

@@ -9,7 +9,11 @@
  *   echo          the body is standard input
  *   spin=MS       run (a busy loop on the clock) for MS milliseconds first
  *   exit=N        exit with N after writing
+ *   big=N         the body is N bytes ('a' to 'z', then a newline, again)
+ *   stderr=TEXT   write TEXT to standard error, percent-decoded ("%0a" a
+ *                 newline, "%1b" ESC): what a log must not take as is
  * Without arguments: "Content-Type: text/plain", a blank line, "wagi". */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +38,7 @@ static const char *value(const char *arg, const char *key) {
 
 int main(int argc, char **argv) {
   int plain = 0, env = 0, echo = 0, code = 0;
+  long big = -1;
   const char *v;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "plain"))
@@ -44,7 +49,19 @@ int main(int argc, char **argv) {
       echo = 1;
     else if ((v = value(argv[i], "exit")) != NULL)
       code = atoi(v);
-    else if ((v = value(argv[i], "spin")) != NULL) {
+    else if ((v = value(argv[i], "big")) != NULL)
+      big = atol(v);
+    else if ((v = value(argv[i], "stderr")) != NULL) {
+      for (const char *p = v; *p; p++) {
+        if (p[0] == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+          char hex[3] = {p[1], p[2], 0};
+          fputc((int)strtol(hex, NULL, 16), stderr);
+          p += 2;
+        } else {
+          fputc(*p, stderr);
+        }
+      }
+    } else if ((v = value(argv[i], "spin")) != NULL) {
       double end = now_ms() + atof(v);
       volatile unsigned long spins = 0;
       while (now_ms() < end) spins++;
@@ -81,6 +98,7 @@ int main(int argc, char **argv) {
     int c;
     while ((c = getchar()) != EOF) putchar(c);
   }
-  if (!env && !echo) printf("wagi\n");
+  for (long i = 0; i < big; i++) putchar(i % 27 == 26 ? '\n' : 'a' + (int)(i % 27));
+  if (!env && !echo && big < 0) printf("wagi\n");
   return code;
 }

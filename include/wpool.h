@@ -128,10 +128,10 @@ typedef struct wpool_config {
    * call and the slots return to the pool. 1 = at every free; at most
    * WPOOL_DECOMMIT_BATCH_MAX (1; see docs/reset.md for the measurement). */
   uint32_t decommit_batch_size;
-  /* Reset freed slots on a worker thread (libuv): wpool_instance_free only
-   * queues the slot and returns. An allocation that finds every slot taken
-   * waits up to background_wait_ms (milliseconds) for the worker before
-   * WPOOL_EEXHAUSTED. WPOOL_ENOTSUP at create without libuv. (false; 100) */
+  /* Reset freed slots on a worker thread (a POSIX thread of the pool):
+   * wpool_instance_free only queues the slot and returns. An allocation
+   * that finds every slot taken waits up to background_wait_ms
+   * (milliseconds) for the worker before WPOOL_EEXHAUSTED. (false; 100) */
   bool background_reset;
   uint32_t background_wait_ms;
   /* --- version 0.3 --- */
@@ -170,7 +170,7 @@ typedef struct wpool_stack_s wpool_stack_t;
  * for sizes that overflow or exceed the host's address space, and for a
  * `size` the ABI promise rejects); WPOOL_ENOMEM when the reservation or
  * the kernel's mappings are refused; WPOOL_ENOTSUP (reset_strategy DIRTY
- * without PAGEMAP_SCAN, background_reset without libuv); WPOOL_ESYS.
+ * without PAGEMAP_SCAN); WPOOL_ESYS.
  * Nothing stays mapped or allocated on failure. Context: any thread. */
 WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out);
 

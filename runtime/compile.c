@@ -8,19 +8,9 @@
  * so concurrent loaders (threads or processes) never see half a file; the
  * temporary directory and all its files are removed on every path.
  *
- * The transform (version 1) of wasm2c 1.0.32's output, checked line by
- * line so that any other shape of generated code is refused rather than
- * miscompiled:
- *   1. In init_memories, `wasm_rt_allocate_memory(&instance->M, MIN, MAX)`
- *      must ask for the limits the .wasm declares (max 65536 when none).
- *   2. In init_memories, each `LOAD_DATA(instance->M, OFFSET, DATA, LEN)`
- *      must match the next active data segment the reader found, and
- *      becomes WRT_LOAD_DATA: the copy happens only when
- *      wrt_memory_has_image() says the memory has no image (the stock
- *      backend); the pool's copy-on-write image already holds the bytes.
- *      Passive segments (memory.init) are untouched.
- *   3. A function wrt_guest_instance_size() is appended: the size of the
- *      generated instance struct, which the pool keeps in instance state. */
+ * Translated is not the module but its rewritten copy (wasm_rewrite.h),
+ * so no name of the module reaches the C; the output is transformed
+ * (transform.c) and the glue appended (glue.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -32,10 +22,10 @@
 #include <unistd.h>
 
 #include "rt_internal.h"
+#include "wasm_rewrite.h"
 
 extern char **environ;
 
-#define TRANSFORM_VERSION "wrt-transform-1"
 /* -fno-optimize-sibling-calls: every wasm call stays a C call that pushes
  * a frame, so unbounded recursion runs into the stack's guard and traps
  * (exhaustion) instead of becoming a jump to itself that never ends (a
@@ -146,7 +136,7 @@ static int tool_tag(wrt_runtime_t *rt, const char *dir, char **tag) {
     char *a2[] = {(char *)cc_of(rt), "--version", NULL};
     first_line(a1, log, w2c, sizeof(w2c));
     first_line(a2, log, ccv, sizeof(ccv));
-    snprintf(all, sizeof(all), "%s|wasm2c %s|%s: %s|%s", TRANSFORM_VERSION, w2c, cc_of(rt), ccv,
+    snprintf(all, sizeof(all), "%s|%s|wasm2c %s|%s: %s|%s", RT_TRANSFORM_VERSION, RT_GLUE_VERSION, w2c, cc_of(rt), ccv,
              CC_FLAGS_STR);
     rt->tool_tag = strdup(all);
   }
@@ -178,137 +168,6 @@ static int write_file(const char *path, const void *bytes, size_t len) {
   return 0;
 }
 
-/* Parse "NAME, A, B" arguments of a generated call (without the call's
- * name and parentheses): up to 4 comma-separated fields. */
-static int split_args(char *s, char **f, int max) {
-  int n = 0;
-  while (n < max) {
-    while (*s == ' ') s++;
-    f[n++] = s;
-    char *comma = strchr(s, ',');
-    if (!comma) break;
-    *comma = 0;
-    s = comma + 1;
-  }
-  return n;
-}
-
-/* Apply the transform (see the top of this file) from `in` to `out`. */
-static int transform(const char *wasm_path, const wasm_module_t *w, const char *in,
-                     const char *out) {
-  FILE *fi = fopen(in, "r");
-  if (!fi) return rt_error(WRT_ESYS, "cannot read %s: %s", in, strerror(errno));
-  FILE *fo = fopen(out, "w");
-  if (!fo) {
-    fclose(fi);
-    return rt_error(WRT_ESYS, "cannot create %s: %s", out, strerror(errno));
-  }
-  static const char head[] = "static void init_memories(Z_guest_instance_t* instance) {";
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t n;
-  int err = 0;
-  bool in_init = false, seen_init = false, seen_alloc = false;
-  uint32_t seg = 0; /* the next active segment to match */
-  uint32_t lineno = 0;
-  uint64_t want_max = w->nmemories && w->memories[0].has_max ? w->memories[0].max : 65536;
-  while (!err && (n = getline(&line, &cap, fi)) > 0) {
-    lineno++;
-    if (!in_init && strncmp(line, head, sizeof(head) - 1) == 0) {
-      fputs("/* " TRANSFORM_VERSION " (wpool runtime): data segments come from the pool's image\n"
-            " * when the memory has one; see runtime/compile.c. */\n"
-            "extern bool wrt_memory_has_image(const wasm_rt_memory_t *mem);\n"
-            "#define WRT_LOAD_DATA(m, o, i, s) \\\n"
-            "  do { if (!wrt_memory_has_image(&(m))) LOAD_DATA(m, o, i, s); } while (0)\n\n",
-            fo);
-      in_init = seen_init = true;
-      fputs(line, fo);
-      continue;
-    }
-    if (!in_init) {
-      fputs(line, fo);
-      continue;
-    }
-    if (strcmp(line, "}\n") == 0) {
-      in_init = false;
-      fputs(line, fo);
-      continue;
-    }
-    char *f[5];
-    if (strncmp(line, "  wasm_rt_allocate_memory(", 26) == 0) {
-      char *args = line + 26;
-      char *close = strstr(args, ");");
-      if (!close || seen_alloc) goto unexpected;
-      *close = 0;
-      if (split_args(args, f, 4) != 3) goto unexpected;
-      uint64_t mn = strtoull(f[1], NULL, 10), mx = strtoull(f[2], NULL, 10);
-      if (w->nmemories != 1 || mn != w->memories[0].min || mx != want_max) {
-        err = rt_error(WRT_ETOOLCHAIN,
-                       "%s: wasm2c's code allocates memory of %llu..%llu pages, the module "
-                       "declares %llu..%llu",
-                       wasm_path, (unsigned long long)mn, (unsigned long long)mx,
-                       w->nmemories ? (unsigned long long)w->memories[0].min : 0ull,
-                       (unsigned long long)want_max);
-        break;
-      }
-      seen_alloc = true;
-      fprintf(fo, "  wasm_rt_allocate_memory(%s, %s, %s);\n", f[0], f[1], f[2]);
-      continue;
-    }
-    if (strncmp(line, "  LOAD_DATA(", 12) == 0) {
-      char *args = line + 12;
-      char *close = strstr(args, ");");
-      if (!close) goto unexpected;
-      *close = 0;
-      if (split_args(args, f, 5) != 4) goto unexpected;
-      while (seg < w->nsegments && !w->segments[seg].active) seg++;
-      uint64_t off = strtoull(f[1], NULL, 10), len = strtoull(f[3], NULL, 10);
-      if (seg >= w->nsegments || w->segments[seg].offset != off || w->segments[seg].len != len) {
-        err = rt_error(WRT_ETOOLCHAIN,
-                       "%s: wasm2c's code loads %llu bytes at %llu, which is not active data "
-                       "segment %u as the reader found it",
-                       wasm_path, (unsigned long long)len, (unsigned long long)off, seg);
-        break;
-      }
-      seg++;
-      fprintf(fo, "  WRT_LOAD_DATA(%s, %s, %s, %s);\n", f[0], f[1], f[2], f[3]);
-      continue;
-    }
-    if (strcmp(line, "\n") == 0) {
-      fputs(line, fo);
-      continue;
-    }
-  unexpected:
-    err = rt_error(WRT_ETOOLCHAIN,
-                   "%s: generated code line %u in init_memories has a shape the transform does "
-                   "not know (wasm2c is not 1.0.32?)",
-                   wasm_path, lineno);
-  }
-  free(line);
-  if (!err) {
-    while (seg < w->nsegments && !w->segments[seg].active) seg++;
-    if (!seen_init || in_init)
-      err = rt_error(WRT_ETOOLCHAIN, "%s: generated code has no init_memories function",
-                     wasm_path);
-    else if (seg != w->nsegments)
-      err = rt_error(WRT_ETOOLCHAIN,
-                     "%s: generated code loads fewer data segments than the module's active ones",
-                     wasm_path);
-    else if (w->nmemories && !seen_alloc)
-      err = rt_error(WRT_ETOOLCHAIN, "%s: generated code allocates no memory", wasm_path);
-  }
-  if (!err)
-    fputs("\n/* " TRANSFORM_VERSION ": the instance's size, for the pool's instance state. */\n"
-          "size_t wrt_guest_instance_size(void) { return sizeof(Z_guest_instance_t); }\n",
-          fo);
-  if (ferror(fi) && !err) err = rt_error(WRT_ESYS, "read %s failed", in);
-  fclose(fi);
-  bool werr = ferror(fo) != 0;
-  if ((fclose(fo) != 0 || werr) && !err)
-    err = rt_error(WRT_ESYS, "write %s: %s", out, strerror(errno));
-  return err;
-}
-
 static void remove_dir(const char *dir) {
   static const char *files[] = {"m.wasm", "guest.c", "guest.h", "guest_t.c", "guest.so", "log"};
   char p[4200];
@@ -320,7 +179,7 @@ static void remove_dir(const char *dir) {
 }
 
 int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *bytes, size_t len,
-               const wasm_module_t *w, char **so_out, bool *from_cache) {
+               const wasm_module_t *w, int64_t start_export, char **so_out, bool *from_cache) {
   *so_out = NULL;
   *from_cache = false;
   char *dir = cache_dir_of(rt);
@@ -365,14 +224,21 @@ int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *bytes, s
   snprintf(p_t, sizeof(p_t), "%s/guest_t.c", tmp);
   snprintf(p_so, sizeof(p_so), "%s/guest.so", tmp);
   snprintf(p_log, sizeof(p_log), "%s/log", tmp);
-  /* Translate the bytes that were read and checked, not the file again. */
-  err = write_file(p_wasm, bytes, len);
+  /* Translate the rewritten copy of the bytes that were read and checked
+   * (not the file again). */
+  uint8_t *copy;
+  size_t copy_len;
+  if (!wasm_rewrite(w, &copy, &copy_len)) err = rt_error(WRT_ENOMEM, "out of memory");
+  else {
+    err = write_file(p_wasm, copy, copy_len);
+    free(copy);
+  }
   if (!err) {
     char *argv[] = {"wasm2c", "--module-name=guest", "-o", p_c, p_wasm, NULL};
     err = run(argv, p_log);
     if (err) rt_error(err, "%s: wasm2c failed: %s", wasm_path, wrt_last_error());
   }
-  if (!err) err = transform(wasm_path, w, p_c, p_t);
+  if (!err) err = rt_transform(wasm_path, w, start_export, p_c, p_t);
   if (!err) {
     char *argv[] = {(char *)cc_of(rt), CC_FLAGS, "-o", p_so, p_t, NULL};
     err = run(argv, p_log);

@@ -3,16 +3,22 @@
  * and the trap kinds' names. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "rt_internal.h"
 
 static _Thread_local char last_error[2048];
 
+/* Formatted aside, then copied: an argument may be the last message itself
+ * (a caller adding context to a failure below it), and vsnprintf into a
+ * buffer it also reads from is undefined. */
 int rt_error(int code, const char *fmt, ...) {
+  char msg[sizeof(last_error)];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(last_error, sizeof(last_error), fmt, ap);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  memcpy(last_error, msg, sizeof(msg));
   return code;
 }
 

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "runtime.h"
@@ -52,11 +53,19 @@
  * however the compiler splits the access (docs/runtime.md). */
 #define RT_UNCHECKED_REACH ((8ull << 30) + (64u << 10))
 
-/* The compiled module's entry points, found with dlsym. */
+/* The most pages a memory may have here: wasm2c 1.0.32 holds a memory's
+ * byte size in a uint32_t (wasm_rt_memory_t.size), so 65,536 pages (4 GiB)
+ * would be size 0 and every bounds check would fail. wrt_create refuses a
+ * page limit (instance_memory_pages, both backends) above this. */
+#define RT_MAX_PAGES 65535u
+
+/* The compiled module's entry points, found with dlsym: wasm2c's
+ * init_module and the glue's (glue.c), each of the C type written here. */
 typedef struct rt_guest_fns {
   void (*init_module)(void);
-  void (*instantiate)(void *instance, void *wasi);
-  void (*start)(void *instance);
+  void (*instantiate)(void *instance, void *ctx);
+  void (*start)(void *instance); /* commands only */
+  int (*invoke)(void *instance, uint32_t export_index, const uint64_t *args, uint64_t *results);
   size_t (*instance_size)(void);
 } rt_guest_fns_t;
 
@@ -74,6 +83,7 @@ struct wrt_module {
   uint32_t nsegments;
   uint64_t segment_bytes;
   uint32_t nimports;
+  uint32_t start_export; /* the export index of _start */
   bool from_cache;
   /* Pool backend: the pool's module, its image built from the segments. */
   wpool_module_t *pm;
@@ -139,7 +149,8 @@ typedef struct rt_ctx {
 
 extern _Thread_local rt_ctx_t *rt_cur;
 
-/* Errors (rt_error.c): set this thread's message and return the code. */
+/* Errors (rt_error.c): set this thread's message and return the code.
+ * Any argument may be wrt_last_error() itself. */
 int rt_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The WRT_E* code for a WPOOL_E* code (0 for 0). */
 int rt_error_from_wpool(int wpool_err);
@@ -202,6 +213,11 @@ static inline void rt_host_leave(rt_host_call_t *h) {
 #define RT_HOST_CALL()                                                                       \
   rt_host_call_t rt_host_call_ __attribute__((cleanup(rt_host_leave))) =                     \
       rt_host_enter(&rt_host_call_)
+
+/* Function types (rt_types.c): the index of the type of `nparams`
+ * parameters and `nresults` results (wasm_rt_type_t codes, parameters
+ * first); equal lists, and only they, get equal indices (>= 1). */
+uint32_t rt_types_register(const uint32_t *codes, uint32_t nparams, uint32_t nresults);
 
 /* WASI: the preview-1 functions the runtime defines, with their wasm
  * types in the reader's notation. */
@@ -291,10 +307,21 @@ static inline uint64_t rt_now_ns(void) {
 /* Loading (rt_load.c): free a module and what its backend holds. */
 void rt_module_destroy(wrt_module_t *m);
 
-/* Compilation (compile.c): translate, transform, compile, cache. Sets
- * *path_out to the cached shared object (malloc'd). */
+/* Compilation (compile.c): rewrite, translate, transform, compile, cache.
+ * `start_export` is the export index of a command's _start, or -1. Sets
+ * *so_out to the cached shared object (malloc'd). */
 int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *bytes, size_t len,
-               const wasm_module_t *w, char **so_out, bool *from_cache);
+               const wasm_module_t *w, int64_t start_export, char **so_out, bool *from_cache);
+
+/* The transform of wasm2c's output `in` into `out` (transform.c), the glue
+ * appended (glue.c). Both versions are part of the cache key. */
+#define RT_TRANSFORM_VERSION "wrt-transform-2"
+#define RT_GLUE_VERSION "wrt-glue-1"
+int rt_transform(const char *wasm_path, const wasm_module_t *w, int64_t start_export,
+                 const char *in, const char *out);
+int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w, int64_t start_export);
+/* The WASI function import `im` names (its type unchecked), or NULL. */
+const rt_wasi_fn_t *rt_wasi_find(const wasm_import_t *im);
 
 /* SHA-256 (sha256.c). */
 void rt_sha256(const void *data, size_t len, uint8_t out[32]);

@@ -23,8 +23,12 @@ void rt_module_destroy(wrt_module_t *m) {
 
 #define MAX_WASM_BYTES (1ull << 30)
 
+/* Read a module file: a regular file of at most MAX_WASM_BYTES, read once
+ * up to the size it had when opened. The open does not block (a FIFO with
+ * no writer would hold it for ever) and the type is checked on the open
+ * descriptor, so nothing but a regular file is read. */
 static int read_file(const char *path, uint8_t **out, size_t *len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return rt_error(WRT_ESYS, "%s: cannot open: %s", path, strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0) {
@@ -74,29 +78,39 @@ static const char *kind_name(uint8_t k) {
   }
 }
 
-/* Everything a request will need, checked before any compilation. */
-static int check_module(wrt_module_t *m, const wasm_module_t *w) {
-  const char *path = m->path;
+/* Everything a request will need, checked before any compilation. The
+ * module's names are hostile bytes: messages print them escaped. */
+static int check_imports(const char *path, const wasm_module_t *w) {
+  char mod[96], name[96], t1[160], t2[160];
   for (uint32_t i = 0; i < w->nimports; i++) {
     const wasm_import_t *im = &w->imports[i];
-    if (im->kind != WASM_EXTERN_FUNC || strcmp(im->module, "wasi_snapshot_preview1") != 0)
+    if (im->kind != WASM_EXTERN_FUNC || !wasm_name_is(im->module, "wasi_snapshot_preview1"))
       return rt_error(WRT_EIMPORT,
                       "%s: import %u '%s'.'%s' (%s) is not provided: the runtime provides "
                       "functions of wasi_snapshot_preview1 only",
-                      path, i, im->module, im->name, kind_name(im->kind));
+                      path, i, wasm_name_escape(im->module, mod, sizeof(mod)),
+                      wasm_name_escape(im->name, name, sizeof(name)), kind_name(im->kind));
     const rt_wasi_fn_t *f = NULL;
     for (size_t k = 0; k < rt_wasi_nfns; k++)
-      if (strcmp(rt_wasi_fns[k].name, im->name) == 0) f = &rt_wasi_fns[k];
+      if (wasm_name_is(im->name, rt_wasi_fns[k].name)) f = &rt_wasi_fns[k];
     if (!f)
       return rt_error(WRT_EIMPORT,
                       "%s: import %u 'wasi_snapshot_preview1'.'%s' is not a WASI preview-1 "
                       "function",
-                      path, i, im->name);
+                      path, i, wasm_name_escape(im->name, name, sizeof(name)));
     if (strcmp(f->type, w->types[im->type]) != 0)
       return rt_error(WRT_EIMPORT,
-                      "%s: import %u 'wasi_snapshot_preview1'.'%s' has type (%s), WASI's is (%s)",
-                      path, i, im->name, w->types[im->type], f->type);
+                      "%s: import %u 'wasi_snapshot_preview1'.'%s' has type %s, WASI's is %s",
+                      path, i, f->name, wasm_type_format(w->types[im->type], t1, sizeof(t1)),
+                      wasm_type_format(f->type, t2, sizeof(t2)));
   }
+  return 0;
+}
+
+static int check_module(wrt_module_t *m, const wasm_module_t *w) {
+  const char *path = m->path;
+  int err = check_imports(path, w);
+  if (err) return err;
   if (w->nmemories > 1)
     return rt_error(WRT_EFORMAT, "%s: %u memories; the runtime supports one", path, w->nmemories);
   if (w->ntables > 1)
@@ -104,8 +118,19 @@ static int check_module(wrt_module_t *m, const wasm_module_t *w) {
   if (w->ntables == 1 && w->tables[0].elem != 'r')
     return rt_error(WRT_EFORMAT, "%s: table 0 holds externref; the runtime supports funcref",
                     path);
-  if (!wasm_find_export(w, "_start", WASM_EXTERN_FUNC))
+  /* The runtime calls _start as void (*)(void *instance): a command's
+   * _start of any other type would run with garbage arguments or leave
+   * results where the caller does not look. */
+  const wasm_export_t *start = wasm_find_export(w, "_start", 6, WASM_EXTERN_FUNC);
+  if (!start)
     return rt_error(WRT_EFORMAT, "%s: no exported function _start: not a WASI command", path);
+  const char *st = wasm_func_type(w, start->index);
+  if (!st || strcmp(st, ":") != 0) {
+    char t[160];
+    return rt_error(WRT_EFORMAT, "%s: _start has type %s; a WASI command's _start is () -> ()",
+                    path, st ? wasm_type_format(st, t, sizeof(t)) : "(none)");
+  }
+  m->start_export = (uint32_t)(start - w->exports);
   m->has_memory = w->nmemories == 1;
   if (m->has_memory) {
     const wasm_limits_t *l = &w->memories[0];
@@ -151,8 +176,9 @@ static int open_object(wrt_module_t *m, const char *so) {
     void **slot;
   } syms[] = {
       {"Z_guest_init_module", (void **)&m->fns.init_module},
-      {"Z_guest_instantiate", (void **)&m->fns.instantiate},
-      {"Z_guestZ__start", (void **)&m->fns.start},
+      {"wrt_guest_instantiate", (void **)&m->fns.instantiate},
+      {"wrt_guest_start", (void **)&m->fns.start},
+      {"wrt_guest_invoke", (void **)&m->fns.invoke},
       {"wrt_guest_instance_size", (void **)&m->fns.instance_size},
   };
   for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
@@ -187,7 +213,7 @@ static int load(wrt_runtime_t *rt, const char *path, const uint8_t *bytes, size_
     goto fail;
   }
   err = check_module(m, &w);
-  if (!err) err = rt_compile(rt, path, bytes, len, &w, &so, &m->from_cache);
+  if (!err) err = rt_compile(rt, path, bytes, len, &w, m->start_export, &so, &m->from_cache);
   if (!err) err = open_object(m, so);
   if (!err) {
     /* The generated module registers its function types into its statics.

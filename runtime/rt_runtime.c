@@ -61,6 +61,15 @@ int wrt_create(const wrt_options_t *opts, wrt_runtime_t **out) {
     rt->cfg = *opts->pool_config;
   else
     wrt_config_init(&rt->cfg);
+  /* Both backends obey the pool's page limit, which must leave every
+   * memory's byte size representable. */
+  if (rt->cfg.instance_memory_pages > RT_MAX_PAGES) {
+    err = rt_error(WRT_EINVAL,
+                   "instance_memory_pages (%llu) is over %u: wasm2c's code holds a memory's size "
+                   "in 32 bits, so a memory of 65536 pages (4 GiB) would have size 0",
+                   (unsigned long long)rt->cfg.instance_memory_pages, RT_MAX_PAGES);
+    goto fail_strings;
+  }
   err = ops->create(rt);
   if (err) goto fail_strings;
   if (pthread_mutex_init(&rt->lock, NULL) != 0) {

@@ -4,7 +4,7 @@
  * reservation whose accessible pages are mprotect'ed read-write, unmapped
  * when the instance is freed; each table is calloc'd and realloc'd.
  *
- * Three differences, each a fix, none a speed-up:
+ * Four differences, each a fix, none a speed-up:
  *  - failures are returned (the request ends with WRT_ENOMEM) instead of
  *    abort();
  *  - the free unmaps the whole reservation: 1.0.32's wasm_rt_free_memory
@@ -12,7 +12,10 @@
  *    long-lived process out of address space after ~16,000 instances;
  *  - the reservation is RT_UNCHECKED_REACH (8 GiB + 64 KiB), not exactly
  *    8 GiB, since an 8-byte access at address + offset 2^33 - 2 ends past
- *    8 GiB (and 16 bytes for v128). */
+ *    8 GiB (and 16 bytes for v128);
+ *  - memories obey the pool's page limit (instance_memory_pages, at most
+ *    RT_MAX_PAGES): a module whose minimum is over it is refused at load,
+ *    growth past it fails, and no size wraps to 0 at 4 GiB. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -31,8 +34,16 @@ static int stock_destroy(wrt_runtime_t *rt) {
   return 0;
 }
 
+/* The stock backend obeys the pool's page limit too (so the two compare
+ * like for like, and no memory reaches 4 GiB: RT_MAX_PAGES). */
 static int stock_module_new(wrt_module_t *m, const wasm_module_t *w) {
-  (void)m, (void)w;
+  (void)w;
+  uint64_t limit = m->rt->cfg.instance_memory_pages;
+  if (m->has_memory && m->min_pages > limit)
+    return rt_error(WRT_ELIMIT,
+                    "%s does not fit the runtime: memory 0: minimum of %llu pages exceeds "
+                    "instance_memory_pages (%llu)",
+                    m->path, (unsigned long long)m->min_pages, (unsigned long long)limit);
   return 0;
 }
 
@@ -64,18 +75,16 @@ static bool stock_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t i
 }
 
 static uint32_t stock_grow_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t delta) {
-  (void)c;
   uint32_t old_pages = mem->pages;
   uint64_t new_pages = (uint64_t)old_pages + delta;
   if (new_pages == 0) return 0;
-  if (new_pages > mem->max_pages || new_pages > 65536) return UINT32_MAX;
+  if (new_pages > mem->max_pages || new_pages > c->m->rt->cfg.instance_memory_pages)
+    return UINT32_MAX;
   if (delta && mprotect(mem->data + (uint64_t)old_pages * PAGE, (uint64_t)delta * PAGE,
                         PROT_READ | PROT_WRITE) != 0)
     return UINT32_MAX;
   mem->pages = (uint32_t)new_pages;
-  /* 65536 pages is 4 GiB, which wasm-rt's uint32_t size cannot hold; the
-   * same truncation as the stock runtime's. */
-  mem->size = (uint32_t)(new_pages * PAGE);
+  mem->size = (uint32_t)(new_pages * PAGE); /* at most RT_MAX_PAGES: no wrap */
   return old_pages;
 }
 

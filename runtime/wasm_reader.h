@@ -3,7 +3,8 @@
  * (types, imports, memory and table limits, exports, active data segments).
  * It does not validate code. Every length and index is checked against the
  * buffer: bad input gives a message naming the section and offset, never a
- * read past the end. */
+ * read past the end. Names must be valid UTF-8 and export names unique, as
+ * the specification says; they may hold any other bytes (NUL included). */
 #ifndef WRT_WASM_READER_H
 #define WRT_WASM_READER_H
 
@@ -11,26 +12,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Import and export kinds as the binary format numbers them. */
-enum { WASM_EXTERN_FUNC = 0, WASM_EXTERN_TABLE = 1, WASM_EXTERN_MEMORY = 2, WASM_EXTERN_GLOBAL = 3 };
-
-typedef struct wasm_limits {
-  uint64_t min;
-  uint64_t max; /* UINT64_MAX when has_max is false */
-  bool has_max;
-  bool shared;
-  char elem; /* tables: 'r' funcref or 'e' externref */
-} wasm_limits_t;
+#include "wasm_types.h"
 
 typedef struct wasm_import {
-  char *module, *name;
+  wasm_name_t module, name;
   uint8_t kind;
   uint32_t type;         /* func: the type index */
   wasm_limits_t limits;  /* table or memory */
+  const uint8_t *desc;   /* the kind and description's bytes, as read */
+  uint32_t desc_len;
 } wasm_import_t;
 
 typedef struct wasm_export {
-  char *name;
+  wasm_name_t name; /* unique among the exports */
   uint8_t kind;
   uint32_t index;
 } wasm_export_t;
@@ -53,6 +47,7 @@ typedef struct wasm_module {
   uint32_t nimports;
   uint32_t nfunc_imports;
   uint32_t nfuncs;  /* defined functions */
+  uint32_t *func_types; /* the type index of each defined function */
   wasm_limits_t *memories; /* defined memories */
   uint32_t nmemories;
   wasm_limits_t *tables;   /* defined tables */
@@ -62,6 +57,8 @@ typedef struct wasm_module {
   wasm_segment_t *segments;
   uint32_t nsegments;
   bool has_start_section;
+  bool has_data_count;  /* a data count section: data_count must be nsegments */
+  uint32_t data_count;
   const uint8_t *buf; /* the bytes read; not owned */
   size_t len;
 } wasm_module_t;
@@ -72,7 +69,25 @@ typedef struct wasm_module {
 bool wasm_parse(const uint8_t *buf, size_t len, wasm_module_t *out, char *err, size_t errlen);
 void wasm_module_free(wasm_module_t *m);
 
-/* The export named `name` of kind `kind`, or NULL. */
-const wasm_export_t *wasm_find_export(const wasm_module_t *m, const char *name, uint8_t kind);
+/* The export named by the `len` bytes at `name` of kind `kind`, or NULL. */
+const wasm_export_t *wasm_find_export(const wasm_module_t *m, const char *name, size_t len,
+                                      uint8_t kind);
+
+/* The type (the reader's notation) of function `index` (imports first),
+ * or NULL when there is none. */
+const char *wasm_func_type(const wasm_module_t *m, uint32_t index);
+
+/* A type in the reader's notation as WebAssembly's text names it, e.g.
+ * "iI:i" as "(i32 i64) -> (i32)", cut with "..." to fit `cap` bytes.
+ * Return: out. */
+char *wasm_type_format(const char *type, char *out, size_t cap);
+
+/* Whether `n` is the C string `s`. */
+bool wasm_name_is(wasm_name_t n, const char *s);
+
+/* `n` for a message: printable ASCII as it is, every other byte (and the
+ * quote and the backslash) as \xNN, cut with "..." to fit `cap` bytes.
+ * Return: out. */
+char *wasm_name_escape(wasm_name_t n, char *out, size_t cap);
 
 #endif /* WRT_WASM_READER_H */

@@ -32,7 +32,15 @@ TSAN_OPTIONS=halt_on_error=1 setarch "$(uname -m)" -R \
 echo "== fuzzing: each target ${WPOOL_FUZZ_SECONDS:-20} s" >&2
 CC=clang scripts/build.sh build-fuzz -Dfuzz=enabled -Dwerror=true -Djemalloc=disabled \
   -Db_sanitize=address,undefined -Db_lundef=false
-for target in trace workload config module wasm; do
+# Every target has a corpus directory (fuzz/corpus/NAME for fuzz/fuzz_NAME.c).
+for src in fuzz/fuzz_*.c; do
+  name=$(basename "$src" .c)
+  [ -d "fuzz/corpus/${name#fuzz_}" ] || { echo "wpool: $src has no fuzz/corpus/${name#fuzz_}" >&2; exit 1; }
+done
+targets=$(ls fuzz/corpus)
+nfuzz=0
+for target in $targets; do
+  nfuzz=$((nfuzz + 1))
   scratch=$(mktemp -d)
   log="$scratch/log"
   if ! build-fuzz/fuzz/fuzz_$target "$scratch" "fuzz/corpus/$target" \
@@ -49,10 +57,10 @@ done
 # A failure above has already stopped the script (set -e), so every count
 # here is a pass: meson's test programs in the three builds, and the fuzz
 # targets.
-passed=5
+passed=$nfuzz
 for dir in build build-asan build-tsan; do
   n=$(grep -c '"result": "OK"' "$dir/meson-logs/testlog.json")
   passed=$((passed + n))
 done
-echo "wpool: every build and fuzz target passed (meson test programs in 3 builds, 5 fuzz targets)"
+echo "wpool: every build and fuzz target passed (meson test programs in 3 builds, $nfuzz fuzz targets)"
 echo "wpool: $passed passed, 0 failed"

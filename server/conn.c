@@ -14,6 +14,36 @@ void conn_set_receiving(conn_t *c, bool on) {
   c->in_message = on;
 }
 
+static size_t held(const conn_t *c) {
+  return c->text.cap + c->body.cap + c->in.cap + c->out.cap + c->wbuf.cap;
+}
+
+void conn_account(conn_t *c) {
+  size_t now = held(c);
+  if (now != c->accounted)
+    metrics_add(&c->w->metrics->buffered, (int64_t)now - (int64_t)c->accounted);
+  c->accounted = now;
+}
+
+size_t conn_unsent(const conn_t *c) {
+  return c->out.len + (c->writing ? c->tcp.write_queue_size : 0);
+}
+
+void conn_pause(conn_t *c) {
+  if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = false;
+}
+
+/* A connection gone: the listener may accept again. */
+static void release_slot(srv_t *s) {
+  atomic_fetch_sub(&s->open, 1);
+  if (atomic_load_explicit(&s->paused, memory_order_relaxed)) {
+    pthread_mutex_lock(&s->lock);
+    if (s->resume) uv_async_send(s->resume);
+    pthread_mutex_unlock(&s->lock);
+  }
+}
+
 static void on_closed(uv_handle_t *h) {
   conn_t *c = h->data;
   worker_t *w = c->w;
@@ -26,8 +56,11 @@ static void on_closed(uv_handle_t *h) {
   sbuf_free(&c->body);
   sbuf_free(&c->out);
   sbuf_free(&c->wbuf);
+  sbuf_free(&c->in);
+  conn_account(c);
   metrics_add(&w->metrics->connections_open, -1);
   conn_set_receiving(c, false);
+  release_slot(w->srv);
   free(c);
 }
 
@@ -64,8 +97,8 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 }
 
 static void linger(conn_t *c) {
-  if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
-  c->reading = false;
+  conn_pause(c);
+  sbuf_free(&c->in);
   c->sreq.data = c;
   if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0) conn_close(c);
 }
@@ -73,7 +106,7 @@ static void linger(conn_t *c) {
 static void on_written(uv_write_t *req, int status) {
   conn_t *c = req->data;
   c->writing = false;
-  c->wbuf.len = 0;
+  sbuf_reset(&c->wbuf, SRV_KEEP); /* a large response does not stay */
   if (c->closing) return;
   if (status < 0) {
     conn_close(c);
@@ -82,59 +115,71 @@ static void on_written(uv_write_t *req, int status) {
   conn_flush(c);
 }
 
+bool conn_push(conn_t *c) {
+  if (c->closing || c->lingering) return false;
+  if (c->writing) return !c->out.len;
+  if (!c->out.len) return true;
+  uv_stream_t *s = (uv_stream_t *)&c->tcp;
+  uv_buf_t b = uv_buf_init(c->out.p, (unsigned)c->out.len);
+  int n = uv_try_write(s, &b, 1);
+  if (n == UV_EAGAIN) n = 0;
+  if (n < 0) {
+    conn_close(c);
+    return false;
+  }
+  if ((size_t)n == c->out.len) {
+    sbuf_reset(&c->out, SRV_KEEP);
+    return true;
+  }
+  sbuf_t t = c->wbuf;
+  c->wbuf = c->out;
+  c->out = t;
+  c->out.len = 0;
+  b = uv_buf_init(c->wbuf.p + n, (unsigned)(c->wbuf.len - (size_t)n));
+  conn_pause(c);
+  c->writing = true;
+  c->wreq.data = c;
+  if (uv_write(&c->wreq, s, &b, 1, on_written) != 0) {
+    c->writing = false;
+    conn_close(c);
+    return false;
+  }
+  c->write_ms = uv_now(&c->w->loop);
+  c->write_left = c->tcp.write_queue_size;
+  return false;
+}
+
 void conn_flush(conn_t *c) {
   if (c->closing || c->writing || c->lingering) return;
-  uv_stream_t *s = (uv_stream_t *)&c->tcp;
-  if (c->out.len) {
-    uv_buf_t b = uv_buf_init(c->out.p, (unsigned)c->out.len);
-    int n = uv_try_write(s, &b, 1);
-    if (n == UV_EAGAIN) n = 0;
-    if (n < 0) {
-      conn_close(c);
-      return;
-    }
-    if ((size_t)n < c->out.len) {
-      sbuf_t t = c->wbuf;
-      c->wbuf = c->out;
-      c->out = t;
-      c->out.len = 0;
-      b = uv_buf_init(c->wbuf.p + n, (unsigned)(c->wbuf.len - (size_t)n));
-      if (c->reading) uv_read_stop(s);
-      c->reading = false;
-      c->writing = true;
-      c->wreq.data = c;
-      if (uv_write(&c->wreq, s, &b, 1, on_written) != 0) {
-        c->writing = false;
-        conn_close(c);
-      }
-      return;
-    }
-    c->out.len = 0;
+  if (!conn_push(c)) {
+    conn_account(c);
+    return;
   }
   if (c->close_after_write) {
     linger(c);
+  } else if (c->in.len > c->in_off) {
+    c->on_resume(c); /* requests read before and parked: on with them */
   } else if (c->w->stopping && !c->in_message) {
     conn_close(c);
   } else if (!c->reading) {
-    if (uv_read_start(s, alloc_read, c->on_read) != 0)
+    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_read, c->on_read) != 0)
       conn_close(c);
     else
       c->reading = true;
   }
+  if (!c->closing) conn_account(c);
 }
 
-conn_t *conn_new(worker_t *w, int fd) {
+conn_t *conn_new(worker_t *w, int fd, bool reserve) {
   conn_t *c = calloc(1, sizeof(*c));
-  if (!c) {
+  if (!c || uv_tcp_init(&w->loop, &c->tcp) != 0) {
+    free(c);
     close(fd);
+    release_slot(w->srv);
     return NULL;
   }
   c->w = w;
-  if (uv_tcp_init(&w->loop, &c->tcp) != 0) {
-    free(c);
-    close(fd);
-    return NULL;
-  }
+  c->reserve = reserve;
   c->tcp.data = c;
   c->next = w->conns;
   if (w->conns) w->conns->prev = c;
@@ -161,5 +206,6 @@ conn_t *conn_new(worker_t *w, int fd) {
 }
 
 bool conn_idle(const conn_t *c) {
-  return !c->in_message && !c->writing && !c->out.len && !c->lingering && !c->close_after_write;
+  return !c->in_message && !c->writing && !c->out.len && !c->lingering && !c->close_after_write &&
+         c->in.len <= c->in_off;
 }

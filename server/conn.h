@@ -1,12 +1,21 @@
 /* A client connection of a worker: its bytes in and out (conn.c), its
- * requests parsed and dispatched (http.c). Owned by one worker's loop. */
+ * requests parsed and dispatched (http.c). Owned by one worker's loop.
+ *
+ * Memory: its record (this struct, about 4 KiB), the request's text (at
+ * most SRV_MAX_HEAD), its body (at most max_body), input read past a
+ * request and parked while responses are unsent (at most one read, 64
+ * KiB), and its responses: those unsent past SRV_OUT_BOUND stop it from
+ * reading and running anything more, so at most SRV_OUT_BOUND plus the
+ * last response. Each buffer falls back to SRV_KEEP after use. */
 #ifndef WPOOL_SERVER_CONN_H
 #define WPOOL_SERVER_CONN_H
 
 #include <arpa/inet.h>
-#include <http_parser.h>
+#include <llhttp.h>
 
+#include "head.h"
 #include "internal.h"
+#include "target.h"
 
 typedef struct header {
   size_t name, name_len, value, value_len; /* offsets into the request's text */
@@ -16,36 +25,63 @@ struct conn {
   uv_tcp_t tcp;
   worker_t *w;
   conn_t *prev, *next;
-  uv_read_cb on_read; /* the parser's (http.c) */
-  http_parser parser;
-  sbuf_t text; /* the request's url, then its header names and values */
+  uv_read_cb on_read;          /* the parser's (http.c) */
+  void (*on_resume)(conn_t *); /* parked input to go on with (http.c) */
+  llhttp_t parser;
+  /* The request being received. */
+  sbuf_t text; /* its target, then its header names and values */
   size_t url_len;
   header_t headers[SRV_MAX_HEADERS];
   size_t nheaders;
-  bool in_value; /* the last header callback was a value's */
+  bool in_field;        /* within a header name (more of it may come) */
+  bool in_head;         /* in a head or a trailer section: its bytes are checked */
+  bool past_head;       /* the head is complete: fields now are trailers (dropped) */
+  head_scan_t scan;     /* the check of the head's bytes */
+  int event;            /* what paused the parser (http.c) */
+  target_t target;      /* the head's target, checked (pointers into text) */
+  const header_t *host; /* its Host field, or NULL */
   sbuf_t body;
   bool in_message;  /* a request has begun and is not complete */
-  int error_status; /* a callback's refusal: 413, 431 */
+  bool continued;   /* 100 Continue sent for it */
+  int error_status; /* a callback's refusal: 400, 413, 431 */
+  const char *error_why;
   uint64_t t0;      /* the request's first byte, ns */
-  sbuf_t out;       /* responses not yet handed to the kernel */
-  sbuf_t wbuf;      /* the write in flight */
+  uint64_t head_ms; /* the head's first byte (uv_now), for its deadline */
+  sbuf_t in;        /* input parked while responses are unsent */
+  size_t in_off;
+  /* Responses. */
+  sbuf_t out;  /* not yet handed to the kernel */
+  sbuf_t wbuf; /* the write in flight */
   uv_write_t wreq;
   uv_shutdown_t sreq;
   bool reading, writing, close_after_write, lingering, closing;
-  uint64_t last_ms; /* the last read, or the linger's start */
+  bool reserve;      /* accepted past max_connections: reserve handlers only */
+  uint64_t last_ms;  /* the last read, or the linger's start */
+  uint64_t write_ms; /* the write's last progress */
+  size_t write_left; /* its bytes not yet taken by the kernel then */
+  size_t accounted;  /* buffer bytes counted in metrics->buffered */
   char peer[INET6_ADDRSTRLEN];
 };
 
 /* A new connection on `fd` in w's list (its parser not yet set up); NULL
  * when out of memory or libuv refuses it (fd closed). */
-conn_t *conn_new(worker_t *w, int fd);
+conn_t *conn_new(worker_t *w, int fd, bool reserve);
 /* Between a request's first byte and its last: counted for /metrics. */
 void conn_set_receiving(conn_t *c, bool on);
-/* Hand c->out to the kernel (at once, or by a queued write that pauses
- * reading); then the connection's next step: read on, or close. */
+/* Hand c->out to the kernel: true when it took all of it; else the rest
+ * goes by a queued write, and the connection reads nothing meanwhile. */
+bool conn_push(conn_t *c);
+/* conn_push, then the connection's next step: parked input, reading, or
+ * the close. */
 void conn_flush(conn_t *c);
 void conn_close(conn_t *c);
 /* Nothing in flight: no request begun, nothing to write, not closing. */
 bool conn_idle(const conn_t *c);
+/* Bytes written by the connection and not yet taken by the kernel. */
+size_t conn_unsent(const conn_t *c);
+/* Bring metrics->buffered up to date with c's buffers. */
+void conn_account(conn_t *c);
+/* Stop reading (while a write is queued, or for good). */
+void conn_pause(conn_t *c);
 
 #endif

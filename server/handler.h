@@ -26,8 +26,9 @@ typedef struct srv_request {
   size_t path_len;
   const char *query; /* after '?', or NULL when none */
   size_t query_len;
-  const char *authority; /* the absolute-form target's host[:port], or NULL */
-  size_t authority_len;
+  const char *host; /* the absolute-form target's authority, else the Host
+                       field's value (RFC 9112 3.2.2), or NULL (HTTP/1.0) */
+  size_t host_len;
   const char *rest; /* the path past the route's prefix (a suffix of path) */
   size_t rest_len;
   const srv_header_t *headers; /* in order; trailers never among them */
@@ -62,6 +63,9 @@ struct srv_handler {
    * freed after it ended. NULL from worker_init: out of memory. */
   void *(*worker_init)(srv_handler_t *h, unsigned worker);
   void (*worker_free)(srv_handler_t *h, void *state);
+  /* Also answered on the connections the server accepts past
+   * max_connections (its reserve, for monitoring: /metrics). */
+  bool reserve;
   unsigned slot; /* set by srv_route: its index among the server's handlers */
 };
 

@@ -1,183 +1,195 @@
-/* A connection's requests: http-parser's callbacks collect the request
- * line, header fields and body; a complete request is routed to its
- * handler, run on this thread, and its answer queued (http.h). */
+/* A connection's requests (http.h): llhttp, strict, collects the request
+ * line, the header fields and the body; the parser pauses at the end of
+ * each head (checked: line ends, Host, the target, the body's length) and
+ * of each message, which is then routed to its handler and answered
+ * outside the parser's callbacks (dispatch.c). Responses unsent past
+ * SRV_OUT_BOUND park the rest of the input until they are written. */
 #include "http.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "conn.h"
+#include "dispatch.h"
+#include "head.h"
 #include "metrics.h"
 #include "respond.h"
-#include "route.h"
 
-/* A complete request: route it, run its handler, queue the answer. */
-static void dispatch(conn_t *c) {
-  worker_t *w = c->w;
-  srv_t *s = w->srv;
-  bool keep = http_should_keep_alive(&c->parser) != 0;
-  struct http_parser_url u;
-  http_parser_url_init(&u);
-  if (http_parser_parse_url(c->text.p, c->url_len, c->parser.method == HTTP_CONNECT, &u) != 0 ||
-      c->parser.method == HTTP_CONNECT) {
-    refuse(c, 400, "malformed request target");
-    return;
-  }
-  if (c->parser.http_major != 1) {
-    refuse(c, 505, "HTTP/1.0 and HTTP/1.1 only");
-    return;
-  }
-  srv_request_t q = {.method = http_method_str((enum http_method)c->parser.method),
-                     .http_major = c->parser.http_major,
-                     .http_minor = c->parser.http_minor,
-                     .target = c->text.p,
-                     .target_len = c->url_len,
-                     .path = "/",
-                     .path_len = 1,
-                     .headers = w->hdrs,
-                     .nheaders = c->nheaders,
-                     .body = c->body.p ? c->body.p : "",
-                     .body_len = c->body.len,
-                     .remote_addr = c->peer,
-                     .server_host = s->host,
-                     .server_port = s->port};
-  if (u.field_set & (1 << UF_PATH)) {
-    q.path = c->text.p + u.field_data[UF_PATH].off;
-    q.path_len = u.field_data[UF_PATH].len;
-  }
-  if (u.field_set & (1 << UF_QUERY)) {
-    q.query = c->text.p + u.field_data[UF_QUERY].off;
-    q.query_len = u.field_data[UF_QUERY].len;
-  }
-  if (u.field_set & (1 << UF_HOST)) {
-    q.authority = c->text.p + u.field_data[UF_HOST].off;
-    q.authority_len = u.field_data[UF_HOST].len;
-  }
-  const route_t *r = route_match(s, q.path, q.path_len, &q.rest, &q.rest_len);
-  if (!r) {
-    respond_text(c, 404, "no module at this path\n", keep);
-    return;
-  }
-  for (size_t i = 0; i < c->nheaders; i++) {
-    const header_t *h = &c->headers[i];
-    w->hdrs[i] = (srv_header_t){.name = c->text.p + h->name,
-                                .name_len = h->name_len,
-                                .value = c->text.p + h->value,
-                                .value_len = h->value_len};
-  }
-  q.route_data = r->data;
-  q.state = w->state[r->h->slot];
-  srv_response_t a = {0};
-  r->h->on_request(r->h, &q, &a);
-  respond(c, &a, keep);
+enum { EV_HEAD = 1, EV_MESSAGE = 2, EV_LAST_CHUNK = 3 };
+
+static int fail_with(conn_t *c, int status, const char *why) {
+  c->error_status = status;
+  c->error_why = why;
+  return -1;
 }
 
-/* ------------------------------------------------------------------ */
-/* http-parser's callbacks */
-
-static int on_message_begin(http_parser *p) {
+static int on_message_begin(llhttp_t *p) {
   conn_t *c = p->data;
   conn_set_receiving(c, true);
   c->t0 = uv_hrtime();
   c->text.len = 0;
   c->url_len = 0;
   c->nheaders = 0;
-  c->in_value = false;
-  c->body.len = 0;
+  c->in_field = false;
+  c->continued = false;
   c->error_status = 0;
-  if (c->body.cap > (1 << 20)) sbuf_free(&c->body); /* one large body: not kept for good */
+  sbuf_reset(&c->body, SRV_KEEP);
   return 0;
 }
 
-static int on_url(http_parser *p, const char *at, size_t len) {
+static int on_url(llhttp_t *p, const char *at, size_t len) {
   conn_t *c = p->data;
-  if (!sbuf_put(&c->text, at, len)) return -1;
+  if (!sbuf_put(&c->text, at, len)) return fail_with(c, 500, "out of memory");
   c->url_len += len;
   return 0;
 }
 
-static int on_header_field(http_parser *p, const char *at, size_t len) {
+static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   conn_t *c = p->data;
-  if (c->in_value || !c->nheaders) {
-    if (c->nheaders == SRV_MAX_HEADERS) {
-      c->error_status = 431;
-      return -1;
-    }
+  if (c->past_head) return 0; /* a trailer field: dropped, never in the request */
+  if (!c->in_field) {
+    if (c->nheaders == SRV_MAX_HEADERS) return fail_with(c, 431, "too many header fields");
     c->headers[c->nheaders++] = (header_t){.name = c->text.len, .value = c->text.len};
-    c->in_value = false;
+    c->in_field = true;
   }
   header_t *h = &c->headers[c->nheaders - 1];
-  if (!sbuf_put(&c->text, at, len)) return -1;
+  if (!sbuf_put(&c->text, at, len)) return fail_with(c, 500, "out of memory");
   h->name_len += len;
   h->value = c->text.len;
   return 0;
 }
 
-static int on_header_value(http_parser *p, const char *at, size_t len) {
+static int on_header_field_complete(llhttp_t *p) {
+  ((conn_t *)p->data)->in_field = false;
+  return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   conn_t *c = p->data;
+  if (c->past_head) return 0;
   header_t *h = &c->headers[c->nheaders - 1];
-  if (!c->in_value) h->value = c->text.len;
-  c->in_value = true;
-  if (!sbuf_put(&c->text, at, len)) return -1;
+  if (!sbuf_put(&c->text, at, len)) return fail_with(c, 500, "out of memory");
   h->value_len += len;
   return 0;
 }
 
-static int on_headers_complete(http_parser *p) {
+static int on_headers_complete(llhttp_t *p) {
+  ((conn_t *)p->data)->event = EV_HEAD;
+  return HPE_PAUSED;
+}
+
+/* The last chunk: its trailer section's bytes are checked as a head's. */
+static int on_chunk_header(llhttp_t *p) {
+  if (p->content_length) return 0;
+  ((conn_t *)p->data)->event = EV_LAST_CHUNK;
+  return HPE_PAUSED;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len) {
   conn_t *c = p->data;
-  size_t max = c->w->srv->cfg.max_body;
-  if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX && p->content_length > max) {
-    c->error_status = 413;
-    return -1;
-  }
-  /* A client that waits for 100 Continue before the body (curl does, for
-   * bodies over 1 KiB) gets it now. */
-  for (size_t i = 0; i < c->nheaders; i++) {
-    header_t *h = &c->headers[i];
-    bool body = (p->flags & F_CHUNKED) || (p->content_length && p->content_length != ULLONG_MAX);
-    if (body && h->name_len == 6 && !strncasecmp(c->text.p + h->name, "expect", 6) &&
-        h->value_len == 12 && !strncasecmp(c->text.p + h->value, "100-continue", 12) &&
-        p->http_major == 1 && p->http_minor >= 1) {
-      sbuf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
-      conn_flush(c);
-    }
-  }
+  if (c->body.len + len > c->w->srv->cfg.max_body)
+    return fail_with(c, 413, "the request's body is over the server's limit (--max-body)");
+  if (!sbuf_put(&c->body, at, len)) return fail_with(c, 500, "out of memory");
   return 0;
 }
 
-static int on_body(http_parser *p, const char *at, size_t len) {
-  conn_t *c = p->data;
-  if (c->body.len + len > c->w->srv->cfg.max_body) {
-    c->error_status = 413;
-    return -1;
-  }
-  if (!sbuf_put(&c->body, at, len)) return -1;
-  return 0;
-}
-
-static int on_message_complete(http_parser *p) {
+static int on_message_complete(llhttp_t *p) {
   conn_t *c = p->data;
   conn_set_receiving(c, false);
-  dispatch(c);
-  /* After a response that closes the connection, nothing more is read. */
-  if (c->close_after_write) http_parser_pause(p, 1);
-  return 0;
+  c->event = EV_MESSAGE;
+  return HPE_PAUSED;
 }
 
-static const http_parser_settings settings = {
+static const llhttp_settings_t settings = {
     .on_message_begin = on_message_begin,
     .on_url = on_url,
     .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
+    .on_chunk_header = on_chunk_header,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
 
-/* ------------------------------------------------------------------ */
-/* Reading */
+/* The head's bytes (and a trailer section's): where llhttp 8 is lenient,
+ * head.c is not. */
+static bool check_head(conn_t *c, const char *p, const char *end) {
+  if (p < end && !c->scan.bytes) c->head_ms = uv_now(&c->w->loop);
+  head_verdict_t v = head_scan(&c->scan, p, (size_t)(end - p));
+  if (v == HEAD_OK) return true;
+  fail_with(c, v == HEAD_TOO_LARGE ? 431 : 400, head_verdict_text(v));
+  return false;
+}
+
+/* A refusal: answer and close, nothing after it read. */
+static void refuse_now(conn_t *c, llhttp_errno_t e) {
+  if (!c->in_message) c->t0 = uv_hrtime();
+  conn_set_receiving(c, false);
+  char why[160];
+  if (c->error_status) {
+    refuse(c, c->error_status, c->error_why);
+    return;
+  }
+  snprintf(why, sizeof(why), "malformed HTTP request: %s", llhttp_get_error_reason(&c->parser));
+  refuse(c, e == HPE_INVALID_VERSION && c->parser.http_major != 1 ? 505 : 400, why);
+}
+
+/* Parse bytes [p, end): run each complete request; park the rest when
+ * responses are unsent past the bound. */
+static void feed(conn_t *c, const char *p, const char *end) {
+  for (;;) {
+    llhttp_errno_t e = llhttp_execute(&c->parser, p, (size_t)(end - p));
+    const char *stop = e == HPE_OK ? end : llhttp_get_error_pos(&c->parser);
+    if (!stop || stop < p || stop > end) stop = end;
+    if (c->in_head && !check_head(c, p, stop)) e = HPE_USER;
+    p = stop;
+    if (e == HPE_OK) return;
+    if (e != HPE_PAUSED) {
+      refuse_now(c, e);
+      return;
+    }
+    llhttp_resume(&c->parser);
+    int ev = c->event;
+    c->event = 0;
+    if (ev == EV_HEAD) {
+      c->in_head = false;
+      c->past_head = true;
+      if (!head_complete(c)) return; /* refused */
+    } else if (ev == EV_LAST_CHUNK) {
+      c->in_head = true;
+      head_begin(&c->scan, true);
+    } else if (ev == EV_MESSAGE) {
+      c->in_head = true;
+      c->past_head = false;
+      head_begin(&c->scan, false);
+      dispatch(c);
+      if (c->close_after_write || c->closing) return;
+      if (conn_unsent(c) > SRV_OUT_BOUND && !conn_push(c)) {
+        /* Park what follows until the responses are written. */
+        if (p < end && !sbuf_put(&c->in, p, (size_t)(end - p))) conn_close(c);
+        return;
+      }
+    }
+  }
+}
+
+static void on_resume(conn_t *c) {
+  /* The parked bytes move to a local copy: feed may park again. */
+  sbuf_t in = c->in;
+  c->in = (sbuf_t){0};
+  size_t off = c->in_off;
+  c->in_off = 0;
+  feed(c, in.p + off, in.p + in.len);
+  if (!c->in.len && in.cap <= SRV_KEEP) {
+    in.len = 0;
+    c->in = in;
+  } else {
+    sbuf_free(&in);
+  }
+  conn_flush(c);
+}
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   conn_t *c = s->data;
@@ -186,8 +198,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     /* The client's end (or an error). A request cut short is dropped;
      * answers already queued are still written. */
     if (nread == UV_EOF && (c->writing || c->out.len) && !c->in_message) {
-      uv_read_stop(s);
-      c->reading = false;
+      conn_pause(c);
       c->close_after_write = true;
     } else {
       conn_close(c);
@@ -195,42 +206,21 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   c->last_ms = uv_now(&c->w->loop);
-  size_t n = http_parser_execute(&c->parser, &settings, buf->base, (size_t)nread);
-  (void)n;
+  feed(c, buf->base, buf->base + nread);
   if (c->closing) return;
-  enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-  if (e != HPE_OK && e != HPE_PAUSED) {
-    /* Malformed, or refused by a callback: answer and close. */
-    if (!c->in_message) c->t0 = uv_hrtime();
-    conn_set_receiving(c, false);
-    if (c->error_status == 413)
-      refuse(c, 413, "the request's body is over the server's limit (--max-body)");
-    else if (c->error_status == 431)
-      refuse(c, 431, "too many header fields");
-    else if (e == HPE_HEADER_OVERFLOW)
-      refuse(c, 431, "the request's header is over 80 KiB");
-    else {
-      char why[128];
-      snprintf(why, sizeof(why), "malformed HTTP request: %s", http_errno_description(e));
-      refuse(c, 400, why);
-    }
-  } else if (c->parser.upgrade) {
-    /* An upgrade (or CONNECT) was answered as a plain request: the bytes
-     * that follow are not HTTP/1.1. */
-    c->close_after_write = true;
-  }
-  if (c->close_after_write && c->reading) {
-    uv_read_stop(s);
-    c->reading = false;
-  }
+  if (c->close_after_write || c->in.len) conn_pause(c);
   conn_flush(c);
 }
 
-void http_open(worker_t *w, int fd) {
-  conn_t *c = conn_new(w, fd);
+void http_open(worker_t *w, int fd, bool reserve) {
+  conn_t *c = conn_new(w, fd, reserve);
   if (!c) return;
   c->on_read = on_read;
-  http_parser_init(&c->parser, HTTP_REQUEST);
+  c->on_resume = on_resume;
+  c->in_head = true;
+  head_begin(&c->scan, false);
+  c->head_ms = uv_now(&w->loop);
+  llhttp_init(&c->parser, HTTP_REQUEST, &settings);
   c->parser.data = c;
   conn_flush(c); /* starts reading */
 }

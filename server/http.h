@@ -5,7 +5,8 @@
 
 #include "internal.h"
 
-/* Adopt an accepted socket: a connection of w, reading. */
-void http_open(worker_t *w, int fd);
+/* Adopt an accepted socket: a connection of w, reading (`reserve`:
+ * accepted past max_connections). */
+void http_open(worker_t *w, int fd, bool reserve);
 
 #endif

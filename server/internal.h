@@ -12,7 +12,7 @@
 #include "handler.h"
 #include "server.h"
 
-#define SRV_MAX_HEADERS 100 /* header fields in a request; more: 431 */
+#define SRV_MAX_HEADERS SRV_MAX_FIELDS
 
 /* Counters of one worker: written by it alone (relaxed atomics, no locked
  * instruction), read by whichever worker answers /metrics. */
@@ -24,7 +24,9 @@ typedef struct metrics {
   _Atomic uint64_t bucket[METRIC_BUCKETS + 1];
   _Atomic uint64_t latency_ns_sum;
   _Atomic uint64_t connections_open, connections_total;
-  _Atomic uint64_t receiving; /* requests begun whose bytes are still arriving */
+  _Atomic uint64_t receiving;      /* requests begun whose bytes are still arriving */
+  _Atomic uint64_t buffered;       /* bytes allocated by its connections' buffers */
+  _Atomic uint64_t refused_at_cap; /* requests answered 503 on reserve connections */
 } metrics_t;
 
 typedef struct route {
@@ -54,8 +56,11 @@ struct srv {
   pthread_mutex_t lock;      /* guards listener for srv_stop */
   struct listener *listener; /* while srv_run runs */
   uv_async_t *finished;      /* the listener's: a worker has ended */
+  uv_async_t *resume;        /* the listener's: accept again (under lock) */
   atomic_uint nfinished;
   atomic_int stop_requests; /* srv_stop's calls, seen by the listener */
+  atomic_uint open;         /* client connections accepted and not closed */
+  atomic_bool paused;       /* accepting paused at max_connections + reserve */
 };
 
 /* One event loop and its thread. */
@@ -67,7 +72,7 @@ struct worker {
   uv_async_t wake;  /* new connections, or stop */
   uv_timer_t sweep; /* idle and lingering connections */
   pthread_mutex_t lock;
-  int *pending; /* accepted fds handed over by the listener */
+  int *pending; /* accepted fds handed over by the listener (~fd: reserve) */
   size_t npending, cap_pending;
   atomic_int stop; /* 1: stop (drain); 2: close every connection now */
   bool stopping;

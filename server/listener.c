@@ -21,6 +21,7 @@ typedef struct listener {
   uv_signal_t sigint, sigterm;
   uv_async_t finished; /* a worker's loop has ended */
   uv_async_t stop;     /* srv_stop */
+  uv_async_t resume;   /* a connection closed while accepting was paused */
   unsigned next;       /* round-robin among equally loaded workers */
   int signals;         /* how many stop signals arrived */
   int stops_seen;      /* srv_stop's calls handled */
@@ -48,12 +49,40 @@ static worker_t *pick_worker(listener_t *l) {
   return &s->workers[best];
 }
 
+/* Connections open past which accepting pauses: the cap and its reserve. */
+static unsigned limit(const srv_t *s) {
+  return s->cfg.max_connections ? s->cfg.max_connections + SRV_RESERVE : UINT32_MAX;
+}
+
+static void on_accept(uv_poll_t *p, int status, int events);
+
+static void pause_accepting(listener_t *l) {
+  srv_t *s = l->srv;
+  uv_poll_stop(&l->poll);
+  atomic_store(&s->paused, true);
+  /* A connection that closed before `paused` was seen sent no wake. */
+  if (atomic_load(&s->open) < limit(s)) uv_async_send(&l->resume);
+}
+
+static void on_resume(uv_async_t *a) {
+  listener_t *l = a->data;
+  srv_t *s = l->srv;
+  if (l->signals || !atomic_load(&s->paused) || atomic_load(&s->open) >= limit(s)) return;
+  atomic_store(&s->paused, false);
+  uv_poll_start(&l->poll, UV_READABLE, on_accept);
+}
+
 static void on_accept(uv_poll_t *p, int status, int events) {
   (void)events;
   listener_t *l = p->data;
+  srv_t *s = l->srv;
   if (status < 0) return;
   for (int i = 0; i < 64; i++) {
-    int fd = accept4(l->srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (atomic_load(&s->open) >= limit(s)) {
+      pause_accepting(l); /* the kernel's backlog holds the next ones */
+      return;
+    }
+    int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -64,7 +93,12 @@ static void on_accept(uv_poll_t *p, int status, int events) {
       }
       return;
     }
-    if (!worker_adopt(pick_worker(l), fd)) close(fd);
+    unsigned open = atomic_fetch_add(&s->open, 1);
+    bool reserve = s->cfg.max_connections && open >= s->cfg.max_connections;
+    if (!worker_adopt(pick_worker(l), fd, reserve)) {
+      close(fd);
+      atomic_fetch_sub(&s->open, 1);
+    }
   }
 }
 
@@ -123,8 +157,10 @@ static void on_finished(uv_async_t *a) {
   uv_close((uv_handle_t *)&l->finished, NULL);
   pthread_mutex_lock(&l->srv->lock);
   l->srv->listener = NULL;
+  l->srv->resume = NULL;
   pthread_mutex_unlock(&l->srv->lock);
   uv_close((uv_handle_t *)&l->stop, NULL);
+  uv_close((uv_handle_t *)&l->resume, NULL);
 }
 
 void srv_stop(srv_t *s) {
@@ -162,6 +198,7 @@ static int start_workers(srv_t *s) {
 static void close_all(listener_t *l) {
   uv_close((uv_handle_t *)&l->finished, NULL);
   uv_close((uv_handle_t *)&l->stop, NULL);
+  uv_close((uv_handle_t *)&l->resume, NULL);
   uv_close((uv_handle_t *)&l->poll, on_poll_closed);
   uv_close((uv_handle_t *)&l->retry, NULL);
   uv_close((uv_handle_t *)&l->sigint, NULL);
@@ -194,7 +231,8 @@ int srv_run(srv_t *s) {
   uv_loop_init(&l->loop);
   uv_async_init(&l->loop, &l->finished, on_finished);
   uv_async_init(&l->loop, &l->stop, on_stop);
-  l->finished.data = l->stop.data = l;
+  uv_async_init(&l->loop, &l->resume, on_resume);
+  l->finished.data = l->stop.data = l->resume.data = l;
   s->finished = &l->finished;
   uv_poll_init(&l->loop, &l->poll, s->fd);
   l->poll.data = l;
@@ -214,6 +252,7 @@ int srv_run(srv_t *s) {
   }
   pthread_mutex_lock(&s->lock);
   s->listener = l;
+  s->resume = &l->resume;
   pthread_mutex_unlock(&s->lock);
   if (atomic_load(&s->stop_requests)) uv_async_send(&l->stop);
   uv_poll_start(&l->poll, UV_READABLE, on_accept);

@@ -60,11 +60,13 @@ bool metrics_expose(const metrics_handler_t *mh, sbuf_t *o) {
   for (unsigned i = 0; i < s->nworkers; i++) sum_ns += get(&s->workers[i].metrics->latency_ns_sum);
   sbuf_printf(o, "wpool_serve_request_duration_seconds_sum %.9f\n", (double)sum_ns / 1e9);
   sbuf_printf(o, "wpool_serve_request_duration_seconds_count %llu\n", (unsigned long long)cum);
-  uint64_t open = 0, total = 0, receiving = 0;
+  uint64_t open = 0, total = 0, receiving = 0, buffered = 0, refused = 0;
   for (unsigned i = 0; i < s->nworkers; i++) {
     open += get(&s->workers[i].metrics->connections_open);
     total += get(&s->workers[i].metrics->connections_total);
     receiving += get(&s->workers[i].metrics->receiving);
+    buffered += get(&s->workers[i].metrics->buffered);
+    refused += get(&s->workers[i].metrics->refused_at_cap);
   }
   metrics_family(o, "wpool_serve_requests_receiving", "gauge",
                  "Requests begun whose bytes are still arriving.");
@@ -73,11 +75,22 @@ bool metrics_expose(const metrics_handler_t *mh, sbuf_t *o) {
   sbuf_printf(o, "wpool_serve_connections_open %llu\n", (unsigned long long)open);
   metrics_family(o, "wpool_serve_connections_total", "counter", "Client connections accepted.");
   sbuf_printf(o, "wpool_serve_connections_total %llu\n", (unsigned long long)total);
+  metrics_family(o, "wpool_serve_connections_max", "gauge",
+                 "The cap on client connections (--max-connections; 0: none).");
+  sbuf_printf(o, "wpool_serve_connections_max %u\n", s->cfg.max_connections);
+  metrics_family(o, "wpool_serve_refused_at_cap_total", "counter",
+                 "Requests answered 503 on connections accepted past the cap.");
+  sbuf_printf(o, "wpool_serve_refused_at_cap_total %llu\n", (unsigned long long)refused);
+  metrics_family(o, "wpool_serve_buffered_bytes", "gauge",
+                 "Bytes allocated by the connections' buffers (requests, parked input, "
+                 "responses).");
+  sbuf_printf(o, "wpool_serve_buffered_bytes %llu\n", (unsigned long long)buffered);
   if (mh->hook) mh->hook(mh->hook_arg, o);
   return o->p != NULL;
 }
 
 /* Per worker: the exposition's buffer, reused. */
+/* The reserve connections past max_connections answer /metrics too. */
 static void *metrics_worker_init(srv_handler_t *h, unsigned worker) {
   (void)h;
   (void)worker;
@@ -113,6 +126,7 @@ static void metrics_on_request(srv_handler_t *h, const srv_request_t *q, srv_res
 void metrics_handler_init(metrics_handler_t *mh, const srv_t *srv,
                           void (*hook)(void *arg, sbuf_t *out), void *hook_arg) {
   *mh = (metrics_handler_t){.h = {.name = "metrics",
+                                  .reserve = true,
                                   .on_request = metrics_on_request,
                                   .worker_init = metrics_worker_init,
                                   .worker_free = metrics_worker_free},

@@ -9,7 +9,7 @@
 #include "status.h"
 
 static const char *method_of(const conn_t *c) {
-  return http_method_str((enum http_method)c->parser.method);
+  return llhttp_method_name((llhttp_method_t)c->parser.method);
 }
 
 static void log_line(conn_t *c, int status, uint64_t us) {
@@ -17,10 +17,10 @@ static void log_line(conn_t *c, int status, uint64_t us) {
   sbuf_t *l = &w->scratch;
   l->len = 0;
   size_t path_len = c->url_len;
-  const char *q = c->url_len ? memchr(c->text.p, '?', c->url_len) : NULL;
+  const char *q = c->url_len && c->text.p ? memchr(c->text.p, '?', c->url_len) : NULL;
   if (q) path_len = (size_t)(q - c->text.p);
-  sbuf_printf(l, "%s ", c->url_len ? method_of(c) : "-");
-  if (path_len)
+  sbuf_printf(l, "%s ", c->url_len && c->text.p ? method_of(c) : "-");
+  if (path_len && c->text.p)
     sbuf_put(l, c->text.p, path_len);
   else
     sbuf_puts(l, "-");

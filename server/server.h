@@ -25,13 +25,33 @@ typedef struct srv_config {
   unsigned threads; /* worker loops, 1 or more */
   size_t max_body;  /* bytes; larger bodies are 413 */
   bool log;         /* one line per request on stdout */
+  /* Client connections open at once; 0: no cap. At the cap the server
+   * accepts SRV_RESERVE more, on which only handlers marked `reserve`
+   * answer (503 otherwise), and then pauses accepting (the kernel's
+   * backlog holds new connections) until one closes. */
+  unsigned max_connections;
+  /* Milliseconds: a request's head (request line and header fields) must
+   * be complete this long after its first byte (408 otherwise); a write
+   * that makes no progress this long closes the connection; a request
+   * whose body stops arriving this long, and a keep-alive connection idle
+   * this long, are closed. */
+  unsigned head_ms, write_ms, read_ms, idle_ms;
   /* Called by srv_run once the workers run and the signals are caught
    * (the moment to say that the server listens); may be NULL. */
   void (*ready)(void *arg, const srv_t *s);
   void *ready_arg;
 } srv_config_t;
 
-/* The defaults: one thread, 1 MiB bodies, no log. */
+#define SRV_RESERVE 8            /* connections past max_connections */
+#define SRV_MAX_HEAD (80u << 10) /* bytes of a request's head; more: 431 */
+#define SRV_MAX_FIELDS 100       /* header fields of a request; more: 431 */
+#define SRV_OUT_BOUND                                                      \
+  (64u << 10)                /* unsent bytes past which a connection reads \
+                                and runs nothing more */
+#define SRV_KEEP (16u << 10) /* a buffer's capacity kept between requests */
+
+/* The defaults: one thread, 1 MiB bodies, no log, no connection cap,
+ * head 30 s, write 30 s, read 30 s, idle 60 s. */
 void srv_config_init(srv_config_t *cfg);
 
 int srv_create(const srv_config_t *cfg, srv_t **out);

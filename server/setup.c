@@ -25,7 +25,12 @@ int srv_fail(int err, const char *fmt, ...) {
 }
 
 void srv_config_init(srv_config_t *cfg) {
-  *cfg = (srv_config_t){.threads = 1, .max_body = 1 << 20};
+  *cfg = (srv_config_t){.threads = 1,
+                        .max_body = 1 << 20,
+                        .head_ms = 30000,
+                        .write_ms = 30000,
+                        .read_ms = 30000,
+                        .idle_ms = 60000};
 }
 
 int srv_create(const srv_config_t *cfg, srv_t **out) {

@@ -15,22 +15,49 @@ static void text(srv_response_t *r, int status, const char *body) {
                         .body_len = strlen(body)};
 }
 
-static void guest_stderr(const wagi_module_t *m, const wrt_result_t *res) {
+/* The guest's standard error on the server's: every line prefixed by its
+ * route, every control byte but tab (and '\\') escaped as \xHH (\\), so
+ * that a tenant can neither forge a line of the server's or another
+ * tenant's nor send a terminal escapes; at most LOG_MAX bytes a request. */
+#define LOG_MAX (64u << 10)
+
+static void guest_stderr(wagi_t *wg, const wagi_module_t *m, wagi_call_t *call) {
+  const wrt_result_t *res = &call->res;
   if (!res->err_len) return;
-  sbuf_t l = {0};
-  sbuf_printf(&l, "%s: ", m->name);
-  sbuf_put(&l, res->err, res->err_len);
-  if (l.p && l.p[l.len - 1] != '\n') sbuf_put(&l, "\n", 1);
-  if (l.p && write(STDERR_FILENO, l.p, l.len) < 0) {
+  sbuf_t *l = &call->log;
+  l->len = 0;
+  size_t n = res->err_len < LOG_MAX ? res->err_len : LOG_MAX;
+  bool bol = true;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)res->err[i];
+    if (bol) sbuf_printf(l, "/%s: ", wg->single ? "" : m->name);
+    bol = ch == '\n';
+    if (ch == '\n' || ch == '\t' || (ch >= 0x20 && ch != 0x7f && ch != '\\'))
+      sbuf_put(l, &ch, 1);
+    else if (ch == '\\')
+      sbuf_puts(l, "\\\\");
+    else
+      sbuf_printf(l, "\\x%02x", ch);
+  }
+  if (n < res->err_len)
+    sbuf_printf(l, "%s[%zu bytes more]\n", bol ? "" : " ", res->err_len - n);
+  else if (!bol)
+    sbuf_put(l, "\n", 1);
+  if (l->p && write(STDERR_FILENO, l->p, l->len) < 0) {
     /* A log that cannot be written does not stop the server. */
   }
-  sbuf_free(&l);
+  sbuf_reset(l, 4 * LOG_MAX);
 }
 
 static void wagi_on_request(srv_handler_t *h, const srv_request_t *q, srv_response_t *r) {
   wagi_t *wg = (wagi_t *)h;
   const wagi_module_t *m = q->route_data;
   wagi_call_t *call = q->state;
+  /* A large output before does not stay allocated for good. */
+  if (call->res.out_cap > (1u << 20) || call->res.err_cap > (1u << 20)) {
+    wrt_result_free(&call->res);
+    wrt_result_init(&call->res);
+  }
   wrt_request_t req;
   int st = wagi_env(call, m, wg->single, q, &req);
   if (st == 400) {
@@ -57,7 +84,7 @@ static void wagi_on_request(srv_handler_t *h, const srv_request_t *q, srv_respon
     text(r, 500, call->text);
     return;
   }
-  if (wg->log_stderr) guest_stderr(m, res);
+  if (wg->log_stderr) guest_stderr(wg, m, call);
   if (res->trap == WRT_TRAP_TIMEOUT) {
     snprintf(call->text, sizeof(call->text), "module %s trapped: timeout (its limit is %.3g s)\n",
              m->name, (double)wg->timeout_ns / 1e9);

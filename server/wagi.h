@@ -30,7 +30,8 @@ typedef struct wagi {
   srv_handler_t h;
   wrt_runtime_t *rt;
   bool single;     /* one module at "/" (else each at /NAME) */
-  bool log_stderr; /* each guest's stderr on stderr, prefixed by its name */
+  bool log_stderr; /* each guest's stderr on stderr, each line prefixed by its
+                      route, control bytes escaped */
   size_t nmodules; /* for /metrics' info */
   unsigned threads;
   uint64_t timeout_ns; /* each request's time limit (wrt_request_t); 0: none */
@@ -64,6 +65,7 @@ typedef struct wagi_call {
   sbuf_t decoded; /* PATH_INFO, percent-decoded */
   wrt_result_t res;
   wagi_response_t rs;
+  sbuf_t log; /* the guest's stderr, escaped, for the log */
   char text[256];
 } wagi_call_t;
 

@@ -99,16 +99,32 @@ static bool same_name(const srv_header_t *a, const srv_header_t *b) {
   return a->name_len == b->name_len && strncasecmp(a->name, b->name, a->name_len) == 0;
 }
 
+/* A field name that may become a variable: letters, digits and '-' only.
+ * X_User and X-User would both be HTTP_X_USER, so a client could override
+ * what a proxy set (nginx drops names with '_' by default, Apache 2.4 any
+ * name but letters, digits and '-'); '%', '.', '!' and the other token
+ * characters would make names no shell or CGI library expects. */
+static bool name_ok(const srv_header_t *h) {
+  for (size_t i = 0; i < h->name_len; i++) {
+    char c = h->name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+      return false;
+  }
+  return true;
+}
+
 /* HTTP_NAME=value for each header (repeated headers joined with ", ", as
  * CGI does), but Content-Type and Content-Length, which have their own
- * variables, and Proxy (httpoxy). */
+ * variables, Proxy (httpoxy), Host (the request's host instead: the
+ * absolute-form target's), and names name_ok refuses. */
 static void b_headers(builder_t *b, const srv_request_t *q) {
+  if (q->host) b_env(b, "HTTP_HOST", q->host, q->host_len);
   for (size_t i = 0; i < q->nheaders; i++) {
     const srv_header_t *h = &q->headers[i];
     bool seen = false;
     for (size_t j = 0; j < i && !seen; j++) seen = same_name(h, &q->headers[j]);
-    if (seen || name_is(h, "content-type", 12) || name_is(h, "content-length", 14) ||
-        name_is(h, "proxy", 5))
+    if (seen || !name_ok(h) || name_is(h, "content-type", 12) || name_is(h, "content-length", 14) ||
+        name_is(h, "proxy", 5) || name_is(h, "host", 4))
       continue;
     b_begin(b);
     b_put(b, "HTTP_", 5);
@@ -170,8 +186,10 @@ static int build(builder_t *b, const wagi_module_t *m, bool single, const srv_re
   b_envs(b, "CONTENT_LENGTH", num);
   b_envs(b, "REMOTE_ADDR", q->remote_addr);
   b_envs(b, "REMOTE_HOST", q->remote_addr);
-  size_t hl = 0;
-  const char *host = header_get(q, "host", &hl);
+  /* The request's host (the absolute-form target's, else Host's), else
+   * the listening address with the port. */
+  size_t hl = q->host_len;
+  const char *host = q->host;
   bool named = host != NULL;
   if (!host) {
     host = q->server_host;
@@ -240,6 +258,7 @@ void wagi_call_free(wagi_call_t *call) {
   sbuf_free(&call->args);
   sbuf_free(&call->decoded);
   sbuf_free(&call->rs.head);
+  sbuf_free(&call->log);
   free(call->argv);
   free(call->envp);
   free(call->offs);

@@ -65,8 +65,19 @@ static int scan(list_t *l, const char *dir) {
       status = fail(l, "%s/%s: path too long", dir, e->d_name);
       break;
     }
+    /* Every NAME.wasm is meant as a module: one that cannot be is an
+     * error, not a route silently missing. */
     struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (stat(path, &st) != 0) {
+      bool dangling = errno == ENOENT && lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+      status = fail(l, "%s: %s", path, dangling ? "a link to nothing (dangling)" : strerror(errno));
+      break;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      status = fail(l, "%s: %s", path,
+                    S_ISDIR(st.st_mode) ? "a directory, not a module" : "not a regular file");
+      break;
+    }
     status = add(l, path, e->d_name);
     if (status == 0 && !route_name_ok(l->ms[l->n - 1].name))
       status = fail(l, "%s: a route name takes letters, digits, '-', '_' and '.' only%s", path, "");

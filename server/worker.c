@@ -10,10 +10,9 @@
 
 #include "conn.h"
 #include "http.h"
+#include "respond.h"
 
 #define LINGER_MS 2000 /* a closing connection's wait for the client's end */
-#define IDLE_MS 60000  /* keep-alive connections idle this long are closed */
-#define READ_MS 30000  /* a request whose bytes stop coming this long */
 #define DRAIN_MS 10000 /* at shutdown: requests still being received */
 #define SWEEP_MS 500
 
@@ -44,7 +43,7 @@ static void on_wake(uv_async_t *a) {
     w->npending -= n;
   }
   pthread_mutex_unlock(&w->lock);
-  for (size_t i = 0; i < n; i++) http_open(w, fds[i]);
+  for (size_t i = 0; i < n; i++) http_open(w, fds[i] < 0 ? ~fds[i] : fds[i], fds[i] < 0);
   if (more) {
     uv_async_send(&w->wake);
     return;
@@ -56,20 +55,48 @@ static void on_wake(uv_async_t *a) {
   }
 }
 
+/* A connection's deadlines (server.h): the head from its first byte (a
+ * reserve connection's from its accept), a write's progress, a body's
+ * next bytes, a keep-alive connection's next request. */
+static void sweep_one(worker_t *w, conn_t *c, uint64_t now) {
+  const srv_config_t *cfg = &w->srv->cfg;
+  uint64_t quiet = now - c->last_ms;
+  if (c->writing) {
+    size_t left = c->tcp.write_queue_size;
+    if (left != c->write_left) {
+      c->write_left = left;
+      c->write_ms = now;
+    } else if (now - c->write_ms > cfg->write_ms) {
+      conn_close(c);
+    }
+    return;
+  }
+  if (c->lingering) {
+    if (quiet > LINGER_MS) conn_close(c);
+  } else if (c->in_head && (c->scan.bytes || c->reserve) && !c->close_after_write &&
+             now - c->head_ms > cfg->head_ms) {
+    refuse(c, 408, "the request's head did not arrive in time");
+    conn_flush(c);
+  } else if (c->in_message && !c->in_head && quiet > cfg->read_ms) {
+    conn_close(c);
+  } else if (conn_idle(c) && quiet > cfg->idle_ms) {
+    conn_close(c);
+  }
+}
+
 static void on_sweep(uv_timer_t *t) {
   worker_t *w = t->data;
   uint64_t now = uv_now(&w->loop);
   for (conn_t *c = w->conns, *next; c; c = next) {
     next = c->next;
-    uint64_t quiet = now - c->last_ms;
-    if ((c->lingering && quiet > LINGER_MS) || (conn_idle(c) && quiet > IDLE_MS) ||
-        (c->in_message && !c->writing && quiet > READ_MS) ||
-        (w->stopping && now - w->stop_ms > DRAIN_MS))
+    if (w->stopping && now - w->stop_ms > DRAIN_MS)
       conn_close(c);
+    else
+      sweep_one(w, c, now);
   }
 }
 
-bool worker_adopt(worker_t *w, int fd) {
+bool worker_adopt(worker_t *w, int fd, bool reserve) {
   pthread_mutex_lock(&w->lock);
   if (w->finished) {
     pthread_mutex_unlock(&w->lock);
@@ -85,7 +112,7 @@ bool worker_adopt(worker_t *w, int fd) {
     w->pending = p;
     w->cap_pending = cap;
   }
-  w->pending[w->npending++] = fd;
+  w->pending[w->npending++] = reserve ? ~fd : fd;
   uv_async_send(&w->wake);
   pthread_mutex_unlock(&w->lock);
   return true;
@@ -159,7 +186,10 @@ void worker_discard(worker_t *w) {
 
 void worker_free(worker_t *w) {
   pthread_mutex_lock(&w->lock);
-  for (size_t i = 0; i < w->npending; i++) close(w->pending[i]);
+  for (size_t i = 0; i < w->npending; i++) {
+    close(w->pending[i] < 0 ? ~w->pending[i] : w->pending[i]);
+    atomic_fetch_sub(&w->srv->open, 1);
+  }
   pthread_mutex_unlock(&w->lock);
   free(w->pending);
   pthread_mutex_destroy(&w->lock);

@@ -15,8 +15,9 @@ void *worker_main(void *arg);
 void worker_discard(worker_t *w);
 /* After the join (or worker_discard). */
 void worker_free(worker_t *w);
-/* Hand an accepted connection to `w` (any thread); false: w has ended. */
-bool worker_adopt(worker_t *w, int fd);
+/* Hand an accepted connection to `w` (any thread; `reserve`: accepted past
+ * max_connections); false: w has ended. */
+bool worker_adopt(worker_t *w, int fd, bool reserve);
 /* Any thread: the first call drains (idle connections close, requests in
  * flight finish), the second closes every connection. */
 void worker_stop(worker_t *w);

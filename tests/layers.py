@@ -3,8 +3,15 @@
 files, in #include lines or in cross-file calls (nm over the objects built
 from it), and no file over 400 lines. A unit is a file stem: x.c with its
 x.h. An object is matched to its source by meson's naming (dir/x.c is
-dir_x.c.o); an object of no source in the directory is an error, so is a
-directory with no object at all.
+dir_x.c.o); an object of no source in the directory is reported and
+skipped (a stale object of a removed file in an incremental build); a
+directory with no object at all is an error.
+The library (a directory with util/clock.h) also keeps one vocabulary: no
+libc assert (the checks are util/debug.h's, by debug level) and no
+__atomic_ builtins (fields shared between threads are C11 _Atomic); the
+clock read only in the files util/clock.h names; mappings chosen only in
+memory/ (pool/ and index/ name no mmap flag, protection or advice, and call
+no mapping system call: memory/pages.h names operations).
 usage: layers.py SRC_DIR OBJECT_DIR [SRC_DIR OBJECT_DIR ...]
 e.g.   layers.py src build/src/libwpool_internal.a.p runtime build/runtime/libwrt.a.p"""
 import collections, os, re, subprocess, sys
@@ -30,6 +37,47 @@ def cycles(graph):
         if not state.get(n):
             visit(n, [])
     return found
+
+
+def vocabulary_failures(src, files):
+    """The library's one vocabulary (see the top of this file)."""
+    failures = []
+
+    def code_only(text):
+        """The text with comments and string literals blanked (line numbers
+        kept); #include lines stay."""
+        return re.sub(r'/\*.*?\*/|//[^\n]*|(?<!#include )"(?:\\.|[^"\\\n])*"',
+                      lambda m: re.sub(r'[^\n]', ' ', m.group(0)), text, flags=re.S)
+
+    vocabulary = [
+        (re.compile(r'(?<![A-Za-z0-9_])assert\s*\(|#\s*include\s*<assert\.h>'),
+         'libc assert: use debug_assert / debug_assert_expensive (util/debug.h)'),
+        (re.compile(r'__atomic_\w+'),
+         '__atomic_ builtin: declare the field _Atomic and use <stdatomic.h>'),
+    ]
+    clock_h = os.path.join(src, 'util', 'clock.h')
+    readers = re.search(r'Readers:([^\n]*)', open(clock_h).read())
+    readers = set(readers.group(1).split()) if readers else set()
+    if not readers:
+        failures.append('util/clock.h names no readers ("Readers: a.c b.c")')
+    vocabulary.append((re.compile(r'\bclock_now_ns\s*\(|\bclock_gettime\s*\('),
+                       'reads the clock: only the files util/clock.h names may'))
+    mapping = (re.compile(r'\b(MAP|PROT|MADV)_[A-Z_]+\b|\bos_(mmap|munmap|unmap_whole|mprotect|'
+                          r'madvise|process_madvise)\s*\(|<sys/mman\.h>'),
+               'chooses a mapping outside memory/: call an operation of memory/pages.h')
+    vocabulary.append(mapping)
+    for f in sorted(files):
+        rel = os.path.relpath(f, src)
+        code = code_only(open(f).read())
+        for pattern, why in vocabulary:
+            if why.startswith('reads the clock') and (rel in readers or f == clock_h):
+                continue
+            if pattern is mapping[0] and not rel.startswith(('pool/', 'index/')):
+                continue
+            for m in pattern.finditer(code):
+                line = code.count('\n', 0, m.start()) + 1
+                failures.append('%s:%d: %s' % (os.path.relpath(f, src), line, why))
+    return failures
 
 
 def check(src, objdir):
@@ -60,6 +108,8 @@ def check(src, objdir):
         inc[unit(f)]
     for c in cycles(inc):
         failures.append('include circle: ' + ' -> '.join(c))
+    if os.path.exists(os.path.join(src, 'util', 'clock.h')):
+        failures += vocabulary_failures(src, files)
 
     # Cross-file calls: who defines what each object uses.
     by_object = {os.path.relpath(f, src).replace(os.sep, '_') + '.o': unit(f)
@@ -69,7 +119,7 @@ def check(src, objdir):
         if not name.endswith('.o'):
             continue
         if name not in by_object:
-            failures.append('object %s has no source in %s' % (name, src))
+            print('note: object %s has no source in %s (stale): skipped' % (name, src))
             continue
         u = by_object[name]
         out = subprocess.run(['nm', os.path.join(objdir, name)], check=True,

@@ -3,16 +3,17 @@
  * Invariants, checked by index_is_valid():
  *   used_count + warm_count + (capacity - next_cold) == capacity
  *   state[s] == SLOT_COLD                 <=>  s >= next_cold
+ *   (entries of slots >= next_cold are never written: zero pages)
  *   s on the warm list                    <=>  state[s] == SLOT_WARM
  *   s on affine[m]                        <=>  state[s] == SLOT_WARM && affinity[s] == m
  *   s on no list                          =>   both links of s are INDEX_NONE
  */
 #include "index/index.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
+#include "util/debug.h"
 #include "util/heap.h"
 
 static const index_link_t LINK_NONE = {INDEX_NONE, INDEX_NONE};
@@ -22,8 +23,9 @@ static void list_init(index_list_t *l) {
   l->tail = INDEX_NONE;
 }
 
-/* Append `id` as the most recently freed element. */
+/* Append `id`, on no list of this kind, as the most recently freed. */
 static void list_append(index_list_t *l, index_link_t *links, uint32_t id) {
+  debug_assert(links[id].prev == INDEX_NONE && links[id].next == INDEX_NONE && l->head != id);
   links[id].prev = l->tail;
   links[id].next = INDEX_NONE;
   if (l->tail != INDEX_NONE)
@@ -36,6 +38,8 @@ static void list_append(index_list_t *l, index_link_t *links, uint32_t id) {
 /* Unlink `id`; leaves links[id] == LINK_NONE. */
 static void list_remove(index_list_t *l, index_link_t *links, uint32_t id) {
   index_link_t k = links[id];
+  debug_assert(k.prev != INDEX_NONE ? links[k.prev].next == id : l->head == id);
+  debug_assert(k.next != INDEX_NONE ? links[k.next].prev == id : l->tail == id);
   if (k.next != INDEX_NONE)
     links[k.next].prev = k.prev;
   else
@@ -47,77 +51,102 @@ static void list_remove(index_list_t *l, index_link_t *links, uint32_t id) {
   links[id] = LINK_NONE;
 }
 
+/* Module m's list of warm affine slots: in segment k, whose INDEX_SEG0 << k
+ * heads are ids [INDEX_SEG0 * (2^k - 1), INDEX_SEG0 * (2^(k+1) - 1)). */
+static index_list_t *affine_list(const index_t *ix, uint32_t m) {
+  uint64_t k = (uint64_t)m + INDEX_SEG0;
+  unsigned seg = 63 - (unsigned)__builtin_clzll(k) - (unsigned)__builtin_ctz(INDEX_SEG0);
+  return &ix->affine[seg][k - ((uint64_t)INDEX_SEG0 << seg)];
+}
+
+/* Module ids that `nsegs` segments hold. */
+static uint32_t segs_cap(uint32_t nsegs) {
+  uint64_t cap = (uint64_t)INDEX_SEG0 * ((1ull << nsegs) - 1);
+  return cap < INDEX_NONE ? (uint32_t)cap : INDEX_NONE;
+}
+
 int index_init(index_t *ix, uint32_t capacity, uint32_t max_unused_warm) {
   memset(ix, 0, sizeof(*ix));
   if (capacity > INDEX_MAX_SLOTS) return -EINVAL;
   ix->capacity = capacity;
   ix->max_unused_warm = max_unused_warm;
   list_init(&ix->warm);
-  ix->state = heap_calloc(capacity, sizeof(*ix->state));
-  ix->affinity = heap_calloc(capacity, sizeof(*ix->affinity));
-  ix->warm_link = heap_calloc(capacity, sizeof(*ix->warm_link));
-  ix->affine_link = heap_calloc(capacity, sizeof(*ix->affine_link));
-  if (!ix->state || !ix->affinity || !ix->warm_link || !ix->affine_link) goto fail;
-  for (uint32_t s = 0; s < capacity; s++) {
-    ix->affinity[s] = INDEX_NONE;
-    ix->warm_link[s] = LINK_NONE;
-    ix->affine_link[s] = LINK_NONE;
-  }
+  /* Zero pages until a slot is first taken (take_cold_locked writes its
+   * entries): SLOT_COLD is 0, and nothing reads a cold slot's other
+   * entries. */
+  ix->state = heap_array(capacity, sizeof(*ix->state));
+  ix->affinity = heap_array(capacity, sizeof(*ix->affinity));
+  ix->warm_link = heap_array(capacity, sizeof(*ix->warm_link));
+  ix->affine_link = heap_array(capacity, sizeof(*ix->affine_link));
   spin_lock_init(&ix->lock);
+  if (!ix->state || !ix->affinity || !ix->warm_link || !ix->affine_link) {
+    index_destroy(ix);
+    return -ENOMEM;
+  }
   return 0;
-fail:
-  heap_free(ix->state);
-  heap_free(ix->affinity);
-  heap_free(ix->warm_link);
-  heap_free(ix->affine_link);
-  memset(ix, 0, sizeof(*ix));
-  return -ENOMEM;
 }
 
 void index_destroy(index_t *ix) {
-  heap_free(ix->state);
-  heap_free(ix->affinity);
-  heap_free(ix->warm_link);
-  heap_free(ix->affine_link);
-  heap_free(ix->affine);
+  heap_array_free(ix->state, ix->capacity, sizeof(*ix->state));
+  heap_array_free(ix->affinity, ix->capacity, sizeof(*ix->affinity));
+  heap_array_free(ix->warm_link, ix->capacity, sizeof(*ix->warm_link));
+  heap_array_free(ix->affine_link, ix->capacity, sizeof(*ix->affine_link));
+  for (uint32_t k = 0; k < ix->nsegs; k++) heap_free(ix->affine[k]);
   memset(ix, 0, sizeof(*ix));
 }
 
 int index_reserve_modules(index_t *ix, uint32_t nmodules) {
-  int err = 0;
-  spin_lock(&ix->lock);
-  if (nmodules > ix->module_cap) {
-    /* Grow geometrically so that creating modules one by one is O(1)
-     * amortised; the lock is held because alloc/free read the array. */
-    uint64_t cap = ix->module_cap ? ix->module_cap : 16;
-    while (cap < nmodules) cap *= 2;
-    if (cap > INDEX_NONE) cap = INDEX_NONE;
-    index_list_t *a = heap_realloc(ix->affine, (size_t)cap * sizeof(*a));
-    if (a) {
-      for (uint64_t m = ix->module_cap; m < cap; m++) list_init(&a[m]);
-      ix->affine = a;
-      ix->module_cap = (uint32_t)cap;
-    } else {
-      err = -ENOMEM;
+  for (;;) {
+    /* Segments only ever get added: a stale count costs segments made for
+     * nothing, found out under the lock. */
+    uint32_t have = atomic_load_explicit(&ix->nsegs, memory_order_acquire), want = have;
+    while (want < INDEX_SEGS && segs_cap(want) < nmodules) want++;
+    if (want == have) return nmodules <= segs_cap(have) ? 0 : -ENOMEM;
+    /* The new segments, made outside the lock: alloc and free read the
+     * segments under it, and new ones only add ids. */
+    index_list_t *made[INDEX_SEGS] = {0};
+    for (uint32_t k = have; k < want; k++) {
+      size_t n = (size_t)INDEX_SEG0 << k;
+      made[k] = heap_calloc(n, sizeof(*made[k]));
+      if (!made[k]) {
+        for (uint32_t j = have; j < k; j++) heap_free(made[j]);
+        return -ENOMEM;
+      }
+      for (size_t m = 0; m < n; m++) list_init(&made[k][m]);
     }
+    spin_lock(&ix->lock);
+    bool published = atomic_load_explicit(&ix->nsegs, memory_order_relaxed) == have;
+    if (published) { /* else another thread added segments meanwhile: again */
+      for (uint32_t k = have; k < want; k++) ix->affine[k] = made[k];
+      ix->module_cap = segs_cap(want);
+      atomic_store_explicit(&ix->nsegs, want, memory_order_release);
+    }
+    spin_unlock(&ix->lock);
+    if (published) return 0;
+    for (uint32_t k = have; k < want; k++) heap_free(made[k]);
   }
-  spin_unlock(&ix->lock);
-  return err;
 }
 
-/* Take the lowest cold slot, or INDEX_NONE. */
+/* Take the lowest cold slot, or INDEX_NONE. Its entries are written here
+ * first: a cold slot's are zero pages nobody reads. */
 static uint32_t take_cold_locked(index_t *ix) {
+  debug_assert(spin_is_locked(&ix->lock));
   if (ix->next_cold == ix->capacity) return INDEX_NONE;
-  return ix->next_cold++;
+  uint32_t slot = ix->next_cold++;
+  debug_assert(ix->state[slot] == SLOT_COLD);
+  ix->warm_link[slot] = LINK_NONE;
+  ix->affine_link[slot] = LINK_NONE;
+  return slot;
 }
 
 /* Take a warm slot off the warm list and its affine list. */
 static void unlink_warm_locked(index_t *ix, uint32_t slot) {
-  assert(ix->state[slot] == SLOT_WARM);
+  debug_assert(spin_is_locked(&ix->lock));
+  debug_assert(slot < ix->next_cold && ix->state[slot] == SLOT_WARM && ix->warm_count > 0);
   list_remove(&ix->warm, ix->warm_link, slot);
   ix->warm_count--;
   uint32_t m = ix->affinity[slot];
-  if (m != INDEX_NONE) list_remove(&ix->affine[m], ix->affine_link, slot);
+  if (m != INDEX_NONE) list_remove(affine_list(ix, m), ix->affine_link, slot);
 }
 
 uint32_t index_alloc(index_t *ix, uint32_t module, index_pick_t *pick) {
@@ -125,10 +154,10 @@ uint32_t index_alloc(index_t *ix, uint32_t module, index_pick_t *pick) {
   uint32_t slot = INDEX_NONE;
 
   spin_lock(&ix->lock);
-  assert(module == INDEX_NONE || module < ix->module_cap);
-  if (module != INDEX_NONE && ix->affine[module].tail != INDEX_NONE) {
+  debug_assert(module == INDEX_NONE || module < ix->module_cap);
+  if (module != INDEX_NONE && affine_list(ix, module)->tail != INDEX_NONE) {
     /* Rule 1, MRU: its pages and mappings are the most likely still warm. */
-    slot = ix->affine[module].tail;
+    slot = affine_list(ix, module)->tail;
     how = INDEX_PICK_AFFINE;
   } else if (ix->warm_count < ix->max_unused_warm) {
     /* Rule 2: below N, keep every warm slot's affinity and take a cold slot;
@@ -145,7 +174,7 @@ uint32_t index_alloc(index_t *ix, uint32_t module, index_pick_t *pick) {
     slot = ix->warm.head;
     how = INDEX_PICK_WARM;
     if (slot == INDEX_NONE) {
-      assert(ix->max_unused_warm == 0);
+      debug_assert(ix->max_unused_warm == 0);
       slot = take_cold_locked(ix);
       how = INDEX_PICK_COLD;
     }
@@ -173,14 +202,16 @@ uint32_t index_alloc(index_t *ix, uint32_t module, index_pick_t *pick) {
 }
 
 static void free_locked(index_t *ix, uint32_t slot) {
-  assert(slot < ix->capacity && ix->state[slot] == SLOT_USED);
+  debug_assert(spin_is_locked(&ix->lock));
+  debug_assert(slot < ix->next_cold && ix->state[slot] == SLOT_USED && ix->used_count > 0);
+  debug_assert(ix->affinity[slot] == INDEX_NONE || ix->affinity[slot] < ix->module_cap);
   ix->state[slot] = SLOT_WARM;
   ix->used_count--;
   list_append(&ix->warm, ix->warm_link, slot);
   ix->warm_count++;
   if (ix->warm_count > ix->counters.peak_warm) ix->counters.peak_warm = ix->warm_count;
   uint32_t m = ix->affinity[slot];
-  if (m != INDEX_NONE) list_append(&ix->affine[m], ix->affine_link, slot);
+  if (m != INDEX_NONE) list_append(affine_list(ix, m), ix->affine_link, slot);
   ix->counters.frees++;
 }
 
@@ -192,7 +223,7 @@ void index_free(index_t *ix, uint32_t slot) {
 
 void index_free_unaffine(index_t *ix, uint32_t slot) {
   spin_lock(&ix->lock);
-  assert(slot < ix->capacity && ix->state[slot] == SLOT_USED);
+  debug_assert(slot < ix->next_cold && ix->state[slot] == SLOT_USED);
   ix->affinity[slot] = INDEX_NONE;
   free_locked(ix, slot);
   spin_unlock(&ix->lock);
@@ -200,9 +231,9 @@ void index_free_unaffine(index_t *ix, uint32_t slot) {
 
 uint32_t index_clear(index_t *ix, uint32_t module) {
   spin_lock(&ix->lock);
-  assert(module < ix->module_cap);
+  debug_assert(module < ix->module_cap);
   /* MRU first, as rule 1 would; the order does not matter to a drain. */
-  uint32_t slot = ix->affine[module].tail;
+  uint32_t slot = affine_list(ix, module)->tail;
   if (slot != INDEX_NONE) {
     unlink_warm_locked(ix, slot);
     ix->state[slot] = SLOT_USED;
@@ -214,9 +245,16 @@ uint32_t index_clear(index_t *ix, uint32_t module) {
   return slot;
 }
 
+uint32_t index_touched(index_t *ix) {
+  spin_lock(&ix->lock);
+  uint32_t n = ix->next_cold;
+  spin_unlock(&ix->lock);
+  return n;
+}
+
 index_slot_state_t index_slot_state(index_t *ix, uint32_t slot) {
   spin_lock(&ix->lock);
-  assert(slot < ix->capacity);
+  debug_assert(slot < ix->capacity);
   index_slot_state_t st = (index_slot_state_t)ix->state[slot];
   spin_unlock(&ix->lock);
   return st;
@@ -224,7 +262,7 @@ index_slot_state_t index_slot_state(index_t *ix, uint32_t slot) {
 
 bool index_has_affine(index_t *ix, uint32_t module) {
   spin_lock(&ix->lock);
-  bool any = module < ix->module_cap && ix->affine[module].tail != INDEX_NONE;
+  bool any = module < ix->module_cap && affine_list(ix, module)->tail != INDEX_NONE;
   spin_unlock(&ix->lock);
   return any;
 }
@@ -268,9 +306,11 @@ bool index_is_valid(index_t *ix) {
   spin_lock(&ix->lock);
   uint64_t used = 0, warm = 0, affine = 0;
   if (ix->next_cold > ix->capacity) ok = false;
-  for (uint32_t s = 0; ok && s < ix->capacity; s++) {
+  /* Slots past next_cold were never taken: their entries are untouched
+   * zero pages, so only the slots taken so far are walked. */
+  for (uint32_t s = 0; ok && s < ix->next_cold; s++) {
     uint8_t st = ix->state[s];
-    if ((st == SLOT_COLD) != (s >= ix->next_cold)) ok = false;
+    if (st != SLOT_USED && st != SLOT_WARM) ok = false; /* taken once, never cold again */
     if (st == SLOT_USED) used++;
     if (st == SLOT_WARM) {
       warm++;
@@ -282,7 +322,6 @@ bool index_is_valid(index_t *ix) {
       if (memcmp(&ix->warm_link[s], &LINK_NONE, sizeof(LINK_NONE)) != 0 ||
           memcmp(&ix->affine_link[s], &LINK_NONE, sizeof(LINK_NONE)) != 0)
         ok = false;
-      if (st == SLOT_COLD && ix->affinity[s] != INDEX_NONE) ok = false;
     }
   }
   if (ok && (used != ix->used_count || warm != ix->warm_count ||
@@ -291,7 +330,7 @@ bool index_is_valid(index_t *ix) {
   if (ok && list_check(ix, &ix->warm, ix->warm_link, INDEX_NONE) != warm) ok = false;
   uint64_t on_affine = 0;
   for (uint32_t m = 0; ok && m < ix->module_cap; m++) {
-    uint64_t n = list_check(ix, &ix->affine[m], ix->affine_link, m);
+    uint64_t n = list_check(ix, affine_list(ix, m), ix->affine_link, m);
     if (n == UINT64_MAX) ok = false;
     else on_affine += n;
   }

@@ -9,17 +9,21 @@
  * dense small integers handed out by the caller, so the affine lists are an
  * array indexed by module id, not a hash table.
  *
- * Memory: all per-slot metadata is allocated by index_init(); the per-module
- * list heads grow only in index_reserve_modules() (called when a module is
- * created). index_alloc(), index_free() and index_clear() never allocate.
+ * Memory: all per-slot metadata (INDEX_SLOT_BYTES a slot) is allocated by
+ * index_init(), committed as slots are first taken (lowest first): a slot
+ * never taken costs no memory. The per-module list heads grow only in
+ * index_reserve_modules() (called when a module is created). index_alloc(),
+ * index_free() and index_clear() never allocate.
  *
  * Thread safety: every function except init/destroy takes the index's lock,
- * a spin lock: no section is longer than a few list operations, except
- * index_reserve_modules() growing the module array (rare; O(modules)).
+ * a spin lock: no section is longer than a few list operations.
+ * index_reserve_modules() allocates and initialises a new segment of list
+ * heads outside the lock and takes it only to publish the segment.
  */
 #ifndef WPOOL_INDEX_H
 #define WPOOL_INDEX_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,6 +31,11 @@
 
 /* "No slot" and "no module". Slot ids and module ids are < INDEX_NONE. */
 #define INDEX_NONE UINT32_MAX
+
+/* The per-module list heads live in segments that never move: segment k
+ * holds INDEX_SEG0 << k heads, so 29 of them cover every module id. */
+#define INDEX_SEG0 16u
+#define INDEX_SEGS 29
 
 /* The maximum slot count: ids must stay below INDEX_NONE. */
 #define INDEX_MAX_SLOTS (INDEX_NONE - 1)
@@ -80,7 +89,11 @@ typedef struct index {
   uint32_t *affinity;       /* [capacity] module id or INDEX_NONE */
   index_link_t *warm_link;  /* [capacity] links on the warm list */
   index_link_t *affine_link; /* [capacity] links on affine[affinity] */
-  index_list_t *affine;     /* [module_cap] warm slots affine to a module */
+  /* Warm slots affine to each module: module m's list is in segment
+   * floor(log2(m / INDEX_SEG0 + 1)) (index_affine()); segments [0, nsegs)
+   * exist. Segments never move: growing adds one. */
+  index_list_t *affine[INDEX_SEGS];
+  _Atomic uint32_t nsegs;   /* written under the lock; growing reads it without */
   uint32_t module_cap;      /* module ids < module_cap are valid */
   index_counters_t counters;
 } index_t;
@@ -90,8 +103,9 @@ typedef struct index {
 int index_init(index_t *ix, uint32_t capacity, uint32_t max_unused_warm);
 void index_destroy(index_t *ix);
 
-/* Make module ids [0, nmodules) valid. May allocate; O(nmodules) when it
- * grows (amortised: the array at least doubles). Return: 0 or -ENOMEM. */
+/* Make module ids [0, nmodules) valid. May allocate, outside the lock;
+ * O(nmodules) when it grows (amortised: each new segment doubles the
+ * capacity), never a copy. Return: 0 or -ENOMEM. */
 int index_reserve_modules(index_t *ix, uint32_t nmodules);
 
 /* Take a slot for `module` (INDEX_NONE for no module) by the policy.
@@ -110,6 +124,13 @@ void index_free_unaffine(index_t *ix, uint32_t slot);
  * with no affinity. Return: the slot id, or INDEX_NONE when there is none.
  * The module-drop hook calls this until INDEX_NONE to drain a module. */
 uint32_t index_clear(index_t *ix, uint32_t module);
+
+/* Bytes of metadata per slot: its state, affinity and two links. */
+#define INDEX_SLOT_BYTES (sizeof(uint8_t) + sizeof(uint32_t) + 2 * sizeof(index_link_t))
+
+/* Slots ever taken: exactly [0, index_touched()); the rest are cold and
+ * their records untouched. O(1). */
+uint32_t index_touched(index_t *ix);
 
 /* Read consistent copies of the counters and gauges. */
 void index_counters(index_t *ix, index_counters_t *out, uint32_t *warm,

@@ -6,10 +6,12 @@
 #include <sys/uio.h>
 
 #include "memory/region.h"
+#include "util/debug.h"
 
 void decommit_ctx_init(decommit_ctx_t *c, mem_counters_t *counters) {
   os_self_fd_init(&c->pidfd, os_pidfd_open_self);
-  c->no_pmadv = false;
+  atomic_init(&c->probed, false);
+  atomic_init(&c->no_pmadv, false);
   c->counters = counters;
 }
 
@@ -17,14 +19,15 @@ void decommit_ctx_destroy(decommit_ctx_t *c) { os_self_fd_destroy(&c->pidfd); }
 
 void decommit_probe(decommit_ctx_t *c) {
   int pidfd;
-  if (__atomic_load_n(&c->probed, __ATOMIC_ACQUIRE) || os_self_fd_get(&c->pidfd, &pidfd) != 0)
+  if (atomic_load_explicit(&c->probed, memory_order_acquire) ||
+      os_self_fd_get(&c->pidfd, &pidfd) != 0)
     return;
   int64_t r = os_process_madvise(pidfd, NULL, 0, MADV_DONTNEED);
   if (r == -EINVAL || r == -ENOSYS || r == -EPERM)
-    __atomic_store_n(&c->no_pmadv, true, __ATOMIC_RELAXED); /* kernel before 6.13 */
+    atomic_store_explicit(&c->no_pmadv, true, memory_order_relaxed); /* kernel before 6.13 */
   else if (r != 0)
     return; /* could not tell: ask again next time */
-  __atomic_store_n(&c->probed, true, __ATOMIC_RELEASE);
+  atomic_store_explicit(&c->probed, true, memory_order_release);
 }
 
 void decommit_flush(decommit_batch_t *b) {
@@ -34,8 +37,9 @@ void decommit_flush(decommit_batch_t *b) {
   for (unsigned i = 0; i < b->n; i++) COUNTER_ADD(c->counters, madvise_bytes, b->r[i].len);
   int pidfd;
   if (b->n > 1) decommit_probe(c);
-  if (b->n > 1 && __atomic_load_n(&c->probed, __ATOMIC_ACQUIRE) &&
-      !__atomic_load_n(&c->no_pmadv, __ATOMIC_RELAXED) && os_self_fd_get(&c->pidfd, &pidfd) == 0) {
+  if (b->n > 1 && atomic_load_explicit(&c->probed, memory_order_acquire) &&
+      !atomic_load_explicit(&c->no_pmadv, memory_order_relaxed) &&
+      os_self_fd_get(&c->pidfd, &pidfd) == 0) {
     struct iovec iov[DECOMMIT_RANGES_MAX];
     for (unsigned i = 0; i < b->n; i++) iov[i] = (struct iovec){b->r[i].p, b->r[i].len};
     int64_t r = os_process_madvise(pidfd, iov, b->n, MADV_DONTNEED);
@@ -66,6 +70,8 @@ void decommit_flush(decommit_batch_t *b) {
 
 void decommit_add(decommit_batch_t *b, uint8_t *p, uint64_t len, uint8_t *base,
                   const image_t *img, uint64_t writable) {
+  /* Whole pages of one region. */
+  debug_assert(((uintptr_t)p | len) % os_page_size() == 0 && p >= base);
   if (!len) return;
   decommit_range_t *last = b->n ? &b->r[b->n - 1] : NULL;
   if (last && last->p + last->len == p && last->base == base && last->img == img &&

@@ -7,6 +7,7 @@
 #ifndef WPOOL_DECOMMIT_H
 #define WPOOL_DECOMMIT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,8 +28,8 @@ typedef struct decommit_ctx {
    * ourselves (6.13+), asked once with an empty call (decommit_probe):
    * after a yes, an EINVAL means a range was refused (mlock'ed pages),
    * not that the call is unknown. */
-  bool probed;
-  bool no_pmadv; /* the kernel refused the call itself: madvise per range */
+  _Atomic bool probed;
+  _Atomic bool no_pmadv; /* the kernel refused the call itself: madvise per range */
   mem_counters_t *counters;
 } decommit_ctx_t;
 

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include "memory/os.h"
+#include "memory/pages.h"
 #include "util/heap.h"
 
 static uint64_t round_down(uint64_t v, uint64_t a) { return v & ~(a - 1); }
@@ -55,10 +56,8 @@ int image_build(const wpool_memory_desc_t *desc, mem_counters_t *counters, image
     }
     /* Sealed: nobody can change the bytes under the mappings. */
     if (!err) err = os_add_seals(img->fd, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_WRITE | F_SEAL_SEAL);
-    void *view = NULL;
-    if (!err) err = os_mmap(NULL, img->len, PROT_READ, MAP_SHARED, img->fd, 0, &view);
+    if (!err) err = pages_view(img->fd, img->len, &img->view);
     if (err) goto fail;
-    img->view = view;
   }
   if (!img->view) img->view = img->data;
   COUNTER_ADD(counters, images_live, 1);
@@ -73,7 +72,7 @@ fail:
 void image_unref(image_t *img) {
   if (atomic_fetch_sub_explicit(&img->refs, 1, memory_order_acq_rel) != 1) return;
   if (img->fd >= 0) {
-    os_unmap_whole((void *)img->view, img->len);
+    pages_unreserve((uint8_t *)img->view, img->len);
     os_close(img->fd);
   }
   heap_free(img->data);

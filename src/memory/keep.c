@@ -4,14 +4,16 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "memory/os.h"
+#include "memory/pages.h"
 #include "memory/region.h"
 #include "util/clock.h"
+#include "util/debug.h"
 #include "util/heap.h"
+#include "util/options.h"
 
 /* ---- pristine pages ------------------------------------------------------ */
 
@@ -47,7 +49,7 @@ enum { MEASURE_PAGES = 64, MEASURE_ROUNDS = 3, SHRINK_PAGES = 16 };
 
 static keep_costs_t costs;
 static pthread_once_t costs_once = PTHREAD_ONCE_INIT;
-static dirty_scanner_t *costs_scanner; /* the first caller's, for the measurement */
+static _Atomic(dirty_scanner_t *) costs_scanner; /* the first caller's, for the measurement */
 static _Atomic uint64_t shrink_estimate; /* ns per page: keep_shrink_ns() */
 static uint64_t shrink_pinned;           /* WPOOL_KEEP_SHRINK_NS, or 0 */
 static uint64_t shrink_call_ns;          /* an mprotect over no resident page */
@@ -59,21 +61,12 @@ static void count_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
-/* The positive number in environment variable `name`, or `otherwise`. */
-static uint64_t env_number(const char *name, uint64_t otherwise) {
-  const char *env = getenv(name);
-  char *end;
-  unsigned long long v = env && *env ? strtoull(env, &end, 10) : 0;
-  return env && *env && !*end && v >= 1 ? v : otherwise;
-}
-
 static void measure(void) {
   /* Used when the scratch mapping cannot be had: a bare-metal guess. */
   costs = (keep_costs_t){.fault_ns = 1000, .check_ns = 100, .memset_ns = 100};
   uint64_t page = os_page_size(), len = MEASURE_PAGES * page;
-  void *p;
-  if (os_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &p) == 0) {
-    uint8_t *b = p;
+  uint8_t *b;
+  if (pages_reserve(len, true, &b) == 0) {
     uint64_t fault = UINT64_MAX, check = UINT64_MAX, zero = UINT64_MAX, scan = UINT64_MAX,
              advise = UINT64_MAX, shrink = UINT64_MAX, shrink_call = UINT64_MAX;
     volatile bool sink = false;
@@ -86,7 +79,8 @@ static void measure(void) {
       uint64_t t2 = clock_now_ns();
       for (uint64_t i = 0; i < len; i += page) sink |= all_zero(b + i, page);
       uint64_t t3 = clock_now_ns(), found = 0;
-      if (costs_scanner && dirty_scan(costs_scanner, b, len, count_run, &found) >= 0)
+      dirty_scanner_t *scanner = atomic_load_explicit(&costs_scanner, memory_order_relaxed);
+      if (scanner && dirty_scan(scanner, b, len, count_run, &found) >= 0)
         scan = min_u64(scan, clock_now_ns() - t3);
       uint64_t t4 = clock_now_ns();
       if (os_madvise(b, page, MADV_DONTNEED) == 0) advise = min_u64(advise, clock_now_ns() - t4);
@@ -97,11 +91,11 @@ static void measure(void) {
       uint8_t *full = b + page, *empty = b + (1 + SHRINK_PAGES) * page;
       if (os_madvise(empty, SHRINK_PAGES * page, MADV_DONTNEED) != 0) break;
       uint64_t t5 = clock_now_ns();
-      if (os_mprotect(full, SHRINK_PAGES * page, PROT_NONE) != 0) break;
+      if (pages_protect(full, SHRINK_PAGES * page, false) != 0) break;
       uint64_t t6 = clock_now_ns();
-      if (os_mprotect(empty, SHRINK_PAGES * page, PROT_NONE) != 0) break;
+      if (pages_protect(empty, SHRINK_PAGES * page, false) != 0) break;
       uint64_t t7 = clock_now_ns();
-      if (os_mprotect(full, 2 * SHRINK_PAGES * page, PROT_READ | PROT_WRITE) != 0) break;
+      if (pages_protect(full, 2 * SHRINK_PAGES * page, true) != 0) break;
       shrink_call = min_u64(shrink_call, t7 - t6);
       shrink = min_u64(shrink, (t6 - t5) > (t7 - t6) ? (t6 - t5 - (t7 - t6)) / SHRINK_PAGES : 0);
       fault = min_u64(fault, (t1 - t0) / MEASURE_PAGES);
@@ -109,7 +103,7 @@ static void measure(void) {
       check = min_u64(check, (t3 - t2) / MEASURE_PAGES);
     }
     (void)sink;
-    os_munmap(b, len);
+    pages_unreserve(b, len);
     if (fault != UINT64_MAX)
       costs = (keep_costs_t){.fault_ns = fault, .check_ns = check ? check : 1,
                              .memset_ns = zero ? zero : 1,
@@ -118,7 +112,7 @@ static void measure(void) {
                              .shrink_ns = shrink != UINT64_MAX ? shrink : 0};
     shrink_call_ns = shrink_call != UINT64_MAX ? shrink_call : 0;
   }
-  shrink_pinned = env_number("WPOOL_KEEP_SHRINK_NS", 0);
+  shrink_pinned = option_get(OPTION_KEEP_SHRINK_NS);
   costs.shrink_ns = shrink_pinned ? shrink_pinned : costs.shrink_ns;
   atomic_store_explicit(&shrink_estimate, costs.shrink_ns, memory_order_relaxed);
   /* Keeping a page costs a zeroing at most frees of its slot and a read
@@ -127,22 +121,35 @@ static void measure(void) {
   uint64_t keep = costs.memset_ns + costs.check_ns / KEEP_SAMPLE;
   uint64_t w = costs.fault_ns / (keep ? keep : 1);
   /* For experiments and tests: the window chosen by hand, whatever the
-   * costs (docs/reset.md). */
-  w = env_number("WPOOL_KEEP_WINDOW", w);
+   * costs (util/options.h). */
+  if (option_get(OPTION_KEEP_WINDOW)) w = option_get(OPTION_KEEP_WINDOW);
   costs.window = (uint32_t)(w < 1 ? 1 : w > KEEP_WINDOW_MAX ? KEEP_WINDOW_MAX : w);
   /* A call that gives pages back pays a TLB flush: worth it once the
    * checks it saves over a window pay for it. */
-  uint64_t d = env_number("WPOOL_KEEP_DROP_MIN", costs.madvise_ns / ((keep ? keep : 1) * costs.window));
+  uint64_t d = option_get(OPTION_KEEP_DROP_MIN);
+  if (!d) d = costs.madvise_ns / ((keep ? keep : 1) * costs.window);
   costs.drop_min = (uint32_t)(d < 1 ? 1 : d > KEEP_DROPS_MAX ? KEEP_DROPS_MAX : d);
 }
 
 const keep_costs_t *keep_costs(dirty_scanner_t *scanner) {
-  if (!costs_scanner) costs_scanner = scanner; /* before the once; a race is harmless */
+  /* The first scanner offered times the scan (any would do). */
+  dirty_scanner_t *none = NULL;
+  if (scanner)
+    atomic_compare_exchange_strong_explicit(&costs_scanner, &none, scanner, memory_order_relaxed,
+                                            memory_order_relaxed);
   pthread_once(&costs_once, measure);
   return &costs;
 }
 
 /* ---- shrinks ------------------------------------------------------------------ */
+
+keep_shrink_timer_t keep_shrink_start(uint64_t pages) {
+  return (keep_shrink_timer_t){.start_ns = pages ? clock_now_ns() : 0, .pages = pages};
+}
+
+void keep_shrink_done(keep_shrink_timer_t t) {
+  if (t.pages) keep_shrink_note(clock_now_ns() - t.start_ns, t.pages);
+}
 
 void keep_shrink_note(uint64_t ns, uint64_t pages) {
   if (!pages || shrink_pinned) return;
@@ -287,6 +294,10 @@ static bool restore_whole(const keep_region_t *r, keep_marks_t *m, const keep_co
 
 int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner,
                decommit_batch_t *batch, keep_result_t *out) {
+  /* Whole pages; the writable bytes within those that may hold private
+   * pages; a record to judge them by. */
+  debug_assert(r->scan_bytes % os_page_size() == 0 && r->writable_bytes <= r->scan_bytes);
+  debug_assert(m->marks && m->pages > 0 && (!r->img || r->img->offset + r->img->len <= r->writable_bytes));
   *out = (keep_result_t){0};
   const keep_costs_t *c = keep_costs(scanner);
   uint64_t page = os_page_size();

@@ -64,9 +64,19 @@ const keep_costs_t *keep_costs(dirty_scanner_t *scanner);
  * mprotect of pages kept resident, whose TLB shoot-down costs whatever
  * this machine and its load make it (per page in a VM that flushes page by
  * page; more when other CPUs run the process). So it is learnt: every
- * shrink over kept pages reports its time (keep_shrink_note), and
+ * shrink over kept pages reports its time (keep_shrink_done), and
  * keep_shrink_ns() is the running estimate per page, starting from the
  * measured one. WPOOL_KEEP_SHRINK_NS=N pins it. */
+typedef struct keep_shrink_timer {
+  uint64_t start_ns, pages;
+} keep_shrink_timer_t;
+/* Time a shrink over `pages` kept pages (0: none, nothing timed): start
+ * just before its mprotect, done after it succeeded; done reports the
+ * time to keep_shrink_note. */
+keep_shrink_timer_t keep_shrink_start(uint64_t pages);
+void keep_shrink_done(keep_shrink_timer_t t);
+/* Learn from a shrink of `pages` kept pages that took `ns` (tests feed it
+ * their own times). */
 void keep_shrink_note(uint64_t ns, uint64_t pages);
 uint64_t keep_shrink_ns(void);
 

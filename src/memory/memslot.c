@@ -3,23 +3,20 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "memory/os.h"
+#include "memory/pages.h"
 #include "memory/region.h"
 #include "memory/reset.h"
-#include "util/clock.h"
+#include "util/debug.h"
 
-#define ANON_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED)
-
-static int protect(const memslot_ctx_t *ctx, uint8_t *addr, uint64_t len, int prot) {
+static int protect(const memslot_ctx_t *ctx, uint8_t *addr, uint64_t len, bool accessible) {
   COUNTER_ADD(ctx->counters, mprotect_calls, 1);
-  return os_mprotect(addr, len, prot);
+  return pages_protect(addr, len, accessible);
 }
 
 int memslot_full_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
-  void *p;
-  int err = os_mmap(base, ctx->reservation, PROT_NONE, ANON_FLAGS, -1, 0, &p);
+  int err = pages_fresh(base, ctx->reservation, false);
   if (err) {
     s->unknown = true;
     return err;
@@ -29,7 +26,7 @@ int memslot_full_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
     image_unref(s->image);
     s->image = NULL;
   }
-  __atomic_store_n(&s->accessible, 0, __ATOMIC_RELAXED);
+  atomic_store_explicit(&s->accessible, 0, memory_order_relaxed);
   s->resident_end = 0;
   keep_marks_clear(&s->kept);
   s->unknown = false;
@@ -41,13 +38,12 @@ int memslot_full_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
  * it all, else an mmap and an mprotect. */
 static int replace(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t bytes) {
   uint64_t hi = memslot_resident_span(s);
-  void *p;
   int err;
   if (hi <= bytes) {
-    err = os_mmap(base, bytes, PROT_READ | PROT_WRITE, ANON_FLAGS, -1, 0, &p);
+    err = pages_fresh(base, bytes, true);
   } else {
-    err = os_mmap(base, hi, PROT_NONE, ANON_FLAGS, -1, 0, &p);
-    if (!err && bytes) err = protect(ctx, base, bytes, PROT_READ | PROT_WRITE);
+    err = pages_fresh(base, hi, false);
+    if (!err && bytes) err = protect(ctx, base, bytes, true);
   }
   if (err) {
     s->unknown = true;
@@ -58,13 +54,14 @@ static int replace(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64
     image_unref(s->image);
     s->image = NULL;
   }
-  __atomic_store_n(&s->accessible, bytes, __ATOMIC_RELAXED);
+  atomic_store_explicit(&s->accessible, bytes, memory_order_relaxed);
   s->resident_end = 0;
   keep_marks_clear(&s->kept);
   return 0;
 }
 
 int memslot_release(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx) {
+  debug_assert(memslot_is_valid(s, ctx));
   if (s->unknown) return memslot_full_reset(s, base, ctx);
   if (!memslot_resident_span(s) && !s->image) return 0;
   return replace(s, base, ctx, 0);
@@ -80,26 +77,30 @@ void memslot_trimmed(memslot_t *s) {
  * into them again; they stay counted as kept, and trimming gives them
  * back (so may the automatic keep set: keep.h). */
 static int set_accessible(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t bytes) {
+  debug_assert(!s->unknown && bytes <= ctx->reservation && bytes % os_page_size() == 0);
   int err = 0;
   if (bytes > s->accessible) {
-    err = protect(ctx, base + s->accessible, bytes - s->accessible, PROT_READ | PROT_WRITE);
+    err = protect(ctx, base + s->accessible, bytes - s->accessible, true);
   } else if (bytes < s->accessible) {
     /* Kept pages in the bytes given up: their TLB entries are shot down,
      * a cost the automatic keep set learns (keep_give_back_grown). */
     uint64_t page = os_page_size();
     uint64_t kept = ctx->keep_auto ? keep_marks_between(&s->kept, bytes / page, s->accessible / page) : 0;
-    uint64_t t0 = kept ? clock_now_ns() : 0;
-    err = protect(ctx, base + bytes, s->accessible - bytes, PROT_NONE);
-    if (!err && kept) keep_shrink_note(clock_now_ns() - t0, kept);
+    keep_shrink_timer_t timer = keep_shrink_start(kept);
+    err = protect(ctx, base + bytes, s->accessible - bytes, false);
+    if (!err) keep_shrink_done(timer);
     if (!err && s->accessible > s->resident_end) s->resident_end = s->accessible;
   }
   /* Stored atomically: wpool_fault_lookup reads it from signal handlers. */
-  if (!err) __atomic_store_n(&s->accessible, bytes, __ATOMIC_RELAXED);
+  if (!err) atomic_store_explicit(&s->accessible, bytes, memory_order_relaxed);
   return err;
 }
 
 int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image_t *img,
                     uint64_t bytes, bool moved) {
+  debug_assert(memslot_is_valid(s, ctx));
+  debug_assert(bytes <= ctx->reservation && bytes % os_page_size() == 0);
+  debug_assert(!img || img->offset + img->len <= bytes);
   int err = 0;
   if (s->unknown) {
     err = memslot_full_reset(s, base, ctx);
@@ -114,9 +115,7 @@ int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image
   if (!err) s->initial = bytes;
   if (!err && img && s->image != img) {
     if (img->fd >= 0) {
-      void *p;
-      err = os_mmap(base + img->offset, img->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
-                    img->fd, 0, &p);
+      err = pages_map_image(base + img->offset, img->len, img->fd);
       if (!err) {
         image_ref(img);
         s->image = img;
@@ -137,6 +136,8 @@ int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image
 }
 
 int memslot_grow(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t bytes) {
+  /* A tenant's memory: its prepare succeeded, so it is known. */
+  debug_assert(!s->unknown && memslot_is_valid(s, ctx));
   if (bytes <= s->accessible) return 0;
   return set_accessible(s, base, ctx, bytes);
 }
@@ -220,6 +221,9 @@ static bool memslot_reset_auto(memslot_t *s, uint8_t *base, const memslot_ctx_t 
 
 uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
                        decommit_batch_t *batch) {
+  /* A tenant's memory (known since its prepare), holding its image inside
+   * the accessible bytes. */
+  debug_assert(!s->unknown && memslot_is_valid(s, ctx));
   uint64_t in_place;
   if (ctx->scanner && ctx->keep_auto && s->kept.marks &&
       memslot_reset_auto(s, base, ctx, batch, &in_place))

@@ -21,6 +21,7 @@
 #ifndef WPOOL_MEMSLOT_H
 #define WPOOL_MEMSLOT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,7 +32,10 @@
 #include "memory/keep.h"
 
 typedef struct memslot {
-  uint64_t accessible;   /* bytes read-write from the base; page multiple; read atomically */
+  /* Bytes read-write from the base, a page multiple. Written by the slot's
+   * holder only; atomic because wpool_fault_lookup reads it from signal
+   * handlers on any thread. */
+  _Atomic uint64_t accessible;
   uint64_t resident_end; /* no private page is resident at or past max(accessible, this) */
   uint64_t initial;      /* bytes accessible when the tenant started (its module's minimum) */
   image_t *image;        /* the memfd image mapped in, with a reference; or NULL */

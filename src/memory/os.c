@@ -51,9 +51,13 @@ void os_fail_reset(void) {
 uint64_t os_calls(os_call_t call) { return atomic_load(&calls[call]); }
 
 size_t os_page_size(void) {
-  static size_t page;
-  if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
-  return page;
+  static _Atomic size_t page; /* racing first calls store the same value */
+  size_t p = atomic_load_explicit(&page, memory_order_relaxed);
+  if (!p) {
+    p = (size_t)sysconf(_SC_PAGESIZE);
+    atomic_store_explicit(&page, p, memory_order_relaxed);
+  }
+  return p;
 }
 
 int os_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out) {
@@ -169,6 +173,12 @@ uint64_t os_address_limit(void) {
   return limit;
 }
 
+uint64_t os_physical_bytes(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return UINT64_MAX;
+  return (uint64_t)pages * (uint64_t)page;
+}
+
 /* PAGEMAP_SCAN's ABI (include/uapi/linux/fs.h, Linux 6.7), spelled out
  * here because Debian 12's headers predate it. */
 #ifndef PAGEMAP_SCAN
@@ -279,38 +289,40 @@ uint64_t os_self_id(void) {
 
 void os_self_fd_init(os_self_fd_t *s, int (*open_fn)(int *fd)) {
   pthread_mutex_init(&s->lock, NULL);
-  s->fd = -1;
-  s->owner = 0;
+  atomic_init(&s->fd, -1);
+  atomic_init(&s->owner, 0);
   s->open_fn = open_fn;
 }
 
 void os_self_fd_destroy(os_self_fd_t *s) {
-  if (s->fd >= 0) os_close(s->fd);
-  s->fd = -1;
+  int fd = atomic_load_explicit(&s->fd, memory_order_relaxed);
+  if (fd >= 0) os_close(fd);
+  atomic_store_explicit(&s->fd, -1, memory_order_relaxed);
   pthread_mutex_destroy(&s->lock);
 }
 
 int os_self_fd_get(os_self_fd_t *s, int *out) {
   uint64_t self = os_self_id();
-  int f = __atomic_load_n(&s->fd, __ATOMIC_ACQUIRE);
-  if (f >= 0 && __atomic_load_n(&s->owner, __ATOMIC_RELAXED) == self) {
+  int f = atomic_load_explicit(&s->fd, memory_order_acquire);
+  if (f >= 0 && atomic_load_explicit(&s->owner, memory_order_relaxed) == self) {
     *out = f;
     return 0;
   }
   int err = 0;
   pthread_mutex_lock(&s->lock);
-  if (s->fd < 0 || s->owner != self) {
+  f = atomic_load_explicit(&s->fd, memory_order_relaxed);
+  if (f < 0 || atomic_load_explicit(&s->owner, memory_order_relaxed) != self) {
     /* In a child, the inherited descriptor is the child's own copy. */
-    if (s->fd >= 0) os_close(s->fd);
-    __atomic_store_n(&s->fd, -1, __ATOMIC_RELEASE);
-    int nf;
-    err = s->open_fn(&nf);
+    if (f >= 0) os_close(f);
+    atomic_store_explicit(&s->fd, -1, memory_order_release);
+    f = -1;
+    err = s->open_fn(&f);
     if (!err) {
-      __atomic_store_n(&s->owner, self, __ATOMIC_RELAXED);
-      __atomic_store_n(&s->fd, nf, __ATOMIC_RELEASE);
+      atomic_store_explicit(&s->owner, self, memory_order_relaxed);
+      atomic_store_explicit(&s->fd, f, memory_order_release);
     }
   }
-  *out = s->fd;
+  *out = f;
   pthread_mutex_unlock(&s->lock);
   return err;
 }

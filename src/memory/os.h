@@ -6,6 +6,7 @@
 #define WPOOL_OS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,10 @@ bool os_guard_markers_work(void);
  * when lower. */
 uint64_t os_address_limit(void);
 
+/* Bytes of physical memory this host has (sysconf); UINT64_MAX when it
+ * cannot tell. */
+uint64_t os_physical_bytes(void);
+
 /* pidfd_open(getpid()); *fd receives the descriptor. */
 int os_pidfd_open_self(int *fd);
 /* open("/proc/self/pagemap"); *fd receives the descriptor. */
@@ -78,9 +83,9 @@ uint64_t os_self_id(void);
  * first use and reopened in any child process (os_self_id changes), which
  * inherits descriptors naming its parent. Lock-free once open. */
 typedef struct os_self_fd {
-  pthread_mutex_t lock; /* opening and reopening */
-  int fd;               /* -1 until opened; read atomically */
-  uint64_t owner;       /* os_self_id() of the process `fd` was opened in */
+  pthread_mutex_t lock;    /* opening and reopening */
+  _Atomic int fd;          /* -1 until opened; read without the lock */
+  _Atomic uint64_t owner;  /* os_self_id() of the process `fd` was opened in */
   int (*open_fn)(int *fd);
 } os_self_fd_t;
 

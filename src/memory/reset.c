@@ -1,15 +1,16 @@
+/* The prefix reset: its plan (pure) and applying it (see reset.h). */
 #include "memory/reset.h"
 
-#include <assert.h>
 #include <string.h>
 
 #include "memory/region.h"
+#include "util/debug.h"
 
 static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 
 static void add_memset(reset_plan_t *p, uint64_t off, uint64_t len) {
   if (!len) return;
-  assert(p->nmemset < RESET_PLAN_RANGES_MAX);
+  debug_assert(p->nmemset < RESET_PLAN_RANGES_MAX);
   p->memset[p->nmemset++] = (reset_range_t){off, len};
 }
 
@@ -20,7 +21,7 @@ static void add_madvise(reset_plan_t *p, uint64_t off, uint64_t len) {
     last->len += len; /* one call instead of two */
     return;
   }
-  assert(p->nmadvise < RESET_PLAN_RANGES_MAX);
+  debug_assert(p->nmadvise < RESET_PLAN_RANGES_MAX);
   p->madvise[p->nmadvise++] = (reset_range_t){off, len};
 }
 
@@ -36,7 +37,7 @@ void reset_plan_memory(uint64_t accessible, uint64_t img_off, uint64_t img_len, 
     return;
   }
   uint64_t img_end = img_off + img_len;
-  assert(img_end <= accessible);
+  debug_assert(img_end <= accessible);
   add_memset(plan, 0, img_off);
   add_madvise(plan, img_off, img_len);
   uint64_t after = min_u64(keep - img_off, accessible - img_end);

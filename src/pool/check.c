@@ -20,10 +20,14 @@ static bool slot_is_valid(wpool_t *p, uint32_t slot, index_slot_state_t st, kept
   kept->memory += inst->kept.memory;
   kept->table += inst->kept.table;
   kept->state += inst->kept.state;
-  for (uint32_t i = 0; i < p->cfg.instance_memories; i++) {
+  if (inst->memories_used > p->cfg.instance_memories || inst->tables_used > p->cfg.instance_tables)
+    return fail("memories and tables used <= instance_memories and instance_tables");
+  if (inst->module && (inst->module->nmemories > inst->memories_used ||
+                       inst->module->ntables > inst->tables_used))
+    return fail("a tenant's memories and tables are among those used");
+  for (uint32_t i = 0; i < inst->memories_used; i++) {
     const memslot_t *s = pool_memslot(p, slot, i);
     if (!memslot_is_valid(s, &p->mem_ctx)) return fail("memslot_is_valid");
-    if (st == SLOT_COLD && (s->accessible || s->image)) return fail("a cold slot is empty");
   }
   return true;
 }
@@ -42,7 +46,10 @@ bool pool_is_valid(wpool_t *p) {
   if (stacks_used != atomic_load(&p->live_stacks)) return fail("used stacks == live stacks");
   kept_t kept = {0};
   uint64_t with_module = 0, memories = 0, tables = 0;
-  for (uint32_t s = 0; s < p->cfg.instance_count; s++) {
+  /* Slots never used have untouched records: nothing to check, nothing
+   * to fault in. */
+  uint32_t touched = index_touched(&p->index), stacks_touched = index_touched(&p->stack_index);
+  for (uint32_t s = 0; s < touched; s++) {
     index_slot_state_t st = index_slot_state(&p->index, s);
     if (!slot_is_valid(p, s, st, &kept)) return false;
     const wpool_module_t *m = p->instances[s].module;
@@ -59,7 +66,8 @@ bool pool_is_valid(wpool_t *p) {
       kept.state != atomic_load(&p->kept_state))
     return fail("kept bytes of each kind == their sum over all slots");
   uint64_t stack_kept = 0;
-  for (uint32_t s = 0; s < p->cfg.stack_count; s++) {
+  for (uint32_t s = 0; s < stacks_touched; s++) {
+    if (p->stacks[s].pool != p || p->stacks[s].slot != s) return fail("stack record names its slot");
     if (p->stacks[s].live && p->stacks[s].kept) return fail("a live stack keeps nothing for later");
     stack_kept += p->stacks[s].kept;
   }

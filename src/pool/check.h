@@ -6,7 +6,9 @@
  *   kept bytes of each kind == the sum of `kept` over all slots and
  *     stacks (a live instance's slot or stack keeps 0: its bytes are the
  *     tenant's); memories_live, tables_live == the live modules' counts
- *   every memslot_is_valid(); a cold slot has nothing accessible, no image
+ *   every memslot_is_valid() and every record names its slot, of the
+ *     slots used so far (a cold slot's records are untouched zero pages:
+ *     not walked, so a check costs what the pool used, not its size)
  *   unreleased modules on the module list == live_modules
  * The counts agree only while no call is half-way, so at debug level 3
  * every public call that changes the pool holds check_lock shared

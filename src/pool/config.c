@@ -7,6 +7,7 @@
 
 #include "index/index.h"
 #include "memory/os.h"
+#include "pool/meta.h"
 #include "util/error.h"
 
 #define KiB (1024ull)
@@ -106,5 +107,11 @@ int config_validate(const wpool_config_t *user, wpool_config_t *cfg, layout_t *L
   if (cfg->decommit_batch_size > WPOOL_DECOMMIT_BATCH_MAX)
     return error_set(WPOOL_EINVAL, "decommit_batch_size: %u exceeds the maximum of %u slots",
                      cfg->decommit_batch_size, WPOOL_DECOMMIT_BATCH_MAX);
-  return layout_compute(cfg, os_page_size(), os_address_limit(), L);
+  err = layout_compute(cfg, os_page_size(), os_address_limit(), L);
+  if (err) return err;
+  /* Records per slot: all of them must fit this host's memory, checked
+   * before anything is allocated. */
+  meta_t meta;
+  meta_compute(cfg, L, &meta);
+  return meta_check(cfg, &meta, os_physical_bytes());
 }

@@ -5,13 +5,16 @@
 #include "pool/module.h"
 #include "pool/recycle.h"
 #include "pool/slot.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 #include <string.h>
 
 static int instance_new(wpool_t *p, wpool_module_t *m, wpool_instance_t **out) {
   uint32_t slot = index_alloc(&p->index, m->id, NULL);
-  if (slot == INDEX_NONE) slot = recycle_alloc(p, m->id);
+  /* A full pool: the clock is read only then, for the deadline of a wait
+   * for the background worker. */
+  if (slot == INDEX_NONE) slot = recycle_alloc(p, m->id, clock_now_ns());
   if (slot == INDEX_NONE) {
     atomic_fetch_add(&p->exhausted, 1);
     return error_set(WPOOL_EEXHAUSTED, "all %u instance slots are in use (instance_count)",
@@ -30,7 +33,7 @@ static int instance_new(wpool_t *p, wpool_module_t *m, wpool_instance_t **out) {
   }
   module_ref(m);
   /* Released to a signal handler's wpool_fault_lookup. */
-  __atomic_store_n(&inst->module, m, __ATOMIC_RELEASE);
+  atomic_store_explicit(&inst->module, m, memory_order_release);
   atomic_fetch_add(&p->live_instances, 1);
   atomic_fetch_add(&p->memories_live, m->nmemories);
   atomic_fetch_add(&p->tables_live, m->ntables);
@@ -61,11 +64,11 @@ WPOOL_EXPORT void wpool_instance_free(wpool_instance_t *inst) {
   wpool_t *p = inst->pool;
   wpool_module_t *m = inst->module;
   check_enter(p);
-  __atomic_store_n(&inst->module, NULL, __ATOMIC_RELEASE);
+  atomic_store_explicit(&inst->module, NULL, memory_order_release);
   atomic_fetch_sub(&p->live_instances, 1);
   atomic_fetch_sub(&p->memories_live, m->nmemories);
   atomic_fetch_sub(&p->tables_live, m->ntables);
-  recycle_free(p, inst->slot, m);
+  recycle_free(p, inst->slot, m, clock_now_ns());
   check_leave(p);
 }
 

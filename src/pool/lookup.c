@@ -13,7 +13,7 @@ static bool within(uintptr_t a, const uint8_t *base, uint64_t len, uint64_t *off
 
 static wpool_instance_t *tenant(const wpool_t *p, uint32_t slot) {
   struct wpool_instance_s *inst = &p->instances[slot];
-  return __atomic_load_n(&inst->module, __ATOMIC_ACQUIRE) ? inst : NULL;
+  return atomic_load_explicit(&inst->module, memory_order_acquire) ? inst : NULL;
 }
 
 WPOOL_EXPORT int wpool_fault_lookup(const wpool_t *p, const void *addr, wpool_fault_info_t *out) {
@@ -33,7 +33,7 @@ WPOOL_EXPORT int wpool_fault_lookup(const wpool_t *p, const void *addr, wpool_fa
     }
     uint32_t slot = (uint32_t)(i / p->cfg.instance_memories);
     uint32_t m = (uint32_t)(i % p->cfg.instance_memories);
-    uint64_t accessible = __atomic_load_n(&p->memslots[i].accessible, __ATOMIC_RELAXED);
+    uint64_t accessible = atomic_load_explicit(&p->memslots[i].accessible, memory_order_relaxed);
     *out = (wpool_fault_info_t){.kind = WPOOL_REGION_MEMORY,
                                 .slot = slot,
                                 .index = m,

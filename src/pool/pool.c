@@ -1,9 +1,8 @@
 /* The roof: pool creation, destruction and statistics. */
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 
-#include "memory/os.h"
+#include "memory/pages.h"
 #include "pool/check.h"
 #include "pool/config.h"
 #include "pool/recycle.h"
@@ -11,55 +10,53 @@
 #include "util/error.h"
 #include "util/heap.h"
 
-#define RESERVE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
-
-/* Map one pool of `bytes`; NULL for an empty pool. */
-static int reserve(const char *what, uint64_t bytes, int prot, uint8_t **out) {
+/* Reserve one pool of `bytes`; NULL for an empty pool. */
+static int reserve(const char *what, uint64_t bytes, bool accessible, uint8_t **out) {
   *out = NULL;
   if (bytes == 0) return 0;
-  void *p;
-  int err = os_mmap(NULL, bytes, prot, RESERVE_FLAGS, -1, 0, &p);
+  int err = pages_reserve(bytes, accessible, out);
   if (err)
     return error_set(error_from_errno(err), "reserving %llu bytes for the %s pool: %s",
                      (unsigned long long)bytes, what, strerror(-err));
-  *out = p;
   return 0;
 }
 
-static void unreserve(uint8_t *p, uint64_t bytes) {
-  if (p) os_unmap_whole(p, bytes);
+static void unreserve(uint8_t *p, uint64_t bytes) { pages_unreserve(p, bytes); }
+
+/* Bytes of kept-page marks: a byte per tracked page of each memory slot
+ * and table slot (WPOOL_KEEP_AUTO). */
+static uint64_t marks_bytes(const wpool_t *p) {
+  return (uint64_t)p->keep_memory_pages * p->layout.mem_slots +
+         (uint64_t)p->keep_table_pages * p->layout.table_slots;
 }
 
-/* The per-slot records (each may be NULL). */
-static void free_slot_arrays(wpool_t *p) {
-  heap_free(p->keep_bytes);
-  heap_free(p->table_kept);
-  heap_free(p->memslots);
-  heap_free(p->table_sizes);
-  heap_free(p->instances);
-  heap_free(p->stacks);
-}
-
-/* The automatic keep set's marks: a byte per tracked page of each memory
- * slot and, with table_keep_resident auto, each table slot. */
-static int keep_arrays(wpool_t *p) {
+/* The per-slot records (pool/meta.h counts them): zero pages until a slot
+ * is first used (slot.c), so none is written here. Return: 0 or -1. */
+static int slot_arrays(wpool_t *p) {
   const layout_t *L = &p->layout;
-  uint64_t mp = L->keep_memory_auto ? keep_pages(L->mem_reservation, L->page) : 0;
-  uint64_t tp = L->keep_table_auto ? keep_pages(L->table_slot_size, L->page) : 0;
-  uint64_t bytes = mp * L->mem_slots + tp * L->table_slots;
-  if (!bytes) return 0;
-  p->keep_bytes = heap_calloc(bytes, 1);
-  if (!p->keep_bytes) return -1;
-  for (uint64_t i = 0; mp && i < L->mem_slots; i++)
-    p->memslots[i].kept = (keep_marks_t){.marks = p->keep_bytes + i * mp, .pages = (uint32_t)mp};
-  if (tp) {
-    p->table_kept = heap_calloc(L->table_slots, sizeof(*p->table_kept));
-    if (!p->table_kept) return -1;
-    uint8_t *t = p->keep_bytes + mp * L->mem_slots;
-    for (uint64_t i = 0; i < L->table_slots; i++)
-      p->table_kept[i] = (keep_marks_t){.marks = t + i * tp, .pages = (uint32_t)tp};
-  }
+  p->keep_memory_pages = L->keep_memory_auto ? keep_pages(L->mem_reservation, L->page) : 0;
+  p->keep_table_pages = L->keep_table_auto ? keep_pages(L->table_slot_size, L->page) : 0;
+  p->memslots = heap_array(L->mem_slots, sizeof(*p->memslots));
+  p->table_sizes = heap_array(L->table_slots, sizeof(*p->table_sizes));
+  p->instances = heap_array(p->cfg.instance_count, sizeof(*p->instances));
+  p->stacks = heap_array(p->cfg.stack_count, sizeof(*p->stacks));
+  if (!p->memslots || !p->table_sizes || !p->instances || !p->stacks) return -1;
+  if (marks_bytes(p) && !(p->keep_bytes = heap_array(marks_bytes(p), 1))) return -1;
+  if (p->keep_table_pages &&
+      !(p->table_kept = heap_array(L->table_slots, sizeof(*p->table_kept))))
+    return -1;
   return 0;
+}
+
+/* Each may be NULL. */
+static void free_slot_arrays(wpool_t *p) {
+  const layout_t *L = &p->layout;
+  heap_array_free(p->keep_bytes, marks_bytes(p), 1);
+  heap_array_free(p->table_kept, L->table_slots, sizeof(*p->table_kept));
+  heap_array_free(p->memslots, L->mem_slots, sizeof(*p->memslots));
+  heap_array_free(p->table_sizes, L->table_slots, sizeof(*p->table_sizes));
+  heap_array_free(p->instances, p->cfg.instance_count, sizeof(*p->instances));
+  heap_array_free(p->stacks, p->cfg.stack_count, sizeof(*p->stacks));
 }
 
 /* Settle the reset strategy: DIRTY needs the PAGEMAP_SCAN ioctl, probed
@@ -114,22 +111,10 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
     error_set(err, "wpool_create: out of memory for %u stack slots", cfg->stack_count);
     goto fail_stack_index;
   }
-  p->memslots = heap_calloc(L.mem_slots ? L.mem_slots : 1, sizeof(*p->memslots));
-  p->table_sizes = heap_calloc(L.table_slots ? L.table_slots : 1, sizeof(*p->table_sizes));
-  p->instances = heap_calloc(cfg->instance_count, sizeof(*p->instances));
-  p->stacks = heap_calloc(cfg->stack_count ? cfg->stack_count : 1, sizeof(*p->stacks));
-  if (!p->memslots || !p->table_sizes || !p->instances || !p->stacks) {
+  if (slot_arrays(p) != 0) {
     error_set(err, "wpool_create: out of memory for slot metadata");
     goto fail_arrays;
   }
-  if (keep_arrays(p) != 0) {
-    error_set(err, "wpool_create: out of memory for the kept-page bits");
-    goto fail_arrays;
-  }
-  for (uint32_t i = 0; i < cfg->instance_count; i++)
-    p->instances[i] = (struct wpool_instance_s){.pool = p, .slot = i};
-  for (uint32_t i = 0; i < cfg->stack_count; i++)
-    p->stacks[i] = (struct wpool_stack_s){.pool = p, .slot = i};
   if (pthread_mutex_init(&p->module_lock, NULL) != 0) {
     err = error_set(WPOOL_ESYS, "wpool_create: pthread_mutex_init failed");
     goto fail_arrays;
@@ -141,16 +126,16 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   }
 #endif
 
-  /* Memories and every guard are PROT_NONE until an instance needs them;
-   * tables and state are read-write (zero pages cost nothing until
+  /* Memories and every guard are inaccessible until an instance needs
+   * them; tables and state are read-write (zero pages cost nothing until
    * touched); stacks are read-write but for their guard pages. */
-  err = reserve("memory", L.mem_pool_bytes, PROT_NONE, &p->mem_map);
+  err = reserve("memory", L.mem_pool_bytes, false, &p->mem_map);
   if (err) goto fail_mem;
-  err = reserve("table", L.table_pool_bytes, PROT_READ | PROT_WRITE, &p->table_map);
+  err = reserve("table", L.table_pool_bytes, true, &p->table_map);
   if (err) goto fail_table;
-  err = reserve("instance state", L.state_pool_bytes, PROT_READ | PROT_WRITE, &p->state_map);
+  err = reserve("instance state", L.state_pool_bytes, true, &p->state_map);
   if (err) goto fail_state;
-  err = reserve("stack", L.stack_pool_bytes, PROT_READ | PROT_WRITE, &p->stack_map);
+  err = reserve("stack", L.stack_pool_bytes, true, &p->stack_map);
   if (err) goto fail_stack;
   err = stack_guard_all(p);
   if (err) goto fail_guard;
@@ -202,8 +187,11 @@ WPOOL_EXPORT int wpool_destroy(wpool_t *p) {
    * so each has only its handle's reference. */
   while (p->modules) wpool_module_release(p->modules);
   if (WPOOL_DEBUG >= 3 && !pool_is_valid(p)) debug_abort("wpool_destroy: pool invariant broken");
-  for (uint64_t i = 0; i < p->layout.mem_slots; i++)
-    if (p->memslots[i].image) image_unref(p->memslots[i].image);
+  /* Only memories some tenant had hold images: the rest of the records
+   * were never touched, and are not now. */
+  for (uint32_t s = 0, used = index_touched(&p->index); s < used; s++)
+    for (uint32_t i = 0; i < p->instances[s].memories_used; i++)
+      if (pool_memslot(p, s, i)->image) image_unref(pool_memslot(p, s, i)->image);
   decommit_ctx_destroy(&p->decommit);
   dirty_scanner_destroy(&p->scanner);
   unreserve(p->stack_map, p->layout.stack_pool_bytes);

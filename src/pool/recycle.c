@@ -1,14 +1,16 @@
 /* A freed slot's way back (see recycle.h). */
 #include "pool/recycle.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 
 #include "memory/os.h"
 #include "pool/check.h"
 #include "pool/module.h"
 #include "pool/slot.h"
-#include "util/clock.h"
 #include "util/error.h"
 #include "util/heap.h"
 
@@ -21,6 +23,8 @@ _Static_assert(TRANSIT_RANGES_MAX <= DECOMMIT_RANGES_MAX,
  * module was released meanwhile, so its memfd can go. Drops the slot's
  * module reference. */
 static void return_slot(wpool_t *p, uint32_t slot, wpool_module_t *m) {
+  debug_assert(index_slot_state(&p->index, slot) == SLOT_USED);
+  debug_assert(!atomic_load_explicit(&p->instances[slot].module, memory_order_relaxed));
   if (atomic_load(&m->released)) {
     slot_release(p, slot);
     index_free_unaffine(&p->index, slot);
@@ -30,7 +34,8 @@ static void return_slot(wpool_t *p, uint32_t slot, wpool_module_t *m) {
   module_unref(m);
 }
 
-/* Issue the ranges `n` slots carry, together, then return the slots. */
+/* Issue the ranges `n` queued slots carry, together, then return the
+ * slots. */
 static void return_slots(wpool_t *p, const uint32_t *slots, uint32_t n) {
   decommit_batch_t batch = decommit_batch(&p->decommit);
   for (uint32_t i = 0; i < n; i++) {
@@ -61,103 +66,122 @@ void recycle_flush(wpool_t *p) {
 
 /* ---- the background worker ------------------------------------------ */
 
-#if WPOOL_HAVE_UV
-#include <uv.h>
-
 /* Slots the worker resets per round: one decommit batch per round. */
 #define WORKER_ROUND_MAX 64
 
+/* The library's one thread family: POSIX threads, mutexes and condition
+ * variables (the module lock, the queue lock, the self descriptors' locks
+ * are pthread's too). The condition the allocations wait on uses the
+ * monotonic clock, the library's clock. */
 typedef struct worker {
   uint64_t owner; /* os_self_id() of the process the thread runs in */
-  uv_thread_t thread;
-  uv_mutex_t lock;
-  uv_cond_t work;   /* signalled when a slot is queued or stop is set */
-  uv_cond_t done;   /* broadcast when a round of resets is back in the pool */
-  uint32_t *queue;  /* [instance_count] freed slots; lock */
-  uint32_t n;       /* lock */
-  uint64_t rounds;  /* lock */
-  bool stop;        /* lock */
-  bool paused;      /* lock; tests only (recycle_pause) */
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t work; /* signalled when a slot is queued or stop is set */
+  pthread_cond_t done; /* broadcast when a round of resets is back in the pool */
+  recycle_pending_t *queue; /* [instance_count] freed slots; lock */
+  uint32_t n;      /* lock */
+  uint64_t rounds; /* lock */
+  bool stop;       /* lock */
+  bool paused;     /* lock; tests only (recycle_pause) */
 } worker_t;
 
-static void worker_main(void *arg) {
+static void *worker_main(void *arg) {
   wpool_t *p = arg;
   worker_t *w = p->recycle.worker;
-  uint32_t take[WORKER_ROUND_MAX];
-  uv_mutex_lock(&w->lock);
+  recycle_pending_t take[WORKER_ROUND_MAX];
+  pthread_mutex_lock(&w->lock);
   for (;;) {
-    while ((!w->n || w->paused) && !w->stop) uv_cond_wait(&w->work, &w->lock);
+    while ((!w->n || w->paused) && !w->stop) pthread_cond_wait(&w->work, &w->lock);
     if (!w->n) break; /* stopping, and nothing left */
     uint32_t n = w->n < WORKER_ROUND_MAX ? w->n : WORKER_ROUND_MAX;
     w->n -= n;
     memcpy(take, w->queue + w->n, n * sizeof(take[0]));
-    uv_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->lock);
 
     check_enter(p);
     decommit_batch_t batch = decommit_batch(&p->decommit);
-    uint64_t now = clock_now_ns();
     for (uint32_t i = 0; i < n; i++)
-      slot_reset(p, take[i], p->recycle.transit[take[i]].module, &batch, now);
+      slot_reset(p, take[i].slot, take[i].module, &batch, take[i].freed_ns);
     decommit_flush(&batch);
     /* Pending drops only once the slots are back: an allocation that sees
      * nothing pending then finds them in the index. */
-    return_slots(p, take, n); /* transit[].n is 0: nothing more to issue */
+    for (uint32_t i = 0; i < n; i++) return_slot(p, take[i].slot, take[i].module);
     atomic_fetch_sub(&p->recycle.background_pending, n);
     check_leave(p);
 
-    uv_mutex_lock(&w->lock);
+    pthread_mutex_lock(&w->lock);
     w->rounds++;
-    uv_cond_broadcast(&w->done);
+    pthread_cond_broadcast(&w->done);
   }
-  uv_mutex_unlock(&w->lock);
+  pthread_mutex_unlock(&w->lock);
+  return NULL;
 }
 
-static void worker_free(worker_t *w) {
-  heap_free(w->queue);
+static void worker_free(worker_t *w, uint32_t capacity) {
+  heap_array_free(w->queue, capacity, sizeof(*w->queue));
   heap_free(w);
+}
+
+/* The lock and conditions; `done` on the monotonic clock. Return: 0 or
+ * the pthread error, with nothing left initialised. */
+static int worker_sync_init(worker_t *w) {
+  pthread_condattr_t attr;
+  int err = pthread_condattr_init(&attr);
+  if (err) return err;
+  err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  if (!err && (err = pthread_mutex_init(&w->lock, NULL)) == 0) {
+    if ((err = pthread_cond_init(&w->work, NULL)) != 0) {
+      pthread_mutex_destroy(&w->lock);
+    } else if ((err = pthread_cond_init(&w->done, &attr)) != 0) {
+      pthread_cond_destroy(&w->work);
+      pthread_mutex_destroy(&w->lock);
+    }
+  }
+  pthread_condattr_destroy(&attr);
+  return err;
+}
+
+static void worker_sync_destroy(worker_t *w) {
+  pthread_cond_destroy(&w->done);
+  pthread_cond_destroy(&w->work);
+  pthread_mutex_destroy(&w->lock);
 }
 
 static int worker_start(wpool_t *p) {
   worker_t *w = heap_calloc(1, sizeof(*w));
   if (!w) return error_set(WPOOL_ENOMEM, "background_reset: out of memory");
-  w->queue = heap_calloc(p->cfg.instance_count, sizeof(*w->queue));
+  w->queue = heap_array(p->cfg.instance_count, sizeof(*w->queue));
   if (!w->queue) {
-    worker_free(w);
+    worker_free(w, p->cfg.instance_count);
     return error_set(WPOOL_ENOMEM, "background_reset: out of memory");
   }
-  int err = uv_mutex_init(&w->lock);
-  if (!err && (err = uv_cond_init(&w->work)) != 0) uv_mutex_destroy(&w->lock);
-  if (!err && (err = uv_cond_init(&w->done)) != 0) {
-    uv_cond_destroy(&w->work);
-    uv_mutex_destroy(&w->lock);
-  }
+  int err = worker_sync_init(w);
   if (err) {
-    worker_free(w);
-    return error_set(WPOOL_ESYS, "background_reset: %s", uv_strerror(err));
+    worker_free(w, p->cfg.instance_count);
+    return error_set(error_from_errno(err), "background_reset: initialising its lock: %s",
+                     strerror(err));
   }
   w->owner = os_self_id();
   p->recycle.worker = w;
-  err = uv_thread_create(&w->thread, worker_main, p);
+  err = pthread_create(&w->thread, NULL, worker_main, p);
   if (err) {
     p->recycle.worker = NULL;
-    uv_cond_destroy(&w->done);
-    uv_cond_destroy(&w->work);
-    uv_mutex_destroy(&w->lock);
-    worker_free(w);
-    return error_set(WPOOL_ESYS, "background_reset: uv_thread_create: %s", uv_strerror(err));
+    worker_sync_destroy(w);
+    worker_free(w, p->cfg.instance_count);
+    return error_set(error_from_errno(err), "background_reset: pthread_create: %s",
+                     strerror(err));
   }
   return 0;
 }
 
-static void worker_queue(wpool_t *p, uint32_t slot, wpool_module_t *m) {
+static void worker_queue(wpool_t *p, uint32_t slot, wpool_module_t *m, uint64_t now_ns) {
   worker_t *w = p->recycle.worker;
-  p->recycle.transit[slot].module = m;
-  p->recycle.transit[slot].n = 0;
   atomic_fetch_add(&p->recycle.background_pending, 1);
-  uv_mutex_lock(&w->lock);
-  w->queue[w->n++] = slot;
-  uv_cond_signal(&w->work);
-  uv_mutex_unlock(&w->lock);
+  pthread_mutex_lock(&w->lock);
+  w->queue[w->n++] = (recycle_pending_t){slot, m, now_ns};
+  pthread_cond_signal(&w->work);
+  pthread_mutex_unlock(&w->lock);
 }
 
 /* Block until the worker finishes a round or `deadline_ns` passes; false
@@ -165,25 +189,24 @@ static void worker_queue(wpool_t *p, uint32_t slot, wpool_module_t *m) {
 static bool worker_wait(wpool_t *p, uint64_t deadline_ns) {
   worker_t *w = p->recycle.worker;
   if (!w || atomic_load(&p->recycle.background_pending) == 0) return false;
-  uv_mutex_lock(&w->lock);
+  struct timespec deadline = {.tv_sec = (time_t)(deadline_ns / 1000000000u),
+                              .tv_nsec = (long)(deadline_ns % 1000000000u)};
+  pthread_mutex_lock(&w->lock);
   uint64_t rounds = w->rounds;
-  while (w->rounds == rounds && atomic_load(&p->recycle.background_pending) > 0) {
-    uint64_t now = clock_now_ns();
-    if (now >= deadline_ns) break;
-    uv_cond_timedwait(&w->done, &w->lock, deadline_ns - now);
-  }
+  while (w->rounds == rounds && atomic_load(&p->recycle.background_pending) > 0)
+    if (pthread_cond_timedwait(&w->done, &w->lock, &deadline) == ETIMEDOUT) break;
   bool progressed = w->rounds != rounds;
-  uv_mutex_unlock(&w->lock);
+  pthread_mutex_unlock(&w->lock);
   return progressed;
 }
 
 void recycle_pause(wpool_t *p, bool paused) {
   worker_t *w = p->recycle.worker;
   if (!w) return;
-  uv_mutex_lock(&w->lock);
+  pthread_mutex_lock(&w->lock);
   w->paused = paused;
-  uv_cond_signal(&w->work);
-  uv_mutex_unlock(&w->lock);
+  pthread_cond_signal(&w->work);
+  pthread_mutex_unlock(&w->lock);
 }
 
 /* Whether the worker runs in this process: threads do not survive a fork,
@@ -200,64 +223,42 @@ static void worker_stop(wpool_t *p) {
     /* A child's copy: no thread to join, and its locks may have been
      * held at the fork. Slots the parent's worker held then stay in
      * transit here. */
-    worker_free(w);
+    worker_free(w, p->cfg.instance_count);
     p->recycle.worker = NULL;
     return;
   }
-  uv_mutex_lock(&w->lock);
+  pthread_mutex_lock(&w->lock);
   w->stop = true;
-  uv_cond_signal(&w->work);
-  uv_mutex_unlock(&w->lock);
-  uv_thread_join(&w->thread); /* it finishes every queued reset first */
-  uv_cond_destroy(&w->done);
-  uv_cond_destroy(&w->work);
-  uv_mutex_destroy(&w->lock);
-  worker_free(w);
+  pthread_cond_signal(&w->work);
+  pthread_mutex_unlock(&w->lock);
+  pthread_join(w->thread, NULL); /* it finishes every queued reset first */
+  worker_sync_destroy(w);
+  worker_free(w, p->cfg.instance_count);
   p->recycle.worker = NULL;
 }
 
-#else /* no libuv */
-
-static int worker_start(wpool_t *p) {
-  (void)p;
-  return error_set(WPOOL_ENOTSUP, "background_reset: this build of wpool has no libuv");
-}
-static void worker_queue(wpool_t *p, uint32_t slot, wpool_module_t *m) {
-  (void)p, (void)slot, (void)m;
-}
-static bool worker_wait(wpool_t *p, uint64_t deadline_ns) {
-  (void)p, (void)deadline_ns;
-  return false;
-}
-static bool worker_here(const wpool_t *p) {
-  (void)p;
-  return false;
-}
-static void worker_stop(wpool_t *p) { (void)p; }
-void recycle_pause(wpool_t *p, bool paused) { (void)p, (void)paused; }
-#endif
-
 /* ---- the pool's side ------------------------------------------------- */
+
+/* Slots carry ranges to a batched decommit only with decommit_batch_size
+ * > 1: only then is there a record per slot for them. */
+static void transit_free(wpool_t *p) {
+  heap_array_free(p->recycle.transit, p->cfg.instance_count, sizeof(transit_t));
+  p->recycle.transit = NULL;
+}
 
 int recycle_init(wpool_t *p) {
   recycle_t *r = &p->recycle;
-  r->queue = heap_calloc(p->cfg.instance_count, sizeof(*r->queue));
-  r->transit = heap_calloc(p->cfg.instance_count, sizeof(*r->transit));
-  if (!r->queue || !r->transit) {
-    heap_free(r->queue);
-    heap_free(r->transit);
+  if (p->cfg.decommit_batch_size > 1 &&
+      !(r->transit = heap_array(p->cfg.instance_count, sizeof(*r->transit))))
     return error_set(WPOOL_ENOMEM, "wpool_create: out of memory for slot metadata");
-  }
   if (pthread_mutex_init(&r->queue_lock, NULL) != 0) {
-    heap_free(r->queue);
-    heap_free(r->transit);
+    transit_free(p);
     return error_set(WPOOL_ESYS, "wpool_create: pthread_mutex_init failed");
   }
   int err = p->cfg.background_reset ? worker_start(p) : 0;
   if (err) {
     pthread_mutex_destroy(&r->queue_lock);
-    heap_free(r->queue);
-    heap_free(r->transit);
+    transit_free(p);
   }
   return err;
 }
@@ -266,21 +267,23 @@ void recycle_fini(wpool_t *p) {
   worker_stop(p);
   recycle_flush(p);
   pthread_mutex_destroy(&p->recycle.queue_lock);
-  heap_free(p->recycle.queue);
-  heap_free(p->recycle.transit);
+  transit_free(p);
 }
 
-void recycle_free(wpool_t *p, uint32_t slot, wpool_module_t *m) {
+void recycle_free(wpool_t *p, uint32_t slot, wpool_module_t *m, uint64_t now_ns) {
+  /* Its instance is gone; the slot stays used until it is back. */
+  debug_assert(index_slot_state(&p->index, slot) == SLOT_USED);
+  debug_assert(!atomic_load_explicit(&p->instances[slot].module, memory_order_relaxed));
   recycle_t *r = &p->recycle;
   if (worker_here(p)) {
     /* The worker resets the slot; this thread only queues it. */
-    worker_queue(p, slot, m);
+    worker_queue(p, slot, m, now_ns);
     return;
   }
   /* Every range to give back, of every memory and table, in one batch:
    * one process_madvise, one TLB flush. */
   decommit_batch_t batch = decommit_batch(&p->decommit);
-  slot_reset(p, slot, m, &batch, clock_now_ns());
+  slot_reset(p, slot, m, &batch, now_ns);
   if (p->cfg.decommit_batch_size <= 1 || batch.n == 0 || batch.n > TRANSIT_RANGES_MAX) {
     decommit_flush(&batch);
     return_slot(p, slot, m);
@@ -309,7 +312,7 @@ void recycle_free(wpool_t *p, uint32_t slot, wpool_module_t *m) {
   }
 }
 
-uint32_t recycle_alloc(wpool_t *p, uint32_t module) {
+uint32_t recycle_alloc(wpool_t *p, uint32_t module, uint64_t now_ns) {
   uint32_t slot = INDEX_NONE;
   /* Freed slots wait for their batched decommit, or another thread is
    * returning the ones it took from the queue: issue what waits and retry
@@ -328,7 +331,7 @@ uint32_t recycle_alloc(wpool_t *p, uint32_t module) {
      * rounds, up to background_wait_ms in all, and look again after every
      * wait, the last included: a slot returned just before the pending
      * count dropped is in the index by then. */
-    uint64_t deadline = clock_now_ns() + (uint64_t)p->cfg.background_wait_ms * 1000000;
+    uint64_t deadline = now_ns + (uint64_t)p->cfg.background_wait_ms * 1000000;
     for (;;) {
       bool progressed = worker_wait(p, deadline);
       slot = index_alloc(&p->index, module, NULL);

@@ -14,24 +14,24 @@
 #include "pool/types.h"
 
 /* Set up the queue and, with background_reset, start the worker.
- * Return: 0, WPOOL_ENOMEM, WPOOL_ENOTSUP (no libuv) or WPOOL_ESYS. */
+ * Return: 0, WPOOL_ENOMEM or WPOOL_ESYS. */
 int recycle_init(wpool_t *p);
 /* Finish every slot in transit (the worker drains its queue and stops),
  * then free the queue. */
 void recycle_fini(wpool_t *p);
 
 /* The free path: `slot`, just left by a tenant of `m` (whose reference it
- * carries), goes back by the pool's way. Never allocates. */
-void recycle_free(wpool_t *p, uint32_t slot, wpool_module_t *m);
+ * carries) at `now_ns`, goes back by the pool's way. Never allocates. */
+void recycle_free(wpool_t *p, uint32_t slot, wpool_module_t *m, uint64_t now_ns);
 
 /* Issue the queued slots' ranges now and return the slots. */
 void recycle_flush(wpool_t *p);
 
-/* For an allocation that found every slot taken: bring slots in transit
- * back (flush the queue; wait for the worker's rounds up to
- * background_wait_ms) and try again. Return: a slot taken for `module`,
- * or INDEX_NONE. */
-uint32_t recycle_alloc(wpool_t *p, uint32_t module);
+/* For an allocation that found every slot taken at `now_ns`: bring slots
+ * in transit back (flush the queue; wait for the worker's rounds up to
+ * background_wait_ms from then) and try again. Return: a slot taken for
+ * `module`, or INDEX_NONE. */
+uint32_t recycle_alloc(wpool_t *p, uint32_t module, uint64_t now_ns);
 
 /* Tests only: hold the worker (it finishes its round first) or let it go.
  * Stopping ends a pause. */

@@ -16,6 +16,14 @@ static int os_error(int err, uint32_t slot, uint32_t mem) {
   return error_set(code, "instance slot %u, memory %u: %s", slot, mem, strerror(-err));
 }
 
+/* The precondition of every change of a slot but a trim: its holder has
+ * it (SLOT_USED) and no live instance is in it. One index lock round; the
+ * caller wraps it in debug_assert, so level 2 pays it, not below. */
+static bool held_empty(wpool_t *p, uint32_t slot) {
+  return index_slot_state(&p->index, slot) == SLOT_USED &&
+         !atomic_load_explicit(&p->instances[slot].module, memory_order_relaxed);
+}
+
 /* Account the slot's kept bytes as `k` from now on. */
 static void slot_set_kept(wpool_t *p, struct wpool_instance_s *inst, kept_t k) {
   atomic_fetch_add(&p->kept_memory, k.memory - inst->kept.memory);
@@ -27,7 +35,7 @@ static void slot_set_kept(wpool_t *p, struct wpool_instance_s *inst, kept_t k) {
 /* Give back every page the slot's tables keep (they belong to the module
  * whose tenants used them). */
 static void drop_tables(wpool_t *p, uint32_t slot, decommit_batch_t *batch) {
-  for (uint32_t t = 0; t < p->cfg.instance_tables; t++) {
+  for (uint32_t t = 0; t < p->instances[slot].tables_used; t++) {
     uint8_t *base = pool_table_base(p, slot, t);
     decommit_add(batch, base, p->layout.table_slot_size, base, NULL, p->layout.table_slot_size);
     if (p->table_kept) keep_marks_clear(&p->table_kept[(uint64_t)slot * p->cfg.instance_tables + t]);
@@ -35,8 +43,9 @@ static void drop_tables(wpool_t *p, uint32_t slot, decommit_batch_t *batch) {
 }
 
 void slot_release(wpool_t *p, uint32_t slot) {
+  debug_assert(held_empty(p, slot));
   struct wpool_instance_s *inst = &p->instances[slot];
-  for (uint32_t i = 0; i < p->cfg.instance_memories; i++)
+  for (uint32_t i = 0; i < inst->memories_used; i++)
     memslot_release(pool_memslot(p, slot, i), pool_memory_base(p, slot, i), &p->mem_ctx);
   if (inst->kept.table) {
     decommit_batch_t batch = decommit_batch(&p->decommit);
@@ -47,12 +56,38 @@ void slot_release(wpool_t *p, uint32_t slot) {
   inst->owner = 0;
 }
 
-int slot_prepare(wpool_t *p, uint32_t slot, const wpool_module_t *m) {
+/* The records a tenant of `m` needs that no tenant of the slot had: until
+ * now they were zero pages of the pool's metadata, never written
+ * (pool/meta.h), so a pool of many slots, memories or tables costs what
+ * its tenants use. */
+static void slot_records(wpool_t *p, uint32_t slot, const wpool_module_t *m) {
   struct wpool_instance_s *inst = &p->instances[slot];
+  inst->pool = p;
+  inst->slot = slot;
+  uint64_t mp = p->keep_memory_pages, tp = p->keep_table_pages;
+  for (uint32_t i = inst->memories_used; i < m->nmemories; i++) {
+    uint64_t k = (uint64_t)slot * p->cfg.instance_memories + i;
+    if (mp) p->memslots[k].kept = (keep_marks_t){.marks = p->keep_bytes + k * mp,
+                                                 .pages = (uint32_t)mp};
+  }
+  uint8_t *table_marks = p->keep_bytes + mp * p->layout.mem_slots;
+  for (uint32_t t = inst->tables_used; t < m->ntables; t++) {
+    uint64_t k = (uint64_t)slot * p->cfg.instance_tables + t;
+    if (tp) p->table_kept[k] = (keep_marks_t){.marks = table_marks + k * tp, .pages = (uint32_t)tp};
+  }
+  if (m->nmemories > inst->memories_used) inst->memories_used = m->nmemories;
+  if (m->ntables > inst->tables_used) inst->tables_used = m->ntables;
+}
+
+int slot_prepare(wpool_t *p, uint32_t slot, const wpool_module_t *m) {
+  debug_assert(held_empty(p, slot));
+  debug_assert(!atomic_load(&p->instances[slot].trimming));
+  struct wpool_instance_s *inst = &p->instances[slot];
+  slot_records(p, slot, m);
   /* Kept pages belong to their module: a tenant of another one takes the
    * slot without them. */
   bool moved = inst->owner != m->serial;
-  for (uint32_t i = 0; i < p->cfg.instance_memories; i++) {
+  for (uint32_t i = 0; i < inst->memories_used; i++) {
     image_t *img = i < m->nmemories ? m->memories[i].image : NULL;
     uint64_t bytes = i < m->nmemories ? m->memories[i].min_bytes : 0;
     int err = memslot_prepare(pool_memslot(p, slot, i), pool_memory_base(p, slot, i), &p->mem_ctx,
@@ -70,7 +105,7 @@ int slot_prepare(wpool_t *p, uint32_t slot, const wpool_module_t *m) {
   }
   inst->owner = m->serial;
   /* Tables are all zero since the last reset; only their sizes change. */
-  for (uint32_t t = 0; t < p->cfg.instance_tables; t++)
+  for (uint32_t t = 0; t < inst->tables_used; t++)
     *pool_table_size(p, slot, t) = t < m->ntables ? m->tables[t].min_elements : 0;
   /* The kept bytes are the tenant's now. */
   slot_set_kept(p, inst, (kept_t){0});
@@ -79,6 +114,9 @@ int slot_prepare(wpool_t *p, uint32_t slot, const wpool_module_t *m) {
 }
 
 int slot_memory_grow(wpool_t *p, uint32_t slot, uint32_t i, uint64_t bytes) {
+  /* The live tenant's own memory. */
+  debug_assert(atomic_load_explicit(&p->instances[slot].module, memory_order_relaxed) &&
+               i < p->instances[slot].memories_used);
   int err = memslot_grow(pool_memslot(p, slot, i), pool_memory_base(p, slot, i), &p->mem_ctx, bytes);
   return err ? os_error(err, slot, i) : 0;
 }
@@ -114,14 +152,18 @@ static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, decommit_batc
 
 void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *batch,
                 uint64_t now_ns) {
+  debug_assert(held_empty(p, slot));
+  debug_assert(atomic_load_explicit(&m->refs, memory_order_relaxed) >= 1);
   struct wpool_instance_s *inst = &p->instances[slot];
+  debug_assert(m->nmemories <= inst->memories_used && m->ntables <= inst->tables_used);
+  debug_assert(kept_total(inst->kept) == 0); /* the tenant's since its prepare */
   kept_t kept = {0};
   for (uint32_t i = 0; i < m->nmemories; i++)
     kept.memory += memslot_reset(pool_memslot(p, slot, i), pool_memory_base(p, slot, i),
                                  &p->mem_ctx, batch);
   /* Memories past the module's count hold pristine pages from an earlier
    * module's tenant at most, given up by a shrink to 0: still kept. */
-  for (uint32_t i = m->nmemories; i < p->cfg.instance_memories; i++)
+  for (uint32_t i = m->nmemories; i < inst->memories_used; i++)
     kept.memory += keep_marks_count(&pool_memslot(p, slot, i)->kept) * p->layout.page;
   for (uint32_t t = 0; t < m->ntables; t++) kept.table += reset_table(p, slot, t, batch);
   if (m->state_size) {
@@ -135,10 +177,13 @@ void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *
 }
 
 void slot_trim(wpool_t *p, uint32_t slot, decommit_batch_t *batch) {
+  /* An unused slot the trim flagged: whoever takes it waits for the flag. */
+  debug_assert(index_slot_state(&p->index, slot) == SLOT_WARM);
   struct wpool_instance_s *inst = &p->instances[slot];
+  debug_assert(atomic_load(&inst->trimming) && !inst->trimmed);
   /* Memories: private pages only; the image stays mapped, so its bytes
    * read back from the page cache. */
-  for (uint32_t i = 0; i < p->cfg.instance_memories; i++) {
+  for (uint32_t i = 0; i < inst->memories_used; i++) {
     uint8_t *base = pool_memory_base(p, slot, i);
     memslot_t *s = pool_memslot(p, slot, i);
     decommit_add(batch, base, memslot_resident_span(s), base, NULL, s->accessible);

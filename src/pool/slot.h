@@ -1,6 +1,8 @@
 /* One instance slot: its memories, tables and state, made ready for a
  * tenant and reset after one. The caller holds the slot (the index
- * allocator gave it, or it is in transit). */
+ * allocator gave it, or it is in transit): every function here but
+ * slot_trim needs the slot SLOT_USED in the index and without a live
+ * tenant (debug_assert at level 2). */
 #ifndef WPOOL_SLOT_H
 #define WPOOL_SLOT_H
 

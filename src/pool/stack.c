@@ -2,35 +2,30 @@
  * their own index allocator (no affinity, N = 0: the lowest free first). */
 #include "pool/stack.h"
 
-#include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 
-#include "memory/os.h"
+#include "memory/pages.h"
 #include "memory/reset.h"
 #include "pool/check.h"
 #include "util/error.h"
 
-/* Guard pages: MADV_GUARD_INSTALL (Linux 6.13+) makes a page fault on
- * access inside one read-write mapping, so the stack pool stays one kernel
- * mapping; elsewhere each guard is an mprotect, two mappings per stack. */
+/* Guard pages: where the kernel has guard markers (MADV_GUARD_INSTALL,
+ * Linux 6.13+) a page faults on access inside the one read-write mapping,
+ * so the stack pool stays one kernel mapping; elsewhere each guard is a
+ * mapping of its own, two mappings per stack (memory/pages.h decides). */
 int stack_guard_all(wpool_t *p) {
-  bool markers = true;
+  pages_guard_kind_t kind = PAGES_GUARD_UNKNOWN;
   for (uint32_t s = 0; s < p->cfg.stack_count; s++) {
-    uint8_t *guard = pool_stack_bottom(p, s) - p->layout.page;
-    int err = markers ? os_madvise(guard, p->layout.page, OS_MADV_GUARD_INSTALL) : -EINVAL;
-    if (err == -EINVAL && s == 0) markers = false; /* a kernel without guard markers */
-    if (err && !markers)
-      err = os_mprotect(guard, p->layout.page, PROT_NONE);
+    int err = pages_guard(pool_stack_bottom(p, s) - p->layout.page, p->layout.page, &kind);
     if (err)
       return error_set(error_from_errno(err),
                        "guard page of stack %u: %s: %s (vm.max_map_count may be too low for "
                        "stack_count %u: without MADV_GUARD_INSTALL each stack takes 2 kernel "
                        "mappings)",
-                       s, markers ? "madvise(MADV_GUARD_INSTALL)" : "mprotect", strerror(-err),
-                       p->cfg.stack_count);
+                       s, kind == PAGES_GUARD_MAPPING ? "mprotect" : "madvise(MADV_GUARD_INSTALL)",
+                       strerror(-err), p->cfg.stack_count);
   }
-  p->stack_guard_markers = markers && p->cfg.stack_count > 0;
+  p->stack_guard_markers = kind == PAGES_GUARD_MARKER;
   return 0;
 }
 
@@ -45,6 +40,8 @@ WPOOL_EXPORT int wpool_stack_new(wpool_t *p, wpool_stack_t **out) {
   uint32_t slot = index_alloc(&p->stack_index, INDEX_NONE, NULL);
   if (slot != INDEX_NONE) {
     struct wpool_stack_s *s = &p->stacks[slot];
+    s->pool = p; /* a record is zero until its stack's first use */
+    s->slot = slot;
     s->live = true;
     atomic_fetch_sub(&p->kept_stack, s->kept);
     s->kept = 0;
@@ -75,6 +72,7 @@ WPOOL_EXPORT void wpool_stack_free(wpool_stack_t *s) {
     return;
   }
   wpool_t *p = s->pool;
+  debug_assert(index_slot_state(&p->stack_index, s->slot) == SLOT_USED && s->kept == 0);
   check_enter(p);
   if (p->cfg.async_stack_zeroing) {
     /* The top is where the next fiber writes first: keep it resident. */

@@ -75,9 +75,15 @@ static inline uint64_t kept_total(kept_t k) { return k.memory + k.table + k.stat
 /* One instance slot's record; the handle a runtime holds is its address. */
 struct wpool_instance_s {
   wpool_t *pool;
-  wpool_module_t *module; /* the tenant's module; NULL while the slot is unused */
+  /* The tenant's module; NULL while the slot is unused. Written by the
+   * holder with release order (instance.c), read by wpool_fault_lookup
+   * with acquire from any thread. */
+  _Atomic(wpool_module_t *) module;
   uint64_t owner;         /* serial of the module whose pages the slot keeps; 0: none */
   uint32_t slot;
+  /* Memories and tables [0, n) some tenant of the slot had: the records
+   * past them were never written (pool/meta.h), nor are they visited. */
+  uint32_t memories_used, tables_used;
   kept_t kept;       /* bytes left resident by the last reset; 0 once trimmed */
   uint64_t freed_ns; /* CLOCK_MONOTONIC time of the last free */
   bool trimmed;      /* trimmed since the last free */
@@ -90,22 +96,30 @@ struct wpool_instance_s {
  * more gives its pages back at once instead. */
 #define TRANSIT_RANGES_MAX 16
 
-/* A freed slot on its way back to the index (recycle.c): the ranges still
- * to give back, and the module whose reference it holds. One per slot;
- * owned by whoever carries the slot (the queue's flusher, the worker). */
+/* A freed slot waiting for its batched decommit (recycle.c): the ranges
+ * still to give back, and the module whose reference it holds. One per
+ * slot; owned by whoever carries the slot (the queue's flusher). */
 typedef struct transit {
   decommit_range_t r[TRANSIT_RANGES_MAX];
   uint32_t n;
   wpool_module_t *module;
 } transit_t;
 
+/* A freed slot queued for the background worker, with its module's
+ * reference and the time of its free. */
+typedef struct recycle_pending {
+  uint32_t slot;
+  wpool_module_t *module;
+  uint64_t freed_ns;
+} recycle_pending_t;
+
 /* How freed slots get back (recycle.c). */
 typedef struct recycle {
   pthread_mutex_t queue_lock;
-  uint32_t *queue;             /* [instance_count] slots waiting; queue_lock */
+  uint32_t queue[WPOOL_DECOMMIT_BATCH_MAX]; /* slots waiting; queue_lock */
   uint32_t queued;             /* queue_lock */
   _Atomic uint64_t queued_slots; /* `queued`, readable without the lock */
-  transit_t *transit;          /* [instance_count] */
+  transit_t *transit;          /* [instance_count] when decommit_batch_size > 1, else NULL */
   void *worker;                /* the background worker; NULL: none */
   _Atomic uint64_t background_pending; /* slots the worker has not returned yet */
 } recycle_t;
@@ -127,10 +141,15 @@ struct wpool_s {
   index_t stack_index; /* stacks: no affinity, N = 0 */
 
   uint8_t *mem_map, *table_map, *state_map, *stack_map; /* each pool's mapping */
+  /* Records per slot (pool/meta.h): zero pages until a slot is first used
+   * (slot.c writes its records then), so only [0, index_touched()) of each
+   * is ever read. */
   memslot_t *memslots;                /* [layout.mem_slots] */
   uint32_t *table_sizes;              /* [layout.table_slots] elements in use */
   keep_marks_t *table_kept;           /* [layout.table_slots] kept pages (auto), or NULL */
   uint8_t *keep_bytes;                /* the kept-page marks of memslots and tables */
+  uint32_t keep_memory_pages;         /* marks per memory slot (0: none) */
+  uint32_t keep_table_pages;          /* marks per table slot (0: none) */
   _Atomic uint64_t next_serial;       /* module serials */
   struct wpool_instance_s *instances; /* [instance_count] */
   struct wpool_stack_s *stacks;       /* [stack_count] */

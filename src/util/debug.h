@@ -1,11 +1,17 @@
-/* Checks by debug level (meson option debug_level -> WPOOL_DEBUG):
+/* Checks by debug level (meson option debug_level -> WPOOL_DEBUG), as
+ * mimalloc's mi_assert / mi_assert_internal / mi_assert_expensive:
  *   0  none beyond the cheap argument checks every build makes;
  *   1  API misuse (an instance or stack freed twice, ...) is reported on
  *      standard error and aborts, instead of being ignored (the default);
- *   2  internal assertions on the hot paths too (debug_assert, O(1));
- *   3  expensive validators after every change of a pool (O(slots)):
- *      index_is_valid, memslot_is_valid, pool_is_valid.
- * The sanitizer build in CI runs at level 3. */
+ *   2  internal assertions on the hot paths too (debug_assert, O(1)): each
+ *      function that changes a slot, a memory or the index states its
+ *      preconditions (the slot's state, the memory's accessible size, the
+ *      lock held) at its top;
+ *   3  expensive checks (debug_assert_expensive, O(n)), and the validators
+ *      after every change of a pool (O(slots used)): index_is_valid,
+ *      memslot_is_valid, pool_is_valid.
+ * The sanitizer build in CI runs at level 3. The library never uses libc's
+ * assert (tests/layers.py checks). */
 #ifndef WPOOL_DEBUG_H
 #define WPOOL_DEBUG_H
 
@@ -23,10 +29,15 @@ _Noreturn void debug_abort(const char *fmt, ...) __attribute__((format(printf, 1
     if (WPOOL_DEBUG >= 1) debug_abort(__VA_ARGS__); \
   } while (0)
 
-#define debug_assert(cond)                                                                  \
+#define debug_assert_at(level, cond)                                                        \
   do {                                                                                      \
-    if (WPOOL_DEBUG >= 2 && !(cond))                                                        \
+    if (WPOOL_DEBUG >= (level) && !(cond))                                                  \
       debug_abort("%s:%d: %s: assertion failed: %s", __FILE__, __LINE__, __func__, #cond); \
   } while (0)
+
+/* An internal precondition or invariant, O(1): checked at level >= 2. */
+#define debug_assert(cond) debug_assert_at(2, cond)
+/* An expensive one (a walk, a validator): checked at level >= 3. */
+#define debug_assert_expensive(cond) debug_assert_at(3, cond)
 
 #endif

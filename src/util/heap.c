@@ -6,9 +6,12 @@
 #include "util/heap.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static _Atomic size_t heap_bytes;
 
@@ -91,6 +94,42 @@ void heap_free(void *p) {
   free(p);
 }
 #endif
+
+/* Large arrays map their own pages: fresh anonymous memory is zero
+ * without being written, and MAP_NORESERVE charges nothing until a page is
+ * touched. The one place the library maps memory outside src/memory/, as
+ * the allocator underneath it does: a failure is a NULL, reported by the
+ * caller as WPOOL_ENOMEM. */
+static size_t array_bytes(size_t n, size_t size, bool *mapped) {
+  size_t bytes = n && size ? n * size : 1;
+  *mapped = bytes >= HEAP_ARRAY_MAP_BYTES;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  return *mapped ? (bytes + page - 1) & ~(page - 1) : bytes;
+}
+
+void *heap_array(size_t n, size_t size) {
+  if (size != 0 && n > (SIZE_MAX >> 1) / size) return NULL;
+  bool mapped;
+  size_t bytes = array_bytes(n, size, &mapped);
+  if (!mapped) return heap_calloc(1, bytes);
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  atomic_fetch_add_explicit(&heap_bytes, bytes, memory_order_relaxed);
+  return p;
+}
+
+void heap_array_free(void *p, size_t n, size_t size) {
+  if (!p) return;
+  bool mapped;
+  size_t bytes = array_bytes(n, size, &mapped);
+  if (!mapped) {
+    heap_free(p);
+    return;
+  }
+  munmap(p, bytes);
+  atomic_fetch_sub_explicit(&heap_bytes, bytes, memory_order_relaxed);
+}
 
 size_t heap_allocated_bytes(void) {
   return atomic_load_explicit(&heap_bytes, memory_order_relaxed);

@@ -40,6 +40,12 @@ static inline void spin_lock(spin_lock_t *l) {
   }
 }
 
+/* Whether some thread holds the lock: what a function named *_locked
+ * asserts (debug_assert) of the lock it needs. */
+static inline bool spin_is_locked(spin_lock_t *l) {
+  return atomic_load_explicit(&l->held, memory_order_relaxed);
+}
+
 static inline void spin_unlock(spin_lock_t *l) {
   atomic_store_explicit(&l->held, false, memory_order_release);
 }

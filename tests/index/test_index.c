@@ -1,7 +1,10 @@
 /* The slot index allocator: the seeds' scenarios with their exact slot ids,
  * a model-based comparison over random operations, and edge cases. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "index/index.h"
 #include "util/heap.h"
@@ -289,6 +292,36 @@ Test(index, module_table_grows_and_keeps_existing_affinity) {
   cr_assert(index_is_valid(&ix));
   cr_assert_eq(alloc(0), s);
   cr_assert_neq(alloc(4999), INDEX_NONE);
+}
+
+/* The per-module lists grow outside the spin lock (lock.h: no section that
+ * can block): with the lock held by another thread, a growing reserve
+ * still allocates, then waits only to publish. */
+static void *reserve_many(void *arg) {
+  (void)arg;
+  return (void *)(intptr_t)index_reserve_modules(&ix, 1u << 16);
+}
+
+Test(index, module_lists_grow_outside_the_lock) {
+  make(8, 8, 1);
+  size_t before = heap_allocated_bytes();
+  spin_lock(&ix.lock);
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, reserve_many, NULL), 0);
+  /* 2^16 lists of 8 bytes: at least 256 KiB more, allocated while we hold
+   * the lock (up to 10 s for the other thread to run). */
+  bool grew = false;
+  for (int i = 0; i < 10000 && !grew; i++) {
+    grew = heap_allocated_bytes() >= before + (256u << 10);
+    if (!grew) usleep(1000);
+  }
+  spin_unlock(&ix.lock);
+  void *r;
+  pthread_join(t, &r);
+  cr_assert(grew, "nothing allocated while the lock was held");
+  cr_assert_eq((intptr_t)r, 0);
+  cr_assert_geq(ix.module_cap, 1u << 16);
+  cr_assert(index_is_valid(&ix));
 }
 
 Test(index, counters_report_hits_misses_and_peak_warm) {

@@ -9,7 +9,6 @@
 #include "fixture.h"
 #include "pool/recycle.h"
 
-#if WPOOL_HAVE_UV
 static const char img[] = "background image";
 
 static uint64_t clock_ns(void) {
@@ -165,11 +164,3 @@ Test(background, release_and_destroy_leave_nothing_behind) {
   cr_assert_eq(count_maps("memfd:wpool-image"), maps0);
   cr_assert_eq(count_fds(NULL), fds0);
 }
-#else
-Test(background, is_refused_without_libuv) {
-  wpool_config_t c = small_config();
-  c.background_reset = true;
-  wpool_t *p;
-  cr_assert_eq(wpool_create(&c, &p), WPOOL_ENOTSUP);
-}
-#endif

@@ -118,3 +118,61 @@ Test(config, strerror_names_every_code) {
   }
   cr_assert_str_eq(wpool_strerror(-99), "unknown error");
 }
+
+/* ---- the options table (util/options.h) ------------------------------ */
+
+#include "util/options.h"
+
+/* Each test runs in a process of its own: the table is read once there. */
+Test(config, an_option_is_read_from_its_environment_variable_once) {
+  setenv("WPOOL_KEEP_WINDOW", "7", 1);
+  setenv("WPOOL_KEEP_DROP_MIN", "1000", 1); /* above its range: its maximum */
+  setenv("WPOOL_KEEP_SHRINK_NS", "12x", 1); /* not a number: unset */
+  cr_assert_eq(option_get(OPTION_KEEP_WINDOW), 7);
+  cr_assert_eq(option_get(OPTION_KEEP_DROP_MIN), option_desc(OPTION_KEEP_DROP_MIN)->max);
+  cr_assert_eq(option_get(OPTION_KEEP_SHRINK_NS), 0);
+  setenv("WPOOL_KEEP_WINDOW", "9", 1); /* too late: read once */
+  cr_assert_eq(option_get(OPTION_KEEP_WINDOW), 7);
+}
+
+Test(config, options_that_are_empty_zero_or_negative_are_unset) {
+  setenv("WPOOL_KEEP_WINDOW", "", 1);
+  setenv("WPOOL_KEEP_DROP_MIN", "0", 1);
+  setenv("WPOOL_KEEP_SHRINK_NS", "-5", 1);
+  for (int o = 0; o < OPTION_COUNT; o++) cr_assert_eq(option_get((option_t)o), 0, "option %d", o);
+}
+
+/* Pinned options show in the statistics, as the library's own choices do. */
+Test(config, pinned_options_show_in_the_statistics) {
+  setenv("WPOOL_KEEP_WINDOW", "7", 1);
+  setenv("WPOOL_KEEP_DROP_MIN", "3", 1);
+  setenv("WPOOL_KEEP_SHRINK_NS", "12345", 1);
+  wpool_config_t c = small_config();
+  wpool_t *p = make_pool(&c);
+  wpool_stats_t s = stats(p);
+  if (s.reset_strategy != WPOOL_RESET_DIRTY) cr_skip_test("no PAGEMAP_SCAN: no keep statistics");
+  cr_expect_eq(s.keep_window, 7);
+  cr_expect_eq(s.keep_drop_min, 3);
+  cr_expect_eq(s.keep_shrink_ns, 12345);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+/* docs/config.md lists every option of the table, by its variable. */
+Test(config, every_option_is_documented) {
+  const char *root = getenv("WPOOL_SOURCE_ROOT");
+  cr_assert_not_null(root, "WPOOL_SOURCE_ROOT is not set (run under meson test)");
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/docs/config.md", root);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f, "%s", path);
+  static char text[1 << 17];
+  size_t n = fread(text, 1, sizeof(text) - 1, f);
+  text[n] = 0;
+  fclose(f);
+  for (int o = 0; o < OPTION_COUNT; o++) {
+    char row[128];
+    snprintf(row, sizeof(row), "| `%s` |", option_desc((option_t)o)->env);
+    cr_expect_not_null(strstr(text, row), "docs/config.md has no row for %s",
+                       option_desc((option_t)o)->env);
+  }
+}

@@ -25,8 +25,4 @@ static void check(bool background) {
 
 Test(pool_threads, concurrent_use_keeps_isolation_and_accounts_for_every_slot) { check(false); }
 
-Test(pool_threads, the_same_with_a_background_reset_worker) {
-#if WPOOL_HAVE_UV
-  check(true);
-#endif
-}
+Test(pool_threads, the_same_with_a_background_reset_worker) { check(true); }

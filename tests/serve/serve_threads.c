@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server.h"
+#include "harness.h"
 
 enum { CLIENTS = 6, EACH = 30 };
 

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server.h"
+#include "harness.h"
 
 static server_t srv;
 static char dir[128];

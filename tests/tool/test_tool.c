@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../tools/wpool/options.h"
@@ -401,7 +403,7 @@ Test(tool, plan_prints_the_layouts_own_figures) {
   }
 }
 
-Test(tool, a_workload_must_be_a_regular_file_of_sane_size) {
+Test(tool, a_workload_is_anything_readable_but_a_directory_up_to_the_size_limit) {
   char dir[64];
   snprintf(dir, sizeof(dir), "/tmp/wpool-dir-%d-XXXXXX", (int)getpid());
   cr_assert_not_null(mkdtemp(dir));
@@ -413,10 +415,39 @@ Test(tool, a_workload_must_be_a_regular_file_of_sane_size) {
   expect_one_line(r.err);
   rmdir(dir);
 
+  /* A character device reads as what it gives: /dev/null as an empty
+   * workload (every key its default), as every Unix tool reads it ... */
   const char *const dev[] = {"run", "/dev/null", "--no-progress", "--instances", "10", NULL};
   tool_run(&r, "", dev);
+  cr_assert_eq(r.status, 0, "status %d: %s", r.status, r.err);
+  expect_in(r.out, "wpool run: null (100 modules");
+  expect_in(r.out, "instances that saw a stale byte                  0");
+  /* ... and /dev/zero up to the bound: refused once it has given more. */
+  const char *const zero[] = {"run", "/dev/zero", "--no-progress", "--instances", "10", NULL};
+  tool_run(&r, "", zero);
   cr_assert_eq(r.status, 2, "status %d: %s", r.status, r.err);
-  expect_in(r.err, "/dev/null: not a regular file or a pipe");
+  expect_in(r.err, "/dev/zero: larger than a workload may be (268435456 bytes)");
+  expect_one_line(r.err);
+
+  /* A pipe (a FIFO here) is read to its end. */
+  char fifo[64];
+  snprintf(fifo, sizeof(fifo), "/tmp/wpool-fifo-%d", (int)getpid());
+  unlink(fifo);
+  cr_assert_eq(mkfifo(fifo, 0600), 0);
+  pid_t writer = fork();
+  cr_assert_geq(writer, 0);
+  if (writer == 0) {
+    FILE *f = fopen(fifo, "w");
+    if (f) fputs(small, f);
+    _exit(f && fclose(f) == 0 ? 0 : 1);
+  }
+  const char *const pipe_args[] = {"run", fifo, "--no-progress", NULL};
+  tool_run(&r, "", pipe_args);
+  int ws;
+  cr_assert_eq(waitpid(writer, &ws, 0), writer);
+  unlink(fifo);
+  cr_assert_eq(r.status, 0, "status %d: %s", r.status, r.err);
+  expect_in(r.out, "400 instantiations, 2 threads");
 
   /* A sparse file larger than the bound is refused before it is read. */
   const char *path = workload_file("");
@@ -466,6 +497,14 @@ Test(tool, configurations_wpool_create_refuses_exit_2_from_every_command) {
   const char *const args[] = {"run", path, NULL};
   expect_status(args, 2, "instance_count: must be at least 1");
   unlink(path);
+  /* Metadata past the host's memory (issue 24's configuration: 2^32 - 1
+   * memory slots of 64 bytes each, on any host with less than 256 GiB). */
+  const char *const meta[] = {"plan", "--config", "instance_count=1", "--config",
+                              "instance_memories=4294967295", "--config", "memory_reservation=0",
+                              "--config", "memory_guard_size=4096", "--config",
+                              "instance_memory_pages=0", NULL};
+  if ((uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) < (256ull << 30))
+    expect_status(meta, 2, "instance_memories: 4294967295 makes the pool's metadata");
 }
 
 Test(tool, a_workload_that_does_not_fit_the_configuration_exits_2) {

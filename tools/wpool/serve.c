@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -21,8 +22,9 @@
 
 static const char usage[] =
     "usage: wpool serve [--listen ADDR:PORT] [--threads N] [--runtime pool|stock]\n"
-    "                   [--config KEY=VALUE]... [--max-body SIZE] [--timeout DURATION]\n"
-    "                   [--log] MODULE.wasm | DIRECTORY\n";
+    "                   [--config KEY=VALUE]... [--max-body SIZE] [--max-connections N]\n"
+    "                   [--timeout DURATION] [--log]\n"
+    "                   MODULE.wasm | DIRECTORY\n";
 
 /* Each request's time limit unless --timeout says otherwise: far longer
  * than any request a WAGI guest answers (microseconds to milliseconds), and
@@ -66,7 +68,7 @@ typedef struct opts {
   const char *listen, *target;
   struct sockaddr_storage addr;
   char host[64];
-  uint64_t threads, max_body, timeout_ns;
+  uint64_t threads, max_body, max_connections, timeout_ns;
   bool log;
   wrt_backend_t backend;
   wpool_config_t cfg;
@@ -105,6 +107,11 @@ static int parse_args(opts_t *o, int argc, char **argv) {
     } else if (!strcmp(a, "--max-body")) {
       if (!next || !parse_size(next, &o->max_body) || o->max_body > (1ull << 30))
         return fail(TOOL_BAD_INPUT, "--max-body needs a size up to 1GiB, not %s%s",
+                    next ? next : "nothing", "");
+      i++;
+    } else if (!strcmp(a, "--max-connections")) {
+      if (!next || !parse_count(next, 1u << 30, &o->max_connections) || !o->max_connections)
+        return fail(TOOL_BAD_INPUT, "--max-connections needs a number from 1, not %s%s",
                     next ? next : "nothing", "");
       i++;
     } else if (!strcmp(a, "--timeout")) {
@@ -157,6 +164,35 @@ static void on_ready(void *arg, const srv_t *s) {
   fflush(stderr);
 }
 
+/* Descriptors kept for everything but client connections: the listener,
+ * each loop's (epoll, eventfd, signal pipe), the runtime's files while it
+ * loads, standard streams, and the connections past the cap. */
+static uint64_t fd_reserve(unsigned threads) { return 64 + 8 * (uint64_t)threads + SRV_RESERVE; }
+
+/* The cap on client connections: --max-connections, or what the
+ * descriptor limit allows once raised to its hard limit. 0: exit 2. */
+static unsigned connection_cap(const opts_t *o, unsigned threads) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = rl.rlim_max = 1024;
+  if (rl.rlim_cur < rl.rlim_max) {
+    struct rlimit want = {rl.rlim_max > (1u << 20) ? (1u << 20) : rl.rlim_max, rl.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl.rlim_cur = want.rlim_cur;
+  }
+  uint64_t reserve = fd_reserve(threads);
+  uint64_t room = rl.rlim_cur > reserve ? rl.rlim_cur - reserve : 0;
+  if (room > (1u << 30)) room = 1u << 30;
+  if (!o->max_connections) return room ? (unsigned)room : 0;
+  if (o->max_connections > room) {
+    fprintf(stderr,
+            "wpool serve: --max-connections %llu is over what the descriptor limit allows: "
+            "%llu (RLIMIT_NOFILE %llu less %llu kept for the server)\n",
+            (unsigned long long)o->max_connections, (unsigned long long)room,
+            (unsigned long long)rl.rlim_cur, (unsigned long long)reserve);
+    return 0;
+  }
+  return (unsigned)o->max_connections;
+}
+
 /* The server over the loaded modules, until it has stopped. */
 static int serve(app_t *a) {
   /* One loop per core this process may run on. */
@@ -170,6 +206,8 @@ static int serve(app_t *a) {
                                          : cores > MAX_THREADS ? MAX_THREADS
                                                                : cores);
   sc.max_body = a->o.max_body;
+  sc.max_connections = connection_cap(&a->o, sc.threads);
+  if (!sc.max_connections) return TOOL_BAD_INPUT;
   sc.log = a->o.log;
   sc.ready = on_ready;
   sc.ready_arg = a;

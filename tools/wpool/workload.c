@@ -243,8 +243,11 @@ static int parse(workload_t *w, const char *text, size_t textlen, char *err, siz
   return TOOL_OK;
 }
 
-/* Read a whole workload file into a malloc'd buffer: a regular file of at
- * most WORKLOAD_MAX_BYTES, or a pipe (read up to that bound). */
+/* Read a whole workload file into a malloc'd buffer: anything readable but
+ * a directory, as every Unix tool reads it (a regular file, a pipe,
+ * /dev/null as empty input, any character device), up to
+ * WORKLOAD_MAX_BYTES. A regular file's size is checked before reading;
+ * anything else is read until it ends or gives more than the bound. */
 static int read_workload(const char *path, char **text, size_t *len, char *err, size_t errlen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
@@ -253,10 +256,8 @@ static int read_workload(const char *path, char **text, size_t *len, char *err, 
     if (fd >= 0) close(fd);
     return TOOL_BAD_INPUT;
   }
-  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
-    snprintf(err, errlen, "%s: %s", path,
-             S_ISDIR(st.st_mode) ? "a directory, not a workload file"
-                                 : "not a regular file or a pipe");
+  if (S_ISDIR(st.st_mode)) {
+    snprintf(err, errlen, "%s: a directory, not a workload file", path);
     close(fd);
     return TOOL_BAD_INPUT;
   }

@@ -52,8 +52,9 @@ void workload_defaults(workload_t *w);
  * a one-line "line N: reason" in err and TOOL_BAD_INPUT (TOOL_FAILED when
  * out of memory). A line holding a NUL byte is an error. */
 int workload_parse(workload_t *w, const char *text, size_t len, char *err, size_t errlen);
-/* Read and parse the workload file at path: a regular file (or a pipe) of
- * at most WORKLOAD_MAX_BYTES. Return as workload_parse. */
+/* Read and parse the workload file at path: anything readable but a
+ * directory (a regular file, a pipe, /dev/null as empty input), at most
+ * WORKLOAD_MAX_BYTES. Return as workload_parse. */
 int workload_load(workload_t *w, const char *path, char *err, size_t errlen);
 void workload_free(workload_t *w);
 /* Apply the workload's config lines to cfg. */

@@ -62,6 +62,14 @@ const char *http_header(const http_response_t *r, const char *name, char *buf, s
 bool http_request(int port, const char *method, const char *target, const char *headers,
                   const void *body, size_t body_len, http_response_t *r);
 
+/* Send `len` raw bytes on a new connection and read everything the
+ * server sends until it closes (or `seconds` pass), NUL-terminated, in
+ * buf; returns the bytes read. */
+size_t http_exchange(int port, const void *bytes, size_t len, char *buf, size_t cap,
+                     unsigned seconds);
+/* How many times `needle` occurs in `hay`. */
+int count_of(const char *hay, const char *needle);
+
 /* A metric's value from a /metrics text: the line that starts with
  * `series` (name and labels, exactly) followed by a space; -1 if none. */
 double metric(const char *text, const char *series);

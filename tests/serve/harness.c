@@ -1,4 +1,4 @@
-#include "server.h"
+#include "harness.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -300,4 +300,29 @@ double metric(const char *text, const char *series) {
     if (strncmp(l, series, n) == 0 && l[n] == ' ') return strtod(l + n + 1, NULL);
   }
   return -1;
+}
+
+size_t http_exchange(int port, const void *bytes, size_t len, char *buf, size_t cap,
+                     unsigned seconds) {
+  buf[0] = 0;
+  int fd = http_connect(port);
+  if (fd < 0) return 0;
+  size_t got = 0;
+  if (http_send(fd, bytes, len)) {
+    double end = now_s() + seconds;
+    while (got + 1 < cap) {
+      ssize_t n = recv_some(fd, buf + got, cap - 1 - got, end);
+      if (n <= 0) break;
+      got += (size_t)n;
+    }
+  }
+  buf[got] = 0;
+  http_close(fd);
+  return got;
+}
+
+int count_of(const char *hay, const char *needle) {
+  int n = 0;
+  for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
+  return n;
 }

@@ -1,0 +1,225 @@
+/* The C appended to wasm2c's output (glue version 1): the runtime's only
+ * ways into and out of the generated code, each of a C type fixed here and
+ * compiled against the prototypes wasm2c wrote for the rewritten module
+ * (wasm_rewrite.h), so a mismatch is a compile error, never a call with
+ * the wrong signature.
+ *
+ * Into the module (the runtime finds them with dlsym):
+ *   size_t wrt_guest_instance_size(void)
+ *   void wrt_guest_instantiate(void *instance, void *ctx)
+ *   void wrt_guest_start(void *instance)           commands: _start, () -> ()
+ *   int  wrt_guest_invoke(void *instance, uint32_t export_index,
+ *                         const uint64_t *args, uint64_t *results)
+ * wrt_guest_invoke calls exported function `export_index` with its
+ * arguments and results in 64-bit slots (i32 and f32 in the low 32 bits,
+ * f32 and f64 as their bits, externref as the pointer, funcref arguments
+ * null, funcref results as the function's address or 0); it returns 0 for
+ * an export that is not a function or has v128 values.
+ *
+ * Out of the module: import i is the thunk Z_wrtZ_f<i>. A WASI preview-1
+ * import (module "wasi_snapshot_preview1", a name and type the loader
+ * checked against wasi.c's table) calls the runtime's function directly;
+ * any other function import calls wrt_import_call(ctx, i, args, results)
+ * with the same slots. Every name written here is the runtime's own (WASI
+ * names from wasi.c's table) or made of numbers: nothing of the module's. */
+#include <stdio.h>
+#include <string.h>
+
+#include "rt_internal.h"
+#include "wasm_rewrite.h"
+
+#define PREFIX "Z_guest"
+
+static const char *ctype(char t) {
+  switch (t) {
+  case 'i': return "u32";
+  case 'I': return "u64";
+  case 'f': return "f32";
+  case 'F': return "f64";
+  case 'r': return "wasm_rt_funcref_t";
+  case 'e': return "wasm_rt_externref_t";
+  default: return NULL; /* v128 */
+  }
+}
+
+/* wasm2c's letter for a value type in a multi-value struct's name. */
+static char multi_letter(char t) {
+  switch (t) {
+  case 'i': return 'i';
+  case 'I': return 'j';
+  case 'f': return 'f';
+  case 'F': return 'd';
+  case 'r': return 'r';
+  default: return 'e';
+  }
+}
+
+static bool plain_types(const char *type) { return !strchr(type, 'v'); }
+
+/* The C return type of a function of `results` (the part after ':'). */
+static void ret_type(FILE *f, const char *results) {
+  size_t n = strlen(results);
+  if (n == 0) fputs("void", f);
+  else if (n == 1) fputs(ctype(results[0]), f);
+  else {
+    fputs("struct wasm_multi_", f);
+    for (size_t i = 0; i < n; i++) fputc(multi_letter(results[i]), f);
+  }
+}
+
+/* From a 64-bit slot to a C value of type t, and back. */
+static void from_slot(FILE *f, char t, const char *slot) {
+  switch (t) {
+  case 'i': fprintf(f, "(u32)%s", slot); break;
+  case 'I': fprintf(f, "(u64)%s", slot); break;
+  case 'f': fprintf(f, "wrt_f32(%s)", slot); break;
+  case 'F': fprintf(f, "wrt_f64(%s)", slot); break;
+  case 'e': fprintf(f, "(wasm_rt_externref_t)(uintptr_t)%s", slot); break;
+  default: fputs("wasm_rt_funcref_null_value", f); break;
+  }
+}
+
+static void to_slot(FILE *f, char t, const char *value) {
+  switch (t) {
+  case 'i':
+  case 'I': fprintf(f, "(uint64_t)%s", value); break;
+  case 'f': fprintf(f, "wrt_bits32(%s)", value); break;
+  case 'F': fprintf(f, "wrt_bits64(%s)", value); break;
+  case 'e': fprintf(f, "(uint64_t)(uintptr_t)%s", value); break;
+  default: fprintf(f, "(uint64_t)(uintptr_t)%s.func", value); break;
+  }
+}
+
+static void invoke_case(FILE *f, uint32_t k, const char *type) {
+  const char *colon = strchr(type, ':');
+  size_t np = (size_t)(colon - type), nr = strlen(colon + 1);
+  fprintf(f, "  case %u: {\n    ", k);
+  if (nr) {
+    ret_type(f, colon + 1);
+    fputs(" v = ", f);
+  }
+  fprintf(f, PREFIX "Z_e%u((" PREFIX "_instance_t *)instance", k);
+  for (size_t i = 0; i < np; i++) {
+    char slot[24];
+    snprintf(slot, sizeof(slot), "a[%zu]", i);
+    fputs(", ", f);
+    from_slot(f, type[i], slot);
+  }
+  fputs(");\n", f);
+  for (size_t i = 0; i < nr; i++) {
+    char value[24];
+    if (nr == 1) snprintf(value, sizeof(value), "v");
+    else snprintf(value, sizeof(value), "v.%c%zu", multi_letter(colon[1 + i]), i);
+    fprintf(f, "    r[%zu] = ", i);
+    to_slot(f, colon[1 + i], value);
+    fputs(";\n", f);
+  }
+  fputs("    return 1;\n  }\n", f);
+}
+
+/* The thunk of function import `i` of type `type`: WASI's function `wasi`
+ * called directly, or wrt_import_call. */
+static void thunk(FILE *f, uint32_t i, const char *type, const rt_wasi_fn_t *wasi) {
+  const char *colon = strchr(type, ':');
+  size_t np = (size_t)(colon - type), nr = strlen(colon + 1);
+  if (wasi) {
+    ret_type(f, colon + 1);
+    fprintf(f, " Z_wasi_snapshot_preview1Z_%s(struct Z_wasi_snapshot_preview1_instance_t *",
+            wasi->name);
+    for (size_t k = 0; k < np; k++) fprintf(f, ", %s", ctype(type[k]));
+    fputs(");\n", f);
+  }
+  ret_type(f, colon + 1);
+  fprintf(f, " Z_" WASM_REWRITE_IMPORT_MODULE "Z_f%u(struct Z_" WASM_REWRITE_IMPORT_MODULE
+             "_instance_t *ctx",
+          i);
+  for (size_t k = 0; k < np; k++) fprintf(f, ", %s p%zu", ctype(type[k]), k);
+  fputs(") {\n", f);
+  if (wasi) {
+    fprintf(f, "  %sZ_wasi_snapshot_preview1Z_%s((struct Z_wasi_snapshot_preview1_instance_t *)"
+               "(void *)ctx",
+            nr ? "return " : "", wasi->name);
+    for (size_t k = 0; k < np; k++) fprintf(f, ", p%zu", k);
+    fputs(");\n}\n", f);
+    return;
+  }
+  fprintf(f, "  uint64_t a[%zu], r[%zu];\n", np ? np : 1, nr ? nr : 1);
+  for (size_t k = 0; k < np; k++) {
+    char value[24];
+    snprintf(value, sizeof(value), "p%zu", k);
+    fprintf(f, "  a[%zu] = ", k);
+    to_slot(f, type[k], value);
+    fputs(";\n", f);
+  }
+  fprintf(f, "  wrt_import_call(ctx, %u, a, r);\n", i);
+  if (nr == 1) {
+    fputs("  return ", f);
+    from_slot(f, colon[1], "r[0]");
+    fputs(";\n", f);
+  } else if (nr > 1) {
+    ret_type(f, colon + 1);
+    fputs(" v;\n", f);
+    for (size_t k = 0; k < nr; k++) {
+      char slot[24];
+      snprintf(slot, sizeof(slot), "r[%zu]", k);
+      fprintf(f, "  v.%c%zu = ", multi_letter(colon[1 + k]), k);
+      from_slot(f, colon[1 + k], slot);
+      fputs(";\n", f);
+    }
+    fputs("  return v;\n", f);
+  }
+  fputs("}\n", f);
+}
+
+const rt_wasi_fn_t *rt_wasi_find(const wasm_import_t *im) {
+  if (im->kind != WASM_EXTERN_FUNC || !wasm_name_is(im->module, "wasi_snapshot_preview1"))
+    return NULL;
+  for (size_t k = 0; k < rt_wasi_nfns; k++)
+    if (wasm_name_is(im->name, rt_wasi_fns[k].name)) return &rt_wasi_fns[k];
+  return NULL;
+}
+
+int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w, int64_t start_export) {
+  fputs("\n/* " RT_GLUE_VERSION " (wpool runtime): entry points of fixed C types and the\n"
+        " * import thunks; see runtime/glue.c. */\n"
+        "#include <string.h>\n"
+        "static inline f32 wrt_f32(uint64_t b) { uint32_t u = (uint32_t)b; f32 x; "
+        "memcpy(&x, &u, 4); return x; }\n"
+        "static inline f64 wrt_f64(uint64_t b) { f64 x; memcpy(&x, &b, 8); return x; }\n"
+        "static inline uint64_t wrt_bits32(f32 x) { uint32_t u; memcpy(&u, &x, 4); return u; }\n"
+        "static inline uint64_t wrt_bits64(f64 x) { uint64_t u; memcpy(&u, &x, 8); return u; }\n"
+        "extern void wrt_import_call(void *ctx, uint32_t import, const uint64_t *args, "
+        "uint64_t *results);\n\n"
+        "size_t wrt_guest_instance_size(void) { return sizeof(" PREFIX "_instance_t); }\n\n",
+        f);
+  for (uint32_t i = 0; i < w->nimports; i++) {
+    const wasm_import_t *im = &w->imports[i];
+    if (im->kind != WASM_EXTERN_FUNC)
+      return rt_error(WRT_EIMPORT, "%s: import %u is not a function: the runtime links functions "
+                      "only", wasm_path, i);
+    const char *type = w->types[im->type];
+    if (!plain_types(type) || strchr(type, 'r'))
+      return rt_error(WRT_EIMPORT, "%s: import %u has a v128 or funcref value: the runtime "
+                      "cannot pass it", wasm_path, i);
+    thunk(f, i, type, rt_wasi_find(im));
+  }
+  fprintf(f, "\nvoid wrt_guest_instantiate(void *instance, void *ctx) {\n"
+             "  %s" PREFIX "_instantiate((" PREFIX "_instance_t *)instance%s);\n}\n",
+          w->nimports ? "" : "(void)ctx;\n  ",
+          w->nimports ? ", (struct Z_" WASM_REWRITE_IMPORT_MODULE "_instance_t *)ctx" : "");
+  if (start_export >= 0)
+    fprintf(f, "\nvoid wrt_guest_start(void *instance) { " PREFIX "Z_e%u((" PREFIX
+               "_instance_t *)instance); }\n",
+            (uint32_t)start_export);
+  fputs("\nint wrt_guest_invoke(void *instance, uint32_t export_index, const uint64_t *a, "
+        "uint64_t *r) {\n  (void)a, (void)r;\n  switch (export_index) {\n",
+        f);
+  for (uint32_t k = 0; k < w->nexports; k++) {
+    const wasm_export_t *e = &w->exports[k];
+    if (e->kind != WASM_EXTERN_FUNC) continue;
+    const char *type = wasm_func_type(w, e->index);
+    if (type && plain_types(type)) invoke_case(f, k, type);
+  }
+  fputs("  default: return 0;\n  }\n}\n", f);
+  return 0;
+}

@@ -1,0 +1,148 @@
+/* The transform of wasm2c 1.0.32's output, checked line by line so that
+ * any other shape of generated code is refused rather than miscompiled
+ * (RT_TRANSFORM_VERSION):
+ *   1. In init_memories, `wasm_rt_allocate_memory(&instance->M, MIN, MAX)`
+ *      must ask for the limits the .wasm declares (max 65536 when none).
+ *   2. In init_memories, each `LOAD_DATA(instance->M, OFFSET, DATA, LEN)`
+ *      must match the next active data segment the reader found, and
+ *      becomes WRT_LOAD_DATA: the copy happens only when
+ *      wrt_memory_has_image() says the memory has no image (the stock
+ *      backend); the pool's copy-on-write image already holds the bytes.
+ *      Passive segments (memory.init) are untouched. A module without a
+ *      memory has no init_memories.
+ *   3. The glue is appended (glue.c): the entry points the runtime calls
+ *      and the import thunks. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_internal.h"
+
+/* Parse "NAME, A, B" arguments of a generated call (without the call's
+ * name and parentheses): up to 4 comma-separated fields. */
+static int split_args(char *s, char **f, int max) {
+  int n = 0;
+  while (n < max) {
+    while (*s == ' ') s++;
+    f[n++] = s;
+    char *comma = strchr(s, ',');
+    if (!comma) break;
+    *comma = 0;
+    s = comma + 1;
+  }
+  return n;
+}
+
+int rt_transform(const char *wasm_path, const wasm_module_t *w, int64_t start_export,
+                 const char *in, const char *out) {
+  FILE *fi = fopen(in, "r");
+  if (!fi) return rt_error(WRT_ESYS, "cannot read %s: %s", in, strerror(errno));
+  FILE *fo = fopen(out, "w");
+  if (!fo) {
+    fclose(fi);
+    return rt_error(WRT_ESYS, "cannot create %s: %s", out, strerror(errno));
+  }
+  static const char head[] = "static void init_memories(Z_guest_instance_t* instance) {";
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  int err = 0;
+  bool in_init = false, seen_init = false, seen_alloc = false;
+  uint32_t seg = 0; /* the next active segment to match */
+  uint32_t lineno = 0;
+  uint64_t want_max = w->nmemories && w->memories[0].has_max ? w->memories[0].max : 65536;
+  while (!err && (n = getline(&line, &cap, fi)) > 0) {
+    lineno++;
+    if (!in_init && strncmp(line, head, sizeof(head) - 1) == 0) {
+      fputs("/* " RT_TRANSFORM_VERSION " (wpool runtime): data segments come from the pool's image\n"
+            " * when the memory has one; see runtime/compile.c. */\n"
+            "extern bool wrt_memory_has_image(const wasm_rt_memory_t *mem);\n"
+            "#define WRT_LOAD_DATA(m, o, i, s) \\\n"
+            "  do { if (!wrt_memory_has_image(&(m))) LOAD_DATA(m, o, i, s); } while (0)\n\n",
+            fo);
+      in_init = seen_init = true;
+      fputs(line, fo);
+      continue;
+    }
+    if (!in_init) {
+      fputs(line, fo);
+      continue;
+    }
+    if (strcmp(line, "}\n") == 0) {
+      in_init = false;
+      fputs(line, fo);
+      continue;
+    }
+    char *f[5];
+    if (strncmp(line, "  wasm_rt_allocate_memory(", 26) == 0) {
+      char *args = line + 26;
+      char *close = strstr(args, ");");
+      if (!close || seen_alloc) goto unexpected;
+      *close = 0;
+      if (split_args(args, f, 4) != 3) goto unexpected;
+      uint64_t mn = strtoull(f[1], NULL, 10), mx = strtoull(f[2], NULL, 10);
+      if (w->nmemories != 1 || mn != w->memories[0].min || mx != want_max) {
+        err = rt_error(WRT_ETOOLCHAIN,
+                       "%s: wasm2c's code allocates memory of %llu..%llu pages, the module "
+                       "declares %llu..%llu",
+                       wasm_path, (unsigned long long)mn, (unsigned long long)mx,
+                       w->nmemories ? (unsigned long long)w->memories[0].min : 0ull,
+                       (unsigned long long)want_max);
+        break;
+      }
+      seen_alloc = true;
+      fprintf(fo, "  wasm_rt_allocate_memory(%s, %s, %s);\n", f[0], f[1], f[2]);
+      continue;
+    }
+    if (strncmp(line, "  LOAD_DATA(", 12) == 0) {
+      char *args = line + 12;
+      char *close = strstr(args, ");");
+      if (!close) goto unexpected;
+      *close = 0;
+      if (split_args(args, f, 5) != 4) goto unexpected;
+      while (seg < w->nsegments && !w->segments[seg].active) seg++;
+      uint64_t off = strtoull(f[1], NULL, 10), len = strtoull(f[3], NULL, 10);
+      if (seg >= w->nsegments || w->segments[seg].offset != off || w->segments[seg].len != len) {
+        err = rt_error(WRT_ETOOLCHAIN,
+                       "%s: wasm2c's code loads %llu bytes at %llu, which is not active data "
+                       "segment %u as the reader found it",
+                       wasm_path, (unsigned long long)len, (unsigned long long)off, seg);
+        break;
+      }
+      seg++;
+      fprintf(fo, "  WRT_LOAD_DATA(%s, %s, %s, %s);\n", f[0], f[1], f[2], f[3]);
+      continue;
+    }
+    if (strcmp(line, "\n") == 0) {
+      fputs(line, fo);
+      continue;
+    }
+  unexpected:
+    err = rt_error(WRT_ETOOLCHAIN,
+                   "%s: generated code line %u in init_memories has a shape the transform does "
+                   "not know (wasm2c is not 1.0.32?)",
+                   wasm_path, lineno);
+  }
+  free(line);
+  if (!err) {
+    while (seg < w->nsegments && !w->segments[seg].active) seg++;
+    if (in_init || (!seen_init && w->nmemories))
+      err = rt_error(WRT_ETOOLCHAIN, "%s: generated code has no init_memories function",
+                     wasm_path);
+    else if (seg != w->nsegments)
+      err = rt_error(WRT_ETOOLCHAIN,
+                     "%s: generated code loads fewer data segments than the module's active ones",
+                     wasm_path);
+    else if (w->nmemories && !seen_alloc)
+      err = rt_error(WRT_ETOOLCHAIN, "%s: generated code allocates no memory", wasm_path);
+  }
+  if (!err) err = rt_glue_write(fo, wasm_path, w, start_export);
+  if (ferror(fi) && !err) err = rt_error(WRT_ESYS, "read %s failed", in);
+  fclose(fi);
+  bool werr = ferror(fo) != 0;
+  if ((fclose(fo) != 0 || werr) && !err)
+    err = rt_error(WRT_ESYS, "write %s: %s", out, strerror(errno));
+  return err;
+}
+

@@ -1,0 +1,45 @@
+/* The reader's cursor over a byte range, with a sticky error: every read
+ * checks the bytes left, and the first failure records its message and
+ * makes every later read fail (returning 0 or NULL), so a section parser
+ * can read on and test the cursor once. Internal to the .wasm reader. */
+#ifndef WRT_WASM_CURSOR_H
+#define WRT_WASM_CURSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wasm_types.h"
+
+typedef struct cursor {
+  const uint8_t *base; /* the whole module, for offsets in messages */
+  const uint8_t *p, *end;
+  const char *what; /* the section being read */
+  char *err;
+  size_t errlen;
+  bool failed;
+} cursor_t;
+
+/* Record "WHAT at byte N: MESSAGE" (the first failure only); false. */
+bool cur_fail(cursor_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+uint8_t cur_u8(cursor_t *c);
+/* Unsigned LEB128 of at most `bits` bits. */
+uint64_t cur_uleb(cursor_t *c, unsigned bits);
+static inline uint32_t cur_u32(cursor_t *c) { return (uint32_t)cur_uleb(c, 32); }
+/* Signed LEB128 of at most `bits` bits (32 or 64). */
+int64_t cur_sleb(cursor_t *c, unsigned bits);
+/* A count of items each at least `min_item_bytes` long: counts the bytes
+ * left cannot hold are refused before anything is allocated. */
+uint32_t cur_count(cursor_t *c, size_t min_item_bytes);
+/* A name: its bytes, in the buffer, valid UTF-8 (any bytes else, NUL
+ * included). */
+wasm_name_t cur_name(cursor_t *c);
+/* A value type as the reader's letter (wasm_reader.h), 0 on failure. */
+char cur_valtype(cursor_t *c);
+wasm_limits_t cur_limits(cursor_t *c, bool memory);
+/* A constant expression. Sets *is_const and *value for `i32.const N end`
+ * or `i64.const N end`; other constant expressions (global.get, ref.func,
+ * ref.null, float constants) are skipped with *is_const false. */
+void cur_const_expr(cursor_t *c, bool *is_const, uint64_t *value);
+
+#endif /* WRT_WASM_CURSOR_H */

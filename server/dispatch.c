@@ -1,0 +1,137 @@
+/* Heads checked and requests dispatched (dispatch.h). */
+#include "dispatch.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "metrics.h"
+#include "respond.h"
+#include "route.h"
+#include "target.h"
+
+static bool named(const conn_t *c, const header_t *h, const char *name, size_t len) {
+  return h->name_len == len && !strncasecmp(c->text.p + h->name, name, len);
+}
+
+static bool value_is(const conn_t *c, const header_t *h, const char *v, size_t len) {
+  return h->value_len == len && !strncasecmp(c->text.p + h->value, v, len);
+}
+
+/* The Host field, checked: RFC 9112 3.2 (at most one, a valid value, and
+ * one in every HTTP/1.1 request). NULL with *ok false: 400. */
+static const header_t *host_of(const conn_t *c, bool *ok) {
+  const header_t *host = NULL;
+  *ok = true;
+  for (size_t i = 0; i < c->nheaders; i++) {
+    const header_t *h = &c->headers[i];
+    if (!named(c, h, "host", 4)) continue;
+    if (host || !host_valid(c->text.p + h->value, h->value_len)) *ok = false;
+    host = h;
+  }
+  if (!host && c->parser.http_minor >= 1) *ok = false;
+  return *ok ? host : NULL;
+}
+
+bool head_complete(conn_t *c) {
+  llhttp_t *p = &c->parser;
+  target_t t;
+  bool ok = true;
+  if (p->http_major != 1) {
+    refuse(c, 505, "HTTP/1.0 and HTTP/1.1 only");
+  } else if (p->method == HTTP_CONNECT || !target_parse(c->text.p, c->url_len, &t) ||
+             (t.form == TARGET_ASTERISK && p->method != HTTP_OPTIONS)) {
+    refuse(c, 400, "malformed request target");
+  } else if (c->target = t, c->host = host_of(c, &ok), !ok) {
+    refuse(c, 400, "a request has exactly one valid Host field (RFC 9112 3.2)");
+  } else if (!(p->flags & F_CHUNKED) && (p->flags & F_CONTENT_LENGTH) &&
+             p->content_length > c->w->srv->cfg.max_body) {
+    refuse(c, 413, "the request's body is over the server's limit (--max-body)");
+  } else {
+    /* A client that waits for 100 Continue before the body (curl does,
+     * for bodies over 1 KiB) gets it now: once, however many Expect
+     * fields ask for it. */
+    bool body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);
+    for (size_t i = 0; body && !c->continued && i < c->nheaders; i++) {
+      const header_t *h = &c->headers[i];
+      if (named(c, h, "expect", 6) && value_is(c, h, "100-continue", 12) && p->http_minor >= 1) {
+        c->continued = true;
+        sbuf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+        conn_push(c);
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+static const char options_head[] = "Allow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\n";
+
+void dispatch(conn_t *c) {
+  worker_t *w = c->w;
+  srv_t *s = w->srv;
+  /* An upgrade is answered as a plain request and the connection closes
+   * (the bytes after it are not HTTP/1.1); so does any reserve one. */
+  bool keep = llhttp_should_keep_alive(&c->parser) && !c->parser.upgrade && !c->reserve;
+  /* The text does not move after the head: head_complete's pointers hold. */
+  const target_t t = c->target;
+  const header_t *host = c->host;
+  srv_request_t q = {.method = llhttp_method_name((llhttp_method_t)c->parser.method),
+                     .http_major = c->parser.http_major,
+                     .http_minor = c->parser.http_minor,
+                     .target = c->text.p,
+                     .target_len = c->url_len,
+                     .path = t.path,
+                     .path_len = t.path_len,
+                     .query = t.query,
+                     .query_len = t.query_len,
+                     .headers = w->hdrs,
+                     .nheaders = c->nheaders,
+                     .body = c->body.p ? c->body.p : "",
+                     .body_len = c->body.len,
+                     .remote_addr = c->peer,
+                     .server_host = s->host,
+                     .server_port = s->port};
+  if (t.authority) {
+    q.host = t.authority; /* RFC 9112 3.2.2: the target's, not Host's */
+    q.host_len = t.authority_len;
+  } else if (host) {
+    q.host = c->text.p + host->value;
+    q.host_len = host->value_len;
+  }
+  if (t.form == TARGET_ASTERISK) {
+    srv_response_t a = {.status = 200, .head = options_head, .head_len = sizeof(options_head) - 1};
+    respond(c, &a, keep);
+    return;
+  }
+  const route_t *r = route_match(s, q.path, q.path_len, &q.rest, &q.rest_len);
+  if (r && c->reserve && !r->h->reserve) {
+    metrics_add(&w->metrics->refused_at_cap, 1);
+    srv_response_t a = {.status = 503,
+                        .head = "Retry-After: 1\r\nContent-Type: text/plain\r\n",
+                        .body = "the server is at its connection limit (--max-connections)\n"};
+    a.head_len = strlen(a.head);
+    a.body_len = strlen(a.body);
+    respond(c, &a, false);
+    return;
+  }
+  if (!r) {
+    respond_text(c, 404, "no module at this path\n", keep);
+    return;
+  }
+  for (size_t i = 0; i < c->nheaders; i++) {
+    const header_t *h = &c->headers[i];
+    w->hdrs[i] = (srv_header_t){.name = c->text.p + h->name,
+                                .name_len = h->name_len,
+                                .value = c->text.p + h->value,
+                                .value_len = h->value_len};
+  }
+  q.route_data = r->data;
+  q.state = w->state[r->h->slot];
+  srv_response_t a = {0};
+  r->h->on_request(r->h, &q, &a);
+  respond(c, &a, keep);
+  /* The request's buffers fall back after a large one. */
+  sbuf_reset(&c->body, SRV_KEEP);
+  sbuf_reset(&c->text, SRV_KEEP);
+  c->url_len = c->nheaders = 0;
+}
