@@ -227,7 +227,16 @@ static int serve(app_t *a) {
   if (srv_listen(a->srv, &a->o.addr, a->o.host) != 0)
     return fail(TOOL_FAILED, "cannot listen on %s: %s", a->o.listen, srv_error());
   signal(SIGPIPE, SIG_IGN);
-  if (srv_run(a->srv) != 0) return fail(TOOL_FAILED, "%s%s", srv_error(), "");
+  err = srv_run(a->srv);
+  if (err == -ETIMEDOUT) {
+    /* A second stop signal and a guest that does not end (no time limit,
+     * or a longer one): its thread still runs in the runtime, so nothing
+     * can be freed; the process ends here. */
+    fprintf(stderr, "wpool serve: %s; exiting\n", srv_error());
+    fflush(stderr);
+    _exit(TOOL_FAILED);
+  }
+  if (err != 0) return fail(TOOL_FAILED, "%s%s", srv_error(), "");
   return TOOL_OK;
 }
 
