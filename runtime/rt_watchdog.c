@@ -181,7 +181,10 @@ int rt_deadline_set(rt_ctx_t *c, uint64_t deadline_ns) {
   rt_slot_t *s = thread_slot();
   if (!s) return rt_error(WRT_ENOMEM, "%s: no time limit: out of memory", c->m->path);
   c->deadline_ns = deadline_ns;
-  atomic_store(&s->rt, rt);
+  if (atomic_load_explicit(&s->rt, memory_order_relaxed) != rt)
+    atomic_store_explicit(&s->rt, rt, memory_order_relaxed); /* before the deadline's store */
+  /* Sequentially consistent: the deadline is visible before next_wake is
+   * read (the one fence of a request with a limit; above). */
   atomic_store(&s->deadline, deadline_ns);
   if (deadline_ns < atomic_load(&wd->next_wake)) {
     pthread_mutex_lock(&wd->lock);
@@ -191,10 +194,12 @@ int rt_deadline_set(rt_ctx_t *c, uint64_t deadline_ns) {
   return 0;
 }
 
+/* Relaxed: a watchdog that still sees the old deadline sends a signal the
+ * handler ignores (c->deadline_ns is 0 by then, or a later request's). */
 void rt_deadline_clear(rt_ctx_t *c) {
   if (!c->deadline_ns) return;
-  atomic_store(&t_slot->deadline, 0);
   c->deadline_ns = 0;
+  atomic_store_explicit(&t_slot->deadline, 0, memory_order_relaxed);
 }
 
 void rt_watchdog_stop(wrt_runtime_t *rt) {
