@@ -238,12 +238,6 @@ static ondemand_module_t od_module; /* the on-demand baseline's image and sizes 
 
 static bool is_wpool(kind_t k) { return k <= K_AUTO; }
 
-static void no_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
-  (void)off;
-  (void)swapped;
-  *(uint64_t *)ctx += len;
-}
-
 static dirty_scanner_t floor_scanner;
 
 static void strat_init(strat_t *s, kind_t kind, int cycles) {
@@ -316,11 +310,11 @@ static uint64_t strat_cycle(strat_t *s, const pattern_t *pat, uint64_t i) {
       madvise(s->buf, MEM_BYTES, MADV_DONTNEED);
       for (int k = 0; k < pat->n; k++) *(volatile uint64_t *)(s->buf + pat->off[k]) = 1;
     }
-    uint64_t found = 0;
     t0 = now_ns();
-    if (dirty_scan(&floor_scanner, s->buf, MEM_BYTES, no_run, &found) < 0) exit(1);
+    int64_t found = dirty_count(&floor_scanner, s->buf, MEM_BYTES);
     t1 = now_ns();
-    if (found != (uint64_t)pat->n * HOST_PAGE) exit(3);
+    if (found < 0) exit(1);
+    if ((uint64_t)found != (uint64_t)pat->n * HOST_PAGE) exit(3);
   }
   return t1 - t0;
 }

@@ -16,7 +16,9 @@
  *   loop          loop for ever in its own code
  *   stdin         read stdin for ever, past its end (each read is a host
  *                 call that returns 0 bytes)
- *   output        write for ever, 1 byte per call */
+ *   output        write for ever, 1 byte per call
+ *   sleep         sleep an hour (poll_oneoff on a clock: a host call that
+ *                 waits) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +105,9 @@ int main(int argc, char **argv) {
     for (;;) (void)!read(0, b, sizeof(b));
   } else if (!strcmp(m, "output")) {
     for (;;) (void)!write(1, "x", 1);
+  } else if (!strcmp(m, "sleep")) {
+    sleep(3600);
+    printf("slept\n");
   } else {
     fprintf(stderr, "misbehave: unknown mode %s\n", m);
     return 2;

@@ -215,9 +215,11 @@ typedef struct wpool_module_desc {
   uint32_t ntables;
 } wpool_module_desc_t;
 
-/* Check `desc` against the pool's limits, copy what is needed (the caller
- * may free `desc` and its segments afterwards) and build each memory's
- * copy-on-write image (a sealed memfd) from its data segments.
+/* Check `desc` against the pool's limits (WPOOL_ELIMIT with the exact
+ * reason), copy what is needed from it (the caller may free `desc` and its
+ * segments afterwards) and build each memory's copy-on-write image (a
+ * sealed memfd) from its data segments. Shared memories are refused
+ * (WPOOL_ELIMIT).
  * Return: 0 with *out set; WPOOL_ELIMIT with the exact reason (too many
  * memories or tables, min over the limit or over the module's own max,
  * state_size over instance_size, a data segment past min_pages, a shared
@@ -238,9 +240,10 @@ WPOOL_EXPORT void wpool_module_release(wpool_module_t *module);
  * Instances
  * ------------------------------------------------------------------- */
 
-/* Allocate an instance of `module`, preferring a slot it used before.
- * Maps or keeps the module's images, makes min_pages of each memory
- * accessible and sizes each table to min_elements. A new instance never sees
+/* Allocate an instance of `module`: take a slot by the slot policy (affine
+ * to `module`: a slot it used before first; docs/index-allocator.md), map
+ * or keep the module's images, make min_pages of each memory accessible
+ * and size each table to min_elements. A new instance never sees
  * a byte of an earlier tenant: memories read as zero outside the data
  * segments, tables read NULL, state reads zero.
  * Return: 0 with *out set; WPOOL_EEXHAUSTED (every instance slot in use,
@@ -251,8 +254,8 @@ WPOOL_EXPORT void wpool_module_release(wpool_module_t *module);
 WPOOL_EXPORT int wpool_instance_new(wpool_t *pool, wpool_module_t *module,
                                     wpool_instance_t **out);
 
-/* Reset the slot (linear_memory_keep_resident bytes of each memory by
- * memset, the rest by madvise; image bytes restored; tables to NULL; state
+/* Reset the slot (docs/reset.md: the bytes kept resident restored in
+ * place, the rest given back; image bytes restored; tables to NULL; state
  * to zero) and return it to the pool, at once or by the way the config
  * chose (decommit_batch_size, background_reset). Never allocates, never
  * fails. Return: nothing; NULL is ignored, an instance already freed
@@ -371,9 +374,9 @@ WPOOL_EXPORT size_t wpool_stack_size(const wpool_stack_t *s);
 WPOOL_EXPORT void wpool_stack_free(wpool_stack_t *s);
 
 /* Issue the resets queued by decommit_batch_size now and return their
- * slots to the pool. Allocation does this by itself when the pool is full,
- * and so do wpool_trim and wpool_destroy. Return: nothing; NULL is
- * ignored. Context: any thread. */
+ * slots to the pool (docs/reset.md). Allocation does this by itself when
+ * the pool is full, and so do wpool_trim and wpool_destroy. Return:
+ * nothing; NULL is ignored. Context: any thread. */
 WPOOL_EXPORT void wpool_decommit_flush(wpool_t *pool);
 
 /* ---------------------------------------------------------------------
@@ -384,7 +387,8 @@ WPOOL_EXPORT void wpool_decommit_flush(wpool_t *pool);
  * `idle_ns` nanoseconds ago: the bytes their resets kept resident, private
  * copies of image pages, table and state pages (madvise). Their affinity,
  * image mapping and place in the slot policy's order stay: a module that
- * comes back still finds its slot, and faults its pages in again. Each slot
+ * comes back still finds its slot, and faults its pages in again;
+ * wpool_uv.h runs it on a libuv timer. Each slot
  * is trimmed once per idle period. O(slots trimmed + idle slots already
  * trimmed); an allocation that picks a slot being trimmed waits for it.
  * Return: the number of slots trimmed (>= 0), or WPOOL_EINVAL for NULL.

@@ -1,13 +1,14 @@
-/* The C appended to wasm2c's output (glue version 1): the runtime's only
+/* The C appended to wasm2c's output (glue version 4): the runtime's only
  * ways into and out of the generated code, each of a C type fixed here and
  * compiled against the prototypes wasm2c wrote for the rewritten module
  * (wasm_rewrite.h), so a mismatch is a compile error, never a call with
  * the wrong signature.
  *
  * Into the module (the runtime finds them with dlsym):
+ *   void wrt_guest_init_module(void)             the module's types, once per load
  *   size_t wrt_guest_instance_size(void)
  *   void wrt_guest_instantiate(void *instance, void *ctx)
- *   void wrt_guest_start(void *instance)           commands: _start, () -> ()
+ *   void wrt_guest_start(void *instance)           an export _start of () -> ()
  *   int  wrt_guest_invoke(void *instance, uint32_t export_index,
  *                         const uint64_t *args, uint64_t *results)
  * wrt_guest_invoke calls exported function `export_index` with its
@@ -16,12 +17,15 @@
  * null, funcref results as the function's address or 0); it returns 0 for
  * an export that is not a function or has v128 values.
  *
- * Out of the module: import i is the thunk Z_wrtZ_f<i>. A WASI preview-1
+ * Out of the module: import i is the thunk Z_wrtZ_f<i>, called with the
+ * request's context or, through a table, the address of the instance's
+ * field that holds it (rt_ctx_t.self makes both read the same). A WASI
+ * preview-1
  * import (module "wasi_snapshot_preview1", a name and type the loader
- * checked against wasi.c's table) calls the runtime's function directly;
- * any other function import calls wrt_import_call(ctx, i, args, results)
+ * checked against the table of wasi_calls.h) calls the runtime's function
+ * directly; any other function import calls wrt_import_call(ctx, i, args, results)
  * with the same slots. Every name written here is the runtime's own (WASI
- * names from wasi.c's table) or made of numbers: nothing of the module's. */
+ * names from that table) or made of numbers: nothing of the module's. */
 #include <stdio.h>
 #include <string.h>
 
@@ -135,8 +139,9 @@ static void thunk(FILE *f, uint32_t i, const char *type, const rt_wasi_fn_t *was
           i);
   for (size_t k = 0; k < np; k++) fprintf(f, ", %s p%zu", ctype(type[k]), k);
   fputs(") {\n", f);
+  /* The context is at `ctx` (see rt_ctx_t.self). */
   if (wasi) {
-    fprintf(f, "  %sZ_wasi_snapshot_preview1Z_%s((struct Z_wasi_snapshot_preview1_instance_t *)"
+    fprintf(f, "  %sZ_wasi_snapshot_preview1Z_%s(*(struct Z_wasi_snapshot_preview1_instance_t **)"
                "(void *)ctx",
             nr ? "return " : "", wasi->name);
     for (size_t k = 0; k < np; k++) fprintf(f, ", p%zu", k);
@@ -151,7 +156,7 @@ static void thunk(FILE *f, uint32_t i, const char *type, const rt_wasi_fn_t *was
     to_slot(f, type[k], value);
     fputs(";\n", f);
   }
-  fprintf(f, "  wrt_import_call(ctx, %u, a, r);\n", i);
+  fprintf(f, "  wrt_import_call(*(void **)(void *)ctx, %u, a, r);\n", i);
   if (nr == 1) {
     fputs("  return ", f);
     from_slot(f, colon[1], "r[0]");
@@ -179,7 +184,7 @@ const rt_wasi_fn_t *rt_wasi_find(const wasm_import_t *im) {
   return NULL;
 }
 
-int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w, int64_t start_export) {
+int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w) {
   fputs("\n/* " RT_GLUE_VERSION " (wpool runtime): entry points of fixed C types and the\n"
         " * import thunks; see runtime/glue.c. */\n"
         "#include <string.h>\n"
@@ -189,7 +194,12 @@ int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w, int64_
         "static inline uint64_t wrt_bits32(f32 x) { uint32_t u; memcpy(&u, &x, 4); return u; }\n"
         "static inline uint64_t wrt_bits64(f64 x) { uint64_t u; memcpy(&u, &x, 8); return u; }\n"
         "extern void wrt_import_call(void *ctx, uint32_t import, const uint64_t *args, "
-        "uint64_t *results);\n\n"
+        "uint64_t *results);\n"
+        /* One struct for every WASI prototype below: declared first in a
+         * parameter list, each would be a type of its own, and a module
+         * importing one WASI function twice would not compile. */
+        "struct Z_wasi_snapshot_preview1_instance_t;\n\n"
+        "void wrt_guest_init_module(void) { " PREFIX "_init_module(); }\n"
         "size_t wrt_guest_instance_size(void) { return sizeof(" PREFIX "_instance_t); }\n\n",
         f);
   for (uint32_t i = 0; i < w->nimports; i++) {
@@ -207,10 +217,15 @@ int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w, int64_
              "  %s" PREFIX "_instantiate((" PREFIX "_instance_t *)instance%s);\n}\n",
           w->nimports ? "" : "(void)ctx;\n  ",
           w->nimports ? ", (struct Z_" WASM_REWRITE_IMPORT_MODULE "_instance_t *)ctx" : "");
-  if (start_export >= 0)
+  /* A command's _start, whatever the load asks (so the object depends on
+   * the module's bytes alone): the loader refuses a command whose _start
+   * is missing or of another type. */
+  const wasm_export_t *start = wasm_find_export(w, "_start", 6, WASM_EXTERN_FUNC);
+  const char *st = start ? wasm_func_type(w, start->index) : NULL;
+  if (st && !strcmp(st, ":"))
     fprintf(f, "\nvoid wrt_guest_start(void *instance) { " PREFIX "Z_e%u((" PREFIX
                "_instance_t *)instance); }\n",
-            (uint32_t)start_export);
+            (uint32_t)(start - w->exports));
   fputs("\nint wrt_guest_invoke(void *instance, uint32_t export_index, const uint64_t *a, "
         "uint64_t *r) {\n  (void)a, (void)r;\n  switch (export_index) {\n",
         f);

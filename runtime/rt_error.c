@@ -62,6 +62,7 @@ const char *wrt_trap_name(wrt_trap_t t) {
   case WRT_TRAP_CALL_INDIRECT: return "call_indirect";
   case WRT_TRAP_EXHAUSTION: return "exhaustion";
   case WRT_TRAP_OTHER: return "other";
+  case WRT_TRAP_EXIT: return "exit";
   case WRT_TRAP_TIMEOUT: return "timeout";
   }
   return "other";
@@ -77,5 +78,18 @@ wrt_trap_t rt_trap_of(int code) {
   case WASM_RT_TRAP_CALL_INDIRECT: return WRT_TRAP_CALL_INDIRECT;
   case WASM_RT_TRAP_EXHAUSTION: return WRT_TRAP_EXHAUSTION;
   default: return WRT_TRAP_OTHER;
+  }
+}
+
+int rt_trap_code(wrt_trap_t t) {
+  switch (t) {
+  case WRT_TRAP_OOB: return WASM_RT_TRAP_OOB;
+  case WRT_TRAP_INT_OVERFLOW: return WASM_RT_TRAP_INT_OVERFLOW;
+  case WRT_TRAP_DIV_BY_ZERO: return WASM_RT_TRAP_DIV_BY_ZERO;
+  case WRT_TRAP_INVALID_CONVERSION: return WASM_RT_TRAP_INVALID_CONVERSION;
+  case WRT_TRAP_UNREACHABLE: return WASM_RT_TRAP_UNREACHABLE;
+  case WRT_TRAP_CALL_INDIRECT: return WASM_RT_TRAP_CALL_INDIRECT;
+  case WRT_TRAP_EXHAUSTION: return WASM_RT_TRAP_EXHAUSTION;
+  default: return WASM_RT_TRAP_UNCAUGHT_EXCEPTION;
   }
 }

@@ -59,8 +59,18 @@
  * page limit (instance_memory_pages, both backends) above this. */
 #define RT_MAX_PAGES 65535u
 
-/* The compiled module's entry points, found with dlsym: wasm2c's
- * init_module and the glue's (glue.c), each of the C type written here. */
+/* The most tables a module may define here (each a pool table; the pool's
+ * instance_tables may allow fewer). */
+#define RT_MAX_TABLES 16u
+
+/* A table as the module declares it. */
+typedef struct rt_table_decl {
+  uint32_t min, max; /* elements; max UINT32_MAX when none */
+  bool externref;    /* else funcref */
+} rt_table_decl_t;
+
+/* The compiled module's entry points, found with dlsym: the glue's
+ * (glue.c), each of the C type written here. */
 typedef struct rt_guest_fns {
   void (*init_module)(void);
   void (*instantiate)(void *instance, void *ctx);
@@ -69,6 +79,33 @@ typedef struct rt_guest_fns {
   size_t (*instance_size)(void);
 } rt_guest_fns_t;
 
+/* WASI: the preview-1 functions the runtime defines, with their wasm
+ * types in the reader's notation. */
+typedef struct rt_wasi_fn {
+  const char *name;
+  const char *type;
+  void (*fn)(void);
+} rt_wasi_fn_t;
+extern const rt_wasi_fn_t rt_wasi_fns[];
+extern const size_t rt_wasi_nfns;
+
+/* An import of the module as linked at load (rt_link.c). */
+typedef struct rt_link {
+  const rt_wasi_fn_t *wasi; /* a WASI function (the glue calls it directly), or NULL: */
+  wrt_import_t host;        /* the embedder's function, its types in `types` */
+  wrt_valtype_t *types;
+} rt_link_t;
+
+/* An export of the module, copied (the module's bytes are not kept). */
+typedef struct rt_export {
+  char *name; /* len bytes (NUL bytes allowed), NUL-terminated */
+  size_t len;
+  uint8_t kind;
+  wrt_valtype_t *types; /* functions: nparams parameters, then nresults results */
+  uint32_t nparams, nresults;
+  bool callable; /* no v128 value */
+} rt_export_t;
+
 struct wrt_module {
   wrt_runtime_t *rt;
   struct wrt_module *next, *prev; /* rt->modules, under rt->lock */
@@ -76,15 +113,20 @@ struct wrt_module {
   void *dl;           /* dlopen handle */
   rt_guest_fns_t fns;
   size_t instance_size; /* sizeof the generated instance struct */
-  /* What the .wasm declares (memory 0 and table 0). */
-  bool has_memory, has_table;
+  /* What the .wasm declares (memory 0 and its tables). */
+  bool has_memory;
   uint64_t min_pages, max_pages; /* max 65536 when the module has none */
-  uint32_t table_min, table_max; /* table_max UINT32_MAX when none */
+  uint32_t ntables;
+  rt_table_decl_t tables[RT_MAX_TABLES];
   uint32_t nsegments;
   uint64_t segment_bytes;
   uint32_t nimports;
-  uint32_t start_export; /* the export index of _start */
   bool from_cache;
+  bool library;          /* loaded as a library (wrt_load_options_t), not a command */
+  rt_link_t *links;      /* nlinks == nimports */
+  uint32_t nlinks;
+  rt_export_t *exports;
+  uint32_t nexports;
   /* Pool backend: the pool's module, its image built from the segments. */
   wpool_module_t *pm;
   atomic_uint_fast64_t running; /* requests in flight on this module */
@@ -101,6 +143,8 @@ struct wrt_runtime {
   char *cache_dir;
   char *cc;
   char *tool_tag; /* the toolchain's versions, part of the cache key (under lock) */
+  bool temps_cleaned; /* the cache's dead temporaries were removed once (under lock) */
+  wrt_resolve_t wasi_resolve; /* WASI's path resolver: WRT_RESOLVE_OPENAT2 or _WALK */
   pthread_mutex_t lock; /* modules, loading */
   struct wrt_module *modules;
   atomic_uint_fast64_t running;
@@ -118,6 +162,11 @@ typedef void (*rt_inspect_fn)(const uint8_t *mem, uint64_t len, void *arg);
 
 /* The request running on this thread. */
 typedef struct rt_ctx {
+  /* Itself, first: the glue's import thunks receive either this context
+   * (a direct call) or the address of the generated instance's field that
+   * holds it (a call through a table: wasm2c 1.0.32's funcref of an
+   * imported function points there), and read the context at it. */
+  struct rt_ctx *self;
   wrt_module_t *m;
   const wrt_request_t *req;
   wrt_result_t *res;
@@ -136,15 +185,18 @@ typedef struct rt_ctx {
   /* The stack the guest runs on (rt_stack.c): usable bytes [stack_lo,
    * stack_top), its guard [guard_lo, stack_lo). */
   uintptr_t stack_lo, stack_top, guard_lo;
+  bool stack_guarded;      /* [guard_lo, stack_lo) is a guard page (else a margin) */
   wpool_stack_t *pstack;   /* pool backend: the pool's stack */
   wpool_instance_t *pinst; /* pool backend */
   void *guest;             /* the generated instance struct */
   wasm_rt_memory_t *mem;   /* memory 0 once allocated */
-  wasm_rt_funcref_table_t *table; /* table 0 once allocated */
+  uint32_t ntables;        /* tables allocated so far, in index order */
+  void *tables[RT_MAX_TABLES]; /* wasm_rt_funcref_table_t or wasm_rt_externref_table_t */
   bool mem_has_image;      /* pool: memory 0 holds the module's image already */
   uint8_t *fault_lo, *fault_hi; /* stock: faults in [lo, hi) are this instance's OOB traps */
   size_t stdin_pos;
   int32_t exit_code;
+  struct wasi_fds *fds;    /* WASI's descriptor table, made at its first change */
 } rt_ctx_t;
 
 extern _Thread_local rt_ctx_t *rt_cur;
@@ -154,8 +206,9 @@ extern _Thread_local rt_ctx_t *rt_cur;
 int rt_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The WRT_E* code for a WPOOL_E* code (0 for 0). */
 int rt_error_from_wpool(int wpool_err);
-/* The trap kind of a jump code (wasm-rt's trap numbers). */
+/* The trap kind of a jump code (wasm-rt's trap numbers), and back. */
 wrt_trap_t rt_trap_of(int code);
+int rt_trap_code(wrt_trap_t t);
 
 /* Signals and threads (rt_signal.c). The process-wide SIGSEGV/SIGBUS
  * handler, installed once (0 or a WRT_E* code); and per thread, before its
@@ -167,67 +220,18 @@ void rt_code_range(wrt_module_t *m);
 /* The thread's own stack: its lowest usable byte (after rt_thread_init). */
 uintptr_t rt_thread_stack_lo(void);
 
-/* Host calls. Every function the generated code calls (WASI's, wasm-rt's)
- * begins with RT_HOST_CALL(): while it runs, the thread is in host code.
- * At entry, with less than RT_HOST_RESERVE bytes of the guest's stack left
- * below the call, the request ends with the exhaustion trap before any
- * host code runs (host code never runs out of stack, so a fault in the
- * guard during a host call is a host bug, never a guest's trap); at exit,
- * a timeout that came during the call is taken. Outside a request (at
- * load) it does nothing. RT_HOST_RESERVE: the host functions' deepest use
- * (libc and the allocator included) with a wide margin (docs/runtime.md). */
-#define RT_HOST_RESERVE (64u << 10)
-
-typedef struct rt_host_call {
-  rt_ctx_t *c; /* NULL: not the outermost host call of a request */
-} rt_host_call_t;
-
-/* The exhaustion trap, taken with no host call marked and perhaps only a
- * few bytes of stack: by a fault on the guard, whose handler jumps from
- * the alternate signal stack (rt_request.c). */
-_Noreturn void rt_host_exhausted(rt_ctx_t *c);
-_Noreturn void rt_host_timed_out(rt_ctx_t *c);
-
-static inline rt_host_call_t rt_host_enter(const void *sp) {
-  rt_ctx_t *c = rt_cur;
-  rt_host_call_t h = {NULL};
-  if (!c || !c->in_guest || atomic_load_explicit(&c->in_host, memory_order_relaxed)) return h;
-  /* Checked before the marker is set: the way out needs stack too, and a
-   * fault on it is then still the guest's exhaustion. */
-  if ((uintptr_t)sp - c->stack_lo < RT_HOST_RESERVE) rt_host_exhausted(c);
-  atomic_store_explicit(&c->in_host, true, memory_order_relaxed);
-  atomic_signal_fence(memory_order_seq_cst);
-  h.c = c;
-  return h;
-}
-
-static inline void rt_host_leave(rt_host_call_t *h) {
-  rt_ctx_t *c = h->c;
-  if (!c) return;
-  atomic_signal_fence(memory_order_seq_cst);
-  atomic_store_explicit(&c->in_host, false, memory_order_relaxed);
-  atomic_signal_fence(memory_order_seq_cst);
-  if (atomic_load_explicit(&c->timeout_pending, memory_order_relaxed)) rt_host_timed_out(c);
-}
-
-#define RT_HOST_CALL()                                                                       \
-  rt_host_call_t rt_host_call_ __attribute__((cleanup(rt_host_leave))) =                     \
-      rt_host_enter(&rt_host_call_)
-
 /* Function types (rt_types.c): the index of the type of `nparams`
  * parameters and `nresults` results (wasm_rt_type_t codes, parameters
  * first); equal lists, and only they, get equal indices (>= 1). */
 uint32_t rt_types_register(const uint32_t *codes, uint32_t nparams, uint32_t nresults);
 
-/* WASI: the preview-1 functions the runtime defines, with their wasm
- * types in the reader's notation. */
-typedef struct rt_wasi_fn {
-  const char *name;
-  const char *type;
-  void (*fn)(void);
-} rt_wasi_fn_t;
-extern const rt_wasi_fn_t rt_wasi_fns[];
-extern const size_t rt_wasi_nfns;
+/* The request's end (every way out: return, exit, trap, out of memory):
+ * close every host descriptor it opened, free its table. */
+void rt_wasi_end(rt_ctx_t *c);
+/* A request's dirs and max_fds: 0, or WRT_EINVAL with the message set. */
+int rt_wasi_check(const wrt_request_t *req);
+/* Whether openat2 with RESOLVE_BENEATH works here: 0 or -1 (errno). */
+int rt_wasi_probe_openat2(void);
 
 /* A backend: where instances, memories and tables live. One table each
  * (rt_pool.c, rt_stock.c); the runtime calls through rt->ops, never asks
@@ -253,13 +257,14 @@ typedef struct rt_backend {
    * the instantiation short. */
   int (*instance_new)(rt_ctx_t *c);
   void (*instance_free)(rt_ctx_t *c);
-  /* wasm-rt's memory and table functions for memory 0 and table 0. */
+  /* wasm-rt's memory and table functions for memory 0 and table `i`
+   * (c->m->tables[i] says its kind: `t` is a wasm_rt_funcref_table_t or a
+   * wasm_rt_externref_table_t, `init` a wasm_rt_funcref_t or a
+   * wasm_rt_externref_t). */
   bool (*memory_allocate)(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t initial, uint32_t max);
   uint32_t (*memory_grow)(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t delta);
-  bool (*table_allocate)(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t elements,
-                         uint32_t max);
-  uint32_t (*table_grow)(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t delta,
-                         wasm_rt_funcref_t init);
+  bool (*table_allocate)(rt_ctx_t *c, uint32_t i, void *t, uint32_t elements, uint32_t max);
+  uint32_t (*table_grow)(rt_ctx_t *c, uint32_t i, void *t, uint32_t delta, const void *init);
   /* Whether a fault at `addr` is an out-of-bounds access of the current
    * instance's memory (async-signal-safe). */
   bool (*fault_is_oob)(const rt_ctx_t *c, const void *addr);
@@ -282,6 +287,10 @@ extern const bool rt_stack_switches;
 /* Run fn(c) on c's stack (or, where the runtime has no stack switch, on
  * the thread's own: docs/runtime.md), back on the thread's stack after. */
 void rt_stack_run(rt_ctx_t *c, void (*fn)(rt_ctx_t *c));
+/* Give c the bounds of the stack this thread runs on now (for guest code
+ * called in place, as wrt_call does): the guest's stack of `outer` when
+ * running on it, else the thread's own. */
+void rt_stack_here(rt_ctx_t *c, const rt_ctx_t *outer);
 /* After a jump to c->jb landed (on the guest's stack): forget what the
  * jump skipped (the sanitizers' view of the stack). */
 void rt_stack_landed(rt_ctx_t *c);
@@ -307,23 +316,48 @@ static inline uint64_t rt_now_ns(void) {
 /* Loading (rt_load.c): free a module and what its backend holds. */
 void rt_module_destroy(wrt_module_t *m);
 
-/* Compilation (compile.c): rewrite, translate, transform, compile, cache.
- * `start_export` is the export index of a command's _start, or -1. Sets
- * *so_out to the cached shared object (malloc'd). */
-int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *bytes, size_t len,
-               const wasm_module_t *w, int64_t start_export, char **so_out, bool *from_cache);
+/* Linking (rt_link.c): bind the module's imports (WASI's, or the
+ * embedder's `host`), copy its exports; free both. Values to and from the
+ * glue's 64-bit slots. */
+int rt_link_imports(wrt_module_t *m, const wasm_module_t *w, const wrt_import_t *host,
+                    uint32_t nhost);
+int rt_link_exports(wrt_module_t *m, const wasm_module_t *w);
+void rt_link_free(wrt_module_t *m);
+uint64_t rt_slot_of(const wrt_value_t *v);
+void rt_value_of(wrt_valtype_t t, uint64_t slot, wrt_value_t *v);
+
+/* The compile cache (cache.c): the module's object, found in the cache
+ * and checked against its manifest, or compiled and stored; dlopened from
+ * the checked bytes. */
+int rt_object_open(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *bytes, size_t len,
+                   const wasm_module_t *w, void **dl, bool *from_cache);
+bool rt_write_all(int fd, const void *bytes, size_t len);
+
+/* Compilation (compile.c): the rewritten copy translated, transformed and
+ * compiled in `dir`, into dir/RT_COMPILED_OBJECT. And the toolchain's tag
+ * (versions and flags, part of the cache key; computed once, rt->lock). */
+#define RT_COMPILED_OBJECT "guest.so"
+int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const wasm_module_t *w,
+               const char *dir);
+int rt_toolchain_tag(wrt_runtime_t *rt, const char **tag);
 
 /* The transform of wasm2c's output `in` into `out` (transform.c), the glue
  * appended (glue.c). Both versions are part of the cache key. */
 #define RT_TRANSFORM_VERSION "wrt-transform-2"
-#define RT_GLUE_VERSION "wrt-glue-1"
-int rt_transform(const char *wasm_path, const wasm_module_t *w, int64_t start_export,
-                 const char *in, const char *out);
-int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w, int64_t start_export);
+#define RT_GLUE_VERSION "wrt-glue-4"
+int rt_transform(const char *wasm_path, const wasm_module_t *w, const char *in,
+                 const char *out);
+int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w);
 /* The WASI function import `im` names (its type unchecked), or NULL. */
 const rt_wasi_fn_t *rt_wasi_find(const wasm_import_t *im);
 
-/* SHA-256 (sha256.c). */
+/* SHA-256 (sha256.c): with the CPU's SHA extensions where it has them
+ * (rt_sha256_accelerated), else portable code (rt_sha256_portable). */
 void rt_sha256(const void *data, size_t len, uint8_t out[32]);
+void rt_sha256_portable(const void *data, size_t len, uint8_t out[32]);
+bool rt_sha256_accelerated(void);
+
+/* Host calls (RT_HOST_CALL), which need the context above. */
+#include "rt_host.h"
 
 #endif /* WRT_RT_INTERNAL_H */

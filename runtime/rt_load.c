@@ -16,6 +16,7 @@
 
 void rt_module_destroy(wrt_module_t *m) {
   m->rt->ops->module_release(m);
+  rt_link_free(m);
   if (m->dl) dlclose(m->dl);
   free(m->path);
   free(m);
@@ -69,68 +70,33 @@ static int read_file(const char *path, uint8_t **out, size_t *len) {
   return 0;
 }
 
-static const char *kind_name(uint8_t k) {
-  switch (k) {
-  case WASM_EXTERN_FUNC: return "function";
-  case WASM_EXTERN_TABLE: return "table";
-  case WASM_EXTERN_MEMORY: return "memory";
-  default: return "global";
-  }
-}
-
 /* Everything a request will need, checked before any compilation. The
- * module's names are hostile bytes: messages print them escaped. */
-static int check_imports(const char *path, const wasm_module_t *w) {
-  char mod[96], name[96], t1[160], t2[160];
-  for (uint32_t i = 0; i < w->nimports; i++) {
-    const wasm_import_t *im = &w->imports[i];
-    if (im->kind != WASM_EXTERN_FUNC || !wasm_name_is(im->module, "wasi_snapshot_preview1"))
-      return rt_error(WRT_EIMPORT,
-                      "%s: import %u '%s'.'%s' (%s) is not provided: the runtime provides "
-                      "functions of wasi_snapshot_preview1 only",
-                      path, i, wasm_name_escape(im->module, mod, sizeof(mod)),
-                      wasm_name_escape(im->name, name, sizeof(name)), kind_name(im->kind));
-    const rt_wasi_fn_t *f = NULL;
-    for (size_t k = 0; k < rt_wasi_nfns; k++)
-      if (wasm_name_is(im->name, rt_wasi_fns[k].name)) f = &rt_wasi_fns[k];
-    if (!f)
-      return rt_error(WRT_EIMPORT,
-                      "%s: import %u 'wasi_snapshot_preview1'.'%s' is not a WASI preview-1 "
-                      "function",
-                      path, i, wasm_name_escape(im->name, name, sizeof(name)));
-    if (strcmp(f->type, w->types[im->type]) != 0)
-      return rt_error(WRT_EIMPORT,
-                      "%s: import %u 'wasi_snapshot_preview1'.'%s' has type %s, WASI's is %s",
-                      path, i, f->name, wasm_type_format(w->types[im->type], t1, sizeof(t1)),
-                      wasm_type_format(f->type, t2, sizeof(t2)));
-  }
-  return 0;
-}
-
-static int check_module(wrt_module_t *m, const wasm_module_t *w) {
+ * module's names are hostile bytes: messages print them escaped
+ * (rt_link.c binds the imports). */
+static int check_module(wrt_module_t *m, const wasm_module_t *w, const wrt_load_options_t *o) {
   const char *path = m->path;
-  int err = check_imports(path, w);
+  int err = rt_link_imports(m, w, o->imports, o->nimports);
+  if (!err) err = rt_link_exports(m, w);
   if (err) return err;
   if (w->nmemories > 1)
     return rt_error(WRT_EFORMAT, "%s: %u memories; the runtime supports one", path, w->nmemories);
-  if (w->ntables > 1)
-    return rt_error(WRT_EFORMAT, "%s: %u tables; the runtime supports one", path, w->ntables);
-  if (w->ntables == 1 && w->tables[0].elem != 'r')
-    return rt_error(WRT_EFORMAT, "%s: table 0 holds externref; the runtime supports funcref",
-                    path);
+  if (w->ntables > RT_MAX_TABLES)
+    return rt_error(WRT_ELIMIT, "%s: %u tables; the runtime supports %u", path, w->ntables,
+                    RT_MAX_TABLES);
   /* The runtime calls _start as void (*)(void *instance): a command's
    * _start of any other type would run with garbage arguments or leave
    * results where the caller does not look. */
   const wasm_export_t *start = wasm_find_export(w, "_start", 6, WASM_EXTERN_FUNC);
-  if (!start)
+  if (o->library) {
+    /* no _start needed */
+  } else if (!start)
     return rt_error(WRT_EFORMAT, "%s: no exported function _start: not a WASI command", path);
-  const char *st = wasm_func_type(w, start->index);
-  if (!st || strcmp(st, ":") != 0) {
+  const char *st = start ? wasm_func_type(w, start->index) : ":";
+  if (!o->library && (!st || strcmp(st, ":") != 0)) {
     char t[160];
     return rt_error(WRT_EFORMAT, "%s: _start has type %s; a WASI command's _start is () -> ()",
                     path, st ? wasm_type_format(st, t, sizeof(t)) : "(none)");
   }
-  m->start_export = (uint32_t)(start - w->exports);
   m->has_memory = w->nmemories == 1;
   if (m->has_memory) {
     const wasm_limits_t *l = &w->memories[0];
@@ -140,14 +106,19 @@ static int check_module(wrt_module_t *m, const wasm_module_t *w) {
     m->min_pages = l->min;
     m->max_pages = l->has_max ? l->max : 65536;
   }
-  m->has_table = w->ntables == 1;
-  if (m->has_table) {
-    m->table_min = (uint32_t)w->tables[0].min;
-    m->table_max = w->tables[0].has_max ? (uint32_t)w->tables[0].max : UINT32_MAX;
-  }
+  m->ntables = w->ntables;
+  for (uint32_t i = 0; i < w->ntables; i++)
+    m->tables[i] = (rt_table_decl_t){
+        .min = (uint32_t)w->tables[i].min,
+        .max = w->tables[i].has_max ? (uint32_t)w->tables[i].max : UINT32_MAX,
+        .externref = w->tables[i].elem == 'e'};
   for (uint32_t i = 0; i < w->nsegments; i++) {
     const wasm_segment_t *s = &w->segments[i];
     if (!s->active) continue;
+    if (s->offset_global)
+      return rt_error(WRT_EFORMAT, "%s: data segment %u: the offset is not a constant "
+                      "(global.get): the runtime needs constant offsets to build the memory "
+                      "image", path, i);
     if (!m->has_memory || s->memory != 0)
       return rt_error(WRT_EFORMAT, "%s: data segment %u targets memory %u, which does not exist",
                       path, i, s->memory);
@@ -164,18 +135,14 @@ static int check_module(wrt_module_t *m, const wasm_module_t *w) {
   return 0;
 }
 
-static int open_object(wrt_module_t *m, const char *so) {
-  m->dl = dlopen(so, RTLD_NOW | RTLD_LOCAL);
-  if (!m->dl)
-    return rt_error(WRT_ESYS,
-                    "%s: dlopen %s: %s (the program must export the runtime's symbols: link it "
-                    "with -rdynamic)",
-                    m->path, so, dlerror());
+/* The glue's entry points (glue.c), each of the C type rt_guest_fns_t
+ * gives it; _start only for a command. */
+static int find_entry_points(wrt_module_t *m) {
   struct {
     const char *name;
     void **slot;
   } syms[] = {
-      {"Z_guest_init_module", (void **)&m->fns.init_module},
+      {"wrt_guest_init_module", (void **)&m->fns.init_module},
       {"wrt_guest_instantiate", (void **)&m->fns.instantiate},
       {"wrt_guest_start", (void **)&m->fns.start},
       {"wrt_guest_invoke", (void **)&m->fns.invoke},
@@ -183,8 +150,8 @@ static int open_object(wrt_module_t *m, const char *so) {
   };
   for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
     *syms[i].slot = dlsym(m->dl, syms[i].name);
-    if (!*syms[i].slot)
-      return rt_error(WRT_ETOOLCHAIN, "%s: compiled object %s lacks %s", m->path, so,
+    if (!*syms[i].slot && !(m->library && syms[i].slot == (void **)&m->fns.start))
+      return rt_error(WRT_ETOOLCHAIN, "%s: the compiled object lacks %s", m->path,
                       syms[i].name);
   }
   m->instance_size = m->fns.instance_size();
@@ -194,13 +161,13 @@ static int open_object(wrt_module_t *m, const char *so) {
 
 /* Load from `bytes` (owned by the caller); `path` names the module. */
 static int load(wrt_runtime_t *rt, const char *path, const uint8_t *bytes, size_t len,
-                wrt_module_t **out) {
+                const wrt_load_options_t *o, wrt_module_t **out) {
   *out = NULL;
   wrt_module_t *m = calloc(1, sizeof(*m));
   if (!m) return rt_error(WRT_ENOMEM, "%s: out of memory", path);
   m->rt = rt;
+  m->library = o->library;
   m->path = strdup(path);
-  char *so = NULL;
   wasm_module_t w;
   char perr[512];
   int err;
@@ -212,22 +179,18 @@ static int load(wrt_runtime_t *rt, const char *path, const uint8_t *bytes, size_
     err = rt_error(WRT_EFORMAT, "%s: %s", path, perr);
     goto fail;
   }
-  err = check_module(m, &w);
-  if (!err) err = rt_compile(rt, path, bytes, len, &w, m->start_export, &so, &m->from_cache);
-  if (!err) err = open_object(m, so);
+  err = check_module(m, &w, o);
+  if (!err) err = rt_object_open(rt, path, bytes, len, &w, &m->dl, &m->from_cache);
+  if (!err) err = find_entry_points(m);
   if (!err) {
-    /* The generated module registers its function types into its statics.
-     * Two loads of one object (two runtimes, or one module loaded twice)
-     * share those statics: one at a time. */
-    static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-    pthread_mutex_lock(&init_lock);
+    /* The generated module registers its function types into its statics;
+     * each load dlopens its own copy of the object (cache.c), so they are
+     * this load's alone. */
     m->fns.init_module();
-    pthread_mutex_unlock(&init_lock);
     err = rt->ops->module_new(m, &w);
   }
   wasm_module_free(&w);
   if (err) goto fail;
-  free(so);
   atomic_fetch_add(&rt->modules_loaded, 1);
   atomic_fetch_add(m->from_cache ? &rt->cache_hits : &rt->cache_misses, 1);
   pthread_mutex_lock(&rt->lock);
@@ -238,32 +201,47 @@ static int load(wrt_runtime_t *rt, const char *path, const uint8_t *bytes, size_
   *out = m;
   return 0;
 fail:
-  free(so);
   rt_module_destroy(m);
   return err;
 }
 
-int wrt_load(wrt_runtime_t *rt, const char *path, wrt_module_t **out) {
-  if (!rt || !path || !out) return rt_error(WRT_EINVAL, "wrt_load: NULL argument");
+void wrt_load_options_init(wrt_load_options_t *o) { memset(o, 0, sizeof(*o)); }
+
+int wrt_load_ex(wrt_runtime_t *rt, const wrt_load_options_t *o, wrt_module_t **out) {
+  if (!rt || !o || !o->name || (!o->bytes && o->len) || (o->nimports && !o->imports) || !out)
+    return rt_error(WRT_EINVAL, "wrt_load: NULL argument");
   *out = NULL;
+  if (o->bytes) {
+    if (o->len > MAX_WASM_BYTES)
+      return rt_error(WRT_EFORMAT, "%s: %zu bytes, over the runtime's limit of %llu", o->name,
+                      o->len, MAX_WASM_BYTES);
+    return load(rt, o->name, o->bytes, o->len, o, out);
+  }
   uint8_t *bytes = NULL;
   size_t len = 0;
-  int err = read_file(path, &bytes, &len);
+  int err = read_file(o->name, &bytes, &len);
   if (err) return err;
-  err = load(rt, path, bytes, len, out);
+  err = load(rt, o->name, bytes, len, o, out);
   free(bytes);
   return err;
 }
 
+int wrt_load(wrt_runtime_t *rt, const char *path, wrt_module_t **out) {
+  wrt_load_options_t o;
+  wrt_load_options_init(&o);
+  o.name = path;
+  return wrt_load_ex(rt, &o, out);
+}
+
 int wrt_load_bytes(wrt_runtime_t *rt, const char *name, const void *bytes, size_t len,
                    wrt_module_t **out) {
-  if (!rt || !name || (!bytes && len) || !out)
-    return rt_error(WRT_EINVAL, "wrt_load_bytes: NULL argument");
-  *out = NULL;
-  if (len > MAX_WASM_BYTES)
-    return rt_error(WRT_EFORMAT, "%s: %zu bytes, over the runtime's limit of %llu", name, len,
-                    MAX_WASM_BYTES);
-  return load(rt, name, bytes ? bytes : (const uint8_t *)"", len, out);
+  wrt_load_options_t o;
+  wrt_load_options_init(&o);
+  o.name = name;
+  o.bytes = bytes ? bytes : "";
+  o.len = len;
+  if (!bytes && len) return rt_error(WRT_EINVAL, "wrt_load_bytes: NULL argument");
+  return wrt_load_ex(rt, &o, out);
 }
 
 int wrt_unload(wrt_module_t *m) {
@@ -285,8 +263,8 @@ void wrt_module_info(const wrt_module_t *m, wrt_module_info_t *o) {
   o->path = m->path;
   o->min_pages = m->min_pages;
   o->max_pages = m->max_pages;
-  o->table_min = m->has_table ? m->table_min : 0;
-  o->table_max = m->has_table ? m->table_max : 0;
+  o->table_min = m->ntables ? m->tables[0].min : 0;
+  o->table_max = m->ntables ? m->tables[0].max : 0;
   o->nsegments = m->nsegments;
   o->segment_bytes = m->segment_bytes;
   o->nimports = m->nimports;

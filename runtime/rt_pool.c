@@ -8,9 +8,11 @@
  *    skipped (compile.c's transform asks wrt_memory_has_image).
  *  - The generated instance struct lives in the instance's state
  *    (wpool_instance_state: zero at every allocation).
- *  - Table 0 is the pool's table 0, of 24-byte elements (wasm2c's
+ *  - Table i is the pool's table i, of 24-byte elements (wasm2c's
  *    funcref; table_element_size): wpool_table_data, grown with
- *    wpool_table_grow_with; all zero (null funcrefs) at every allocation.
+ *    wpool_table_grow_with; all zero (null references) at every
+ *    allocation. An externref table keeps its 8-byte references in the
+ *    first bytes of the same elements.
  *
  * Safety: the generated code does no bounds checks and may reach
  * RT_UNCHECKED_REACH bytes past a memory's base. The runtime asks the pool
@@ -85,13 +87,16 @@ static int pool_module_new(wrt_module_t *m, const wasm_module_t *w) {
   }
   wpool_memory_desc_t mem = {.min_pages = m->min_pages, .max_pages = m->max_pages,
                              .segments = segs, .nsegments = nsegs};
-  wpool_table_desc_t tab = {.min_elements = m->table_min, .max_elements = m->table_max};
+  wpool_table_desc_t tabs[RT_MAX_TABLES];
+  for (uint32_t i = 0; i < m->ntables; i++)
+    tabs[i] = (wpool_table_desc_t){.min_elements = m->tables[i].min,
+                                   .max_elements = m->tables[i].max};
   size_t state = round_up(m->instance_size, 64);
   wpool_module_desc_t desc = {.state_size = state,
                               .memories = m->has_memory ? &mem : NULL,
                               .nmemories = m->has_memory ? 1 : 0,
-                              .tables = m->has_table ? &tab : NULL,
-                              .ntables = m->has_table ? 1 : 0};
+                              .tables = m->ntables ? tabs : NULL,
+                              .ntables = m->ntables};
   int err = wpool_module_new(rt->pool, &desc, &m->pm);
   free(segs);
   if (err == WPOOL_ELIMIT)
@@ -152,21 +157,39 @@ static uint32_t pool_grow_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t de
   return (uint32_t)old;
 }
 
-static bool pool_allocate_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t elements,
+/* Table i is the pool's table i, of 24-byte elements (wasm2c's funcref).
+ * An externref table uses its first 8 bytes per element as an array of
+ * pointers: the pool grows and resets 24 bytes per element, which covers
+ * them (16 bytes of each element unused), and all zero is null. */
+static bool pool_allocate_table(rt_ctx_t *c, uint32_t i, void *t, uint32_t elements,
                                 uint32_t max) {
-  t->data = wpool_table_data(c->pinst, 0);
-  t->size = elements;
-  t->max_size = max;
+  void *data = wpool_table_data(c->pinst, i);
+  if (c->m->tables[i].externref) {
+    wasm_rt_externref_table_t *e = t;
+    *e = (wasm_rt_externref_table_t){.data = data, .max_size = max, .size = elements};
+  } else {
+    wasm_rt_funcref_table_t *f = t;
+    *f = (wasm_rt_funcref_table_t){.data = data, .max_size = max, .size = elements};
+  }
   return true;
 }
 
-static uint32_t pool_grow_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t delta,
-                                wasm_rt_funcref_t init) {
-  uint32_t old = t->size;
+static uint32_t pool_grow_table(rt_ctx_t *c, uint32_t i, void *t, uint32_t delta,
+                                const void *init) {
+  bool ext = c->m->tables[i].externref;
+  wasm_rt_externref_table_t *e = t;
+  wasm_rt_funcref_table_t *f = t;
+  uint32_t old = ext ? e->size : f->size, max = ext ? e->max_size : f->max_size;
   uint64_t n = (uint64_t)old + delta;
-  if (n > t->max_size) return UINT32_MAX;
-  if (wpool_table_grow_with(c->pinst, 0, delta, &init) < 0) return UINT32_MAX;
-  t->size = (uint32_t)n;
+  if (n > max) return UINT32_MAX;
+  static const wasm_rt_funcref_t zero;
+  if (wpool_table_grow_with(c->pinst, i, delta, ext ? &zero : init) < 0) return UINT32_MAX;
+  if (ext) {
+    for (uint64_t k = old; k < n; k++) e->data[k] = *(const wasm_rt_externref_t *)init;
+    e->size = (uint32_t)n;
+  } else {
+    f->size = (uint32_t)n;
+  }
   return old;
 }
 
@@ -193,6 +216,7 @@ static int pool_stack_new(rt_ctx_t *c) {
   c->stack_top = (uintptr_t)wpool_stack_top(c->pstack);
   c->stack_lo = c->stack_top - wpool_stack_size(c->pstack);
   c->guard_lo = c->stack_lo - (uintptr_t)sysconf(_SC_PAGESIZE);
+  c->stack_guarded = true;
   return 0;
 }
 

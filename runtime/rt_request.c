@@ -56,7 +56,7 @@ static void guest_main(rt_ctx_t *c) {
  * (no host call is marked yet); on the thread's stack (no switch) the jump
  * has the margin kept above its end (rt_stack.c). */
 void rt_host_exhausted(rt_ctx_t *c) {
-  if (rt_stack_switches) *(volatile char *)(c->stack_lo - 1) = 0;
+  if (c->stack_guarded) *(volatile char *)(c->stack_lo - 1) = 0;
   siglongjmp(c->jb, WASM_RT_TRAP_EXHAUSTION);
 }
 void rt_host_timed_out(rt_ctx_t *c) { siglongjmp(c->jb, RT_JUMP_TIMEOUT); }
@@ -76,6 +76,7 @@ static int run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res, rt_
 
   rt_ctx_t *c = &t_ctx;
   memset(c, 0, sizeof(*c));
+  c->self = c;
   c->m = m;
   c->req = req;
   c->res = res;
@@ -98,6 +99,7 @@ static int run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res, rt_
   rt_stack_run(c, guest_main);
   rt_deadline_clear(c);
   rt_cur = NULL;
+  rt_wasi_end(c);
   int jump = c->jump;
   uint64_t t1 = rt_now_ns();
   if (!res->instantiate_ns) res->instantiate_ns = t1 - t0;
@@ -140,6 +142,10 @@ int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res) {
   if (!m || !req || !res || (req->argc && !req->argv) || (req->envc && !req->envp) ||
       (req->stdin_len && !req->stdin_bytes))
     return rt_error(WRT_EINVAL, "wrt_run: NULL argument");
+  if (!m->fns.start)
+    return rt_error(WRT_EINVAL, "wrt_run: %s was loaded as a library: call its functions with "
+                    "wrt_call", m->path);
+  if ((req->ndirs || req->max_fds) && rt_wasi_check(req)) return WRT_EINVAL;
   return run(m, req, res, NULL, NULL);
 }
 

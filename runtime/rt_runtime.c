@@ -1,5 +1,6 @@
 /* The runtime's lifecycle: options, the default pool configuration,
  * wrt_create and wrt_destroy, the backend's table, statistics. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,12 +45,23 @@ int wrt_create(const wrt_options_t *opts, wrt_runtime_t **out) {
   *out = NULL;
   const rt_backend_t *ops = backend_of(opts->backend);
   if (!ops) return rt_error(WRT_EINVAL, "wrt_create: unknown backend %d", (int)opts->backend);
+  wrt_resolve_t resolve = opts->resolve;
+  if ((unsigned)resolve > WRT_RESOLVE_WALK)
+    return rt_error(WRT_EINVAL, "wrt_create: unknown resolve %d", (int)resolve);
+  if (resolve != WRT_RESOLVE_WALK) {
+    bool have = rt_wasi_probe_openat2() == 0;
+    if (!have && resolve == WRT_RESOLVE_OPENAT2)
+      return rt_error(WRT_EINVAL, "wrt_create: resolve openat2: the kernel refuses openat2: %s",
+                      strerror(errno));
+    resolve = have ? WRT_RESOLVE_OPENAT2 : WRT_RESOLVE_WALK;
+  }
   int err = rt_signals_install();
   if (err) return err;
   wrt_runtime_t *rt = calloc(1, sizeof(*rt));
   if (!rt) return rt_error(WRT_ENOMEM, "wrt_create: out of memory");
   rt->backend = opts->backend;
   rt->ops = ops;
+  rt->wasi_resolve = resolve;
   bool fail = false;
   rt->cache_dir = dup_or_null(opts->cache_dir, &fail);
   rt->cc = dup_or_null(opts->cc, &fail);

@@ -93,7 +93,7 @@ static void code_of(const void *addr, uintptr_t *lo, uintptr_t *hi) {
 }
 
 void rt_code_range(wrt_module_t *m) {
-  code_of((const void *)m->fns.start, &m->code_lo, &m->code_hi);
+  code_of((const void *)m->fns.instantiate, &m->code_lo, &m->code_hi); /* libraries: no _start */
 }
 
 static bool in_guest_code(const rt_ctx_t *c, uintptr_t pc) {

@@ -119,7 +119,30 @@ int rt_stack_of_thread(rt_ctx_t *c) {
   c->guard_lo = (uintptr_t)s->map;
   c->stack_lo = c->guard_lo + page;
   c->stack_top = c->stack_lo + s->usable;
+  c->stack_guarded = true;
   return 0;
+}
+
+/* The thread's own stack: its guard's size is unknown (the main thread's
+ * grows into a gap), so a fault within 1 MiB below it is taken as
+ * exhaustion, and the lowest 64 KiB are kept as a margin. */
+static void thread_bounds(rt_ctx_t *c) {
+  c->stack_lo = rt_thread_stack_lo() + (64u << 10);
+  c->guard_lo = rt_thread_stack_lo() - (1u << 20);
+  c->stack_top = (uintptr_t)__builtin_frame_address(0);
+  c->stack_guarded = false;
+}
+
+void rt_stack_here(rt_ctx_t *c, const rt_ctx_t *outer) {
+  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+  if (outer && sp >= outer->stack_lo && sp < outer->stack_top) {
+    c->stack_lo = outer->stack_lo;
+    c->guard_lo = outer->guard_lo;
+    c->stack_top = outer->stack_top;
+    c->stack_guarded = outer->stack_guarded;
+  } else {
+    thread_bounds(c);
+  }
 }
 
 typedef struct stack_run {
@@ -153,18 +176,14 @@ void rt_stack_run(rt_ctx_t *c, void (*fn)(rt_ctx_t *c)) {
   __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
 #else
-  /* No switch: the thread's own stack. Its guard's size is unknown (the
-   * main thread's grows into a gap), so a fault within 1 MiB below it is
-   * taken as exhaustion, and the lowest 64 KiB are kept as a margin. */
-  c->stack_lo = rt_thread_stack_lo() + (64u << 10);
-  c->guard_lo = rt_thread_stack_lo() - (1u << 20);
-  c->stack_top = (uintptr_t)__builtin_frame_address(0);
+  thread_bounds(c); /* no switch: the thread's own stack */
   fn(c);
 #endif
 }
 
 void rt_stack_landed(rt_ctx_t *c) {
 #if RT_ASAN && RT_STACK_SWITCH
+  if (!c->stack_guarded) return; /* the thread's stack: ASan's own longjmp handling */
   /* A jump from a signal handler leaves the sanitizer's shadow of the
    * frames it skipped as they were (redzones of host functions' frames
    * still poisoned): clear it below this frame. */

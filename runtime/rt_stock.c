@@ -15,7 +15,8 @@
  *    8 GiB (and 16 bytes for v128);
  *  - memories obey the pool's page limit (instance_memory_pages, at most
  *    RT_MAX_PAGES): a module whose minimum is over it is refused at load,
- *    growth past it fails, and no size wraps to 0 at 4 GiB. */
+ *    growth past it fails, and no size wraps to 0 at 4 GiB; tables obey
+ *    instance_tables and instance_table_elements likewise. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -38,12 +39,21 @@ static int stock_destroy(wrt_runtime_t *rt) {
  * like for like, and no memory reaches 4 GiB: RT_MAX_PAGES). */
 static int stock_module_new(wrt_module_t *m, const wasm_module_t *w) {
   (void)w;
-  uint64_t limit = m->rt->cfg.instance_memory_pages;
+  const wpool_config_t *cfg = &m->rt->cfg;
+  uint64_t limit = cfg->instance_memory_pages;
   if (m->has_memory && m->min_pages > limit)
     return rt_error(WRT_ELIMIT,
                     "%s does not fit the runtime: memory 0: minimum of %llu pages exceeds "
                     "instance_memory_pages (%llu)",
                     m->path, (unsigned long long)m->min_pages, (unsigned long long)limit);
+  if (m->ntables > cfg->instance_tables)
+    return rt_error(WRT_ELIMIT, "%s does not fit the runtime: %u tables exceed instance_tables "
+                    "(%u)", m->path, m->ntables, cfg->instance_tables);
+  for (uint32_t i = 0; i < m->ntables; i++)
+    if (m->tables[i].min > cfg->instance_table_elements)
+      return rt_error(WRT_ELIMIT, "%s does not fit the runtime: table %u: minimum of %u "
+                      "elements exceeds instance_table_elements (%u)", m->path, i,
+                      m->tables[i].min, cfg->instance_table_elements);
   return 0;
 }
 
@@ -93,38 +103,52 @@ static void free_memory(wasm_rt_memory_t *mem) {
   mem->data = NULL;
 }
 
-static bool stock_allocate_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t elements,
-                                 uint32_t max) {
-  (void)c;
-  t->size = elements;
-  t->max_size = max;
-  t->data = calloc(elements ? elements : 1, sizeof(wasm_rt_funcref_t));
-  return t->data != NULL;
+/* Tables: calloc'd arrays of funcrefs or externrefs, realloc'd to grow,
+ * within the pool's limit on elements (instance_table_elements), as the
+ * pool's are. */
+static size_t elem_size(const rt_ctx_t *c, uint32_t i) {
+  return c->m->tables[i].externref ? sizeof(wasm_rt_externref_t) : sizeof(wasm_rt_funcref_t);
 }
 
-static uint32_t stock_grow_table(rt_ctx_t *c, wasm_rt_funcref_table_t *t, uint32_t delta,
-                                 wasm_rt_funcref_t init) {
-  (void)c;
-  uint32_t old = t->size;
+static bool stock_allocate_table(rt_ctx_t *c, uint32_t i, void *t, uint32_t elements,
+                                 uint32_t max) {
+  void *data = calloc(elements ? elements : 1, elem_size(c, i));
+  if (c->m->tables[i].externref) {
+    wasm_rt_externref_table_t *e = t;
+    *e = (wasm_rt_externref_table_t){.data = data, .max_size = max, .size = elements};
+  } else {
+    wasm_rt_funcref_table_t *f = t;
+    *f = (wasm_rt_funcref_table_t){.data = data, .max_size = max, .size = elements};
+  }
+  return data != NULL;
+}
+
+static uint32_t stock_grow_table(rt_ctx_t *c, uint32_t i, void *t, uint32_t delta,
+                                 const void *init) {
+  bool ext = c->m->tables[i].externref;
+  wasm_rt_externref_table_t *e = t;
+  wasm_rt_funcref_table_t *f = t;
+  uint32_t old = ext ? e->size : f->size, max = ext ? e->max_size : f->max_size;
   uint64_t n = (uint64_t)old + delta;
   if (n == 0) return 0;
-  if (n > t->max_size) return UINT32_MAX;
-  wasm_rt_funcref_t *d = realloc(t->data, n * sizeof(wasm_rt_funcref_t));
+  if (n > max || n > c->m->rt->cfg.instance_table_elements) return UINT32_MAX;
+  size_t size = elem_size(c, i);
+  uint8_t *d = realloc(ext ? (void *)e->data : (void *)f->data, n * size);
   if (!d) return UINT32_MAX;
-  t->data = d;
-  t->size = (uint32_t)n;
-  for (uint64_t i = old; i < n; i++) d[i] = init;
+  for (uint64_t k = old; k < n; k++) memcpy(d + k * size, init, size);
+  if (ext) e->data = (wasm_rt_externref_t *)d, e->size = (uint32_t)n;
+  else f->data = (wasm_rt_funcref_t *)d, f->size = (uint32_t)n;
   return old;
 }
 
-static void free_table(wasm_rt_funcref_table_t *t) {
-  free(t->data);
-  t->data = NULL;
+static void free_table(rt_ctx_t *c, uint32_t i) {
+  if (c->m->tables[i].externref) free(((wasm_rt_externref_table_t *)c->tables[i])->data);
+  else free(((wasm_rt_funcref_table_t *)c->tables[i])->data);
 }
 
 static void stock_instance_free(rt_ctx_t *c) {
   if (c->mem) free_memory(c->mem);
-  if (c->table) free_table(c->table);
+  for (uint32_t i = 0; i < c->ntables; i++) free_table(c, i);
   free(c->guest);
 }
 

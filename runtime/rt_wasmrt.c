@@ -74,26 +74,58 @@ bool wrt_memory_has_image(const wasm_rt_memory_t *mem) {
   return c && c->mem == mem && c->mem_has_image;
 }
 
+/* Tables are allocated in index order, funcref and externref alike. */
+static void allocate_table(const char *fn, void *t, bool externref, uint32_t elements,
+                           uint32_t max) {
+  rt_ctx_t *c = request_or_abort(fn);
+  uint32_t i = c->ntables;
+  if (i >= c->m->ntables || c->m->tables[i].externref != externref) {
+    fprintf(stderr, "wpool runtime: fatal: %s allocates table %u, which the module does not "
+                    "declare as such\n", c->m->path, i);
+    abort(); /* the generated code allocates what the loader read */
+  }
+  if (!c->m->rt->ops->table_allocate(c, i, t, elements, max)) siglongjmp(c->jb, RT_JUMP_NOMEM);
+  c->tables[c->ntables++] = t;
+}
+
+static uint32_t grow_table(const char *fn, void *t, uint32_t delta, const void *init) {
+  rt_ctx_t *c = request_or_abort(fn);
+  for (uint32_t i = 0; i < c->ntables; i++)
+    if (c->tables[i] == t) return c->m->rt->ops->table_grow(c, i, t, delta, init);
+  fprintf(stderr, "wpool runtime: fatal: %s grows a table it did not allocate\n", c->m->path);
+  abort();
+}
+
 void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t *t, uint32_t elements,
                                     uint32_t max) {
   RT_HOST_CALL();
-  rt_ctx_t *c = request_or_abort("wasm_rt_allocate_funcref_table");
-  if (c->table) {
-    fprintf(stderr, "wpool runtime: fatal: %s allocates a second table\n", c->m->path);
-    abort();
-  }
-  if (!c->m->rt->ops->table_allocate(c, t, elements, max)) siglongjmp(c->jb, RT_JUMP_NOMEM);
-  c->table = t;
+  allocate_table("wasm_rt_allocate_funcref_table", t, false, elements, max);
+}
+
+void wasm_rt_allocate_externref_table(wasm_rt_externref_table_t *t, uint32_t elements,
+                                      uint32_t max) {
+  RT_HOST_CALL();
+  allocate_table("wasm_rt_allocate_externref_table", t, true, elements, max);
 }
 
 uint32_t wasm_rt_grow_funcref_table(wasm_rt_funcref_table_t *t, uint32_t delta,
                                     wasm_rt_funcref_t init) {
   RT_HOST_CALL();
-  rt_ctx_t *c = request_or_abort("wasm_rt_grow_funcref_table");
-  return c->m->rt->ops->table_grow(c, t, delta, init);
+  return grow_table("wasm_rt_grow_funcref_table", t, delta, &init);
+}
+
+uint32_t wasm_rt_grow_externref_table(wasm_rt_externref_table_t *t, uint32_t delta,
+                                      wasm_rt_externref_t init) {
+  RT_HOST_CALL();
+  return grow_table("wasm_rt_grow_externref_table", t, delta, &init);
 }
 
 void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t *t) {
+  RT_HOST_CALL();
+  (void)t;
+}
+
+void wasm_rt_free_externref_table(wasm_rt_externref_table_t *t) {
   RT_HOST_CALL();
   (void)t;
 }

@@ -71,6 +71,14 @@ typedef enum wrt_backend {
 /* "pool" or "stock". */
 const char *wrt_backend_name(wrt_backend_t b);
 
+/* How WASI resolves a guest's path under a preopened directory. Both keep
+ * it inside the directory (docs/runtime.md). */
+typedef enum wrt_resolve {
+  WRT_RESOLVE_AUTO = 0,    /* openat2 where the kernel has it (and seccomp allows it), else WALK */
+  WRT_RESOLVE_OPENAT2 = 1, /* openat2 with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS (Linux 5.6) */
+  WRT_RESOLVE_WALK = 2,    /* component by component, O_NOFOLLOW, each directory held open */
+} wrt_resolve_t;
+
 typedef struct wrt_options {
   wrt_backend_t backend;
   /* Pool backend: the pool's configuration, or NULL for wrt_config_init's.
@@ -80,10 +88,20 @@ typedef struct wrt_options {
    * table_element_size to wasm2c's funcref size. */
   const wpool_config_t *pool_config;
   /* Where compiled modules are cached; NULL: $WPOOL_CACHE_DIR, else
-   * $XDG_CACHE_HOME/wpool, else $HOME/.cache/wpool, else /tmp/wpool-cache. */
+   * $XDG_CACHE_HOME/wpool, else $HOME/.cache/wpool, else
+   * ${TMPDIR:-/tmp}/wpool-cache-<uid>. Directories the runtime makes are
+   * 0700; a load refuses (WRT_EINVAL) a cache owned by another user than
+   * this one or root, or writable by its group or others. An object is
+   * used only when its manifest (key, size, SHA-256, toolchain) matches
+   * it; otherwise it is rebuilt, or, in a cache that cannot be written,
+   * the load fails with WRT_ESYS. A read-only cache of valid objects
+   * works. docs/runtime.md, "The compile cache". */
   const char *cache_dir;
   /* The C compiler; NULL: $CC, else "cc". */
   const char *cc;
+  /* WASI's path resolver; WRT_RESOLVE_OPENAT2 where the kernel refuses
+   * openat2 is WRT_EINVAL at wrt_create. */
+  wrt_resolve_t resolve;
 } wrt_options_t;
 
 /* Fill `opts` with the defaults: the pool backend, NULL for the rest. */
@@ -117,14 +135,18 @@ wrt_backend_t wrt_backend(const wrt_runtime_t *rt);
  * for the stock backend. */
 wpool_t *wrt_pool(wrt_runtime_t *rt);
 
-/* Load the module at `wasm_path`: read and check it, translate it with
- * wasm2c and compile it (or find it in the cache, keyed by the file's
- * SHA-256 and the toolchain), dlopen it, and register it with the pool.
- * Return: 0; WRT_EFORMAT (not WebAssembly, or a construct the runtime does
- * not handle, e.g. a data segment at a non-constant offset), WRT_EIMPORT
- * (an import other than a WASI preview-1 function, or one of the wrong
- * type; the message names it), WRT_ELIMIT (the pool's limits, named with
- * the value), WRT_ETOOLCHAIN, WRT_ENOMEM, WRT_ESYS. Context: any thread. */
+/* Load the module at `wasm_path` (a regular file of at most 1 GiB): read
+ * and check it, translate it with wasm2c and compile it (or find it in the
+ * cache, keyed by the file's SHA-256 and the toolchain, and checked
+ * against its manifest), dlopen it, and register it with the pool.
+ * Return: 0; WRT_EFORMAT (not WebAssembly, not a regular file, or a
+ * construct the runtime does not handle, e.g. a data segment at a
+ * non-constant offset or a _start that is not () -> (); wasm2c's refusal
+ * of an invalid module too), WRT_EIMPORT (an import other than a WASI
+ * preview-1 function, or one of the wrong type; the message names it),
+ * WRT_ELIMIT (the pool's limits, named with the value), WRT_EINVAL (an
+ * unsafe cache directory), WRT_ETOOLCHAIN, WRT_ENOMEM, WRT_ESYS.
+ * Context: any thread. */
 int wrt_load(wrt_runtime_t *rt, const char *wasm_path, wrt_module_t **out);
 
 /* As wrt_load, from `len` bytes in memory (for modules embedded in a
@@ -151,6 +173,34 @@ typedef struct wrt_module_info {
 
 void wrt_module_info(const wrt_module_t *m, wrt_module_info_t *out);
 
+/* A host directory a request's guest sees as a WASI preopened directory
+ * (WAGI's volumes). */
+typedef struct wrt_dir {
+  /* Its name inside the guest: "/", "data", "/srv/www" (1 to 1,024 bytes,
+   * no NUL). wasi-libc resolves a path against the preopen whose name is
+   * its longest prefix, a relative one from "/": a preopen named "/" is
+   * what `wasmtime run --dir HOST::/` gives. */
+  const char *guest_path;
+  /* An open host directory (wrt_dir_open), the embedder's: the runtime
+   * never closes it, moves its offset or changes its flags, so one
+   * descriptor serves every request on every thread. */
+  int fd;
+  /* Read-only: the guest gets no right to create, write, truncate,
+   * rename, link, remove or touch anything in it or below it. */
+  bool read_only;
+} wrt_dir_t;
+
+/* Open `host_path` as a directory for wrt_dir_t.fd (O_PATH | O_DIRECTORY |
+ * O_CLOEXEC; close it with close(2) when no request uses it any more).
+ * Return: 0, or WRT_ESYS with the message naming the path and the reason. */
+int wrt_dir_open(const char *host_path, int *fd_out);
+
+/* The descriptors a request may hold open at once (the three streams and
+ * the preopens included) when wrt_request_t.max_fds is 0. */
+#define WRT_MAX_FDS 256
+/* The preopened directories a request may have. */
+#define WRT_MAX_DIRS 64
+
 /* One request. argv[0] is the program's name as the guest sees it. */
 typedef struct wrt_request {
   const char *const *argv;
@@ -162,6 +212,14 @@ typedef struct wrt_request {
   /* Bytes of stdout and of stderr kept; the rest is counted and dropped
    * (`*_truncated`). 0: 16 MiB. */
   size_t output_limit;
+  /* Preopened directories: the guest's descriptors 3, 4, ... in order (at
+   * most WRT_MAX_DIRS). Nothing the guest opens through them outlives the
+   * request. */
+  const wrt_dir_t *dirs;
+  uint32_t ndirs;
+  /* Descriptors open at once, streams and preopens included (3 + ndirs to
+   * 65,536); more is EMFILE for the guest. 0: WRT_MAX_FDS. */
+  uint32_t max_fds;
   /* Wall-clock limit on the request, in nanoseconds from wrt_run's start
    * (instantiation included); 0: none. Past it, the guest is interrupted
    * within about a millisecond while it runs its own code (a host call in
@@ -183,11 +241,13 @@ typedef enum wrt_trap {
   WRT_TRAP_CALL_INDIRECT,     /* indirect call to a null or mismatched function */
   WRT_TRAP_EXHAUSTION,        /* call stack exhausted */
   WRT_TRAP_OTHER,             /* another wasm-rt trap (an uncaught exception) */
+  WRT_TRAP_EXIT,              /* wrt_instantiate, wrt_call: the guest called WASI's proc_exit
+                                 (wrt_instance_exit_code); wrt_run reports exits as exit codes */
   WRT_TRAP_TIMEOUT,           /* the request's time limit passed (timeout_ns) */
 } wrt_trap_t;
 
 /* "oob", "int_overflow", "div_by_zero", "invalid_conversion",
- * "unreachable", "call_indirect", "exhaustion", "other", "timeout", or
+ * "unreachable", "call_indirect", "exhaustion", "other", "exit", "timeout", or
  * "none". */
 const char *wrt_trap_name(wrt_trap_t t);
 
@@ -216,9 +276,9 @@ void wrt_result_free(wrt_result_t *r);
  * is a successful call: see res->trap and res->exit_code.
  * Return: 0; WRT_EEXHAUSTED (every pool slot or stack in use: retry
  * later); WRT_ENOMEM; WRT_ESYS (req->timeout_ns set and the runtime's
- * watchdog thread could not start); WRT_EINVAL. Context: any thread,
- * concurrently; a thread running requests with a time limit must not
- * block SIGURG. */
+ * watchdog thread could not start); WRT_EINVAL (a NULL argument, bad dirs
+ * or max_fds, named in the message). Context: any thread, concurrently; a
+ * thread running requests with a time limit must not block SIGURG. */
 int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res);
 
 /* Instantiate `m` as a request would, call `fn` with memory 0's bytes
@@ -241,6 +301,9 @@ typedef struct wrt_stats {
 } wrt_stats_t;
 
 void wrt_stats_get(wrt_runtime_t *rt, wrt_stats_t *out);
+
+/* Modules with imports, instances and calls: the instance API. */
+#include "runtime_instance.h"
 
 #ifdef __cplusplus
 }

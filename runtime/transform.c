@@ -34,8 +34,8 @@ static int split_args(char *s, char **f, int max) {
   return n;
 }
 
-int rt_transform(const char *wasm_path, const wasm_module_t *w, int64_t start_export,
-                 const char *in, const char *out) {
+int rt_transform(const char *wasm_path, const wasm_module_t *w, const char *in,
+                 const char *out) {
   FILE *fi = fopen(in, "r");
   if (!fi) return rt_error(WRT_ESYS, "cannot read %s: %s", in, strerror(errno));
   FILE *fo = fopen(out, "w");
@@ -137,7 +137,7 @@ int rt_transform(const char *wasm_path, const wasm_module_t *w, int64_t start_ex
     else if (w->nmemories && !seen_alloc)
       err = rt_error(WRT_ETOOLCHAIN, "%s: generated code allocates no memory", wasm_path);
   }
-  if (!err) err = rt_glue_write(fo, wasm_path, w, start_export);
+  if (!err) err = rt_glue_write(fo, wasm_path, w);
   if (ferror(fi) && !err) err = rt_error(WRT_ESYS, "read %s failed", in);
   fclose(fi);
   bool werr = ferror(fo) != 0;

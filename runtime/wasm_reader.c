@@ -138,9 +138,7 @@ static bool parse_data(cursor_t *c, wasm_module_t *m) {
     if (s->active) {
       bool is_const;
       cur_const_expr(c, &is_const, &s->offset);
-      if (!c->failed && !is_const)
-        return cur_fail(c, "data segment %u: the offset is not a constant (global.get): "
-                       "the runtime needs constant offsets to build the memory image", i);
+      s->offset_global = !is_const; /* global.get: the loader refuses it */
     }
     s->len = cur_u32(c);
     if (c->failed) return false;

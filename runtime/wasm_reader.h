@@ -33,6 +33,7 @@ typedef struct wasm_segment {
   bool active;     /* false: passive (copied by memory.init, not at instantiation) */
   uint32_t memory; /* active: the memory index */
   uint64_t offset; /* active: the constant offset */
+  bool offset_global; /* active: the offset is a global's value (offset 0 here) */
   const uint8_t *bytes; /* into the module's buffer */
   uint32_t len;
 } wasm_segment_t;

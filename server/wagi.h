@@ -24,7 +24,16 @@ typedef struct wagi_module {
   char *name; /* the file's name without .wasm: the route /NAME, argv[0] */
   char *path; /* the .wasm file */
   wrt_module_t *m;
+  /* Its volumes: host directories its guests see as WASI preopens (fds 3,
+   * 4, ...), each opened once (wagi_module_volume); owned. */
+  wrt_dir_t *dirs;
+  uint32_t ndirs;
 } wagi_module_t;
+
+/* The files and directories a WAGI request may hold open at once besides
+ * its streams and volumes (wrt_request_t.max_fds is 3 + its volumes +
+ * this). */
+#define WAGI_MAX_OPEN 64
 
 typedef struct wagi {
   srv_handler_t h;
@@ -90,6 +99,11 @@ int wagi_modules_find(const char *path, wagi_module_t **out, size_t *n, bool *si
  * the file in err. */
 int wagi_modules_load(wrt_runtime_t *rt, wagi_module_t *ms, size_t n, char *err, size_t errlen);
 void wagi_modules_free(wagi_module_t *ms, size_t n);
+/* Give module m the host directory `host` as the preopen `guest`
+ * (read-only unless `read_write`). 0, or -1 with a one-line reason in err
+ * (the directory cannot be opened, WRT_MAX_DIRS reached). */
+int wagi_module_volume(wagi_module_t *m, const char *host, const char *guest, bool read_write,
+                       char *err, size_t errlen);
 
 /* /metrics' hook (metrics.h): the runtime's counters, the pool's. */
 void wagi_metrics(void *wagi, sbuf_t *out);

@@ -238,7 +238,10 @@ static int build(builder_t *b, const wagi_module_t *m, bool single, const srv_re
                          .envp = w->envp,
                          .envc = (uint32_t)envc,
                          .stdin_bytes = q->body,
-                         .stdin_len = q->body_len};
+                         .stdin_len = q->body_len,
+                         .dirs = m->dirs,
+                         .ndirs = m->ndirs,
+                         .max_fds = 3 + m->ndirs + WAGI_MAX_OPEN};
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "wagi.h"
 
@@ -129,10 +130,38 @@ int wagi_modules_load(wrt_runtime_t *rt, wagi_module_t *ms, size_t n, char *err,
   return 0;
 }
 
+int wagi_module_volume(wagi_module_t *m, const char *host, const char *guest, bool read_write,
+                       char *err, size_t errlen) {
+  if (m->ndirs == WRT_MAX_DIRS) {
+    snprintf(err, errlen, "/%s: more than %d volumes", m->name, WRT_MAX_DIRS);
+    return -1;
+  }
+  wrt_dir_t *d = realloc(m->dirs, (m->ndirs + 1) * sizeof(*d));
+  if (!d) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  m->dirs = d;
+  char *g = strdup(guest);
+  int fd = -1;
+  if (!g || wrt_dir_open(host, &fd) != 0) {
+    snprintf(err, errlen, "%s", g ? wrt_last_error() : "out of memory");
+    free(g);
+    return -1;
+  }
+  d[m->ndirs++] = (wrt_dir_t){.guest_path = g, .fd = fd, .read_only = !read_write};
+  return 0;
+}
+
 void wagi_modules_free(wagi_module_t *ms, size_t n) {
   for (size_t i = 0; i < n; i++) {
     free(ms[i].name);
     free(ms[i].path);
+    for (uint32_t k = 0; k < ms[i].ndirs; k++) {
+      close(ms[i].dirs[k].fd);
+      free((char *)ms[i].dirs[k].guest_path);
+    }
+    free(ms[i].dirs);
   }
   free(ms);
 }

@@ -12,81 +12,45 @@
  * reads in a row is written by fewer than about one tenant in `window`,
  * and is no longer worth its keeping: window = the cost of a page fault
  * over the cost of keeping the page (both measured on this machine:
- * keep_costs), so such a page would cost more to keep than to fault in
- * again. (Telling takes window x KEEP_SAMPLE frees of its slot.) Such pages are given back once enough of them
- * share a call that its TLB flush is paid for (drop_min), or with a call
- * the free makes anyway. Kept pages belong to their module: a slot taken
- * by another module's tenant gives them all back (memslot.c).
+ * costs.h), so such a page would cost more to keep than to fault in
+ * again. (Telling takes window x KEEP_SAMPLE frees of its slot.) Such
+ * pages are given back once enough of them share a call that its TLB
+ * flush is paid for (drop_min), or with a call the free makes anyway.
+ * Kept pages belong to their module: a slot taken by another module's
+ * tenant gives them all back (memslot.c).
  *
  * The record: one byte per page per slot region (0: not kept; else 1 +
  * the reads in a row that found it clean), and a count of the region's
- * frees, owned by the slot's holder. Pages past
- * KEEP_TRACK_BYTES are never kept. A region without an image so small that
- * zeroing all of it costs less than one scan is zeroed whole and kept whole
- * instead. docs/reset.md has the rule and its measurements. */
+ * frees, owned by the slot's holder. Pages past KEEP_TRACK_BYTES are never
+ * kept. A region without an image so small that zeroing all of it costs
+ * less than one scan is zeroed whole and kept whole instead.
+ * docs/reset.md has the rule and its measurements.
+ *
+ * A free of a region reads as a plan and its application, like the other
+ * resets (reset.h): keep_reset() starts a plan (zeroed whole or scanned;
+ * which grown pages go back), takes the scan's runs (dirty.h) and, page by
+ * page in one pass, plans the page's step (keep_plan_page: restore in
+ * place, keep as it is, give back, or a candidate to drop, and the mark it
+ * learns; it writes nothing, it only reads the page when its turn samples
+ * it) and applies it (keep_apply: restores through region.h, gives back
+ * through decommit.h, writes the marks); then it decides the candidates
+ * (keep_plan_drops) and applies those steps. Each step is applied as it is
+ * planned, not after the whole plan, so that the stores of a restore drain
+ * while the next page is judged (17 isolated pages restored back to back
+ * cost 1.7x as long here). Nothing calls back into this file. */
 #ifndef WPOOL_KEEP_H
 #define WPOOL_KEEP_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "memory/counters.h"
+#include "memory/costs.h"
 #include "memory/decommit.h"
 #include "memory/dirty.h"
 #include "memory/image.h"
 
 /* Bytes from a region's base in which pages can be kept automatically. */
 #define KEEP_TRACK_BYTES (16ull << 20)
-/* The longest window, in tenants: a page's mark counts reads up to it. */
-#define KEEP_WINDOW_MAX 254u
-/* A kept page is read at one free in this many of its slot's. */
-#define KEEP_SAMPLE 16u
-
-/* This machine's costs, measured once per process (keep_costs()). */
-typedef struct keep_costs {
-  uint64_t fault_ns;   /* faulting in a zero page, per page */
-  uint64_t check_ns;   /* reading a resident page to see whether it is pristine */
-  uint64_t memset_ns;  /* zeroing a resident page */
-  uint64_t scan_ns;    /* one PAGEMAP_SCAN call over a small region (its system call) */
-  uint64_t madvise_ns; /* one madvise(MADV_DONTNEED) of a resident page (its TLB flush) */
-  uint64_t shrink_ns;  /* making a resident page inaccessible, per page: the first
-                          estimate (keep_shrink_ns() follows what shrinks cost since) */
-  uint32_t window;     /* fault / keep, in [1, KEEP_WINDOW_MAX]: tenants, where
-                          keep = memset + check / KEEP_SAMPLE per free */
-  uint32_t drop_min;   /* madvise / (keep x window), at least 1: pages worth one call */
-} keep_costs_t;
-
-/* Measure (the first call, a few milliseconds; `scanner` times the scan)
- * or return the costs. */
-const keep_costs_t *keep_costs(dirty_scanner_t *scanner);
-
-/* A smaller tenant makes the bytes it does not have inaccessible: an
- * mprotect of pages kept resident, whose TLB shoot-down costs whatever
- * this machine and its load make it (per page in a VM that flushes page by
- * page; more when other CPUs run the process). So it is learnt: every
- * shrink over kept pages reports its time (keep_shrink_done), and
- * keep_shrink_ns() is the running estimate per page, starting from the
- * measured one. WPOOL_KEEP_SHRINK_NS=N pins it. */
-typedef struct keep_shrink_timer {
-  uint64_t start_ns, pages;
-} keep_shrink_timer_t;
-/* Time a shrink over `pages` kept pages (0: none, nothing timed): start
- * just before its mprotect, done after it succeeded; done reports the
- * time to keep_shrink_note. */
-keep_shrink_timer_t keep_shrink_start(uint64_t pages);
-void keep_shrink_done(keep_shrink_timer_t t);
-/* Learn from a shrink of `pages` kept pages that took `ns` (tests feed it
- * their own times). */
-void keep_shrink_note(uint64_t ns, uint64_t pages);
-uint64_t keep_shrink_ns(void);
-
-/* Whether `pages` kept past a tenant's initial size (its module's minimum:
- * pages it grew into) cost more to make inaccessible again at the next
- * instantiation than to give back at this free and fault in when a tenant
- * grows again: pages x shrink > pages x fault + one madvise. At one free
- * in KEEP_SAMPLE of the slot (`frees`) the answer is no, so that shrinks
- * keep being measured. */
-bool keep_give_back_grown(uint64_t pages, uint32_t frees);
 
 /* A slot region's kept pages. */
 typedef struct keep_marks {
@@ -106,8 +70,9 @@ typedef struct keep_region {
   uint64_t scan_bytes;     /* where private pages may be resident: [0, scan_bytes) */
   uint64_t writable_bytes; /* [0, writable_bytes) may be read and written; the rest is
                               PROT_NONE and pristine (given up by a shrink) */
+  uint64_t initial_bytes;  /* the tenant's first accessible size: pages past it, up to
+                              writable_bytes, it grew into (writable_bytes: none) */
   const image_t *img;      /* the image mapped there, or NULL */
-  uint64_t give_back_from; /* pages at or past it are given back, not kept (UINT64_MAX: none) */
 } keep_region_t;
 
 typedef struct keep_result {
@@ -115,17 +80,83 @@ typedef struct keep_result {
   uint64_t kept_bytes;     /* resident after the reset, pristine */
   uint64_t resident_end;   /* end of the last kept page: nothing private past it */
   uint64_t restored_bytes; /* written back in place (memset or image copy) */
-  uint64_t dropped_bytes;  /* kept before, given back now (clean for a window) */
+  uint64_t dropped_bytes;  /* kept before, given back now */
   uint32_t scans;          /* PAGEMAP_SCAN walks made: 0 for a region zeroed whole */
 } keep_result_t;
 
-/* Reset `r` by the automatic keep set: scan its private pages; each kept
- * page that is still pristine stays as it is, each written page is
- * restored in place and kept, and every other page goes to `batch` to be
- * given back. Updates `marks`. Return: 0, or the scan's -errno (nothing
- * done then: the caller falls back). */
+/* ---- the plan of one free ----------------------------------------------- */
+
+typedef enum keep_op {
+  KEEP_OP_KEEP = 0,      /* kept as it is: pristine */
+  KEEP_OP_RESTORE = 1,   /* restored in place (zeros, or the image's bytes) and kept */
+  KEEP_OP_GIVE_BACK = 2, /* given back (decommit.h) */
+  KEEP_OP_LATER = 3,     /* a candidate to give back: keep_plan_drops decides */
+} keep_op_t;
+
+/* A step's marks after the free, for the tracked pages in it: a value
+ * (0: not kept), or one of these. */
+#define KEEP_MARK_SAME 0x100u /* as they are */
+#define KEEP_MARK_HELD 0x101u /* at least 1: kept, whatever was learnt */
+
+/* What a free does to a stretch of a region's pages. */
+typedef struct keep_step {
+  uint64_t off, len; /* bytes, whole pages */
+  uint16_t mark;
+  uint8_t op; /* keep_op_t */
+} keep_step_t;
+
+typedef struct keep_plan {
+  /* What it decides by, fixed at its start. */
+  const keep_region_t *r;
+  const keep_marks_t *m;   /* read only: keep_apply writes the marks */
+  uint64_t page;
+  uint64_t give_back_from; /* grown pages at or past it go back (UINT64_MAX: none) */
+  uint32_t reads;          /* the window: clean reads in a row that make a candidate */
+  uint32_t drop_min;       /* candidates worth a call of their own */
+  uint32_t frees, since;   /* the record's counts after this free */
+  bool whole;              /* zeroed whole and kept whole, not scanned */
+  bool dropped;            /* the candidates were given back */
+  struct {
+    uint32_t page;
+    uint8_t mark;
+    bool clean;
+  } drops[KEEP_DROPS_MAX]; /* candidates: pages clean for a window */
+  unsigned ndrops;
+  uint64_t rs, re;   /* keep_apply: restores not made yet, [rs, re), made in one call */
+  keep_result_t out; /* what the steps decided so far amount to */
+} keep_plan_t;
+
+/* Start the plan of a free of `r` by `m`: whether the region is zeroed
+ * whole and which pages the tenant grew into go back (costs.h). Zeroed
+ * whole, its steps are `whole` (at most 2): return how many, else 0. */
+unsigned keep_plan_start(keep_plan_t *pl, const keep_region_t *r, const keep_marks_t *m,
+                         const keep_costs_t *c, keep_step_t whole[2]);
+/* The step of the page at `p`, found holding private data (in swap:
+ * `swapped`): restore in place, keep as it is, give back, or a candidate
+ * to give back (LATER), and the mark it learns. Writes nothing; reads the
+ * page when it is its turn to be read. */
+keep_step_t keep_plan_page(keep_plan_t *pl, uint64_t p, bool swapped);
+/* The candidates' steps, into steps[0, KEEP_DROPS_MAX): given back when
+ * there are drop_min of them or when the free gives pages back anyway
+ * (`giving_back`), else kept. Return how many. */
+unsigned keep_plan_drops(keep_plan_t *pl, bool giving_back, keep_step_t *steps);
+/* Carry a step out: restore (neighbouring ones in one call, made by the
+ * next step that is not one or by keep_apply_end), give back into
+ * `batch`, write its marks into `m` (the record the plan read). The
+ * record's counts (frees, since) are keep_reset's to write, once. */
+void keep_apply(keep_plan_t *pl, keep_marks_t *m, decommit_batch_t *batch, const keep_step_t *s);
+void keep_apply_end(keep_plan_t *pl);
+
+/* Reset `r` by the automatic keep set: start the plan; for each page of
+ * the scan's runs (dirty.h), plan its step and apply it at once; then plan
+ * and apply the candidates. One pass over the pages, each decided before
+ * anything is done to it; nothing here is called back. Return: 0, or the
+ * scan's -errno (with out->found_bytes 0, nothing was done but counting
+ * the free: the caller falls back to the prefix reset). */
 int keep_reset(const keep_region_t *r, keep_marks_t *marks, dirty_scanner_t *scanner,
                decommit_batch_t *batch, keep_result_t *out);
+
+/* ---- the record ---------------------------------------------------------- */
 
 /* Forget every kept page (they were given back). */
 void keep_marks_clear(keep_marks_t *m);

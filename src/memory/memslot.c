@@ -142,68 +142,53 @@ int memslot_grow(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, uint64_t
   return set_accessible(s, base, ctx, bytes);
 }
 
-/* The dirty-aware reset of one memory slot with a budget, run by run. */
-typedef struct dirty_reset {
-  uint8_t *base;
-  const image_t *img;  /* NULL: no image */
-  uint64_t writable;   /* bytes past it are PROT_NONE and pristine */
-  uint64_t budget;     /* bytes still to be kept in place */
-  uint64_t in_place;   /* bytes kept in place so far */
-  uint64_t restored;   /* bytes written back */
-  uint64_t end;        /* end of the last run kept in place */
-  uint64_t found;      /* dirty bytes found */
-  decommit_batch_t *batch; /* runs beyond the budget go here */
-} dirty_reset_t;
-
-static void on_dirty_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
-  dirty_reset_t *d = ctx;
-  d->found += len;
-  uint64_t take = swapped ? 0 : (len < d->budget ? len : d->budget);
-  if (take) {
-    /* Pages past the writable bytes are pristine already. */
-    uint64_t w = region_writable_len(off, take, d->writable);
-    if (w) region_restore(d->base, d->img, off, w);
-    d->restored += w;
-    d->in_place += take;
-    d->budget -= take;
-    d->end = off + take;
-  }
-  /* Beyond the budget, or in swap (resetting in place would read it back
-   * in): madvise, neighbouring runs as one range, all in one batch. */
-  if (take < len)
-    decommit_add(d->batch, d->base + off + take, len - take, d->base, d->img, d->writable);
-}
-
+/* The dirty-aware reset of one memory slot with a budget: the scan's runs
+ * in address order, each planned by reset_plan_run (reset.h: in place
+ * while the budget lasts, given back beyond it or in swap) and applied at
+ * once. Return false when the scan failed before finding anything (the
+ * caller falls back to the prefix reset). */
 static bool memslot_reset_dirty(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
                                 decommit_batch_t *batch, uint64_t *in_place) {
-  dirty_reset_t d = {.base = base, .img = s->image, .writable = s->accessible,
-                     .budget = ctx->keep, .batch = batch};
-  int64_t runs = dirty_scan(ctx->scanner, base, memslot_resident_span(s), on_dirty_run, &d);
-  if (runs < 0 && d.found == 0) return false; /* nothing done: the caller falls back */
+  uint64_t writable = s->accessible, budget = ctx->keep, kept = 0, restored = 0, found = 0;
+  uint64_t end = 0; /* of the last run kept in place */
+  dirty_walk_t walk;
+  dirty_run_t runs[DIRTY_RUNS_MAX];
+  int n;
+  dirty_walk_start(&walk, ctx->scanner, base, memslot_resident_span(s));
+  while ((n = dirty_walk_next(&walk, runs, DIRTY_RUNS_MAX)) > 0)
+    for (int i = 0; i < n; i++) {
+      const dirty_run_t *r = &runs[i];
+      found += r->len;
+      uint64_t take = reset_plan_run(r->len, r->swapped, budget);
+      if (take) {
+        /* Pages past the writable bytes are pristine already. */
+        uint64_t w = region_writable_len(r->off, take, writable);
+        if (w) region_restore(base, s->image, r->off, w);
+        restored += w;
+        kept += take;
+        budget -= take;
+        end = r->off + take;
+      }
+      /* Neighbouring runs as one range, all in one batch. */
+      if (take < r->len)
+        decommit_add(batch, base + r->off + take, r->len - take, base, s->image, writable);
+    }
+  if (n < 0 && found == 0) return false; /* nothing done */
   COUNTER_ADD(ctx->counters, dirty_scans, 1);
-  COUNTER_ADD(ctx->counters, dirty_bytes, d.found);
-  COUNTER_ADD(ctx->counters, memset_bytes, d.restored);
-  if (runs < 0) {
-    /* The walk broke off part-way: the rest of the range is unknown. */
-    s->unknown = true;
-  }
-  s->resident_end = d.end;
-  *in_place = d.in_place;
+  COUNTER_ADD(ctx->counters, dirty_bytes, found);
+  COUNTER_ADD(ctx->counters, memset_bytes, restored);
+  if (n < 0) s->unknown = true; /* the walk broke off part-way: the rest is unknown */
+  s->resident_end = end;
+  *in_place = kept;
   return true;
 }
 
+/* The automatic keep set (keep.h): one call plans, scans and applies. */
 static bool memslot_reset_auto(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
                                decommit_batch_t *batch, uint64_t *kept) {
-  uint64_t span = memslot_resident_span(s), page = os_page_size();
-  keep_region_t r = {.base = base, .scan_bytes = span, .writable_bytes = s->accessible,
-                     .img = s->image, .give_back_from = UINT64_MAX};
-  /* Pages the tenant grew into, up to its accessible bytes: kept, the next
-   * tenant's instantiation makes them inaccessible again, an mprotect whose
-   * TLB flush may cost more than faulting them in again. (Pages already
-   * past the accessible bytes cost no shrink: they stay kept.) */
-  if (s->accessible > s->initial &&
-      keep_give_back_grown((s->accessible - s->initial) / page, s->kept.frees + 1))
-    r.give_back_from = s->initial;
+  keep_region_t r = {.base = base, .scan_bytes = memslot_resident_span(s),
+                     .writable_bytes = s->accessible, .initial_bytes = s->initial,
+                     .img = s->image};
   keep_result_t out;
   int err = keep_reset(&r, &s->kept, ctx->scanner, batch, &out);
   COUNTER_ADD(ctx->counters, dirty_scans, out.scans);

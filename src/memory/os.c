@@ -231,7 +231,8 @@ int os_pagemap_scan(int fd, uint64_t start, uint64_t end, os_page_run_t *runs, s
   int n = ioctl(fd, PAGEMAP_SCAN, &arg);
   if (n < 0) return -errno;
   for (int i = 0; i < n; i++)
-    runs[i] = (os_page_run_t){vec[i].start, vec[i].end, (vec[i].categories & PAGE_IS_SWAPPED) != 0};
+    runs[i] = (os_page_run_t){vec[i].start, vec[i].end - vec[i].start,
+                              (vec[i].categories & PAGE_IS_SWAPPED) != 0};
   *walk_end = arg.walk_end;
   return n;
 }

@@ -105,12 +105,13 @@ int64_t os_process_madvise(int pidfd, const struct iovec *iov, size_t n, int adv
 /* One PAGEMAP_SCAN ioctl (Linux 6.7+) on a /proc/PID/pagemap descriptor:
  * the runs of pages in [start, end) that hold private data (present or
  * swapped, neither file-backed nor the shared zero page), at most `cap` of
- * them (cap <= OS_SCAN_RUNS_MAX). Fills runs[i] = {start, end, swapped} and *walk_end (where the walk
- * stopped: end, or earlier when `cap` runs were found). Return the number
- * of runs or -errno (-ENOTTY / -EINVAL where the kernel lacks the ioctl). */
+ * them (cap <= OS_SCAN_RUNS_MAX). Fills runs[i] = {address, length,
+ * swapped} and *walk_end (where the walk stopped: end, or earlier when
+ * `cap` runs were found). Return the number of runs or -errno (-ENOTTY /
+ * -EINVAL where the kernel lacks the ioctl). */
 typedef struct os_page_run {
-  uint64_t start, end;
-  int swapped; /* the run's pages are in swap, not in memory */
+  uint64_t off, len; /* bytes: the run's address (dirty.h makes it an offset) and length */
+  bool swapped;      /* the run's pages are in swap, not in memory */
 } os_page_run_t;
 int os_pagemap_scan(int fd, uint64_t start, uint64_t end, os_page_run_t *runs, size_t cap,
                     uint64_t *walk_end);

@@ -15,3 +15,4 @@ void region_restore(uint8_t *base, const image_t *img, uint64_t off, uint64_t le
     memset(base + off, 0, len);
   }
 }
+

@@ -7,6 +7,7 @@
 #ifndef WPOOL_RESET_H
 #define WPOOL_RESET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "memory/decommit.h"
@@ -44,6 +45,14 @@ void reset_plan_memory(uint64_t accessible, uint64_t img_off, uint64_t img_len, 
 /* Plan the zeroing of a stack of `size` bytes whose top `keep` bytes are
  * memset (the top is where a stack is most likely to be touched again). */
 void reset_plan_stack(uint64_t size, uint64_t keep, reset_plan_t *plan);
+
+/* The dirty-aware reset with a budget (memslot.c), run by run: of a run of
+ * `len` private bytes found by the scan, the bytes reset in place (while
+ * `budget` lasts, never a run in swap: resetting it in place would read
+ * it back in); the rest are given back. */
+static inline uint64_t reset_plan_run(uint64_t len, bool swapped, uint64_t budget) {
+  return swapped ? 0 : len < budget ? len : budget;
+}
 
 /* Carry out `plan` on the region at `base`, whose image (NULL: none) the
  * plan kept out of its memset ranges: memset now (bytes past `writable`

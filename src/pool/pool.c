@@ -281,25 +281,14 @@ WPOOL_EXPORT void(wpool_stats_get)(wpool_t *p, wpool_stats_t *out) {
   wpool_stats_get_sized(p, out, sizeof(*out));
 }
 
-typedef struct resident_walk {
-  uint64_t total;
-  uint64_t stack_slot, page; /* stacks: guard markers to leave out */
-} resident_walk_t;
-
-static void add_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
-  (void)off;
-  (void)swapped;
-  ((resident_walk_t *)ctx)->total += len;
-}
-
-/* A stack pool's run, less the guard pages inside it: a MADV_GUARD_INSTALL
- * marker is a page-table entry the scan reports like a swapped page, but
- * it holds no memory. Guards start every stack slot. */
-static void add_stack_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
-  resident_walk_t *w = ctx;
-  (void)swapped;
-  uint64_t first = (off + w->stack_slot - 1) / w->stack_slot, last = (off + len - 1) / w->stack_slot;
-  w->total += len - (last >= first ? (last - first + 1) * w->page : 0);
+/* The private bytes of a stack pool's run, less the guard pages inside
+ * it: a guard marker (MADV_GUARD_INSTALL) is a page-table entry the scan
+ * reports like a swapped page, but it holds no memory. Guards start every
+ * stack slot. */
+static uint64_t stack_run_bytes(const wpool_t *p, const dirty_run_t *r) {
+  uint64_t slot = p->layout.stack_slot_size;
+  uint64_t first = (r->off + slot - 1) / slot, last = (r->off + r->len - 1) / slot;
+  return r->len - (last >= first ? (last - first + 1) * p->layout.page : 0);
 }
 
 WPOOL_EXPORT int wpool_resident_bytes(wpool_t *p, uint64_t *out) {
@@ -308,23 +297,26 @@ WPOOL_EXPORT int wpool_resident_bytes(wpool_t *p, uint64_t *out) {
   const struct {
     uint8_t *base;
     uint64_t len;
-    dirty_run_fn fn;
-  } pools[] = {{p->mem_map, p->layout.mem_pool_bytes, add_run},
-               {p->table_map, p->layout.table_pool_bytes, add_run},
-               {p->state_map, p->layout.state_pool_bytes, add_run},
-               {p->stack_map, p->layout.stack_pool_bytes,
-                p->stack_guard_markers ? add_stack_run : add_run}};
-  resident_walk_t w = {.stack_slot = p->layout.stack_slot_size, .page = p->layout.page};
+    bool guards; /* less the guard markers */
+  } pools[] = {{p->mem_map, p->layout.mem_pool_bytes, false},
+               {p->table_map, p->layout.table_pool_bytes, false},
+               {p->state_map, p->layout.state_pool_bytes, false},
+               {p->stack_map, p->layout.stack_pool_bytes, p->stack_guard_markers}};
+  uint64_t total = 0;
   for (size_t i = 0; i < sizeof(pools) / sizeof(pools[0]); i++) {
     if (!pools[i].base) continue;
-    int64_t r = dirty_scan(&p->scanner, pools[i].base, pools[i].len, pools[i].fn, &w);
-    if (r == -ENOTTY || r == -EINVAL || r == -ENOSYS)
+    dirty_walk_t walk;
+    dirty_run_t runs[DIRTY_RUNS_MAX];
+    int n;
+    dirty_walk_start(&walk, &p->scanner, pools[i].base, pools[i].len);
+    while ((n = dirty_walk_next(&walk, runs, DIRTY_RUNS_MAX)) > 0)
+      for (int k = 0; k < n; k++) total += pools[i].guards ? stack_run_bytes(p, &runs[k]) : runs[k].len;
+    if (n == -ENOTTY || n == -EINVAL || n == -ENOSYS)
       return error_set(WPOOL_ENOTSUP,
                        "resident_bytes: needs the PAGEMAP_SCAN ioctl (Linux 6.7+)");
-    if (r < 0)
-      return error_set(error_from_errno((int)r), "resident_bytes: PAGEMAP_SCAN: %s",
-                       strerror((int)-r));
+    if (n < 0)
+      return error_set(error_from_errno(n), "resident_bytes: PAGEMAP_SCAN: %s", strerror(-n));
   }
-  *out = w.total;
+  *out = total;
   return 0;
 }

@@ -133,7 +133,7 @@ static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, decommit_batc
   used = (used + p->layout.page - 1) & ~(p->layout.page - 1);
   if (p->table_kept && p->mem_ctx.scanner) {
     keep_region_t r = {.base = base, .scan_bytes = used, .writable_bytes = used,
-                       .give_back_from = UINT64_MAX};
+                       .initial_bytes = used};
     keep_result_t out;
     if (keep_reset(&r, &p->table_kept[idx], p->mem_ctx.scanner, batch, &out) == 0) {
       COUNTER_ADD(&p->mem_counters, memset_bytes, out.restored_bytes);
@@ -177,10 +177,11 @@ void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *
 }
 
 void slot_trim(wpool_t *p, uint32_t slot, decommit_batch_t *batch) {
-  /* An unused slot the trim flagged: whoever takes it waits for the flag. */
-  debug_assert(index_slot_state(&p->index, slot) == SLOT_WARM);
+  /* A slot the trim flagged while it was unused: whoever takes it since
+   * (it may be SLOT_USED already) waits for the flag before a tenant. */
   struct wpool_instance_s *inst = &p->instances[slot];
-  debug_assert(atomic_load(&inst->trimming) && !inst->trimmed);
+  debug_assert(atomic_load(&inst->trimming) && !inst->trimmed &&
+               !atomic_load_explicit(&inst->module, memory_order_relaxed));
   /* Memories: private pages only; the image stays mapped, so its bytes
    * read back from the page cache. */
   for (uint32_t i = 0; i < inst->memories_used; i++) {

@@ -6,10 +6,10 @@
  *   - public entry points, once per call, passing `now` down: the time of
  *     a free (wpool_instance_free), a full pool's deadline to wait for the
  *     background worker (wpool_instance_new), an idle cutoff (wpool_trim);
- *   - the keep set's cost model, which times system calls to learn what
- *     they cost on this machine (its measurement, and each shrink over
- *     kept pages: keep_shrink_start / keep_shrink_done).
- * Readers: pool/instance.c pool/trim.c memory/keep.c
+ *   - the keep set's cost model (memory/costs.c), which times system
+ *     calls to learn what they cost on this machine (its measurement, and
+ *     each shrink over kept pages: keep_shrink_start / keep_shrink_done).
+ * Readers: pool/instance.c pool/trim.c memory/costs.c
  * The worker's timed wait hands its deadline to pthread_cond_timedwait on
  * the same clock. */
 #ifndef WPOOL_CLOCK_H

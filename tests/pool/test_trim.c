@@ -9,23 +9,17 @@
 
 #define HP 4096u
 
-static void add_run(void *ctx, uint64_t off, uint64_t len, bool swapped) {
-  (void)off;
-  (void)swapped;
-  *(uint64_t *)ctx += len;
-}
-
 /* Private bytes of an instance slot: its memory, table and state, counted
  * page by page (smaps counts per kernel mapping, and neighbouring pools'
  * mappings may merge). */
 static uint64_t slot_rss(wpool_t *p, uint32_t slot) {
-  uint64_t n = 0;
-  dirty_scan(&p->scanner, pool_memory_base(p, slot, 0), p->layout.mem_reservation, add_run, &n);
-  dirty_scan(&p->scanner, (uint8_t *)pool_table_base(p, slot, 0), p->layout.table_slot_size,
-             add_run, &n);
-  dirty_scan(&p->scanner, p->state_map + (uint64_t)slot * p->layout.state_slot_size,
-             p->layout.state_slot_size, add_run, &n);
-  return n;
+  int64_t m = dirty_count(&p->scanner, pool_memory_base(p, slot, 0), p->layout.mem_reservation);
+  int64_t t = dirty_count(&p->scanner, (uint8_t *)pool_table_base(p, slot, 0),
+                          p->layout.table_slot_size);
+  int64_t s = dirty_count(&p->scanner, p->state_map + (uint64_t)slot * p->layout.state_slot_size,
+                          p->layout.state_slot_size);
+  cr_assert(m >= 0 && t >= 0 && s >= 0);
+  return (uint64_t)(m + t + s);
 }
 
 static uint64_t pools_rss(wpool_t *p) {

@@ -237,6 +237,17 @@ static void call_free_memory(void) { wasm_rt_free_memory(&a_memory); }
 static void call_allocate_table(void) { wasm_rt_allocate_funcref_table(&a_table, 1, 1); }
 static void call_grow_table(void) { wasm_rt_grow_funcref_table(&a_table, 1, wasm_rt_funcref_null_value); }
 static void call_free_table(void) { wasm_rt_free_funcref_table(&a_table); }
+static wasm_rt_externref_table_t an_xtable;
+static void call_allocate_xtable(void) { wasm_rt_allocate_externref_table(&an_xtable, 1, 1); }
+static void call_grow_xtable(void) {
+  wasm_rt_grow_externref_table(&an_xtable, 1, wasm_rt_externref_null_value);
+}
+static void call_free_xtable(void) { wasm_rt_free_externref_table(&an_xtable); }
+void wrt_import_call(void *ctx, uint32_t i, const uint64_t *a, uint64_t *r);
+static void call_import(void) {
+  uint64_t v[2] = {0, 0};
+  wrt_import_call(rt_cur, 0, v, v);
+}
 static void call_has_image(void) { wrt_memory_has_image(&a_memory); }
 static void call_is_initialized(void) { wasm_rt_is_initialized(); }
 static void call_register_tag(void) { wasm_rt_register_tag(4); }
@@ -261,6 +272,10 @@ static const struct {
     {"wasm_rt_allocate_funcref_table", call_allocate_table},
     {"wasm_rt_grow_funcref_table", call_grow_table},
     {"wasm_rt_free_funcref_table", call_free_table},
+    {"wasm_rt_allocate_externref_table", call_allocate_xtable},
+    {"wasm_rt_grow_externref_table", call_grow_xtable},
+    {"wasm_rt_free_externref_table", call_free_xtable},
+    {"wrt_import_call (a host import)", call_import},
     {"wrt_memory_has_image", call_has_image},
     {"wasm_rt_is_initialized", call_is_initialized},
     {"wasm_rt_register_tag", call_register_tag},
@@ -274,13 +289,17 @@ static const struct {
 };
 
 /* A request on this thread as the host functions see it, with `left`
- * bytes of stack below this frame. */
-static void fake_request(rt_ctx_t *c, size_t left) {
+ * bytes of stack below this frame (negative: the frame is already past the
+ * stack's end, in its guard, as a host function's frame may be when it is
+ * called with almost no stack left). */
+static void fake_request(rt_ctx_t *c, long left) {
   memset(c, 0, sizeof(*c));
   c->in_guest = true;
-  c->stack_lo = (uintptr_t)__builtin_frame_address(0) - left;
+  c->stack_lo = (uintptr_t)__builtin_frame_address(0) - (uintptr_t)left;
   rt_cur = c;
 }
+
+static const long lefts[] = {RT_HOST_RESERVE / 2, 64, -64, -4096};
 
 /* Called with less than the reserve left, every host function the
  * generated code may call ends the request with the exhaustion trap before
@@ -288,25 +307,27 @@ static void fake_request(rt_ctx_t *c, size_t left) {
 Test(guard, every_host_function_refuses_to_run_without_its_stack_budget) {
   wrt_runtime_t *rt = make_rt(WRT_BACKEND_STOCK, NULL); /* the handlers */
   static rt_ctx_t c;
-  for (volatile size_t i = 0; i < rt_wasi_nfns; i++) {
-    fake_request(&c, RT_HOST_RESERVE / 2);
-    int jump = sigsetjmp(c.jb, 0);
-    if (jump == 0) {
-      ((any_fn)rt_wasi_fns[i].fn)(&c, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-      cr_assert_fail("%s ran with %u bytes of stack left", rt_wasi_fns[i].name,
-                     RT_HOST_RESERVE / 2);
+  for (volatile size_t l = 0; l < sizeof(lefts) / sizeof(lefts[0]); l++) {
+    for (volatile size_t i = 0; i < rt_wasi_nfns; i++) {
+      fake_request(&c, lefts[l]);
+      int jump = sigsetjmp(c.jb, 0);
+      if (jump == 0) {
+        ((any_fn)rt_wasi_fns[i].fn)(&c, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        cr_assert_fail("%s ran with %ld bytes of stack left", rt_wasi_fns[i].name, lefts[l]);
+      }
+      cr_expect_eq(jump, WASM_RT_TRAP_EXHAUSTION, "%s, %ld bytes left: jump %d",
+                   rt_wasi_fns[i].name, lefts[l], jump);
     }
-    cr_expect_eq(jump, WASM_RT_TRAP_EXHAUSTION, "%s: jump %d", rt_wasi_fns[i].name, jump);
-  }
-  for (volatile size_t i = 0; i < sizeof(wasmrt_fns) / sizeof(wasmrt_fns[0]); i++) {
-    fake_request(&c, RT_HOST_RESERVE / 2);
-    int jump = sigsetjmp(c.jb, 0);
-    if (jump == 0) {
-      wasmrt_fns[i].call();
-      cr_assert_fail("%s ran with %u bytes of stack left", wasmrt_fns[i].name,
-                     RT_HOST_RESERVE / 2);
+    for (volatile size_t i = 0; i < sizeof(wasmrt_fns) / sizeof(wasmrt_fns[0]); i++) {
+      fake_request(&c, lefts[l]);
+      int jump = sigsetjmp(c.jb, 0);
+      if (jump == 0) {
+        wasmrt_fns[i].call();
+        cr_assert_fail("%s ran with %ld bytes of stack left", wasmrt_fns[i].name, lefts[l]);
+      }
+      cr_expect_eq(jump, WASM_RT_TRAP_EXHAUSTION, "%s, %ld bytes left: jump %d",
+                   wasmrt_fns[i].name, lefts[l], jump);
     }
-    cr_expect_eq(jump, WASM_RT_TRAP_EXHAUSTION, "%s: jump %d", wasmrt_fns[i].name, jump);
   }
   rt_cur = NULL;
   cr_expect_eq(wrt_destroy(rt), 0);

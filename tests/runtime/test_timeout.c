@@ -1,6 +1,7 @@
 /* Time limits (wrt_request_t.timeout_ns, issue 19): a guest past its
  * deadline ends with the trap `timeout`, whether it loops in its own code,
- * reads stdin for ever past its end, or spends its time in host calls;
+ * reads stdin for ever past its end, spends its time in host calls, or
+ * sleeps in one (poll_oneoff);
  * requests within their limit are untouched; the limits of several
  * threads' requests are kept apart; `wpool wasm --timeout`. */
 #include <criterion/criterion.h>
@@ -23,7 +24,7 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static const char *const stuck[] = {"loop", "stdin", "output"};
+static const char *const stuck[] = {"loop", "stdin", "output", "sleep"};
 
 /* Each way of never ending, on both backends: the trap `timeout` once the
  * limit has passed (not before), the instance and stack given back, the
@@ -47,9 +48,9 @@ Test(timeout, a_guest_that_never_ends_is_stopped_at_its_limit, .timeout = 120) {
     }
     wrt_stats_t st;
     wrt_stats_get(rt, &st);
-    cr_expect_eq(st.timeouts, 3);
-    cr_expect_eq(st.traps, 3);
-    cr_expect_eq(st.requests, 3);
+    cr_expect_eq(st.timeouts, 4);
+    cr_expect_eq(st.traps, 4);
+    cr_expect_eq(st.requests, 4);
     if (wrt_pool(rt)) {
       wpool_stats_t ps;
       wpool_stats_get(wrt_pool(rt), &ps);

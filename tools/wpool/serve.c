@@ -19,11 +19,13 @@
 #include "server.h"
 #include "status.h"
 #include "wagi.h"
+#include "wasi_opts.h"
 
 static const char usage[] =
     "usage: wpool serve [--listen ADDR:PORT] [--threads N] [--runtime pool|stock]\n"
     "                   [--config KEY=VALUE]... [--max-body SIZE] [--max-connections N]\n"
-    "                   [--timeout DURATION] [--log]\n"
+    "                   [--timeout DURATION] [--log] [--volume ROUTE:HOST[::GUEST]]...\n"
+    "                   [--volume-rw ROUTE:HOST[::GUEST]]...\n"
     "                   MODULE.wasm | DIRECTORY\n";
 
 /* Each request's time limit unless --timeout says otherwise: far longer
@@ -72,6 +74,9 @@ typedef struct opts {
   bool log;
   wrt_backend_t backend;
   wpool_config_t cfg;
+  const char **vol; /* --volume and --volume-rw values, in order */
+  bool *vol_rw;
+  size_t nvol;
 } opts_t;
 
 static int parse_args(opts_t *o, int argc, char **argv) {
@@ -121,6 +126,16 @@ static int parse_args(opts_t *o, int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--log")) {
       o->log = true;
+    } else if (!strcmp(a, "--volume") || !strcmp(a, "--volume-rw")) {
+      if (!next) return fail(TOOL_BAD_INPUT, "%s needs ROUTE:HOST[::GUEST]%s", a, "");
+      const char **v = realloc(o->vol, (o->nvol + 1) * sizeof(*v));
+      if (v) o->vol = v;
+      bool *rw = v ? realloc(o->vol_rw, (o->nvol + 1) * sizeof(*rw)) : NULL;
+      if (rw) o->vol_rw = rw;
+      if (!v || !rw) return fail(TOOL_FAILED, "out of memory%s%s", "", "");
+      o->vol[o->nvol] = next;
+      o->vol_rw[o->nvol++] = !strcmp(a, "--volume-rw");
+      i++;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "wpool serve: unknown option '%s'\n%s", a, usage);
       return TOOL_BAD_INPUT;
@@ -166,19 +181,29 @@ static void on_ready(void *arg, const srv_t *s) {
 
 /* Descriptors kept for everything but client connections: the listener,
  * each loop's (epoll, eventfd, signal pipe), the runtime's files while it
- * loads, standard streams, and the connections past the cap. */
-static uint64_t fd_reserve(unsigned threads) { return 64 + 8 * (uint64_t)threads + SRV_RESERVE; }
+ * loads, standard streams, and the connections past the cap; with
+ * volumes, what a request running on each loop may hold (runtime.md). */
+static uint64_t fd_reserve(const app_t *a, unsigned threads) {
+  uint64_t per_request = 0;
+  for (size_t i = 0; i < a->nmodules; i++) {
+    uint64_t d = a->modules[i].ndirs;
+    if (d && 3 + 2 * d + WAGI_MAX_OPEN + 258 > per_request)
+      per_request = 3 + 2 * d + WAGI_MAX_OPEN + 258;
+  }
+  return 64 + (8 + per_request) * (uint64_t)threads + SRV_RESERVE;
+}
 
 /* The cap on client connections: --max-connections, or what the
  * descriptor limit allows once raised to its hard limit. 0: exit 2. */
-static unsigned connection_cap(const opts_t *o, unsigned threads) {
+static unsigned connection_cap(const app_t *a, unsigned threads) {
+  const opts_t *o = &a->o;
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = rl.rlim_max = 1024;
   if (rl.rlim_cur < rl.rlim_max) {
     struct rlimit want = {rl.rlim_max > (1u << 20) ? (1u << 20) : rl.rlim_max, rl.rlim_max};
     if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl.rlim_cur = want.rlim_cur;
   }
-  uint64_t reserve = fd_reserve(threads);
+  uint64_t reserve = fd_reserve(a, threads);
   uint64_t room = rl.rlim_cur > reserve ? rl.rlim_cur - reserve : 0;
   if (room > (1u << 30)) room = 1u << 30;
   if (!o->max_connections) return room ? (unsigned)room : 0;
@@ -206,7 +231,7 @@ static int serve(app_t *a) {
                                          : cores > MAX_THREADS ? MAX_THREADS
                                                                : cores);
   sc.max_body = a->o.max_body;
-  sc.max_connections = connection_cap(&a->o, sc.threads);
+  sc.max_connections = connection_cap(a, sc.threads);
   if (!sc.max_connections) return TOOL_BAD_INPUT;
   sc.log = a->o.log;
   sc.ready = on_ready;
@@ -237,6 +262,34 @@ static int serve(app_t *a) {
     _exit(TOOL_FAILED);
   }
   if (err != 0) return fail(TOOL_FAILED, "%s%s", srv_error(), "");
+  return TOOL_OK;
+}
+
+/* Each --volume ROUTE:HOST[::GUEST] given to its route's module, the
+ * directory opened once. TOOL_OK, or TOOL_BAD_INPUT after a message. */
+static int volumes(app_t *a, char *err, size_t errlen) {
+  for (size_t v = 0; v < a->o.nvol; v++) {
+    const char *spec = a->o.vol[v], *opt = a->o.vol_rw[v] ? "--volume-rw" : "--volume";
+    const char *colon = spec[0] == '/' ? strchr(spec, ':') : NULL;
+    char *host = NULL, *guest = NULL;
+    if (!colon || !wasi_dir_spec(colon + 1, &host, &guest))
+      return fail(TOOL_BAD_INPUT, "%s needs ROUTE:HOST[::GUEST] (ROUTE /NAME, or / for one "
+                  "module), not '%s'", opt, spec);
+    size_t rl = (size_t)(colon - spec);
+    wagi_module_t *m = NULL;
+    for (size_t i = 0; i < a->nmodules && !m; i++)
+      if (a->single ? rl == 1 : (rl == strlen(a->modules[i].name) + 1 &&
+                                 !strncmp(spec + 1, a->modules[i].name, rl - 1)))
+        m = &a->modules[i];
+    int st = TOOL_OK;
+    if (!m)
+      st = fail(TOOL_BAD_INPUT, "%s %s: no module is served at that route", opt, spec);
+    else if (wagi_module_volume(m, host, guest, a->o.vol_rw[v], err, errlen))
+      st = fail(TOOL_BAD_INPUT, "%s %s", opt, err);
+    free(host);
+    free(guest);
+    if (st != TOOL_OK) return st;
+  }
   return TOOL_OK;
 }
 
@@ -291,14 +344,22 @@ int serve_main(int argc, char **argv) {
       st = fail(TOOL_BAD_INPUT, "%s runtime: %s", wrt_backend_name(a->o.backend), wrt_last_error());
     else if (wagi_modules_load(a->rt, a->modules, a->nmodules, err, sizeof(err)))
       st = fail(TOOL_BAD_INPUT, "%s%s", err, "");
-    for (size_t i = 0; st == TOOL_OK && i < a->nmodules; i++)
-      fprintf(stderr, "wpool serve: /%s%s -> %s\n", a->single ? "" : a->modules[i].name,
-              a->single ? "..." : "", a->modules[i].path);
+    if (st == TOOL_OK) st = volumes(a, err, sizeof(err));
+    for (size_t i = 0; st == TOOL_OK && i < a->nmodules; i++) {
+      const wagi_module_t *m = &a->modules[i];
+      fprintf(stderr, "wpool serve: /%s%s -> %s\n", a->single ? "" : m->name,
+              a->single ? "..." : "", m->path);
+      for (uint32_t k = 0; k < m->ndirs; k++)
+        fprintf(stderr, "wpool serve:   volume %s (%s)\n", m->dirs[k].guest_path,
+                m->dirs[k].read_only ? "read-only" : "read-write");
+    }
     if (st == TOOL_OK) st = finish(a, serve(a));
   }
   if (a->rt) wrt_destroy(a->rt);
   srv_destroy(a->srv);
   wagi_modules_free(a->modules, a->nmodules);
+  free(a->o.vol);
+  free(a->o.vol_rw);
   free(a);
   return st;
 }

@@ -14,6 +14,7 @@
 #include "guests.h"
 #include "options.h"
 #include "runtime.h"
+#include "wasi_opts.h"
 #include "wasm_guests.h"
 
 typedef struct side {
@@ -30,8 +31,9 @@ typedef struct side {
 
 static const char usage[] =
     "usage: wpool wasm [--requests N] [--stdin FILE] [--runtime pool|stock] [--compare]\n"
-    "                  [--timeout DURATION] [--config KEY=VALUE]... [--json]\n"
-    "                  [MODULE.wasm [ARGS...]]\n"
+    "                  [--timeout DURATION] [--config KEY=VALUE]... [--json] [--env KEY=VALUE]...\n"
+    "                  [--dir HOST[::GUEST]]... [--dir-ro HOST[::GUEST]]...\n"
+    "                  [--resolve auto|openat2|walk] [MODULE.wasm [ARGS...]]\n"
     "without a module: the embedded guests, pool against stock\n";
 
 /* The q-quantile of sorted v (nearest rank). */
@@ -328,24 +330,32 @@ int wasm_main(int argc, char **argv) {
   const char *stdin_path = NULL, *path = NULL;
   bool compare = false, json = false;
   wrt_backend_t backend = WRT_BACKEND_POOL;
+  wrt_resolve_t resolve = WRT_RESOLVE_AUTO;
   wpool_config_t cfg;
   wrt_config_init(&cfg);
+  wasi_opts_t wo = {0};
   char err[256];
-  int i = 0;
+  int i = 0, taken;
   for (; i < argc; i++) {
     const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(usage, stdout);
+      wasi_opts_free(&wo);
       return 0;
+    } else if ((taken = wasi_opts_take(&wo, "wasm", argc, argv, &i)) != 0) {
+      if (taken < 0) goto bad;
     } else if (!strcmp(a, "--requests")) {
       if (!next || !parse_count(next, 1000000000ull, &requests) || !requests) {
         fprintf(stderr, "wpool wasm: --requests needs a positive number, not %s\n",
                 next ? next : "nothing");
-        return 2;
+        goto bad;
       }
       i++;
     } else if (!strcmp(a, "--stdin")) {
-      if (!next) return fprintf(stderr, "wpool wasm: --stdin needs a file\n"), 2;
+      if (!next) {
+        fprintf(stderr, "wpool wasm: --stdin needs a file\n");
+        goto bad;
+      }
       stdin_path = next;
       i++;
     } else if (!strcmp(a, "--runtime")) {
@@ -353,7 +363,17 @@ int wasm_main(int argc, char **argv) {
       else if (next && !strcmp(next, "stock")) backend = WRT_BACKEND_STOCK;
       else {
         fprintf(stderr, "wpool wasm: --runtime is pool or stock, not %s\n", next ? next : "nothing");
-        return 2;
+        goto bad;
+      }
+      i++;
+    } else if (!strcmp(a, "--resolve")) {
+      if (next && !strcmp(next, "auto")) resolve = WRT_RESOLVE_AUTO;
+      else if (next && !strcmp(next, "openat2")) resolve = WRT_RESOLVE_OPENAT2;
+      else if (next && !strcmp(next, "walk")) resolve = WRT_RESOLVE_WALK;
+      else {
+        fprintf(stderr, "wpool wasm: --resolve is auto, openat2 or walk, not %s\n",
+                next ? next : "nothing");
+        goto bad;
       }
       i++;
     } else if (!strcmp(a, "--timeout")) {
@@ -361,7 +381,7 @@ int wasm_main(int argc, char **argv) {
         fprintf(stderr,
                 "wpool wasm: --timeout needs a duration (10s, 500ms, 0 for none), not %s\n",
                 next ? next : "nothing");
-        return 2;
+        goto bad;
       }
       i++;
     } else if (!strcmp(a, "--compare")) {
@@ -371,12 +391,12 @@ int wasm_main(int argc, char **argv) {
     } else if (!strcmp(a, "--config")) {
       if (!next || !config_set_pair(&cfg, next, err, sizeof(err))) {
         fprintf(stderr, "wpool wasm: %s\n", next ? err : "--config needs KEY=VALUE");
-        return 2;
+        goto bad;
       }
       i++;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "wpool wasm: unknown option '%s'\n%s", a, usage);
-      return 2;
+      goto bad;
     } else {
       path = a;
       i++;
@@ -384,10 +404,12 @@ int wasm_main(int argc, char **argv) {
     }
   }
   if (!path) {
-    if (stdin_path || compare || backend != WRT_BACKEND_POOL || timeout_ns)
-      return fprintf(stderr,
-                     "wpool wasm: --stdin, --compare, --runtime and --timeout need a module\n"),
-             2;
+    if (stdin_path || compare || backend != WRT_BACKEND_POOL || wo.envc || wo.ndirs ||
+        resolve != WRT_RESOLVE_AUTO || timeout_ns) {
+      fprintf(stderr, "wpool wasm: --stdin, --compare, --runtime, --env, --dir, --dir-ro, "
+                      "--resolve and --timeout need a module\n");
+      goto bad;
+    }
     return wasm_default(&cfg, requests > 1 ? requests : 500, json);
   }
   /* argv[0] of the guest: the module's file name without ".wasm". */
@@ -398,7 +420,11 @@ int wasm_main(int argc, char **argv) {
   if (nl > 5 && !strcmp(name + nl - 5, ".wasm")) name[nl - 5] = 0;
   uint32_t gargc = (uint32_t)(argc - i + 1);
   const char **gargv = calloc(gargc, sizeof(char *));
-  if (!gargv) return fprintf(stderr, "wpool wasm: out of memory\n"), 1;
+  if (!gargv) {
+    fprintf(stderr, "wpool wasm: out of memory\n");
+    wasi_opts_free(&wo);
+    return 1;
+  }
   gargv[0] = name;
   for (uint32_t k = 1; k < gargc; k++) gargv[k] = argv[i + k - 1];
 
@@ -407,6 +433,7 @@ int wasm_main(int argc, char **argv) {
   if (stdin_path && read_all(stdin_path, &in, &in_len) != 0) {
     fprintf(stderr, "wpool wasm: cannot read %s: %s\n", stdin_path, strerror(errno));
     free(gargv);
+    wasi_opts_free(&wo);
     return 2;
   }
   side_t sides[2];
@@ -422,6 +449,7 @@ int wasm_main(int argc, char **argv) {
     wrt_options_init(&o);
     o.backend = s->backend;
     o.pool_config = &cfg;
+    o.resolve = resolve;
     s->lat_ns = calloc(requests, sizeof(uint64_t));
     if (!s->lat_ns) {
       fprintf(stderr, "wpool wasm: out of memory\n");
@@ -436,6 +464,7 @@ int wasm_main(int argc, char **argv) {
     }
   }
   wrt_request_t req = {.argv = gargv, .argc = gargc, .stdin_bytes = in, .stdin_len = in_len,
+                       .envp = wo.envp, .envc = wo.envc, .dirs = wo.dirs, .ndirs = wo.ndirs,
                        .timeout_ns = timeout_ns};
   /* Interleaved: request r runs on each runtime before request r + 1, so
    * both see the same machine state over the run. */
@@ -462,7 +491,9 @@ int wasm_main(int argc, char **argv) {
       else
         fprintf(stderr, "wpool wasm: request %llu (%s) exited with %d\n",
                 (unsigned long long)s->first_bad, wrt_backend_name(s->backend), s->bad_exit);
-      status = 1;
+      /* The guest's own code, as `wasmtime run` gives it, when a shell can
+       * see it; 1 for a trap and for codes outside 1..255. */
+      status = !s->bad_trap && s->bad_exit >= 1 && s->bad_exit <= 255 ? s->bad_exit : 1;
       break;
     }
   }
@@ -473,5 +504,9 @@ int wasm_main(int argc, char **argv) {
   }
   free(in);
   free(gargv);
+  wasi_opts_free(&wo);
   return status;
+bad:
+  wasi_opts_free(&wo);
+  return 2;
 }

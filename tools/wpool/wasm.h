@@ -3,7 +3,8 @@
 #define WPOOL_TOOL_WASM_H
 
 /* Arguments after "wasm". Return the exit status: 0 every request exited
- * 0; 1 a request trapped or exited non-zero; 2 bad arguments or module. */
+ * 0; the first failing request's exit code when it is 1 to 255, else 1 (a
+ * trap, another code); 2 bad arguments or module. */
 int wasm_main(int argc, char **argv);
 
 #endif

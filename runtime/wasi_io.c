@@ -1,0 +1,168 @@
+/* WASI: reading, writing and seeking. The streams: stdin is the request's
+ * bytes, stdout and stderr go to the result's buffers (up to the request's
+ * output limit). Files opened by the request: readv, writev, preadv,
+ * pwritev and lseek on their host descriptors. Every iovec is checked
+ * against the guest's memory before the first byte moves. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "wasi_calls.h"
+
+/* Append to a captured stream, keeping at most the request's limit. */
+void wasi_capture(rt_ctx_t *c, int fd, const uint8_t *bytes, size_t n) {
+  wrt_result_t *r = c->res;
+  char **buf = fd == 1 ? &r->out : &r->err;
+  size_t *len = fd == 1 ? &r->out_len : &r->err_len;
+  size_t *cap = fd == 1 ? &r->out_cap : &r->err_cap;
+  bool *trunc = fd == 1 ? &r->out_truncated : &r->err_truncated;
+  size_t limit = c->req->output_limit ? c->req->output_limit : (16u << 20);
+  if (*len + n > limit) {
+    *trunc = true;
+    n = limit - *len;
+  }
+  if (n == 0) return;
+  if (*len + n > *cap) {
+    size_t ncap = *cap ? *cap : 4096;
+    while (ncap < *len + n) ncap *= 2;
+    char *nb = realloc(*buf, ncap);
+    if (!nb) siglongjmp(c->jb, RT_JUMP_NOMEM); /* host memory ran out: WRT_ENOMEM */
+    *buf = nb;
+    *cap = ncap;
+  }
+  memcpy(*buf + *len, bytes, n);
+  *len += n;
+}
+
+/* The guest's iovec array ({u32 buf, u32 len} each): every entry and every
+ * buffer inside memory, or EFAULT. */
+static u32 iovs_check(rt_ctx_t *c, u32 iovs, u32 n) {
+  const uint8_t *a = wasi_mem(c, iovs, 8 * (u64)n);
+  if (!a) return WASI_EFAULT;
+  for (u32 i = 0; i < n; i++) {
+    u32 b[2];
+    memcpy(b, a + 8 * i, 8);
+    if (!wasi_mem(c, b[0], b[1])) return WASI_EFAULT;
+  }
+  return WASI_ESUCCESS;
+}
+
+/* Entry i of an array iovs_check passed. */
+static uint8_t *iov_at(rt_ctx_t *c, u32 iovs, u32 i, u32 *len) {
+  u32 b[2] = {0, 0};
+  const uint8_t *a = wasi_mem(c, iovs + 8 * i, 8);
+  if (a) memcpy(b, a, 8);
+  *len = b[1];
+  return wasi_mem(c, b[0], b[1]);
+}
+
+/* A file's I/O over the iovecs, 32 at a time; stops at a short transfer.
+ * `off` < 0: at the file's position. */
+static u32 file_io(rt_ctx_t *c, int host, u32 iovs, u32 n, bool write, int64_t off, u64 *done) {
+  *done = 0;
+  for (u32 i = 0; i < n;) {
+    struct iovec v[32];
+    u32 k = 0;
+    size_t want = 0;
+    for (; k < 32 && i + k < n; k++) {
+      u32 len;
+      v[k].iov_base = iov_at(c, iovs, i + k, &len);
+      v[k].iov_len = len;
+      want += len;
+    }
+    ssize_t r;
+    do {
+      int64_t at = off + (int64_t)*done;
+      r = off < 0 ? (write ? writev(host, v, (int)k) : readv(host, v, (int)k))
+                  : (write ? pwritev(host, v, (int)k, at) : preadv(host, v, (int)k, at));
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) return *done ? WASI_ESUCCESS : wasi_errno(errno);
+    *done += (u64)r;
+    if ((size_t)r < want) break;
+    i += k;
+  }
+  return WASI_ESUCCESS;
+}
+
+static u32 rw(rt_ctx_t *c, u32 fd, u32 iovs, u32 n, bool write, int64_t off, u32 out) {
+  wasi_fd_t tmp;
+  const wasi_fd_t *e = wasi_fd_peek(c, fd, &tmp);
+  if (!e) return WASI_EBADF;
+  u32 err = wasi_need(e, (write ? R_FD_WRITE : R_FD_READ) | (off >= 0 ? R_FD_SEEK : 0));
+  if (err) return err;
+  if (e->kind == WFD_DIR) return WASI_EISDIR;
+  if (off >= 0 && e->kind != WFD_FILE) return WASI_ESPIPE;
+  if ((err = iovs_check(c, iovs, n))) return err;
+  if (!wasi_mem(c, out, 4)) return WASI_EFAULT;
+  u64 done = 0;
+  if (e->kind == WFD_FILE) {
+    err = file_io(c, e->host, iovs, n, write, off, &done);
+  } else if (write && (e->kind == WFD_STDOUT || e->kind == WFD_STDERR)) {
+    for (u32 i = 0; i < n; i++) {
+      u32 len;
+      const uint8_t *p = iov_at(c, iovs, i, &len);
+      wasi_capture(c, e->kind == WFD_STDOUT ? 1 : 2, p, len);
+      done += len;
+    }
+  } else if (!write && e->kind == WFD_STDIN) {
+    const uint8_t *in = c->req->stdin_bytes;
+    for (u32 i = 0; i < n && c->stdin_pos < c->req->stdin_len; i++) {
+      u32 len;
+      uint8_t *p = iov_at(c, iovs, i, &len);
+      size_t left = c->req->stdin_len - c->stdin_pos, k = len < left ? len : left;
+      memcpy(p, in + c->stdin_pos, k);
+      c->stdin_pos += k;
+      done += k;
+    }
+  } else {
+    return WASI_EBADF;
+  }
+  if (err) return err;
+  wasi_put32(c, out, (u32)(done > UINT32_MAX ? UINT32_MAX : done));
+  return WASI_ESUCCESS;
+}
+
+u32 wasi_fd_write(rt_ctx_t *c, u32 fd, u32 iovs, u32 n, u32 nwritten) {
+  return rw(c, fd, iovs, n, true, -1, nwritten);
+}
+
+u32 wasi_fd_read(rt_ctx_t *c, u32 fd, u32 iovs, u32 n, u32 nread) {
+  return rw(c, fd, iovs, n, false, -1, nread);
+}
+
+u32 wasi_fd_pwrite(rt_ctx_t *c, u32 fd, u32 iovs, u32 n, u64 off, u32 nwritten) {
+  if (off > INT64_MAX) return WASI_EINVAL;
+  return rw(c, fd, iovs, n, true, (int64_t)off, nwritten);
+}
+
+u32 wasi_fd_pread(rt_ctx_t *c, u32 fd, u32 iovs, u32 n, u64 off, u32 nread) {
+  if (off > INT64_MAX) return WASI_EINVAL;
+  return rw(c, fd, iovs, n, false, (int64_t)off, nread);
+}
+
+/* The streams are pipes: not seekable. A directory has no position.
+ * Telling where one is (offset 0 from the current position) needs FD_SEEK
+ * or FD_TELL. */
+static u32 seek(rt_ctx_t *c, u32 fd, int64_t off, u32 whence, u32 out) {
+  wasi_fd_t tmp;
+  const wasi_fd_t *e = wasi_fd_peek(c, fd, &tmp);
+  if (!e) return WASI_EBADF;
+  if (e->kind != WFD_FILE && e->kind != WFD_DIR) return WASI_ESPIPE;
+  bool tell = off == 0 && whence == 1;
+  if (!(e->base & R_FD_SEEK) && !(tell && (e->base & R_FD_TELL))) return WASI_ENOTCAPABLE;
+  if (e->kind == WFD_DIR) return WASI_EISDIR;
+  if (whence > 2) return WASI_EINVAL;
+  if (!wasi_mem(c, out, 8)) return WASI_EFAULT;
+  static const int how[] = {SEEK_SET, SEEK_CUR, SEEK_END};
+  off_t r = lseek(e->host, off, how[whence]);
+  if (r < 0) return wasi_errno(errno);
+  wasi_put64(c, out, (u64)r);
+  return WASI_ESUCCESS;
+}
+
+u32 wasi_fd_seek(rt_ctx_t *c, u32 fd, u64 off, u32 whence, u32 newoff) {
+  return seek(c, fd, (int64_t)off, whence, newoff);
+}
+
+u32 wasi_fd_tell(rt_ctx_t *c, u32 fd, u32 off) { return seek(c, fd, 0, 1, off); }

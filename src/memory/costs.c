@@ -1,0 +1,138 @@
+/* This machine's costs and what shrinks cost since (see costs.h). */
+#include "memory/costs.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "memory/os.h"
+#include "memory/pages.h"
+#include "memory/region.h"
+#include "util/clock.h"
+#include "util/options.h"
+
+/* ---- this machine's costs --------------------------------------------------- */
+
+enum { MEASURE_PAGES = 64, MEASURE_ROUNDS = 3, SHRINK_PAGES = 16 };
+
+static keep_costs_t costs;
+static pthread_once_t costs_once = PTHREAD_ONCE_INIT;
+static _Atomic(dirty_scanner_t *) costs_scanner; /* the first caller's, for the measurement */
+static _Atomic uint64_t shrink_estimate; /* ns per page: keep_shrink_ns() */
+static uint64_t shrink_pinned;           /* WPOOL_KEEP_SHRINK_NS, or 0 */
+static uint64_t shrink_call_ns;          /* an mprotect over no resident page */
+
+static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+static void measure(void) {
+  /* Used when the scratch mapping cannot be had: a bare-metal guess. */
+  costs = (keep_costs_t){.fault_ns = 1000, .check_ns = 100, .memset_ns = 100};
+  uint64_t page = os_page_size(), len = MEASURE_PAGES * page;
+  uint8_t *b;
+  if (pages_reserve(len, true, &b) == 0) {
+    uint64_t fault = UINT64_MAX, check = UINT64_MAX, zero = UINT64_MAX, scan = UINT64_MAX,
+             advise = UINT64_MAX, shrink = UINT64_MAX, shrink_call = UINT64_MAX;
+    volatile bool sink = false;
+    for (int round = 0; round < MEASURE_ROUNDS; round++) {
+      if (os_madvise(b, len, MADV_DONTNEED) != 0) break;
+      uint64_t t0 = clock_now_ns();
+      for (uint64_t i = 0; i < len; i += page) ((volatile uint8_t *)b)[i] = 1;
+      uint64_t t1 = clock_now_ns();
+      for (uint64_t i = 0; i < len; i += page) memset(b + i, 0, page);
+      uint64_t t2 = clock_now_ns();
+      for (uint64_t i = 0; i < len; i += page) sink |= region_pristine(b, NULL, i, page);
+      uint64_t t3 = clock_now_ns();
+      dirty_scanner_t *scanner = atomic_load_explicit(&costs_scanner, memory_order_relaxed);
+      if (scanner && dirty_count(scanner, b, len) >= 0)
+        scan = min_u64(scan, clock_now_ns() - t3);
+      uint64_t t4 = clock_now_ns();
+      if (os_madvise(b, page, MADV_DONTNEED) == 0) advise = min_u64(advise, clock_now_ns() - t4);
+      /* A shrink of the size of a wasm page (16 host pages of 4 KiB), over
+       * resident pages and over pages not resident: the difference is
+       * what a resident page adds (its TLB flush), the rest the call's
+       * own cost, paid whether the pages were kept or given back. */
+      uint8_t *full = b + page, *empty = b + (1 + SHRINK_PAGES) * page;
+      if (os_madvise(empty, SHRINK_PAGES * page, MADV_DONTNEED) != 0) break;
+      uint64_t t5 = clock_now_ns();
+      if (pages_protect(full, SHRINK_PAGES * page, false) != 0) break;
+      uint64_t t6 = clock_now_ns();
+      if (pages_protect(empty, SHRINK_PAGES * page, false) != 0) break;
+      uint64_t t7 = clock_now_ns();
+      if (pages_protect(full, 2 * SHRINK_PAGES * page, true) != 0) break;
+      shrink_call = min_u64(shrink_call, t7 - t6);
+      shrink = min_u64(shrink, (t6 - t5) > (t7 - t6) ? (t6 - t5 - (t7 - t6)) / SHRINK_PAGES : 0);
+      fault = min_u64(fault, (t1 - t0) / MEASURE_PAGES);
+      zero = min_u64(zero, (t2 - t1) / MEASURE_PAGES);
+      check = min_u64(check, (t3 - t2) / MEASURE_PAGES);
+    }
+    (void)sink;
+    pages_unreserve(b, len);
+    if (fault != UINT64_MAX)
+      costs = (keep_costs_t){.fault_ns = fault, .check_ns = check ? check : 1,
+                             .memset_ns = zero ? zero : 1,
+                             .scan_ns = scan != UINT64_MAX ? scan : 0,
+                             .madvise_ns = advise != UINT64_MAX ? advise : 0,
+                             .shrink_ns = shrink != UINT64_MAX ? shrink : 0};
+    shrink_call_ns = shrink_call != UINT64_MAX ? shrink_call : 0;
+  }
+  shrink_pinned = option_get(OPTION_KEEP_SHRINK_NS);
+  costs.shrink_ns = shrink_pinned ? shrink_pinned : costs.shrink_ns;
+  atomic_store_explicit(&shrink_estimate, costs.shrink_ns, memory_order_relaxed);
+  /* Keeping a page costs a zeroing at most frees of its slot and a read
+   * at one in KEEP_SAMPLE; giving it back costs a fault when a tenant
+   * needs it again. */
+  uint64_t keep = costs.memset_ns + costs.check_ns / KEEP_SAMPLE;
+  uint64_t w = costs.fault_ns / (keep ? keep : 1);
+  /* For experiments and tests: the window chosen by hand, whatever the
+   * costs (util/options.h). */
+  if (option_get(OPTION_KEEP_WINDOW)) w = option_get(OPTION_KEEP_WINDOW);
+  costs.window = (uint32_t)(w < 1 ? 1 : w > KEEP_WINDOW_MAX ? KEEP_WINDOW_MAX : w);
+  /* A call that gives pages back pays a TLB flush: worth it once the
+   * checks it saves over a window pay for it. */
+  uint64_t d = option_get(OPTION_KEEP_DROP_MIN);
+  if (!d) d = costs.madvise_ns / ((keep ? keep : 1) * costs.window);
+  costs.drop_min = (uint32_t)(d < 1 ? 1 : d > KEEP_DROPS_MAX ? KEEP_DROPS_MAX : d);
+}
+
+const keep_costs_t *keep_costs(dirty_scanner_t *scanner) {
+  /* The first scanner offered times the scan (any would do). */
+  dirty_scanner_t *none = NULL;
+  if (scanner)
+    atomic_compare_exchange_strong_explicit(&costs_scanner, &none, scanner, memory_order_relaxed,
+                                            memory_order_relaxed);
+  pthread_once(&costs_once, measure);
+  return &costs;
+}
+
+/* ---- shrinks ------------------------------------------------------------------ */
+
+keep_shrink_timer_t keep_shrink_start(uint64_t pages) {
+  return (keep_shrink_timer_t){.start_ns = pages ? clock_now_ns() : 0, .pages = pages};
+}
+
+void keep_shrink_done(keep_shrink_timer_t t) {
+  if (t.pages) keep_shrink_note(clock_now_ns() - t.start_ns, t.pages);
+}
+
+void keep_shrink_note(uint64_t ns, uint64_t pages) {
+  if (!pages || shrink_pinned) return;
+  /* Per resident page: the call's own cost is paid anyway. A sample is
+   * worth at most 4 faults, so that one preemption between the clock
+   * reads does not decide for the next hundred shrinks. A running average
+   * over about the last 8 shrinks, so that load that comes and goes moves
+   * it; racing updates lose a sample, no more. */
+  uint64_t s = (ns > shrink_call_ns ? ns - shrink_call_ns : 0) / pages;
+  uint64_t cap = 4 * costs.fault_ns;
+  if (s > cap) s = cap;
+  uint64_t e = atomic_load_explicit(&shrink_estimate, memory_order_relaxed);
+  atomic_store_explicit(&shrink_estimate, (7 * e + s) / 8, memory_order_relaxed);
+}
+
+uint64_t keep_shrink_ns(void) { return atomic_load_explicit(&shrink_estimate, memory_order_relaxed); }
+
+bool keep_give_back_grown(uint64_t pages, uint32_t frees) {
+  if (!pages || frees % KEEP_SAMPLE == 0) return false;
+  const keep_costs_t *c = keep_costs(NULL);
+  return pages * keep_shrink_ns() > pages * c->fault_ns + c->madvise_ns;
+}

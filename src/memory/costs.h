@@ -1,0 +1,69 @@
+/* What the automatic keep set (keep.h) decides by: this machine's costs,
+ * measured once per process, and what making kept pages inaccessible
+ * costs, learnt from every shrink since. The only place besides public
+ * entry points that reads the clock (util/clock.h): it times system calls
+ * to learn what they cost here. */
+#ifndef WPOOL_COSTS_H
+#define WPOOL_COSTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memory/dirty.h"
+
+/* The longest window, in tenants: a page's mark counts reads up to it. */
+#define KEEP_WINDOW_MAX 254u
+/* A kept page is read at one free in this many of its slot's. */
+#define KEEP_SAMPLE 16u
+/* Pages that stayed clean for a window wait for their call in an array of
+ * this many; drop_min is at most this. */
+#define KEEP_DROPS_MAX 64
+
+/* This machine's costs, measured once per process (keep_costs()). */
+typedef struct keep_costs {
+  uint64_t fault_ns;   /* faulting in a zero page, per page */
+  uint64_t check_ns;   /* reading a resident page to see whether it is pristine */
+  uint64_t memset_ns;  /* zeroing a resident page */
+  uint64_t scan_ns;    /* one PAGEMAP_SCAN call over a small region (its system call) */
+  uint64_t madvise_ns; /* one madvise(MADV_DONTNEED) of a resident page (its TLB flush) */
+  uint64_t shrink_ns;  /* making a resident page inaccessible, per page: the first
+                          estimate (keep_shrink_ns() follows what shrinks cost since) */
+  uint32_t window;     /* fault / keep, in [1, KEEP_WINDOW_MAX]: tenants, where
+                          keep = memset + check / KEEP_SAMPLE per free */
+  uint32_t drop_min;   /* madvise / (keep x window), at least 1: pages worth one call */
+} keep_costs_t;
+
+/* Measure (the first call, a few milliseconds; `scanner` times the scan)
+ * or return the costs. The options table (util/options.h) may pin the
+ * window and drop_min. */
+const keep_costs_t *keep_costs(dirty_scanner_t *scanner);
+
+/* A smaller tenant makes the bytes it does not have inaccessible: an
+ * mprotect of pages kept resident, whose TLB shoot-down costs whatever
+ * this machine and its load make it (per page in a VM that flushes page by
+ * page; more when other CPUs run the process). So it is learnt: every
+ * shrink over kept pages reports its time (keep_shrink_done), and
+ * keep_shrink_ns() is the running estimate per page, starting from the
+ * measured one. WPOOL_KEEP_SHRINK_NS=N pins it. */
+typedef struct keep_shrink_timer {
+  uint64_t start_ns, pages;
+} keep_shrink_timer_t;
+/* Time a shrink over `pages` kept pages (0: none, nothing timed): start
+ * just before its mprotect, done after it succeeded; done reports the
+ * time to keep_shrink_note. */
+keep_shrink_timer_t keep_shrink_start(uint64_t pages);
+void keep_shrink_done(keep_shrink_timer_t t);
+/* Learn from a shrink of `pages` kept pages that took `ns` (tests feed it
+ * their own times). */
+void keep_shrink_note(uint64_t ns, uint64_t pages);
+uint64_t keep_shrink_ns(void);
+
+/* Whether `pages` kept past a tenant's initial size (its module's minimum:
+ * pages it grew into) cost more to make inaccessible again at the next
+ * instantiation than to give back at this free and fault in when a tenant
+ * grows again: pages x shrink > pages x fault + one madvise. At one free
+ * in KEEP_SAMPLE of the slot (`frees`) the answer is no, so that shrinks
+ * keep being measured. */
+bool keep_give_back_grown(uint64_t pages, uint32_t frees);
+
+#endif

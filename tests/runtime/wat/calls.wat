@@ -1,0 +1,27 @@
+;; A library module for wrt_call: every value type in and out, several
+;; results, a trap that leaves the instance usable, memory that persists
+;; between calls, and host imports (one that adds, one that calls back).
+(module
+  (import "host" "add" (func $add (param i32 i64) (result i64)))
+  (import "host" "again" (func $again (param i32) (result i32)))
+  (memory 1)
+  (table 2 externref)
+  (func (export "echo") (param i32 i64 f32 f64 externref)
+                        (result externref f64 f32 i64 i32)
+    local.get 4 local.get 3 local.get 2 local.get 1 local.get 0)
+  (func (export "add") (param i32 i64) (result i64)
+    local.get 0 local.get 1 call $add)
+  (func (export "again") (param i32) (result i32)
+    local.get 0 call $again)
+  (func (export "div") (param i32 i32) (result i32)
+    local.get 0 local.get 1 i32.div_u)
+  (func (export "store") (param i32 i32)
+    local.get 0 local.get 1 i32.store)
+  (func (export "load") (param i32) (result i32)
+    local.get 0 i32.load)
+  (func (export "null_func") (result funcref) ref.null func)
+  (func (export "some_func") (result funcref) ref.func 0)
+  (func (export "is_null") (param funcref) (result i32) local.get 0 ref.is_null)
+  (func (export "table_set") (param i32 externref) local.get 0 local.get 1 table.set 0)
+  (func (export "table_get") (param i32) (result externref) local.get 0 table.get 0)
+  (elem declare func 0))
