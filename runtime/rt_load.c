@@ -155,6 +155,7 @@ static int find_entry_points(wrt_module_t *m) {
                       syms[i].name);
   }
   m->instance_size = m->fns.instance_size();
+  rt_code_range(m);
   return 0;
 }
 

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rt_internal.h"
 
@@ -201,6 +202,29 @@ static bool pool_fault_is_oob(const rt_ctx_t *c, const void *addr) {
          !fi.accessible;
 }
 
+/* The guest's stack: the pool's (rt_stack.c); a pool without stacks
+ * (stack_count 0) leaves each thread its own, as the stock backend. */
+static int pool_stack_new(rt_ctx_t *c) {
+  if (c->m->rt->cfg.stack_count == 0) return rt_stack_of_thread(c);
+  int perr = wpool_stack_new(c->m->rt->pool, &c->pstack);
+  if (perr == WPOOL_EEXHAUSTED)
+    return rt_error(WRT_EEXHAUSTED, "%s: no stack for the guest: %s", c->m->path,
+                    wpool_last_error());
+  if (perr)
+    return rt_error(rt_error_from_wpool(perr), "%s: wpool_stack_new: %s", c->m->path,
+                    wpool_last_error());
+  c->stack_top = (uintptr_t)wpool_stack_top(c->pstack);
+  c->stack_lo = c->stack_top - wpool_stack_size(c->pstack);
+  c->guard_lo = c->stack_lo - (uintptr_t)sysconf(_SC_PAGESIZE);
+  c->stack_guarded = true;
+  return 0;
+}
+
+static void pool_stack_free(rt_ctx_t *c) {
+  wpool_stack_free(c->pstack); /* NULL: the thread's */
+  c->pstack = NULL;
+}
+
 const rt_backend_t rt_backend_pool = {
     .name = "pool",
     .create = pool_create,
@@ -214,4 +238,6 @@ const rt_backend_t rt_backend_pool = {
     .table_allocate = pool_allocate_table,
     .table_grow = pool_grow_table,
     .fault_is_oob = pool_fault_is_oob,
+    .stack_new = pool_stack_new,
+    .stack_free = pool_stack_free,
 };

@@ -102,6 +102,7 @@ fail_strings:
 int wrt_destroy(wrt_runtime_t *rt) {
   if (!rt) return 0;
   if (atomic_load(&rt->running)) return rt_error(WRT_EBUSY, "wrt_destroy: requests are running");
+  rt_watchdog_stop(rt);
   while (rt->modules) {
     wrt_module_t *m = rt->modules;
     rt->modules = m->next;
@@ -129,4 +130,5 @@ void wrt_stats_get(wrt_runtime_t *rt, wrt_stats_t *o) {
   o->modules_loaded = atomic_load(&rt->modules_loaded);
   o->cache_hits = atomic_load(&rt->cache_hits);
   o->cache_misses = atomic_load(&rt->cache_misses);
+  o->timeouts = atomic_load(&rt->timeouts);
 }

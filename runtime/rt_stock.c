@@ -157,6 +157,9 @@ static bool stock_fault_is_oob(const rt_ctx_t *c, const void *addr) {
   return c->mem && a >= c->fault_lo && a < c->fault_hi;
 }
 
+/* The guest's stack: the thread's (rt_stack.c), kept until it exits. */
+static void stock_stack_free(rt_ctx_t *c) { (void)c; }
+
 const rt_backend_t rt_backend_stock = {
     .name = "stock",
     .create = stock_create,
@@ -170,4 +173,6 @@ const rt_backend_t rt_backend_stock = {
     .table_allocate = stock_allocate_table,
     .table_grow = stock_grow_table,
     .fault_is_oob = stock_fault_is_oob,
+    .stack_new = rt_stack_of_thread,
+    .stack_free = stock_stack_free,
 };

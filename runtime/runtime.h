@@ -119,7 +119,9 @@ typedef struct wrt_module wrt_module_t;
 
 /* Create a runtime (and, for the pool backend, its pool). Installs the
  * process-wide SIGSEGV/SIGBUS handler that turns a guest's faults into
- * traps; a fault anywhere else still crashes the process.
+ * traps (a fault anywhere else still crashes the process) and the SIGURG
+ * handler of time limits (a SIGURG not sent by the runtime goes to the
+ * handler installed before).
  * Return: 0, WRT_EINVAL (bad options or an unsafe pool layout), WRT_ENOMEM,
  * WRT_ESYS. */
 int wrt_create(const wrt_options_t *opts, wrt_runtime_t **out);
@@ -218,6 +220,14 @@ typedef struct wrt_request {
   /* Descriptors open at once, streams and preopens included (3 + ndirs to
    * 65,536); more is EMFILE for the guest. 0: WRT_MAX_FDS. */
   uint32_t max_fds;
+  /* Wall-clock limit on the request, in nanoseconds from wrt_run's start
+   * (instantiation included); 0: none. Past it, the guest is interrupted
+   * within about a millisecond while it runs its own code (a host call in
+   * progress finishes first) and the request ends with the trap
+   * WRT_TRAP_TIMEOUT. The first request with a limit starts the runtime's
+   * watchdog thread; the interruption is the signal SIGURG sent to the
+   * request's thread, which must not block it (docs/runtime.md). */
+  uint64_t timeout_ns;
 } wrt_request_t;
 
 /* How a request ended besides its exit code. */
@@ -233,10 +243,11 @@ typedef enum wrt_trap {
   WRT_TRAP_OTHER,             /* another wasm-rt trap (an uncaught exception) */
   WRT_TRAP_EXIT,              /* wrt_instantiate, wrt_call: the guest called WASI's proc_exit
                                  (wrt_instance_exit_code); wrt_run reports exits as exit codes */
+  WRT_TRAP_TIMEOUT,           /* the request's time limit passed (timeout_ns) */
 } wrt_trap_t;
 
 /* "oob", "int_overflow", "div_by_zero", "invalid_conversion",
- * "unreachable", "call_indirect", "exhaustion", "other", "exit", or
+ * "unreachable", "call_indirect", "exhaustion", "other", "exit", "timeout", or
  * "none". */
 const char *wrt_trap_name(wrt_trap_t t);
 
@@ -258,11 +269,16 @@ typedef struct wrt_result {
 void wrt_result_init(wrt_result_t *r);
 void wrt_result_free(wrt_result_t *r);
 
-/* Run one request on a fresh instance of `m`. A trap or a non-zero exit is
- * a successful call: see res->trap and res->exit_code.
- * Return: 0; WRT_EEXHAUSTED (every pool slot in use: retry later);
- * WRT_ENOMEM; WRT_EINVAL (a NULL argument, bad dirs or max_fds, named in
- * the message). Context: any thread, concurrently. */
+/* Run one request on a fresh instance of `m`, the guest on a stack of its
+ * own (the pool backend takes one of the pool's stacks for the request:
+ * async_stack_size usable bytes, stack_count of them; the stock backend,
+ * or a pool with stack_count 0, one per thread). A trap or a non-zero exit
+ * is a successful call: see res->trap and res->exit_code.
+ * Return: 0; WRT_EEXHAUSTED (every pool slot or stack in use: retry
+ * later); WRT_ENOMEM; WRT_ESYS (req->timeout_ns set and the runtime's
+ * watchdog thread could not start); WRT_EINVAL (a NULL argument, bad dirs
+ * or max_fds, named in the message). Context: any thread, concurrently; a
+ * thread running requests with a time limit must not block SIGURG. */
 int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res);
 
 /* Instantiate `m` as a request would, call `fn` with memory 0's bytes
@@ -276,11 +292,12 @@ int wrt_inspect(wrt_module_t *m, void (*fn)(const uint8_t *mem, uint64_t len, vo
 /* Counters of this runtime, cumulative. */
 typedef struct wrt_stats {
   uint64_t requests;   /* wrt_run calls that ran the guest */
-  uint64_t traps;      /* of which ended by a trap */
+  uint64_t traps;      /* of which ended by a trap (timeouts included) */
   uint64_t nonzero_exits;
   uint64_t exhausted;  /* wrt_run calls refused with WRT_EEXHAUSTED */
   uint64_t modules_loaded;
   uint64_t cache_hits, cache_misses;
+  uint64_t timeouts;   /* requests ended by WRT_TRAP_TIMEOUT */
 } wrt_stats_t;
 
 void wrt_stats_get(wrt_runtime_t *rt, wrt_stats_t *out);

@@ -693,3 +693,23 @@ Test(tool, a_budget_of_0_is_a_budget, .timeout = 240) {
   if (rec) expect_in(rec, "peak resident 0 B)");
   unlink(path);
 }
+
+Test(tool, durations_are_read_with_their_units) {
+  static const struct {
+    const char *text;
+    uint64_t ns;
+  } ok[] = {{"0", 0},           {"10", 10000000000ull}, {"10s", 10000000000ull},
+            {"250ms", 250000000}, {"7us", 7000},        {"3ns", 3},
+            {"2m", 120000000000ull}, {"1h", 3600000000000ull}};
+  for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+    uint64_t ns = 1;
+    cr_expect(parse_duration(ok[i].text, &ns), "%s", ok[i].text);
+    cr_expect_eq(ns, ok[i].ns, "%s", ok[i].text);
+  }
+  static const char *const bad[] = {"", "s", "-1s", "1.5s", "10 s", "10S", "5parsecs",
+                                    "18446744073709551615s", "99999999999999999999", "1ms2"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    uint64_t ns;
+    cr_expect(!parse_duration(bad[i], &ns), "'%s' was accepted", bad[i]);
+  }
+}
