@@ -243,7 +243,7 @@ int rt_toolchain_tag(wrt_runtime_t *rt, const char **tag);
 /* The transform of wasm2c's output `in` into `out` (transform.c), the glue
  * appended (glue.c). Both versions are part of the cache key. */
 #define RT_TRANSFORM_VERSION "wrt-transform-2"
-#define RT_GLUE_VERSION "wrt-glue-3"
+#define RT_GLUE_VERSION "wrt-glue-4"
 int rt_transform(const char *wasm_path, const wasm_module_t *w, const char *in,
                  const char *out);
 int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w);

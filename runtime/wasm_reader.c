@@ -36,7 +36,8 @@ static bool parse_types(cursor_t *c, wasm_module_t *m) {
 static bool parse_imports(cursor_t *c, wasm_module_t *m) {
   m->nimports = cur_count(c, 4);
   m->imports = calloc(m->nimports ? m->nimports : 1, sizeof(wasm_import_t));
-  if (!m->imports) return cur_fail(c, "out of memory");
+  m->func_imports = calloc(m->nimports ? m->nimports : 1, sizeof(uint32_t));
+  if (!m->imports || !m->func_imports) return cur_fail(c, "out of memory");
   for (uint32_t i = 0; i < m->nimports && !c->failed; i++) {
     wasm_import_t *im = &m->imports[i];
     im->module = cur_name(c);
@@ -48,7 +49,7 @@ static bool parse_imports(cursor_t *c, wasm_module_t *m) {
       im->type = cur_u32(c);
       if (!c->failed && im->type >= m->ntypes)
         return cur_fail(c, "import %u: type index %u out of range", i, im->type);
-      m->nfunc_imports++;
+      m->func_imports[m->nfunc_imports++] = i;
       break;
     case WASM_EXTERN_TABLE: cur_valtype(c), im->limits = cur_limits(c, false); break;
     case WASM_EXTERN_MEMORY: im->limits = cur_limits(c, true); break;
@@ -251,6 +252,7 @@ void wasm_module_free(wasm_module_t *m) {
   for (uint32_t i = 0; m->types && i < m->ntypes; i++) free(m->types[i]);
   free(m->types);
   free(m->imports);
+  free(m->func_imports);
   free(m->exports);
   free(m->func_types);
   free(m->memories);
@@ -278,14 +280,11 @@ const wasm_export_t *wasm_find_export(const wasm_module_t *m, const char *name, 
   return NULL;
 }
 
+/* By the index of function imports, not a walk of the imports: the
+ * loader asks once per export (a walk made 40,000 imports and 200,000
+ * exports cost 54 s). */
 const char *wasm_func_type(const wasm_module_t *m, uint32_t index) {
-  if (index < m->nfunc_imports) {
-    for (uint32_t i = 0, f = 0; i < m->nimports; i++) {
-      if (m->imports[i].kind != WASM_EXTERN_FUNC) continue;
-      if (f++ == index) return m->types[m->imports[i].type];
-    }
-    return NULL;
-  }
+  if (index < m->nfunc_imports) return m->types[m->imports[m->func_imports[index]].type];
   index -= m->nfunc_imports;
   return index < m->nfuncs && m->func_types ? m->types[m->func_types[index]] : NULL;
 }

@@ -47,6 +47,7 @@ typedef struct wasm_module {
   wasm_import_t *imports;
   uint32_t nimports;
   uint32_t nfunc_imports;
+  uint32_t *func_imports; /* function index i < nfunc_imports: its import's index */
   uint32_t nfuncs;  /* defined functions */
   uint32_t *func_types; /* the type index of each defined function */
   wasm_limits_t *memories; /* defined memories */
@@ -75,7 +76,7 @@ const wasm_export_t *wasm_find_export(const wasm_module_t *m, const char *name, 
                                       uint8_t kind);
 
 /* The type (the reader's notation) of function `index` (imports first),
- * or NULL when there is none. */
+ * or NULL when there is none. O(1). */
 const char *wasm_func_type(const wasm_module_t *m, uint32_t index);
 
 /* A type in the reader's notation as WebAssembly's text names it, e.g.

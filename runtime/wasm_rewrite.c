@@ -70,11 +70,20 @@ static void imports(out_t *o, const wasm_module_t *w) {
   free(s.b);
 }
 
+/* An export of an imported function: left out of the copy (the glue
+ * calls the import's thunk for it). */
+static bool exports_an_import(const wasm_module_t *w, const wasm_export_t *e) {
+  return e->kind == WASM_EXTERN_FUNC && e->index < w->nfunc_imports;
+}
+
 static void exports(out_t *o, const wasm_module_t *w) {
   out_t s = {0};
   char name[16];
-  put_uleb(&s, w->nexports);
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < w->nexports; i++) n += !exports_an_import(w, &w->exports[i]);
+  put_uleb(&s, n);
   for (uint32_t i = 0; i < w->nexports; i++) {
+    if (exports_an_import(w, &w->exports[i])) continue;
     snprintf(name, sizeof(name), "e%u", i);
     put_name(&s, name);
     put(&s, &w->exports[i].kind, 1);
