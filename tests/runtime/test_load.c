@@ -45,7 +45,7 @@ static void uleb(mod_t *m, uint64_t v) {
     v >>= 7;
   } while (v);
 }
-__attribute__((unused)) static void sleb(mod_t *m, int64_t v) {
+static void sleb(mod_t *m, int64_t v) {
   for (;;) {
     uint8_t b = v & 0x7f;
     v >>= 7;
@@ -113,7 +113,7 @@ static void env_remove(env_t *e) {
 static bool cc_ran(const env_t *e) { return access(e->mark, F_OK) == 0; }
 
 /* Entries of the cache directory (0 when it does not exist). */
-__attribute__((unused)) static int cache_entries(const env_t *e) {
+static int cache_entries(const env_t *e) {
   DIR *d = opendir(e->cache);
   if (!d) return 0;
   int n = 0;
@@ -260,4 +260,84 @@ Test(load, exports_of_imported_functions_are_called_through_the_import, .timeout
   free(path);
   free(m.b);
   free(s.b);
+}
+
+/* ------------------------------------------------------------------ */
+/* The pool's limits, before compiling                                  */
+
+/* A command with `pages` pages of memory (none when 0), tables of
+ * `table_min` elements (`ntables` of them) and a data segment of
+ * `data_len` bytes at 0. */
+static mod_t command(uint32_t pages, uint32_t ntables, uint32_t table_min, uint32_t data_len) {
+  mod_t m = {0}, s = {0};
+  header(&m);
+  uleb(&s, 1), put(&s, "\x60\x00\x00", 3);
+  section(&m, 1, &s);
+  uleb(&s, 1), uleb(&s, 0);
+  section(&m, 3, &s);
+  if (ntables) {
+    uleb(&s, ntables);
+    for (uint32_t i = 0; i < ntables; i++) byte(&s, 0x70), byte(&s, 0), uleb(&s, table_min);
+    section(&m, 4, &s);
+  }
+  if (pages) {
+    uleb(&s, 1), byte(&s, 0), uleb(&s, pages);
+    section(&m, 5, &s);
+  }
+  uleb(&s, 1), name(&s, "_start"), byte(&s, 0), uleb(&s, 0);
+  section(&m, 7, &s);
+  uleb(&s, 1), uleb(&s, 2), uleb(&s, 0), byte(&s, 0x0b);
+  section(&m, 10, &s);
+  if (data_len) {
+    uleb(&s, 1), byte(&s, 0), byte(&s, 0x41), sleb(&s, 0), byte(&s, 0x0b), uleb(&s, data_len);
+    for (uint32_t i = 0; i < data_len; i++) byte(&s, (uint8_t)(i * 7 + 3));
+    section(&m, 11, &s);
+  }
+  free(s.b);
+  return m;
+}
+
+/* Each limit of the pool a module's declarations can miss (pages,
+ * tables, table elements), on both backends: refused with WRT_ELIMIT
+ * naming the limit and the value before any tool runs (no compiler, an
+ * empty cache). A module over the page limit was compiled and cached
+ * first (a 12 MB data segment: 40 s, 1.6 GB), then refused. */
+Test(load, a_module_over_the_pools_limits_is_refused_before_compiling, .timeout = 60) {
+  static const struct {
+    uint32_t pages, ntables, table_min, data_len;
+    const char *needle;
+  } cases[] = {
+      {161, 0, 0, 70000, "memory 0: minimum of 161 pages exceeds instance_memory_pages (160)"},
+      {1, 2, 1, 0, "module defines 2 tables, more than instance_tables (1)"},
+      {1, 1, 10001, 0, "table 0: minimum of 10001 elements exceeds instance_table_elements "
+                       "(10000)"},
+  };
+  for (int b = 0; b < 2; b++) {
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+      env_t e;
+      env_make(&e);
+      wpool_config_t c;
+      wrt_config_init(&c);
+      c.instance_count = 2;
+      c.stack_count = 0;
+      c.instance_memory_pages = 160;
+      c.instance_tables = 1;
+      c.instance_table_elements = 10000;
+      wrt_runtime_t *rt = make_rt(&e, b ? WRT_BACKEND_STOCK : WRT_BACKEND_POOL, &c);
+      mod_t m = command(cases[i].pages, cases[i].ntables, cases[i].table_min, cases[i].data_len);
+      char *path = write_temp(&m);
+      wrt_module_t *mod = NULL;
+      cr_expect_eq(wrt_load(rt, path, &mod), WRT_ELIMIT, "case %zu, backend %d: %s", i, b,
+                   wrt_last_error());
+      cr_expect(strstr(wrt_last_error(), cases[i].needle), "%s", wrt_last_error());
+      cr_expect_not(cc_ran(&e), "case %zu: the compiler ran", i);
+      cr_expect_eq(cache_entries(&e), 0, "case %zu: the cache holds something", i);
+      cr_expect_null(mod);
+      cr_expect_eq(wrt_destroy(rt), 0);
+      unlink(path);
+      free(path);
+      free(m.b);
+      env_remove(&e);
+    }
+  }
 }
