@@ -5,21 +5,22 @@
  * the C compiler builds guest.so. Also the toolchain's versions, which are
  * part of the cache key.
  *
- * Tools run with stdin from /dev/null and their output in a log in the
- * same directory; a failure's message ends with the log's last bytes. */
+ * Tools run bounded (tool.c: a time limit for the whole compile, limits on
+ * each process's memory, CPU time and file size), with stdin from
+ * /dev/null and their output in a log in the same directory; a failure's
+ * message names the limit it ran into, or ends with the log's last
+ * bytes. */
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "rt_internal.h"
 #include "wasm_rewrite.h"
-
-extern char **environ;
 
 /* -fno-optimize-sibling-calls: every wasm call stays a C call that pushes
  * a frame, so unbounded recursion runs into the stack's guard and traps
@@ -42,37 +43,69 @@ static const char *cc_of(wrt_runtime_t *rt) {
   return "cc";
 }
 
-/* Start argv with stdin from /dev/null and stdout and stderr to `out_fd`
- * (a log file or a pipe). 0 and *pid, or WRT_ETOOLCHAIN. */
-static int spawn(char *const argv[], int out_fd, pid_t *pid) {
-  posix_spawn_file_actions_t fa;
-  if (posix_spawn_file_actions_init(&fa) != 0) return rt_error(WRT_ENOMEM, "posix_spawn: no memory");
-  int err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (!err) err = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-  if (!err) err = posix_spawn_file_actions_adddup2(&fa, out_fd, 2);
-  if (!err) err = posix_spawnp(pid, argv[0], &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  return err ? rt_error(WRT_ETOOLCHAIN, "cannot run %s: %s", argv[0], strerror(err)) : 0;
+/* The resource limits of one tool run that must end by `deadline`. */
+static rt_tool_limits_t limits(const wrt_runtime_t *rt, uint64_t deadline) {
+  return (rt_tool_limits_t){.memory_bytes = rt->compile_memory_bytes,
+                            .cpu_seconds = rt->compile_cpu_seconds,
+                            .file_bytes = rt->compile_file_bytes,
+                            .deadline_ns = deadline};
 }
 
-static int wait_for(pid_t pid, const char *name, int *status) {
-  while (waitpid(pid, status, 0) < 0)
-    if (errno != EINTR) return rt_error(WRT_ESYS, "waitpid %s: %s", name, strerror(errno));
-  return 0;
+/* When a compile that starts now must end (0: no limit). */
+static uint64_t deadline_of(const wrt_runtime_t *rt) {
+  if (rt->compile_timeout_ms == WRT_NO_LIMIT) return 0;
+  return rt_now_ns() + rt->compile_timeout_ms * 1000000u;
 }
 
-/* Run argv, its output appended to `log`. Return 0 when it exited 0;
- * else `code` (wasm2c's refusal is the module's fault) or WRT_ETOOLCHAIN,
- * with the command and the log's last bytes. */
-static int run(char *const argv[], const char *log, int code) {
+/* Whether a tool's output says it ran out of memory (gcc's cc1, as, ld,
+ * wasm2c's std::bad_alloc). */
+static bool out_of_memory(const char *log) {
+  return strstr(log, "out of memory") || strstr(log, "memory exhausted") ||
+         strstr(log, "bad_alloc") || strstr(log, "Cannot allocate memory");
+}
+
+/* The error for a tool that did not exit 0: a limit it ran into
+ * (WRT_ELIMIT, naming the option and its value), its refusal (`code` for
+ * exit status 1: wasm2c's refusal is the module's fault), or
+ * WRT_ETOOLCHAIN; with the end of its output. */
+static int tool_failed(const wrt_runtime_t *rt, const char *tool, int st, bool timed_out,
+                       const char *tail, int code) {
+  if (timed_out)
+    return rt_error(WRT_ELIMIT, "%s ran past the compile's time limit of %llu ms "
+                    "(compile_timeout_ms) and was killed: %s", tool,
+                    (unsigned long long)rt->compile_timeout_ms, tail);
+  int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+  if (sig == SIGXCPU)
+    return rt_error(WRT_ELIMIT, "%s used up its CPU time limit of %llu s (compile_cpu_seconds): "
+                    "%s", tool, (unsigned long long)rt->compile_cpu_seconds, tail);
+  if (sig == SIGXFSZ)
+    return rt_error(WRT_ELIMIT, "%s wrote a file past the size limit of %llu bytes "
+                    "(compile_file_bytes): %s", tool, (unsigned long long)rt->compile_file_bytes,
+                    tail);
+  if (rt->compile_memory_bytes != WRT_NO_LIMIT && out_of_memory(tail))
+    return rt_error(WRT_ELIMIT, "%s ran out of memory under its address-space limit of %llu "
+                    "bytes (compile_memory_bytes): %s", tool,
+                    (unsigned long long)rt->compile_memory_bytes, tail);
+  if (sig)
+    return rt_error(WRT_ETOOLCHAIN, "%s killed by signal %d (%s): %s", tool, sig, strsignal(sig),
+                    tail);
+  return rt_error(WEXITSTATUS(st) == 1 ? code : WRT_ETOOLCHAIN, "%s exited with status %d: %s",
+                  tool, WEXITSTATUS(st), tail);
+}
+
+/* Run argv, its output appended to `log`, by `deadline`. Return 0 when it
+ * exited 0; else as tool_failed, with the log's last bytes. */
+static int run(const wrt_runtime_t *rt, char *const argv[], const char *log, int code,
+               uint64_t deadline) {
   int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return rt_error(WRT_ESYS, "cannot create %s: %s", log, strerror(errno));
-  pid_t pid;
-  int st, err = spawn(argv, fd, &pid);
+  int st;
+  bool timed_out;
+  rt_tool_limits_t lim = limits(rt, deadline);
+  int err = rt_tool_run(argv, -1, fd, &lim, &st, &timed_out);
   close(fd);
-  if (!err) err = wait_for(pid, argv[0], &st);
   if (err) return err;
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+  if (!timed_out && WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
   char tail[1024] = "";
   FILE *f = fopen(log, "r");
   if (f) {
@@ -83,34 +116,26 @@ static int run(char *const argv[], const char *log, int code) {
     tail[n] = 0;
     fclose(f);
   }
-  if (WIFEXITED(st))
-    return rt_error(WEXITSTATUS(st) == 1 ? code : WRT_ETOOLCHAIN, "%s exited with status %d: %s",
-                    argv[0], WEXITSTATUS(st), tail);
-  return rt_error(WRT_ETOOLCHAIN, "%s killed by signal %d: %s", argv[0],
-                  WIFSIGNALED(st) ? WTERMSIG(st) : 0, tail);
+  return tool_failed(rt, argv[0], st, timed_out, tail, code);
 }
 
 /* The first line a command prints, through a pipe (nothing is written to
- * any directory, so a read-only cache works); "?" if it cannot run. */
-static void first_line(char *const argv[], char *out, size_t n) {
+ * any directory, so a read-only cache works); "?" if it cannot run, fails
+ * or runs past the compile's time limit. */
+static void first_line(const wrt_runtime_t *rt, char *const argv[], char *out, size_t n) {
   snprintf(out, n, "?");
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) return;
-  pid_t pid;
-  int st, err = spawn(argv, p[1], &pid);
+  fcntl(p[0], F_SETFL, O_NONBLOCK);
+  int st;
+  bool timed_out;
+  rt_tool_limits_t lim = limits(rt, deadline_of(rt));
+  int err = rt_tool_run(argv, -1, p[1], &lim, &st, &timed_out);
   close(p[1]);
-  size_t got = 0;
-  char buf[512], rest[512];
-  ssize_t r;
-  while (!err) { /* keep the first bytes, read the rest to the end */
-    bool full = got == sizeof(buf) - 1;
-    r = full ? read(p[0], rest, sizeof(rest)) : read(p[0], buf + got, sizeof(buf) - 1 - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    if (!full) got += (size_t)r;
-  }
+  char buf[512];
+  ssize_t got = err ? -1 : read(p[0], buf, sizeof(buf) - 1); /* a version line fits the pipe */
   close(p[0]);
-  if (err || wait_for(pid, argv[0], &st) || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return;
+  if (got <= 0 || timed_out || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return;
   buf[got] = 0;
   size_t k = strcspn(buf, "\n");
   if (k >= n) k = n - 1;
@@ -124,8 +149,8 @@ int rt_toolchain_tag(wrt_runtime_t *rt, const char **tag) {
     char w2c[256], ccv[256], all[1024];
     char *a1[] = {"wasm2c", "--version", NULL};
     char *a2[] = {(char *)cc_of(rt), "--version", NULL};
-    first_line(a1, w2c, sizeof(w2c));
-    first_line(a2, ccv, sizeof(ccv));
+    first_line(rt, a1, w2c, sizeof(w2c));
+    first_line(rt, a2, ccv, sizeof(ccv));
     snprintf(all, sizeof(all), "%s|%s|wasm2c %s|%s: %s|%s", RT_TRANSFORM_VERSION, RT_GLUE_VERSION,
              w2c, cc_of(rt), ccv, CC_FLAGS_STR);
     rt->tool_tag = strdup(all);
@@ -168,19 +193,20 @@ int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const wasm_module_t *w,
   uint8_t *copy;
   size_t copy_len;
   int err = 0;
+  uint64_t deadline = deadline_of(rt);
   if (!wasm_rewrite(w, &copy, &copy_len)) return rt_error(WRT_ENOMEM, "out of memory");
   err = write_file(p_wasm, copy, copy_len);
   free(copy);
   if (!err) {
     char *argv[] = {"wasm2c", "--module-name=guest", "-o", p_c, p_wasm, NULL};
-    err = run(argv, p_log, WRT_EFORMAT);
+    err = run(rt, argv, p_log, WRT_EFORMAT, deadline);
     if (err) rt_error(err, "%s: wasm2c %s: %s", wasm_path,
                       err == WRT_EFORMAT ? "refused the module" : "failed", wrt_last_error());
   }
   if (!err) err = rt_transform(wasm_path, w, p_c, p_t);
   if (!err) {
     char *argv[] = {(char *)cc_of(rt), CC_FLAGS, "-o", p_so, p_t, NULL};
-    err = run(argv, p_log, WRT_ETOOLCHAIN);
+    err = run(rt, argv, p_log, WRT_ETOOLCHAIN, deadline);
     if (err) rt_error(err, "%s: compiling the generated C failed: %s", wasm_path, wrt_last_error());
   }
   return err;

@@ -114,6 +114,9 @@ struct wrt_runtime {
   wpool_config_t cfg;
   char *cache_dir;
   char *cc;
+  /* A compile's bounds (wrt_options_t, defaults filled in; WRT_NO_LIMIT:
+   * none). */
+  uint64_t compile_timeout_ms, compile_cpu_seconds, compile_memory_bytes, compile_file_bytes;
   char *tool_tag; /* the toolchain's versions, part of the cache key (under lock) */
   bool temps_cleaned; /* the cache's dead temporaries were removed once (under lock) */
   pthread_mutex_t lock; /* modules, loading */
@@ -239,6 +242,23 @@ bool rt_write_all(int fd, const void *bytes, size_t len);
 int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const wasm_module_t *w,
                const char *dir);
 int rt_toolchain_tag(wrt_runtime_t *rt, const char **tag);
+
+/* Running a tool (tool.c): argv[0] (searched in PATH) with the working
+ * directory `cwd_fd` (-1: this process's; else TMPDIR is "." for it),
+ * stdin /dev/null, stdout and stderr to `out_fd`, in a process group of
+ * its own under these limits (WRT_NO_LIMIT: none), the group killed at
+ * `deadline_ns` (CLOCK_MONOTONIC; 0: none) and when it exits. 0 with its
+ * wait status in *status (*timed_out when the deadline killed it), or
+ * WRT_ETOOLCHAIN (it cannot run) or WRT_ESYS with the message set. */
+typedef struct rt_tool_limits {
+  uint64_t memory_bytes; /* RLIMIT_AS of each process */
+  uint64_t cpu_seconds;  /* RLIMIT_CPU of each process */
+  uint64_t file_bytes;   /* RLIMIT_FSIZE: the largest file it may write */
+  uint64_t deadline_ns;
+} rt_tool_limits_t;
+int rt_tool_run(char *const argv[], int cwd_fd, int out_fd, const rt_tool_limits_t *lim,
+                int *status, bool *timed_out);
+uint64_t rt_now_ns(void);
 
 /* The transform of wasm2c's output `in` into `out` (transform.c), the glue
  * appended (glue.c). Both versions are part of the cache key. */

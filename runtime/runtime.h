@@ -40,7 +40,7 @@ extern "C" {
   XX(EINVAL, 1, "bad argument")                                                             \
   XX(EFORMAT, 2, "not a valid WebAssembly module for this runtime")                         \
   XX(EIMPORT, 3, "the module imports something the runtime lacks")                          \
-  XX(ELIMIT, 4, "the module does not fit the pool")                                         \
+  XX(ELIMIT, 4, "the module exceeds a limit of the pool or the runtime")                   \
   XX(ETOOLCHAIN, 5, "wasm2c or the C compiler failed")                                      \
   XX(EEXHAUSTED, 6, "every instance slot is in use")                                        \
   XX(ENOMEM, 7, "host memory or address space ran out")                                     \
@@ -48,9 +48,10 @@ extern "C" {
   XX(EBUSY, 9, "requests are running")
 
 /* The messages (wrt_last_error) say more: WRT_EFORMAT names the section
- * and byte or the construct the runtime does not handle, WRT_ELIMIT carries
- * wpool's message naming the limit and the value, WRT_ETOOLCHAIN the
- * failing tool's output, WRT_ESYS the call (file, dlopen, mmap). */
+ * and byte or the construct the runtime does not handle, WRT_ELIMIT the
+ * limit and the value (the pool's, the reader's, or a compile's bound),
+ * WRT_ETOOLCHAIN the failing tool's output, WRT_ESYS the call (file,
+ * dlopen, mmap). */
 typedef enum wrt_errno {
 #define WRT_ERRNO_ENUM_(name, number, meaning) WRT_##name = -(number),
   WRT_ERRNO_MAP(WRT_ERRNO_ENUM_)
@@ -91,9 +92,26 @@ typedef struct wrt_options {
   const char *cache_dir;
   /* The C compiler; NULL: $CC, else "cc". */
   const char *cc;
+  /* Bounds on compiling a module (wasm2c, then the C compiler and the
+   * processes it starts), which a module's bytes drive: 0 takes the
+   * default, WRT_NO_LIMIT sets none. A tool that runs into one is killed
+   * and the load fails with WRT_ELIMIT naming the option and its value.
+   * docs/runtime.md, "Loading". */
+  uint64_t compile_timeout_ms;   /* wall clock for a compile's tools together; 300,000 (5 min) */
+  uint64_t compile_cpu_seconds;  /* CPU time of each tool process (RLIMIT_CPU); 300 s */
+  uint64_t compile_memory_bytes; /* address space of each tool process (RLIMIT_AS); 4 GiB */
+  uint64_t compile_file_bytes;   /* the largest file a tool writes (RLIMIT_FSIZE); 1 GiB */
 } wrt_options_t;
 
-/* Fill `opts` with the defaults: the pool backend, NULL for the rest. */
+/* A compile bound that is no bound (wrt_options_t.compile_*). */
+#define WRT_NO_LIMIT UINT64_MAX
+#define WRT_COMPILE_TIMEOUT_MS_DEFAULT 300000u
+#define WRT_COMPILE_CPU_SECONDS_DEFAULT 300u
+#define WRT_COMPILE_MEMORY_BYTES_DEFAULT (4ull << 30)
+#define WRT_COMPILE_FILE_BYTES_DEFAULT (1ull << 30)
+
+/* Fill `opts` with the defaults: the pool backend, NULL for the rest, 0
+ * (the defaults above) for the compile's bounds. */
 void wrt_options_init(wrt_options_t *opts);
 
 /* The pool configuration the runtime uses by default: wpool_config_init's,
@@ -131,8 +149,9 @@ wpool_t *wrt_pool(wrt_runtime_t *rt);
  * non-constant offset or a _start that is not () -> (); wasm2c's refusal
  * of an invalid module too), WRT_EIMPORT (an import other than a WASI
  * preview-1 function, or one of the wrong type; the message names it),
- * WRT_ELIMIT (the pool's limits, named with the value), WRT_EINVAL (an
- * unsafe cache directory), WRT_ETOOLCHAIN, WRT_ENOMEM, WRT_ESYS.
+ * WRT_ELIMIT (the pool's limits, or a compile's bounds: named with the
+ * value), WRT_EINVAL (an unsafe cache directory), WRT_ETOOLCHAIN,
+ * WRT_ENOMEM, WRT_ESYS.
  * Context: any thread. */
 int wrt_load(wrt_runtime_t *rt, const char *wasm_path, wrt_module_t **out);
 

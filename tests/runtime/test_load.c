@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime.h"
@@ -111,6 +112,12 @@ static void env_remove(env_t *e) {
 }
 
 static bool cc_ran(const env_t *e) { return access(e->mark, F_OK) == 0; }
+
+static uint64_t rt_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* Entries of the cache directory (0 when it does not exist). */
 static int cache_entries(const env_t *e) {
@@ -340,4 +347,195 @@ Test(load, a_module_over_the_pools_limits_is_refused_before_compiling, .timeout 
       env_remove(&e);
     }
   }
+}
+
+/* ------------------------------------------------------------------ */
+/* The toolchain's bounds                                               */
+
+/* A compiler of this shell script body ($1 is --version for the probe,
+ * answered before the body runs). */
+static void cc_script(env_t *e, const char *body) {
+  FILE *f = fopen(e->cc, "w");
+  cr_assert(f);
+  fprintf(f, "#!/bin/sh\ncase \"$1\" in --version) echo script-cc 1; exit 0 ;; esac\n%s\n", body);
+  fclose(f);
+  cr_assert_eq(chmod(e->cc, 0700), 0);
+}
+
+static wrt_runtime_t *make_bounded_rt(const env_t *e, uint64_t timeout_ms, uint64_t cpu_s,
+                                      uint64_t memory, uint64_t file) {
+  wrt_options_t o;
+  wrt_options_init(&o);
+  o.backend = WRT_BACKEND_STOCK;
+  o.cache_dir = e->cache;
+  o.cc = e->cc;
+  o.compile_timeout_ms = timeout_ms;
+  o.compile_cpu_seconds = cpu_s;
+  o.compile_memory_bytes = memory;
+  o.compile_file_bytes = file;
+  wrt_runtime_t *rt;
+  cr_assert_eq(wrt_create(&o, &rt), 0, "wrt_create: %s", wrt_last_error());
+  return rt;
+}
+
+/* Load a small command through `rt`: the error code (the message in
+ * wrt_last_error). */
+static int load_small(wrt_runtime_t *rt) {
+  mod_t m = command(1, 0, 0, 16);
+  char *path = write_temp(&m);
+  wrt_module_t *mod = NULL;
+  int err = wrt_load(rt, path, &mod);
+  unlink(path);
+  free(path);
+  free(m.b);
+  return err;
+}
+
+/* Whether process `pid` is gone (or a zombie about to be). */
+static bool gone(pid_t pid) {
+  for (int i = 0; i < 200; i++) {
+    char p[64], st[256] = "";
+    snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(p, "r");
+    if (!f) return true;
+    size_t n = fread(st, 1, sizeof(st) - 1, f);
+    fclose(f);
+    st[n] = 0;
+    const char *rp = strrchr(st, ')');
+    if (rp && rp[1] == ' ' && rp[2] == 'Z') return true;
+    usleep(10000);
+  }
+  return false;
+}
+
+/* A compiler that never ends is killed at the compile's time limit, with
+ * everything it started (its process group): WRT_ELIMIT naming
+ * compile_timeout_ms. It once held the load for ever. */
+Test(load, a_compile_past_its_time_limit_is_killed_with_its_children, .timeout = 60) {
+  env_t e;
+  env_make(&e);
+  char body[256];
+  snprintf(body, sizeof(body), "sleep 1000 &\necho $! > %s/child\nwait", e.dir);
+  cc_script(&e, body);
+  wrt_runtime_t *rt = make_bounded_rt(&e, 1000, 0, 0, 0);
+  uint64_t t0 = rt_now();
+  cr_expect_eq(load_small(rt), WRT_ELIMIT, "%s", wrt_last_error());
+  uint64_t ms = (rt_now() - t0) / 1000000;
+  cr_expect(strstr(wrt_last_error(), "time limit of 1000 ms (compile_timeout_ms)"), "%s",
+            wrt_last_error());
+  cr_expect_lt(ms, 30000, "the load took %llu ms", (unsigned long long)ms);
+  char p[128];
+  snprintf(p, sizeof(p), "%s/child", e.dir);
+  FILE *f = fopen(p, "r");
+  cr_assert(f, "the compiler did not start its child");
+  int child = 0;
+  cr_assert_eq(fscanf(f, "%d", &child), 1);
+  fclose(f);
+  cr_expect(gone(child), "the compiler's child %d outlived the compile", child);
+  cr_expect_eq(wrt_destroy(rt), 0);
+  env_remove(&e);
+}
+
+/* A compiler that spins is stopped by its CPU time limit (SIGXCPU):
+ * WRT_ELIMIT naming compile_cpu_seconds. */
+Test(load, a_compile_past_its_cpu_limit_is_stopped, .timeout = 60) {
+  env_t e;
+  env_make(&e);
+  cc_script(&e, "while :; do :; done");
+  wrt_runtime_t *rt = make_bounded_rt(&e, 0, 1, 0, 0);
+  cr_expect_eq(load_small(rt), WRT_ELIMIT, "%s", wrt_last_error());
+  cr_expect(strstr(wrt_last_error(), "CPU time limit of 1 s (compile_cpu_seconds)"), "%s",
+            wrt_last_error());
+  cr_expect_eq(wrt_destroy(rt), 0);
+  env_remove(&e);
+}
+
+/* Each tool process runs with the address-space, CPU and file-size limits
+ * set, no core file, and none of the host's descriptors: the compiler
+ * reports what it got. */
+Test(load, the_tools_run_with_their_limits_and_none_of_the_hosts_descriptors, .timeout = 60) {
+  env_t e;
+  env_make(&e);
+  int leaked = dup(1); /* not close-on-exec */
+  cr_assert_geq(leaked, 3);
+  char body[512];
+  snprintf(body, sizeof(body),
+           "echo \"as=$(ulimit -v) cpu=$(ulimit -t) core=$(ulimit -c) tmp=$TMPDIR\" >&2\n"
+           "test -e /proc/$$/fd/%d && echo \"fd %d inherited\" >&2\nexit 3", leaked, leaked);
+  cc_script(&e, body);
+  wrt_runtime_t *rt = make_bounded_rt(&e, 0, 77, 3ull << 30, 0);
+  cr_expect_eq(load_small(rt), WRT_ETOOLCHAIN, "%s", wrt_last_error());
+  const char *m = wrt_last_error();
+  cr_expect(strstr(m, "exited with status 3"), "%s", m);
+  cr_expect(strstr(m, "as=3145728 cpu=77 core=0 "), "%s", m);
+  cr_expect_null(strstr(m, "inherited"), "%s", m);
+  close(leaked);
+  cr_expect_eq(wrt_destroy(rt), 0);
+  env_remove(&e);
+}
+
+/* A tool killed by a signal says which. */
+Test(load, a_tool_killed_by_a_signal_says_so, .timeout = 60) {
+  env_t e;
+  env_make(&e);
+  cc_script(&e, "echo about to crash >&2\nkill -SEGV $$");
+  wrt_runtime_t *rt = make_bounded_rt(&e, 0, 0, 0, 0);
+  cr_expect_eq(load_small(rt), WRT_ETOOLCHAIN, "%s", wrt_last_error());
+  cr_expect(strstr(wrt_last_error(), "killed by signal 11 (Segmentation fault): about to crash"),
+            "%s", wrt_last_error());
+  cr_expect_eq(wrt_destroy(rt), 0);
+  env_remove(&e);
+}
+
+/* A function body of 200,000 additions (1 MB; gcc needs about 270 MB
+ * for it): with the real compiler under a 160 MiB address space, the
+ * compile fails for memory and says which bound; under a 64 KiB file size
+ * limit, wasm2c's output stops it. */
+static mod_t long_body(uint32_t adds) {
+  mod_t m = {0}, s = {0}, b = {0};
+  header(&m);
+  uleb(&s, 1), put(&s, "\x60\x00\x00", 3);
+  section(&m, 1, &s);
+  uleb(&s, 1), uleb(&s, 0);
+  section(&m, 3, &s);
+  uleb(&s, 1), name(&s, "_start"), byte(&s, 0), uleb(&s, 0);
+  section(&m, 7, &s);
+  uleb(&b, 0);
+  byte(&b, 0x41), sleb(&b, 0);
+  for (uint32_t i = 0; i < adds; i++) byte(&b, 0x41), sleb(&b, 12345), byte(&b, 0x6a);
+  byte(&b, 0x1a), byte(&b, 0x0b);
+  uleb(&s, 1), uleb(&s, b.n), put(&s, b.b, b.n);
+  section(&m, 10, &s);
+  free(s.b);
+  free(b.b);
+  return m;
+}
+
+Test(load, a_compile_over_its_memory_or_file_size_limit_says_which, .timeout = 60) {
+  env_t e;
+  env_make(&e);
+  mod_t m = long_body(200000);
+  char *path = write_temp(&m);
+  for (int which = 0; which < 2; which++) {
+    wrt_options_t o;
+    wrt_options_init(&o);
+    o.backend = WRT_BACKEND_STOCK;
+    o.cache_dir = e.cache;
+    if (which == 0) o.compile_memory_bytes = 160u << 20;
+    else o.compile_file_bytes = 64u << 10;
+    wrt_runtime_t *rt;
+    cr_assert_eq(wrt_create(&o, &rt), 0, "%s", wrt_last_error());
+    wrt_module_t *mod = NULL;
+    cr_expect_eq(wrt_load(rt, path, &mod), WRT_ELIMIT, "%s", wrt_last_error());
+    cr_expect(strstr(wrt_last_error(), which == 0 ? "address-space limit of 167772160 bytes "
+                                                    "(compile_memory_bytes)"
+                                                  : "size limit of 65536 bytes "
+                                                    "(compile_file_bytes)"),
+              "%s", wrt_last_error());
+    cr_expect_eq(wrt_destroy(rt), 0);
+  }
+  unlink(path);
+  free(path);
+  free(m.b);
+  env_remove(&e);
 }
