@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -93,29 +94,33 @@ static int tool_failed(const wrt_runtime_t *rt, const char *tool, int st, bool t
                   tool, WEXITSTATUS(st), tail);
 }
 
-/* Run argv, its output appended to `log`, by `deadline`. Return 0 when it
- * exited 0; else as tool_failed, with the log's last bytes. */
-static int run(const wrt_runtime_t *rt, char *const argv[], const char *log, int code,
+/* Run argv in directory `dfd`, its output appended to the file "log"
+ * there, by `deadline`. Return 0 when it exited 0; else as tool_failed,
+ * with the log's last bytes. */
+static int run(const wrt_runtime_t *rt, char *const argv[], int dfd, int code,
                uint64_t deadline) {
-  int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return rt_error(WRT_ESYS, "cannot create %s: %s", log, strerror(errno));
+  int fd = openat(dfd, "log", O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return rt_error(WRT_ESYS, "cannot create the tools' log: %s", strerror(errno));
   int st;
   bool timed_out;
   rt_tool_limits_t lim = limits(rt, deadline);
-  int err = rt_tool_run(argv, -1, fd, &lim, &st, &timed_out);
-  close(fd);
-  if (err) return err;
-  if (!timed_out && WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
-  char tail[1024] = "";
-  FILE *f = fopen(log, "r");
-  if (f) {
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, sz > (long)sizeof(tail) - 1 ? sz - (long)sizeof(tail) + 1 : 0, SEEK_SET);
-    size_t n = fread(tail, 1, sizeof(tail) - 1, f);
-    tail[n] = 0;
-    fclose(f);
+  int err = rt_tool_run(argv, dfd, fd, &lim, &st, &timed_out);
+  if (err) {
+    close(fd);
+    return err;
   }
+  if (!timed_out && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+    close(fd);
+    return 0;
+  }
+  char tail[1024] = "";
+  off_t size = lseek(fd, 0, SEEK_END);
+  if (size > 0) {
+    off_t from = size > (off_t)sizeof(tail) - 1 ? size - (off_t)sizeof(tail) + 1 : 0;
+    ssize_t n = pread(fd, tail, sizeof(tail) - 1, from);
+    tail[n > 0 ? n : 0] = 0;
+  }
+  close(fd);
   return tool_failed(rt, argv[0], st, timed_out, tail, code);
 }
 
@@ -172,22 +177,48 @@ bool rt_write_all(int fd, const void *bytes, size_t len) {
   return true;
 }
 
-static int write_file(const char *path, const void *bytes, size_t len) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return rt_error(WRT_ESYS, "cannot create %s: %s", path, strerror(errno));
-  int err = rt_write_all(fd, bytes, len) ? 0 : rt_error(WRT_ESYS, "write %s: %s", path, strerror(errno));
-  if (close(fd) != 0 && !err) err = rt_error(WRT_ESYS, "close %s: %s", path, strerror(errno));
+/* Read at most `max` bytes of the regular file `name` in directory `dfd`
+ * (not a link): 0 and the bytes (NUL-terminated), or -1. */
+int rt_read_at(int dfd, const char *name, uint64_t max, uint8_t **out, size_t *len) {
+  int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+    close(fd);
+    return -1;
+  }
+  size_t n = (size_t)st.st_size, got = 0;
+  uint8_t *b = malloc(n + 1);
+  while (b && got < n) {
+    ssize_t r = read(fd, b + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  close(fd);
+  if (!b || got != n) {
+    free(b);
+    return -1;
+  }
+  b[n] = 0;
+  *out = b;
+  *len = n;
+  return 0;
+}
+
+/* Create `name` in directory `dfd` (the compile's own) with `len` bytes. */
+static int write_file(int dfd, const char *name, const void *bytes, size_t len) {
+  int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return rt_error(WRT_ESYS, "cannot create %s: %s", name, strerror(errno));
+  int err = rt_write_all(fd, bytes, len) ? 0 : rt_error(WRT_ESYS, "write %s: %s", name, strerror(errno));
+  if (close(fd) != 0 && !err) err = rt_error(WRT_ESYS, "close %s: %s", name, strerror(errno));
   return err;
 }
 
-int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const wasm_module_t *w,
-               const char *dir) {
-  char p_wasm[4200], p_c[4200], p_t[4200], p_so[4200], p_log[4200];
-  snprintf(p_wasm, sizeof(p_wasm), "%s/m.wasm", dir);
-  snprintf(p_c, sizeof(p_c), "%s/guest.c", dir);
-  snprintf(p_t, sizeof(p_t), "%s/guest_t.c", dir);
-  snprintf(p_so, sizeof(p_so), "%s/" RT_COMPILED_OBJECT, dir);
-  snprintf(p_log, sizeof(p_log), "%s/log", dir);
+/* The tools see only these names, relative to the compile's directory
+ * (their working directory): nothing of where it lies reaches the object,
+ * so every compile of a module gives the same bytes. */
+int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const wasm_module_t *w, int dfd) {
   /* Translate the rewritten copy of the bytes that were read and checked
    * (not the file again). */
   uint8_t *copy;
@@ -195,18 +226,18 @@ int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const wasm_module_t *w,
   int err = 0;
   uint64_t deadline = deadline_of(rt);
   if (!wasm_rewrite(w, &copy, &copy_len)) return rt_error(WRT_ENOMEM, "out of memory");
-  err = write_file(p_wasm, copy, copy_len);
+  err = write_file(dfd, "m.wasm", copy, copy_len);
   free(copy);
   if (!err) {
-    char *argv[] = {"wasm2c", "--module-name=guest", "-o", p_c, p_wasm, NULL};
-    err = run(rt, argv, p_log, WRT_EFORMAT, deadline);
+    char *argv[] = {"wasm2c", "--module-name=guest", "-o", "guest.c", "m.wasm", NULL};
+    err = run(rt, argv, dfd, WRT_EFORMAT, deadline);
     if (err) rt_error(err, "%s: wasm2c %s: %s", wasm_path,
                       err == WRT_EFORMAT ? "refused the module" : "failed", wrt_last_error());
   }
-  if (!err) err = rt_transform(wasm_path, w, p_c, p_t);
+  if (!err) err = rt_transform(wasm_path, w, dfd, "guest.c", "guest_t.c");
   if (!err) {
-    char *argv[] = {(char *)cc_of(rt), CC_FLAGS, "-o", p_so, p_t, NULL};
-    err = run(rt, argv, p_log, WRT_ETOOLCHAIN, deadline);
+    char *argv[] = {(char *)cc_of(rt), CC_FLAGS, "-o", RT_COMPILED_OBJECT, "guest_t.c", NULL};
+    err = run(rt, argv, dfd, WRT_ETOOLCHAIN, deadline);
     if (err) rt_error(err, "%s: compiling the generated C failed: %s", wasm_path, wrt_last_error());
   }
   return err;

@@ -236,11 +236,14 @@ int rt_object_open(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *byte
 bool rt_write_all(int fd, const void *bytes, size_t len);
 
 /* Compilation (compile.c): the rewritten copy translated, transformed and
- * compiled in `dir`, into dir/RT_COMPILED_OBJECT. And the toolchain's tag
- * (versions and flags, part of the cache key; computed once, rt->lock). */
+ * compiled in directory `dfd` (the tools' working directory), into
+ * RT_COMPILED_OBJECT there. And the toolchain's tag (versions and flags,
+ * part of the cache key; computed once, rt->lock). And reading at most
+ * `max` bytes of the regular file `name` in `dfd`, not through a link (0
+ * and the bytes, NUL-terminated; or -1). */
 #define RT_COMPILED_OBJECT "guest.so"
-int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const wasm_module_t *w,
-               const char *dir);
+int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const wasm_module_t *w, int dfd);
+int rt_read_at(int dfd, const char *name, uint64_t max, uint8_t **out, size_t *len);
 int rt_toolchain_tag(wrt_runtime_t *rt, const char **tag);
 
 /* Running a tool (tool.c): argv[0] (searched in PATH) with the working
@@ -260,11 +263,11 @@ int rt_tool_run(char *const argv[], int cwd_fd, int out_fd, const rt_tool_limits
                 int *status, bool *timed_out);
 uint64_t rt_now_ns(void);
 
-/* The transform of wasm2c's output `in` into `out` (transform.c), the glue
- * appended (glue.c). Both versions are part of the cache key. */
+/* The transform of wasm2c's output `in` into `out`, files in directory
+ * `dfd` (transform.c), the glue appended (glue.c). Both versions are part of the cache key. */
 #define RT_TRANSFORM_VERSION "wrt-transform-2"
 #define RT_GLUE_VERSION "wrt-glue-4"
-int rt_transform(const char *wasm_path, const wasm_module_t *w, const char *in,
+int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const char *in,
                  const char *out);
 int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w);
 /* The WASI function import `im` names (its type unchecked), or NULL. */

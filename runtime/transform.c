@@ -13,9 +13,11 @@
  *   3. The glue is appended (glue.c): the entry points the runtime calls
  *      and the import thunks. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rt_internal.h"
 
@@ -34,14 +36,25 @@ static int split_args(char *s, char **f, int max) {
   return n;
 }
 
-int rt_transform(const char *wasm_path, const wasm_module_t *w, const char *in,
+/* `name` in directory `dfd` as a stream (not through a link). */
+static FILE *open_at(int dfd, const char *name, bool write) {
+  int fd = openat(dfd, name, write ? O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+                                   : O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return NULL;
+  FILE *f = fdopen(fd, write ? "w" : "r");
+  if (!f) close(fd);
+  return f;
+}
+
+int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const char *in,
                  const char *out) {
-  FILE *fi = fopen(in, "r");
+  FILE *fi = open_at(dfd, in, false);
   if (!fi) return rt_error(WRT_ESYS, "cannot read %s: %s", in, strerror(errno));
-  FILE *fo = fopen(out, "w");
+  FILE *fo = open_at(dfd, out, true);
   if (!fo) {
+    int e = errno;
     fclose(fi);
-    return rt_error(WRT_ESYS, "cannot create %s: %s", out, strerror(errno));
+    return rt_error(WRT_ESYS, "cannot create %s: %s", out, strerror(e));
   }
   static const char head[] = "static void init_memories(Z_guest_instance_t* instance) {";
   char *line = NULL;

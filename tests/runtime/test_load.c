@@ -467,7 +467,7 @@ Test(load, the_tools_run_with_their_limits_and_none_of_the_hosts_descriptors, .t
   cr_expect_eq(load_small(rt), WRT_ETOOLCHAIN, "%s", wrt_last_error());
   const char *m = wrt_last_error();
   cr_expect(strstr(m, "exited with status 3"), "%s", m);
-  cr_expect(strstr(m, "as=3145728 cpu=77 core=0 "), "%s", m);
+  cr_expect(strstr(m, "as=3145728 cpu=77 core=0 tmp=."), "%s", m);
   cr_expect_null(strstr(m, "inherited"), "%s", m);
   close(leaked);
   cr_expect_eq(wrt_destroy(rt), 0);
