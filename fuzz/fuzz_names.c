@@ -7,8 +7,9 @@
  * (module, field), the rest name exports of one function, the last also
  * names a custom section. When the reader accepts the module, the oracle:
  *   - the copy parses, has no custom section, and its sections other than
- *     the import and export sections are byte for byte the original's, in
- *     the same order;
+ *     the import, export and data sections are byte for byte the
+ *     original's, in the same order; its data segments are the original's
+ *     but for active segments' bytes, left out (length 0);
  *   - import i is "wrt"."f<i>" with the original's kind and description
  *     bytes; export i is "e<i>" with the original's kind and index, but
  *     for exports of imported functions, which are left out: every name
@@ -115,7 +116,7 @@ static const uint8_t *next_kept(const uint8_t **p, const uint8_t *end, size_t *l
     uint8_t id = *(*p)++;
     uint64_t size = get_uleb(p);
     *p += size;
-    if (id != 0 && id != 2 && id != 7) {
+    if (id != 0 && id != 2 && id != 7 && id != 11) {
       *len = (size_t)(*p - start);
       return start;
     }
@@ -175,6 +176,14 @@ static void oracle(const wasm_module_t *w) {
     snprintf(want, sizeof(want), "e%u", i);
     const wasm_export_t *b = &c.exports[k++];
     if (!wasm_name_is(b->name, want) || a->kind != b->kind || a->index != b->index) abort();
+  }
+  if (c.nsegments != w->nsegments) abort();
+  for (uint32_t i = 0; i < c.nsegments; i++) { /* active segments' bytes left out */
+    const wasm_segment_t *a = &w->segments[i], *b = &c.segments[i];
+    if (a->active != b->active || a->head_len != b->head_len ||
+        memcmp(a->head, b->head, a->head_len) || b->len != (a->active ? 0 : a->len) ||
+        (!a->active && a->len && memcmp(a->bytes, b->bytes, a->len)))
+      abort();
   }
   const uint8_t *p = w->buf + 8, *q = copy + 8, *pe = w->buf + w->len, *qe = copy + len;
   for (;;) {

@@ -104,6 +104,11 @@ struct wrt_module {
   uint32_t nexports;
   /* Pool backend: the pool's module, its image built from the segments. */
   wpool_module_t *pm;
+  /* Stock backend: the active data segments (offset, bytes), copied at
+   * load and written into each new memory in order (the generated code
+   * holds none of their bytes: wasm_rewrite.c). */
+  struct rt_data *data;
+  uint32_t ndata;
   atomic_uint_fast64_t running; /* requests in flight on this module */
 };
 
@@ -147,7 +152,6 @@ typedef struct rt_ctx {
   wasm_rt_memory_t *mem;   /* memory 0 once allocated */
   uint32_t ntables;        /* tables allocated so far, in index order */
   void *tables[RT_MAX_TABLES]; /* wasm_rt_funcref_table_t or wasm_rt_externref_table_t */
-  bool mem_has_image;      /* pool: memory 0 holds the module's image already */
   uint8_t *fault_lo, *fault_hi; /* stock: faults in [lo, hi) are this instance's OOB traps */
   size_t stdin_pos;
   int32_t exit_code;
@@ -265,7 +269,7 @@ uint64_t rt_now_ns(void);
 
 /* The transform of wasm2c's output `in` into `out`, files in directory
  * `dfd` (transform.c), the glue appended (glue.c). Both versions are part of the cache key. */
-#define RT_TRANSFORM_VERSION "wrt-transform-2"
+#define RT_TRANSFORM_VERSION "wrt-transform-3"
 #define RT_GLUE_VERSION "wrt-glue-4"
 int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const char *in,
                  const char *out);

@@ -132,6 +132,7 @@ static bool parse_data(cursor_t *c, wasm_module_t *m) {
   if (!m->segments) return cur_fail(c, "out of memory");
   for (uint32_t i = 0; i < m->nsegments && !c->failed; i++) {
     wasm_segment_t *s = &m->segments[i];
+    s->head = c->p;
     uint32_t flags = cur_u32(c);
     if (flags > 2) return c->failed ? false : cur_fail(c, "data segment %u: flags %u unknown", i, flags);
     s->active = flags != 1;
@@ -141,6 +142,7 @@ static bool parse_data(cursor_t *c, wasm_module_t *m) {
       cur_const_expr(c, &is_const, &s->offset);
       s->offset_global = !is_const; /* global.get: the loader refuses it */
     }
+    s->head_len = (uint32_t)(c->p - s->head);
     s->len = cur_u32(c);
     if (c->failed) return false;
     if (s->len > (size_t)(c->end - c->p))

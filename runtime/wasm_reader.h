@@ -36,6 +36,8 @@ typedef struct wasm_segment {
   bool offset_global; /* active: the offset is a global's value (offset 0 here) */
   const uint8_t *bytes; /* into the module's buffer */
   uint32_t len;
+  const uint8_t *head;  /* the segment's bytes before its length: flags, memory, offset */
+  uint32_t head_len;
 } wasm_segment_t;
 
 typedef struct wasm_module {

@@ -7,6 +7,8 @@
  * identifiers. The copy keeps every section byte for byte except:
  *   - custom sections (the name section among them) are dropped;
  *   - import i is named "wrt"."f<i>" (its kind and description kept);
+ *   - active data segments are empty (their bytes reach memory from the
+ *     reader's parse, not through the C);
  *   - export i is named "e<i>" (its kind and index kept), except that
  *     exports of imported functions are left out: wasm2c 1.0.32 spends
  *     O(imports) on each (20,000 imports and as many such exports took it
