@@ -100,9 +100,6 @@ static int check_module(wrt_module_t *m, const wasm_module_t *w, const wrt_load_
   m->has_memory = w->nmemories == 1;
   if (m->has_memory) {
     const wasm_limits_t *l = &w->memories[0];
-    if (l->shared)
-      return rt_error(WRT_ELIMIT, "%s: memory 0 is shared; the pool refuses shared memories",
-                      path);
     m->min_pages = l->min;
     m->max_pages = l->has_max ? l->max : 65536;
   }
@@ -202,7 +199,7 @@ static int load(wrt_runtime_t *rt, const char *path, const uint8_t *bytes, size_
     goto fail;
   }
   if (!wasm_parse(bytes, len, &w, perr, sizeof(perr))) {
-    err = rt_error(WRT_EFORMAT, "%s: %s", path, perr);
+    err = rt_error(w.over_limit ? WRT_ELIMIT : WRT_EFORMAT, "%s: %s", path, perr);
     goto fail;
   }
   err = check_module(m, &w, o);

@@ -145,14 +145,14 @@ wpool_t *wrt_pool(wrt_runtime_t *rt);
  * cache, keyed by the file's SHA-256 and the toolchain, and checked
  * against its manifest), dlopen it, and register it with the pool.
  * Return: 0; WRT_EFORMAT (not WebAssembly, not a regular file, or a
- * construct the runtime does not handle, e.g. a data segment at a
- * non-constant offset or a _start that is not () -> (); wasm2c's refusal
- * of an invalid module too), WRT_EIMPORT (an import other than a WASI
- * preview-1 function, or one of the wrong type; the message names it),
- * WRT_ELIMIT (the pool's limits, or a compile's bounds: named with the
- * value), WRT_EINVAL (an unsafe cache directory), WRT_ETOOLCHAIN,
- * WRT_ENOMEM, WRT_ESYS.
- * Context: any thread. */
+ * construct the runtime does not handle, e.g. v128 and SIMD, a data
+ * segment at a non-constant offset or a _start that is not () -> ();
+ * wasm2c's refusal of an invalid module too), WRT_EIMPORT (an import
+ * other than a WASI preview-1 function, or one of the wrong type; the
+ * message names it), WRT_ELIMIT (the pool's limits, the reader's, or a
+ * compile's bounds: named with the value), WRT_EINVAL (an unsafe cache
+ * directory), WRT_ETOOLCHAIN, WRT_ENOMEM, WRT_ESYS. docs/runtime.md,
+ * "Limits", lists what is refused. Context: any thread. */
 int wrt_load(wrt_runtime_t *rt, const char *wasm_path, wrt_module_t **out);
 
 /* As wrt_load, from `len` bytes in memory (for modules embedded in a

@@ -178,7 +178,7 @@ static mod_t imports_and_exports(uint32_t nimports, uint32_t nexports) {
   return m;
 }
 
-/* 50,000 imports and 100,000 exports of an imported function: the
+/* 50,000 imports and 99,999 exports of an imported function: the
  * loader's work is linear. It walked the imports for each export's type,
  * twice (40,000 x 200,000 cost 54 s in the host), and wasm2c 1.0.32
  * spends O(imports) on each export of an import (20,000 x 20,000: 50 s),
@@ -188,7 +188,7 @@ Test(load, many_imports_and_exports_of_imports_cost_linear_work, .timeout = 60) 
   env_t e;
   env_make(&e);
   wrt_runtime_t *rt = make_rt(&e, WRT_BACKEND_STOCK, NULL);
-  mod_t m = imports_and_exports(50000, 100000);
+  mod_t m = imports_and_exports(50000, 99999); /* and _start: the limit of 100,000 exports */
   char *path = write_temp(&m);
   wrt_module_t *mod = NULL;
   cr_expect_eq(wrt_load(rt, path, &mod), WRT_ETOOLCHAIN, "%s", wrt_last_error());
@@ -614,4 +614,280 @@ Test(load, a_big_data_segment_costs_the_compiler_nothing, .timeout = 60) {
   free(path);
   free(m.b);
   env_remove(&e);
+}
+
+/* ------------------------------------------------------------------ */
+/* What the reader refuses before any tool runs                         */
+
+/* A module of type section `types` (its entries, `ntypes` of them), and
+ * one function of type 0 with body `code` (locals declared in it), plus
+ * whatever sections `extra` adds between memory (5) and export (7): a
+ * memory of one page, an export of the function as _start when its type
+ * is () -> (). */
+typedef struct spec_mod {
+  const void *types;
+  size_t types_len;
+  uint32_t ntypes;
+  const void *code; /* locals and instructions, to the function's end */
+  size_t code_len;
+  const void *globals, *elems, *data; /* section bodies, or NULL */
+  size_t globals_len, elems_len, data_len;
+  bool table;
+} spec_mod_t;
+
+static mod_t build(const spec_mod_t *p) {
+  mod_t m = {0}, s = {0};
+  header(&m);
+  uleb(&s, p->ntypes), put(&s, p->types, p->types_len);
+  section(&m, 1, &s);
+  uleb(&s, 1), uleb(&s, 0);
+  section(&m, 3, &s);
+  if (p->table) {
+    uleb(&s, 1), byte(&s, 0x70), byte(&s, 0), uleb(&s, 1);
+    section(&m, 4, &s);
+  }
+  uleb(&s, 1), byte(&s, 0), uleb(&s, 1);
+  section(&m, 5, &s);
+  if (p->globals) put(&s, p->globals, p->globals_len), section(&m, 6, &s);
+  uleb(&s, 1), name(&s, "_start"), byte(&s, 0), uleb(&s, 0);
+  section(&m, 7, &s);
+  if (p->elems) put(&s, p->elems, p->elems_len), section(&m, 9, &s);
+  uleb(&s, 1), uleb(&s, p->code_len), put(&s, p->code, p->code_len);
+  section(&m, 10, &s);
+  if (p->data) put(&s, p->data, p->data_len), section(&m, 11, &s);
+  free(s.b);
+  return m;
+}
+
+/* Load `m` with the loud compiler: expect `code` and `needle`; with
+ * `tools_ran` false, no tool may have run (the cache holds nothing),
+ * with it true the load must have reached the compiler. */
+static void expect_load(const mod_t *m, int code, const char *needle, bool tools_ran) {
+  env_t e;
+  env_make(&e);
+  wrt_runtime_t *rt = make_rt(&e, WRT_BACKEND_STOCK, NULL);
+  char *path = write_temp(m);
+  wrt_module_t *mod = NULL;
+  cr_expect_eq(wrt_load(rt, path, &mod), code, "%s: %s", needle, wrt_last_error());
+  cr_expect(strstr(wrt_last_error(), needle), "'%s' lacks '%s'", wrt_last_error(), needle);
+  if (tools_ran) {
+    cr_expect(cc_ran(&e), "%s: the load did not reach the compiler", needle);
+  } else {
+    cr_expect_not(cc_ran(&e), "%s: the compiler ran", needle);
+    cr_expect_eq(cache_entries(&e), 0, "%s: a tool ran (the cache holds something)", needle);
+  }
+  cr_expect_eq(wrt_destroy(rt), 0);
+  unlink(path);
+  free(path);
+  env_remove(&e);
+}
+
+#define T_VOID "\x60\x00\x00"
+
+/* What wasm2c 1.0.32 would abort or crash on, or accept and leave to gcc,
+ * is a format error with the reason, before any tool runs: v128 anywhere
+ * (wasm2c aborted on any SIMD module: the official simd_* scripts failed
+ * to load), SIMD, threads, exceptions and tail-call instructions, an
+ * element segment with an empty offset (elem.wast:372: wasm2c wrote C
+ * that only gcc refused), a data offset that is not an i32, a memory
+ * instruction's reserved byte. Each reached wasm2c as WRT_ETOOLCHAIN. */
+Test(load, what_wasm2c_cannot_translate_is_a_format_error_before_any_tool_runs, .timeout = 60) {
+  static const struct {
+    const char *types;
+    size_t types_len;
+    const char *code;
+    size_t code_len;
+    const char *elems, *data;
+    size_t elems_len, data_len;
+    const char *needle;
+  } cases[] = {
+      {T_VOID "\x60\x01\x7b\x00", 7, "\x00\x0b", 2, NULL, NULL, 0, 0, "v128 (SIMD)"},
+      {T_VOID, 3, "\x01\x01\x7b\x0b", 4, NULL, NULL, 0, 0, "v128 (SIMD)"},
+      {T_VOID, 3, "\x00\xfd\x0c", 3, NULL, NULL, 0, 0, "SIMD is not supported"},
+      {T_VOID, 3, "\x00\x02\x7b\x0b\x0b", 5, NULL, NULL, 0, 0, "v128 (SIMD)"},
+      {T_VOID, 3, "\x00\x12\x00\x0b", 4, NULL, NULL, 0, 0, "tail calls are not supported"},
+      {T_VOID, 3, "\x00\x06\x40\x0b\x0b", 5, NULL, NULL, 0, 0, "exceptions are not supported"},
+      {T_VOID, 3, "\x00\x41\x00\xfe\x10\x02\x00\x1a\x0b", 9, NULL, NULL, 0, 0,
+       "threads (atomics) are not supported"},
+      {T_VOID, 3, "\x00\x41\x00\x40\x01\x1a\x0b", 7, NULL, NULL, 0, 0, "zero byte expected"},
+      {T_VOID, 3, "\x00\x0b", 2, "\x01\x00\x0b\x01\x00", NULL, 5, 0, "empty constant expression"},
+      {T_VOID, 3, "\x00\x0b", 2, NULL, "\x01\x00\x42\x00\x0b\x00", 0, 6,
+       "constant expression of type i64 where a i32 is expected"},
+      {T_VOID, 3, "\x00\x0b", 2, NULL, "\x01\x00\x41\x00\x41\x00\x6a\x0b\x00", 0, 9,
+       "more than one instruction"},
+      {T_VOID, 3, "\x00\xc5\x0b", 3, NULL, NULL, 0, 0, "illegal opcode 0xc5"},
+      {T_VOID, 3, "\x00\x01", 2, NULL, NULL, 0, 0, "unexpected end"},
+      {T_VOID, 3, "\x00\x0b\x01", 3, NULL, NULL, 0, 0, "1 bytes after its end"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    spec_mod_t p = {.types = cases[i].types, .types_len = cases[i].types_len,
+                    .ntypes = (uint32_t)(cases[i].types_len > 3 ? 2 : 1),
+                    .code = cases[i].code, .code_len = cases[i].code_len,
+                    .elems = cases[i].elems, .elems_len = cases[i].elems_len,
+                    .data = cases[i].data, .data_len = cases[i].data_len,
+                    .table = cases[i].elems != NULL};
+    mod_t m = build(&p);
+    expect_load(&m, WRT_EFORMAT, cases[i].needle, false);
+    free(m.b);
+  }
+}
+
+/* Blocks nested 100,000 deep (a valid module of 300 KB): wasm2c died of
+ * SIGSEGV on them. Over the reader's limit of 10,000: WRT_ELIMIT before
+ * any tool runs; at it, wasm2c translates it. */
+static mod_t nested(uint32_t depth) {
+  mod_t code = {0};
+  byte(&code, 0);
+  for (uint32_t i = 0; i < depth; i++) byte(&code, 0x02), byte(&code, 0x40);
+  for (uint32_t i = 0; i <= depth; i++) byte(&code, 0x0b);
+  spec_mod_t p = {.types = T_VOID, .types_len = 3, .ntypes = 1, .code = code.b,
+                  .code_len = code.n};
+  mod_t m = build(&p);
+  free(code.b);
+  return m;
+}
+
+/* Each limit of the reader's (wasm_reader.h), one past it: WRT_ELIMIT
+ * naming it and the value, before any tool runs; at it (where that is
+ * cheap to build and translate): accepted, up to the (loud) compiler. */
+Test(load, modules_over_the_readers_limits_are_refused_before_any_tool_runs, .timeout = 60) {
+  mod_t m = nested(100000);
+  expect_load(&m, WRT_ELIMIT, "blocks nested 10001 deep; the limit is 10000", false);
+  free(m.b);
+  m = nested(10000);
+  expect_load(&m, WRT_ETOOLCHAIN, "compiling is not allowed here", true);
+  free(m.b);
+  for (int at = 0; at < 2; at++) {
+    /* Parameters and results of a type. */
+    for (int results = 0; results < 2; results++) {
+      mod_t t = {0};
+      put(&t, T_VOID, 3);
+      byte(&t, 0x60);
+      uleb(&t, results ? 0 : 1001 - at);
+      for (int k = 0; k < (results ? 0 : 1001 - at); k++) byte(&t, 0x7f);
+      uleb(&t, results ? 1001 - at : 0);
+      for (int k = 0; k < (results ? 1001 - at : 0); k++) byte(&t, 0x7e);
+      spec_mod_t p = {.types = t.b, .types_len = t.n, .ntypes = 2, .code = "\x00\x0b",
+                      .code_len = 2};
+      m = build(&p);
+      char needle[96];
+      snprintf(needle, sizeof(needle), "type 1 has 1001 %s; the limit is 1000",
+               results ? "results" : "parameters");
+      expect_load(&m, at ? WRT_ETOOLCHAIN : WRT_ELIMIT,
+                  at ? "compiling is not allowed here" : needle, at);
+      free(m.b), free(t.b);
+    }
+    /* The types' total: () -> (), 48 types of 1,000 parameters and one of
+     * 975 parameters and 975 results weigh 50,000 (one more result: 50,001). */
+    mod_t t = {0};
+    put(&t, T_VOID, 3);
+    for (int k = 0; k < 48; k++) {
+      byte(&t, 0x60), uleb(&t, 1000);
+      for (int j = 0; j < 1000; j++) byte(&t, 0x7f);
+      uleb(&t, 0);
+    }
+    byte(&t, 0x60), uleb(&t, 975);
+    for (int j = 0; j < 975; j++) byte(&t, 0x7f);
+    uleb(&t, 975 + !at);
+    for (int j = 0; j < 975 + !at; j++) byte(&t, 0x7e);
+    spec_mod_t p = {.types = t.b, .types_len = t.n, .ntypes = 50, .code = "\x00\x0b",
+                    .code_len = 2};
+    m = build(&p);
+    expect_load(&m, at ? WRT_ETOOLCHAIN : WRT_ELIMIT,
+                at ? "compiling is not allowed here" : "more than 50000 parameters and results",
+                at);
+    free(m.b), free(t.b);
+    /* Locals, parameters included. */
+    mod_t code = {0};
+    uleb(&code, 1), uleb(&code, 50001 - at), byte(&code, 0x7e), byte(&code, 0x0b);
+    p = (spec_mod_t){.types = T_VOID, .types_len = 3, .ntypes = 1, .code = code.b,
+                     .code_len = code.n};
+    m = build(&p);
+    expect_load(&m, at ? WRT_ETOOLCHAIN : WRT_ELIMIT,
+                at ? "compiling is not allowed here" : "50001 locals (parameters included); "
+                                                       "the limit is 50000", at);
+    free(m.b), free(code.b);
+    /* A br_table's targets. */
+    code = (mod_t){0};
+    byte(&code, 0), put(&code, "\x02\x40\x41\x00\x0e", 5), uleb(&code, 65521 - at);
+    for (int k = 0; k <= 65521 - at; k++) byte(&code, 0);
+    put(&code, "\x0b\x0b", 2);
+    p.code = code.b, p.code_len = code.n;
+    m = build(&p);
+    expect_load(&m, at ? WRT_ETOOLCHAIN : WRT_ELIMIT,
+                at ? "compiling is not allowed here" : "br_table of 65521 targets; the limit "
+                                                       "is 65520", at);
+    free(m.b), free(code.b);
+    /* Passive data's bytes (they reach the C). */
+    mod_t d = {0};
+    uint32_t n = (4u << 20) + 1 - (uint32_t)at;
+    uleb(&d, 1), byte(&d, 1), uleb(&d, n);
+    for (uint32_t k = 0; k < n; k++) byte(&d, (uint8_t)k);
+    p = (spec_mod_t){.types = T_VOID, .types_len = 3, .ntypes = 1, .code = "\x00\x0b",
+                     .code_len = 2, .data = d.b, .data_len = d.n};
+    m = build(&p);
+    expect_load(&m, at ? WRT_ETOOLCHAIN : WRT_ELIMIT,
+                at ? "compiling is not allowed here" : "passive data segments of 4194305 bytes",
+                at);
+    free(m.b), free(d.b);
+  }
+}
+
+/* Counts one past the limit (the module need not be whole: the reader
+ * stops at the count): imports, exports, functions, globals, data
+ * segments, element items, a body's size. */
+Test(load, counts_over_the_readers_limits_are_refused_before_any_tool_runs, .timeout = 60) {
+  static const struct {
+    uint8_t id;
+    uint32_t count;
+    const char *entry;
+    size_t entry_len;
+    const char *needle;
+  } cases[] = {
+      {2, 100001, "\x01m\x01n\x00\x00", 6, "100001 imports; the limit is 100000"},
+      {7, 100001, "\x01x\x00\x00", 4, "100001 exports; the limit is 100000"},
+      {3, 1000001, "\x00", 1, "1000001 functions (imported and defined); the limit is 1000000"},
+      {6, 1000001, "\x7f\x00\x41\x00\x0b", 5, "1000001 globals; the limit is 1000000"},
+      {11, 100001, "\x01\x00", 2, "100001 data segments; the limit is 100000"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    mod_t m = {0}, s = {0};
+    header(&m);
+    uleb(&s, 1), put(&s, T_VOID, 3);
+    section(&m, 1, &s);
+    uleb(&s, cases[i].count);
+    for (uint32_t k = 0; k < cases[i].count; k++) put(&s, cases[i].entry, cases[i].entry_len);
+    section(&m, cases[i].id, &s);
+    expect_load(&m, WRT_ELIMIT, cases[i].needle, false);
+    free(m.b), free(s.b);
+  }
+  /* Element items: one passive segment of 1,000,001 references to
+   * function 0. */
+  mod_t el = {0};
+  uleb(&el, 1), byte(&el, 1), byte(&el, 0), uleb(&el, 1000001);
+  for (uint32_t k = 0; k < 1000001; k++) byte(&el, 0);
+  spec_mod_t p = {.types = T_VOID, .types_len = 3, .ntypes = 1, .code = "\x00\x0b",
+                  .code_len = 2, .elems = el.b, .elems_len = el.n, .table = true};
+  mod_t m = build(&p);
+  expect_load(&m, WRT_ELIMIT, "element segments of 1000001 items in all; the limit is 1000000",
+              false);
+  free(m.b), free(el.b);
+  /* A body of 7,654,322 bytes. */
+  mod_t code = {0};
+  byte(&code, 0);
+  for (uint32_t k = 0; k < 7654320; k++) byte(&code, 0x01);
+  byte(&code, 0x0b);
+  p = (spec_mod_t){.types = T_VOID, .types_len = 3, .ntypes = 1, .code = code.b,
+                   .code_len = code.n};
+  m = build(&p);
+  expect_load(&m, WRT_ELIMIT, "body of 7654322 bytes; the limit is 7654321", false);
+  free(m.b), free(code.b);
+  /* More locals than 32 bits count is malformed, not a limit. */
+  code = (mod_t){0};
+  uleb(&code, 2), uleb(&code, 0xffffffffu), byte(&code, 0x7f), uleb(&code, 0xffffffffu);
+  byte(&code, 0x7e), byte(&code, 0x0b);
+  p.code = code.b, p.code_len = code.n;
+  m = build(&p);
+  expect_load(&m, WRT_EFORMAT, "too many locals", false);
+  free(m.b), free(code.b);
 }
