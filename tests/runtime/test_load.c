@@ -732,6 +732,41 @@ Test(load, what_wasm2c_cannot_translate_is_a_format_error_before_any_tool_runs, 
   }
 }
 
+/* Every construct the walk knows (tests/runtime/wat/walk.wat: globals of
+ * each type, element segments of each encoding, passive data, bulk memory
+ * and table instructions, br_table, select with a type) gets through it
+ * and runs, on both backends. */
+Test(load, every_construct_the_walk_knows_loads_and_runs, .timeout = 60) {
+  char path[1024];
+  const char *d = getenv("WPOOL_TEST_MODULES");
+  cr_assert(d && *d, "WPOOL_TEST_MODULES is not set (meson test sets it)");
+  snprintf(path, sizeof(path), "%s/walk.wasm", d);
+  for (int b = 0; b < 2; b++) {
+    wpool_config_t c;
+    wrt_config_init(&c);
+    c.instance_count = 2;
+    c.stack_count = 0;
+    c.instance_tables = 2; /* a funcref and an externref table */
+    wrt_options_t o;
+    wrt_options_init(&o);
+    o.backend = b ? WRT_BACKEND_STOCK : WRT_BACKEND_POOL;
+    o.pool_config = &c;
+    wrt_runtime_t *rt;
+    cr_assert_eq(wrt_create(&o, &rt), 0, "%s", wrt_last_error());
+    wrt_module_t *mod;
+    cr_assert_eq(wrt_load(rt, path, &mod), 0, "%s", wrt_last_error());
+    const char *argv[] = {"g"};
+    wrt_request_t req = {.argv = argv, .argc = 1};
+    wrt_result_t res;
+    wrt_result_init(&res);
+    cr_expect_eq(wrt_run(mod, &req, &res), 0, "%s", wrt_last_error());
+    cr_expect_eq(res.trap, WRT_TRAP_NONE, "%s", wrt_trap_name(res.trap));
+    cr_expect_eq(res.exit_code, 0);
+    wrt_result_free(&res);
+    cr_expect_eq(wrt_destroy(rt), 0);
+  }
+}
+
 /* Blocks nested 100,000 deep (a valid module of 300 KB): wasm2c died of
  * SIGSEGV on them. Over the reader's limit of 10,000: WRT_ELIMIT before
  * any tool runs; at it, wasm2c translates it. */
