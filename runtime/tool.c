@@ -2,8 +2,10 @@
  * input a tenant chose: bounded in time, memory and disk, isolated from
  * the host process's descriptors and signals.
  *
- * Each tool runs in a process group of its own, forked and set up before
- * exec (posix_spawn cannot set resource limits):
+ * Each tool runs in a process group of its own, started as posix_spawn
+ * starts a process (clone with CLONE_VM | CLONE_VFORK: nothing of the
+ * host's memory copied or charged) and set up before exec, which
+ * posix_spawn cannot do for resource limits:
  *   - RLIMIT_AS, RLIMIT_CPU and RLIMIT_FSIZE as the runtime's options say
  *     (each process of the group has its own; they are inherited by the
  *     compiler's cc1, as and ld), RLIMIT_CORE 0 (a crash leaves no core
@@ -24,10 +26,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -94,53 +99,114 @@ static char **tool_env(bool tmpdir_here) {
   return env;
 }
 
-static void set_limit(int resource, uint64_t v) {
-  if (v == WRT_NO_LIMIT) return;
-  struct rlimit r;
-  if (getrlimit(resource, &r) != 0) return;
+/* What the child needs, all computed before it starts: it shares this
+ * process's memory (CLONE_VM) and makes raw system calls only. */
+typedef struct spawn {
+  const char *path;
+  char *const *argv;
+  char **env;
+  int cwd_fd, in_fd, out_fd, err_pipe;
+  pid_t parent;
+  struct rlimit limits[4]; /* RLIMIT_AS, RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_CORE */
+  bool set[4];
+} spawn_t;
+
+static const int limit_resources[4] = {RLIMIT_AS, RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_CORE};
+
+/* The limit `v` (WRT_NO_LIMIT: leave it) as this process may set it: not
+ * above the hard limit, unless privileged. CPU: the soft limit sends
+ * SIGXCPU (named in the message); the hard one, 5 s later, SIGKILL. */
+static bool limit_of(int resource, uint64_t v, struct rlimit *out) {
+  if (v == WRT_NO_LIMIT || getrlimit(resource, out) != 0) return false;
   rlim_t want = (rlim_t)v;
-  if (r.rlim_max != RLIM_INFINITY && want > r.rlim_max) want = r.rlim_max;
-  r.rlim_cur = want;
-  /* CPU: the soft limit sends SIGXCPU (named in the message); the hard
-   * one, 5 s later, SIGKILL. */
+  if (out->rlim_max != RLIM_INFINITY && want > out->rlim_max) want = out->rlim_max;
+  out->rlim_cur = want;
   rlim_t hard = resource == RLIMIT_CPU ? want + 5 : want;
-  if (r.rlim_max == RLIM_INFINITY || hard < r.rlim_max) r.rlim_max = hard;
-  setrlimit(resource, &r);
+  if (out->rlim_max == RLIM_INFINITY || hard < out->rlim_max) out->rlim_max = hard;
+  return true;
 }
 
-/* The child, between fork and exec: async-signal-safe calls only. */
-static _Noreturn void child(const char *path, char *const argv[], char **env, int cwd_fd,
-                            int in_fd, int out_fd, int err_pipe, pid_t parent,
-                            const rt_tool_limits_t *lim) {
-  setpgid(0, 0);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(127);
-  set_limit(RLIMIT_AS, lim->memory_bytes);
-  set_limit(RLIMIT_CPU, lim->cpu_seconds);
-  set_limit(RLIMIT_FSIZE, lim->file_bytes);
-  set_limit(RLIMIT_CORE, 0);
-  struct sigaction dfl = {.sa_handler = SIG_DFL};
-  sigaction(SIGPIPE, &dfl, NULL);
-  sigaction(SIGXCPU, &dfl, NULL);
-  sigaction(SIGXFSZ, &dfl, NULL);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-  int e = 0;
-  if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0) e = errno;
-  if (!e && cwd_fd >= 0 && fchdir(cwd_fd) != 0) e = errno;
-  if (!e) {
-#ifdef CLOSE_RANGE_CLOEXEC
-    syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+/* The kernel's struct sigaction, as far as the child reads and writes it
+ * (the handler first; zeros elsewhere are SIG_DFL's flags and mask on
+ * every layout). */
+typedef struct ksigaction {
+  void *handler;
+  unsigned long rest[3];
+} ksigaction_t;
+
+#if defined(__clang__)
+#define NO_SANITIZE __attribute__((no_sanitize("address", "thread", "undefined")))
 #else
-    syscall(SYS_close_range, 3u, ~0u, 4u); /* CLOSE_RANGE_CLOEXEC */
+#define NO_SANITIZE __attribute__((no_sanitize_address, no_sanitize_thread, no_sanitize_undefined))
 #endif
-    execve(path, argv, env);
+
+/* The child, between clone and exec: it runs on its own stack in this
+ * process's memory while the parent thread waits (CLONE_VFORK), so it
+ * makes raw system calls only (no libc state, no sanitizer's
+ * interceptor), resets every handled signal to its default before it
+ * unblocks signals (a handler of this process must never run in it), and
+ * reports a failure through the pipe. */
+NO_SANITIZE static int child(void *arg) {
+  const spawn_t *s = arg;
+  int e = 0;
+  syscall(SYS_setpgid, 0, 0);
+  syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (syscall(SYS_getppid) != s->parent) syscall(SYS_exit, 127);
+  for (int i = 0; i < 4; i++)
+    if (s->set[i]) syscall(SYS_prlimit64, 0, limit_resources[i], &s->limits[i], NULL);
+  ksigaction_t dfl = {0}, old;
+  for (int sig = 1; sig < 65; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    if (syscall(SYS_rt_sigaction, sig, NULL, &old, 8) != 0) continue;
+    if ((old.handler != (void *)SIG_IGN && old.handler != (void *)SIG_DFL) || sig == SIGPIPE ||
+        sig == SIGXCPU || sig == SIGXFSZ)
+      syscall(SYS_rt_sigaction, sig, &dfl, NULL, 8);
+  }
+  if (syscall(SYS_dup3, s->in_fd, 0, 0) < 0 || syscall(SYS_dup3, s->out_fd, 1, 0) < 0 ||
+      syscall(SYS_dup3, s->out_fd, 2, 0) < 0 ||
+      (s->cwd_fd >= 0 && syscall(SYS_fchdir, s->cwd_fd) != 0)) {
+    e = errno;
+  } else {
+    syscall(SYS_close_range, 3u, ~0u, 4u /* CLOSE_RANGE_CLOEXEC */);
+    uint64_t none = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+    syscall(SYS_execve, s->path, s->argv, s->env);
     e = errno;
   }
-  while (write(err_pipe, &e, sizeof(e)) < 0 && errno == EINTR) {
+  syscall(SYS_write, s->err_pipe, &e, sizeof(e));
+  syscall(SYS_exit, 127);
+  return 127;
+}
+
+/* Start the child: clone(CLONE_VM | CLONE_VFORK), as posix_spawn does, so
+ * that neither the host's address space is copied nor its memory charged
+ * again (fork failed with ENOMEM in a large host); under
+ * ThreadSanitizer, whose clone interceptor treats every clone as a fork,
+ * a fork. All signals blocked meanwhile. */
+static pid_t start(spawn_t *s, int *err) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  pid_t pid;
+#if defined(__SANITIZE_THREAD__)
+  pid = fork();
+  if (pid == 0) child(s);
+#else
+  size_t size = 64u << 10;
+  void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                     -1, 0);
+  if (stack == MAP_FAILED) {
+    pid = -1;
+  } else {
+    pid = clone(child, (uint8_t *)stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, s);
+    int e = errno;
+    munmap(stack, size); /* the child has exec'd or exited */
+    errno = e;
   }
-  _exit(127);
+#endif
+  *err = pid < 0 ? errno : 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return pid;
 }
 
 /* Wait for `pid` until `deadline` (CLOCK_MONOTONIC ns; 0: none); kill its
@@ -190,23 +256,27 @@ int rt_tool_run(char *const argv[], int cwd_fd, int out_fd, const rt_tool_limits
   *timed_out = false;
   int err = resolve(argv[0], path, sizeof(path));
   if (err) return rt_error(WRT_ETOOLCHAIN, "cannot run %s: %s", argv[0], strerror(err));
-  char **env = tool_env(cwd_fd >= 0);
-  int in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC), p[2] = {-1, -1};
-  if (!env || in_fd < 0 || pipe2(p, O_CLOEXEC) != 0) {
-    int e = env ? errno : ENOMEM;
-    free(env);
-    if (in_fd >= 0) close(in_fd);
+  spawn_t s = {.path = path, .argv = argv, .env = tool_env(cwd_fd >= 0), .cwd_fd = cwd_fd,
+               .in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC), .out_fd = out_fd,
+               .parent = getpid()};
+  const uint64_t want[4] = {lim->memory_bytes, lim->cpu_seconds, lim->file_bytes, 0};
+  for (int i = 0; i < 4; i++) s.set[i] = limit_of(limit_resources[i], want[i], &s.limits[i]);
+  int p[2] = {-1, -1};
+  if (!s.env || s.in_fd < 0 || pipe2(p, O_CLOEXEC) != 0) {
+    int e = s.env ? errno : ENOMEM;
+    free(s.env);
+    if (s.in_fd >= 0) close(s.in_fd);
     return rt_error(WRT_ESYS, "cannot run %s: %s", argv[0], strerror(e));
   }
-  pid_t parent = getpid(), pid = fork();
-  if (pid == 0) child(path, argv, env, cwd_fd, in_fd, out_fd, p[1], parent, lim);
-  int fork_errno = errno;
-  free(env);
-  close(in_fd);
+  s.err_pipe = p[1];
+  int start_errno;
+  pid_t pid = start(&s, &start_errno);
+  free(s.env);
+  close(s.in_fd);
   close(p[1]);
   if (pid < 0) {
     close(p[0]);
-    return rt_error(WRT_ESYS, "cannot run %s: fork: %s", argv[0], strerror(fork_errno));
+    return rt_error(WRT_ESYS, "cannot run %s: %s", argv[0], strerror(start_errno));
   }
   setpgid(pid, pid); /* as the child does: whichever runs first */
   int child_errno = 0;
