@@ -94,9 +94,9 @@ typedef struct wrt_options {
   const char *cc;
   /* Bounds on compiling a module (wasm2c, then the C compiler and the
    * processes it starts), which a module's bytes drive: 0 takes the
-   * default, WRT_NO_LIMIT sets none. A tool that runs into one is killed
-   * and the load fails with WRT_ELIMIT naming the option and its value.
-   * docs/runtime.md, "Loading". */
+   * default, WRT_NO_LIMIT sets none. A compile that runs into one fails
+   * with WRT_ELIMIT naming the option and its value (the time limit kills
+   * the tools' whole process group). docs/runtime.md, "Loading". */
   uint64_t compile_timeout_ms;   /* wall clock for a compile's tools together; 300,000 (5 min) */
   uint64_t compile_cpu_seconds;  /* CPU time of each tool process (RLIMIT_CPU); 300 s */
   uint64_t compile_memory_bytes; /* address space of each tool process (RLIMIT_AS); 4 GiB */
