@@ -129,6 +129,11 @@ struct wrt_module {
   uint32_t nexports;
   /* Pool backend: the pool's module, its image built from the segments. */
   wpool_module_t *pm;
+  /* Stock backend: the active data segments (offset, bytes), copied at
+   * load and written into each new memory in order (the generated code
+   * holds none of their bytes: wasm_rewrite.c). */
+  struct rt_data *data;
+  uint32_t ndata;
   atomic_uint_fast64_t running; /* requests in flight on this module */
   /* The compiled object's executable bytes (rt_code_range): a program
    * counter in [code_lo, code_hi) is the module's generated code. */
@@ -142,6 +147,9 @@ struct wrt_runtime {
   wpool_config_t cfg;
   char *cache_dir;
   char *cc;
+  /* A compile's bounds (wrt_options_t, defaults filled in; WRT_NO_LIMIT:
+   * none). */
+  uint64_t compile_timeout_ms, compile_cpu_seconds, compile_memory_bytes, compile_file_bytes;
   char *tool_tag; /* the toolchain's versions, part of the cache key (under lock) */
   bool temps_cleaned; /* the cache's dead temporaries were removed once (under lock) */
   wrt_resolve_t wasi_resolve; /* WASI's path resolver: WRT_RESOLVE_OPENAT2 or _WALK */
@@ -192,7 +200,6 @@ typedef struct rt_ctx {
   wasm_rt_memory_t *mem;   /* memory 0 once allocated */
   uint32_t ntables;        /* tables allocated so far, in index order */
   void *tables[RT_MAX_TABLES]; /* wasm_rt_funcref_table_t or wasm_rt_externref_table_t */
-  bool mem_has_image;      /* pool: memory 0 holds the module's image already */
   uint8_t *fault_lo, *fault_hi; /* stock: faults in [lo, hi) are this instance's OOB traps */
   size_t stdin_pos;
   int32_t exit_code;
@@ -334,18 +341,38 @@ int rt_object_open(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *byte
 bool rt_write_all(int fd, const void *bytes, size_t len);
 
 /* Compilation (compile.c): the rewritten copy translated, transformed and
- * compiled in `dir`, into dir/RT_COMPILED_OBJECT. And the toolchain's tag
- * (versions and flags, part of the cache key; computed once, rt->lock). */
+ * compiled in directory `dfd` (the tools' working directory), into
+ * RT_COMPILED_OBJECT there. And the toolchain's tag (versions and flags,
+ * part of the cache key; computed once, rt->lock). And reading at most
+ * `max` bytes of the regular file `name` in `dfd`, not through a link (0
+ * and the bytes, NUL-terminated; or -1). */
 #define RT_COMPILED_OBJECT "guest.so"
-int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const wasm_module_t *w,
-               const char *dir);
+int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const wasm_module_t *w, int dfd);
+int rt_read_at(int dfd, const char *name, uint64_t max, uint8_t **out, size_t *len);
 int rt_toolchain_tag(wrt_runtime_t *rt, const char **tag);
 
-/* The transform of wasm2c's output `in` into `out` (transform.c), the glue
- * appended (glue.c). Both versions are part of the cache key. */
-#define RT_TRANSFORM_VERSION "wrt-transform-2"
+/* Running a tool (tool.c): argv[0] (searched in PATH) with the working
+ * directory `cwd_fd` (-1: this process's; else TMPDIR is "." for it),
+ * stdin /dev/null, stdout and stderr to `out_fd`, in a process group of
+ * its own under these limits (WRT_NO_LIMIT: none), the group killed at
+ * `deadline_ns` (CLOCK_MONOTONIC; 0: none) and when it exits. 0 with its
+ * wait status in *status (*timed_out when the deadline killed it), or
+ * WRT_ETOOLCHAIN (it cannot run) or WRT_ESYS with the message set. */
+typedef struct rt_tool_limits {
+  uint64_t memory_bytes; /* RLIMIT_AS of each process */
+  uint64_t cpu_seconds;  /* RLIMIT_CPU of each process */
+  uint64_t file_bytes;   /* RLIMIT_FSIZE: the largest file it may write */
+  uint64_t deadline_ns;
+} rt_tool_limits_t;
+int rt_tool_run(char *const argv[], int cwd_fd, int out_fd, const rt_tool_limits_t *lim,
+                int *status, bool *timed_out);
+uint64_t rt_now_ns(void);
+
+/* The transform of wasm2c's output `in` into `out`, files in directory
+ * `dfd` (transform.c), the glue appended (glue.c). Both versions are part of the cache key. */
+#define RT_TRANSFORM_VERSION "wrt-transform-3"
 #define RT_GLUE_VERSION "wrt-glue-4"
-int rt_transform(const char *wasm_path, const wasm_module_t *w, const char *in,
+int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const char *in,
                  const char *out);
 int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w);
 /* The WASI function import `im` names (its type unchecked), or NULL. */

@@ -4,8 +4,8 @@
  *  - Memory 0 is the instance's memory 0: wasm_rt_allocate_memory binds
  *    the wasm_rt_memory_t to wpool_memory_base; the pool has already made
  *    min_pages accessible and mapped the module's copy-on-write image of
- *    its active data segments, so the generated code's data copies are
- *    skipped (compile.c's transform asks wrt_memory_has_image).
+ *    its active data segments (the generated code holds none of their
+ *    bytes: wasm_rewrite.c).
  *  - The generated instance struct lives in the instance's state
  *    (wpool_instance_state: zero at every allocation).
  *  - Table i is the pool's table i, of 24-byte elements (wasm2c's
@@ -143,7 +143,6 @@ static bool pool_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t in
   mem->pages = initial;
   mem->max_pages = max;
   mem->size = (uint32_t)((uint64_t)initial * PAGE);
-  c->mem_has_image = true;
   return true;
 }
 

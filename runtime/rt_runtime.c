@@ -69,6 +69,19 @@ int wrt_create(const wrt_options_t *opts, wrt_runtime_t **out) {
     err = rt_error(WRT_ENOMEM, "wrt_create: out of memory");
     goto fail_strings;
   }
+  rt->compile_timeout_ms = opts->compile_timeout_ms ? opts->compile_timeout_ms
+                                                    : WRT_COMPILE_TIMEOUT_MS_DEFAULT;
+  rt->compile_cpu_seconds = opts->compile_cpu_seconds ? opts->compile_cpu_seconds
+                                                      : WRT_COMPILE_CPU_SECONDS_DEFAULT;
+  rt->compile_memory_bytes = opts->compile_memory_bytes ? opts->compile_memory_bytes
+                                                        : WRT_COMPILE_MEMORY_BYTES_DEFAULT;
+  rt->compile_file_bytes = opts->compile_file_bytes ? opts->compile_file_bytes
+                                                    : WRT_COMPILE_FILE_BYTES_DEFAULT;
+  if (rt->compile_timeout_ms != WRT_NO_LIMIT && rt->compile_timeout_ms > UINT64_MAX / 1000000u) {
+    err = rt_error(WRT_EINVAL, "compile_timeout_ms (%llu) is too large; WRT_NO_LIMIT sets none",
+                   (unsigned long long)rt->compile_timeout_ms);
+    goto fail_strings;
+  }
   if (opts->pool_config)
     rt->cfg = *opts->pool_config;
   else

@@ -65,15 +65,6 @@ void wasm_rt_free_memory(wasm_rt_memory_t *mem) {
   (void)mem;
 }
 
-/* The transform of the generated code (compile.c) skips a memory's data
- * segment copies when this says the pool's image holds them already. */
-bool wrt_memory_has_image(const wasm_rt_memory_t *mem);
-bool wrt_memory_has_image(const wasm_rt_memory_t *mem) {
-  RT_HOST_CALL();
-  rt_ctx_t *c = rt_cur;
-  return c && c->mem == mem && c->mem_has_image;
-}
-
 /* Tables are allocated in index order, funcref and externref alike. */
 static void allocate_table(const char *fn, void *t, bool externref, uint32_t elements,
                            uint32_t max) {

@@ -40,7 +40,7 @@ extern "C" {
   XX(EINVAL, 1, "bad argument")                                                             \
   XX(EFORMAT, 2, "not a valid WebAssembly module for this runtime")                         \
   XX(EIMPORT, 3, "the module imports something the runtime lacks")                          \
-  XX(ELIMIT, 4, "the module does not fit the pool")                                         \
+  XX(ELIMIT, 4, "the module exceeds a limit of the pool or the runtime")                   \
   XX(ETOOLCHAIN, 5, "wasm2c or the C compiler failed")                                      \
   XX(EEXHAUSTED, 6, "every instance slot is in use")                                        \
   XX(ENOMEM, 7, "host memory or address space ran out")                                     \
@@ -48,9 +48,10 @@ extern "C" {
   XX(EBUSY, 9, "requests are running")
 
 /* The messages (wrt_last_error) say more: WRT_EFORMAT names the section
- * and byte or the construct the runtime does not handle, WRT_ELIMIT carries
- * wpool's message naming the limit and the value, WRT_ETOOLCHAIN the
- * failing tool's output, WRT_ESYS the call (file, dlopen, mmap). */
+ * and byte or the construct the runtime does not handle, WRT_ELIMIT the
+ * limit and the value (the pool's, the reader's, or a compile's bound),
+ * WRT_ETOOLCHAIN the failing tool's output, WRT_ESYS the call (file,
+ * dlopen, mmap). */
 typedef enum wrt_errno {
 #define WRT_ERRNO_ENUM_(name, number, meaning) WRT_##name = -(number),
   WRT_ERRNO_MAP(WRT_ERRNO_ENUM_)
@@ -102,9 +103,26 @@ typedef struct wrt_options {
   /* WASI's path resolver; WRT_RESOLVE_OPENAT2 where the kernel refuses
    * openat2 is WRT_EINVAL at wrt_create. */
   wrt_resolve_t resolve;
+  /* Bounds on compiling a module (wasm2c, then the C compiler and the
+   * processes it starts), which a module's bytes drive: 0 takes the
+   * default, WRT_NO_LIMIT sets none. A compile that runs into one fails
+   * with WRT_ELIMIT naming the option and its value (the time limit kills
+   * the tools' whole process group). docs/runtime.md, "Loading". */
+  uint64_t compile_timeout_ms;   /* wall clock for a compile's tools together; 300,000 (5 min) */
+  uint64_t compile_cpu_seconds;  /* CPU time of each tool process (RLIMIT_CPU); 300 s */
+  uint64_t compile_memory_bytes; /* address space of each tool process (RLIMIT_AS); 4 GiB */
+  uint64_t compile_file_bytes;   /* the largest file a tool writes (RLIMIT_FSIZE); 1 GiB */
 } wrt_options_t;
 
-/* Fill `opts` with the defaults: the pool backend, NULL for the rest. */
+/* A compile bound that is no bound (wrt_options_t.compile_*). */
+#define WRT_NO_LIMIT UINT64_MAX
+#define WRT_COMPILE_TIMEOUT_MS_DEFAULT 300000u
+#define WRT_COMPILE_CPU_SECONDS_DEFAULT 300u
+#define WRT_COMPILE_MEMORY_BYTES_DEFAULT (4ull << 30)
+#define WRT_COMPILE_FILE_BYTES_DEFAULT (1ull << 30)
+
+/* Fill `opts` with the defaults: the pool backend, NULL for the rest, 0
+ * (the defaults above) for the compile's bounds. */
 void wrt_options_init(wrt_options_t *opts);
 
 /* The pool configuration the runtime uses by default: wpool_config_init's,
@@ -140,13 +158,14 @@ wpool_t *wrt_pool(wrt_runtime_t *rt);
  * cache, keyed by the file's SHA-256 and the toolchain, and checked
  * against its manifest), dlopen it, and register it with the pool.
  * Return: 0; WRT_EFORMAT (not WebAssembly, not a regular file, or a
- * construct the runtime does not handle, e.g. a data segment at a
- * non-constant offset or a _start that is not () -> (); wasm2c's refusal
- * of an invalid module too), WRT_EIMPORT (an import other than a WASI
- * preview-1 function, or one of the wrong type; the message names it),
- * WRT_ELIMIT (the pool's limits, named with the value), WRT_EINVAL (an
- * unsafe cache directory), WRT_ETOOLCHAIN, WRT_ENOMEM, WRT_ESYS.
- * Context: any thread. */
+ * construct the runtime does not handle, e.g. v128 and SIMD, a data
+ * segment at a non-constant offset or a _start that is not () -> ();
+ * wasm2c's refusal of an invalid module too), WRT_EIMPORT (an import
+ * other than a WASI preview-1 function, or one of the wrong type; the
+ * message names it), WRT_ELIMIT (the pool's limits, the reader's, or a
+ * compile's bounds: named with the value), WRT_EINVAL (an unsafe cache
+ * directory), WRT_ETOOLCHAIN, WRT_ENOMEM, WRT_ESYS. docs/runtime.md,
+ * "Limits", lists what is refused. Context: any thread. */
 int wrt_load(wrt_runtime_t *rt, const char *wasm_path, wrt_module_t **out);
 
 /* As wrt_load, from `len` bytes in memory (for modules embedded in a

@@ -600,6 +600,26 @@ Test(tool, a_plot_that_cannot_be_written) {
   /* Writing fails after the run: the run could not complete. */
   const char *const full[] = {"run", path, "--no-progress", "--plot", "/dev/full", NULL};
   expect_status(full, 1, "wpool run: cannot write /dev/full");
+  /* A link (another user's, in a shared directory) is not followed: the
+   * file it points to stays as it was. */
+  char target[80], link[80];
+  snprintf(target, sizeof(target), "/tmp/wpool-test-target-%d", (int)getpid());
+  snprintf(link, sizeof(link), "/tmp/wpool-test-link-%d.svg", (int)getpid());
+  FILE *f = fopen(target, "w");
+  cr_assert_not_null(f);
+  fputs("precious\n", f);
+  fclose(f);
+  cr_assert_eq(symlink(target, link), 0);
+  const char *const linked[] = {"run", path, "--no-progress", "--plot", link, NULL};
+  expect_status(linked, 2, "a symbolic link");
+  char buf[32] = {0};
+  f = fopen(target, "r");
+  cr_assert_not_null(f);
+  cr_expect_gt(fread(buf, 1, sizeof(buf) - 1, f), 0);
+  fclose(f);
+  cr_expect_str_eq(buf, "precious\n");
+  unlink(link);
+  unlink(target);
   unlink(path);
 }
 
