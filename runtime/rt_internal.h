@@ -366,7 +366,6 @@ typedef struct rt_tool_limits {
 } rt_tool_limits_t;
 int rt_tool_run(char *const argv[], int cwd_fd, int out_fd, const rt_tool_limits_t *lim,
                 int *status, bool *timed_out);
-uint64_t rt_now_ns(void);
 
 /* The transform of wasm2c's output `in` into `out`, files in directory
  * `dfd` (transform.c), the glue appended (glue.c). Both versions are part of the cache key. */

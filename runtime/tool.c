@@ -45,12 +45,6 @@
 
 extern char **environ;
 
-uint64_t rt_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* `name` as a path the child can exec after changing directory: searched
  * in PATH unless it holds a '/', made absolute. 0, or an errno. */
 static int resolve(const char *name, char *out, size_t cap) {

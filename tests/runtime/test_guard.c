@@ -223,8 +223,6 @@ Test(guard, a_request_takes_a_pool_stack_and_gives_it_back) {
 /* ------------------------------------------------------------------ */
 /* Host calls                                                           */
 
-bool wrt_memory_has_image(const wasm_rt_memory_t *mem);
-
 typedef uint32_t (*any_fn)(void *, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
                            uint64_t, uint64_t, uint64_t);
 
@@ -248,7 +246,6 @@ static void call_import(void) {
   uint64_t v[2] = {0, 0};
   wrt_import_call(rt_cur, 0, v, v);
 }
-static void call_has_image(void) { wrt_memory_has_image(&a_memory); }
 static void call_is_initialized(void) { wasm_rt_is_initialized(); }
 static void call_register_tag(void) { wasm_rt_register_tag(4); }
 static void call_load_exception(void) { wasm_rt_load_exception(0, 4, "abcd"); }
@@ -276,7 +273,6 @@ static const struct {
     {"wasm_rt_grow_externref_table", call_grow_xtable},
     {"wasm_rt_free_externref_table", call_free_xtable},
     {"wrt_import_call (a host import)", call_import},
-    {"wrt_memory_has_image", call_has_image},
     {"wasm_rt_is_initialized", call_is_initialized},
     {"wasm_rt_register_tag", call_register_tag},
     {"wasm_rt_load_exception", call_load_exception},
