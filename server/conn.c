@@ -205,6 +205,18 @@ conn_t *conn_new(worker_t *w, int fd, bool reserve) {
   return c;
 }
 
+conn_state_t conn_state(const conn_t *c) {
+  if (c->closing) return CONN_CLOSING;
+  if (c->lingering) return CONN_LINGER;
+  if (c->writing) return CONN_WRITING;
+  if (c->close_after_write) return CONN_ENDING;
+  if (c->in_head && c->past_head) return CONN_TRAILER;
+  if (c->in_message && !c->in_head) return CONN_BODY;
+  if (c->in_head && (c->in_message || c->scan.bytes || c->reserve)) return CONN_HEAD;
+  if (c->in.len > c->in_off || c->out.len) return CONN_PARKED;
+  return CONN_IDLE;
+}
+
 bool conn_idle(const conn_t *c) {
   return !c->in_message && !c->writing && !c->out.len && !c->lingering && !c->close_after_write &&
          c->in.len <= c->in_off;

@@ -46,7 +46,7 @@ struct conn {
   int error_status; /* a callback's refusal: 400, 413, 431 */
   const char *error_why;
   uint64_t t0;      /* the request's first byte, ns */
-  uint64_t head_ms; /* the head's first byte (uv_now), for its deadline */
+  uint64_t head_ms; /* the head's first byte, or the last chunk (uv_now), for its deadline */
   sbuf_t in;        /* input parked while responses are unsent */
   size_t in_off;
   /* Responses. */
@@ -62,6 +62,23 @@ struct conn {
   size_t accounted;  /* buffer bytes counted in metrics->buffered */
   char peer[INET6_ADDRSTRLEN];
 };
+
+/* What a connection waits for, and so which deadline applies to it
+ * (worker.c's sweep handles every one: -Wswitch checks that none is
+ * missing). Each is a function of the connection's fields: conn_state. */
+typedef enum conn_state {
+  CONN_IDLE,    /* no request begun: idle_ms since the last read */
+  CONN_HEAD,    /* a head begun (or a reserve connection's first): head_ms from its first byte */
+  CONN_BODY,    /* a body arriving: read_ms without a byte */
+  CONN_TRAILER, /* after the last chunk: its trailer section, head_ms from the last chunk */
+  CONN_PARKED,  /* input read and parked, nothing being written: idle_ms since the last read */
+  CONN_WRITING, /* a write queued: write_ms without progress */
+  CONN_ENDING,  /* to close once written (a moment only): write_ms since the last read */
+  CONN_LINGER,  /* shut down, draining the client's bytes: LINGER_MS */
+  CONN_CLOSING, /* uv_close called: nothing left to wait for */
+} conn_state_t;
+
+conn_state_t conn_state(const conn_t *c);
 
 /* A new connection on `fd` in w's list (its parser not yet set up); NULL
  * when out of memory or libuv refuses it (fd closed). */

@@ -116,7 +116,9 @@ static const llhttp_settings_t settings = {
 /* The head's bytes (and a trailer section's): where llhttp 8 is lenient,
  * head.c is not. */
 static bool check_head(conn_t *c, const char *p, const char *end) {
-  if (p < end && !c->scan.bytes) c->head_ms = uv_now(&c->w->loop);
+  /* A head's deadline runs from its first byte; a trailer section's from
+   * the last chunk (set then). */
+  if (p < end && !c->scan.bytes && !c->past_head) c->head_ms = uv_now(&c->w->loop);
   head_verdict_t v = head_scan(&c->scan, p, (size_t)(end - p));
   if (v == HEAD_OK) return true;
   fail_with(c, v == HEAD_TOO_LARGE ? 431 : 400, head_verdict_text(v));
@@ -158,8 +160,11 @@ static void feed(conn_t *c, const char *p, const char *end) {
       c->past_head = true;
       if (!head_complete(c)) return; /* refused */
     } else if (ev == EV_LAST_CHUNK) {
+      /* The trailer section: its deadline runs from here (head_scan
+       * starts it again only at its first byte). */
       c->in_head = true;
       head_begin(&c->scan, true);
+      c->head_ms = uv_now(&c->w->loop);
     } else if (ev == EV_MESSAGE) {
       c->in_head = true;
       c->past_head = false;

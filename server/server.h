@@ -31,10 +31,11 @@ typedef struct srv_config {
    * backlog holds new connections) until one closes. */
   unsigned max_connections;
   /* Milliseconds: a request's head (request line and header fields) must
-   * be complete this long after its first byte (408 otherwise); a write
-   * that makes no progress this long closes the connection; a request
-   * whose body stops arriving this long, and a keep-alive connection idle
-   * this long, are closed. */
+   * be complete this long after its first byte, and a chunked body's
+   * trailer section this long after its last chunk (408 otherwise); a
+   * write that makes no progress this long closes the connection; a
+   * request whose body stops arriving this long, and a keep-alive
+   * connection idle this long, are closed. */
   unsigned head_ms, write_ms, read_ms, idle_ms;
   /* Called by srv_run once the workers run and the signals are caught
    * (the moment to say that the server listens); may be NULL. */

@@ -55,32 +55,46 @@ static void on_wake(uv_async_t *a) {
   }
 }
 
-/* A connection's deadlines (server.h): the head from its first byte (a
- * reserve connection's from its accept), a write's progress, a body's
- * next bytes, a keep-alive connection's next request. */
+/* A connection's deadlines (server.h): one for every state it can be in
+ * (conn.h), so that no client holds a connection for ever. */
 static void sweep_one(worker_t *w, conn_t *c, uint64_t now) {
   const srv_config_t *cfg = &w->srv->cfg;
   uint64_t quiet = now - c->last_ms;
-  if (c->writing) {
-    size_t left = c->tcp.write_queue_size;
-    if (left != c->write_left) {
-      c->write_left = left;
-      c->write_ms = now;
-    } else if (now - c->write_ms > cfg->write_ms) {
-      conn_close(c);
+  switch (conn_state(c)) {
+    case CONN_CLOSING:
+      break;
+    case CONN_LINGER:
+      if (quiet > LINGER_MS) conn_close(c);
+      break;
+    case CONN_WRITING: {
+      size_t left = c->tcp.write_queue_size;
+      if (left != c->write_left) {
+        c->write_left = left;
+        c->write_ms = now;
+      } else if (now - c->write_ms > cfg->write_ms) {
+        conn_close(c);
+      }
+      break;
     }
-    return;
-  }
-  if (c->lingering) {
-    if (quiet > LINGER_MS) conn_close(c);
-  } else if (c->in_head && (c->scan.bytes || c->reserve) && !c->close_after_write &&
-             now - c->head_ms > cfg->head_ms) {
-    refuse(c, 408, "the request's head did not arrive in time");
-    conn_flush(c);
-  } else if (c->in_message && !c->in_head && quiet > cfg->read_ms) {
-    conn_close(c);
-  } else if (conn_idle(c) && quiet > cfg->idle_ms) {
-    conn_close(c);
+    case CONN_ENDING:
+      if (quiet > cfg->write_ms) conn_close(c);
+      break;
+    case CONN_PARKED:
+    case CONN_IDLE:
+      if (quiet > cfg->idle_ms) conn_close(c);
+      break;
+    case CONN_HEAD:
+    case CONN_TRAILER:
+      if (now - c->head_ms > cfg->head_ms) {
+        refuse(c, 408,
+               c->past_head ? "the request's trailer section did not arrive in time"
+                            : "the request's head did not arrive in time");
+        conn_flush(c);
+      }
+      break;
+    case CONN_BODY:
+      if (quiet > cfg->read_ms) conn_close(c);
+      break;
   }
 }
 

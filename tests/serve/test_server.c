@@ -3,6 +3,7 @@
  * pure halves (the request's environment, the guest's output as a
  * response) called directly. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -72,6 +73,9 @@ static void *run(void *arg) {
   return NULL;
 }
 
+/* Set by a test before start(): its own settings over the defaults. */
+static void (*tune)(srv_config_t *cfg);
+
 static int start(unsigned head_ms, unsigned write_ms) {
   memset(big, 'b', sizeof(big));
   srv_config_t cfg;
@@ -79,6 +83,7 @@ static int start(unsigned head_ms, unsigned write_ms) {
   cfg.threads = 2;
   if (head_ms) cfg.head_ms = head_ms;
   if (write_ms) cfg.write_ms = write_ms;
+  if (tune) tune(&cfg);
   cr_assert_eq(srv_create(&cfg, &s), 0, "%s", srv_error());
   metrics_handler_init(&mh, s, NULL, NULL);
   cr_assert_eq(srv_route(s, "/metrics", true, &mh.h, NULL), 0);
@@ -187,6 +192,168 @@ Test(server, a_write_that_makes_no_progress_closes_the_connection) {
   cr_expect_lt(metric_now(port, "wpool_serve_buffered_bytes"), 1 << 20);
   http_close(fd);
   stop();
+}
+
+/* How a connection ended, seen from the client: what it read until the
+ * server's end (EOF or a reset) or until `seconds` passed with the
+ * connection still open. */
+typedef struct ending {
+  bool closed;
+  size_t got;
+  char first[64]; /* the first bytes read */
+} ending_t;
+
+static ending_t drain(int fd, double seconds) {
+  ending_t e = {0};
+  static char buf[1 << 16];
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double left = seconds - ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9);
+    if (left <= 0) return e;
+    long us = (long)(left * 1e6) + 1;
+    struct timeval tv = {us / 1000000, us % 1000000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n > 0) {
+      if (e.got < sizeof(e.first) - 1) {
+        size_t k = sizeof(e.first) - 1 - e.got < (size_t)n ? sizeof(e.first) - 1 - e.got : (size_t)n;
+        memcpy(e.first + e.got, buf, k);
+      }
+      e.got += (size_t)n;
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return e; /* open, quiet */
+    if (n < 0 && errno == EINTR) continue;
+    e.closed = true; /* 0: the server's end; < 0: a reset */
+    return e;
+  }
+}
+
+static uint64_t open_connections(void) {
+  uint64_t n = 0;
+  for (unsigned i = 0; i < srv_threads(s); i++)
+    n += atomic_load(&s->workers[i].metrics->connections_open);
+  return n;
+}
+
+#define CHUNKED "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+#define CL10 "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"
+
+/* Every state a connection can be in, reached by a client that then
+ * stops: each is ended by a deadline (the head's and the trailer's with
+ * a 408), whatever the parser was in the middle of. */
+static const struct walk {
+  const char *state;
+  const char *bytes; /* sent, then nothing */
+  int status;        /* the answer expected before the end (0: none) */
+  enum { PLAIN, ANSWERED, CONTINUED, UNREAD, LINGERING } how;
+} walks[] = {
+    {"a new connection, no byte", "", 0, PLAIN},
+    {"keep-alive, after a response", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 0, ANSWERED},
+    {"empty lines before a request line", "\r\n\r\n", 408, PLAIN},
+    {"in the method", "GE", 408, PLAIN},
+    {"in the target", "GET /a", 408, PLAIN},
+    {"in the version", "GET /a HTT", 408, PLAIN},
+    {"at the request line's CR", "GET /a HTTP/1.1\r", 408, PLAIN},
+    {"in a field name", "GET /a HTTP/1.1\r\nHo", 408, PLAIN},
+    {"in a field value", "GET /a HTTP/1.1\r\nHost: x", 408, PLAIN},
+    {"at the head's last CR", "GET /a HTTP/1.1\r\nHost: x\r\n\r", 408, PLAIN},
+    {"in a Content-Length body", CL10 "abc", 0, PLAIN},
+    {"before the body, 100 Continue sent",
+     "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n", 0,
+     CONTINUED},
+    {"before a chunk size", CHUNKED, 0, PLAIN},
+    {"in a chunk size", CHUNKED "5", 0, PLAIN},
+    {"in a chunk extension", CHUNKED "5;a=", 0, PLAIN},
+    {"at a chunk size's CR", CHUNKED "5\r", 0, PLAIN},
+    {"in a chunk's data", CHUNKED "5\r\nab", 0, PLAIN},
+    {"at a chunk's CR", CHUNKED "5\r\nabcde\r", 0, PLAIN},
+    {"after the last chunk", CHUNKED "5\r\nabcde\r\n0\r\n", 408, PLAIN},
+    {"after the last chunk, at once", CHUNKED "0\r\n", 408, PLAIN},
+    {"in a trailer field", CHUNKED "0\r\nX-T: 1", 408, PLAIN},
+    {"after a trailer field", CHUNKED "0\r\nX-T: 1\r\n", 408, PLAIN},
+    {"at the trailer section's last CR", CHUNKED "0\r\n\r", 408, PLAIN},
+    {"a response unread", "GET /big?8000000 HTTP/1.1\r\nHost: x\r\n\r\n", 0, UNREAD},
+    {"pipelined requests, responses unread",
+     "GET /big?8000000 HTTP/1.1\r\nHost: x\r\n\r\nGET /big?8000000 HTTP/1.1\r\nHost: "
+     "x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+     0, UNREAD},
+    {"lingering after Connection: close",
+     "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0, LINGERING},
+};
+#define NWALKS (sizeof(walks) / sizeof(walks[0]))
+
+static void tune_walk(srv_config_t *cfg) {
+  cfg->head_ms = cfg->read_ms = cfg->idle_ms = cfg->write_ms = 1000;
+  cfg->max_connections = NWALKS; /* one more: a reserve connection */
+}
+
+Test(server, every_connection_state_is_ended_by_a_deadline) {
+  tune = tune_walk;
+  int port = start(0, 0);
+  int fds[NWALKS + 1];
+  for (size_t i = 0; i < NWALKS; i++) {
+    const struct walk *k = &walks[i];
+    if (k->how == UNREAD) {
+      /* A small receive window: the kernel takes little of the response. */
+      fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+      int small = 4096;
+      setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+      struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      cr_assert_eq(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+    } else {
+      fds[i] = http_connect(port);
+    }
+    cr_assert_geq(fds[i], 0);
+    cr_assert(http_send(fds[i], k->bytes, strlen(k->bytes)), "%s", k->state);
+    if (k->how == ANSWERED || k->how == LINGERING) {
+      http_response_t r;
+      cr_assert(http_read(fds[i], &r, 10), "%s: no response", k->state);
+      http_response_free(&r);
+    }
+    if (k->how == CONTINUED) {
+      char got[64] = "";
+      ssize_t n = recv(fds[i], got, sizeof(got) - 1, 0);
+      cr_assert_gt(n, 0);
+      cr_assert_eq(strncmp(got, "HTTP/1.1 100 ", 13), 0, "%s: %s", k->state, got);
+    }
+    if (k->how == LINGERING) cr_assert(drain(fds[i], 5).closed, "no shutdown after the answer");
+  }
+  /* Past the cap: a reserve connection, given the head deadline from its
+   * accept. */
+  fds[NWALKS] = http_connect(port);
+  cr_assert_geq(fds[NWALKS], 0);
+  /* The deadlines are 1 s (the linger's 2 s), swept every 500 ms. */
+  nap_ms(4000);
+  for (size_t i = 0; i < NWALKS; i++) {
+    const struct walk *k = &walks[i];
+    if (k->how == LINGERING) {
+      /* Closed: a byte sent now is answered by a reset. */
+      http_send(fds[i], "x", 1);
+      nap_ms(100);
+    }
+    ending_t e = drain(fds[i], k->how == UNREAD ? 10 : 1);
+    cr_expect(e.closed, "%s: still open after its deadline", k->state);
+    if (k->status) {
+      char want[32];
+      snprintf(want, sizeof(want), "HTTP/1.1 %d ", k->status);
+      cr_expect_eq(strncmp(e.first, want, strlen(want)), 0, "%s: not %d but '%s'", k->state,
+                   k->status, e.first);
+    } else if (k->how != UNREAD) {
+      cr_expect_eq(e.got, 0, "%s: answered '%s'", k->state, e.first);
+    }
+  }
+  ending_t e = drain(fds[NWALKS], 1);
+  cr_expect(e.closed, "a reserve connection: still open after its deadline");
+  cr_expect_eq(strncmp(e.first, "HTTP/1.1 408 ", 13), 0, "a reserve connection: '%s'", e.first);
+  for (size_t i = 0; i <= NWALKS; i++) http_close(fds[i]);
+  nap_ms(200);
+  cr_expect_eq(open_connections(), 0, "connections left open");
+  stop();
+  tune = NULL;
 }
 
 /* The WAGI adapter's halves, in-process. */
