@@ -41,9 +41,13 @@ struct conn {
   target_t target;      /* the head's target, checked (pointers into text) */
   const header_t *host; /* its Host field, or NULL */
   sbuf_t body;
-  bool in_message;  /* a request has begun and is not complete */
-  bool continued;   /* 100 Continue sent for it */
-  int error_status; /* a callback's refusal: 400, 413, 431 */
+  bool in_message;      /* a request has begun and is not complete */
+  bool in_chunks;       /* in a chunked body, before its last chunk */
+  size_t chunk_line;    /* bytes of the chunk-size line being read */
+  size_t framing;       /* bytes of the body's chunk framing so far */
+  const char *data_end; /* the end of the last data llhttp gave (within one llhttp_execute) */
+  bool continued;       /* 100 Continue sent for it */
+  int error_status;     /* a callback's refusal: 400, 413, 431 */
   const char *error_why;
   uint64_t t0;      /* the request's first byte, ns */
   uint64_t head_ms; /* the head's first byte, or the last chunk (uv_now), for its deadline */

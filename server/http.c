@@ -34,6 +34,8 @@ static int on_message_begin(llhttp_t *p) {
   c->in_field = false;
   c->continued = false;
   c->error_status = 0;
+  c->in_chunks = false;
+  c->chunk_line = c->framing = 0;
   sbuf_reset(&c->body, SRV_KEEP);
   return 0;
 }
@@ -91,6 +93,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
   if (c->body.len + len > c->w->srv->cfg.max_body)
     return fail_with(c, 413, "the request's body is over the server's limit (--max-body)");
   if (!sbuf_put(&c->body, at, len)) return fail_with(c, 500, "out of memory");
+  c->data_end = at + len;
   return 0;
 }
 
@@ -125,6 +128,23 @@ static bool check_head(conn_t *c, const char *p, const char *end) {
   return false;
 }
 
+/* A chunked body's framing, [p, stop) having been parsed: bounded per
+ * chunk-size line (so that an extension or leading zeros cannot go on
+ * for ever: RFC 9112 7.1.1) and in all (server.h). */
+static bool check_framing(conn_t *c, const char *p, const char *stop, size_t data) {
+  c->framing += (size_t)(stop - p) - data;
+  c->chunk_line = c->data_end ? (size_t)(stop - c->data_end) : c->chunk_line + (size_t)(stop - p);
+  if (c->chunk_line > SRV_MAX_CHUNK_LINE) {
+    fail_with(c, 400, "a chunk-size line (with its extensions) is over 4 KiB");
+    return false;
+  }
+  if (c->framing > SRV_CHUNK_SLACK + 8 * (uint64_t)c->body.len) {
+    fail_with(c, 400, "a chunked body's framing is over 64 KiB plus 8 bytes a byte of data");
+    return false;
+  }
+  return true;
+}
+
 /* A refusal: answer and close, nothing after it read. */
 static void refuse_now(conn_t *c, llhttp_errno_t e) {
   if (!c->in_message) c->t0 = uv_hrtime();
@@ -142,10 +162,15 @@ static void refuse_now(conn_t *c, llhttp_errno_t e) {
  * responses are unsent past the bound. */
 static void feed(conn_t *c, const char *p, const char *end) {
   for (;;) {
+    size_t body0 = c->body.len;
+    c->data_end = NULL;
     llhttp_errno_t e = llhttp_execute(&c->parser, p, (size_t)(end - p));
     const char *stop = e == HPE_OK ? end : llhttp_get_error_pos(&c->parser);
     if (!stop || stop < p || stop > end) stop = end;
     if (c->in_head && !check_head(c, p, stop)) e = HPE_USER;
+    if (c->in_chunks && (e == HPE_OK || e == HPE_PAUSED) &&
+        !check_framing(c, p, stop, c->body.len - body0))
+      e = HPE_USER;
     p = stop;
     if (e == HPE_OK) return;
     if (e != HPE_PAUSED) {
@@ -159,9 +184,11 @@ static void feed(conn_t *c, const char *p, const char *end) {
       c->in_head = false;
       c->past_head = true;
       if (!head_complete(c)) return; /* refused */
+      c->in_chunks = (c->parser.flags & F_CHUNKED) != 0;
     } else if (ev == EV_LAST_CHUNK) {
       /* The trailer section: its deadline runs from here (head_scan
        * starts it again only at its first byte). */
+      c->in_chunks = false;
       c->in_head = true;
       head_begin(&c->scan, true);
       c->head_ms = uv_now(&c->w->loop);

@@ -46,6 +46,12 @@ typedef struct srv_config {
 #define SRV_RESERVE 8            /* connections past max_connections */
 #define SRV_MAX_HEAD (80u << 10) /* bytes of a request's head; more: 431 */
 #define SRV_MAX_FIELDS 100       /* header fields of a request; more: 431 */
+/* A chunked body's framing: a chunk-size line (the CRLF before it, the
+ * size, its extensions, its CRLF) at most SRV_MAX_CHUNK_LINE bytes, and
+ * all of a body's framing at most SRV_CHUNK_SLACK bytes plus 8 per byte
+ * of data (1-byte chunks take 5); more: 400. */
+#define SRV_MAX_CHUNK_LINE (4u << 10)
+#define SRV_CHUNK_SLACK (64u << 10)
 #define SRV_OUT_BOUND                                                      \
   (64u << 10)                /* unsent bytes past which a connection reads \
                                 and runs nothing more */

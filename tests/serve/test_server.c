@@ -51,9 +51,10 @@ static void echo_request(srv_handler_t *h, const srv_request_t *q, srv_response_
     r->body_len = q->query ? strtoul(q->query, NULL, 10) : 0;
     return;
   }
-  snprintf(answer, sizeof(answer), "%s route=%s rest=%.*s host=%.*s state=%s nheaders=%zu",
+  snprintf(answer, sizeof(answer), "%s route=%s rest=%.*s host=%.*s state=%s nheaders=%zu body=%zu",
            q->method, q->route_data ? (const char *)q->route_data : "-", (int)q->rest_len, q->rest,
-           (int)q->host_len, q->host ? q->host : "", ((sbuf_t *)q->state)->p, q->nheaders);
+           (int)q->host_len, q->host ? q->host : "", ((sbuf_t *)q->state)->p, q->nheaders,
+           q->body_len);
   r->body = answer;
   r->body_len = strlen(answer);
 }
@@ -200,7 +201,7 @@ Test(server, a_write_that_makes_no_progress_closes_the_connection) {
 typedef struct ending {
   bool closed;
   size_t got;
-  char first[64]; /* the first bytes read */
+  char first[1024]; /* the first bytes read */
 } ending_t;
 
 static ending_t drain(int fd, double seconds) {
@@ -210,7 +211,8 @@ static ending_t drain(int fd, double seconds) {
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (;;) {
     clock_gettime(CLOCK_MONOTONIC, &t);
-    double left = seconds - ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9);
+    double left =
+        seconds - ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9);
     if (left <= 0) return e;
     long us = (long)(left * 1e6) + 1;
     struct timeval tv = {us / 1000000, us % 1000000};
@@ -218,7 +220,8 @@ static ending_t drain(int fd, double seconds) {
     ssize_t n = recv(fd, buf, sizeof(buf), 0);
     if (n > 0) {
       if (e.got < sizeof(e.first) - 1) {
-        size_t k = sizeof(e.first) - 1 - e.got < (size_t)n ? sizeof(e.first) - 1 - e.got : (size_t)n;
+        size_t k =
+            sizeof(e.first) - 1 - e.got < (size_t)n ? sizeof(e.first) - 1 - e.got : (size_t)n;
         memcpy(e.first + e.got, buf, k);
       }
       e.got += (size_t)n;
@@ -280,8 +283,8 @@ static const struct walk {
      "GET /big?8000000 HTTP/1.1\r\nHost: x\r\n\r\nGET /big?8000000 HTTP/1.1\r\nHost: "
      "x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
      0, UNREAD},
-    {"lingering after Connection: close",
-     "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 0, LINGERING},
+    {"lingering after Connection: close", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+     0, LINGERING},
 };
 #define NWALKS (sizeof(walks) / sizeof(walks[0]))
 
@@ -441,4 +444,93 @@ Test(server, wagi_turns_the_guests_output_into_a_response) {
   wagi_response(out, strlen(out), &rs);
   cr_expect_eq(rs.body_len, strlen(out), "a control byte in a value: no header block");
   sbuf_free(&rs.head);
+}
+
+/* Sends the head, then `n` chunks made by `chunk` into buf (returns its
+ * length), then the last chunk and the end; the response's first bytes. */
+static ending_t chunked(int port, size_t n, size_t (*chunk)(char *buf, size_t i)) {
+  int fd = http_connect(port);
+  cr_assert_geq(fd, 0);
+  const char head[] = "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  cr_assert(http_send(fd, head, strlen(head)));
+  static char buf[1 << 20];
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++) {
+    len += chunk(buf + len, i);
+    if (len > sizeof(buf) - (64 << 10) || i + 1 == n) {
+      if (!http_send(fd, buf, len)) break; /* refused and closed */
+      len = 0;
+    }
+  }
+  http_send(fd, "0\r\n\r\n", 5);
+  ending_t e = drain(fd, 10);
+  http_close(fd);
+  return e;
+}
+
+static size_t one_byte(char *buf, size_t i) {
+  (void)i;
+  memcpy(buf, "1\r\nx\r\n", 6);
+  return 6;
+}
+
+static size_t long_extension(char *buf, size_t i) {
+  /* One chunk: its size line carries 1 MiB of extension. */
+  (void)i;
+  size_t n = sprintf(buf, "3;x=");
+  memset(buf + n, 'a', 900 << 10);
+  n += 900 << 10;
+  return n + (size_t)sprintf(buf + n, "\r\nabc\r\n");
+}
+
+static size_t extension_per_byte(char *buf, size_t i) {
+  /* Chunks of one byte, each with a 4,000-byte extension: within the
+   * line's bound, past the body's. */
+  (void)i;
+  size_t n = sprintf(buf, "1;x=");
+  memset(buf + n, 'a', 4000);
+  n += 4000;
+  return n + (size_t)sprintf(buf + n, "\r\nx\r\n");
+}
+
+static size_t leading_zeros(char *buf, size_t i) {
+  (void)i;
+  memset(buf, '0', 900 << 10);
+  return (900 << 10) + (size_t)sprintf(buf + (900 << 10), "3\r\nabc\r\n");
+}
+
+static size_t fair_extension(char *buf, size_t i) {
+  (void)i;
+  size_t n = sprintf(buf, "3;name=");
+  memset(buf + n, 'v', 3000);
+  n += 3000;
+  return n + (size_t)sprintf(buf + n, "\r\nabc\r\n");
+}
+
+Test(server, a_chunked_bodys_framing_is_bounded) {
+  int port = start(0, 0);
+  /* 20,000 chunks of one byte and a few 3,000-byte extensions: served. */
+  ending_t e = chunked(port, 20000, one_byte);
+  cr_expect_eq(strncmp(e.first, "HTTP/1.1 200 ", 13), 0, "1-byte chunks: %s", e.first);
+  cr_expect_not_null(strstr(e.first, " body=20000"), "1-byte chunks: %s", e.first);
+  e = chunked(port, 10, fair_extension);
+  cr_expect_eq(strncmp(e.first, "HTTP/1.1 200 ", 13), 0, "3,000-byte extensions: %s", e.first);
+  cr_expect_not_null(strstr(e.first, " body=30"), "3,000-byte extensions: %s", e.first);
+  /* An endless extension, endless leading zeros, extensions that dwarf
+   * the data: 400 and closed, whatever follows. */
+  static const struct {
+    const char *what;
+    size_t n;
+    size_t (*chunk)(char *, size_t);
+  } bad[] = {
+      {"a 900 KiB extension", 1, long_extension},
+      {"900 KiB of leading zeros", 1, leading_zeros},
+      {"4,000-byte extensions on 1-byte chunks", 100, extension_per_byte},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    e = chunked(port, bad[i].n, bad[i].chunk);
+    cr_expect_eq(strncmp(e.first, "HTTP/1.1 400 ", 13), 0, "%s: %s", bad[i].what, e.first);
+    cr_expect(e.closed, "%s: not closed", bad[i].what);
+  }
+  stop();
 }
