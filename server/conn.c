@@ -3,8 +3,10 @@
  * the lingering close, and the end of it (conn.h). */
 #include "conn.h"
 
+#include <linux/sockios.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -27,6 +29,13 @@ void conn_account(conn_t *c) {
 
 size_t conn_unsent(const conn_t *c) {
   return c->out.len + (c->writing ? c->tcp.write_queue_size : 0);
+}
+
+size_t conn_unacked(const conn_t *c) {
+  int fd, n = 0;
+  if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0 || ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0)
+    n = 0;
+  return c->tcp.write_queue_size + (size_t)n;
 }
 
 void conn_pause(conn_t *c) {
@@ -144,8 +153,9 @@ bool conn_push(conn_t *c) {
     conn_close(c);
     return false;
   }
-  c->write_ms = uv_now(&c->w->loop);
-  c->write_left = c->tcp.write_queue_size;
+  c->write_ms = c->write_t0 = uv_now(&c->w->loop);
+  c->write_len = c->tcp.write_queue_size;
+  c->write_left = conn_unacked(c);
   return false;
 }
 

@@ -42,6 +42,7 @@ struct conn {
   const header_t *host; /* its Host field, or NULL */
   sbuf_t body;
   bool in_message;      /* a request has begun and is not complete */
+  uint64_t body_ms;     /* its head's end (uv_now): the body's deadline counts from it */
   bool in_chunks;       /* in a chunked body, before its last chunk */
   size_t chunk_line;    /* bytes of the chunk-size line being read */
   size_t framing;       /* bytes of the body's chunk framing so far */
@@ -62,7 +63,9 @@ struct conn {
   bool reserve;      /* accepted past max_connections: reserve handlers only */
   uint64_t last_ms;  /* the last read, or the linger's start */
   uint64_t write_ms; /* the write's last progress */
-  size_t write_left; /* its bytes not yet taken by the kernel then */
+  size_t write_left; /* bytes not yet acknowledged by the client then (conn_unacked) */
+  uint64_t write_t0; /* the write's start (uv_now) */
+  size_t write_len;  /* its bytes then */
   size_t accounted;  /* buffer bytes counted in metrics->buffered */
   char peer[INET6_ADDRSTRLEN];
 };
@@ -73,10 +76,10 @@ struct conn {
 typedef enum conn_state {
   CONN_IDLE,    /* no request begun: idle_ms since the last read */
   CONN_HEAD,    /* a head begun (or a reserve connection's first): head_ms from its first byte */
-  CONN_BODY,    /* a body arriving: read_ms without a byte */
+  CONN_BODY,    /* a body arriving: read_ms without a byte, and a minimum rate */
   CONN_TRAILER, /* after the last chunk: its trailer section, head_ms from the last chunk */
   CONN_PARKED,  /* input read and parked, nothing being written: idle_ms since the last read */
-  CONN_WRITING, /* a write queued: write_ms without progress */
+  CONN_WRITING, /* a write queued: write_ms without progress, and a minimum rate */
   CONN_ENDING,  /* to close once written (a moment only): write_ms since the last read */
   CONN_LINGER,  /* shut down, draining the client's bytes: LINGER_MS */
   CONN_CLOSING, /* uv_close called: nothing left to wait for */
@@ -100,6 +103,10 @@ void conn_close(conn_t *c);
 bool conn_idle(const conn_t *c);
 /* Bytes written by the connection and not yet taken by the kernel. */
 size_t conn_unsent(const conn_t *c);
+/* Bytes written and not yet acknowledged by the client: queued in libuv
+ * and in the kernel's send queue (SIOCOUTQ). They fall while the client
+ * reads, however the kernel batches its wake-ups. */
+size_t conn_unacked(const conn_t *c);
 /* Bring metrics->buffered up to date with c's buffers. */
 void conn_account(conn_t *c);
 /* Stop reading (while a write is queued, or for good). */

@@ -183,6 +183,7 @@ static void feed(conn_t *c, const char *p, const char *end) {
     if (ev == EV_HEAD) {
       c->in_head = false;
       c->past_head = true;
+      c->body_ms = uv_now(&c->w->loop);
       if (!head_complete(c)) return; /* refused */
       c->in_chunks = (c->parser.flags & F_CHUNKED) != 0;
     } else if (ev == EV_LAST_CHUNK) {

@@ -37,6 +37,12 @@ typedef struct srv_config {
    * request whose body stops arriving this long, and a keep-alive
    * connection idle this long, are closed. */
   unsigned head_ms, write_ms, read_ms, idle_ms;
+  /* Bytes per second, 0: none. A body must arrive, and a response be
+   * taken by the kernel, at least this fast on average: a body is due
+   * read_ms after its head plus its bytes at this rate (Apache's
+   * mod_reqtimeout: body=20,MinRate=500), a write write_ms after its
+   * start plus its bytes at this rate. */
+  unsigned min_rate;
   /* Called by srv_run once the workers run and the signals are caught
    * (the moment to say that the server listens); may be NULL. */
   void (*ready)(void *arg, const srv_t *s);
@@ -58,7 +64,7 @@ typedef struct srv_config {
 #define SRV_KEEP (16u << 10) /* a buffer's capacity kept between requests */
 
 /* The defaults: one thread, 1 MiB bodies, no log, no connection cap,
- * head 30 s, write 30 s, read 30 s, idle 60 s. */
+ * head 30 s, write 30 s, read 30 s, idle 60 s, 500 bytes/s. */
 void srv_config_init(srv_config_t *cfg);
 
 int srv_create(const srv_config_t *cfg, srv_t **out);

@@ -30,7 +30,8 @@ void srv_config_init(srv_config_t *cfg) {
                         .head_ms = 30000,
                         .write_ms = 30000,
                         .read_ms = 30000,
-                        .idle_ms = 60000};
+                        .idle_ms = 60000,
+                        .min_rate = 500};
 }
 
 int srv_create(const srv_config_t *cfg, srv_t **out) {

@@ -55,6 +55,12 @@ static void on_wake(uv_async_t *a) {
   }
 }
 
+/* Past `start + grace` plus the time `bytes` take at the minimum rate? */
+static bool past(uint64_t now, uint64_t start, unsigned grace, size_t bytes, unsigned rate) {
+  uint64_t allowed = grace + (rate ? (uint64_t)bytes * 1000 / rate : 0);
+  return now - start > allowed;
+}
+
 /* A connection's deadlines (server.h): one for every state it can be in
  * (conn.h), so that no client holds a connection for ever. */
 static void sweep_one(worker_t *w, conn_t *c, uint64_t now) {
@@ -67,13 +73,15 @@ static void sweep_one(worker_t *w, conn_t *c, uint64_t now) {
       if (quiet > LINGER_MS) conn_close(c);
       break;
     case CONN_WRITING: {
-      size_t left = c->tcp.write_queue_size;
+      size_t left = conn_unacked(c);
       if (left != c->write_left) {
         c->write_left = left;
         c->write_ms = now;
       } else if (now - c->write_ms > cfg->write_ms) {
         conn_close(c);
+        break;
       }
+      if (past(now, c->write_t0, cfg->write_ms, c->write_len, cfg->min_rate)) conn_close(c);
       break;
     }
     case CONN_ENDING:
@@ -93,7 +101,8 @@ static void sweep_one(worker_t *w, conn_t *c, uint64_t now) {
       }
       break;
     case CONN_BODY:
-      if (quiet > cfg->read_ms) conn_close(c);
+      if (quiet > cfg->read_ms || past(now, c->body_ms, cfg->read_ms, c->body.len, cfg->min_rate))
+        conn_close(c);
       break;
   }
 }

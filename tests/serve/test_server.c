@@ -534,3 +534,86 @@ Test(server, a_chunked_bodys_framing_is_bounded) {
   }
   stop();
 }
+
+static void tune_rate(srv_config_t *cfg) {
+  cfg->read_ms = cfg->write_ms = 1000;
+  cfg->min_rate = 200000; /* bytes a second */
+}
+
+static double seconds_since(const struct timespec *t0) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* A connection asking for a response of `bytes`, with a receive buffer
+ * of `window` bytes. */
+static int big_reader(int port, int window, size_t bytes) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  cr_assert_geq(fd, 0);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &window, sizeof(window));
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  char get[128];
+  snprintf(get, sizeof(get), "GET /big?%zu HTTP/1.1\r\nHost: x\r\n\r\n", bytes);
+  cr_assert(http_send(fd, get, strlen(get)));
+  return fd;
+}
+
+/* Up to `cap` bytes now; false when the server has closed. */
+static bool take(int fd, size_t cap, size_t *got) {
+  static char buf[1 << 16];
+  ssize_t n = recv(fd, buf, cap, MSG_DONTWAIT);
+  if (n > 0) *got += (size_t)n;
+  return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
+Test(server, a_body_or_a_reader_slower_than_the_minimum_rate_is_closed) {
+  tune = tune_rate;
+  int port = start(0, 0);
+  /* A body dripped 100 bytes every 100 ms: never 1 s without a byte, but
+   * at 1 KB/s, far below 200 KB/s: due 1 s after its head plus its bytes
+   * at the rate. */
+  int fd = http_connect(port);
+  cr_assert_geq(fd, 0);
+  const char head[] = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n";
+  cr_assert(http_send(fd, head, strlen(head)));
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  char drop[100];
+  memset(drop, 'd', sizeof(drop));
+  bool closed = false;
+  while (!closed && seconds_since(&t0) < 8) {
+    if (!http_send(fd, drop, sizeof(drop))) break;
+    closed = drain(fd, 0.1).closed;
+  }
+  cr_expect(closed, "a body dripped below the rate is still open at 8 s");
+  http_close(fd);
+  nap_ms(600);
+  cr_assert_eq(open_connections(), 0);
+  /* Two readers, each taking a little every 20 or 80 ms, so never 1 s
+   * without progress: one of 8 MB at several hundred KB/s, above the
+   * rate, is served whole; one of 4 MB at about 50 KB/s, below it, is
+   * closed 1 s + 4 MB at 200 KB/s after its write began. */
+  const size_t mb8 = 8000000, mb4 = 4000000;
+  int fast = big_reader(port, 16384, mb8), slow = big_reader(port, 4096, mb4);
+  size_t got_fast = 0, got_slow = 0;
+  bool fast_open = true, slow_gone = false;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int tick = 0; !(slow_gone && got_fast > mb8) && seconds_since(&t0) < 60; tick++) {
+    if (fast_open && got_fast < mb8) fast_open = take(fast, 16384, &got_fast);
+    if (tick % 4 == 0 && !slow_gone) take(slow, 4096, &got_slow);
+    /* The server's own count: the slow one closed (the fast one stays). */
+    slow_gone = got_fast > mb8 && open_connections() == 1;
+    nap_ms(20);
+  }
+  cr_expect_gt(got_fast, mb8, "the reader above the rate: %s after %zu bytes",
+               fast_open ? "open" : "closed", got_fast);
+  cr_expect(slow_gone && got_slow < mb4, "the reader below the rate: %s after %zu bytes, %.1f s",
+            slow_gone ? "closed" : "open", got_slow, seconds_since(&t0));
+  http_close(fast);
+  http_close(slow);
+  stop();
+  tune = NULL;
+}
