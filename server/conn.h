@@ -34,6 +34,7 @@ struct conn {
   header_t headers[SRV_MAX_HEADERS];
   size_t nheaders;
   bool in_field;        /* within a header name (more of it may come) */
+  size_t field_len;     /* its bytes so far (a trailer field's too) */
   bool in_head;         /* in a head or a trailer section: its bytes are checked */
   bool past_head;       /* the head is complete: fields now are trailers (dropped) */
   head_scan_t scan;     /* the check of the head's bytes */

@@ -32,10 +32,54 @@ static const header_t *host_of(const conn_t *c, bool *ok) {
   return *ok ? host : NULL;
 }
 
+/* The transfer codings, all Transfer-Encoding fields' lists joined
+ * (llhttp has checked that chunked is the last): 0 when there is no such
+ * field or they are chunked alone (empty list elements aside, RFC 9110
+ * 5.6.1); 501 for another coding, which the server does not decode (RFC
+ * 9112 6.1); 400 for fields without a coding (llhttp takes an empty one
+ * as none: a proxy might not). *fields: whether there is one. */
+static int codings(const conn_t *c, bool *fields) {
+  size_t n = 0;
+  *fields = false;
+  for (size_t i = 0; i < c->nheaders; i++) {
+    const header_t *h = &c->headers[i];
+    if (!named(c, h, "transfer-encoding", 17)) continue;
+    *fields = true;
+    const char *v = c->text.p + h->value, *end = v + h->value_len;
+    while (v < end) {
+      const char *comma = memchr(v, ',', (size_t)(end - v));
+      const char *e = comma ? comma : end;
+      while (v < e && (*v == ' ' || *v == '\t')) v++;
+      const char *z = e;
+      while (z > v && (z[-1] == ' ' || z[-1] == '\t')) z--;
+      if (z > v) {
+        if (z - v != 7 || strncasecmp(v, "chunked", 7) != 0) return 501;
+        n++;
+      }
+      v = comma ? comma + 1 : end;
+    }
+  }
+  return n || !*fields ? 0 : 400;
+}
+
+/* Two fields of a name that is not a list (RFC 9110 5.3): the guest would
+ * see the first, a proxy in front perhaps the last. */
+static bool twice(const conn_t *c, const char *name, size_t len) {
+  bool seen = false;
+  for (size_t i = 0; i < c->nheaders; i++) {
+    if (!named(c, &c->headers[i], name, len)) continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
+}
+
 bool head_complete(conn_t *c) {
   llhttp_t *p = &c->parser;
   target_t t;
   bool ok = true;
+  int st = 0;
+  bool te = false;
   if (p->http_major != 1) {
     refuse(c, 505, "HTTP/1.0 and HTTP/1.1 only");
   } else if (p->method == HTTP_CONNECT || !target_parse(c->text.p, c->url_len, &t) ||
@@ -43,6 +87,15 @@ bool head_complete(conn_t *c) {
     refuse(c, 400, "malformed request target");
   } else if (c->target = t, c->host = host_of(c, &ok), !ok) {
     refuse(c, 400, "a request has exactly one valid Host field (RFC 9112 3.2)");
+  } else if ((st = codings(c, &te)) == 0 && te && p->http_minor == 0) {
+    /* RFC 9112 6.1: the framing is faulty; the connection closes. */
+    refuse(c, 400, "an HTTP/1.0 request with Transfer-Encoding (RFC 9112 6.1)");
+  } else if (st) {
+    refuse(c, st,
+           st == 501 ? "a transfer coding other than chunked (RFC 9112 6.1)"
+                     : "an empty Transfer-Encoding field");
+  } else if (twice(c, "content-type", 12)) {
+    refuse(c, 400, "two Content-Type fields");
   } else if (!(p->flags & F_CHUNKED) && (p->flags & F_CONTENT_LENGTH) &&
              p->content_length > c->w->srv->cfg.max_body) {
     refuse(c, 413, "the request's body is over the server's limit (--max-body)");

@@ -32,6 +32,7 @@ static int on_message_begin(llhttp_t *p) {
   c->url_len = 0;
   c->nheaders = 0;
   c->in_field = false;
+  c->field_len = 0;
   c->continued = false;
   c->error_status = 0;
   c->in_chunks = false;
@@ -49,6 +50,7 @@ static int on_url(llhttp_t *p, const char *at, size_t len) {
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   conn_t *c = p->data;
+  c->field_len += len;
   if (c->past_head) return 0; /* a trailer field: dropped, never in the request */
   if (!c->in_field) {
     if (c->nheaders == SRV_MAX_HEADERS) return fail_with(c, 431, "too many header fields");
@@ -62,9 +64,14 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   return 0;
 }
 
+/* A field name is a token, one character at least (RFC 9110 5.1): llhttp
+ * checks the characters, not that there is one. */
 static int on_header_field_complete(llhttp_t *p) {
-  ((conn_t *)p->data)->in_field = false;
-  return 0;
+  conn_t *c = p->data;
+  c->in_field = false;
+  bool empty = c->field_len == 0;
+  c->field_len = 0;
+  return empty ? fail_with(c, 400, "a header field with an empty name") : 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
@@ -73,6 +80,18 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   header_t *h = &c->headers[c->nheaders - 1];
   if (!sbuf_put(&c->text, at, len)) return fail_with(c, 500, "out of memory");
   h->value_len += len;
+  return 0;
+}
+
+/* Whitespace around a value is not part of it (RFC 9112 5): llhttp skips
+ * what precedes it, not what follows. */
+static int on_header_value_complete(llhttp_t *p) {
+  conn_t *c = p->data;
+  if (c->past_head) return 0;
+  header_t *h = &c->headers[c->nheaders - 1];
+  while (h->value_len && (c->text.p[h->value + h->value_len - 1] == ' ' ||
+                          c->text.p[h->value + h->value_len - 1] == '\t'))
+    h->value_len--;
   return 0;
 }
 
@@ -110,6 +129,7 @@ static const llhttp_settings_t settings = {
     .on_header_field = on_header_field,
     .on_header_field_complete = on_header_field_complete,
     .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_chunk_header = on_chunk_header,
     .on_body = on_body,

@@ -41,7 +41,7 @@ static void echo_free(srv_handler_t *h, void *state) {
   free(state);
 }
 
-static char answer[512];
+static char answer[2048];
 
 static void echo_request(srv_handler_t *h, const srv_request_t *q, srv_response_t *r) {
   (void)h;
@@ -55,6 +55,12 @@ static void echo_request(srv_handler_t *h, const srv_request_t *q, srv_response_
            q->method, q->route_data ? (const char *)q->route_data : "-", (int)q->rest_len, q->rest,
            (int)q->host_len, q->host ? q->host : "", ((sbuf_t *)q->state)->p, q->nheaders,
            q->body_len);
+  /* Each field as the handler sees it: [name]=[value] */
+  for (size_t i = 0; i < q->nheaders; i++) {
+    size_t n = strlen(answer);
+    snprintf(answer + n, sizeof(answer) - n, " [%.*s]=[%.*s]", (int)q->headers[i].name_len,
+             q->headers[i].name, (int)q->headers[i].value_len, q->headers[i].value);
+  }
   r->body = answer;
   r->body_len = strlen(answer);
 }
@@ -616,4 +622,84 @@ Test(server, a_body_or_a_reader_slower_than_the_minimum_rate_is_closed) {
   http_close(slow);
   stop();
   tune = NULL;
+}
+
+/* One exchange on a new connection: what the server sent until it closed
+ * (or 3 s passed). */
+static char *exchange(int port, const char *req) {
+  static char all[1 << 16];
+  http_exchange(port, req, strlen(req), all, sizeof(all), 3);
+  return all;
+}
+
+#define SMUGGLED "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+
+Test(server, header_fields_are_trimmed_and_framing_the_server_cannot_read_is_refused) {
+  int port = start(0, 0);
+  /* Whitespace after a value is not part of it (RFC 9112 5): Host, the
+   * handler's fields, Expect, Connection. */
+  char *r = exchange(port,
+                     "GET /a HTTP/1.1\r\nHost: x \r\nX-Role: admin \t\r\nX-Empty:  \r\n"
+                     "Connection: close\r\n\r\n");
+  cr_expect_eq(strncmp(r, "HTTP/1.1 200 ", 13), 0, "%s", r);
+  cr_expect_not_null(strstr(r, " host=x "), "%s", r);
+  cr_expect_not_null(strstr(r, "[Host]=[x] [X-Role]=[admin] [X-Empty]=[] "), "%s", r);
+  r = exchange(port,
+               "POST /a HTTP/1.1\r\nHost: x\r\nExpect: 100-continue \t\r\nContent-Length: "
+               "3\r\nConnection: close \r\n\r\n");
+  cr_expect_eq(strncmp(r, "HTTP/1.1 100 Continue\r\n\r\n", 25), 0, "%s", r);
+  /* Refused, the connection closed, nothing after them read. */
+  static const struct {
+    const char *what, *req;
+    int status;
+  } bad[] = {
+      /* An empty field name (RFC 9110 5.1: a token), in a head or a
+       * trailer section. */
+      {"an empty field name", "GET /a HTTP/1.1\r\nHost: x\r\n: injected\r\n\r\n" SMUGGLED, 400},
+      {"an empty field name after others",
+       "GET /a HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n:\r\n\r\n" SMUGGLED, 400},
+      {"an empty trailer field name",
+       "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n: "
+       "v\r\n\r\n" SMUGGLED,
+       400},
+      /* HTTP/1.0 with Transfer-Encoding (RFC 9112 6.1: faulty framing). */
+      {"HTTP/1.0 chunked",
+       "POST /a HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n" SMUGGLED,
+       400},
+      {"HTTP/1.0 chunked with Host",
+       "POST /a HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" SMUGGLED, 400},
+      /* Codings the server does not decode (RFC 9112 6.1: 501). */
+      {"gzip, chunked",
+       "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" SMUGGLED,
+       501},
+      {"gzip and chunked in two fields",
+       "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n" SMUGGLED,
+       501},
+      {"identity, chunked",
+       "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity, "
+       "chunked\r\n\r\n0\r\n\r\n" SMUGGLED,
+       501},
+      {"an empty Transfer-Encoding",
+       "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\n\r\n" SMUGGLED, 400},
+      {"two Content-Type fields",
+       "GET /a HTTP/1.1\r\nHost: x\r\nContent-Type: a\r\ncontent-type: b\r\n\r\n" SMUGGLED, 400},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    r = exchange(port, bad[i].req);
+    char want[32];
+    snprintf(want, sizeof(want), "HTTP/1.1 %d ", bad[i].status);
+    cr_expect_eq(strncmp(r, want, strlen(want)), 0, "%s: not %d but:\n%.300s", bad[i].what,
+                 bad[i].status, r);
+    cr_expect_eq(count_of(r, "HTTP/1.1 "), 1, "%s: more than one response:\n%s", bad[i].what, r);
+    cr_expect_null(strstr(r, "smuggled"), "%s: the next request ran:\n%s", bad[i].what, r);
+  }
+  /* What stays valid: empty list elements, the coding's case. */
+  r = exchange(port,
+               "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: , CHUNKED\r\nConnection: "
+               "close\r\n\r\n1\r\na\r\n0\r\n\r\n");
+  cr_expect_eq(strncmp(r, "HTTP/1.1 200 ", 13), 0, "%s", r);
+  cr_expect_not_null(strstr(r, " body=1 "), "%s", r);
+  stop();
 }
