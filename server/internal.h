@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <uv.h>
 
 #include "buf.h"
@@ -79,6 +80,8 @@ struct worker {
   uint64_t stop_ms;
   bool loop_closed;                   /* the loop ended with every handle closed */
   bool finished;                      /* the loop has ended (under lock): no more wakes */
+  time_t date_s;                      /* the second date[] names (respond.c) */
+  char date[40];                      /* "Date: ...\r\n" for responses */
   conn_t *conns;                      /* every open connection (a list) */
   char rbuf[64 << 10];                /* reads: consumed before the next one */
   void **state;                       /* each handler's per-worker state, by slot */

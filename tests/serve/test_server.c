@@ -46,6 +46,12 @@ static char answer[2048];
 static void echo_request(srv_handler_t *h, const srv_request_t *q, srv_response_t *r) {
   (void)h;
   *r = (srv_response_t){.status = 200, .head = "Content-Type: text/plain\r\n", .head_len = 26};
+  if (q->route_data && !strcmp(q->route_data, "status")) {
+    r->status = q->query ? atoi(q->query) : 200;
+    r->body = "body";
+    r->body_len = 4;
+    return;
+  }
   if (q->route_data && !strcmp(q->route_data, "big")) {
     r->body = big;
     r->body_len = q->query ? strtoul(q->query, NULL, 10) : 0;
@@ -96,6 +102,7 @@ static int start(unsigned head_ms, unsigned write_ms) {
   cr_assert_eq(srv_route(s, "/metrics", true, &mh.h, NULL), 0);
   cr_assert_eq(srv_route(s, "/a", false, &echo.h, "a"), 0);
   cr_assert_eq(srv_route(s, "/big", true, &echo.h, "big"), 0);
+  cr_assert_eq(srv_route(s, "/status", true, &echo.h, "status"), 0);
   cr_assert_eq(srv_route(s, "/", false, &echo.h, "root"), 0);
   cr_assert_lt(srv_route(s, "/a", false, &echo.h, "again"), 0, "a route twice");
   cr_assert_lt(srv_route(s, "/a/b", false, &echo.h, NULL), 0, "a prefix of two segments");
@@ -449,8 +456,34 @@ Test(server, wagi_turns_the_guests_output_into_a_response) {
   out = "Content-Type: a\r\nX-Bad: a\rb\n\n";
   wagi_response(out, strlen(out), &rs);
   cr_expect_eq(rs.body_len, strlen(out), "a control byte in a value: no header block");
+  /* What the server frames the response with, what is one hop's only
+   * (RFC 9110 7.6.1), and the server's own fields: never the guest's. */
+  static const char *const servers[] = {"Content-Length",
+                                        "Transfer-Encoding",
+                                        "Connection",
+                                        "Keep-Alive",
+                                        "Proxy-Connection",
+                                        "TE",
+                                        "Trailer",
+                                        "Upgrade",
+                                        "Server",
+                                        "Date",
+                                        "content-length",
+                                        "UPGRADE",
+                                        "date",
+                                        "Server",
+                                        "te"};
+  for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
+    char text[256];
+    snprintf(text, sizeof(text), "Content-Type: x\r\n%s: v\r\nX-Kept: 1\r\n\nbody", servers[i]);
+    wagi_response(text, strlen(text), &rs);
+    cr_expect_str_eq(rs.head.p, "Content-Type: x\r\nX-Kept: 1\r\n", "%s passed: %s", servers[i],
+                     rs.head.p);
+    cr_expect_eq(rs.body_len, 4);
+  }
   sbuf_free(&rs.head);
 }
+
 
 /* Sends the head, then `n` chunks made by `chunk` into buf (returns its
  * length), then the last chunk and the end; the response's first bytes. */
@@ -701,5 +734,52 @@ Test(server, header_fields_are_trimmed_and_framing_the_server_cannot_read_is_ref
                "close\r\n\r\n1\r\na\r\n0\r\n\r\n");
   cr_expect_eq(strncmp(r, "HTTP/1.1 200 ", 13), 0, "%s", r);
   cr_expect_not_null(strstr(r, " body=1 "), "%s", r);
+  stop();
+}
+
+Test(server, responses_without_content_carry_none_and_every_response_a_date) {
+  int port = start(0, 0);
+  static const struct {
+    int status;
+    const char *length; /* the Content-Length expected, or NULL: none */
+    const char *reason;
+  } cases[] = {{200, "4", "OK"},
+               {204, NULL, "No Content"},
+               {205, "0", "Reset Content"},
+               {304, NULL, "Not Modified"},
+               {408, "4", "Request Timeout"},
+               {418, "4", "(Unused)"},
+               {299, "4", "Unknown"}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char req[128];
+    snprintf(req, sizeof(req), "GET /status?%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+             cases[i].status);
+    char *r = exchange(port, req);
+    char line[64];
+    snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", cases[i].status, cases[i].reason);
+    cr_expect_eq(strncmp(r, line, strlen(line)), 0, "%d: %s", cases[i].status, r);
+    char *end = strstr(r, "\r\n\r\n");
+    cr_assert_not_null(end, "%s", r);
+    cr_expect_str_eq(end + 4, cases[i].length && strcmp(cases[i].length, "0") ? "body" : "",
+                     "%d: content %s", cases[i].status, end + 4);
+    char cl[64];
+    snprintf(cl, sizeof(cl), "\r\nContent-Length: %s\r\n", cases[i].length ? cases[i].length : "");
+    if (cases[i].length)
+      cr_expect_not_null(strstr(r, cl), "%d: %s", cases[i].status, r);
+    else
+      cr_expect_null(strstr(r, "Content-Length"), "%d: %s", cases[i].status, r);
+    cr_expect_eq(count_of(r, "\r\nDate: "), 1, "%d: %s", cases[i].status, r);
+    cr_expect_eq(count_of(r, "\r\nServer: "), 1, "%d: %s", cases[i].status, r);
+  }
+  /* A Date as RFC 9110 5.6.7 has it (IMF-fixdate), now. */
+  char *r = exchange(port, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const char *d = strstr(r, "\r\nDate: ");
+  cr_assert_not_null(d, "%s", r);
+  struct tm tm = {0};
+  const char *rest = strptime(d + 8, "%a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+  cr_assert_not_null(rest, "%s", d);
+  cr_expect_eq(rest - (d + 8), 31, "%s", d);
+  time_t t = timegm(&tm), now = time(NULL);
+  cr_expect(t <= now && now - t < 5, "Date %s is not now", d);
   stop();
 }
