@@ -33,13 +33,16 @@ static const header_t *host_of(const conn_t *c, bool *ok) {
 }
 
 /* The transfer codings, all Transfer-Encoding fields' lists joined
- * (llhttp has checked that chunked is the last): 0 when there is no such
- * field or they are chunked alone (empty list elements aside, RFC 9110
- * 5.6.1); 501 for another coding, which the server does not decode (RFC
- * 9112 6.1); 400 for fields without a coding (llhttp takes an empty one
- * as none: a proxy might not). *fields: whether there is one. */
+ * (empty list elements skipped, RFC 9110 5.6.1): 0 when there is no such
+ * field or the codings are chunked alone; 400 when chunked is not the
+ * last or comes twice (RFC 9112 6.3, 7: the body's length cannot be
+ * known), or there is no coding at all (llhttp takes an empty field as
+ * none: a proxy might not); 501 for another coding before chunked, which
+ * the server does not decode (RFC 9112 6.1). *fields: whether there is
+ * such a field. */
 static int codings(const conn_t *c, bool *fields) {
-  size_t n = 0;
+  size_t chunked = 0;
+  bool other = false, last_chunked = false;
   *fields = false;
   for (size_t i = 0; i < c->nheaders; i++) {
     const header_t *h = &c->headers[i];
@@ -53,13 +56,16 @@ static int codings(const conn_t *c, bool *fields) {
       const char *z = e;
       while (z > v && (z[-1] == ' ' || z[-1] == '\t')) z--;
       if (z > v) {
-        if (z - v != 7 || strncasecmp(v, "chunked", 7) != 0) return 501;
-        n++;
+        last_chunked = z - v == 7 && strncasecmp(v, "chunked", 7) == 0;
+        chunked += last_chunked;
+        other = other || !last_chunked;
       }
       v = comma ? comma + 1 : end;
     }
   }
-  return n || !*fields ? 0 : 400;
+  if (!*fields) return 0;
+  if (!last_chunked || chunked > 1) return 400;
+  return other ? 501 : 0;
 }
 
 /* Two fields of a name that is not a list (RFC 9110 5.3): the guest would
@@ -93,7 +99,7 @@ bool head_complete(conn_t *c) {
   } else if (st) {
     refuse(c, st,
            st == 501 ? "a transfer coding other than chunked (RFC 9112 6.1)"
-                     : "an empty Transfer-Encoding field");
+                     : "Transfer-Encoding does not end with chunked, once (RFC 9112 6.3)");
   } else if (twice(c, "content-type", 12)) {
     refuse(c, 400, "two Content-Type fields");
   } else if (!(p->flags & F_CHUNKED) && (p->flags & F_CONTENT_LENGTH) &&

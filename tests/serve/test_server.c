@@ -484,7 +484,6 @@ Test(server, wagi_turns_the_guests_output_into_a_response) {
   sbuf_free(&rs.head);
 }
 
-
 /* Sends the head, then `n` chunks made by `chunk` into buf (returns its
  * length), then the last chunk and the end; the response's first bytes. */
 static ending_t chunked(int port, size_t n, size_t (*chunk)(char *buf, size_t i)) {
@@ -716,6 +715,16 @@ Test(server, header_fields_are_trimmed_and_framing_the_server_cannot_read_is_ref
        501},
       {"an empty Transfer-Encoding",
        "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \r\n\r\n" SMUGGLED, 400},
+      {"gzip alone", "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc" SMUGGLED,
+       400},
+      {"chunked, then gzip in a second field",
+       "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+       "gzip\r\n\r\n0\r\n\r\n" SMUGGLED,
+       400},
+      {"chunked in two fields",
+       "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n" SMUGGLED,
+       400},
       {"two Content-Type fields",
        "GET /a HTTP/1.1\r\nHost: x\r\nContent-Type: a\r\ncontent-type: b\r\n\r\n" SMUGGLED, 400},
   };
