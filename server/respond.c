@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "metrics.h"
 #include "status.h"
 
@@ -12,6 +13,13 @@ static const char *method_of(const conn_t *c) {
   return llhttp_method_name((llhttp_method_t)c->parser.method);
 }
 
+/* A path longer than this is cut in the log, its end written "#+N" (N
+ * the bytes cut; '#' is never in a path): the line stays within
+ * LOG_LINE_MAX whatever the client sent. */
+#define LOG_PATH_MAX 4000
+
+/* "METHOD PATH STATUS MICROSECONDS\n": the path without its query, as
+ * sent (target.c lets no space or control byte into it). */
 static void log_line(conn_t *c, int status, uint64_t us) {
   worker_t *w = c->w;
   sbuf_t *l = &w->scratch;
@@ -20,14 +28,14 @@ static void log_line(conn_t *c, int status, uint64_t us) {
   const char *q = c->url_len && c->text.p ? memchr(c->text.p, '?', c->url_len) : NULL;
   if (q) path_len = (size_t)(q - c->text.p);
   sbuf_printf(l, "%s ", c->url_len && c->text.p ? method_of(c) : "-");
-  if (path_len && c->text.p)
-    sbuf_put(l, c->text.p, path_len);
-  else
+  if (path_len && c->text.p) {
+    sbuf_put(l, c->text.p, path_len < LOG_PATH_MAX ? path_len : LOG_PATH_MAX);
+    if (path_len > LOG_PATH_MAX) sbuf_printf(l, "#+%zu", path_len - LOG_PATH_MAX);
+  } else {
     sbuf_puts(l, "-");
-  sbuf_printf(l, " %d %llu\n", status, (unsigned long long)us);
-  if (l->p && write(STDOUT_FILENO, l->p, l->len) < 0) {
-    /* A log that cannot be written does not stop the server. */
   }
+  sbuf_printf(l, " %d %llu\n", status, (unsigned long long)us);
+  if (l->p) log_write(STDOUT_FILENO, l->p, l->len);
 }
 
 /* "Date: <IMF-fixdate>\r\n" (RFC 9110 6.6.1: an origin server with a

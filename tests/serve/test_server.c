@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "log.h"
 #include "metrics.h"
 #include "server.h"
 #include "wagi.h"
@@ -791,4 +792,181 @@ Test(server, responses_without_content_carry_none_and_every_response_a_date) {
   time_t t = timegm(&tm), now = time(NULL);
   cr_expect(t <= now && now - t < 5, "Date %s is not now", d);
   stop();
+}
+
+/* The log's halves in-process: a guest's stderr as lines (wagi.c), and
+ * the writes of whole lines (log.c). */
+
+/* Lines made by wagi_log_lines back into the guest's bytes: the prefixes
+ * off, continuations joined, escapes undone. */
+static size_t unlog(const char *route, const char *lines, size_t n, char *out) {
+  char prefix[64], cont[64];
+  snprintf(prefix, sizeof(prefix), "/%s: ", route);
+  snprintf(cont, sizeof(cont), "/%s:+ ", route);
+  size_t o = 0;
+  for (const char *l = lines, *end = lines + n; l < end;) {
+    const char *e = memchr(l, '\n', (size_t)(end - l));
+    cr_assert_not_null(e);
+    if (!strncmp(l, cont, strlen(cont))) {
+      cr_assert_gt(o, 0);
+      o--; /* the line before goes on: its newline was not the guest's */
+      l += strlen(cont);
+    } else {
+      cr_assert_eq(strncmp(l, prefix, strlen(prefix)), 0, "%.40s", l);
+      l += strlen(prefix);
+    }
+    for (; l < e; l++) {
+      if (*l != '\\') {
+        out[o++] = *l;
+      } else if (l[1] == '\\') {
+        out[o++] = '\\';
+        l++;
+      } else {
+        cr_assert_eq(l[1], 'x');
+        unsigned v;
+        cr_assert_eq(sscanf(l + 2, "%2x", &v), 1);
+        out[o++] = (char)v;
+        l += 3;
+      }
+    }
+    out[o++] = '\n';
+    l = e + 1;
+  }
+  return o;
+}
+
+static void check_lines(const char *route, const sbuf_t *out) {
+  for (const char *l = out->p, *end = out->p + out->len; l < end;) {
+    const char *e = memchr(l, '\n', (size_t)(end - l));
+    cr_assert_not_null(e, "the log ends in the middle of a line");
+    cr_expect_leq(e + 1 - l, LOG_LINE_MAX, "a line of %td bytes", e + 1 - l);
+    cr_expect_eq(l[0], '/', "%.40s", l);
+    cr_expect_eq(strncmp(l + 1, route, strlen(route)), 0, "%.40s", l);
+    for (const char *c = l; c < e; c++)
+      cr_assert(*c == '\t' || ((unsigned char)*c >= 0x20 && *c != 0x7f), "byte %02x in a line",
+                (unsigned char)*c);
+    l = e + 1;
+  }
+}
+
+Test(server, a_guests_stderr_becomes_bounded_lines_each_carrying_its_route) {
+  sbuf_t out = {0};
+  static char in[300000], back[400000];
+  /* Long lines, escapes, a missing last newline: every byte comes back. */
+  size_t n = 0;
+  memset(in, 'a', 10000);
+  n = 10000;
+  n += (size_t)sprintf(in + n, "\x01\\\n\nshort\n");
+  for (int i = 0; i < 3000; i++) in[n++] = 0x1b;
+  in[n++] = 'z';
+  wagi_log_lines(&out, "route", in, n);
+  check_lines("route", &out);
+  cr_expect_null(strstr(out.p, "not logged"), "%s", out.p);
+  size_t m = unlog("route", out.p, out.len, back);
+  cr_expect_eq(m, n + 1);
+  cr_expect_eq(memcmp(back, in, n), 0, "the guest's bytes changed");
+  /* Anything at all, far more than the bound: at most WAGI_LOG_MAX bytes
+   * of lines, then one saying how many bytes were left out; what was
+   * logged is the guest's first bytes. Newlines alone (each a line of its
+   * own) and control bytes alone (each 4 bytes) too. */
+  for (int kind = 0; kind < 3; kind++) {
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < sizeof(in); i++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      in[i] = kind == 0 ? (char)x : kind == 1 ? '\n' : (char)(x % 32 == 10 ? 11 : x % 32);
+    }
+    wagi_log_lines(&out, "r", in, sizeof(in));
+    const char *last = out.p + out.len - 1;
+    while (last > out.p && last[-1] != '\n') last--;
+    size_t left = 0;
+    cr_assert_eq(sscanf(last, "/r: [%zu bytes of stderr not logged]\n", &left), 1, "%s", last);
+    cr_expect_leq((size_t)(last - out.p), WAGI_LOG_MAX, "kind %d: %td bytes of lines", kind,
+                  last - out.p);
+    check_lines("r", &out);
+    size_t logged = sizeof(in) - left;
+    m = unlog("r", out.p, (size_t)(last - out.p), back);
+    cr_expect(m == logged || m == logged + 1, "kind %d: %zu bytes back for %zu logged", kind, m,
+              logged);
+    cr_expect_eq(memcmp(back, in, logged), 0, "kind %d: the logged bytes differ", kind);
+  }
+  sbuf_free(&out);
+}
+
+/* Writers of whole lines into one pipe, read slowly. */
+static bool memspn_a(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] != 'a') return false;
+  return true;
+}
+
+typedef struct writer {
+  int fd;
+  const char *lines;
+  size_t len;
+} writer_t;
+
+static void *write_lines(void *arg) {
+  writer_t *wr = arg;
+  for (int i = 0; i < 100; i++) log_write(wr->fd, wr->lines, wr->len);
+  return NULL;
+}
+
+Test(server, log_writes_never_interleave_lines) {
+  int p[2];
+  cr_assert_eq(pipe(p), 0);
+  /* A: lines of 4,000 and 4,095 bytes and one of 10,000 (cut to 4,095 and
+   * its newline); B: short lines. */
+  static char a[30000], b[4000];
+  size_t na = 0;
+  for (int i = 0; i < 3; i++) {
+    memset(a + na, 'a', 3999);
+    na += 3999;
+    a[na++] = '\n';
+  }
+  memset(a + na, 'a', 4095);
+  na += 4095;
+  a[na++] = '\n';
+  memset(a + na, 'a', 10000);
+  na += 10000;
+  a[na++] = '\n';
+  size_t nb = 0;
+  while (nb + 10 < sizeof(b)) nb += (size_t)sprintf(b + nb, "b-line\n");
+  writer_t wa = {p[1], a, na}, wb = {p[1], b, nb};
+  pthread_t ta, tb;
+  pthread_create(&ta, NULL, write_lines, &wa);
+  pthread_create(&tb, NULL, write_lines, &wb);
+  static char got[8 << 20];
+  size_t len = 0;
+  bool joined = false;
+  for (;;) {
+    ssize_t k = read(p[0], got + len, 4096);
+    cr_assert_gt(k, 0);
+    len += (size_t)k;
+    struct timespec ts = {0, 100000}; /* a reader slower than the writers */
+    nanosleep(&ts, NULL);
+    if (!joined && len >= 100 * (3 * 4000 + 4096 + 4096 + nb)) {
+      pthread_join(ta, NULL);
+      pthread_join(tb, NULL);
+      joined = true;
+      break;
+    }
+  }
+  close(p[0]);
+  close(p[1]);
+  int bad = 0, as = 0, bs = 0;
+  for (char *l = got, *e; l < got + len; l = e + 1) {
+    e = memchr(l, '\n', (size_t)(got + len - l));
+    cr_assert_not_null(e);
+    size_t k = (size_t)(e - l);
+    bool all_a = k && memspn_a(l, k);
+    if (all_a && (k == 3999 || k == 4095))
+      as++;
+    else if (k == 6 && !memcmp(l, "b-line", 6))
+      bs++;
+    else
+      bad++;
+  }
+  cr_expect_eq(bad, 0, "%d lines mixed", bad);
+  cr_expect_eq(as, 100 * 5);
+  cr_expect_eq(bs, 100 * (int)(nb / 7));
 }
