@@ -71,7 +71,8 @@ void wagi_log_lines(sbuf_t *out, const char *route, const char *err, size_t n) {
     sbuf_put(out, e, k);
   }
   if (!bol) sbuf_put(out, "\n", 1);
-  if (i < n) sbuf_printf(out, "/%s: [%zu bytes of stderr not logged]\n", route, n - i);
+  /* The server's line: "/ROUTE:! ", which no line of the guest's starts with. */
+  if (i < n) sbuf_printf(out, "/%s:! %zu bytes of stderr not logged\n", route, n - i);
 }
 
 /* The guest's standard error on the server's, as log lines. */

@@ -89,8 +89,8 @@ bool percent_decode(const char *s, size_t n, sbuf_t *out);
  * written \xHH and a backslash doubled, so that a tenant can neither forge a
  * line of the server's or another tenant's nor send a terminal escape; a
  * line longer than LOG_LINE_MAX (log.h) goes on in lines "/ROUTE:+ TEXT";
- * at most WAGI_LOG_MAX bytes, then "/ROUTE: [N bytes of stderr not
- * logged]". */
+ * at most WAGI_LOG_MAX bytes, then "/ROUTE:! N bytes of stderr not
+ * logged" (a prefix none of the guest's lines has). */
 void wagi_log_lines(sbuf_t *out, const char *route, const char *err, size_t n);
 
 /* The modules of `path`: one module (*single: served at "/"), or each
