@@ -20,11 +20,35 @@ static size_t held(const conn_t *c) {
   return c->text.cap + c->body.cap + c->in.cap + c->out.cap + c->wbuf.cap;
 }
 
+/* Past its share of max_buffered a worker stops reading on every
+ * connection (reserve ones aside: /metrics); the sweep (worker.c) starts
+ * them again once it is back under seven eighths of its share. */
+static void budget_check(worker_t *w) {
+  size_t budget = w->srv->budget;
+  uint64_t now = atomic_load_explicit(&w->metrics->buffered, memory_order_relaxed);
+  if (!budget) return;
+  if (w->over) {
+    if (now <= budget - budget / 8) w->over = false;
+    return;
+  }
+  if (now <= budget) return;
+  w->over = true;
+  metrics_add(&w->metrics->over_budget, 1);
+  for (conn_t *k = w->conns; k; k = k->next) {
+    if (!k->reading || k->reserve || k->lingering) continue;
+    conn_pause(k);
+    k->starved = true;
+  }
+}
+
+bool conn_over_budget(const conn_t *c) { return c->w->over && !c->reserve; }
+
 void conn_account(conn_t *c) {
   size_t now = held(c);
   if (now != c->accounted)
     metrics_add(&c->w->metrics->buffered, (int64_t)now - (int64_t)c->accounted);
   c->accounted = now;
+  budget_check(c->w);
 }
 
 size_t conn_unsent(const conn_t *c) {
@@ -167,11 +191,15 @@ void conn_flush(conn_t *c) {
   }
   if (c->close_after_write) {
     linger(c);
+  } else if (conn_over_budget(c) && (c->in.len > c->in_off || !c->reading)) {
+    c->starved = true; /* the sweep starts it again */
   } else if (c->in.len > c->in_off) {
+    c->starved = false;
     c->on_resume(c); /* requests read before and parked: on with them */
   } else if (c->w->stopping && !c->in_message) {
     conn_close(c);
   } else if (!c->reading) {
+    c->starved = false;
     if (uv_read_start((uv_stream_t *)&c->tcp, alloc_read, c->on_read) != 0)
       conn_close(c);
     else

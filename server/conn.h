@@ -62,6 +62,7 @@ struct conn {
   uv_shutdown_t sreq;
   bool reading, writing, close_after_write, lingering, closing;
   bool reserve;      /* accepted past max_connections: reserve handlers only */
+  bool starved;      /* waiting for its worker to be back under its budget */
   uint64_t last_ms;  /* the last read, or the linger's start */
   uint64_t write_ms; /* the write's last progress */
   size_t write_left; /* bytes not yet acknowledged by the client then (conn_unacked) */
@@ -112,5 +113,8 @@ size_t conn_unacked(const conn_t *c);
 void conn_account(conn_t *c);
 /* Stop reading (while a write is queued, or for good). */
 void conn_pause(conn_t *c);
+/* The worker is past its share of max_buffered: read nothing more, run
+ * no request of a connection with a response unsent (http.c). */
+bool conn_over_budget(const conn_t *c);
 
 #endif

@@ -219,7 +219,9 @@ static void feed(conn_t *c, const char *p, const char *end) {
       head_begin(&c->scan, false);
       dispatch(c);
       if (c->close_after_write || c->closing) return;
-      if (conn_unsent(c) > SRV_OUT_BOUND && !conn_push(c)) {
+      /* Past the budget, nothing more runs while anything is unsent. */
+      conn_account(c);
+      if (conn_unsent(c) > (conn_over_budget(c) ? 0 : SRV_OUT_BOUND) && !conn_push(c)) {
         /* Park what follows until the responses are written. */
         if (p < end && !sbuf_put(&c->in, p, (size_t)(end - p))) conn_close(c);
         return;

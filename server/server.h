@@ -43,6 +43,13 @@ typedef struct srv_config {
    * mod_reqtimeout: body=20,MinRate=500), a write write_ms after its
    * start plus its bytes at this rate. */
   unsigned min_rate;
+  /* Bytes the connections' buffers may hold in all (requests, parked
+   * input, responses), split evenly among the workers; 0: no bound. Past
+   * its share a worker reads nothing more and runs no request of a
+   * connection with a response unsent (reserve connections aside) until
+   * writes and deadlines bring it back under seven eighths of it; it
+   * overshoots by at most one response and one read. */
+  size_t max_buffered;
   /* Called by srv_run once the workers run and the signals are caught
    * (the moment to say that the server listens); may be NULL. */
   void (*ready)(void *arg, const srv_t *s);
@@ -64,7 +71,9 @@ typedef struct srv_config {
 #define SRV_KEEP (16u << 10) /* a buffer's capacity kept between requests */
 
 /* The defaults: one thread, 1 MiB bodies, no log, no connection cap,
- * head 30 s, write 30 s, read 30 s, idle 60 s, 500 bytes/s. */
+ * head 30 s, write 30 s, read 30 s, idle 60 s, 500 bytes/s, buffers up to
+ * a quarter of the memory the process may use (the machine's, or its
+ * cgroup's memory.max when lower). */
 void srv_config_init(srv_config_t *cfg);
 
 int srv_create(const srv_config_t *cfg, srv_t **out);
@@ -85,6 +94,8 @@ unsigned srv_threads(const srv_t *s);
 int srv_run(srv_t *s);
 /* From any thread: as SIGTERM (a second call as a second SIGTERM). */
 void srv_stop(srv_t *s);
+/* Bytes the connections' buffers hold now (any thread). */
+uint64_t srv_buffered_bytes(const srv_t *s);
 /* Responses sent, every status counted. */
 uint64_t srv_requests_answered(const srv_t *s);
 void srv_destroy(srv_t *s);

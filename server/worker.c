@@ -114,6 +114,8 @@ static void on_sweep(uv_timer_t *t) {
     next = c->next;
     if (w->stopping && now - w->stop_ms > DRAIN_MS)
       conn_close(c);
+    else if (c->starved && !w->over)
+      conn_flush(c); /* back under the budget (conn.c) */
     else
       sweep_one(w, c, now);
   }

@@ -970,3 +970,72 @@ Test(server, log_writes_never_interleave_lines) {
   cr_expect_eq(as, 100 * 5);
   cr_expect_eq(bs, 100 * (int)(nb / 7));
 }
+
+/* A client reading its two responses of 8 MB. */
+typedef struct budget_client {
+  int fd, whole;
+} budget_client_t;
+
+static void *read_two(void *arg) {
+  budget_client_t *b = arg;
+  for (int k = 0; k < 2; k++) {
+    http_response_t r;
+    if (!http_read(b->fd, &r, 60)) break;
+    b->whole += r.status == 200 && r.body_len == 8000000;
+    http_response_free(&r);
+  }
+  return NULL;
+}
+
+static void tune_budget(srv_config_t *cfg) {
+  cfg->max_buffered = 16 << 20; /* 8 MiB a worker */
+  cfg->write_ms = cfg->idle_ms = 120000;
+  cfg->min_rate = 0;
+}
+
+Test(server, the_connections_buffers_stay_within_the_budget) {
+  tune = tune_budget;
+  int port = start(0, 0);
+  /* 16 clients each pipeline two requests for 8 MB and read nothing: 256
+   * MB of responses. Past its 8 MiB a worker reads and runs nothing more
+   * but the response it is making: at most the budget plus a response
+   * and a read a worker. */
+  enum { CLIENTS = 16, EACH = 2 };
+  const size_t bytes = 8000000;
+  int fds[CLIENTS];
+  for (int i = 0; i < CLIENTS; i++) {
+    fds[i] = big_reader(port, 4096, bytes);
+    char get[128];
+    snprintf(get, sizeof(get), "GET /big?%zu HTTP/1.1\r\nHost: x\r\n\r\n", bytes);
+    cr_assert(http_send(fds[i], get, strlen(get)));
+  }
+  uint64_t most = 0;
+  for (int t = 0; t < 60; t++) {
+    uint64_t now = srv_buffered_bytes(s);
+    if (now > most) most = now;
+    nap_ms(50);
+  }
+  const uint64_t bound = (16 << 20) + 2 * (bytes + (1 << 20));
+  cr_expect_leq(most, bound, "%llu bytes buffered, over %llu", (unsigned long long)most,
+                (unsigned long long)bound);
+  cr_expect_gt(most, 8 << 20, "the responses never filled the budget: %llu",
+               (unsigned long long)most);
+  /* The clients read now: every response arrives whole, the paused
+   * connections started again as the others' responses go. */
+  budget_client_t b[CLIENTS];
+  pthread_t t[CLIENTS];
+  for (int i = 0; i < CLIENTS; i++) {
+    b[i] = (budget_client_t){.fd = fds[i]};
+    pthread_create(&t[i], NULL, read_two, &b[i]);
+  }
+  for (int i = 0; i < CLIENTS; i++) {
+    pthread_join(t[i], NULL);
+    cr_expect_eq(b[i].whole, EACH, "client %d: %d responses whole", i, b[i].whole);
+    http_close(fds[i]);
+  }
+  nap_ms(600);
+  cr_expect_lt(srv_buffered_bytes(s), 1 << 20, "%llu bytes left",
+               (unsigned long long)srv_buffered_bytes(s));
+  stop();
+  tune = NULL;
+}

@@ -23,7 +23,7 @@
 static const char usage[] =
     "usage: wpool serve [--listen ADDR:PORT] [--threads N] [--runtime pool|stock]\n"
     "                   [--config KEY=VALUE]... [--max-body SIZE] [--max-connections N]\n"
-    "                   [--log]\n"
+    "                   [--max-buffered SIZE] [--log]\n"
     "                   MODULE.wasm | DIRECTORY\n";
 
 #define MAX_THREADS 256
@@ -62,7 +62,8 @@ typedef struct opts {
   const char *listen, *target;
   struct sockaddr_storage addr;
   char host[64];
-  uint64_t threads, max_body, max_connections;
+  uint64_t threads, max_body, max_connections, max_buffered;
+  bool max_buffered_set;
   bool log;
   wrt_backend_t backend;
   wpool_config_t cfg;
@@ -107,6 +108,12 @@ static int parse_args(opts_t *o, int argc, char **argv) {
       if (!next || !parse_count(next, 1u << 30, &o->max_connections) || !o->max_connections)
         return fail(TOOL_BAD_INPUT, "--max-connections needs a number from 1, not %s%s",
                     next ? next : "nothing", "");
+      i++;
+    } else if (!strcmp(a, "--max-buffered")) {
+      if (!next || !parse_size(next, &o->max_buffered) || o->max_buffered < (1u << 20))
+        return fail(TOOL_BAD_INPUT, "--max-buffered needs a size of 1MiB or more, not %s%s",
+                    next ? next : "nothing", "");
+      o->max_buffered_set = true;
       i++;
     } else if (!strcmp(a, "--log")) {
       o->log = true;
@@ -193,6 +200,7 @@ static int serve(app_t *a) {
                                                                : cores);
   sc.max_body = a->o.max_body;
   sc.max_connections = connection_cap(&a->o, sc.threads);
+  if (a->o.max_buffered_set) sc.max_buffered = (size_t)a->o.max_buffered;
   if (!sc.max_connections) return TOOL_BAD_INPUT;
   sc.log = a->o.log;
   sc.ready = on_ready;
