@@ -183,7 +183,7 @@ static void refuse_now(conn_t *c, llhttp_errno_t e) {
 static void feed(conn_t *c, const char *p, const char *end) {
   for (;;) {
     size_t body0 = c->body.len;
-    c->data_end = NULL;
+    if (c->in_chunks) c->data_end = NULL;
     llhttp_errno_t e = llhttp_execute(&c->parser, p, (size_t)(end - p));
     const char *stop = e == HPE_OK ? end : llhttp_get_error_pos(&c->parser);
     if (!stop || stop < p || stop > end) stop = end;
@@ -219,9 +219,12 @@ static void feed(conn_t *c, const char *p, const char *end) {
       head_begin(&c->scan, false);
       dispatch(c);
       if (c->close_after_write || c->closing) return;
-      /* Past the budget, nothing more runs while anything is unsent. */
-      conn_account(c);
-      if (conn_unsent(c) > (conn_over_budget(c) ? 0 : SRV_OUT_BOUND) && !conn_push(c)) {
+      /* Past the budget, nothing more runs while a response of some size
+       * is unsent (within one read, small ones add up to SRV_OUT_BOUND at
+       * most). */
+      size_t unsent = conn_unsent(c);
+      bool over = unsent > SRV_KEEP && (conn_account(c), conn_over_budget(c));
+      if ((unsent > SRV_OUT_BOUND || over) && !conn_push(c)) {
         /* Park what follows until the responses are written. */
         if (p < end && !sbuf_put(&c->in, p, (size_t)(end - p))) conn_close(c);
         return;

@@ -80,11 +80,12 @@ struct worker {
   atomic_int stop; /* 1: stop (drain); 2: close every connection now */
   bool stopping;
   uint64_t stop_ms;
-  bool loop_closed;                   /* the loop ended with every handle closed */
-  bool finished;                      /* the loop has ended (under lock): no more wakes */
-  bool over;                          /* its buffers past its share of max_buffered (conn.c) */
-  time_t date_s;                      /* the second date[] names (respond.c) */
-  char date[40];                      /* "Date: ...\r\n" for responses */
+  bool loop_closed; /* the loop ended with every handle closed */
+  bool finished;    /* the loop has ended (under lock): no more wakes */
+  bool over;        /* its buffers past its share of max_buffered (conn.c) */
+  time_t date_s;    /* the second date[] names (respond.c) */
+  char date[64];    /* "Server: wpool\r\nDate: ...\r\n" (respond.c) */
+  size_t date_len;
   conn_t *conns;                      /* every open connection (a list) */
   char rbuf[64 << 10];                /* reads: consumed before the next one */
   void **state;                       /* each handler's per-worker state, by slot */

@@ -38,22 +38,25 @@ static void log_line(conn_t *c, int status, uint64_t us) {
   if (l->p) log_write(STDOUT_FILENO, l->p, l->len);
 }
 
-/* "Date: <IMF-fixdate>\r\n" (RFC 9110 6.6.1: an origin server with a
- * clock sends one), made once a second per worker, in the C locale's
- * names whatever the process's locale. */
-static const char *date_line(worker_t *w) {
+/* "Server: wpool\r\nDate: <IMF-fixdate>\r\n" (RFC 9110 6.6.1: an
+ * origin server with a clock sends a Date), made once a second per
+ * worker, in the C locale's names whatever the process's locale. */
+static const char *server_date(worker_t *w, size_t *len) {
   time_t now = time(NULL);
-  if (now != w->date_s || !w->date[0]) {
+  if (now != w->date_s || !w->date_len) {
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     struct tm tm;
     gmtime_r(&now, &tm);
-    snprintf(w->date, sizeof(w->date), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
-             days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900,
-             tm.tm_hour, tm.tm_min, tm.tm_sec);
+    int n = snprintf(w->date, sizeof(w->date),
+                     "Server: wpool\r\nDate: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+                     days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec);
+    w->date_len = n > 0 && (size_t)n < sizeof(w->date) ? (size_t)n : 0;
     w->date_s = now;
   }
+  *len = w->date_len;
   return w->date;
 }
 
@@ -67,8 +70,10 @@ void respond(conn_t *c, const srv_response_t *a, bool keep) {
   /* Stopping, or about to (the signal came while this request ran). */
   if (a->close || w->stopping || atomic_load_explicit(&w->stop, memory_order_relaxed)) keep = false;
   sbuf_t *o = &c->out;
-  sbuf_printf(o, "HTTP/1.1 %d %s\r\nServer: wpool\r\n%s", a->status,
-              a->reason ? a->reason : http_reason(a->status), date_line(w));
+  sbuf_printf(o, "HTTP/1.1 %d %s\r\n", a->status, a->reason ? a->reason : http_reason(a->status));
+  size_t sdl;
+  const char *sd = server_date(w, &sdl);
+  sbuf_put(o, sd, sdl);
   sbuf_put(o, a->head, a->head_len);
   if (!no_length) sbuf_printf(o, "Content-Length: %zu\r\n", body_len);
   if (!keep)
