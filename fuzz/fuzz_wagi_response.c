@@ -2,7 +2,8 @@
  * the tenant's bytes as an HTTP response. Whatever the bytes, the status
  * is 200..599, the body is a suffix of the output, and every header line
  * passed on is "Name: value\r\n" with a token name, no control byte in the
- * value and none of the framing headers the server writes itself. */
+ * value and none of the fields a guest may not send (the framing, the
+ * hop-by-hop ones of RFC 9110 7.6.1, Server and Date). */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +15,18 @@
 static wagi_response_t rs;
 
 static bool tchar(int c) { return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c)); }
+
+static const char *const forbidden[] = {"content-length",
+                                        "transfer-encoding",
+                                        "trailer",
+                                        "connection",
+                                        "proxy-connection",
+                                        "keep-alive",
+                                        "te",
+                                        "upgrade",
+                                        "server",
+                                        "date",
+                                        "status"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *out = (const char *)data;
@@ -31,10 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!n || line[n] != ':' || line[n + 1] != ' ') abort();
     for (const char *v = line + n + 2; v < end; v++)
       if (((unsigned char)*v < 0x20 && *v != '\t') || *v == 0x7f) abort();
-    if ((n == 14 && !strncasecmp(line, "content-length", n)) ||
-        (n == 17 && !strncasecmp(line, "transfer-encoding", n)) ||
-        (n == 10 && !strncasecmp(line, "connection", n)))
-      abort();
+    for (size_t k = 0; k < sizeof(forbidden) / sizeof(forbidden[0]); k++)
+      if (n == strlen(forbidden[k]) && !strncasecmp(line, forbidden[k], n)) abort();
     i = (size_t)(end + 2 - rs.head.p);
   }
   if (rs.head.cap > (1u << 20)) sbuf_free(&rs.head);

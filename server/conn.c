@@ -3,8 +3,10 @@
  * the lingering close, and the end of it (conn.h). */
 #include "conn.h"
 
+#include <linux/sockios.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -18,15 +20,46 @@ static size_t held(const conn_t *c) {
   return c->text.cap + c->body.cap + c->in.cap + c->out.cap + c->wbuf.cap;
 }
 
+/* Past its share of max_buffered a worker stops reading on every
+ * connection (reserve ones aside: /metrics); the sweep (worker.c) starts
+ * them again once it is back under seven eighths of its share. */
+static void budget_check(worker_t *w) {
+  size_t budget = w->srv->budget;
+  uint64_t now = atomic_load_explicit(&w->metrics->buffered, memory_order_relaxed);
+  if (!budget) return;
+  if (w->over) {
+    if (now <= budget - budget / 8) w->over = false;
+    return;
+  }
+  if (now <= budget) return;
+  w->over = true;
+  metrics_add(&w->metrics->over_budget, 1);
+  for (conn_t *k = w->conns; k; k = k->next) {
+    if (!k->reading || k->reserve || k->lingering) continue;
+    conn_pause(k);
+    k->starved = true;
+  }
+}
+
+bool conn_over_budget(const conn_t *c) { return c->w->over && !c->reserve; }
+
 void conn_account(conn_t *c) {
   size_t now = held(c);
   if (now != c->accounted)
     metrics_add(&c->w->metrics->buffered, (int64_t)now - (int64_t)c->accounted);
   c->accounted = now;
+  budget_check(c->w);
 }
 
 size_t conn_unsent(const conn_t *c) {
   return c->out.len + (c->writing ? c->tcp.write_queue_size : 0);
+}
+
+size_t conn_unacked(const conn_t *c) {
+  int fd, n = 0;
+  if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0 || ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0)
+    n = 0;
+  return c->tcp.write_queue_size + (size_t)n;
 }
 
 void conn_pause(conn_t *c) {
@@ -144,8 +177,9 @@ bool conn_push(conn_t *c) {
     conn_close(c);
     return false;
   }
-  c->write_ms = uv_now(&c->w->loop);
-  c->write_left = c->tcp.write_queue_size;
+  c->write_ms = c->write_t0 = uv_now(&c->w->loop);
+  c->write_len = c->tcp.write_queue_size;
+  c->write_left = conn_unacked(c);
   return false;
 }
 
@@ -157,11 +191,15 @@ void conn_flush(conn_t *c) {
   }
   if (c->close_after_write) {
     linger(c);
+  } else if (conn_over_budget(c) && (c->in.len > c->in_off || !c->reading)) {
+    c->starved = true; /* the sweep starts it again */
   } else if (c->in.len > c->in_off) {
+    c->starved = false;
     c->on_resume(c); /* requests read before and parked: on with them */
   } else if (c->w->stopping && !c->in_message) {
     conn_close(c);
   } else if (!c->reading) {
+    c->starved = false;
     if (uv_read_start((uv_stream_t *)&c->tcp, alloc_read, c->on_read) != 0)
       conn_close(c);
     else
@@ -203,6 +241,18 @@ conn_t *conn_new(worker_t *w, int fd, bool reserve) {
   }
   c->last_ms = uv_now(&w->loop);
   return c;
+}
+
+conn_state_t conn_state(const conn_t *c) {
+  if (c->closing) return CONN_CLOSING;
+  if (c->lingering) return CONN_LINGER;
+  if (c->writing) return CONN_WRITING;
+  if (c->close_after_write) return CONN_ENDING;
+  if (c->in_head && c->past_head) return CONN_TRAILER;
+  if (c->in_message && !c->in_head) return CONN_BODY;
+  if (c->in_head && (c->in_message || c->scan.bytes || c->reserve)) return CONN_HEAD;
+  if (c->in.len > c->in_off || c->out.len) return CONN_PARKED;
+  return CONN_IDLE;
 }
 
 bool conn_idle(const conn_t *c) {

@@ -17,32 +17,90 @@ static bool value_is(const conn_t *c, const header_t *h, const char *v, size_t l
   return h->value_len == len && !strncasecmp(c->text.p + h->value, v, len);
 }
 
-/* The Host field, checked: RFC 9112 3.2 (at most one, a valid value, and
- * one in every HTTP/1.1 request). NULL with *ok false: 400. */
-static const header_t *host_of(const conn_t *c, bool *ok) {
-  const header_t *host = NULL;
-  *ok = true;
+/* What the head's checks need of its fields, in one pass: the Host field
+ * (RFC 9112 3.2: at most one, a valid value, and one in every HTTP/1.1
+ * request; host_ok false: 400), whether there is a Transfer-Encoding
+ * field, how many Content-Type fields. */
+typedef struct fields {
+  const header_t *host;
+  bool host_ok, te;
+  unsigned content_types;
+} fields_t;
+
+static void fields_of(const conn_t *c, fields_t *f) {
+  *f = (fields_t){.host_ok = true};
   for (size_t i = 0; i < c->nheaders; i++) {
     const header_t *h = &c->headers[i];
-    if (!named(c, h, "host", 4)) continue;
-    if (host || !host_valid(c->text.p + h->value, h->value_len)) *ok = false;
-    host = h;
+    switch (h->name_len) {
+      case 4:
+        if (!named(c, h, "host", 4)) break;
+        if (f->host || !host_valid(c->text.p + h->value, h->value_len)) f->host_ok = false;
+        f->host = h;
+        break;
+      case 12:
+        f->content_types += named(c, h, "content-type", 12);
+        break;
+      case 17:
+        f->te = f->te || named(c, h, "transfer-encoding", 17);
+        break;
+    }
   }
-  if (!host && c->parser.http_minor >= 1) *ok = false;
-  return *ok ? host : NULL;
+  if (!f->host && c->parser.http_minor >= 1) f->host_ok = false;
+}
+
+/* The transfer codings, all Transfer-Encoding fields' lists joined
+ * (empty list elements skipped, RFC 9110 5.6.1), for a request with
+ * such a field: 0 when they are chunked alone; 400 when chunked is not the
+ * last or comes twice (RFC 9112 6.3, 7: the body's length cannot be
+ * known), or there is no coding at all (llhttp takes an empty field as
+ * none: a proxy might not); 501 for another coding before chunked, which
+ * the server does not decode (RFC 9112 6.1). */
+static int codings(const conn_t *c) {
+  size_t chunked = 0;
+  bool other = false, last_chunked = false;
+  for (size_t i = 0; i < c->nheaders; i++) {
+    const header_t *h = &c->headers[i];
+    if (!named(c, h, "transfer-encoding", 17)) continue;
+    const char *v = c->text.p + h->value, *end = v + h->value_len;
+    while (v < end) {
+      const char *comma = memchr(v, ',', (size_t)(end - v));
+      const char *e = comma ? comma : end;
+      while (v < e && (*v == ' ' || *v == '\t')) v++;
+      const char *z = e;
+      while (z > v && (z[-1] == ' ' || z[-1] == '\t')) z--;
+      if (z > v) {
+        last_chunked = z - v == 7 && strncasecmp(v, "chunked", 7) == 0;
+        chunked += last_chunked;
+        other = other || !last_chunked;
+      }
+      v = comma ? comma + 1 : end;
+    }
+  }
+  if (!last_chunked || chunked > 1) return 400;
+  return other ? 501 : 0;
 }
 
 bool head_complete(conn_t *c) {
   llhttp_t *p = &c->parser;
   target_t t;
-  bool ok = true;
+  fields_t f;
+  int st = 0;
   if (p->http_major != 1) {
     refuse(c, 505, "HTTP/1.0 and HTTP/1.1 only");
   } else if (p->method == HTTP_CONNECT || !target_parse(c->text.p, c->url_len, &t) ||
              (t.form == TARGET_ASTERISK && p->method != HTTP_OPTIONS)) {
     refuse(c, 400, "malformed request target");
-  } else if (c->target = t, c->host = host_of(c, &ok), !ok) {
+  } else if (c->target = t, fields_of(c, &f), c->host = f.host_ok ? f.host : NULL, !f.host_ok) {
     refuse(c, 400, "a request has exactly one valid Host field (RFC 9112 3.2)");
+  } else if (f.te && (st = codings(c)) == 0 && p->http_minor == 0) {
+    /* RFC 9112 6.1: the framing is faulty; the connection closes. */
+    refuse(c, 400, "an HTTP/1.0 request with Transfer-Encoding (RFC 9112 6.1)");
+  } else if (st) {
+    refuse(c, st,
+           st == 501 ? "a transfer coding other than chunked (RFC 9112 6.1)"
+                     : "Transfer-Encoding does not end with chunked, once (RFC 9112 6.3)");
+  } else if (f.content_types > 1) {
+    refuse(c, 400, "two Content-Type fields");
   } else if (!(p->flags & F_CHUNKED) && (p->flags & F_CONTENT_LENGTH) &&
              p->content_length > c->w->srv->cfg.max_body) {
     refuse(c, 413, "the request's body is over the server's limit (--max-body)");

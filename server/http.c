@@ -32,8 +32,11 @@ static int on_message_begin(llhttp_t *p) {
   c->url_len = 0;
   c->nheaders = 0;
   c->in_field = false;
+  c->field_len = 0;
   c->continued = false;
   c->error_status = 0;
+  c->in_chunks = false;
+  c->chunk_line = c->framing = 0;
   sbuf_reset(&c->body, SRV_KEEP);
   return 0;
 }
@@ -47,6 +50,7 @@ static int on_url(llhttp_t *p, const char *at, size_t len) {
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   conn_t *c = p->data;
+  c->field_len += len;
   if (c->past_head) return 0; /* a trailer field: dropped, never in the request */
   if (!c->in_field) {
     if (c->nheaders == SRV_MAX_HEADERS) return fail_with(c, 431, "too many header fields");
@@ -60,9 +64,14 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len) {
   return 0;
 }
 
+/* A field name is a token, one character at least (RFC 9110 5.1): llhttp
+ * checks the characters, not that there is one. */
 static int on_header_field_complete(llhttp_t *p) {
-  ((conn_t *)p->data)->in_field = false;
-  return 0;
+  conn_t *c = p->data;
+  c->in_field = false;
+  bool empty = c->field_len == 0;
+  c->field_len = 0;
+  return empty ? fail_with(c, 400, "a header field with an empty name") : 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len) {
@@ -71,6 +80,18 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len) {
   header_t *h = &c->headers[c->nheaders - 1];
   if (!sbuf_put(&c->text, at, len)) return fail_with(c, 500, "out of memory");
   h->value_len += len;
+  return 0;
+}
+
+/* Whitespace around a value is not part of it (RFC 9112 5): llhttp skips
+ * what precedes it, not what follows. */
+static int on_header_value_complete(llhttp_t *p) {
+  conn_t *c = p->data;
+  if (c->past_head) return 0;
+  header_t *h = &c->headers[c->nheaders - 1];
+  while (h->value_len && (c->text.p[h->value + h->value_len - 1] == ' ' ||
+                          c->text.p[h->value + h->value_len - 1] == '\t'))
+    h->value_len--;
   return 0;
 }
 
@@ -91,6 +112,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
   if (c->body.len + len > c->w->srv->cfg.max_body)
     return fail_with(c, 413, "the request's body is over the server's limit (--max-body)");
   if (!sbuf_put(&c->body, at, len)) return fail_with(c, 500, "out of memory");
+  c->data_end = at + len;
   return 0;
 }
 
@@ -107,6 +129,7 @@ static const llhttp_settings_t settings = {
     .on_header_field = on_header_field,
     .on_header_field_complete = on_header_field_complete,
     .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_chunk_header = on_chunk_header,
     .on_body = on_body,
@@ -116,11 +139,30 @@ static const llhttp_settings_t settings = {
 /* The head's bytes (and a trailer section's): where llhttp 8 is lenient,
  * head.c is not. */
 static bool check_head(conn_t *c, const char *p, const char *end) {
-  if (p < end && !c->scan.bytes) c->head_ms = uv_now(&c->w->loop);
+  /* A head's deadline runs from its first byte; a trailer section's from
+   * the last chunk (set then). */
+  if (p < end && !c->scan.bytes && !c->past_head) c->head_ms = uv_now(&c->w->loop);
   head_verdict_t v = head_scan(&c->scan, p, (size_t)(end - p));
   if (v == HEAD_OK) return true;
   fail_with(c, v == HEAD_TOO_LARGE ? 431 : 400, head_verdict_text(v));
   return false;
+}
+
+/* A chunked body's framing, [p, stop) having been parsed: bounded per
+ * chunk-size line (so that an extension or leading zeros cannot go on
+ * for ever: RFC 9112 7.1.1) and in all (server.h). */
+static bool check_framing(conn_t *c, const char *p, const char *stop, size_t data) {
+  c->framing += (size_t)(stop - p) - data;
+  c->chunk_line = c->data_end ? (size_t)(stop - c->data_end) : c->chunk_line + (size_t)(stop - p);
+  if (c->chunk_line > SRV_MAX_CHUNK_LINE) {
+    fail_with(c, 400, "a chunk-size line (with its extensions) is over 4 KiB");
+    return false;
+  }
+  if (c->framing > SRV_CHUNK_SLACK + 8 * (uint64_t)c->body.len) {
+    fail_with(c, 400, "a chunked body's framing is over 64 KiB plus 8 bytes a byte of data");
+    return false;
+  }
+  return true;
 }
 
 /* A refusal: answer and close, nothing after it read. */
@@ -140,10 +182,15 @@ static void refuse_now(conn_t *c, llhttp_errno_t e) {
  * responses are unsent past the bound. */
 static void feed(conn_t *c, const char *p, const char *end) {
   for (;;) {
+    size_t body0 = c->body.len;
+    if (c->in_chunks) c->data_end = NULL;
     llhttp_errno_t e = llhttp_execute(&c->parser, p, (size_t)(end - p));
     const char *stop = e == HPE_OK ? end : llhttp_get_error_pos(&c->parser);
     if (!stop || stop < p || stop > end) stop = end;
     if (c->in_head && !check_head(c, p, stop)) e = HPE_USER;
+    if (c->in_chunks && (e == HPE_OK || e == HPE_PAUSED) &&
+        !check_framing(c, p, stop, c->body.len - body0))
+      e = HPE_USER;
     p = stop;
     if (e == HPE_OK) return;
     if (e != HPE_PAUSED) {
@@ -156,17 +203,28 @@ static void feed(conn_t *c, const char *p, const char *end) {
     if (ev == EV_HEAD) {
       c->in_head = false;
       c->past_head = true;
+      c->body_ms = uv_now(&c->w->loop);
       if (!head_complete(c)) return; /* refused */
+      c->in_chunks = (c->parser.flags & F_CHUNKED) != 0;
     } else if (ev == EV_LAST_CHUNK) {
+      /* The trailer section: its deadline runs from here (head_scan
+       * starts it again only at its first byte). */
+      c->in_chunks = false;
       c->in_head = true;
       head_begin(&c->scan, true);
+      c->head_ms = uv_now(&c->w->loop);
     } else if (ev == EV_MESSAGE) {
       c->in_head = true;
       c->past_head = false;
       head_begin(&c->scan, false);
       dispatch(c);
       if (c->close_after_write || c->closing) return;
-      if (conn_unsent(c) > SRV_OUT_BOUND && !conn_push(c)) {
+      /* Past the budget, nothing more runs while a response of some size
+       * is unsent (within one read, small ones add up to SRV_OUT_BOUND at
+       * most). */
+      size_t unsent = conn_unsent(c);
+      bool over = unsent > SRV_KEEP && (conn_account(c), conn_over_budget(c));
+      if ((unsent > SRV_OUT_BOUND || over) && !conn_push(c)) {
         /* Park what follows until the responses are written. */
         if (p < end && !sbuf_put(&c->in, p, (size_t)(end - p))) conn_close(c);
         return;

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <uv.h>
 
 #include "buf.h"
@@ -27,6 +28,7 @@ typedef struct metrics {
   _Atomic uint64_t receiving;      /* requests begun whose bytes are still arriving */
   _Atomic uint64_t buffered;       /* bytes allocated by its connections' buffers */
   _Atomic uint64_t refused_at_cap; /* requests answered 503 on reserve connections */
+  _Atomic uint64_t over_budget;    /* times its buffers went past its share of max_buffered */
 } metrics_t;
 
 typedef struct route {
@@ -57,6 +59,7 @@ struct srv {
   struct listener *listener; /* while srv_run runs */
   uv_async_t *finished;      /* the listener's: a worker has ended */
   uv_async_t *resume;        /* the listener's: accept again (under lock) */
+  size_t budget;             /* each worker's share of max_buffered (0: none) */
   atomic_uint nfinished;
   atomic_int stop_requests; /* srv_stop's calls, seen by the listener */
   atomic_uint open;         /* client connections accepted and not closed */
@@ -77,8 +80,12 @@ struct worker {
   atomic_int stop; /* 1: stop (drain); 2: close every connection now */
   bool stopping;
   uint64_t stop_ms;
-  bool loop_closed;                   /* the loop ended with every handle closed */
-  bool finished;                      /* the loop has ended (under lock): no more wakes */
+  bool loop_closed; /* the loop ended with every handle closed */
+  bool finished;    /* the loop has ended (under lock): no more wakes */
+  bool over;        /* its buffers past its share of max_buffered (conn.c) */
+  time_t date_s;    /* the second date[] names (respond.c) */
+  char date[64];    /* "Server: wpool\r\nDate: ...\r\n" (respond.c) */
+  size_t date_len;
   conn_t *conns;                      /* every open connection (a list) */
   char rbuf[64 << 10];                /* reads: consumed before the next one */
   void **state;                       /* each handler's per-worker state, by slot */

@@ -60,13 +60,14 @@ bool metrics_expose(const metrics_handler_t *mh, sbuf_t *o) {
   for (unsigned i = 0; i < s->nworkers; i++) sum_ns += get(&s->workers[i].metrics->latency_ns_sum);
   sbuf_printf(o, "wpool_serve_request_duration_seconds_sum %.9f\n", (double)sum_ns / 1e9);
   sbuf_printf(o, "wpool_serve_request_duration_seconds_count %llu\n", (unsigned long long)cum);
-  uint64_t open = 0, total = 0, receiving = 0, buffered = 0, refused = 0;
+  uint64_t open = 0, total = 0, receiving = 0, buffered = 0, refused = 0, over = 0;
   for (unsigned i = 0; i < s->nworkers; i++) {
     open += get(&s->workers[i].metrics->connections_open);
     total += get(&s->workers[i].metrics->connections_total);
     receiving += get(&s->workers[i].metrics->receiving);
     buffered += get(&s->workers[i].metrics->buffered);
     refused += get(&s->workers[i].metrics->refused_at_cap);
+    over += get(&s->workers[i].metrics->over_budget);
   }
   metrics_family(o, "wpool_serve_requests_receiving", "gauge",
                  "Requests begun whose bytes are still arriving.");
@@ -100,6 +101,12 @@ bool metrics_expose(const metrics_handler_t *mh, sbuf_t *o) {
     sbuf_printf(o, "wpool_serve_worker_request_seconds{worker=\"%u\"} %.3f\n", i,
                 since && now + 1 > since ? (double)(now + 1 - since) / 1000 : 0.0);
   }
+  metrics_family(o, "wpool_serve_buffered_bytes_max", "gauge",
+                 "The bound on those bytes (--max-buffered; 0: none).");
+  sbuf_printf(o, "wpool_serve_buffered_bytes_max %llu\n", (unsigned long long)s->cfg.max_buffered);
+  metrics_family(o, "wpool_serve_over_budget_total", "counter",
+                 "Times a worker's buffers went past its share of the bound, pausing its reads.");
+  sbuf_printf(o, "wpool_serve_over_budget_total %llu\n", (unsigned long long)over);
   if (mh->hook) mh->hook(mh->hook_arg, o);
   return o->p != NULL;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "metrics.h"
 #include "status.h"
 
@@ -12,6 +13,13 @@ static const char *method_of(const conn_t *c) {
   return llhttp_method_name((llhttp_method_t)c->parser.method);
 }
 
+/* A path longer than this is cut in the log, its end written "#+N" (N
+ * the bytes cut; '#' is never in a path): the line stays within
+ * LOG_LINE_MAX whatever the client sent. */
+#define LOG_PATH_MAX 4000
+
+/* "METHOD PATH STATUS MICROSECONDS\n": the path without its query, as
+ * sent (target.c lets no space or control byte into it). */
 static void log_line(conn_t *c, int status, uint64_t us) {
   worker_t *w = c->w;
   sbuf_t *l = &w->scratch;
@@ -20,33 +28,60 @@ static void log_line(conn_t *c, int status, uint64_t us) {
   const char *q = c->url_len && c->text.p ? memchr(c->text.p, '?', c->url_len) : NULL;
   if (q) path_len = (size_t)(q - c->text.p);
   sbuf_printf(l, "%s ", c->url_len && c->text.p ? method_of(c) : "-");
-  if (path_len && c->text.p)
-    sbuf_put(l, c->text.p, path_len);
-  else
+  if (path_len && c->text.p) {
+    sbuf_put(l, c->text.p, path_len < LOG_PATH_MAX ? path_len : LOG_PATH_MAX);
+    if (path_len > LOG_PATH_MAX) sbuf_printf(l, "#+%zu", path_len - LOG_PATH_MAX);
+  } else {
     sbuf_puts(l, "-");
-  sbuf_printf(l, " %d %llu\n", status, (unsigned long long)us);
-  if (l->p && write(STDOUT_FILENO, l->p, l->len) < 0) {
-    /* A log that cannot be written does not stop the server. */
   }
+  sbuf_printf(l, " %d %llu\n", status, (unsigned long long)us);
+  if (l->p) log_write(STDOUT_FILENO, l->p, l->len);
+}
+
+/* "Server: wpool\r\nDate: <IMF-fixdate>\r\n" (RFC 9110 6.6.1: an
+ * origin server with a clock sends a Date), made once a second per
+ * worker, in the C locale's names whatever the process's locale. */
+static const char *server_date(worker_t *w, size_t *len) {
+  time_t now = time(NULL);
+  if (now != w->date_s || !w->date_len) {
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    int n = snprintf(w->date, sizeof(w->date),
+                     "Server: wpool\r\nDate: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+                     days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec);
+    w->date_len = n > 0 && (size_t)n < sizeof(w->date) ? (size_t)n : 0;
+    w->date_s = now;
+  }
+  *len = w->date_len;
+  return w->date;
 }
 
 void respond(conn_t *c, const srv_response_t *a, bool keep) {
   worker_t *w = c->w;
   bool head_only = c->url_len && c->parser.method == HTTP_HEAD;
-  bool no_body = a->status == 204 || a->status == 304;
+  /* No content (RFC 9110 15.3.5, 15.3.6, 15.4.5): 1xx, 204 and 304 say
+   * nothing of a length (304's would be the 200's), 205 says 0. */
+  bool no_length = a->status < 200 || a->status == 204 || a->status == 304;
+  size_t body_len = no_length || a->status == 205 ? 0 : a->body_len;
   /* Stopping, or about to (the signal came while this request ran). */
   if (a->close || w->stopping || atomic_load_explicit(&w->stop, memory_order_relaxed)) keep = false;
   sbuf_t *o = &c->out;
-  sbuf_printf(o, "HTTP/1.1 %d %s\r\nServer: wpool\r\n", a->status,
-              a->reason ? a->reason : http_reason(a->status));
+  sbuf_printf(o, "HTTP/1.1 %d %s\r\n", a->status, a->reason ? a->reason : http_reason(a->status));
+  size_t sdl;
+  const char *sd = server_date(w, &sdl);
+  sbuf_put(o, sd, sdl);
   sbuf_put(o, a->head, a->head_len);
-  if (!no_body) sbuf_printf(o, "Content-Length: %zu\r\n", a->body_len);
+  if (!no_length) sbuf_printf(o, "Content-Length: %zu\r\n", body_len);
   if (!keep)
     sbuf_puts(o, "Connection: close\r\n");
   else if (c->parser.http_major == 1 && c->parser.http_minor == 0)
     sbuf_puts(o, "Connection: keep-alive\r\n");
   sbuf_put(o, "\r\n", 2);
-  if (!head_only && !no_body) sbuf_put(o, a->body, a->body_len);
+  if (!head_only && body_len) sbuf_put(o, a->body, body_len);
   if (!keep) c->close_after_write = true;
   uint64_t ns = uv_hrtime() - c->t0;
   metrics_count(w->metrics, a->status, ns);

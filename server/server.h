@@ -31,11 +31,25 @@ typedef struct srv_config {
    * backlog holds new connections) until one closes. */
   unsigned max_connections;
   /* Milliseconds: a request's head (request line and header fields) must
-   * be complete this long after its first byte (408 otherwise); a write
-   * that makes no progress this long closes the connection; a request
-   * whose body stops arriving this long, and a keep-alive connection idle
-   * this long, are closed. */
+   * be complete this long after its first byte, and a chunked body's
+   * trailer section this long after its last chunk (408 otherwise); a
+   * write that makes no progress this long closes the connection; a
+   * request whose body stops arriving this long, and a keep-alive
+   * connection idle this long, are closed. */
   unsigned head_ms, write_ms, read_ms, idle_ms;
+  /* Bytes per second, 0: none. A body must arrive, and a response be
+   * taken by the kernel, at least this fast on average: a body is due
+   * read_ms after its head plus its bytes at this rate (Apache's
+   * mod_reqtimeout: body=20,MinRate=500), a write write_ms after its
+   * start plus its bytes at this rate. */
+  unsigned min_rate;
+  /* Bytes the connections' buffers may hold in all (requests, parked
+   * input, responses), split evenly among the workers; 0: no bound. Past
+   * its share a worker reads nothing more and runs no request of a
+   * connection with a response unsent (reserve connections aside) until
+   * writes and deadlines bring it back under seven eighths of it; it
+   * overshoots by at most one response and one read. */
+  size_t max_buffered;
   /* Called by srv_run once the workers run and the signals are caught
    * (the moment to say that the server listens); may be NULL. */
   void (*ready)(void *arg, const srv_t *s);
@@ -45,13 +59,21 @@ typedef struct srv_config {
 #define SRV_RESERVE 8            /* connections past max_connections */
 #define SRV_MAX_HEAD (80u << 10) /* bytes of a request's head; more: 431 */
 #define SRV_MAX_FIELDS 100       /* header fields of a request; more: 431 */
+/* A chunked body's framing: a chunk-size line (the CRLF before it, the
+ * size, its extensions, its CRLF) at most SRV_MAX_CHUNK_LINE bytes, and
+ * all of a body's framing at most SRV_CHUNK_SLACK bytes plus 8 per byte
+ * of data (1-byte chunks take 5); more: 400. */
+#define SRV_MAX_CHUNK_LINE (4u << 10)
+#define SRV_CHUNK_SLACK (64u << 10)
 #define SRV_OUT_BOUND                                                      \
   (64u << 10)                /* unsent bytes past which a connection reads \
                                 and runs nothing more */
 #define SRV_KEEP (16u << 10) /* a buffer's capacity kept between requests */
 
 /* The defaults: one thread, 1 MiB bodies, no log, no connection cap,
- * head 30 s, write 30 s, read 30 s, idle 60 s. */
+ * head 30 s, write 30 s, read 30 s, idle 60 s, 500 bytes/s, buffers up to
+ * a quarter of the memory the process may use (the machine's, or its
+ * cgroup's memory.max when lower). */
 void srv_config_init(srv_config_t *cfg);
 
 int srv_create(const srv_config_t *cfg, srv_t **out);
@@ -79,6 +101,8 @@ unsigned srv_threads(const srv_t *s);
 int srv_run(srv_t *s);
 /* From any thread: as SIGTERM (a second call as a second SIGTERM). */
 void srv_stop(srv_t *s);
+/* Bytes the connections' buffers hold now (any thread). */
+uint64_t srv_buffered_bytes(const srv_t *s);
 /* Responses sent, every status counted. */
 uint64_t srv_requests_answered(const srv_t *s);
 void srv_destroy(srv_t *s);

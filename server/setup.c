@@ -27,13 +27,36 @@ int srv_fail(int err, const char *fmt, ...) {
   return err;
 }
 
+/* A quarter of the memory this process may use: the machine's, or its
+ * cgroup's (v2) memory.max when that is lower. */
+static size_t default_buffered(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  uint64_t mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 4ull << 30;
+  char line[512], path[600];
+  FILE *f = fopen("/proc/self/cgroup", "r");
+  path[0] = 0;
+  while (f && fgets(line, sizeof(line), f)) {
+    if (strncmp(line, "0::", 3) != 0) continue;
+    line[strcspn(line, "\n")] = 0;
+    snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.max", line + 3);
+  }
+  if (f) fclose(f);
+  unsigned long long max;
+  f = path[0] ? fopen(path, "r") : NULL;
+  if (f && fscanf(f, "%llu", &max) == 1 && max < mem) mem = max; /* "max": no limit */
+  if (f) fclose(f);
+  return (size_t)(mem / 4);
+}
+
 void srv_config_init(srv_config_t *cfg) {
   *cfg = (srv_config_t){.threads = 1,
                         .max_body = 1 << 20,
                         .head_ms = 30000,
                         .write_ms = 30000,
                         .read_ms = 30000,
-                        .idle_ms = 60000};
+                        .idle_ms = 60000,
+                        .min_rate = 500,
+                        .max_buffered = default_buffered()};
 }
 
 int srv_create(const srv_config_t *cfg, srv_t **out) {
@@ -55,6 +78,8 @@ int srv_create(const srv_config_t *cfg, srv_t **out) {
   }
   memset(s->metrics_mem, 0, one * s->nworkers);
   pthread_mutex_init(&s->lock, NULL);
+  s->budget = cfg->max_buffered / s->nworkers;
+  if (cfg->max_buffered && !s->budget) s->budget = 1;
   for (unsigned i = 0; i < s->nworkers; i++)
     s->workers[i].metrics = (metrics_t *)((char *)s->metrics_mem + one * i);
   *out = s;
@@ -86,6 +111,13 @@ int srv_listen(srv_t *s, const struct sockaddr_storage *ss, const char *host) {
 
 unsigned srv_port(const srv_t *s) { return s->port; }
 unsigned srv_threads(const srv_t *s) { return s->nworkers; }
+
+uint64_t srv_buffered_bytes(const srv_t *s) {
+  uint64_t n = 0;
+  for (unsigned i = 0; i < s->nworkers; i++)
+    n += atomic_load_explicit(&s->workers[i].metrics->buffered, memory_order_relaxed);
+  return n;
+}
 
 uint64_t srv_requests_answered(const srv_t *s) {
   uint64_t n = 0;

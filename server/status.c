@@ -1,20 +1,41 @@
-/* HTTP status phrases (status.h). */
+/* HTTP status phrases (status.h): RFC 9110 section 15's, and the other
+ * codes of IANA's HTTP Status Code Registry in use (WebDAV's 102, 207,
+ * 208, 423, 424, 507, 508; RFC 8297's 103, RFC 3229's 226, RFC 8470's 425,
+ * RFC 6585's 428, 429, 431, 511, RFC 7725's 451, RFC 2295's 506). */
 #include "status.h"
 
 const char *http_reason(int status) {
   switch (status) {
     case 100:
       return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 102:
+      return "Processing";
+    case 103:
+      return "Early Hints";
     case 200:
       return "OK";
     case 201:
       return "Created";
     case 202:
       return "Accepted";
+    case 203:
+      return "Non-Authoritative Information";
     case 204:
       return "No Content";
+    case 205:
+      return "Reset Content";
     case 206:
       return "Partial Content";
+    case 207:
+      return "Multi-Status";
+    case 208:
+      return "Already Reported";
+    case 226:
+      return "IM Used";
+    case 300:
+      return "Multiple Choices";
     case 301:
       return "Moved Permanently";
     case 302:
@@ -23,6 +44,10 @@ const char *http_reason(int status) {
       return "See Other";
     case 304:
       return "Not Modified";
+    case 305:
+      return "Use Proxy";
+    case 306:
+      return "(Unused)";
     case 307:
       return "Temporary Redirect";
     case 308:
@@ -31,26 +56,60 @@ const char *http_reason(int status) {
       return "Bad Request";
     case 401:
       return "Unauthorized";
+    case 402:
+      return "Payment Required";
     case 403:
       return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 407:
+      return "Proxy Authentication Required";
+    case 408:
+      return "Request Timeout";
     case 409:
       return "Conflict";
     case 410:
       return "Gone";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
     case 413:
       return "Content Too Large";
+    case 414:
+      return "URI Too Long";
     case 415:
       return "Unsupported Media Type";
+    case 416:
+      return "Range Not Satisfiable";
+    case 417:
+      return "Expectation Failed";
+    case 418:
+      return "(Unused)";
+    case 421:
+      return "Misdirected Request";
     case 422:
       return "Unprocessable Content";
+    case 423:
+      return "Locked";
+    case 424:
+      return "Failed Dependency";
+    case 425:
+      return "Too Early";
+    case 426:
+      return "Upgrade Required";
+    case 428:
+      return "Precondition Required";
     case 429:
       return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
+    case 451:
+      return "Unavailable For Legal Reasons";
     case 500:
       return "Internal Server Error";
     case 501:
@@ -63,6 +122,14 @@ const char *http_reason(int status) {
       return "Gateway Timeout";
     case 505:
       return "HTTP Version Not Supported";
+    case 506:
+      return "Variant Also Negotiates";
+    case 507:
+      return "Insufficient Storage";
+    case 508:
+      return "Loop Detected";
+    case 511:
+      return "Network Authentication Required";
     default:
       return "Unknown";
   }

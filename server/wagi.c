@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
+
 static void text(srv_response_t *r, int status, const char *body) {
   *r = (srv_response_t){.status = status,
                         .head = "Content-Type: text/plain\r\n",
@@ -15,38 +17,72 @@ static void text(srv_response_t *r, int status, const char *body) {
                         .body_len = strlen(body)};
 }
 
-/* The guest's standard error on the server's: every line prefixed by its
- * route, every control byte but tab (and '\\') escaped as \xHH (\\), so
- * that a tenant can neither forge a line of the server's or another
- * tenant's nor send a terminal escapes; at most LOG_MAX bytes a request. */
-#define LOG_MAX (64u << 10)
+/* Append the escaped form of byte ch (tab and visible ASCII as is). */
+static size_t escaped(unsigned char ch, char *e) {
+  if (ch == '\t' || (ch >= 0x20 && ch != 0x7f && ch != '\\')) {
+    e[0] = (char)ch;
+    return 1;
+  }
+  if (ch == '\\') {
+    e[0] = e[1] = '\\';
+    return 2;
+  }
+  static const char hex[] = "0123456789abcdef";
+  e[0] = '\\';
+  e[1] = 'x';
+  e[2] = hex[ch >> 4];
+  e[3] = hex[ch & 15];
+  return 4;
+}
 
+void wagi_log_lines(sbuf_t *out, const char *route, const char *err, size_t n) {
+  char prefix[300], cont[300], e[4];
+  int plen = snprintf(prefix, sizeof(prefix), "/%s: ", route);
+  int clen = snprintf(cont, sizeof(cont), "/%s:+ ", route);
+  out->len = 0;
+  size_t i = 0, start = 0; /* where the line being written starts in out */
+  bool bol = true;
+  for (; i < n; i++) {
+    unsigned char ch = (unsigned char)err[i];
+    if (bol) {
+      /* Room for the prefix, one byte escaped and the line's end. */
+      if (out->len + (size_t)plen + 5 > WAGI_LOG_MAX) break;
+      start = out->len;
+      sbuf_put(out, prefix, (size_t)plen);
+      bol = false;
+    }
+    if (ch == '\n') {
+      sbuf_put(out, "\n", 1);
+      bol = true;
+      continue;
+    }
+    size_t k = escaped(ch, e);
+    if (out->len - start + k + 1 > LOG_LINE_MAX) {
+      /* The line goes on in a line of its own, marked as a continuation. */
+      sbuf_put(out, "\n", 1);
+      if (out->len + (size_t)clen + 5 > WAGI_LOG_MAX) {
+        bol = true;
+        break;
+      }
+      start = out->len;
+      sbuf_put(out, cont, (size_t)clen);
+    }
+    if (out->len + k + 1 > WAGI_LOG_MAX) break;
+    sbuf_put(out, e, k);
+  }
+  if (!bol) sbuf_put(out, "\n", 1);
+  /* The server's line: "/ROUTE:! ", which no line of the guest's starts with. */
+  if (i < n) sbuf_printf(out, "/%s:! %zu bytes of stderr not logged\n", route, n - i);
+}
+
+/* The guest's standard error on the server's, as log lines. */
 static void guest_stderr(wagi_t *wg, const wagi_module_t *m, wagi_call_t *call) {
   const wrt_result_t *res = &call->res;
   if (!res->err_len) return;
   sbuf_t *l = &call->log;
-  l->len = 0;
-  size_t n = res->err_len < LOG_MAX ? res->err_len : LOG_MAX;
-  bool bol = true;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)res->err[i];
-    if (bol) sbuf_printf(l, "/%s: ", wg->single ? "" : m->name);
-    bol = ch == '\n';
-    if (ch == '\n' || ch == '\t' || (ch >= 0x20 && ch != 0x7f && ch != '\\'))
-      sbuf_put(l, &ch, 1);
-    else if (ch == '\\')
-      sbuf_puts(l, "\\\\");
-    else
-      sbuf_printf(l, "\\x%02x", ch);
-  }
-  if (n < res->err_len)
-    sbuf_printf(l, "%s[%zu bytes more]\n", bol ? "" : " ", res->err_len - n);
-  else if (!bol)
-    sbuf_put(l, "\n", 1);
-  if (l->p && write(STDERR_FILENO, l->p, l->len) < 0) {
-    /* A log that cannot be written does not stop the server. */
-  }
-  sbuf_reset(l, 4 * LOG_MAX);
+  wagi_log_lines(l, wg->single ? "" : m->name, res->err, res->err_len);
+  if (l->p) log_write(STDERR_FILENO, l->p, l->len);
+  sbuf_reset(l, 2 * WAGI_LOG_MAX);
 }
 
 static void wagi_on_request(srv_handler_t *h, const srv_request_t *q, srv_response_t *r) {

@@ -90,6 +90,20 @@ int wagi_env(wagi_call_t *call, const wagi_module_t *m, bool single, const srv_r
  * byte. */
 bool percent_decode(const char *s, size_t n, sbuf_t *out);
 
+/* Bytes one request may add to the guest's log (prefixes and escapes
+ * counted), besides the line saying what was left out. */
+#define WAGI_LOG_MAX (64u << 10)
+
+/* The guest's standard error `err` as log lines in `out` (emptied first),
+ * for --log: each of its lines as "/ROUTE: TEXT\n", ROUTE the module's
+ * name ("" for a single module), every control byte but tab in TEXT
+ * written \xHH and a backslash doubled, so that a tenant can neither forge a
+ * line of the server's or another tenant's nor send a terminal escape; a
+ * line longer than LOG_LINE_MAX (log.h) goes on in lines "/ROUTE:+ TEXT";
+ * at most WAGI_LOG_MAX bytes, then "/ROUTE:! N bytes of stderr not
+ * logged" (a prefix none of the guest's lines has). */
+void wagi_log_lines(sbuf_t *out, const char *route, const char *err, size_t n);
+
 /* The modules of `path`: one module (*single: served at "/"), or each
  * NAME.wasm of a directory, sorted by name. 0, or -1 with a one-line
  * message naming the file in err. */

@@ -35,6 +35,27 @@ static bool name_is(const char *p, size_t n, const char *name) {
   return strlen(name) == n && strncasecmp(p, name, n) == 0;
 }
 
+/* Fields a guest may not send: those the server frames the response
+ * with (Content-Length, Transfer-Encoding, Trailer: it sends no
+ * trailers), those that concern one hop only (RFC 9110 7.6.1:
+ * Connection, Proxy-Connection, Keep-Alive, TE, Transfer-Encoding,
+ * Upgrade), and the server's own (Server, Date). */
+static bool server_field(const char *name, size_t n) {
+  static const char *const names[] = {"content-length",
+                                      "transfer-encoding",
+                                      "trailer",
+                                      "connection",
+                                      "proxy-connection",
+                                      "keep-alive",
+                                      "te",
+                                      "upgrade",
+                                      "server",
+                                      "date"};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (name_is(name, n, names[i])) return true;
+  return false;
+}
+
 void wagi_response(const char *out, size_t len, wagi_response_t *rs) {
   rs->status = 200;
   rs->reason = NULL;
@@ -97,9 +118,8 @@ void wagi_response(const char *out, size_t len, wagi_response_t *rs) {
         rs->reason_buf[vl - k] = 0;
         rs->reason = rs->reason_buf;
       }
-    } else if (name_is(name, nl, "content-length") || name_is(name, nl, "transfer-encoding") ||
-               name_is(name, nl, "connection") || name_is(name, nl, "keep-alive")) {
-      /* The server frames the response itself. */
+    } else if (server_field(name, nl)) {
+      /* The server's: dropped. */
     } else {
       if (name_is(name, nl, "location")) location = true;
       sbuf_put(&rs->head, name, nl);

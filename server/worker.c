@@ -57,32 +57,55 @@ static void on_wake(uv_async_t *a) {
   }
 }
 
-/* A connection's deadlines (server.h): the head from its first byte (a
- * reserve connection's from its accept), a write's progress, a body's
- * next bytes, a keep-alive connection's next request. */
+/* Past `start + grace` plus the time `bytes` take at the minimum rate? */
+static bool past(uint64_t now, uint64_t start, unsigned grace, size_t bytes, unsigned rate) {
+  uint64_t allowed = grace + (rate ? (uint64_t)bytes * 1000 / rate : 0);
+  return now - start > allowed;
+}
+
+/* A connection's deadlines (server.h): one for every state it can be in
+ * (conn.h), so that no client holds a connection for ever. */
 static void sweep_one(worker_t *w, conn_t *c, uint64_t now) {
   const srv_config_t *cfg = &w->srv->cfg;
   uint64_t quiet = now - c->last_ms;
-  if (c->writing) {
-    size_t left = c->tcp.write_queue_size;
-    if (left != c->write_left) {
-      c->write_left = left;
-      c->write_ms = now;
-    } else if (now - c->write_ms > cfg->write_ms) {
-      conn_close(c);
+  switch (conn_state(c)) {
+    case CONN_CLOSING:
+      break;
+    case CONN_LINGER:
+      if (quiet > LINGER_MS) conn_close(c);
+      break;
+    case CONN_WRITING: {
+      size_t left = conn_unacked(c);
+      if (left != c->write_left) {
+        c->write_left = left;
+        c->write_ms = now;
+      } else if (now - c->write_ms > cfg->write_ms) {
+        conn_close(c);
+        break;
+      }
+      if (past(now, c->write_t0, cfg->write_ms, c->write_len, cfg->min_rate)) conn_close(c);
+      break;
     }
-    return;
-  }
-  if (c->lingering) {
-    if (quiet > LINGER_MS) conn_close(c);
-  } else if (c->in_head && (c->scan.bytes || c->reserve) && !c->close_after_write &&
-             now - c->head_ms > cfg->head_ms) {
-    refuse(c, 408, "the request's head did not arrive in time");
-    conn_flush(c);
-  } else if (c->in_message && !c->in_head && quiet > cfg->read_ms) {
-    conn_close(c);
-  } else if (conn_idle(c) && quiet > cfg->idle_ms) {
-    conn_close(c);
+    case CONN_ENDING:
+      if (quiet > cfg->write_ms) conn_close(c);
+      break;
+    case CONN_PARKED:
+    case CONN_IDLE:
+      if (quiet > cfg->idle_ms) conn_close(c);
+      break;
+    case CONN_HEAD:
+    case CONN_TRAILER:
+      if (now - c->head_ms > cfg->head_ms) {
+        refuse(c, 408,
+               c->past_head ? "the request's trailer section did not arrive in time"
+                            : "the request's head did not arrive in time");
+        conn_flush(c);
+      }
+      break;
+    case CONN_BODY:
+      if (quiet > cfg->read_ms || past(now, c->body_ms, cfg->read_ms, c->body.len, cfg->min_rate))
+        conn_close(c);
+      break;
   }
 }
 
@@ -93,6 +116,8 @@ static void on_sweep(uv_timer_t *t) {
     next = c->next;
     if (w->stopping && now - w->stop_ms > DRAIN_MS)
       conn_close(c);
+    else if (c->starved && !w->over)
+      conn_flush(c); /* back under the budget (conn.c) */
     else
       sweep_one(w, c, now);
   }

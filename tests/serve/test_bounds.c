@@ -200,3 +200,26 @@ Test(bounds, max_connections_over_the_descriptor_limit_is_refused) {
   cr_expect_eq(srv.status, 2, "%s", err);
   cr_expect_not_null(strstr(err, "RLIMIT_NOFILE"), "%s", err);
 }
+
+/* --max-buffered: the bound on all connections' buffers; by default a
+ * quarter of the memory the server may use. */
+Test(bounds, max_buffered_is_an_option_with_a_default_from_memory) {
+  start(NULL);
+  double dflt = metric_now("wpool_serve_buffered_bytes_max");
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  cr_expect_gt(dflt, 0);
+  cr_expect_leq(dflt, (double)pages * (double)page / 4, "%.0f", dflt);
+  cr_assert(server_stop(&srv, SIGTERM, 60));
+  const char *const set[] = {"--max-buffered", "64MiB", dir, NULL};
+  cr_assert(server_start(&srv, set, 300));
+  cr_expect_eq(metric_now("wpool_serve_buffered_bytes_max"), 64 << 20);
+  cr_expect_eq(metric_now("wpool_serve_over_budget_total"), 0);
+  cr_assert(server_stop(&srv, SIGTERM, 60));
+  const char *args[] = {"--max-buffered", "1000", dir, NULL};
+  cr_assert_not(server_start(&srv, args, 300));
+  char err[4096];
+  server_output(&srv, true, err, sizeof(err));
+  cr_expect_eq(srv.status, 2, "%s", err);
+  cr_expect_not_null(strstr(err, "--max-buffered needs a size of 1MiB or more, not 1000"), "%s",
+                     err);
+}

@@ -24,8 +24,8 @@
 static const char usage[] =
     "usage: wpool serve [--listen ADDR:PORT] [--threads N] [--runtime pool|stock]\n"
     "                   [--config KEY=VALUE]... [--max-body SIZE] [--max-connections N]\n"
-    "                   [--timeout DURATION] [--log] [--volume ROUTE:HOST[::GUEST]]...\n"
-    "                   [--volume-rw ROUTE:HOST[::GUEST]]...\n"
+    "                   [--max-buffered SIZE] [--timeout DURATION] [--log]\n"
+    "                   [--volume ROUTE:HOST[::GUEST]]... [--volume-rw ROUTE:HOST[::GUEST]]...\n"
     "                   MODULE.wasm | DIRECTORY\n";
 
 /* Each request's time limit unless --timeout says otherwise: far longer
@@ -70,7 +70,8 @@ typedef struct opts {
   const char *listen, *target;
   struct sockaddr_storage addr;
   char host[64];
-  uint64_t threads, max_body, max_connections, timeout_ns;
+  uint64_t threads, max_body, max_connections, timeout_ns, max_buffered;
+  bool max_buffered_set;
   bool log;
   wrt_backend_t backend;
   wpool_config_t cfg;
@@ -123,6 +124,12 @@ static int parse_args(opts_t *o, int argc, char **argv) {
       if (!next || !parse_duration(next, &o->timeout_ns))
         return fail(TOOL_BAD_INPUT, "--timeout needs a duration (10s, 500ms, 0 for none), not %s%s",
                     next ? next : "nothing", "");
+      i++;
+    } else if (!strcmp(a, "--max-buffered")) {
+      if (!next || !parse_size(next, &o->max_buffered) || o->max_buffered < (1u << 20))
+        return fail(TOOL_BAD_INPUT, "--max-buffered needs a size of 1MiB or more, not %s%s",
+                    next ? next : "nothing", "");
+      o->max_buffered_set = true;
       i++;
     } else if (!strcmp(a, "--log")) {
       o->log = true;
@@ -232,6 +239,7 @@ static int serve(app_t *a) {
                                                                : cores);
   sc.max_body = a->o.max_body;
   sc.max_connections = connection_cap(a, sc.threads);
+  if (a->o.max_buffered_set) sc.max_buffered = (size_t)a->o.max_buffered;
   if (!sc.max_connections) return TOOL_BAD_INPUT;
   sc.log = a->o.log;
   sc.ready = on_ready;
