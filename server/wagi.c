@@ -85,6 +85,18 @@ static void guest_stderr(wagi_t *wg, const wagi_module_t *m, wagi_call_t *call) 
   sbuf_reset(l, 2 * WAGI_LOG_MAX);
 }
 
+void wagi_failure_line(sbuf_t *out, const char *route, const char *why) {
+  out->len = 0;
+  sbuf_printf(out, "/%.200s:! could not run: ", route);
+  char e[4];
+  for (const char *p = why; *p; p++) {
+    size_t k = escaped((unsigned char)*p, e);
+    if (out->len + k + 1 > LOG_LINE_MAX) break;
+    sbuf_put(out, e, k);
+  }
+  sbuf_put(out, "\n", 1);
+}
+
 static void wagi_on_request(srv_handler_t *h, const srv_request_t *q, srv_response_t *r) {
   wagi_t *wg = (wagi_t *)h;
   const wagi_module_t *m = q->route_data;
@@ -115,9 +127,15 @@ static void wagi_on_request(srv_handler_t *h, const srv_request_t *q, srv_respon
     return;
   }
   if (err) {
+    /* The client learns the kind only: the runtime's message may name host
+     * paths (a volume's directory) and the server's set-up. */
     snprintf(call->text, sizeof(call->text), "module %s could not run: %s\n", m->name,
-             wrt_last_error());
+             wrt_strerror(err));
     text(r, 500, call->text);
+    if (wg->log_stderr) {
+      wagi_failure_line(&call->log, wg->single ? "" : m->name, wrt_last_error());
+      if (call->log.p) log_write(STDERR_FILENO, call->log.p, call->log.len);
+    }
     return;
   }
   if (wg->log_stderr) guest_stderr(wg, m, call);

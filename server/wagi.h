@@ -104,6 +104,12 @@ bool percent_decode(const char *s, size_t n, sbuf_t *out);
  * logged" (a prefix none of the guest's lines has). */
 void wagi_log_lines(sbuf_t *out, const char *route, const char *err, size_t n);
 
+/* out = the operator's line on a request whose guest could not run:
+ * "/ROUTE:! could not run: WHY\n", WHY (the runtime's message, which may
+ * name host paths and so never goes to the client) escaped as a guest's
+ * bytes are and cut to fit LOG_LINE_MAX. */
+void wagi_failure_line(sbuf_t *out, const char *route, const char *why);
+
 /* The modules of `path`: one module (*single: served at "/"), or each
  * NAME.wasm of a directory, sorted by name. 0, or -1 with a one-line
  * message naming the file in err. */

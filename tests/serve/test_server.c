@@ -491,6 +491,8 @@ Test(server, an_error_message_may_quote_the_last_one) {
   srv_fail(-22, "inner: port %d", 7);
   cr_assert_eq(srv_fail(-12, "outer (%s)", srv_error()), -12);
   cr_expect_str_eq(srv_error(), "outer (inner: port 7)");
+}
+
 /* Sends the head, then `n` chunks made by `chunk` into buf (returns its
  * length), then the last chunk and the end; the response's first bytes. */
 static ending_t chunked(int port, size_t n, size_t (*chunk)(char *buf, size_t i)) {
@@ -1044,4 +1046,19 @@ Test(server, the_connections_buffers_stay_within_the_budget) {
                (unsigned long long)srv_buffered_bytes(s));
   stop();
   tune = NULL;
+}
+
+/* Why a guest could not run goes to the operator's log only: one line,
+ * bounded, escaped; the client's body names the kind of error alone
+ * (wagi.c: wrt_strerror, never wrt_last_error). */
+Test(server, a_run_failures_detail_is_one_escaped_bounded_log_line) {
+  sbuf_t out = {0};
+  wagi_failure_line(&out, "r", "/srv/secret/volume: cannot open\n/r: forged\x1b[2J");
+  cr_expect_str_eq(out.p, "/r:! could not run: /srv/secret/volume: cannot open\\x0a/r: forged\\x1b[2J\n");
+  static char why[20000];
+  memset(why, '\x01', sizeof(why) - 1);
+  wagi_failure_line(&out, "r", why);
+  cr_expect_leq(out.len, LOG_LINE_MAX);
+  cr_expect_eq(memchr(out.p, '\n', out.len), out.p + out.len - 1, "more than one line");
+  sbuf_free(&out);
 }
