@@ -102,7 +102,7 @@ static void measure(void) {
 const keep_costs_t *keep_costs(dirty_scanner_t *scanner) {
   /* The first scanner offered times the scan (any would do). */
   dirty_scanner_t *none = NULL;
-  if (scanner)
+  if (scanner && !atomic_load_explicit(&costs_scanner, memory_order_relaxed)) /* every free asks */
     atomic_compare_exchange_strong_explicit(&costs_scanner, &none, scanner, memory_order_relaxed,
                                             memory_order_relaxed);
   pthread_once(&costs_once, measure);
