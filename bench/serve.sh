@@ -8,6 +8,8 @@
 #   wasmtime   Wasmtime-like settings: prefix reset, keep_resident 0 for
 #              memories and tables, max_unused_warm_slots 100
 #   stock      --runtime stock: Debian's wasm2c runtime (mmap per instance)
+#   nolimit    the defaults without a time limit (--timeout 0; the default
+#              is 10 s): what the limit costs (not in the default set)
 # Loopback only (127.0.0.1, an ephemeral port), every wrk run bounded by
 # its duration. One JSON line per run on stdout (and in OUT if given), then
 # a summary line per guest and set-up with the medians over rounds.
@@ -80,6 +82,7 @@ setup_args() {
     defaults | baseline) ;;
     wasmtime) echo "--config reset_strategy=prefix --config linear_memory_keep_resident=0 --config table_keep_resident=0 --config max_unused_warm_slots=100" ;;
     stock) echo "--runtime stock" ;;
+    nolimit) echo "--timeout 0" ;;
   esac
 }
 
@@ -104,6 +107,11 @@ start() {
   port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$work/err")
 }
 
+# The server's user + system CPU time, in clock ticks.
+cpu_ticks() {
+  awk '{ print $14 + $15 }' "/proc/$pid/stat"
+}
+
 stop() {
   kill -TERM "$pid"
   if ! wait "$pid"; then
@@ -126,9 +134,16 @@ while [ "$r" -le "$rounds" ]; do
     for g in $guests; do
       # One warm-up second (compiled code paged in, the pool's slots warm).
       wrk -t1 -c"$conns" -d1s -s "$work/$g.lua" "http://127.0.0.1:$port/$g" >/dev/null
+      cpu0=$(cpu_ticks)
       line=$(wrk -t"$wrk_threads" -c"$conns" -d"${duration}s" --latency -s "$work/$g.lua" \
         "http://127.0.0.1:$port/$g" | grep '^{')
-      line="{\"guest\":\"$g\",\"setup\":\"$s\",\"round\":$r,\"connections\":$conns,${line#\{}"
+      cpu1=$(cpu_ticks)
+      # The server's CPU time per request (user + system): less moved by
+      # other load on the machine than requests per second.
+      reqs=$(echo "$line" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p')
+      cpu_us=$(awk -v t="$((cpu1 - cpu0))" -v n="$reqs" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%.2f", n ? t * 1e6 / hz / n : 0 }')
+      line="{\"guest\":\"$g\",\"setup\":\"$s\",\"round\":$r,\"connections\":$conns,\"server_cpu_us_per_request\":$cpu_us,${line#\{}"
       echo "$line" | tee -a "$work/results"
     done
     stop
@@ -145,17 +160,21 @@ med = {}
 for g in guests:
     for s in setups:
         rs = [r for r in rows if r['guest'] == g and r['setup'] == s]
-        med[g, s] = {k: statistics.median(r[k] for r in rs) for k in ('requests_per_s', 'p50_us', 'p99_us')}
+        med[g, s] = {k: statistics.median(r[k] for r in rs)
+                     for k in ('requests_per_s', 'p50_us', 'p99_us', 'server_cpu_us_per_request')}
         med[g, s]['errors'] = sum(r['errors'] + r['non_2xx'] for r in rs)
 for g in guests:
     for s in setups:
         m = med[g, s]
         line = {'summary': True, 'guest': g, 'setup': s, 'rounds': len([r for r in rows if r['guest'] == g and r['setup'] == s]),
                 'median_requests_per_s': round(m['requests_per_s'], 1),
-                'median_p50_us': round(m['p50_us'], 1), 'median_p99_us': round(m['p99_us'], 1)}
-        for base in ('stock', 'baseline'):
+                'median_p50_us': round(m['p50_us'], 1), 'median_p99_us': round(m['p99_us'], 1),
+                'median_server_cpu_us_per_request': round(m['server_cpu_us_per_request'], 2)}
+        for base in ('stock', 'baseline', 'nolimit'):
             if base in setups:
                 line['vs_' + base] = round(m['requests_per_s'] / med[g, base]['requests_per_s'], 3)
+                line['cpu_vs_' + base] = round(m['server_cpu_us_per_request'] /
+                                               med[g, base]['server_cpu_us_per_request'], 3)
         line['errors'] = m['errors']
         print(json.dumps(line))
 EOF

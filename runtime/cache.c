@@ -13,9 +13,14 @@
  *
  * The directory (the caller's, $WPOOL_CACHE_DIR, $XDG_CACHE_HOME/wpool,
  * $HOME/.cache/wpool, else ${TMPDIR:-/tmp}/wpool-cache-<uid>) is created
- * 0700 and refused unless this user (or root) owns it and neither group
- * nor others can write it: another user could otherwise plant objects
- * that run in this process.
+ * 0700, opened once per load without following a link in its last
+ * component, and refused unless this user (or root) owns that very
+ * directory and neither group nor others can write it: another user could
+ * otherwise plant objects that run in this process. Everything after goes
+ * through that descriptor (openat, mkdirat, renameat, unlinkat): a
+ * directory checked by its path and used by its path again was another
+ * directory once a link in the path changed in between (a link flipped
+ * between /usr/bin and another user's directory ran that user's object).
  *
  * Compiles happen in temporary directories tmp-XXXXXX inside the cache,
  * each locked (flock) by its compile and marked `locked` once it is. A
@@ -32,6 +37,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,7 +51,9 @@
 typedef struct entry {
   char key[96];          /* <64 hex>-<16 hex> */
   const char *tag;
-  char so[4200], manifest[4200];
+  const char *dir;       /* the directory's path, for messages */
+  int dfd;               /* the directory, checked */
+  char so[128], manifest[128]; /* names in it */
 } entry_t;
 
 static void hex(const uint8_t *b, size_t n, char *out) {
@@ -70,11 +78,16 @@ static char *cache_dir_of(wrt_runtime_t *rt) {
   return strdup(buf);
 }
 
-/* mkdir -p, each directory it makes 0700; then the checks above. */
-static int dir_ready(const char *path) {
+/* mkdir -p, each directory it makes 0700; then the directory opened (a
+ * link in its last component refused) and checked on the descriptor. 0
+ * and *dfd, or the error. */
+static int dir_open(const char *path, int *dfd) {
   char buf[4096];
-  if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-    return rt_error(WRT_EINVAL, "cache directory path too long: %s", path);
+  size_t n = strlen(path);
+  while (n > 1 && path[n - 1] == '/') n--; /* "dir/" would follow a link */
+  if (n >= sizeof(buf)) return rt_error(WRT_EINVAL, "cache directory path too long: %s", path);
+  memcpy(buf, path, n);
+  buf[n] = 0;
   for (char *p = buf + 1;; p++) {
     if (*p == '/' || *p == 0) {
       char c = *p;
@@ -85,20 +98,36 @@ static int dir_ready(const char *path) {
       if (!c) break;
     }
   }
+  int fd = open(buf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    struct stat l;
+    if ((e == ELOOP || e == ENOTDIR) && lstat(buf, &l) == 0 && S_ISLNK(l.st_mode))
+      return rt_error(WRT_EINVAL, "cache directory %s is a symbolic link: refused (whoever can "
+                      "replace it could point it elsewhere between two uses; name the "
+                      "directory itself)", buf);
+    if (e == ENOTDIR) return rt_error(WRT_EINVAL, "cache directory %s is not a directory", buf);
+    return rt_error(WRT_ESYS, "cache directory %s: %s", buf, strerror(e));
+  }
   struct stat st;
-  if (stat(path, &st) != 0)
-    return rt_error(WRT_ESYS, "cache directory %s: %s", path, strerror(errno));
-  if (!S_ISDIR(st.st_mode)) return rt_error(WRT_EINVAL, "cache directory %s is not a directory", path);
-  if (st.st_uid != geteuid() && st.st_uid != 0)
-    return rt_error(WRT_EINVAL,
-                    "cache directory %s is owned by uid %lu, not by this user (uid %lu) or root: "
-                    "refused (its owner could plant objects that run in this process)",
-                    path, (unsigned long)st.st_uid, (unsigned long)geteuid());
-  if (st.st_mode & (S_IWGRP | S_IWOTH))
-    return rt_error(WRT_EINVAL,
-                    "cache directory %s is writable by %s (mode %04o): refused (they could plant "
-                    "objects that run in this process)",
-                    path, st.st_mode & S_IWOTH ? "others" : "its group", st.st_mode & 07777);
+  int err = 0;
+  if (fstat(fd, &st) != 0)
+    err = rt_error(WRT_ESYS, "cache directory %s: %s", buf, strerror(errno));
+  else if (st.st_uid != geteuid() && st.st_uid != 0)
+    err = rt_error(WRT_EINVAL,
+                   "cache directory %s is owned by uid %lu, not by this user (uid %lu) or root: "
+                   "refused (its owner could plant objects that run in this process)",
+                   buf, (unsigned long)st.st_uid, (unsigned long)geteuid());
+  else if (st.st_mode & (S_IWGRP | S_IWOTH))
+    err = rt_error(WRT_EINVAL,
+                   "cache directory %s is writable by %s (mode %04o): refused (they could plant "
+                   "objects that run in this process)",
+                   buf, st.st_mode & S_IWOTH ? "others" : "its group", st.st_mode & 07777);
+  if (err) {
+    close(fd);
+    return err;
+  }
+  *dfd = fd;
   return 0;
 }
 
@@ -119,44 +148,60 @@ static void remove_entries(int dfd) {
   closedir(d);
 }
 
-/* A locked, marked temporary directory in `dir`: *path and its *fd. */
-static int temp_make(const char *dir, char *path, size_t cap, int *fd) {
-  snprintf(path, cap, "%s/tmp-XXXXXX", dir);
-  if (!mkdtemp(path)) return rt_error(WRT_ESYS, "mkdtemp in %s: %s", dir, strerror(errno));
-  *fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+/* A locked, marked temporary directory in the cache: its name in `name`
+ * (tmp-XXXXXX) and its descriptor in *fd. */
+static int temp_make(const entry_t *e, char name[16], int *fd) {
+  static const char set[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  static atomic_uint counter;
+  int err = EEXIST;
+  for (int attempt = 0; attempt < 100 && err == EEXIST; attempt++) {
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+      r = rt_now_ns() ^ ((uint64_t)getpid() << 32) ^ atomic_fetch_add(&counter, 1) * 0x9e3779b97f4a7c15ull;
+    memcpy(name, "tmp-", 4);
+    for (int i = 0; i < 6; i++, r /= 62) name[4 + i] = set[r % 62];
+    name[10] = 0;
+    err = mkdirat(e->dfd, name, 0700) == 0 ? 0 : errno;
+  }
+  if (err) return rt_error(WRT_ESYS, "a temporary directory in %s: %s", e->dir, strerror(err));
+  *fd = openat(e->dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   int m = -1;
   if (*fd < 0 || flock(*fd, LOCK_EX) != 0 ||
-      (m = openat(*fd, "locked", O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-    int e = errno;
+      (m = openat(*fd, "locked", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+    int en = errno;
     if (*fd >= 0) close(*fd);
-    rmdir(path);
-    return rt_error(WRT_ESYS, "temporary directory %s: %s", path, strerror(e));
+    unlinkat(e->dfd, name, AT_REMOVEDIR);
+    return rt_error(WRT_ESYS, "temporary directory %s/%s: %s", e->dir, name, strerror(en));
   }
   close(m);
   return 0;
 }
 
-static void temp_remove(const char *path, int fd) {
+static void temp_remove(const entry_t *e, const char *name, int fd) {
   remove_entries(fd);
-  rmdir(path);
+  unlinkat(e->dfd, name, AT_REMOVEDIR);
   close(fd); /* the lock goes with it */
 }
 
 /* Remove the temporaries of compiles that died (see the top). */
-static void clean_temporaries(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
+static void clean_temporaries(int dfd) {
+  int d2 = dup(dfd);
+  DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
+  if (!d) {
+    if (d2 >= 0) close(d2);
+    return;
+  }
   struct dirent *e;
   time_t now = time(NULL);
   while ((e = readdir(d))) {
     if (strncmp(e->d_name, "tmp-", 4) != 0) continue;
-    int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) continue;
     struct stat st;
     if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
         (faccessat(fd, "locked", F_OK, 0) == 0 || now - st.st_mtime > STALE_TEMP_SECONDS)) {
       remove_entries(fd);
-      unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+      unlinkat(dfd, e->d_name, AT_REMOVEDIR);
     }
     close(fd);
   }
@@ -165,34 +210,6 @@ static void clean_temporaries(const char *dir) {
 
 /* ------------------------------------------------------------------ */
 /* Entries                                                              */
-
-/* Read at most `max` bytes of the regular file `path` (not a link). */
-static int read_bounded(const char *path, uint64_t max, uint8_t **out, size_t *len) {
-  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return -1;
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-    close(fd);
-    return -1;
-  }
-  size_t n = (size_t)st.st_size, got = 0;
-  uint8_t *b = malloc(n + 1);
-  while (b && got < n) {
-    ssize_t r = read(fd, b + got, n - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    got += (size_t)r;
-  }
-  close(fd);
-  if (!b || got != n) {
-    free(b);
-    return -1;
-  }
-  b[n] = 0;
-  *out = b;
-  *len = n;
-  return 0;
-}
 
 static void manifest_text(const entry_t *e, const uint8_t *obj, size_t len, char *out, size_t cap) {
   uint8_t h[32];
@@ -208,12 +225,12 @@ static void manifest_text(const entry_t *e, const uint8_t *obj, size_t len, char
 static int entry_read(const entry_t *e, uint8_t **obj, size_t *len, char *why, size_t cap) {
   uint8_t *man;
   size_t man_len;
-  if (read_bounded(e->manifest, 8192, &man, &man_len) != 0) {
-    snprintf(why, cap, "no manifest %s", e->manifest);
+  if (rt_read_at(e->dfd, e->manifest, 8192, &man, &man_len) != 0) {
+    snprintf(why, cap, "no manifest %s/%s", e->dir, e->manifest);
     return -1;
   }
-  if (read_bounded(e->so, MAX_OBJECT_BYTES, obj, len) != 0) {
-    snprintf(why, cap, "object %s unreadable", e->so);
+  if (rt_read_at(e->dfd, e->so, MAX_OBJECT_BYTES, obj, len) != 0) {
+    snprintf(why, cap, "object %s/%s unreadable", e->dir, e->so);
     free(man);
     return -1;
   }
@@ -222,7 +239,7 @@ static int entry_read(const entry_t *e, uint8_t **obj, size_t *len, char *why, s
   bool same = strlen(want) == man_len && memcmp(want, man, man_len) == 0;
   free(man);
   if (same) return 0;
-  snprintf(why, cap, "object %s (%zu bytes) does not match its manifest", e->so, *len);
+  snprintf(why, cap, "object %s/%s (%zu bytes) does not match its manifest", e->dir, e->so, *len);
   free(*obj);
   *obj = NULL;
   return -1;
@@ -230,29 +247,30 @@ static int entry_read(const entry_t *e, uint8_t **obj, size_t *len, char *why, s
 
 /* Compile into a temporary directory and rename the object, then the
  * manifest, into place; the object's bytes in *obj. */
-static int entry_build(wrt_runtime_t *rt, const entry_t *e, const char *dir, const char *wasm_path,
+static int entry_build(wrt_runtime_t *rt, const entry_t *e, const char *wasm_path,
                        const wasm_module_t *w, uint8_t **obj, size_t *len) {
-  char tmp[4200], so[4300], man[4300], text[8192];
-  int fd = -1, err = temp_make(dir, tmp, sizeof(tmp), &fd);
+  char tmp[16], text[8192];
+  int fd = -1, err = temp_make(e, tmp, &fd);
   if (err) return err;
-  err = rt_compile(rt, wasm_path, w, tmp);
-  snprintf(so, sizeof(so), "%s/" RT_COMPILED_OBJECT, tmp);
-  snprintf(man, sizeof(man), "%s/manifest", tmp);
-  if (!err && read_bounded(so, MAX_OBJECT_BYTES, obj, len) != 0)
-    err = rt_error(WRT_ETOOLCHAIN, "%s: the compiler's object %s is unreadable", wasm_path, so);
+  err = rt_compile(rt, wasm_path, w, fd);
+  if (!err && rt_read_at(fd, RT_COMPILED_OBJECT, MAX_OBJECT_BYTES, obj, len) != 0)
+    err = rt_error(WRT_ETOOLCHAIN, "%s: the compiler's object %s/%s/" RT_COMPILED_OBJECT
+                   " is unreadable", wasm_path, e->dir, tmp);
   if (!err) {
     manifest_text(e, *obj, *len, text, sizeof(text));
-    int mfd = open(man, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int mfd = openat(fd, "manifest", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     bool ok = mfd >= 0 && rt_write_all(mfd, text, strlen(text));
     if (mfd >= 0 && close(mfd) != 0) ok = false;
-    if (!ok || rename(so, e->so) != 0 || rename(man, e->manifest) != 0)
-      err = rt_error(WRT_ESYS, "%s: storing %s in the cache: %s", wasm_path, e->so, strerror(errno));
+    if (!ok || renameat(fd, RT_COMPILED_OBJECT, e->dfd, e->so) != 0 ||
+        renameat(fd, "manifest", e->dfd, e->manifest) != 0)
+      err = rt_error(WRT_ESYS, "%s: storing %s/%s in the cache: %s", wasm_path, e->dir, e->so,
+                     strerror(errno));
   }
   if (err) {
     free(*obj);
     *obj = NULL;
   }
-  temp_remove(tmp, fd);
+  temp_remove(e, tmp, fd);
   return err;
 }
 
@@ -300,10 +318,11 @@ int rt_object_open(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *byte
   *from_cache = false;
   char *dir = cache_dir_of(rt);
   if (!dir) return rt_error(WRT_ENOMEM, "out of memory");
-  entry_t e;
-  int err = dir_ready(dir);
+  entry_t e = {.dir = dir, .dfd = -1};
+  int err = dir_open(dir, &e.dfd);
   if (!err) err = rt_toolchain_tag(rt, &e.tag);
   if (err) {
+    if (e.dfd >= 0) close(e.dfd);
     free(dir);
     return err;
   }
@@ -311,7 +330,7 @@ int rt_object_open(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *byte
   bool first = !rt->temps_cleaned;
   rt->temps_cleaned = true;
   pthread_mutex_unlock(&rt->lock);
-  if (first) clean_temporaries(dir);
+  if (first) clean_temporaries(e.dfd);
   uint8_t h[32], th[32];
   char hx[65], thx[17];
   rt_sha256(bytes, len, h);
@@ -319,20 +338,21 @@ int rt_object_open(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *byte
   hex(h, 32, hx);
   hex(th, 8, thx);
   snprintf(e.key, sizeof(e.key), "%s-%s", hx, thx);
-  snprintf(e.so, sizeof(e.so), "%s/%s.so", dir, e.key);
-  snprintf(e.manifest, sizeof(e.manifest), "%s/%s.manifest", dir, e.key);
+  snprintf(e.so, sizeof(e.so), "%s.so", e.key);
+  snprintf(e.manifest, sizeof(e.manifest), "%s.manifest", e.key);
   uint8_t *obj = NULL;
   size_t obj_len = 0;
   char why[4400];
   if (entry_read(&e, &obj, &obj_len, why, sizeof(why)) == 0) {
     *from_cache = true;
   } else {
-    if (!first) clean_temporaries(dir);
-    err = entry_build(rt, &e, dir, wasm_path, w, &obj, &obj_len);
-    if (err == WRT_ESYS && access(dir, W_OK) != 0)
+    if (!first) clean_temporaries(e.dfd);
+    err = entry_build(rt, &e, wasm_path, w, &obj, &obj_len);
+    if (err == WRT_ESYS && faccessat(e.dfd, ".", W_OK, 0) != 0)
       err = rt_error(WRT_ESYS, "%s: the cache %s cannot be written and holds no valid object "
                      "for this module (%s): %s", wasm_path, dir, why, wrt_last_error());
   }
+  close(e.dfd);
   free(dir);
   if (!err) err = open_bytes(wasm_path, e.key, obj, obj_len, dl);
   free(obj);

@@ -11,7 +11,9 @@
  *   void wrt_guest_start(void *instance)           an export _start of () -> ()
  *   int  wrt_guest_invoke(void *instance, uint32_t export_index,
  *                         const uint64_t *args, uint64_t *results)
- * wrt_guest_invoke calls exported function `export_index` with its
+ * wrt_guest_invoke calls exported function `export_index` (an export of
+ * an imported function, which the rewritten copy leaves out, through the
+ * import's thunk) with its
  * arguments and results in 64-bit slots (i32 and f32 in the low 32 bits,
  * f32 and f64 as their bits, externref as the pointer, funcref arguments
  * null, funcref results as the function's address or 0); it returns 0 for
@@ -94,7 +96,19 @@ static void to_slot(FILE *f, char t, const char *value) {
   }
 }
 
-static void invoke_case(FILE *f, uint32_t k, const char *type) {
+/* The call of export `k` on `instance` up to its first argument: the
+ * generated export's function, or for an export of imported function
+ * `index` (which the rewritten copy leaves out) that import's thunk, with
+ * the instance's import context as wasm2c's own wrapper would pass it. */
+static void export_callee(FILE *f, const wasm_module_t *w, uint32_t k, uint32_t index) {
+  if (index < w->nfunc_imports)
+    fprintf(f, "Z_" WASM_REWRITE_IMPORT_MODULE "Z_f%u(((" PREFIX "_instance_t *)instance)->Z_"
+               WASM_REWRITE_IMPORT_MODULE "_instance", w->func_imports[index]);
+  else
+    fprintf(f, PREFIX "Z_e%u((" PREFIX "_instance_t *)instance", k);
+}
+
+static void invoke_case(FILE *f, const wasm_module_t *w, uint32_t k, const char *type) {
   const char *colon = strchr(type, ':');
   size_t np = (size_t)(colon - type), nr = strlen(colon + 1);
   fprintf(f, "  case %u: {\n    ", k);
@@ -102,7 +116,7 @@ static void invoke_case(FILE *f, uint32_t k, const char *type) {
     ret_type(f, colon + 1);
     fputs(" v = ", f);
   }
-  fprintf(f, PREFIX "Z_e%u((" PREFIX "_instance_t *)instance", k);
+  export_callee(f, w, k, w->exports[k].index);
   for (size_t i = 0; i < np; i++) {
     char slot[24];
     snprintf(slot, sizeof(slot), "a[%zu]", i);
@@ -222,10 +236,11 @@ int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w) {
    * is missing or of another type. */
   const wasm_export_t *start = wasm_find_export(w, "_start", 6, WASM_EXTERN_FUNC);
   const char *st = start ? wasm_func_type(w, start->index) : NULL;
-  if (st && !strcmp(st, ":"))
-    fprintf(f, "\nvoid wrt_guest_start(void *instance) { " PREFIX "Z_e%u((" PREFIX
-               "_instance_t *)instance); }\n",
-            (uint32_t)(start - w->exports));
+  if (st && !strcmp(st, ":")) {
+    fputs("\nvoid wrt_guest_start(void *instance) { ", f);
+    export_callee(f, w, (uint32_t)(start - w->exports), start->index);
+    fputs("); }\n", f);
+  }
   fputs("\nint wrt_guest_invoke(void *instance, uint32_t export_index, const uint64_t *a, "
         "uint64_t *r) {\n  (void)a, (void)r;\n  switch (export_index) {\n",
         f);
@@ -233,7 +248,7 @@ int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w) {
     const wasm_export_t *e = &w->exports[k];
     if (e->kind != WASM_EXTERN_FUNC) continue;
     const char *type = wasm_func_type(w, e->index);
-    if (type && plain_types(type)) invoke_case(f, k, type);
+    if (type && plain_types(type)) invoke_case(f, w, k, type);
   }
   fputs("  default: return 0;\n  }\n}\n", f);
   return 0;

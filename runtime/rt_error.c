@@ -63,6 +63,7 @@ const char *wrt_trap_name(wrt_trap_t t) {
   case WRT_TRAP_EXHAUSTION: return "exhaustion";
   case WRT_TRAP_OTHER: return "other";
   case WRT_TRAP_EXIT: return "exit";
+  case WRT_TRAP_TIMEOUT: return "timeout";
   }
   return "other";
 }

@@ -33,13 +33,32 @@ static void release(wrt_module_t *m) {
   atomic_fetch_sub(&m->rt->running, 1);
 }
 
+/* What a call changes in its context, put back when it ends. */
+typedef struct saved {
+  sigjmp_buf jb;
+  rt_ctx_t *cur;
+  bool in_guest, in_host, pending, stack_guarded;
+  uintptr_t stack_lo, stack_top, guard_lo;
+} saved_t;
+
 /* Run `fn(c, arg)` as guest code of context `c`: 0 when it returned, or
- * the jump code of the trap (or exit) that ended it. */
+ * the jump code of the trap (or exit) that ended it. In place, on the
+ * stack this thread runs on (a host import's nested call: the outer
+ * guest's stack), whose bounds the fault handler and the host calls'
+ * budget use (issue 19); a nested call's guest code is not in the outer
+ * host call (in_host cleared for its duration). */
 static int guarded(rt_ctx_t *c, void (*fn)(rt_ctx_t *c, void *arg), void *arg) {
-  sigjmp_buf saved;
-  memcpy(saved, c->jb, sizeof(saved));
-  rt_ctx_t *prev = rt_cur;
-  bool was_in = c->in_guest;
+  saved_t sv = {.cur = rt_cur,
+                .in_guest = c->in_guest,
+                .in_host = atomic_load(&c->in_host),
+                .pending = atomic_load(&c->timeout_pending),
+                .stack_guarded = c->stack_guarded,
+                .stack_lo = c->stack_lo,
+                .stack_top = c->stack_top,
+                .guard_lo = c->guard_lo};
+  memcpy(sv.jb, c->jb, sizeof(sv.jb));
+  rt_stack_here(c, sv.cur);
+  atomic_store(&c->in_host, false);
   rt_cur = c;
   /* No saved signal mask: see rt_signal.c. */
   int jump = sigsetjmp(c->jb, 0);
@@ -47,9 +66,15 @@ static int guarded(rt_ctx_t *c, void (*fn)(rt_ctx_t *c, void *arg), void *arg) {
     c->in_guest = true;
     fn(c, arg);
   }
-  c->in_guest = was_in;
-  rt_cur = prev;
-  memcpy(c->jb, saved, sizeof(saved));
+  c->in_guest = sv.in_guest;
+  atomic_store(&c->in_host, sv.in_host);
+  atomic_store(&c->timeout_pending, sv.pending);
+  c->stack_guarded = sv.stack_guarded;
+  c->stack_lo = sv.stack_lo;
+  c->stack_top = sv.stack_top;
+  c->guard_lo = sv.guard_lo;
+  rt_cur = sv.cur;
+  memcpy(c->jb, sv.jb, sizeof(sv.jb));
   return jump;
 }
 

@@ -10,15 +10,40 @@
 
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "runtime.h"
 #include "wasm-rt.h"
 #include "wasm_reader.h"
 #include "wpool.h"
+
+/* Sanitizer builds: RT_ASAN (AddressSanitizer) and RT_TSAN
+ * (ThreadSanitizer), for gcc and clang. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RT_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define RT_TSAN 1
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) && !defined(RT_ASAN)
+#define RT_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer) && !defined(RT_TSAN)
+#define RT_TSAN 1
+#endif
+#endif
+#ifndef RT_ASAN
+#define RT_ASAN 0
+#endif
+#ifndef RT_TSAN
+#define RT_TSAN 0
+#endif
 
 /* What the generated code may reach past a memory's base without a bounds
  * check: a 32-bit address plus a 32-bit static offset plus the widest
@@ -104,7 +129,15 @@ struct wrt_module {
   uint32_t nexports;
   /* Pool backend: the pool's module, its image built from the segments. */
   wpool_module_t *pm;
+  /* Stock backend: the active data segments (offset, bytes), copied at
+   * load and written into each new memory in order (the generated code
+   * holds none of their bytes: wasm_rewrite.c). */
+  struct rt_data *data;
+  uint32_t ndata;
   atomic_uint_fast64_t running; /* requests in flight on this module */
+  /* The compiled object's executable bytes (rt_code_range): a program
+   * counter in [code_lo, code_hi) is the module's generated code. */
+  uintptr_t code_lo, code_hi;
 };
 
 struct wrt_runtime {
@@ -114,6 +147,9 @@ struct wrt_runtime {
   wpool_config_t cfg;
   char *cache_dir;
   char *cc;
+  /* A compile's bounds (wrt_options_t, defaults filled in; WRT_NO_LIMIT:
+   * none). */
+  uint64_t compile_timeout_ms, compile_cpu_seconds, compile_memory_bytes, compile_file_bytes;
   char *tool_tag; /* the toolchain's versions, part of the cache key (under lock) */
   bool temps_cleaned; /* the cache's dead temporaries were removed once (under lock) */
   wrt_resolve_t wasi_resolve; /* WASI's path resolver: WRT_RESOLVE_OPENAT2 or _WALK */
@@ -121,12 +157,16 @@ struct wrt_runtime {
   struct wrt_module *modules;
   atomic_uint_fast64_t running;
   atomic_uint_fast64_t requests, traps, nonzero_exits, exhausted, modules_loaded, cache_hits,
-      cache_misses;
+      cache_misses, timeouts;
+  /* rt_watchdog.c: started by the first request with a time limit. */
+  struct rt_watchdog *_Atomic watchdog;
 };
 
 /* How a jump back to the request's sigsetjmp is coded: trap kinds as
  * wasm-rt numbers them, plus these. */
-enum { RT_JUMP_EXIT = 1000, RT_JUMP_NOMEM = 1001 };
+enum { RT_JUMP_EXIT = 1000, RT_JUMP_NOMEM = 1001, RT_JUMP_TIMEOUT = 1002 };
+
+typedef void (*rt_inspect_fn)(const uint8_t *mem, uint64_t len, void *arg);
 
 /* The request running on this thread. */
 typedef struct rt_ctx {
@@ -138,14 +178,28 @@ typedef struct rt_ctx {
   wrt_module_t *m;
   const wrt_request_t *req;
   wrt_result_t *res;
-  sigjmp_buf jb;
+  rt_inspect_fn inspect; /* wrt_inspect: look at the memory instead of _start */
+  void *inspect_arg;
+  uint64_t t0;           /* the request's start (CLOCK_MONOTONIC, ns) */
+  int jump;              /* how the guest's run ended: 0, or the jump's code */
+  sigjmp_buf jb;         /* taken on the guest's stack (rt_stack.c) */
   bool in_guest;          /* between sigsetjmp and the end of the run */
+  /* A host function the generated code called is running (RT_HOST_CALL):
+   * a fault now is never the guest's trap, a timeout waits for its return.
+   * Written by this thread, read by its signal handlers. */
+  _Atomic bool in_host;
+  _Atomic bool timeout_pending; /* the deadline passed during a host call */
+  uint64_t deadline_ns;  /* CLOCK_MONOTONIC; 0: no time limit */
+  /* The stack the guest runs on (rt_stack.c): usable bytes [stack_lo,
+   * stack_top), its guard [guard_lo, stack_lo). */
+  uintptr_t stack_lo, stack_top, guard_lo;
+  bool stack_guarded;      /* [guard_lo, stack_lo) is a guard page (else a margin) */
+  wpool_stack_t *pstack;   /* pool backend: the pool's stack */
   wpool_instance_t *pinst; /* pool backend */
   void *guest;             /* the generated instance struct */
   wasm_rt_memory_t *mem;   /* memory 0 once allocated */
   uint32_t ntables;        /* tables allocated so far, in index order */
   void *tables[RT_MAX_TABLES]; /* wasm_rt_funcref_table_t or wasm_rt_externref_table_t */
-  bool mem_has_image;      /* pool: memory 0 holds the module's image already */
   uint8_t *fault_lo, *fault_hi; /* stock: faults in [lo, hi) are this instance's OOB traps */
   size_t stdin_pos;
   int32_t exit_code;
@@ -168,6 +222,10 @@ int rt_trap_code(wrt_trap_t t);
  * first request, the alternate signal stack and the stack's bounds. */
 int rt_signals_install(void);
 int rt_thread_init(void);
+/* The executable bytes of m's object, for the handlers (at load). */
+void rt_code_range(wrt_module_t *m);
+/* The thread's own stack: its lowest usable byte (after rt_thread_init). */
+uintptr_t rt_thread_stack_lo(void);
 
 /* Function types (rt_types.c): the index of the type of `nparams`
  * parameters and `nresults` results (wasm_rt_type_t codes, parameters
@@ -217,9 +275,50 @@ typedef struct rt_backend {
   /* Whether a fault at `addr` is an out-of-bounds access of the current
    * instance's memory (async-signal-safe). */
   bool (*fault_is_oob)(const rt_ctx_t *c, const void *addr);
+  /* The stack the request's guest runs on (c->stack_lo, stack_top,
+   * guard_lo); 0 or WRT_EEXHAUSTED, WRT_ENOMEM with the message set.
+   * stack_free gives it back. */
+  int (*stack_new)(rt_ctx_t *c);
+  void (*stack_free)(rt_ctx_t *c);
 } rt_backend_t;
 
 extern const rt_backend_t rt_backend_pool, rt_backend_stock;
+
+/* Guest stacks (rt_stack.c). The stock backend's: one per thread, made at
+ * its first request (cfg.async_stack_size usable bytes, a guard page
+ * below), unmapped when the thread exits. */
+int rt_stack_of_thread(rt_ctx_t *c);
+/* Whether guests run on stacks of their own here (x86-64); elsewhere on
+ * the thread's stack, and the backends' stacks are not taken. */
+extern const bool rt_stack_switches;
+/* Run fn(c) on c's stack (or, where the runtime has no stack switch, on
+ * the thread's own: docs/runtime.md), back on the thread's stack after. */
+void rt_stack_run(rt_ctx_t *c, void (*fn)(rt_ctx_t *c));
+/* Give c the bounds of the stack this thread runs on now (for guest code
+ * called in place, as wrt_call does): the guest's stack of `outer` when
+ * running on it, else the thread's own. */
+void rt_stack_here(rt_ctx_t *c, const rt_ctx_t *outer);
+/* After a jump to c->jb landed (on the guest's stack): forget what the
+ * jump skipped (the sanitizers' view of the stack). */
+void rt_stack_landed(rt_ctx_t *c);
+
+/* Time limits (rt_watchdog.c): a request's deadline set (0, or WRT_ESYS
+ * or WRT_ENOMEM when the watchdog cannot start) and cleared; the watchdog
+ * stopped (wrt_destroy). The watchdog sends RT_TIMEOUT_SIGNAL to a thread
+ * whose request is past its deadline, every millisecond until it ends;
+ * the handler (rt_signal.c) acts only while the thread runs generated
+ * code. */
+#define RT_TIMEOUT_SIGNAL SIGURG
+int rt_deadline_set(rt_ctx_t *c, uint64_t deadline_ns);
+void rt_deadline_clear(rt_ctx_t *c);
+void rt_watchdog_stop(wrt_runtime_t *rt);
+
+/* CLOCK_MONOTONIC in nanoseconds (async-signal-safe). */
+static inline uint64_t rt_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* Loading (rt_load.c): free a module and what its backend holds. */
 void rt_module_destroy(wrt_module_t *m);
@@ -242,18 +341,38 @@ int rt_object_open(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *byte
 bool rt_write_all(int fd, const void *bytes, size_t len);
 
 /* Compilation (compile.c): the rewritten copy translated, transformed and
- * compiled in `dir`, into dir/RT_COMPILED_OBJECT. And the toolchain's tag
- * (versions and flags, part of the cache key; computed once, rt->lock). */
+ * compiled in directory `dfd` (the tools' working directory), into
+ * RT_COMPILED_OBJECT there. And the toolchain's tag (versions and flags,
+ * part of the cache key; computed once, rt->lock). And reading at most
+ * `max` bytes of the regular file `name` in `dfd`, not through a link (0
+ * and the bytes, NUL-terminated; or -1). */
 #define RT_COMPILED_OBJECT "guest.so"
-int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const wasm_module_t *w,
-               const char *dir);
+int rt_compile(wrt_runtime_t *rt, const char *wasm_path, const wasm_module_t *w, int dfd);
+int rt_read_at(int dfd, const char *name, uint64_t max, uint8_t **out, size_t *len);
 int rt_toolchain_tag(wrt_runtime_t *rt, const char **tag);
 
-/* The transform of wasm2c's output `in` into `out` (transform.c), the glue
- * appended (glue.c). Both versions are part of the cache key. */
-#define RT_TRANSFORM_VERSION "wrt-transform-2"
+/* Running a tool (tool.c): argv[0] (searched in PATH) with the working
+ * directory `cwd_fd` (-1: this process's; else TMPDIR is "." for it),
+ * stdin /dev/null, stdout and stderr to `out_fd`, in a process group of
+ * its own under these limits (WRT_NO_LIMIT: none), the group killed at
+ * `deadline_ns` (CLOCK_MONOTONIC; 0: none) and when it exits. 0 with its
+ * wait status in *status (*timed_out when the deadline killed it), or
+ * WRT_ETOOLCHAIN (it cannot run) or WRT_ESYS with the message set. */
+typedef struct rt_tool_limits {
+  uint64_t memory_bytes; /* RLIMIT_AS of each process */
+  uint64_t cpu_seconds;  /* RLIMIT_CPU of each process */
+  uint64_t file_bytes;   /* RLIMIT_FSIZE: the largest file it may write */
+  uint64_t deadline_ns;
+} rt_tool_limits_t;
+int rt_tool_run(char *const argv[], int cwd_fd, int out_fd, const rt_tool_limits_t *lim,
+                int *status, bool *timed_out);
+uint64_t rt_now_ns(void);
+
+/* The transform of wasm2c's output `in` into `out`, files in directory
+ * `dfd` (transform.c), the glue appended (glue.c). Both versions are part of the cache key. */
+#define RT_TRANSFORM_VERSION "wrt-transform-3"
 #define RT_GLUE_VERSION "wrt-glue-4"
-int rt_transform(const char *wasm_path, const wasm_module_t *w, const char *in,
+int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const char *in,
                  const char *out);
 int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w);
 /* The WASI function import `im` names (its type unchecked), or NULL. */
@@ -264,5 +383,8 @@ const rt_wasi_fn_t *rt_wasi_find(const wasm_import_t *im);
 void rt_sha256(const void *data, size_t len, uint8_t out[32]);
 void rt_sha256_portable(const void *data, size_t len, uint8_t out[32]);
 bool rt_sha256_accelerated(void);
+
+/* Host calls (RT_HOST_CALL), which need the context above. */
+#include "rt_host.h"
 
 #endif /* WRT_RT_INTERNAL_H */

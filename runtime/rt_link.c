@@ -212,13 +212,14 @@ void rt_value_of(wrt_valtype_t t, uint64_t s, wrt_value_t *v) {
  * trap raised in the guest. */
 void wrt_import_call(void *ctx, uint32_t i, const uint64_t *a, uint64_t *r);
 void wrt_import_call(void *ctx, uint32_t i, const uint64_t *a, uint64_t *r) {
+  RT_HOST_CALL(); /* a host function: its stack budget, a timeout at its return */
   rt_ctx_t *c = ctx;
   const wrt_import_t *h = &c->m->links[i].host;
   wrt_value_t args[MAX_HOST_VALUES], results[MAX_HOST_VALUES];
   for (uint32_t k = 0; k < h->nparams; k++) rt_value_of(h->params[k], a[k], &args[k]);
   for (uint32_t k = 0; k < h->nresults; k++) rt_value_of(h->results[k], 0, &results[k]);
   wrt_trap_t trap = h->fn(h->env, args, results);
-  if (trap != WRT_TRAP_NONE) siglongjmp(c->jb, rt_trap_code(trap));
+  if (trap != WRT_TRAP_NONE) siglongjmp(c->jb, rt_trap_code(trap)); /* the landing unmarks */
   for (uint32_t k = 0; k < h->nresults; k++) {
     results[k].type = h->results[k]; /* the host's word on types is not taken */
     r[k] = rt_slot_of(&results[k]);

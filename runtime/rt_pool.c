@@ -4,8 +4,8 @@
  *  - Memory 0 is the instance's memory 0: wasm_rt_allocate_memory binds
  *    the wasm_rt_memory_t to wpool_memory_base; the pool has already made
  *    min_pages accessible and mapped the module's copy-on-write image of
- *    its active data segments, so the generated code's data copies are
- *    skipped (compile.c's transform asks wrt_memory_has_image).
+ *    its active data segments (the generated code holds none of their
+ *    bytes: wasm_rewrite.c).
  *  - The generated instance struct lives in the instance's state
  *    (wpool_instance_state: zero at every allocation).
  *  - Table i is the pool's table i, of 24-byte elements (wasm2c's
@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rt_internal.h"
 
@@ -142,7 +143,6 @@ static bool pool_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t in
   mem->pages = initial;
   mem->max_pages = max;
   mem->size = (uint32_t)((uint64_t)initial * PAGE);
-  c->mem_has_image = true;
   return true;
 }
 
@@ -201,6 +201,29 @@ static bool pool_fault_is_oob(const rt_ctx_t *c, const void *addr) {
          !fi.accessible;
 }
 
+/* The guest's stack: the pool's (rt_stack.c); a pool without stacks
+ * (stack_count 0) leaves each thread its own, as the stock backend. */
+static int pool_stack_new(rt_ctx_t *c) {
+  if (c->m->rt->cfg.stack_count == 0) return rt_stack_of_thread(c);
+  int perr = wpool_stack_new(c->m->rt->pool, &c->pstack);
+  if (perr == WPOOL_EEXHAUSTED)
+    return rt_error(WRT_EEXHAUSTED, "%s: no stack for the guest: %s", c->m->path,
+                    wpool_last_error());
+  if (perr)
+    return rt_error(rt_error_from_wpool(perr), "%s: wpool_stack_new: %s", c->m->path,
+                    wpool_last_error());
+  c->stack_top = (uintptr_t)wpool_stack_top(c->pstack);
+  c->stack_lo = c->stack_top - wpool_stack_size(c->pstack);
+  c->guard_lo = c->stack_lo - (uintptr_t)sysconf(_SC_PAGESIZE);
+  c->stack_guarded = true;
+  return 0;
+}
+
+static void pool_stack_free(rt_ctx_t *c) {
+  wpool_stack_free(c->pstack); /* NULL: the thread's */
+  c->pstack = NULL;
+}
+
 const rt_backend_t rt_backend_pool = {
     .name = "pool",
     .create = pool_create,
@@ -214,4 +237,6 @@ const rt_backend_t rt_backend_pool = {
     .table_allocate = pool_allocate_table,
     .table_grow = pool_grow_table,
     .fault_is_oob = pool_fault_is_oob,
+    .stack_new = pool_stack_new,
+    .stack_free = pool_stack_free,
 };

@@ -1,11 +1,13 @@
-/* Requests: a fresh instance of a module, _start run between a sigsetjmp
- * and its end, the outputs collected, the instance freed.
+/* Requests: a fresh instance of a module, _start run on a stack of its
+ * own (rt_stack.c) between a sigsetjmp and its end, within its time limit
+ * (rt_watchdog.c), the outputs collected, the instance freed.
  *
  * A trap called by the generated code (unreachable, division by zero, an
  * indirect call mismatch, a checked table or bulk-memory bound) jumps back
  * to the sigsetjmp with its kind; so does the fault handler (rt_signal.c)
  * for an out-of-bounds access or an exhausted stack, and WASI's proc_exit
- * with the exit code. */
+ * with the exit code, and a timeout (the signal handler, or a host call's
+ * return) with RT_JUMP_TIMEOUT. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,12 +18,6 @@
  * siglongjmp intact. */
 static _Thread_local rt_ctx_t t_ctx;
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void wrt_result_init(wrt_result_t *r) { memset(r, 0, sizeof(*r)); }
 
 void wrt_result_free(wrt_result_t *r) {
@@ -30,10 +26,43 @@ void wrt_result_free(wrt_result_t *r) {
   memset(r, 0, sizeof(*r));
 }
 
-typedef void (*inspect_fn)(const uint8_t *mem, uint64_t len, void *arg);
+/* On the guest's stack (rt_stack.c): instantiate and run _start (or, for
+ * wrt_inspect, look at the memory) between a sigsetjmp and the end; every
+ * jump lands here. */
+static void guest_main(rt_ctx_t *c) {
+  /* No saved signal mask: see rt_signal.c. */
+  int jump = sigsetjmp(c->jb, 0);
+  if (jump == 0) {
+    c->in_guest = true;
+    c->m->fns.instantiate(c->guest, c);
+    c->res->instantiate_ns = rt_now_ns() - c->t0;
+    if (c->inspect)
+      c->inspect(c->mem ? c->mem->data : NULL, c->mem ? c->mem->size : 0, c->inspect_arg);
+    else
+      c->m->fns.start(c->guest);
+  } else {
+    rt_stack_landed(c);
+  }
+  c->in_guest = false;
+  atomic_store_explicit(&c->in_host, false, memory_order_relaxed);
+  atomic_store_explicit(&c->timeout_pending, false, memory_order_relaxed);
+  c->jump = jump;
+}
+
+/* Host calls (RT_HOST_CALL) that end the request. Out of stack: even the
+ * jump needs some (a lazily bound siglongjmp runs the dynamic linker), so
+ * on a stack of its own the trap is a write to the guard, which the fault
+ * handler, on the alternate signal stack, turns into the exhaustion trap
+ * (no host call is marked yet); on the thread's stack (no switch) the jump
+ * has the margin kept above its end (rt_stack.c). */
+void rt_host_exhausted(rt_ctx_t *c) {
+  if (c->stack_guarded) *(volatile char *)(c->stack_lo - 1) = 0;
+  siglongjmp(c->jb, WASM_RT_TRAP_EXHAUSTION);
+}
+void rt_host_timed_out(rt_ctx_t *c) { siglongjmp(c->jb, RT_JUMP_TIMEOUT); }
 
 /* A request; with `inspect`, instead of _start, a look at the memory. */
-static int run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res, inspect_fn inspect,
+static int run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res, rt_inspect_fn inspect,
                void *arg) {
   if (rt_cur) return rt_error(WRT_EINVAL, "wrt_run: called from inside a request");
   int err = rt_thread_init();
@@ -51,50 +80,58 @@ static int run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res, ins
   c->m = m;
   c->req = req;
   c->res = res;
+  c->inspect = inspect;
+  c->inspect_arg = arg;
   atomic_fetch_add(&m->running, 1);
   atomic_fetch_add(&rt->running, 1);
-  uint64_t t0 = now_ns();
+  uint64_t t0 = c->t0 = rt_now_ns();
   err = rt->ops->instance_new(c);
   if (err) {
     if (err == WRT_EEXHAUSTED) atomic_fetch_add(&rt->exhausted, 1);
     goto out;
   }
-  uint64_t t1 = 0;
-  rt_cur = c;
-  /* No saved signal mask: see rt_signal.c. */
-  int jump = sigsetjmp(c->jb, 0);
-  if (jump == 0) {
-    c->in_guest = true;
-    m->fns.instantiate(c->guest, c);
-    res->instantiate_ns = now_ns() - t0;
-    if (inspect)
-      inspect(c->mem ? c->mem->data : NULL, c->mem ? c->mem->size : 0, arg);
-    else
-      m->fns.start(c->guest);
+  if (rt_stack_switches && (err = rt->ops->stack_new(c)) != 0) {
+    if (err == WRT_EEXHAUSTED) atomic_fetch_add(&rt->exhausted, 1);
+    goto fail_stack;
   }
-  c->in_guest = false;
+  rt_cur = c;
+  if (req->timeout_ns && (err = rt_deadline_set(c, t0 + req->timeout_ns)) != 0) goto fail_deadline;
+  rt_stack_run(c, guest_main);
+  rt_deadline_clear(c);
   rt_cur = NULL;
   rt_wasi_end(c);
-  t1 = now_ns();
+  int jump = c->jump;
+  uint64_t t1 = rt_now_ns();
   if (!res->instantiate_ns) res->instantiate_ns = t1 - t0;
   res->run_ns = t1 - t0 - res->instantiate_ns;
   if (jump == RT_JUMP_NOMEM) {
     err = rt_error(WRT_ENOMEM, "%s: host memory ran out during the request", m->path);
   } else if (jump == RT_JUMP_EXIT) {
     res->exit_code = c->exit_code;
+  } else if (jump == RT_JUMP_TIMEOUT) {
+    res->trap = WRT_TRAP_TIMEOUT;
+    res->exit_code = -1;
   } else if (jump != 0) {
     res->trap = rt_trap_of(jump);
     res->exit_code = -1;
   }
+  if (rt_stack_switches) rt->ops->stack_free(c);
   rt->ops->instance_free(c);
-  res->free_ns = now_ns() - t1;
+  res->free_ns = rt_now_ns() - t1;
   if (!err && inspect && jump)
     err = rt_error(WRT_EFORMAT, "%s: instantiation trapped: %s", m->path, wrt_trap_name(res->trap));
   if (!err && !inspect) {
     atomic_fetch_add(&rt->requests, 1);
     if (res->trap) atomic_fetch_add(&rt->traps, 1);
     else if (res->exit_code) atomic_fetch_add(&rt->nonzero_exits, 1);
+    if (res->trap == WRT_TRAP_TIMEOUT) atomic_fetch_add(&rt->timeouts, 1);
   }
+  goto out;
+fail_deadline:
+  rt_cur = NULL;
+  if (rt_stack_switches) rt->ops->stack_free(c);
+fail_stack:
+  rt->ops->instance_free(c);
 out:
   atomic_fetch_sub(&rt->running, 1);
   atomic_fetch_sub(&m->running, 1);
@@ -112,7 +149,7 @@ int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res) {
   return run(m, req, res, NULL, NULL);
 }
 
-int wrt_inspect(wrt_module_t *m, inspect_fn fn, void *arg) {
+int wrt_inspect(wrt_module_t *m, rt_inspect_fn fn, void *arg) {
   if (!m || !fn) return rt_error(WRT_EINVAL, "wrt_inspect: NULL argument");
   wrt_request_t req = {0};
   wrt_result_t res;

@@ -69,6 +69,19 @@ int wrt_create(const wrt_options_t *opts, wrt_runtime_t **out) {
     err = rt_error(WRT_ENOMEM, "wrt_create: out of memory");
     goto fail_strings;
   }
+  rt->compile_timeout_ms = opts->compile_timeout_ms ? opts->compile_timeout_ms
+                                                    : WRT_COMPILE_TIMEOUT_MS_DEFAULT;
+  rt->compile_cpu_seconds = opts->compile_cpu_seconds ? opts->compile_cpu_seconds
+                                                      : WRT_COMPILE_CPU_SECONDS_DEFAULT;
+  rt->compile_memory_bytes = opts->compile_memory_bytes ? opts->compile_memory_bytes
+                                                        : WRT_COMPILE_MEMORY_BYTES_DEFAULT;
+  rt->compile_file_bytes = opts->compile_file_bytes ? opts->compile_file_bytes
+                                                    : WRT_COMPILE_FILE_BYTES_DEFAULT;
+  if (rt->compile_timeout_ms != WRT_NO_LIMIT && rt->compile_timeout_ms > UINT64_MAX / 1000000u) {
+    err = rt_error(WRT_EINVAL, "compile_timeout_ms (%llu) is too large; WRT_NO_LIMIT sets none",
+                   (unsigned long long)rt->compile_timeout_ms);
+    goto fail_strings;
+  }
   if (opts->pool_config)
     rt->cfg = *opts->pool_config;
   else
@@ -102,6 +115,7 @@ fail_strings:
 int wrt_destroy(wrt_runtime_t *rt) {
   if (!rt) return 0;
   if (atomic_load(&rt->running)) return rt_error(WRT_EBUSY, "wrt_destroy: requests are running");
+  rt_watchdog_stop(rt);
   while (rt->modules) {
     wrt_module_t *m = rt->modules;
     rt->modules = m->next;
@@ -129,4 +143,5 @@ void wrt_stats_get(wrt_runtime_t *rt, wrt_stats_t *o) {
   o->modules_loaded = atomic_load(&rt->modules_loaded);
   o->cache_hits = atomic_load(&rt->cache_hits);
   o->cache_misses = atomic_load(&rt->cache_misses);
+  o->timeouts = atomic_load(&rt->timeouts);
 }

@@ -4,7 +4,11 @@
  * reservation whose accessible pages are mprotect'ed read-write, unmapped
  * when the instance is freed; each table is calloc'd and realloc'd.
  *
- * Four differences, each a fix, none a speed-up:
+ * Active data segments are written into each new memory here, from the
+ * module's copy of them (the generated code holds none of their bytes:
+ * wasm_rewrite.c), as the generated code's LOAD_DATA wrote them.
+ *
+ * Four differences from wasm-rt-impl.c, each a fix, none a speed-up:
  *  - failures are returned (the request ends with WRT_ENOMEM) instead of
  *    abort();
  *  - the free unmaps the whole reservation: 1.0.32's wasm_rt_free_memory
@@ -14,9 +18,10 @@
  *    8 GiB, since an 8-byte access at address + offset 2^33 - 2 ends past
  *    8 GiB (and 16 bytes for v128);
  *  - memories obey the pool's page limit (instance_memory_pages, at most
- *    RT_MAX_PAGES): a module whose minimum is over it is refused at load,
- *    growth past it fails, and no size wraps to 0 at 4 GiB; tables obey
- *    instance_tables and instance_table_elements likewise. */
+ *    RT_MAX_PAGES): a module whose minimum is over it is refused at load
+ *    (rt_load.c, for both backends), growth past it fails, and no size
+ *    wraps to 0 at 4 GiB; tables obey instance_tables and
+ *    instance_table_elements likewise. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -35,29 +40,45 @@ static int stock_destroy(wrt_runtime_t *rt) {
   return 0;
 }
 
-/* The stock backend obeys the pool's page limit too (so the two compare
- * like for like, and no memory reaches 4 GiB: RT_MAX_PAGES). */
+/* An active data segment: written into each new memory (the generated
+ * code holds none of their bytes, wasm_rewrite.c), as wasm2c's LOAD_DATA
+ * wrote it. */
+typedef struct rt_data {
+  uint64_t offset;
+  uint32_t len;
+  const uint8_t *bytes;
+} rt_data_t;
+
+/* The pool's limits on what a module declares were checked at load
+ * (rt_load.c, before compiling). The active data segments are copied,
+ * in order, into one block (the module's bytes are not kept). */
 static int stock_module_new(wrt_module_t *m, const wasm_module_t *w) {
-  (void)w;
-  const wpool_config_t *cfg = &m->rt->cfg;
-  uint64_t limit = cfg->instance_memory_pages;
-  if (m->has_memory && m->min_pages > limit)
-    return rt_error(WRT_ELIMIT,
-                    "%s does not fit the runtime: memory 0: minimum of %llu pages exceeds "
-                    "instance_memory_pages (%llu)",
-                    m->path, (unsigned long long)m->min_pages, (unsigned long long)limit);
-  if (m->ntables > cfg->instance_tables)
-    return rt_error(WRT_ELIMIT, "%s does not fit the runtime: %u tables exceed instance_tables "
-                    "(%u)", m->path, m->ntables, cfg->instance_tables);
-  for (uint32_t i = 0; i < m->ntables; i++)
-    if (m->tables[i].min > cfg->instance_table_elements)
-      return rt_error(WRT_ELIMIT, "%s does not fit the runtime: table %u: minimum of %u "
-                      "elements exceeds instance_table_elements (%u)", m->path, i,
-                      m->tables[i].min, cfg->instance_table_elements);
+  uint32_t n = 0;
+  size_t bytes = 0;
+  for (uint32_t i = 0; i < w->nsegments; i++)
+    if (w->segments[i].active && w->segments[i].len) n++, bytes += w->segments[i].len;
+  if (!n) return 0;
+  rt_data_t *d = malloc(n * sizeof(*d) + bytes);
+  if (!d) return rt_error(WRT_ENOMEM, "%s: out of memory for %zu bytes of data", m->path, bytes);
+  uint8_t *at = (uint8_t *)(d + n);
+  n = 0;
+  for (uint32_t i = 0; i < w->nsegments; i++) {
+    const wasm_segment_t *s = &w->segments[i];
+    if (!s->active || !s->len) continue;
+    memcpy(at, s->bytes, s->len);
+    d[n++] = (rt_data_t){.offset = s->offset, .len = s->len, .bytes = at};
+    at += s->len;
+  }
+  m->data = d;
+  m->ndata = n;
   return 0;
 }
 
-static void stock_module_release(wrt_module_t *m) { (void)m; }
+static void stock_module_release(wrt_module_t *m) {
+  free(m->data);
+  m->data = NULL;
+  m->ndata = 0;
+}
 
 static int stock_instance_new(rt_ctx_t *c) {
   c->guest = calloc(1, c->m->instance_size);
@@ -74,6 +95,16 @@ static bool stock_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t i
   if (bytes && mprotect(addr, bytes, PROT_READ | PROT_WRITE) != 0) {
     munmap(addr, RT_UNCHECKED_REACH);
     return false;
+  }
+  /* The loader checked that each segment ends within the minimum, which
+   * the transform checked is `initial`. */
+  for (uint32_t i = 0; i < c->m->ndata; i++) {
+    const rt_data_t *d = &c->m->data[i];
+    if (d->offset + d->len > bytes) {
+      munmap(addr, RT_UNCHECKED_REACH);
+      return false;
+    }
+    memcpy((uint8_t *)addr + d->offset, d->bytes, d->len);
   }
   mem->data = addr;
   mem->size = (uint32_t)bytes;
@@ -157,6 +188,9 @@ static bool stock_fault_is_oob(const rt_ctx_t *c, const void *addr) {
   return c->mem && a >= c->fault_lo && a < c->fault_hi;
 }
 
+/* The guest's stack: the thread's (rt_stack.c), kept until it exits. */
+static void stock_stack_free(rt_ctx_t *c) { (void)c; }
+
 const rt_backend_t rt_backend_stock = {
     .name = "stock",
     .create = stock_create,
@@ -170,4 +204,6 @@ const rt_backend_t rt_backend_stock = {
     .table_allocate = stock_allocate_table,
     .table_grow = stock_grow_table,
     .fault_is_oob = stock_fault_is_oob,
+    .stack_new = rt_stack_of_thread,
+    .stack_free = stock_stack_free,
 };

@@ -9,6 +9,10 @@
  * and signal stack are process globals, so two threads running guests at
  * once would jump into each other's stacks.
  *
+ * Each begins with RT_HOST_CALL() (rt_internal.h): the generated code
+ * calls them, so they get the host's stack budget and a pending timeout
+ * is taken at their return.
+ *
  * Memories and tables are freed by the request's end (the backend's
  * instance_free), which knows what was allocated even when a trap cut the
  * instantiation short; wasm-rt's free functions do nothing. */
@@ -25,10 +29,14 @@ static rt_ctx_t *request_or_abort(const char *fn) {
 }
 
 void wasm_rt_init(void) {}
-bool wasm_rt_is_initialized(void) { return true; }
+bool wasm_rt_is_initialized(void) {
+  RT_HOST_CALL();
+  return true;
+}
 void wasm_rt_free(void) {}
 
 WASM_RT_NO_RETURN void wasm_rt_trap(wasm_rt_trap_t code) {
+  RT_HOST_CALL();
   rt_ctx_t *c = request_or_abort("wasm_rt_trap");
   siglongjmp(c->jb, code == WASM_RT_TRAP_NONE ? WASM_RT_TRAP_UNCAUGHT_EXCEPTION : (int)code);
 }
@@ -36,6 +44,7 @@ WASM_RT_NO_RETURN void wasm_rt_trap(wasm_rt_trap_t code) {
 const char *wasm_rt_strerror(wasm_rt_trap_t trap) { return wrt_trap_name(rt_trap_of(trap)); }
 
 void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial, uint32_t max) {
+  RT_HOST_CALL();
   rt_ctx_t *c = request_or_abort("wasm_rt_allocate_memory");
   if (c->mem) {
     fprintf(stderr, "wpool runtime: fatal: %s allocates a second memory\n", c->m->path);
@@ -46,18 +55,14 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial, uint32_t m
 }
 
 uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint32_t delta) {
+  RT_HOST_CALL();
   rt_ctx_t *c = request_or_abort("wasm_rt_grow_memory");
   return c->m->rt->ops->memory_grow(c, mem, delta);
 }
 
-void wasm_rt_free_memory(wasm_rt_memory_t *mem) { (void)mem; }
-
-/* The transform of the generated code (compile.c) skips a memory's data
- * segment copies when this says the pool's image holds them already. */
-bool wrt_memory_has_image(const wasm_rt_memory_t *mem);
-bool wrt_memory_has_image(const wasm_rt_memory_t *mem) {
-  rt_ctx_t *c = rt_cur;
-  return c && c->mem == mem && c->mem_has_image;
+void wasm_rt_free_memory(wasm_rt_memory_t *mem) {
+  RT_HOST_CALL();
+  (void)mem;
 }
 
 /* Tables are allocated in index order, funcref and externref alike. */
@@ -84,23 +89,34 @@ static uint32_t grow_table(const char *fn, void *t, uint32_t delta, const void *
 
 void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t *t, uint32_t elements,
                                     uint32_t max) {
+  RT_HOST_CALL();
   allocate_table("wasm_rt_allocate_funcref_table", t, false, elements, max);
 }
 
 void wasm_rt_allocate_externref_table(wasm_rt_externref_table_t *t, uint32_t elements,
                                       uint32_t max) {
+  RT_HOST_CALL();
   allocate_table("wasm_rt_allocate_externref_table", t, true, elements, max);
 }
 
 uint32_t wasm_rt_grow_funcref_table(wasm_rt_funcref_table_t *t, uint32_t delta,
                                     wasm_rt_funcref_t init) {
+  RT_HOST_CALL();
   return grow_table("wasm_rt_grow_funcref_table", t, delta, &init);
 }
 
 uint32_t wasm_rt_grow_externref_table(wasm_rt_externref_table_t *t, uint32_t delta,
                                       wasm_rt_externref_t init) {
+  RT_HOST_CALL();
   return grow_table("wasm_rt_grow_externref_table", t, delta, &init);
 }
 
-void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t *t) { (void)t; }
-void wasm_rt_free_externref_table(wasm_rt_externref_table_t *t) { (void)t; }
+void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t *t) {
+  RT_HOST_CALL();
+  (void)t;
+}
+
+void wasm_rt_free_externref_table(wasm_rt_externref_table_t *t) {
+  RT_HOST_CALL();
+  (void)t;
+}

@@ -40,7 +40,7 @@ extern "C" {
   XX(EINVAL, 1, "bad argument")                                                             \
   XX(EFORMAT, 2, "not a valid WebAssembly module for this runtime")                         \
   XX(EIMPORT, 3, "the module imports something the runtime lacks")                          \
-  XX(ELIMIT, 4, "the module does not fit the pool")                                         \
+  XX(ELIMIT, 4, "the module exceeds a limit of the pool or the runtime")                   \
   XX(ETOOLCHAIN, 5, "wasm2c or the C compiler failed")                                      \
   XX(EEXHAUSTED, 6, "every instance slot is in use")                                        \
   XX(ENOMEM, 7, "host memory or address space ran out")                                     \
@@ -48,9 +48,10 @@ extern "C" {
   XX(EBUSY, 9, "requests are running")
 
 /* The messages (wrt_last_error) say more: WRT_EFORMAT names the section
- * and byte or the construct the runtime does not handle, WRT_ELIMIT carries
- * wpool's message naming the limit and the value, WRT_ETOOLCHAIN the
- * failing tool's output, WRT_ESYS the call (file, dlopen, mmap). */
+ * and byte or the construct the runtime does not handle, WRT_ELIMIT the
+ * limit and the value (the pool's, the reader's, or a compile's bound),
+ * WRT_ETOOLCHAIN the failing tool's output, WRT_ESYS the call (file,
+ * dlopen, mmap). */
 typedef enum wrt_errno {
 #define WRT_ERRNO_ENUM_(name, number, meaning) WRT_##name = -(number),
   WRT_ERRNO_MAP(WRT_ERRNO_ENUM_)
@@ -102,9 +103,26 @@ typedef struct wrt_options {
   /* WASI's path resolver; WRT_RESOLVE_OPENAT2 where the kernel refuses
    * openat2 is WRT_EINVAL at wrt_create. */
   wrt_resolve_t resolve;
+  /* Bounds on compiling a module (wasm2c, then the C compiler and the
+   * processes it starts), which a module's bytes drive: 0 takes the
+   * default, WRT_NO_LIMIT sets none. A compile that runs into one fails
+   * with WRT_ELIMIT naming the option and its value (the time limit kills
+   * the tools' whole process group). docs/runtime.md, "Loading". */
+  uint64_t compile_timeout_ms;   /* wall clock for a compile's tools together; 300,000 (5 min) */
+  uint64_t compile_cpu_seconds;  /* CPU time of each tool process (RLIMIT_CPU); 300 s */
+  uint64_t compile_memory_bytes; /* address space of each tool process (RLIMIT_AS); 4 GiB */
+  uint64_t compile_file_bytes;   /* the largest file a tool writes (RLIMIT_FSIZE); 1 GiB */
 } wrt_options_t;
 
-/* Fill `opts` with the defaults: the pool backend, NULL for the rest. */
+/* A compile bound that is no bound (wrt_options_t.compile_*). */
+#define WRT_NO_LIMIT UINT64_MAX
+#define WRT_COMPILE_TIMEOUT_MS_DEFAULT 300000u
+#define WRT_COMPILE_CPU_SECONDS_DEFAULT 300u
+#define WRT_COMPILE_MEMORY_BYTES_DEFAULT (4ull << 30)
+#define WRT_COMPILE_FILE_BYTES_DEFAULT (1ull << 30)
+
+/* Fill `opts` with the defaults: the pool backend, NULL for the rest, 0
+ * (the defaults above) for the compile's bounds. */
 void wrt_options_init(wrt_options_t *opts);
 
 /* The pool configuration the runtime uses by default: wpool_config_init's,
@@ -119,7 +137,9 @@ typedef struct wrt_module wrt_module_t;
 
 /* Create a runtime (and, for the pool backend, its pool). Installs the
  * process-wide SIGSEGV/SIGBUS handler that turns a guest's faults into
- * traps; a fault anywhere else still crashes the process.
+ * traps (a fault anywhere else still crashes the process) and the SIGURG
+ * handler of time limits (a SIGURG not sent by the runtime goes to the
+ * handler installed before).
  * Return: 0, WRT_EINVAL (bad options or an unsafe pool layout), WRT_ENOMEM,
  * WRT_ESYS. */
 int wrt_create(const wrt_options_t *opts, wrt_runtime_t **out);
@@ -138,13 +158,14 @@ wpool_t *wrt_pool(wrt_runtime_t *rt);
  * cache, keyed by the file's SHA-256 and the toolchain, and checked
  * against its manifest), dlopen it, and register it with the pool.
  * Return: 0; WRT_EFORMAT (not WebAssembly, not a regular file, or a
- * construct the runtime does not handle, e.g. a data segment at a
- * non-constant offset or a _start that is not () -> (); wasm2c's refusal
- * of an invalid module too), WRT_EIMPORT (an import other than a WASI
- * preview-1 function, or one of the wrong type; the message names it),
- * WRT_ELIMIT (the pool's limits, named with the value), WRT_EINVAL (an
- * unsafe cache directory), WRT_ETOOLCHAIN, WRT_ENOMEM, WRT_ESYS.
- * Context: any thread. */
+ * construct the runtime does not handle, e.g. v128 and SIMD, a data
+ * segment at a non-constant offset or a _start that is not () -> ();
+ * wasm2c's refusal of an invalid module too), WRT_EIMPORT (an import
+ * other than a WASI preview-1 function, or one of the wrong type; the
+ * message names it), WRT_ELIMIT (the pool's limits, the reader's, or a
+ * compile's bounds: named with the value), WRT_EINVAL (an unsafe cache
+ * directory), WRT_ETOOLCHAIN, WRT_ENOMEM, WRT_ESYS. docs/runtime.md,
+ * "Limits", lists what is refused. Context: any thread. */
 int wrt_load(wrt_runtime_t *rt, const char *wasm_path, wrt_module_t **out);
 
 /* As wrt_load, from `len` bytes in memory (for modules embedded in a
@@ -218,6 +239,14 @@ typedef struct wrt_request {
   /* Descriptors open at once, streams and preopens included (3 + ndirs to
    * 65,536); more is EMFILE for the guest. 0: WRT_MAX_FDS. */
   uint32_t max_fds;
+  /* Wall-clock limit on the request, in nanoseconds from wrt_run's start
+   * (instantiation included); 0: none. Past it, the guest is interrupted
+   * within about a millisecond while it runs its own code (a host call in
+   * progress finishes first) and the request ends with the trap
+   * WRT_TRAP_TIMEOUT. The first request with a limit starts the runtime's
+   * watchdog thread; the interruption is the signal SIGURG sent to the
+   * request's thread, which must not block it (docs/runtime.md). */
+  uint64_t timeout_ns;
 } wrt_request_t;
 
 /* How a request ended besides its exit code. */
@@ -233,10 +262,11 @@ typedef enum wrt_trap {
   WRT_TRAP_OTHER,             /* another wasm-rt trap (an uncaught exception) */
   WRT_TRAP_EXIT,              /* wrt_instantiate, wrt_call: the guest called WASI's proc_exit
                                  (wrt_instance_exit_code); wrt_run reports exits as exit codes */
+  WRT_TRAP_TIMEOUT,           /* the request's time limit passed (timeout_ns) */
 } wrt_trap_t;
 
 /* "oob", "int_overflow", "div_by_zero", "invalid_conversion",
- * "unreachable", "call_indirect", "exhaustion", "other", "exit", or
+ * "unreachable", "call_indirect", "exhaustion", "other", "exit", "timeout", or
  * "none". */
 const char *wrt_trap_name(wrt_trap_t t);
 
@@ -258,11 +288,16 @@ typedef struct wrt_result {
 void wrt_result_init(wrt_result_t *r);
 void wrt_result_free(wrt_result_t *r);
 
-/* Run one request on a fresh instance of `m`. A trap or a non-zero exit is
- * a successful call: see res->trap and res->exit_code.
- * Return: 0; WRT_EEXHAUSTED (every pool slot in use: retry later);
- * WRT_ENOMEM; WRT_EINVAL (a NULL argument, bad dirs or max_fds, named in
- * the message). Context: any thread, concurrently. */
+/* Run one request on a fresh instance of `m`, the guest on a stack of its
+ * own (the pool backend takes one of the pool's stacks for the request:
+ * async_stack_size usable bytes, stack_count of them; the stock backend,
+ * or a pool with stack_count 0, one per thread). A trap or a non-zero exit
+ * is a successful call: see res->trap and res->exit_code.
+ * Return: 0; WRT_EEXHAUSTED (every pool slot or stack in use: retry
+ * later); WRT_ENOMEM; WRT_ESYS (req->timeout_ns set and the runtime's
+ * watchdog thread could not start); WRT_EINVAL (a NULL argument, bad dirs
+ * or max_fds, named in the message). Context: any thread, concurrently; a
+ * thread running requests with a time limit must not block SIGURG. */
 int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res);
 
 /* Instantiate `m` as a request would, call `fn` with memory 0's bytes
@@ -276,11 +311,12 @@ int wrt_inspect(wrt_module_t *m, void (*fn)(const uint8_t *mem, uint64_t len, vo
 /* Counters of this runtime, cumulative. */
 typedef struct wrt_stats {
   uint64_t requests;   /* wrt_run calls that ran the guest */
-  uint64_t traps;      /* of which ended by a trap */
+  uint64_t traps;      /* of which ended by a trap (timeouts included) */
   uint64_t nonzero_exits;
   uint64_t exhausted;  /* wrt_run calls refused with WRT_EEXHAUSTED */
   uint64_t modules_loaded;
   uint64_t cache_hits, cache_misses;
+  uint64_t timeouts;   /* requests ended by WRT_TRAP_TIMEOUT */
 } wrt_stats_t;
 
 void wrt_stats_get(wrt_runtime_t *rt, wrt_stats_t *out);

@@ -1,21 +1,23 @@
-/* The transform of wasm2c 1.0.32's output, checked line by line so that
- * any other shape of generated code is refused rather than miscompiled
- * (RT_TRANSFORM_VERSION):
- *   1. In init_memories, `wasm_rt_allocate_memory(&instance->M, MIN, MAX)`
- *      must ask for the limits the .wasm declares (max 65536 when none).
- *   2. In init_memories, each `LOAD_DATA(instance->M, OFFSET, DATA, LEN)`
- *      must match the next active data segment the reader found, and
- *      becomes WRT_LOAD_DATA: the copy happens only when
- *      wrt_memory_has_image() says the memory has no image (the stock
- *      backend); the pool's copy-on-write image already holds the bytes.
- *      Passive segments (memory.init) are untouched. A module without a
- *      memory has no init_memories.
+/* The check of wasm2c 1.0.32's output, line by line in init_memories, so
+ * that any other shape of generated code is refused rather than
+ * miscompiled (RT_TRANSFORM_VERSION), and the glue appended:
+ *   1. `wasm_rt_allocate_memory(&instance->M, MIN, MAX)` must ask for the
+ *      limits the .wasm declares (max 65536 when none).
+ *   2. Each `LOAD_DATA(instance->M, OFFSET, NULL, 0)` must be the next
+ *      active data segment the reader found, at its offset, with no bytes:
+ *      the rewritten copy leaves active segments' bytes out
+ *      (wasm_rewrite.c); the pool's image holds them and the stock backend
+ *      copies them when the memory is allocated (rt_stock.c). Passive
+ *      segments (memory.init) are untouched. A module without a memory
+ *      has no init_memories.
  *   3. The glue is appended (glue.c): the entry points the runtime calls
  *      and the import thunks. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rt_internal.h"
 
@@ -34,14 +36,25 @@ static int split_args(char *s, char **f, int max) {
   return n;
 }
 
-int rt_transform(const char *wasm_path, const wasm_module_t *w, const char *in,
+/* `name` in directory `dfd` as a stream (not through a link). */
+static FILE *open_at(int dfd, const char *name, bool write) {
+  int fd = openat(dfd, name, write ? O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+                                   : O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return NULL;
+  FILE *f = fdopen(fd, write ? "w" : "r");
+  if (!f) close(fd);
+  return f;
+}
+
+int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const char *in,
                  const char *out) {
-  FILE *fi = fopen(in, "r");
+  FILE *fi = open_at(dfd, in, false);
   if (!fi) return rt_error(WRT_ESYS, "cannot read %s: %s", in, strerror(errno));
-  FILE *fo = fopen(out, "w");
+  FILE *fo = open_at(dfd, out, true);
   if (!fo) {
+    int e = errno;
     fclose(fi);
-    return rt_error(WRT_ESYS, "cannot create %s: %s", out, strerror(errno));
+    return rt_error(WRT_ESYS, "cannot create %s: %s", out, strerror(e));
   }
   static const char head[] = "static void init_memories(Z_guest_instance_t* instance) {";
   char *line = NULL;
@@ -55,11 +68,8 @@ int rt_transform(const char *wasm_path, const wasm_module_t *w, const char *in,
   while (!err && (n = getline(&line, &cap, fi)) > 0) {
     lineno++;
     if (!in_init && strncmp(line, head, sizeof(head) - 1) == 0) {
-      fputs("/* " RT_TRANSFORM_VERSION " (wpool runtime): data segments come from the pool's image\n"
-            " * when the memory has one; see runtime/compile.c. */\n"
-            "extern bool wrt_memory_has_image(const wasm_rt_memory_t *mem);\n"
-            "#define WRT_LOAD_DATA(m, o, i, s) \\\n"
-            "  do { if (!wrt_memory_has_image(&(m))) LOAD_DATA(m, o, i, s); } while (0)\n\n",
+      fputs("/* " RT_TRANSFORM_VERSION " (wpool runtime): active data segments are not in this\n"
+            " * code; the runtime puts them in memory. See runtime/transform.c. */\n",
             fo);
       in_init = seen_init = true;
       fputs(line, fo);
@@ -102,16 +112,17 @@ int rt_transform(const char *wasm_path, const wasm_module_t *w, const char *in,
       *close = 0;
       if (split_args(args, f, 5) != 4) goto unexpected;
       while (seg < w->nsegments && !w->segments[seg].active) seg++;
-      uint64_t off = strtoull(f[1], NULL, 10), len = strtoull(f[3], NULL, 10);
-      if (seg >= w->nsegments || w->segments[seg].offset != off || w->segments[seg].len != len) {
+      uint64_t off = strtoull(f[1], NULL, 10);
+      if (seg >= w->nsegments || w->segments[seg].offset != off || strcmp(f[2], "NULL") != 0 ||
+          strcmp(f[3], "0") != 0) {
         err = rt_error(WRT_ETOOLCHAIN,
-                       "%s: wasm2c's code loads %llu bytes at %llu, which is not active data "
-                       "segment %u as the reader found it",
-                       wasm_path, (unsigned long long)len, (unsigned long long)off, seg);
+                       "%s: wasm2c's code loads %s bytes at %llu, which is not active data "
+                       "segment %u as the runtime gave it (no bytes)",
+                       wasm_path, f[3], (unsigned long long)off, seg);
         break;
       }
       seg++;
-      fprintf(fo, "  WRT_LOAD_DATA(%s, %s, %s, %s);\n", f[0], f[1], f[2], f[3]);
+      fprintf(fo, "  LOAD_DATA(%s, %s, NULL, 0);\n", f[0], f[1]);
       continue;
     }
     if (strcmp(line, "\n") == 0) {

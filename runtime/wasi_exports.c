@@ -11,8 +11,13 @@
 
 typedef struct Z_wasi_snapshot_preview1_instance_t wasi_t;
 
-/* At every entry from the guest into WASI and at every return to it. */
-#define WASI_ENTER(c) ((void)(c))
+/* At every entry from the guest into WASI and at every return to it: the
+ * host call's marker (RT_HOST_CALL, rt_internal.h): the stack budget
+ * checked at entry, the thread marked as in host code until the return,
+ * where a timeout that came meanwhile is taken. */
+#define WASI_ENTER(c) \
+  RT_HOST_CALL();     \
+  (void)(c)
 #define WASI_LEAVE(c) ((void)(c))
 
 #define WASI_WRAP_(name, type, params, args)                                     \

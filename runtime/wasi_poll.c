@@ -4,7 +4,8 @@
  * request's bytes in memory, stdout and stderr are buffers, files never
  * block), or ends at once with its error; clock subscriptions (realtime or
  * monotonic, relative or absolute) wait, only when nothing else is ready,
- * until the earliest of them is due. The subscriptions are read twice
+ * until the earliest of them is due, or the request's time limit. The
+ * subscriptions are read twice
  * (what is ready, then the events), never copied to the host: their
  * number is bounded by the guest's memory alone.
  *
@@ -24,10 +25,18 @@ static u64 now_ns(clockid_t clk) {
   return (u64)ts.tv_sec * 1000000000u + (u64)ts.tv_nsec;
 }
 
-/* Sleep `ns` nanoseconds (monotonic). */
-static void sleep_ns(u64 ns) {
-  struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-  while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR) {}
+/* Sleep `ns` nanoseconds (monotonic), but not past the request's time
+ * limit: there the timeout is left pending, and this host call's return
+ * takes it (RT_HOST_CALL), so a guest cannot sleep past its limit. */
+static void sleep_ns(rt_ctx_t *c, u64 ns) {
+  u64 until = now_ns(CLOCK_MONOTONIC);
+  until = ns > UINT64_MAX - until ? UINT64_MAX : until + ns;
+  bool limited = c->deadline_ns && until >= c->deadline_ns;
+  if (limited) until = c->deadline_ns;
+  struct timespec ts = {(time_t)(until / 1000000000u), (long)(until % 1000000000u)};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+    if (atomic_load(&c->timeout_pending)) return; /* the watchdog's signal */
+  if (limited) atomic_store(&c->timeout_pending, true);
 }
 
 /* One subscription: for a clock, *wait is the nanoseconds until it is due
@@ -90,7 +99,7 @@ u32 wasi_poll_oneoff(rt_ctx_t *c, u32 in, u32 out, u32 n, u32 nevents) {
   }
   u64 slept = 0;
   if (!ready && any_clock && nearest > 0) {
-    sleep_ns(nearest);
+    sleep_ns(c, nearest);
     slept = nearest;
   }
   u32 k = 0;

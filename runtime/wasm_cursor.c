@@ -4,14 +4,28 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-bool cur_fail(cursor_t *c, const char *fmt, ...) {
+static bool fail(cursor_t *c, bool limit, const char *fmt, va_list ap) {
   if (c->failed) return false;
   c->failed = true;
+  c->limit = limit;
   int n = snprintf(c->err, c->errlen, "%s at byte %zu: ", c->what, (size_t)(c->p - c->base));
   if (n < 0 || (size_t)n >= c->errlen) return false;
+  vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+  return false;
+}
+
+bool cur_fail(cursor_t *c, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+  fail(c, false, fmt, ap);
+  va_end(ap);
+  return false;
+}
+
+bool cur_limit(cursor_t *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fail(c, true, fmt, ap);
   va_end(ap);
   return false;
 }
@@ -102,7 +116,9 @@ char cur_valtype(cursor_t *c) {
   case 0x7e: return 'I';
   case 0x7d: return 'f';
   case 0x7c: return 'F';
-  case 0x7b: return 'v';
+  case 0x7b:
+    return c->failed ? 0
+                     : (cur_fail(c, "v128 (SIMD) is not supported: wasm2c 1.0.32 aborts on it"), 0);
   case 0x70: return 'r';
   case 0x6f: return 'e';
   default: return c->failed ? 0 : (cur_fail(c, "unknown value type 0x%02x", t), 0);
@@ -112,14 +128,14 @@ char cur_valtype(cursor_t *c) {
 wasm_limits_t cur_limits(cursor_t *c, bool memory) {
   wasm_limits_t l = {.max = UINT64_MAX};
   uint8_t flags = cur_u8(c);
-  if (flags > (memory ? 3 : 1)) {
-    cur_fail(c, "%s limits flags 0x%02x not supported (memory64?)", memory ? "memory" : "table",
-             flags);
+  if (flags > 1) { /* 2 and 3: shared (threads); 4 and up: memory64 */
+    if (!c->failed)
+      cur_fail(c, "%s limits flags 0x%02x: integer too large (shared memories and memory64 are "
+               "not supported)", memory ? "memory" : "table", flags);
     return l;
   }
   l.min = cur_u32(c);
   l.has_max = flags & 1;
-  l.shared = flags & 2;
   if (l.has_max) l.max = cur_u32(c);
   if (!c->failed && l.has_max && l.max < l.min)
     cur_fail(c, "maximum %llu below minimum %llu", (unsigned long long)l.max,
@@ -127,23 +143,4 @@ wasm_limits_t cur_limits(cursor_t *c, bool memory) {
   if (!c->failed && memory && (l.min > 65536 || (l.has_max && l.max > 65536)))
     cur_fail(c, "memory limit over 65536 pages");
   return l;
-}
-
-void cur_const_expr(cursor_t *c, bool *is_const, uint64_t *value) {
-  *is_const = false;
-  *value = 0;
-  uint8_t op = cur_u8(c);
-  switch (op) {
-  case 0x41: *value = (uint32_t)cur_sleb(c, 32), *is_const = true; break;
-  case 0x42: *value = (uint64_t)cur_sleb(c, 64), *is_const = true; break;
-  case 0x23: cur_u32(c); break;  /* global.get */
-  case 0xd2: cur_u32(c); break;  /* ref.func */
-  case 0xd0: cur_u8(c); break;   /* ref.null */
-  case 0x43: for (int i = 0; i < 4; i++) cur_u8(c); break; /* f32.const */
-  case 0x44: for (int i = 0; i < 8; i++) cur_u8(c); break; /* f64.const */
-  default:
-    if (!c->failed) cur_fail(c, "constant expression opcode 0x%02x not supported", op);
-    return;
-  }
-  if (cur_u8(c) != 0x0b && !c->failed) cur_fail(c, "constant expression without end");
 }

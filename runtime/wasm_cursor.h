@@ -18,10 +18,14 @@ typedef struct cursor {
   char *err;
   size_t errlen;
   bool failed;
+  bool limit; /* the failure is a limit of the reader's, not malformed input */
 } cursor_t;
 
-/* Record "WHAT at byte N: MESSAGE" (the first failure only); false. */
+/* Record "WHAT at byte N: MESSAGE" (the first failure only); false.
+ * cur_limit: the same, for a module over one of the reader's limits
+ * (wasm_reader.h). */
 bool cur_fail(cursor_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool cur_limit(cursor_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint8_t cur_u8(cursor_t *c);
 /* Unsigned LEB128 of at most `bits` bits. */
 uint64_t cur_uleb(cursor_t *c, unsigned bits);
@@ -34,12 +38,10 @@ uint32_t cur_count(cursor_t *c, size_t min_item_bytes);
 /* A name: its bytes, in the buffer, valid UTF-8 (any bytes else, NUL
  * included). */
 wasm_name_t cur_name(cursor_t *c);
-/* A value type as the reader's letter (wasm_reader.h), 0 on failure. */
+/* A value type as the reader's letter (wasm_reader.h), 0 on failure;
+ * v128 fails (wasm2c 1.0.32 aborts on any use of it, in a type, a local,
+ * a global or an instruction). */
 char cur_valtype(cursor_t *c);
 wasm_limits_t cur_limits(cursor_t *c, bool memory);
-/* A constant expression. Sets *is_const and *value for `i32.const N end`
- * or `i64.const N end`; other constant expressions (global.get, ref.func,
- * ref.null, float constants) are skipped with *is_const false. */
-void cur_const_expr(cursor_t *c, bool *is_const, uint64_t *value);
 
 #endif /* WRT_WASM_CURSOR_H */

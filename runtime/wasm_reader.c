@@ -6,16 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wasm_code.h"
 #include "wasm_cursor.h"
 
 static bool parse_types(cursor_t *c, wasm_module_t *m) {
   m->ntypes = cur_count(c, 3);
+  if (m->ntypes > WASM_MAX_TYPES_WEIGHT)
+    return cur_limit(c, "%u function types; the limit is %u (each type counts 1 plus its "
+                     "parameters and results)", m->ntypes, WASM_MAX_TYPES_WEIGHT);
   m->types = calloc(m->ntypes ? m->ntypes : 1, sizeof(char *));
   if (!m->types) return cur_fail(c, "out of memory");
+  uint64_t weight = 0;
   for (uint32_t i = 0; i < m->ntypes && !c->failed; i++) {
     if (cur_u8(c) != 0x60) return cur_fail(c, "type %u is not a function type", i);
     uint32_t np = cur_count(c, 1);
     if (c->failed) return false;
+    if (np > WASM_MAX_TYPE_PARAMS)
+      return cur_limit(c, "type %u has %u parameters; the limit is %u", i, np,
+                       WASM_MAX_TYPE_PARAMS);
     char *s = malloc((size_t)np + 2);
     if (!s) return cur_fail(c, "out of memory");
     m->types[i] = s;
@@ -24,6 +32,14 @@ static bool parse_types(cursor_t *c, wasm_module_t *m) {
     s[np + 1] = 0;
     uint32_t nr = cur_count(c, 1);
     if (c->failed) return false;
+    if (nr > WASM_MAX_TYPE_RESULTS)
+      return cur_limit(c, "type %u has %u results; the limit is %u", i, nr,
+                       WASM_MAX_TYPE_RESULTS);
+    weight += 1 + (uint64_t)np + nr;
+    if (weight > WASM_MAX_TYPES_WEIGHT)
+      return cur_limit(c, "function types of more than %u parameters and results in all "
+                       "(each type counting 1 more); gcc's time grows faster than that",
+                       WASM_MAX_TYPES_WEIGHT);
     char *t = realloc(s, (size_t)np + 2 + nr);
     if (!t) return cur_fail(c, "out of memory");
     m->types[i] = t;
@@ -35,8 +51,12 @@ static bool parse_types(cursor_t *c, wasm_module_t *m) {
 
 static bool parse_imports(cursor_t *c, wasm_module_t *m) {
   m->nimports = cur_count(c, 4);
+  if (m->nimports > WASM_MAX_IMPORTS)
+    return cur_limit(c, "%u imports; the limit is %u", m->nimports, WASM_MAX_IMPORTS);
   m->imports = calloc(m->nimports ? m->nimports : 1, sizeof(wasm_import_t));
-  if (!m->imports) return cur_fail(c, "out of memory");
+  m->func_imports = calloc(m->nimports ? m->nimports : 1, sizeof(uint32_t));
+  m->global_types = malloc((size_t)m->nimports + 1);
+  if (!m->imports || !m->func_imports || !m->global_types) return cur_fail(c, "out of memory");
   for (uint32_t i = 0; i < m->nimports && !c->failed; i++) {
     wasm_import_t *im = &m->imports[i];
     im->module = cur_name(c);
@@ -48,11 +68,20 @@ static bool parse_imports(cursor_t *c, wasm_module_t *m) {
       im->type = cur_u32(c);
       if (!c->failed && im->type >= m->ntypes)
         return cur_fail(c, "import %u: type index %u out of range", i, im->type);
-      m->nfunc_imports++;
+      m->func_imports[m->nfunc_imports++] = i;
       break;
-    case WASM_EXTERN_TABLE: cur_valtype(c), im->limits = cur_limits(c, false); break;
+    case WASM_EXTERN_TABLE:
+      cur_valtype(c), im->limits = cur_limits(c, false);
+      m->nimported_tables++;
+      break;
     case WASM_EXTERN_MEMORY: im->limits = cur_limits(c, true); break;
-    case WASM_EXTERN_GLOBAL: cur_valtype(c), cur_u8(c); break;
+    case WASM_EXTERN_GLOBAL: {
+      char t = cur_valtype(c);
+      uint8_t mut = cur_u8(c);
+      if (!c->failed && mut > 1) return cur_fail(c, "import %u: malformed mutability %u", i, mut);
+      m->global_types[m->nglobals++] = t;
+      break;
+    }
     default: if (!c->failed) return cur_fail(c, "import %u: unknown kind %u", i, im->kind);
     }
     im->desc_len = (uint32_t)(c->p - im->desc);
@@ -78,6 +107,8 @@ static bool parse_limits_list(cursor_t *c, wasm_limits_t **out, uint32_t *n, boo
 
 static bool parse_exports(cursor_t *c, wasm_module_t *m) {
   m->nexports = cur_count(c, 3);
+  if (m->nexports > WASM_MAX_EXPORTS)
+    return cur_limit(c, "%u exports; the limit is %u", m->nexports, WASM_MAX_EXPORTS);
   m->exports = calloc(m->nexports ? m->nexports : 1, sizeof(wasm_export_t));
   if (!m->exports) return cur_fail(c, "out of memory");
   for (uint32_t i = 0; i < m->nexports && !c->failed; i++) {
@@ -92,6 +123,9 @@ static bool parse_exports(cursor_t *c, wasm_module_t *m) {
 
 static bool parse_functions(cursor_t *c, wasm_module_t *m) {
   m->nfuncs = cur_count(c, 1);
+  if ((uint64_t)m->nfunc_imports + m->nfuncs > WASM_MAX_FUNCTIONS)
+    return cur_limit(c, "%llu functions (imported and defined); the limit is %u",
+                     (unsigned long long)m->nfunc_imports + m->nfuncs, WASM_MAX_FUNCTIONS);
   m->func_types = calloc(m->nfuncs ? m->nfuncs : 1, sizeof(uint32_t));
   if (!m->func_types) return cur_fail(c, "out of memory");
   for (uint32_t i = 0; i < m->nfuncs && !c->failed; i++) {
@@ -127,32 +161,43 @@ static bool exports_unique(cursor_t *c, const wasm_module_t *m) {
 
 static bool parse_data(cursor_t *c, wasm_module_t *m) {
   m->nsegments = cur_count(c, 2);
+  if (m->nsegments > WASM_MAX_DATA_SEGMENTS)
+    return cur_limit(c, "%u data segments; the limit is %u", m->nsegments,
+                     WASM_MAX_DATA_SEGMENTS);
   m->segments = calloc(m->nsegments ? m->nsegments : 1, sizeof(wasm_segment_t));
   if (!m->segments) return cur_fail(c, "out of memory");
   for (uint32_t i = 0; i < m->nsegments && !c->failed; i++) {
     wasm_segment_t *s = &m->segments[i];
+    s->head = c->p;
     uint32_t flags = cur_u32(c);
     if (flags > 2) return c->failed ? false : cur_fail(c, "data segment %u: flags %u unknown", i, flags);
     s->active = flags != 1;
     if (flags == 2) s->memory = cur_u32(c);
     if (s->active) {
       bool is_const;
-      cur_const_expr(c, &is_const, &s->offset);
+      wasm_const_expr(c, m, 'i', &is_const, &s->offset); /* 32-bit memories only */
       s->offset_global = !is_const; /* global.get: the loader refuses it */
     }
+    s->head_len = (uint32_t)(c->p - s->head);
     s->len = cur_u32(c);
     if (c->failed) return false;
     if (s->len > (size_t)(c->end - c->p))
       return cur_fail(c, "data segment %u: %u bytes run past the end", i, s->len);
     s->bytes = c->p;
     c->p += s->len;
+    if (!s->active && (m->passive_bytes += s->len) > WASM_MAX_PASSIVE_DATA)
+      return cur_limit(c, "passive data segments of %llu bytes in all; the limit is %u (their "
+                       "bytes reach the C compiler, about 140 MB of its memory per MB)",
+                       (unsigned long long)m->passive_bytes, WASM_MAX_PASSIVE_DATA);
   }
   return !c->failed;
 }
 
-/* Sections whose contents the runtime does not need (function bodies,
- * globals, elements, custom sections): wasm2c validates them. */
-static bool skip_section(cursor_t *c) {
+/* A custom section: its name (valid UTF-8, within the section), then
+ * bytes the runtime does not read (the rewritten copy drops it). */
+static bool parse_custom(cursor_t *c) {
+  cur_name(c);
+  if (c->failed) return false;
   c->p = c->end;
   return true;
 }
@@ -214,13 +259,21 @@ bool wasm_parse(const uint8_t *buf, size_t len, wasm_module_t *m, char *err, siz
     case 4: ok = parse_limits_list(&c, &m->tables, &m->ntables, false); break;
     case 5: ok = parse_limits_list(&c, &m->memories, &m->nmemories, true); break;
     case 7: ok = parse_exports(&c, m) && exports_unique(&c, m); break;
-    case 8: m->has_start_section = true, c.p = c.end; break;
+    case 6: ok = wasm_parse_globals(&c, m); break;
+    case 8: m->has_start_section = true, cur_u32(&c); break;
+    case 9: ok = wasm_parse_elements(&c, m); break;
+    case 10: ok = wasm_parse_code(&c, m); break;
     case 11: ok = parse_data(&c, m); break;
     case 12: m->has_data_count = true, m->data_count = cur_u32(&c); break;
-    default: ok = skip_section(&c); break;
+    default: ok = parse_custom(&c); break;
     }
     if (ok && !c.failed && c.p != c.end) cur_fail(&c, "%u bytes left over", (unsigned)(c.end - c.p));
     ok = ok && !c.failed;
+  }
+  if (!c.failed && m->nfuncs && !m->has_code) {
+    c.what = "module";
+    cur_fail(&c, "function and code section have inconsistent lengths (%u functions, no code "
+             "section)", m->nfuncs);
   }
   if (!c.failed && m->has_data_count && m->data_count != m->nsegments) {
     c.what = names[12];
@@ -242,6 +295,7 @@ bool wasm_parse(const uint8_t *buf, size_t len, wasm_module_t *m, char *err, siz
   }
   if (c.failed) {
     wasm_module_free(m);
+    m->over_limit = c.limit;
     return false;
   }
   return true;
@@ -251,11 +305,13 @@ void wasm_module_free(wasm_module_t *m) {
   for (uint32_t i = 0; m->types && i < m->ntypes; i++) free(m->types[i]);
   free(m->types);
   free(m->imports);
+  free(m->func_imports);
   free(m->exports);
   free(m->func_types);
   free(m->memories);
   free(m->tables);
   free(m->segments);
+  free(m->global_types);
   const uint8_t *buf = m->buf;
   size_t len = m->len;
   memset(m, 0, sizeof(*m));
@@ -278,14 +334,11 @@ const wasm_export_t *wasm_find_export(const wasm_module_t *m, const char *name, 
   return NULL;
 }
 
+/* By the index of function imports, not a walk of the imports: the
+ * loader asks once per export (a walk made 40,000 imports and 200,000
+ * exports cost 54 s). */
 const char *wasm_func_type(const wasm_module_t *m, uint32_t index) {
-  if (index < m->nfunc_imports) {
-    for (uint32_t i = 0, f = 0; i < m->nimports; i++) {
-      if (m->imports[i].kind != WASM_EXTERN_FUNC) continue;
-      if (f++ == index) return m->types[m->imports[i].type];
-    }
-    return NULL;
-  }
+  if (index < m->nfunc_imports) return m->types[m->imports[m->func_imports[index]].type];
   index -= m->nfunc_imports;
   return index < m->nfuncs && m->func_types ? m->types[m->func_types[index]] : NULL;
 }

@@ -7,7 +7,12 @@
  * identifiers. The copy keeps every section byte for byte except:
  *   - custom sections (the name section among them) are dropped;
  *   - import i is named "wrt"."f<i>" (its kind and description kept);
- *   - export i is named "e<i>" (its kind and index kept).
+ *   - active data segments are empty (their bytes reach memory from the
+ *     reader's parse, not through the C);
+ *   - export i is named "e<i>" (its kind and index kept), except that
+ *     exports of imported functions are left out: wasm2c 1.0.32 spends
+ *     O(imports) on each (20,000 imports and as many such exports took it
+ *     50 s), and the glue calls the import's thunk for them instead.
  * So every name wasm2c sees is one of these, made of [a-z0-9], and the
  * runtime maps the originals to them: export i is the C symbol
  * Z_guestZ_e<i>, import i the thunk Z_wrtZ_f<i> (runtime/glue.c). Names

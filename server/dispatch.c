@@ -128,7 +128,13 @@ void dispatch(conn_t *c) {
   q.route_data = r->data;
   q.state = w->state[r->h->slot];
   srv_response_t a = {0};
+  /* The listener routes new connections around a worker whose request
+   * runs long, and names it when a second stop signal finds it stuck. */
+  uv_update_time(&w->loop); /* the loop's clock, past the requests before this one */
+  atomic_store_explicit(&w->busy_route, r, memory_order_relaxed);
+  atomic_store_explicit(&w->busy_since, uv_now(&w->loop) + 1, memory_order_relaxed);
   r->h->on_request(r->h, &q, &a);
+  atomic_store_explicit(&w->busy_since, 0, memory_order_relaxed);
   respond(c, &a, keep);
   /* The request's buffers fall back after a large one. */
   sbuf_reset(&c->body, SRV_KEEP);

@@ -85,6 +85,12 @@ struct worker {
   srv_header_t hdrs[SRV_MAX_HEADERS]; /* the request being dispatched */
   sbuf_t scratch;                     /* the log line */
   metrics_t *metrics;                 /* its own, cache-line aligned */
+  /* Read by the listener (relaxed): connections handed over and not yet
+   * adopted; the request its handler runs (dispatch.c): since when (the
+   * loop's time in ms, plus 1; 0: none) and on which route. */
+  atomic_uint queued;
+  _Atomic uint64_t busy_since;
+  const route_t *_Atomic busy_route;
 };
 
 #endif

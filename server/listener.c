@@ -1,7 +1,8 @@
 /* srv_run (server.h): the workers' threads, and this thread's loop: the
- * listening socket, each accepted connection handed to the worker with
- * the fewest open (ties in turn), SIGINT and SIGTERM (or srv_stop) to
- * stop, and the end once every worker has ended. */
+ * listening socket, each accepted connection handed to a worker (below),
+ * SIGINT and SIGTERM (or srv_stop) to stop, and the end once every worker
+ * has ended, or, after a second stop, once a worker has stayed stuck in a
+ * request for STUCK_MS. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,11 +14,15 @@
 #include "setup.h"
 #include "worker.h"
 
+#define BUSY_MS 5    /* a request running this long: its worker is the last choice */
+#define STUCK_MS 500 /* after a second stop: how long a request may still run */
+
 typedef struct listener {
   srv_t *srv;
   uv_loop_t loop;
   uv_poll_t poll;
   uv_timer_t retry; /* accept paused after EMFILE and the like */
+  uv_timer_t stuck; /* after a second stop: the workers' last chance */
   uv_signal_t sigint, sigterm;
   uv_async_t finished; /* a worker's loop has ended */
   uv_async_t stop;     /* srv_stop */
@@ -26,22 +31,40 @@ typedef struct listener {
   int signals;         /* how many stop signals arrived */
   int stops_seen;      /* srv_stop's calls handled */
   bool closing_fd;
+  bool gave_up; /* a worker stayed stuck after a second stop */
 } listener_t;
 
 static void on_retry(uv_timer_t *t);
 
-/* The worker that takes the next connection: the fewest open; ties in
- * turn. */
+/* How long (ms) w's request has run at the loop time `now`; 0: none. */
+static uint64_t busy_ms(const worker_t *w, uint64_t now) {
+  uint64_t since = atomic_load_explicit(&w->busy_since, memory_order_relaxed);
+  return since && now + 1 > since ? now + 1 - since : 0;
+}
+
+/* The worker that takes the next connection: one running no request,
+ * else one whose request has run less than BUSY_MS, else any (a new
+ * connection does not wait behind a running request, a stuck guest's say,
+ * while another worker could answer it); among those, the fewest
+ * connections, counting those handed over and not yet adopted (a burst of
+ * accepts would otherwise all go to the worker slowest to adopt them);
+ * ties in turn. */
 static worker_t *pick_worker(listener_t *l) {
   srv_t *s = l->srv;
+  uint64_t now = uv_now(&l->loop);
   unsigned best = l->next % s->nworkers;
   uint64_t least = UINT64_MAX;
   for (unsigned k = 0; k < s->nworkers; k++) {
     unsigned j = (l->next + k) % s->nworkers;
-    uint64_t open =
-        atomic_load_explicit(&s->workers[j].metrics->connections_open, memory_order_relaxed);
-    if (open < least) {
-      least = open;
+    const worker_t *w = &s->workers[j];
+    uint64_t load = atomic_load_explicit(&w->metrics->connections_open, memory_order_relaxed) +
+                    atomic_load_explicit(&w->queued, memory_order_relaxed);
+    uint64_t ran = busy_ms(w, now);
+    bool running = atomic_load_explicit(&w->busy_since, memory_order_relaxed) != 0;
+    uint64_t tier = ran >= BUSY_MS ? 2 : running ? 1 : 0;
+    uint64_t key = tier << 48 | (load < (1ull << 48) ? load : (1ull << 48) - 1);
+    if (key < least) {
+      least = key;
       best = j;
     }
   }
@@ -113,6 +136,29 @@ static void on_poll_closed(uv_handle_t *h) {
   l->srv->fd = -1;
 }
 
+/* STUCK_MS after a second stop: a worker still in a request will not end
+ * (a guest with no time limit, say). srv_run returns -ETIMEDOUT naming
+ * each one's route and how long it has run; its thread runs on. */
+static void on_stuck(uv_timer_t *t) {
+  listener_t *l = t->data;
+  srv_t *s = l->srv;
+  if (atomic_load(&s->nfinished) == s->nworkers) return;
+  uint64_t now = uv_now(&l->loop);
+  char msg[1024] = "", *p = msg;
+  for (unsigned i = 0; i < s->nworkers; i++) {
+    const worker_t *w = &s->workers[i];
+    uint64_t ms = busy_ms(w, now);
+    const route_t *r = atomic_load_explicit(&w->busy_route, memory_order_relaxed);
+    if (!ms || !r || p >= msg + sizeof(msg) - 160) continue;
+    p += snprintf(p, (size_t)(msg + sizeof(msg) - p), "%sworker %u on /%.100s for %.1f s",
+                  p == msg ? "" : ", ", w->id, r->segment, (double)ms / 1000);
+  }
+  srv_fail(-ETIMEDOUT, "requests still running %u ms after the second stop signal: %s", STUCK_MS,
+           msg[0] ? msg : "a worker has not ended");
+  l->gave_up = true;
+  uv_stop(&l->loop);
+}
+
 static void stop_once(listener_t *l, const char *why) {
   srv_t *s = l->srv;
   if (l->signals++ == 0) {
@@ -122,6 +168,10 @@ static void stop_once(listener_t *l, const char *why) {
     /* The signal handles stay until the workers end, for a second signal. */
   } else {
     fprintf(stderr, "wpool serve: second signal: closing every connection\n");
+    if (l->signals == 2) {
+      uv_timer_start(&l->stuck, on_stuck, STUCK_MS, 0);
+      uv_unref((uv_handle_t *)&l->stuck);
+    }
   }
   for (unsigned i = 0; i < s->nworkers; i++) worker_stop(&s->workers[i]);
 }
@@ -161,6 +211,7 @@ static void on_finished(uv_async_t *a) {
   pthread_mutex_unlock(&l->srv->lock);
   uv_close((uv_handle_t *)&l->stop, NULL);
   uv_close((uv_handle_t *)&l->resume, NULL);
+  uv_close((uv_handle_t *)&l->stuck, NULL);
 }
 
 void srv_stop(srv_t *s) {
@@ -201,6 +252,7 @@ static void close_all(listener_t *l) {
   uv_close((uv_handle_t *)&l->resume, NULL);
   uv_close((uv_handle_t *)&l->poll, on_poll_closed);
   uv_close((uv_handle_t *)&l->retry, NULL);
+  uv_close((uv_handle_t *)&l->stuck, NULL);
   uv_close((uv_handle_t *)&l->sigint, NULL);
   uv_close((uv_handle_t *)&l->sigterm, NULL);
   uv_run(&l->loop, UV_RUN_DEFAULT);
@@ -238,6 +290,8 @@ int srv_run(srv_t *s) {
   l->poll.data = l;
   uv_timer_init(&l->loop, &l->retry);
   l->retry.data = l;
+  uv_timer_init(&l->loop, &l->stuck);
+  l->stuck.data = l;
   uv_signal_init(&l->loop, &l->sigint);
   uv_signal_init(&l->loop, &l->sigterm);
   l->sigint.data = l->sigterm.data = l;
@@ -259,6 +313,7 @@ int srv_run(srv_t *s) {
   if (s->cfg.ready) s->cfg.ready(s->cfg.ready_arg, s);
   /* Until a signal has stopped the workers and every one has ended. */
   uv_run(&l->loop, UV_RUN_DEFAULT);
+  if (l->gave_up) return -ETIMEDOUT; /* stuck threads still use all of it */
   bool clean = true;
   for (unsigned i = 0; i < s->nworkers; i++) {
     pthread_join(s->workers[i].thread, NULL);

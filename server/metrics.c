@@ -85,6 +85,21 @@ bool metrics_expose(const metrics_handler_t *mh, sbuf_t *o) {
                  "Bytes allocated by the connections' buffers (requests, parked input, "
                  "responses).");
   sbuf_printf(o, "wpool_serve_buffered_bytes %llu\n", (unsigned long long)buffered);
+  /* Per worker: how the listener spreads connections, and what runs. */
+  metrics_family(o, "wpool_serve_worker_connections_open", "gauge",
+                 "Client connections open now on each worker.");
+  for (unsigned i = 0; i < s->nworkers; i++)
+    sbuf_printf(o, "wpool_serve_worker_connections_open{worker=\"%u\"} %llu\n", i,
+                (unsigned long long)get(&s->workers[i].metrics->connections_open));
+  metrics_family(o, "wpool_serve_worker_request_seconds", "gauge",
+                 "How long each worker's running request has run (0: none; the answering "
+                 "worker's own is this one).");
+  uint64_t now = uv_hrtime() / 1000000u;
+  for (unsigned i = 0; i < s->nworkers; i++) {
+    uint64_t since = atomic_load_explicit(&s->workers[i].busy_since, memory_order_relaxed);
+    sbuf_printf(o, "wpool_serve_worker_request_seconds{worker=\"%u\"} %.3f\n", i,
+                since && now + 1 > since ? (double)(now + 1 - since) / 1000 : 0.0);
+  }
   if (mh->hook) mh->hook(mh->hook_arg, o);
   return o->p != NULL;
 }

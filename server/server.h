@@ -67,8 +67,15 @@ unsigned srv_port(const srv_t *s);
 unsigned srv_threads(const srv_t *s);
 /* Start the workers and accept on this thread until SIGINT or SIGTERM
  * (the first stops accepting and lets requests in flight finish, a second
- * closes every connection) and every worker has ended. 0: every worker
- * ended with its loop closed; -EIO otherwise. */
+ * closes every connection) and every worker has ended. A new connection
+ * goes to a worker running no request, else to one whose request has run
+ * less than 5 ms, else to any; among those to the one with the fewest
+ * connections (those handed over and not yet adopted counted), ties in
+ * turn. 0: every worker ended with its loop
+ * closed; -EIO otherwise; -ETIMEDOUT when, 500 ms after a second stop, a
+ * worker still runs a request (srv_error names each one's route and how
+ * long it has run): its thread runs on, so the caller must end the process
+ * without srv_destroy. */
 int srv_run(srv_t *s);
 /* From any thread: as SIGTERM (a second call as a second SIGTERM). */
 void srv_stop(srv_t *s);

@@ -69,6 +69,7 @@ static void wagi_on_request(srv_handler_t *h, const srv_request_t *q, srv_respon
     text(r, 500, "out of memory\n");
     return;
   }
+  req.timeout_ns = wg->timeout_ns;
   int err = wrt_run(m->m, &req, &call->res);
   wrt_result_t *res = &call->res;
   if (err == WRT_EEXHAUSTED) {
@@ -84,7 +85,11 @@ static void wagi_on_request(srv_handler_t *h, const srv_request_t *q, srv_respon
     return;
   }
   if (wg->log_stderr) guest_stderr(wg, m, call);
-  if (res->trap) {
+  if (res->trap == WRT_TRAP_TIMEOUT) {
+    snprintf(call->text, sizeof(call->text), "module %s trapped: timeout (its limit is %.3g s)\n",
+             m->name, (double)wg->timeout_ns / 1e9);
+    text(r, 504, call->text);
+  } else if (res->trap) {
     snprintf(call->text, sizeof(call->text), "module %s trapped: %s\n", m->name,
              wrt_trap_name(res->trap));
     text(r, 500, call->text);

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "handler.h"
@@ -42,6 +43,7 @@ typedef struct wagi {
                       route, control bytes escaped */
   size_t nmodules; /* for /metrics' info */
   unsigned threads;
+  uint64_t timeout_ns; /* each request's time limit (wrt_request_t); 0: none */
 } wagi_t;
 
 /* The handler; route each module with srv_route(s, "/NAME" or "/",

@@ -75,7 +75,7 @@ void wagi_metrics(void *arg, sbuf_t *o) {
   metrics_family(o, "wpool_runtime_requests_total", "counter",
                  "Guest runs (wrt_run calls that ran).");
   sbuf_printf(o, "wpool_runtime_requests_total %llu\n", (unsigned long long)rs.requests);
-  metrics_family(o, "wpool_runtime_traps_total", "counter", "Guest runs ended by a trap.");
+  metrics_family(o, "wpool_runtime_traps_total", "counter", "Guest runs ended by a trap (timeouts included).");
   sbuf_printf(o, "wpool_runtime_traps_total %llu\n", (unsigned long long)rs.traps);
   metrics_family(o, "wpool_runtime_nonzero_exits_total", "counter",
                  "Guest runs with a non-zero exit.");
@@ -83,6 +83,9 @@ void wagi_metrics(void *arg, sbuf_t *o) {
   metrics_family(o, "wpool_runtime_exhausted_total", "counter",
                  "Requests refused: every slot in use.");
   sbuf_printf(o, "wpool_runtime_exhausted_total %llu\n", (unsigned long long)rs.exhausted);
+  metrics_family(o, "wpool_runtime_timeouts_total", "counter",
+                 "Guest runs stopped at their time limit (504).");
+  sbuf_printf(o, "wpool_runtime_timeouts_total %llu\n", (unsigned long long)rs.timeouts);
 
   wpool_t *pool = wrt_pool(s->rt);
   if (pool) {

@@ -44,6 +44,8 @@ static void on_wake(uv_async_t *a) {
   }
   pthread_mutex_unlock(&w->lock);
   for (size_t i = 0; i < n; i++) http_open(w, fds[i] < 0 ? ~fds[i] : fds[i], fds[i] < 0);
+  /* After they count as open: the listener never sees them in neither. */
+  atomic_fetch_sub_explicit(&w->queued, (unsigned)n, memory_order_relaxed);
   if (more) {
     uv_async_send(&w->wake);
     return;
@@ -113,6 +115,7 @@ bool worker_adopt(worker_t *w, int fd, bool reserve) {
     w->cap_pending = cap;
   }
   w->pending[w->npending++] = reserve ? ~fd : fd;
+  atomic_fetch_add_explicit(&w->queued, 1, memory_order_relaxed);
   uv_async_send(&w->wake);
   pthread_mutex_unlock(&w->lock);
   return true;

@@ -7,11 +7,14 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -410,9 +413,29 @@ static pid_t start_compile(const char *cache, const char *cc, const char *path) 
   return pid;
 }
 
-static void stop_compile(pid_t pid) {
+/* Kill the compile: the loader, and (once it is dead) whatever still
+ * holds its temporary's lock. A tool it was forking holds a copy of the
+ * lock until exec closes it, and dies with its parent (PR_SET_PDEATHSIG)
+ * on its own process group's time: wait for the locks to be free. */
+static void stop_compile(const char *cache, pid_t pid) {
   cr_assert_eq(kill(-pid, SIGKILL), 0);
   cr_assert_eq(waitpid(pid, NULL, 0), pid);
+  for (int i = 0; i < 500; i++) {
+    DIR *d = opendir(cache);
+    cr_assert(d);
+    bool held = false;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      if (strncmp(e->d_name, "tmp-", 4)) continue;
+      int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY);
+      if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) held = true;
+      if (fd >= 0) close(fd);
+    }
+    closedir(d);
+    if (!held) return;
+    usleep(10000);
+  }
+  cr_assert_fail("a killed compile's temporary stayed locked for 5 s");
 }
 
 /* A compile killed half-way leaves its temporary directory; the next load
@@ -420,7 +443,7 @@ static void stop_compile(pid_t pid) {
  * compile still running. */
 Test(cache, a_killed_compiles_temporaries_go_at_the_next_load, .timeout = 60) {
   char *dir = cache_dir(), *cc = slow_cc(dir);
-  stop_compile(start_compile(dir, cc, HOSTILE("memoryless")));
+  stop_compile(dir, start_compile(dir, cc, HOSTILE("memoryless")));
   cr_expect_eq(count_entries(dir, "tmp-"), 1);
   wrt_runtime_t *rt = make_rt(WRT_BACKEND_STOCK, dir, NULL);
   expect_run(load(rt, HOSTILE("memoryless"), false), NULL, 3, "");
@@ -431,7 +454,7 @@ Test(cache, a_killed_compiles_temporaries_go_at_the_next_load, .timeout = 60) {
   rt = make_rt(WRT_BACKEND_STOCK, dir, NULL);
   load(rt, HOSTILE("memoryless"), true);
   cr_expect_eq(count_entries(dir, "tmp-"), 1, "a running compile's temporary was removed");
-  stop_compile(running);
+  stop_compile(dir, running);
   load(rt, HOSTILE("memoryless_plain"), false); /* a compile: cleans again */
   cr_expect_eq(count_entries(dir, "tmp-"), 0);
   cr_expect_eq(wrt_destroy(rt), 0);
@@ -486,4 +509,194 @@ Test(cache, sha256_gives_the_standard_digests_with_and_without_the_cpus_extensio
   rt_sha256_portable(a, n, p);
   cr_expect(memcmp(h, p, 32) == 0, "1 MiB");
   free(a);
+}
+
+/* ------------------------------------------------------------------ */
+/* A directory that changes under the load                              */
+
+/* Replace the object of `dir`'s one entry (of HOSTILE("memoryless")) with
+ * one whose constructor creates `marker`, and fix its manifest to match:
+ * a plant that any load trusting that directory runs. Checked: with the
+ * directory private, a load runs it. Then the directory is made
+ * writable by all, as another user's is, which the checks refuse. */
+static void plant(const char *dir, const char *marker) {
+  wrt_runtime_t *rt = make_rt(WRT_BACKEND_STOCK, dir, NULL);
+  load(rt, HOSTILE("memoryless"), false);
+  cr_expect_eq(wrt_destroy(rt), 0);
+  char *so = entry(dir, ".so", 0), *man = entry(dir, ".manifest", 0);
+  char src[1200], cmd[4000];
+  snprintf(src, sizeof(src), "%s.c", so);
+  FILE *f = fopen(src, "w");
+  cr_assert(f);
+  fprintf(f, "#include <fcntl.h>\n#include <unistd.h>\n"
+             "__attribute__((constructor)) static void planted(void) {\n"
+             "  close(open(\"%s\", O_CREAT | O_WRONLY, 0600));\n}\n", marker);
+  fclose(f);
+  snprintf(cmd, sizeof(cmd), "cc -shared -fPIC -o %s %s && rm %s", so, src, src);
+  cr_assert_eq(system(cmd), 0);
+  /* The manifest, its size and hash the planted object's. */
+  FILE *o = fopen(so, "rb");
+  cr_assert(o);
+  static uint8_t obj[1 << 20];
+  size_t n = fread(obj, 1, sizeof(obj), o);
+  fclose(o);
+  uint8_t h[32];
+  char hx[65], text[8192] = "", line[4096];
+  rt_sha256(obj, n, h);
+  hex32(h, hx);
+  FILE *m = fopen(man, "r");
+  cr_assert(m);
+  while (fgets(line, sizeof(line), m)) {
+    if (!strncmp(line, "size ", 5)) snprintf(line, sizeof(line), "size %zu\n", n);
+    else if (!strncmp(line, "sha256 ", 7)) snprintf(line, sizeof(line), "sha256 %s\n", hx);
+    strncat(text, line, sizeof(text) - strlen(text) - 1);
+  }
+  fclose(m);
+  m = fopen(man, "w");
+  fputs(text, m);
+  fclose(m);
+  /* The plant works on a load that trusts the directory. */
+  rt = make_rt(WRT_BACKEND_STOCK, dir, NULL);
+  wrt_module_t *mod = NULL;
+  wrt_load(rt, HOSTILE("memoryless"), &mod);
+  cr_assert_eq(access(marker, F_OK), 0, "the planted object did not run: the test proves nothing");
+  cr_expect_eq(wrt_destroy(rt), 0);
+  cr_assert_eq(unlink(marker), 0);
+  cr_assert_eq(chmod(dir, 0777), 0);
+  free(so);
+  free(man);
+}
+
+typedef struct flipper {
+  const char *link, *a, *b;
+  atomic_bool stop;
+  pthread_t thread;
+} flipper_t;
+
+/* Point `link` at a, then b, then a..., each switch atomic (a new link
+ * renamed over the old), until stopped. */
+static void *flip(void *arg) {
+  flipper_t *f = arg;
+  char tmp[1100];
+  snprintf(tmp, sizeof(tmp), "%s.flip", f->link);
+  for (unsigned i = 0; !atomic_load(&f->stop); i++) {
+    unlink(tmp);
+    if (symlink(i % 2 ? f->b : f->a, tmp) == 0) rename(tmp, f->link);
+    struct timespec ts = {0, 50 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  unlink(tmp);
+  return NULL;
+}
+
+/* A link in the cache's path, flipped all through the loads between a
+ * private directory and one writable by all that holds a planted object
+ * (the red team's attack: a link flipped between /usr/bin, which passes
+ * the checks, and the attacker's directory ran the attacker's object
+ * within 2 to 5 loads). Whichever way it points, each load uses the very
+ * directory it checked: the plant never runs. When the link is the cache
+ * itself, every load refuses it; when it is a parent, a load either uses
+ * the private directory or refuses the other one. */
+static void flipped_loads(bool link_is_cache) {
+  char *top = cache_dir();
+  char good[1100], evil[1100], link[1100], cache[1200], marker[1100];
+  snprintf(link, sizeof(link), "%s/link", top);
+  snprintf(marker, sizeof(marker), "%s/planted-object-ran", top);
+  snprintf(good, sizeof(good), "%s/good%s", top, link_is_cache ? "" : "/c");
+  snprintf(evil, sizeof(evil), "%s/evil%s", top, link_is_cache ? "" : "/c");
+  char cmd[4000];
+  snprintf(cmd, sizeof(cmd), "mkdir -p -m 0700 %s %s", good, evil);
+  cr_assert_eq(system(cmd), 0);
+  plant(evil, marker);
+  char a[1100], b[1100];
+  snprintf(a, sizeof(a), "%s/good", top);
+  snprintf(b, sizeof(b), "%s/evil", top);
+  snprintf(cache, sizeof(cache), "%s%s", link, link_is_cache ? "" : "/c");
+  flipper_t f = {.link = link, .a = link_is_cache ? good : a, .b = link_is_cache ? evil : b};
+  cr_assert_eq(symlink(f.a, link), 0);
+  cr_assert_eq(pthread_create(&f.thread, NULL, flip, &f), 0);
+  int used = 0, refused = 0;
+  for (int i = 0; i < 60; i++) {
+    /* A fresh runtime each time: its first load probes the toolchain
+     * between opening the directory and reading the entry. */
+    wrt_runtime_t *rt = make_rt(WRT_BACKEND_STOCK, cache, NULL);
+    wrt_module_t *m = NULL;
+    int err = wrt_load(rt, HOSTILE("memoryless"), &m);
+    cr_assert_eq(access(marker, F_OK), -1, "load %d ran the planted object", i);
+    if (err == 0) {
+      used++;
+      expect_run(m, NULL, 3, "");
+    } else {
+      refused++;
+      cr_expect_eq(err, WRT_EINVAL, "load %d: %s", i, wrt_last_error());
+      cr_expect(strstr(wrt_last_error(), link_is_cache ? "is a symbolic link: refused"
+                                                       : "writable by others (mode 0777)"),
+                "load %d: %s", i, wrt_last_error());
+    }
+    cr_expect_eq(wrt_destroy(rt), 0);
+  }
+  atomic_store(&f.stop, true);
+  pthread_join(f.thread, NULL);
+  if (link_is_cache) cr_expect_eq(used, 0);
+  cr_log_info("%s: %d loads used the private directory, %d refused",
+              link_is_cache ? "the cache a link" : "a parent a link", used, refused);
+  remove_tree(top);
+}
+
+Test(cache, a_link_flipped_during_loads_never_makes_the_loader_use_another_directory,
+     .timeout = 60) {
+  flipped_loads(true);
+  flipped_loads(false);
+}
+
+/* ------------------------------------------------------------------ */
+/* Objects from concurrent compiles                                     */
+
+/* Two compiles of one module give the same object, whichever directory
+ * they ran in (gcc wrote the temporary directory's path into it), so
+ * concurrent compiles cannot leave one compile's manifest beside the
+ * other's object. */
+Test(cache, every_compile_of_a_module_gives_the_same_object) {
+  char *d1 = cache_dir(), *d2 = cache_dir();
+  for (int i = 0; i < 2; i++) {
+    wrt_runtime_t *rt = make_rt(WRT_BACKEND_STOCK, i ? d2 : d1, NULL);
+    load(rt, EXAMPLE("hello"), false);
+    cr_expect_eq(wrt_destroy(rt), 0);
+  }
+  char *s1 = entry(d1, ".so", 0), *s2 = entry(d2, ".so", 0);
+  char cmd[2400];
+  snprintf(cmd, sizeof(cmd), "cmp -s %s %s", s1, s2);
+  cr_expect_eq(system(cmd), 0, "%s and %s differ", s1, s2);
+  free(s1), free(s2);
+  remove_tree(d1);
+  remove_tree(d2);
+}
+
+/* Four processes compile one module into one cache at once; every one
+ * loads it, and a later load finds a valid entry. */
+Test(cache, concurrent_compiles_of_a_module_leave_a_valid_entry, .timeout = 60) {
+  char *dir = cache_dir();
+  pid_t pids[4];
+  for (int i = 0; i < 4; i++) {
+    pids[i] = fork();
+    cr_assert_geq(pids[i], 0);
+    if (pids[i] == 0) {
+      wrt_options_t o;
+      wrt_options_init(&o);
+      o.backend = WRT_BACKEND_STOCK;
+      o.cache_dir = dir;
+      wrt_runtime_t *rt;
+      wrt_module_t *m;
+      _exit(wrt_create(&o, &rt) == 0 && wrt_load(rt, EXAMPLE("hello"), &m) == 0 ? 0 : 1);
+    }
+  }
+  for (int i = 0; i < 4; i++) {
+    int st;
+    cr_assert_eq(waitpid(pids[i], &st, 0), pids[i]);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "compile %d failed", i);
+  }
+  wrt_runtime_t *rt = make_rt(WRT_BACKEND_POOL, dir, NULL);
+  expect_run(load(rt, EXAMPLE("hello"), true), NULL, 0, "hello, world\n");
+  cr_expect_eq(wrt_destroy(rt), 0);
+  remove_tree(dir);
 }

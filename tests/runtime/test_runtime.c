@@ -263,6 +263,12 @@ static void build_module(wb_t *m, const modspec_t *s) {
   wb_uleb(&t, s->mem_min);
   if (s->has_max) wb_uleb(&t, s->mem_max);
   wb_section(m, 5, &t);
+  if (s->data_offset < 0) { /* the offset's global: an i32 */
+    t.n = 0;
+    wb_uleb(&t, 1), wb_byte(&t, 0x7f), wb_byte(&t, 0), wb_byte(&t, 0x41), wb_sleb(&t, 0);
+    wb_byte(&t, 0x0b);
+    wb_section(m, 6, &t);
+  }
   if (!s->no_start) {
     t.n = 0;
     wb_uleb(&t, 1), wb_name(&t, "_start"), wb_byte(&t, 0), wb_uleb(&t, nfimports);

@@ -600,6 +600,26 @@ Test(tool, a_plot_that_cannot_be_written) {
   /* Writing fails after the run: the run could not complete. */
   const char *const full[] = {"run", path, "--no-progress", "--plot", "/dev/full", NULL};
   expect_status(full, 1, "wpool run: cannot write /dev/full");
+  /* A link (another user's, in a shared directory) is not followed: the
+   * file it points to stays as it was. */
+  char target[80], link[80];
+  snprintf(target, sizeof(target), "/tmp/wpool-test-target-%d", (int)getpid());
+  snprintf(link, sizeof(link), "/tmp/wpool-test-link-%d.svg", (int)getpid());
+  FILE *f = fopen(target, "w");
+  cr_assert_not_null(f);
+  fputs("precious\n", f);
+  fclose(f);
+  cr_assert_eq(symlink(target, link), 0);
+  const char *const linked[] = {"run", path, "--no-progress", "--plot", link, NULL};
+  expect_status(linked, 2, "a symbolic link");
+  char buf[32] = {0};
+  f = fopen(target, "r");
+  cr_assert_not_null(f);
+  cr_expect_gt(fread(buf, 1, sizeof(buf) - 1, f), 0);
+  fclose(f);
+  cr_expect_str_eq(buf, "precious\n");
+  unlink(link);
+  unlink(target);
   unlink(path);
 }
 
@@ -713,4 +733,24 @@ Test(tool, tune_matrix_runs_the_cells_of_one_module_count) {
   tool_run(&r, "", none);
   cr_assert_eq(r.status, 2);
   expect_in(r.err, "no cell has 7 modules");
+}
+
+Test(tool, durations_are_read_with_their_units) {
+  static const struct {
+    const char *text;
+    uint64_t ns;
+  } ok[] = {{"0", 0},           {"10", 10000000000ull}, {"10s", 10000000000ull},
+            {"250ms", 250000000}, {"7us", 7000},        {"3ns", 3},
+            {"2m", 120000000000ull}, {"1h", 3600000000000ull}};
+  for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+    uint64_t ns = 1;
+    cr_expect(parse_duration(ok[i].text, &ns), "%s", ok[i].text);
+    cr_expect_eq(ns, ok[i].ns, "%s", ok[i].text);
+  }
+  static const char *const bad[] = {"", "s", "-1s", "1.5s", "10 s", "10S", "5parsecs",
+                                    "18446744073709551615s", "99999999999999999999", "1ms2"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    uint64_t ns;
+    cr_expect(!parse_duration(bad[i], &ns), "'%s' was accepted", bad[i]);
+  }
 }

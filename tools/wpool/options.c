@@ -46,6 +46,20 @@ bool parse_size(const char *s, uint64_t *out) {
   return false;
 }
 
+bool parse_duration(const char *s, uint64_t *ns) {
+  uint64_t v;
+  if (!digits(&s, &v)) return false;
+  static const struct {
+    const char *unit;
+    uint64_t ns;
+  } units[] = {{"", 1000000000ull},  {"ns", 1},          {"us", 1000},
+               {"ms", 1000000},      {"s", 1000000000ull}, {"m", 60000000000ull},
+               {"h", 3600000000000ull}};
+  for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+    if (!strcmp(s, units[i].unit)) return !__builtin_mul_overflow(v, units[i].ns, ns);
+  return false;
+}
+
 /* K_SIZE: a size_t field; K_SIZE64: a uint64_t one (sizes of address space). */
 /* K_KEEP: a size_t budget that may be "auto" (WPOOL_KEEP_AUTO). */
 typedef enum kind { K_U32, K_U64, K_SIZE, K_SIZE64, K_BOOL, K_RESET, K_KEEP } kind_t;

@@ -16,6 +16,10 @@ bool parse_size(const char *s, uint64_t *out);
  * sign, no space); false on anything else, overflow included. */
 bool parse_count(const char *s, uint64_t max, uint64_t *out);
 
+/* Parse a duration: digits with a unit ns, us, ms, s, m or h (bare
+ * digits: seconds) into nanoseconds. False on anything else or overflow. */
+bool parse_duration(const char *s, uint64_t *ns);
+
 /* Set one field of `cfg` from "KEY=VALUE" (or key and value apart). On
  * failure return false with a one-line reason in err. */
 bool config_set(wpool_config_t *cfg, const char *key, const char *value, char *err, size_t errlen);

@@ -24,8 +24,15 @@
 static const char usage[] =
     "usage: wpool serve [--listen ADDR:PORT] [--threads N] [--runtime pool|stock]\n"
     "                   [--config KEY=VALUE]... [--max-body SIZE] [--max-connections N]\n"
-    "                   [--log] [--volume ROUTE:HOST[::GUEST]]... [--volume-rw ROUTE:HOST[::GUEST]]...\n"
+    "                   [--timeout DURATION] [--log] [--volume ROUTE:HOST[::GUEST]]...\n"
+    "                   [--volume-rw ROUTE:HOST[::GUEST]]...\n"
     "                   MODULE.wasm | DIRECTORY\n";
+
+/* Each request's time limit unless --timeout says otherwise: far longer
+ * than any request a WAGI guest answers (microseconds to milliseconds), and
+ * shorter than the usual proxy read timeouts (60 s), so a stuck guest frees
+ * its worker before a client behind a proxy gives up (docs/serve.md). */
+#define DEFAULT_TIMEOUT_NS 10000000000ull
 
 #define MAX_THREADS 256
 
@@ -63,7 +70,7 @@ typedef struct opts {
   const char *listen, *target;
   struct sockaddr_storage addr;
   char host[64];
-  uint64_t threads, max_body, max_connections;
+  uint64_t threads, max_body, max_connections, timeout_ns;
   bool log;
   wrt_backend_t backend;
   wpool_config_t cfg;
@@ -112,6 +119,11 @@ static int parse_args(opts_t *o, int argc, char **argv) {
         return fail(TOOL_BAD_INPUT, "--max-connections needs a number from 1, not %s%s",
                     next ? next : "nothing", "");
       i++;
+    } else if (!strcmp(a, "--timeout")) {
+      if (!next || !parse_duration(next, &o->timeout_ns))
+        return fail(TOOL_BAD_INPUT, "--timeout needs a duration (10s, 500ms, 0 for none), not %s%s",
+                    next ? next : "nothing", "");
+      i++;
     } else if (!strcmp(a, "--log")) {
       o->log = true;
     } else if (!strcmp(a, "--volume") || !strcmp(a, "--volume-rw")) {
@@ -157,10 +169,13 @@ typedef struct app {
 
 static void on_ready(void *arg, const srv_t *s) {
   app_t *a = arg;
-  fprintf(stderr, "wpool serve: listening on http://%s%s%s:%u/ (%u threads, %s runtime)\n",
+  char limit[64] = "no time limit";
+  if (a->o.timeout_ns)
+    snprintf(limit, sizeof(limit), "a time limit of %.3g s", (double)a->o.timeout_ns / 1e9);
+  fprintf(stderr, "wpool serve: listening on http://%s%s%s:%u/ (%u threads, %s runtime, %s)\n",
           a->o.addr.ss_family == AF_INET6 ? "[" : "", a->o.host,
           a->o.addr.ss_family == AF_INET6 ? "]" : "", srv_port(s), srv_threads(s),
-          wrt_backend_name(a->o.backend));
+          wrt_backend_name(a->o.backend), limit);
   fflush(stderr);
 }
 
@@ -225,6 +240,7 @@ static int serve(app_t *a) {
   wagi_init(&a->wagi, a->rt, a->single, a->o.log);
   a->wagi.nmodules = a->nmodules;
   a->wagi.threads = sc.threads;
+  a->wagi.timeout_ns = a->o.timeout_ns;
   metrics_handler_init(&a->metrics, a->srv, wagi_metrics, &a->wagi);
   int err = srv_route(a->srv, "/metrics", true, &a->metrics.h, NULL);
   for (size_t i = 0; !err && i < a->nmodules; i++) {
@@ -236,7 +252,16 @@ static int serve(app_t *a) {
   if (srv_listen(a->srv, &a->o.addr, a->o.host) != 0)
     return fail(TOOL_FAILED, "cannot listen on %s: %s", a->o.listen, srv_error());
   signal(SIGPIPE, SIG_IGN);
-  if (srv_run(a->srv) != 0) return fail(TOOL_FAILED, "%s%s", srv_error(), "");
+  err = srv_run(a->srv);
+  if (err == -ETIMEDOUT) {
+    /* A second stop signal and a guest that does not end (no time limit,
+     * or a longer one): its thread still runs in the runtime, so nothing
+     * can be freed; the process ends here. */
+    fprintf(stderr, "wpool serve: %s; exiting\n", srv_error());
+    fflush(stderr);
+    _exit(TOOL_FAILED);
+  }
+  if (err != 0) return fail(TOOL_FAILED, "%s%s", srv_error(), "");
   return TOOL_OK;
 }
 
@@ -293,7 +318,8 @@ static int finish(app_t *a, int st) {
 int serve_main(int argc, char **argv) {
   app_t *a = calloc(1, sizeof(*a));
   if (!a) return fail(TOOL_FAILED, "out of memory%s%s", "", "");
-  a->o = (opts_t){.backend = WRT_BACKEND_POOL, .max_body = 1 << 20};
+  a->o = (opts_t){.backend = WRT_BACKEND_POOL, .max_body = 1 << 20,
+                  .timeout_ns = DEFAULT_TIMEOUT_NS};
   /* The runtime's layout for wasm2c, with the library's own defaults for
    * what a reset keeps resident (WPOOL_KEEP_AUTO where the library has
    * it): --config may set them. */

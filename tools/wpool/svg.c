@@ -1,6 +1,7 @@
 #include "svg.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,9 +24,16 @@ static void text(FILE *f, const char *s) {
   fputs("</text>\n", f);
 }
 
+/* Not through a link in the last component: a plot written to a shared
+ * directory (/tmp) would otherwise follow a link another user planted
+ * there onto a file of this user's. */
 FILE *svg_open(const char *path, int width, int height, const char *title) {
-  FILE *f = fopen(path, "w");
-  if (!f) return NULL;
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  if (!f) {
+    if (fd >= 0) close(fd);
+    return NULL;
+  }
   fprintf(f,
           "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
           "font-family=\"sans-serif\" font-size=\"12\">\n"
@@ -38,6 +46,10 @@ FILE *svg_open(const char *path, int width, int height, const char *title) {
 
 bool svg_writable(const char *path, char *err, size_t errlen) {
   struct stat st;
+  if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+    snprintf(err, errlen, "cannot write %s: a symbolic link (name the file it points to)", path);
+    return false;
+  }
   if (stat(path, &st) == 0) {
     if (S_ISDIR(st.st_mode)) {
       snprintf(err, errlen, "cannot write %s: a directory", path);

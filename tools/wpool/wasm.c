@@ -31,7 +31,7 @@ typedef struct side {
 
 static const char usage[] =
     "usage: wpool wasm [--requests N] [--stdin FILE] [--runtime pool|stock] [--compare]\n"
-    "                  [--config KEY=VALUE]... [--json] [--env KEY=VALUE]...\n"
+    "                  [--timeout DURATION] [--config KEY=VALUE]... [--json] [--env KEY=VALUE]...\n"
     "                  [--dir HOST[::GUEST]]... [--dir-ro HOST[::GUEST]]...\n"
     "                  [--resolve auto|openat2|walk] [MODULE.wasm [ARGS...]]\n"
     "without a module: the embedded guests, pool against stock\n";
@@ -326,7 +326,7 @@ static int wasm_default(const wpool_config_t *cfg, uint64_t requests, bool json)
 }
 
 int wasm_main(int argc, char **argv) {
-  uint64_t requests = 1;
+  uint64_t requests = 1, timeout_ns = 0;
   const char *stdin_path = NULL, *path = NULL;
   bool compare = false, json = false;
   wrt_backend_t backend = WRT_BACKEND_POOL;
@@ -376,6 +376,14 @@ int wasm_main(int argc, char **argv) {
         goto bad;
       }
       i++;
+    } else if (!strcmp(a, "--timeout")) {
+      if (!next || !parse_duration(next, &timeout_ns)) {
+        fprintf(stderr,
+                "wpool wasm: --timeout needs a duration (10s, 500ms, 0 for none), not %s\n",
+                next ? next : "nothing");
+        goto bad;
+      }
+      i++;
     } else if (!strcmp(a, "--compare")) {
       compare = true;
     } else if (!strcmp(a, "--json")) {
@@ -397,9 +405,9 @@ int wasm_main(int argc, char **argv) {
   }
   if (!path) {
     if (stdin_path || compare || backend != WRT_BACKEND_POOL || wo.envc || wo.ndirs ||
-        resolve != WRT_RESOLVE_AUTO) {
-      fprintf(stderr, "wpool wasm: --stdin, --compare, --runtime, --env, --dir, --dir-ro and "
-                      "--resolve need a module\n");
+        resolve != WRT_RESOLVE_AUTO || timeout_ns) {
+      fprintf(stderr, "wpool wasm: --stdin, --compare, --runtime, --env, --dir, --dir-ro, "
+                      "--resolve and --timeout need a module\n");
       goto bad;
     }
     return wasm_default(&cfg, requests > 1 ? requests : 500, json);
@@ -456,7 +464,8 @@ int wasm_main(int argc, char **argv) {
     }
   }
   wrt_request_t req = {.argv = gargv, .argc = gargc, .stdin_bytes = in, .stdin_len = in_len,
-                       .envp = wo.envp, .envc = wo.envc, .dirs = wo.dirs, .ndirs = wo.ndirs};
+                       .envp = wo.envp, .envc = wo.envc, .dirs = wo.dirs, .ndirs = wo.ndirs,
+                       .timeout_ns = timeout_ns};
   /* Interleaved: request r runs on each runtime before request r + 1, so
    * both see the same machine state over the run. */
   for (uint64_t r = 1; r <= requests && !status; r++)
