@@ -467,6 +467,16 @@ typedef struct wpool_stats {
    * this exceeds keep_fault_ns (plus one madvise over them), except at one
    * free of the slot in 16 and in regions zeroed whole. */
   uint64_t keep_shrink_ns;
+  /* --- version 0.4: resets without a scan --- */
+  /* Frees whose reset took the slot's kept pages for the pages its
+   * tenants could have written, with no PAGEMAP_SCAN: the process had
+   * taken no page fault since the slot's last reset began, so no page was
+   * made present that was not kept then (docs/reset.md). */
+  uint64_t resets_proved;
+  /* Reading the process's page-fault count (getrusage), ns: measured once
+   * with the other costs; the pool reads it at a free while the share of
+   * its recent tries that proved, times keep_scan_ns, is worth more. */
+  uint64_t keep_count_ns;
 } wpool_stats_t;
 
 /* Bytes of private memory in this pool's reservations (present or

@@ -5,10 +5,10 @@ set -eu
 # The runtime (runtime/, examples/): wasm2c and its wasm-rt.h (wabt), and
 # clang-14 with lld-14, wasi-libc and the wasm32 compiler-rt for the guests.
 # `wpool serve` (docs/serve.md): llhttp's C sources (node-llhttp), libcurl for its tests, wrk
-# for bench/serve.sh.
+# for bench/serve.sh. Node (Debian's nodejs): the V8 peer of bench/peer_bench.
 pkgs="gcc libc6-dev meson ninja-build pkg-config libcriterion-dev libuv1-dev libjemalloc-dev clang libclang-rt-14-dev
   wabt clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32
-  node-llhttp libcurl4-openssl-dev wrk"
+  node-llhttp libcurl4-openssl-dev wrk nodejs"
 missing=""
 for p in $pkgs; do
   if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then

@@ -32,7 +32,8 @@ static void measure(void) {
   uint8_t *b;
   if (pages_reserve(len, true, &b) == 0) {
     uint64_t fault = UINT64_MAX, check = UINT64_MAX, zero = UINT64_MAX, scan = UINT64_MAX,
-             advise = UINT64_MAX, shrink = UINT64_MAX, shrink_call = UINT64_MAX;
+             advise = UINT64_MAX, shrink = UINT64_MAX, shrink_call = UINT64_MAX,
+             count = UINT64_MAX;
     volatile bool sink = false;
     for (int round = 0; round < MEASURE_ROUNDS; round++) {
       if (os_madvise(b, len, MADV_DONTNEED) != 0) break;
@@ -46,7 +47,9 @@ static void measure(void) {
       dirty_scanner_t *scanner = atomic_load_explicit(&costs_scanner, memory_order_relaxed);
       if (scanner && dirty_count(scanner, b, len) >= 0)
         scan = min_u64(scan, clock_now_ns() - t3);
-      uint64_t t4 = clock_now_ns();
+      uint64_t t4 = clock_now_ns(), faults;
+      if (os_fault_count(&faults) == 0) count = min_u64(count, clock_now_ns() - t4);
+      t4 = clock_now_ns();
       if (os_madvise(b, page, MADV_DONTNEED) == 0) advise = min_u64(advise, clock_now_ns() - t4);
       /* A shrink of the size of a wasm page (16 host pages of 4 KiB), over
        * resident pages and over pages not resident: the difference is
@@ -73,7 +76,8 @@ static void measure(void) {
                              .memset_ns = zero ? zero : 1,
                              .scan_ns = scan != UINT64_MAX ? scan : 0,
                              .madvise_ns = advise != UINT64_MAX ? advise : 0,
-                             .shrink_ns = shrink != UINT64_MAX ? shrink : 0};
+                             .shrink_ns = shrink != UINT64_MAX ? shrink : 0,
+                             .count_ns = count != UINT64_MAX ? (count ? count : 1) : 0};
     shrink_call_ns = shrink_call != UINT64_MAX ? shrink_call : 0;
   }
   shrink_pinned = option_get(OPTION_KEEP_SHRINK_NS);
@@ -98,7 +102,7 @@ static void measure(void) {
 const keep_costs_t *keep_costs(dirty_scanner_t *scanner) {
   /* The first scanner offered times the scan (any would do). */
   dirty_scanner_t *none = NULL;
-  if (scanner)
+  if (scanner && !atomic_load_explicit(&costs_scanner, memory_order_relaxed)) /* every free asks */
     atomic_compare_exchange_strong_explicit(&costs_scanner, &none, scanner, memory_order_relaxed,
                                             memory_order_relaxed);
   pthread_once(&costs_once, measure);

@@ -28,6 +28,7 @@ typedef struct keep_costs {
   uint64_t madvise_ns; /* one madvise(MADV_DONTNEED) of a resident page (its TLB flush) */
   uint64_t shrink_ns;  /* making a resident page inaccessible, per page: the first
                           estimate (keep_shrink_ns() follows what shrinks cost since) */
+  uint64_t count_ns;   /* reading the process's page-fault count (proof.h); 0: it failed */
   uint32_t window;     /* fault / keep, in [1, KEEP_WINDOW_MAX]: tenants, where
                           keep = memset + check / KEEP_SAMPLE per free */
   uint32_t drop_min;   /* madvise / (keep x window), at least 1: pages worth one call */

@@ -194,7 +194,30 @@ void keep_apply(keep_plan_t *pl, keep_marks_t *m, decommit_batch_t *batch, const
 
 /* ---- a free --------------------------------------------------------------- */
 
-int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner,
+/* The kept pages of [0, end) pages, as a scan would find them when no
+ * fault made another page present (proof.h): each planned and applied in
+ * turn. Eight marks are read at a time, so a large region costs little
+ * where it keeps nothing. */
+static void kept_pages(keep_plan_t *pl, keep_marks_t *m, decommit_batch_t *batch, uint64_t end) {
+  for (uint64_t i = 0; i < end;) {
+    uint64_t word = 0;
+    if (i + 8 <= end) {
+      memcpy(&word, m->marks + i, 8);
+      if (!word) {
+        i += 8;
+        continue;
+      }
+    }
+    for (uint64_t k = i + 8 < end ? i + 8 : end; i < k; i++) {
+      if (!m->marks[i]) continue;
+      pl->out.found_bytes += pl->page;
+      keep_step_t s = plan_page(pl, i * pl->page, false);
+      apply(pl, m, batch, &s);
+    }
+  }
+}
+
+int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner, bool proved,
                decommit_batch_t *batch, keep_result_t *out) {
   /* Whole pages; the writable bytes within those that may hold private
    * pages; a record to judge them by. */
@@ -211,18 +234,23 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
      * by fewer than one tenant in `window` is found clean `window` reads
      * in a row, about (1 - 1/window)^window = 37% of the time; one written
      * by one in ten, (0.9)^window, next to never. */
-    dirty_walk_t walk;
-    dirty_run_t runs[KEEP_SCAN_RUNS];
-    dirty_walk_start(&walk, scanner, r->base, r->scan_bytes);
-    while ((n = dirty_walk_next(&walk, runs, KEEP_SCAN_RUNS)) > 0)
-      for (int k = 0; k < n; k++) {
-        pl.out.found_bytes += runs[k].len;
-        for (uint64_t p = runs[k].off; p < runs[k].off + runs[k].len; p += pl.page) {
-          keep_step_t s = plan_page(&pl, p, runs[k].swapped);
-          apply(&pl, m, batch, &s);
+    if (proved) {
+      uint64_t end = r->scan_bytes / pl.page;
+      kept_pages(&pl, m, batch, end < m->pages ? end : m->pages);
+    } else {
+      dirty_walk_t walk;
+      dirty_run_t runs[KEEP_SCAN_RUNS];
+      dirty_walk_start(&walk, scanner, r->base, r->scan_bytes);
+      while ((n = dirty_walk_next(&walk, runs, KEEP_SCAN_RUNS)) > 0)
+        for (int k = 0; k < n; k++) {
+          pl.out.found_bytes += runs[k].len;
+          for (uint64_t p = runs[k].off; p < runs[k].off + runs[k].len; p += pl.page) {
+            keep_step_t s = plan_page(&pl, p, runs[k].swapped);
+            apply(&pl, m, batch, &s);
+          }
         }
-      }
-    pl.out.scans = 1;
+      pl.out.scans = 1;
+    }
     keep_apply_end(&pl);
     /* The candidates go back when enough of them share the call, or with
      * ranges this free gives back anyway; else they stay kept. */

@@ -150,11 +150,14 @@ void keep_apply_end(keep_plan_t *pl);
 /* Reset `r` by the automatic keep set: start the plan; for each page of
  * the scan's runs (dirty.h), plan its step and apply it at once; then plan
  * and apply the candidates. One pass over the pages, each decided before
- * anything is done to it; nothing here is called back. Return: 0, or the
- * scan's -errno (with out->found_bytes 0, nothing was done but counting
- * the free: the caller falls back to the prefix reset). */
+ * anything is done to it; nothing here is called back. With `proved`
+ * (proof.h: no page fault since the region's last reset), the region's
+ * private pages are its kept pages: they are the runs, and nothing is
+ * scanned. Return: 0, or the scan's -errno (with out->found_bytes 0,
+ * nothing was done but counting the free: the caller falls back to the
+ * prefix reset). */
 int keep_reset(const keep_region_t *r, keep_marks_t *marks, dirty_scanner_t *scanner,
-               decommit_batch_t *batch, keep_result_t *out);
+               bool proved, decommit_batch_t *batch, keep_result_t *out);
 
 /* ---- the record ---------------------------------------------------------- */
 

@@ -21,7 +21,7 @@ static _Atomic int armed; /* any fail_at set: the fast path skips the rest */
 static const char *const names[OS_CALL_COUNT] = {
     "mmap", "munmap", "mprotect", "madvise", "memfd_create",
     "ftruncate", "pwrite", "fcntl(F_ADD_SEALS)", "close", "open", "ioctl(PAGEMAP_SCAN)",
-    "pidfd_open", "process_madvise",
+    "pidfd_open", "process_madvise", "getrusage", "madvise(MADV_NOHUGEPAGE)",
 };
 
 const char *os_call_name(os_call_t call) { return call < OS_CALL_COUNT ? names[call] : "?"; }
@@ -235,6 +235,22 @@ int os_pagemap_scan(int fd, uint64_t start, uint64_t end, os_page_run_t *runs, s
                               (vec[i].categories & PAGE_IS_SWAPPED) != 0};
   *walk_end = arg.walk_end;
   return n;
+}
+
+int os_fault_count(uint64_t *out) {
+  int err = os_enter(OS_GETRUSAGE);
+  if (err) return err;
+  struct rusage u;
+  if (getrusage(RUSAGE_SELF, &u) != 0) return -errno;
+  *out = (uint64_t)u.ru_minflt + (uint64_t)u.ru_majflt;
+  return 0;
+}
+
+int os_no_huge_pages(void *p, size_t len) {
+  int err = os_enter(OS_NOHUGEPAGE);
+  if (err) return err;
+  if (madvise(p, len, MADV_NOHUGEPAGE) == 0) return 0;
+  return errno == EINVAL ? 0 : -errno; /* EINVAL: no transparent huge pages here */
 }
 
 int os_pidfd_open_self(int *fd) {

@@ -26,6 +26,8 @@ typedef enum os_call {
   OS_PAGEMAP_SCAN,
   OS_PIDFD_OPEN,
   OS_PROCESS_MADVISE,
+  OS_GETRUSAGE,
+  OS_NOHUGEPAGE,
   OS_CALL_COUNT
 } os_call_t;
 
@@ -98,6 +100,17 @@ int os_self_fd_get(os_self_fd_t *s, int *out);
  * MADV_DONTNEED on ourselves). Return the bytes advised or -errno. */
 struct iovec;
 int64_t os_process_madvise(int pidfd, const struct iovec *iov, size_t n, int advice);
+
+/* The page faults this process has taken so far, all its threads (those
+ * gone included), minor and major, faults taken inside system calls on
+ * its behalf included: getrusage(RUSAGE_SELF). */
+int os_fault_count(uint64_t *out);
+
+/* madvise(MADV_NOHUGEPAGE): the kernel never backs [p, p + len) with huge
+ * pages, neither at a fault nor by khugepaged's collapsing (which fills
+ * the absent pages of a range with zeros, present without a fault).
+ * A kernel without transparent huge pages has nothing to turn off: 0. */
+int os_no_huge_pages(void *p, size_t len);
 
 /* Runs one PAGEMAP_SCAN call reports at most. */
 #define OS_SCAN_RUNS_MAX 64

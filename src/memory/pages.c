@@ -2,6 +2,7 @@
 #include "memory/pages.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 
 #include "memory/os.h"
@@ -10,10 +11,23 @@
 
 static int prot(bool accessible) { return accessible ? PROT_READ | PROT_WRITE : PROT_NONE; }
 
+static _Atomic bool huge_failed;
+
+/* Huge pages off for a new private mapping: a refusal changes nothing of
+ * the mapping, only what can be proved about it. */
+static void no_huge(uint8_t *p, uint64_t len) {
+  if (os_no_huge_pages(p, len) != 0) atomic_store_explicit(&huge_failed, true, memory_order_relaxed);
+}
+
+bool pages_no_huge_pages_failed(void) { return atomic_load_explicit(&huge_failed, memory_order_relaxed); }
+
 int pages_reserve(uint64_t bytes, bool accessible, uint8_t **out) {
   void *p;
   int err = os_mmap(NULL, bytes, prot(accessible), PRIVATE_ANON, -1, 0, &p);
-  if (!err) *out = p;
+  if (!err) {
+    no_huge(p, bytes);
+    *out = p;
+  }
   return err;
 }
 
@@ -23,7 +37,9 @@ void pages_unreserve(uint8_t *p, uint64_t bytes) {
 
 int pages_fresh(uint8_t *p, uint64_t len, bool accessible) {
   void *q;
-  return os_mmap(p, len, prot(accessible), PRIVATE_ANON | MAP_FIXED, -1, 0, &q);
+  int err = os_mmap(p, len, prot(accessible), PRIVATE_ANON | MAP_FIXED, -1, 0, &q);
+  if (!err) no_huge(p, len);
+  return err;
 }
 
 int pages_protect(uint8_t *p, uint64_t len, bool accessible) {

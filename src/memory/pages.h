@@ -13,14 +13,22 @@
 #include <stdint.h>
 
 /* Fresh address space of `bytes`, read-write or inaccessible, private and
- * committed only as pages are touched (MAP_NORESERVE). */
+ * committed only as pages are touched (MAP_NORESERVE), and never backed by
+ * huge pages (see pages_no_huge_pages_failed). */
 int pages_reserve(uint64_t bytes, bool accessible, uint8_t **out);
 /* Give back a reservation (or a view) whole. */
 void pages_unreserve(uint8_t *p, uint64_t bytes);
 
 /* Replace [p, p + len), whatever it maps (private pages, an image), with
- * fresh zero pages, read-write or inaccessible: one call (MAP_FIXED). */
+ * fresh zero pages, read-write or inaccessible: one call (MAP_FIXED), and
+ * one more to keep huge pages out of them. */
 int pages_fresh(uint8_t *p, uint64_t len, bool accessible);
+
+/* Whether some reservation or fresh range of this process could not be
+ * kept from huge pages (MADV_NOHUGEPAGE refused; sticky). Then khugepaged
+ * may make absent pages present without a page fault, and a slot's
+ * private pages can be known only by scanning them (proof.h). */
+bool pages_no_huge_pages_failed(void);
 /* Make [p, p + len) read-write or inaccessible, keeping its pages. */
 int pages_protect(uint8_t *p, uint64_t len, bool accessible);
 

@@ -96,6 +96,7 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   /* Before any failure path closes their descriptors. */
   dirty_scanner_init(&p->scanner);
   decommit_ctx_init(&p->decommit, &p->mem_counters);
+  proof_rate_init(&p->proof_rate);
   p->mem_ctx = (memslot_ctx_t){.reservation = L.mem_reservation,
                                 .keep = L.keep_memory,
                                 .keep_auto = L.keep_memory_auto,
@@ -266,6 +267,8 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
       .stack_kept_resident_bytes = kk,
       .keep_dropped_bytes = COUNTER_GET(mc, keep_dropped_bytes),
       .module_moves = COUNTER_GET(mc, module_moves),
+      .resets_proved = atomic_load_explicit(&p->proof_rate.proved, memory_order_relaxed),
+      .keep_count_ns = kc ? kc->count_ns : 0,
   };
 }
 

@@ -35,6 +35,7 @@
 #include "memory/image.h"
 #include "memory/keep.h"
 #include "memory/memslot.h"
+#include "memory/proof.h"
 #include "pool/layout.h"
 #include "util/debug.h"
 #include "wpool.h"
@@ -85,6 +86,7 @@ struct wpool_instance_s {
    * past them were never written (pool/meta.h), nor are they visited. */
   uint32_t memories_used, tables_used;
   kept_t kept;       /* bytes left resident by the last reset; 0 once trimmed */
+  proof_mark_t proof; /* the process's counts when the slot's last reset began */
   uint64_t freed_ns; /* CLOCK_MONOTONIC time of the last free */
   bool trimmed;      /* trimmed since the last free */
   /* Set (under the index lock) while wpool_trim works on this unused slot;
@@ -158,6 +160,7 @@ struct wpool_s {
   memslot_ctx_t mem_ctx;   /* reservation, keep budget, scanner (DIRTY) */
   dirty_scanner_t scanner; /* PAGEMAP_SCAN */
   decommit_ctx_t decommit; /* our pidfd for batched madvise */
+  proof_rate_t proof_rate; /* how often resets needed no scan (proof.h) */
   recycle_t recycle;
 
   pthread_mutex_t module_lock;

@@ -11,6 +11,8 @@ static const option_desc_t table[OPTION_COUNT] = {
                             "clean reads before a kept page is given back (keep_window)"},
     [OPTION_KEEP_DROP_MIN] = {"WPOOL_KEEP_DROP_MIN", 1, 64,
                               "pages worth one call to give them back (keep_drop_min)"},
+    [OPTION_SCAN_ALWAYS] = {"WPOOL_SCAN_ALWAYS", 1, 1,
+                            "1: every reset scans, none is proved to need no scan (resets_proved)"},
 };
 
 static uint64_t values[OPTION_COUNT];

@@ -22,6 +22,9 @@ typedef enum option {
   /* pages that make one call to give them back worth it (keep_drop_min):
    * pinned likewise. */
   OPTION_KEEP_DROP_MIN,
+  /* 1: every reset of the automatic keep set scans; none is proved to
+   * need no scan (memory/proof.h; statistic resets_proved stays 0). */
+  OPTION_SCAN_ALWAYS,
   OPTION_COUNT
 } option_t;
 

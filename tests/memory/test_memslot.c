@@ -75,7 +75,8 @@ static bool pristine(uint64_t accessible) {
 
 static void reset(void) {
   decommit_batch_t b = decommit_batch(&dctx);
-  memslot_reset(&slot, base, &ctx, &b);
+  bool exact = true;
+  memslot_reset(&slot, base, &ctx, &b, false, &exact);
   decommit_flush(&b);
 }
 
@@ -140,7 +141,8 @@ static void reset_leaves_pristine(bool dirty_aware) {
   base[5 * 65536 + 7] = 1;
   uint64_t kept;
   decommit_batch_t b = decommit_batch(&dctx);
-  kept = memslot_reset(&slot, base, &ctx, &b);
+  bool exact = true;
+  kept = memslot_reset(&slot, base, &ctx, &b, false, &exact);
   decommit_flush(&b);
   cr_assert_leq(kept, ctx.keep, "in place: within the budget");
   cr_assert(pristine(6 * 65536));

@@ -304,6 +304,7 @@ Test(keep, a_shrink_over_kept_pages_is_timed) {
  * region once the scans have cost what faulting its untouched pages in
  * once does; from then on it is zeroed whole. */
 Test(keep, a_small_region_is_zeroed_whole_once_scanning_it_cost_a_fault) {
+  setenv("WPOOL_SCAN_ALWAYS", "1", 1); /* no free proved: the scans tell */
   wpool_t *p = auto_pool("64"); /* a 16 MiB memory: always scanned */
   test_module_t t;
   tm_init(&t, 256, 256, 0);

@@ -714,6 +714,27 @@ Test(tool, a_budget_of_0_is_a_budget, .timeout = 240) {
   unlink(path);
 }
 
+/* The reset matrix's cells of one module count: issue 22's four cells of 5
+ * modules (a memory of 5 pages), one JSON line per cell with the CPU
+ * times; a count no cell has is refused before anything runs. */
+Test(tool, tune_matrix_runs_the_cells_of_one_module_count) {
+  const char *const args[] = {"tune", "--matrix", "--modules", "5", "--instances", "200",
+                              "--rounds", "1", "--no-progress", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  int cells = 0;
+  for (const char *p = r.out; (p = strstr(p, "\"bench\":\"reset_matrix_cell\"")); p++) cells++;
+  cr_assert_eq(cells, 4, "%s", r.out);
+  expect_in(r.out, "\"modules\":5,\"max_unused_warm_slots\":1000,\"dirty_pages\":48,"
+                   "\"pattern\":\"near\",\"memory_pages\":5");
+  expect_in(r.out, "\"cpu_ratio\":");
+  expect_in(r.out, "{\"bench\":\"reset_matrix_summary\",\"cells\":4,");
+  const char *const none[] = {"tune", "--matrix", "--modules", "7", NULL};
+  tool_run(&r, "", none);
+  cr_assert_eq(r.status, 2);
+  expect_in(r.err, "no cell has 7 modules");
+}
+
 Test(tool, durations_are_read_with_their_units) {
   static const struct {
     const char *text;

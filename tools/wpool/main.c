@@ -45,9 +45,11 @@ static const char usage[] =
     "      1 MiB) and the reset strategy; mark the Pareto front; recommend a\n"
     "      setting for a budget\n"
     "  tune --matrix [--config KEY=VALUE]... [--instances N] [--rounds R]\n"
+    "      [--modules N]\n"
     "      the reset matrix: modules x max_unused_warm_slots x dirty pages x\n"
     "      pattern, the library's defaults against hand-set budgets, one JSON\n"
-    "      line per run and per cell (docs/performance.md)\n"
+    "      line per run and per cell (docs/performance.md); --modules N: only\n"
+    "      the cells of N modules\n"
     "  plan [--config KEY=VALUE]...\n"
     "      what a configuration reserves, its kernel mappings and committed memory\n"
     "      against this host's limits; exit 1 when it does not fit\n"
@@ -167,7 +169,7 @@ typedef struct common {
   workload_t w;
   const char *plot;
   bool json, compare, progress, matrix;
-  uint64_t threads, instances, rss_budget, duration, rounds;
+  uint64_t threads, instances, rss_budget, duration, rounds, modules;
   bool has_budget;
   const char *overrides[64]; /* --config KEY=VALUE, pointers into argv */
   int noverrides;
@@ -212,6 +214,10 @@ static int parse_common(common_t *c, int argc, char **argv, bool takes_workload)
     } else if (!strcmp(a, "--rounds") && !strcmp(c->cmd, "tune")) {
       if (!next || !parse_count(next, 100, &c->rounds) || !c->rounds)
         return bad(c->cmd, "--rounds needs a number from 1 to 100, not", next ? QUOTE(next) : "nothing");
+      i++;
+    } else if (!strcmp(a, "--modules") && !strcmp(c->cmd, "tune")) {
+      if (!next || !parse_count(next, 1000000, &c->modules) || !c->modules)
+        return bad(c->cmd, "--modules needs a number from 1 to 1000000, not", next ? QUOTE(next) : "nothing");
       i++;
     } else if (!strcmp(a, "--rss-budget") && !strcmp(c->cmd, "tune")) {
       if (!next || !parse_size(next, &c->rss_budget))
@@ -369,7 +375,8 @@ static int cmd_tune(int argc, char **argv) {
       char err[256];
       config_set_pair(&c->cfg, c->overrides[i], err, sizeof(err));
     }
-    matrix_opts_t mo = {.instances = c->instances, .rounds = c->rounds, .progress = c->progress};
+    matrix_opts_t mo = {.instances = c->instances, .rounds = c->rounds,
+                        .modules = (uint32_t)c->modules, .progress = c->progress};
     if (st < 0) st = matrix_run(&c->cfg, &mo, stdout);
     free(c);
     return st;

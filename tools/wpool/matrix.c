@@ -1,6 +1,10 @@
 /* `wpool tune --matrix`: the reset matrix of issue 14. Cells = modules
  * {1, 20, 200} x max_unused_warm_slots {100, 1000} x dirty pages per
- * instance {2, 16, 64} x pattern {near, spread}; settings = the library's
+ * instance {2, 16, 64} x pattern {near, spread} over a memory of 160 pages,
+ * and issue 22's: few modules whose slots keep their module, with large
+ * dirty sets close to the image (5 modules x {100, 1000} x 48 pages dirtied
+ * on average of the 64 after the image x {near, spread}, a memory of 5
+ * pages: 80 host pages, 16 of them the image); settings = the library's
  * defaults (nothing set) and the hand-set {prefix 0, prefix 1 MiB, dirty 0,
  * dirty 64 KiB, dirty 1 MiB} (memory and table budgets alike). Settings are
  * interleaved within each round, their order rotated every round, so a
@@ -36,6 +40,7 @@ enum { NSET = sizeof(settings) / sizeof(settings[0]) };
 typedef struct cell {
   uint32_t modules, warm, dirty;
   bool spread;
+  uint32_t memory_pages; /* 64 KiB pages */
 } cell_t;
 
 static void cell_workload(const cell_t *c, workload_t *w) {
@@ -48,7 +53,7 @@ static void cell_workload(const cell_t *c, workload_t *w) {
   w->dirty_pages = c->dirty;
   w->table_sets = 10;
   w->spread = c->spread;
-  w->memory_pages = 160;
+  w->memory_pages = c->memory_pages;
   w->image_bytes = 64 << 10;
   w->table_elements = 10000;
   w->state_bytes = 4096;
@@ -57,19 +62,33 @@ static void cell_workload(const cell_t *c, workload_t *w) {
 
 int matrix_run(const wpool_config_t *base, const matrix_opts_t *o, FILE *out) {
   static const uint32_t modules[] = {1, 20, 200}, warms[] = {100, 1000}, dirty[] = {2, 16, 64};
-  cell_t cells[36];
+  cell_t cells[40];
   int ncells = 0;
   for (int a = 0; a < 3; a++)
     for (int b = 0; b < 2; b++)
       for (int d = 0; d < 3; d++)
-        for (int s = 0; s < 2; s++) cells[ncells++] = (cell_t){modules[a], warms[b], dirty[d], s};
+        for (int s = 0; s < 2; s++)
+          cells[ncells++] = (cell_t){modules[a], warms[b], dirty[d], s, 160};
+  for (int b = 0; b < 2; b++)
+    for (int s = 0; s < 2; s++) cells[ncells++] = (cell_t){5, warms[b], 48, s, 5};
+  if (o->modules) { /* only the cells of that many modules */
+    int k = 0;
+    for (int ci = 0; ci < ncells; ci++)
+      if (cells[ci].modules == o->modules) cells[k++] = cells[ci];
+    ncells = k;
+  }
+  if (!ncells) {
+    fprintf(stderr, "wpool tune --matrix: no cell has %u modules (1, 5, 20 or 200)\n", o->modules);
+    return TOOL_BAD_INPUT;
+  }
   int rounds = o->rounds ? (int)o->rounds : 3;
   uint64_t instances = o->instances ? o->instances : 20000;
   double *rate = calloc((size_t)ncells * NSET * rounds, sizeof(double));
   double *peak = calloc((size_t)ncells * NSET * rounds, sizeof(double));
+  double *cpu = calloc((size_t)ncells * NSET * rounds, sizeof(double));
   run_report_t *r = calloc(1, sizeof(*r));
-  if (!rate || !peak || !r) {
-    free(rate), free(peak), free(r);
+  if (!rate || !peak || !cpu || !r) {
+    free(rate), free(peak), free(cpu), free(r);
     fprintf(stderr, "wpool tune: out of memory\n");
     return TOOL_FAILED;
   }
@@ -100,14 +119,18 @@ int matrix_run(const wpool_config_t *base, const matrix_opts_t *o, FILE *out) {
         size_t at = ((size_t)ci * NSET + si) * rounds + round;
         rate[at] = r->rate;
         peak[at] = (double)r->peak_resident;
+        cpu[at] = r->cpu_us_per_instance;
         fprintf(out,
                 "{\"bench\":\"reset_matrix\",\"round\":%d,\"modules\":%u,"
                 "\"max_unused_warm_slots\":%u,\"dirty_pages\":%u,\"pattern\":\"%s\","
+                "\"memory_pages\":%u,"
                 "\"setting\":\"%s\",\"rate\":%.0f,\"p99_us\":%.1f,\"peak_resident\":%llu,"
-                "\"affine_hit_rate\":%.3f,\"faults_per_instance\":%.2f,\"wrong\":%llu}\n",
-                round, c->modules, c->warm, c->dirty, c->spread ? "spread" : "near", s->name,
+                "\"affine_hit_rate\":%.3f,\"faults_per_instance\":%.2f,\"cpu_us\":%.2f,"
+                "\"wrong\":%llu}\n",
+                round, c->modules, c->warm, c->dirty, c->spread ? "spread" : "near",
+                c->memory_pages, s->name,
                 r->rate, r->p99_ns / 1e3, (unsigned long long)r->peak_resident,
-                r->affine_hit_rate, r->faults_per_instance,
+                r->affine_hit_rate, r->faults_per_instance, r->cpu_us_per_instance,
                 (unsigned long long)r->wrong_bytes);
         fflush(out);
         if (r->wrong_bytes) st = TOOL_FAILED;
@@ -118,11 +141,12 @@ int matrix_run(const wpool_config_t *base, const matrix_opts_t *o, FILE *out) {
   int met = 0;
   for (int ci = 0; st == TOOL_OK && ci < ncells; ci++) {
     const cell_t *c = &cells[ci];
-    double mrate[NSET], mpeak[NSET];
+    double mrate[NSET], mpeak[NSET], mcpu[NSET];
     for (int si = 0; si < NSET; si++) {
       size_t at = ((size_t)ci * NSET + si) * rounds;
       mrate[si] = median(rate + at, rounds);
       mpeak[si] = median(peak + at, rounds);
+      mcpu[si] = median(cpu + at, rounds);
     }
     int best = 1;
     for (int si = 2; si < NSET; si++)
@@ -132,16 +156,18 @@ int matrix_run(const wpool_config_t *base, const matrix_opts_t *o, FILE *out) {
     met += ok;
     fprintf(out,
             "{\"bench\":\"reset_matrix_cell\",\"modules\":%u,\"max_unused_warm_slots\":%u,"
-            "\"dirty_pages\":%u,\"pattern\":\"%s\",\"defaults_rate\":%.0f,\"best\":\"%s\","
+            "\"dirty_pages\":%u,\"pattern\":\"%s\",\"memory_pages\":%u,"
+            "\"defaults_rate\":%.0f,\"best\":\"%s\","
             "\"best_rate\":%.0f,\"rate_ratio\":%.2f,\"defaults_peak\":%.0f,\"best_peak\":%.0f,"
-            "\"peak_ratio\":%.2f,\"target_met\":%s}\n",
-            c->modules, c->warm, c->dirty, c->spread ? "spread" : "near", mrate[0],
-            settings[best].name, mrate[best], ratio, mpeak[0], mpeak[best], rss,
-            ok ? "true" : "false");
+            "\"peak_ratio\":%.2f,\"defaults_cpu_us\":%.2f,\"best_cpu_us\":%.2f,"
+            "\"cpu_ratio\":%.2f,\"target_met\":%s}\n",
+            c->modules, c->warm, c->dirty, c->spread ? "spread" : "near", c->memory_pages, mrate[0],
+            settings[best].name, mrate[best], ratio, mpeak[0], mpeak[best], rss, mcpu[0],
+            mcpu[best], mcpu[0] > 0 ? mcpu[best] / mcpu[0] : 0, ok ? "true" : "false");
   }
   if (st == TOOL_OK)
     fprintf(out, "{\"bench\":\"reset_matrix_summary\",\"cells\":%d,\"target_met\":%d}\n", ncells,
             met);
-  free(rate), free(peak), free(r);
+  free(rate), free(peak), free(cpu), free(r);
   return st;
 }

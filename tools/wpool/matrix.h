@@ -7,6 +7,7 @@
 typedef struct matrix_opts {
   uint64_t instances; /* per run; 0: 20000 */
   uint64_t rounds;    /* 0: 3 */
+  uint32_t modules;   /* only the cells of this many modules; 0: every cell */
   bool progress;
 } matrix_opts_t;
 

@@ -105,6 +105,7 @@ typedef struct worker {
   uint64_t hist[HIST_BUCKETS];
   uint64_t free_hist[HIST_BUCKETS];
   uint64_t faults;
+  uint64_t cpu_ns; /* this thread's user + system time over its share */
   uint64_t end_ns; /* when this thread finished its share */
   uint64_t rng;
 } worker_t;
@@ -296,6 +297,9 @@ static void *worker_main(void *arg) {
   }
   getrusage(RUSAGE_THREAD, &ru1);
   k->faults = (uint64_t)(ru1.ru_minflt - ru0.ru_minflt);
+#define TV_NS(tv) ((uint64_t)(tv).tv_sec * 1000000000u + (uint64_t)(tv).tv_usec * 1000u)
+  k->cpu_ns = TV_NS(ru1.ru_utime) + TV_NS(ru1.ru_stime) - TV_NS(ru0.ru_utime) - TV_NS(ru0.ru_stime);
+#undef TV_NS
   k->end_ns = now_ns();
   atomic_fetch_add(&s->finished, 1);
   return NULL;
@@ -489,13 +493,14 @@ int run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts_
     ok = false;
   }
   if (ok) {
-    uint64_t faults = 0;
+    uint64_t faults = 0, cpu = 0;
     for (uint32_t i = 0; i < started; i++) {
       for (int b = 0; b < HIST_BUCKETS; b++) {
         r->hist[b] += k[i].hist[b];
         r->free_hist[b] += k[i].free_hist[b];
       }
       faults += k[i].faults;
+      cpu += k[i].cpu_ns;
     }
     r->instances = atomic_load(&s.done);
     r->rate = r->instances / r->seconds;
@@ -508,6 +513,7 @@ int run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts_
     r->final_resident = sample_resident(&s, baseline);
     if (r->final_resident > r->peak_resident) r->peak_resident = r->final_resident;
     r->faults_per_instance = r->instances ? (double)faults / r->instances : 0;
+    r->cpu_us_per_instance = r->instances ? (double)cpu / 1e3 / r->instances : 0;
     r->exhausted = atomic_load(&s.exhausted);
     r->wrong_bytes = atomic_load(&s.wrong);
     if (s.pool) {
@@ -671,9 +677,11 @@ void report_json(FILE *f, const run_report_t *const *rs, int n, const workload_t
               r->affine_hit_rate, (long long)r->slots_used, r->madvise_per_instance);
     fprintf(f,
             "\"resident_peak_bytes\":%llu,\"resident_final_bytes\":%llu,\"memfds_live\":%lld,"
-            "\"faults_per_instance\":%.3f,\"pool_full_waits\":%llu,\"stale_byte_instances\":%llu}",
+            "\"faults_per_instance\":%.3f,\"cpu_us_per_instance\":%.3f,\"pool_full_waits\":%llu,"
+            "\"stale_byte_instances\":%llu}",
             (unsigned long long)r->peak_resident, (unsigned long long)r->final_resident,
-            (long long)r->memfds_live, r->faults_per_instance, (unsigned long long)r->exhausted,
+            (long long)r->memfds_live, r->faults_per_instance, r->cpu_us_per_instance,
+            (unsigned long long)r->exhausted,
             (unsigned long long)r->wrong_bytes);
   }
   fprintf(f, "]}\n");

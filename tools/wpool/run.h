@@ -38,6 +38,7 @@ typedef struct run_report {
   int64_t memfds_live;    /* images still open at the end, modules still held */
   double madvise_per_instance; /* < 0: not applicable */
   double faults_per_instance;
+  double cpu_us_per_instance; /* the worker threads' user + system time */
   uint64_t exhausted;     /* allocations that found the pool full (retried) */
   uint64_t wrong_bytes;   /* instances that saw a byte of an earlier tenant */
   uint64_t hist[HIST_BUCKETS];

@@ -1,0 +1,78 @@
+/* Knowing which pages a slot's tenants could have written, without a scan.
+ *
+ * A tenant writes its slot's memory where a page is present and writable
+ * when its tenancy starts, or where a page fault makes one so: a fault
+ * allocates an anonymous page, copies an image page on a write, brings a
+ * page back from swap. When the automatic keep set (keep.h) ends a reset,
+ * the private pages present in each of the slot's memories and tables are
+ * exactly its kept pages: every other page the reset found was given
+ * back. So if the process took no page fault from the start of the slot's
+ * last reset to the start of this one, every page any tenant in between
+ * could have written is a kept page, and the reset needs no PAGEMAP_SCAN:
+ * it takes the kept pages for what the scan would have found.
+ *
+ * The kernel counts every thread's faults, faults it takes inside system
+ * calls for us (a read() into the memory) among them, and
+ * getrusage(RUSAGE_SELF) sums them (os_fault_count). What else could make
+ * a page present without a fault of ours is ruled out:
+ *   - khugepaged collapsing a range into a huge page fills its absent
+ *     pages with zeros: the pools' mappings never have huge pages
+ *     (pages.h); where that could not be set, nothing is proved;
+ *   - a give-back the kernel refused leaves its pages present, restored
+ *     by hand, no longer kept: the pool's refused bytes are in the record;
+ *   - a child process starts its counts again: the process's id is;
+ *   - a reset that leaves pages present but not kept (a budget set by
+ *     hand, the prefix plan after a failed scan) leaves no record.
+ * (Another process writing ours, a debugger's process_vm_writev, has the
+ * process whole already.)
+ *
+ * Reading the count is a system call too, cheaper than a scan (measured:
+ * costs.h count_ns against scan_ns), but it saves a scan only when no
+ * fault came between two resets of the slot. So the pool learns how often
+ * that is (the share of its recent tries that proved) and reads the count
+ * while that share of a scan is worth more than the read, else only at
+ * two frees of the slot in KEEP_SAMPLE, in a row, to follow a change. */
+#ifndef WPOOL_PROOF_H
+#define WPOOL_PROOF_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memory/costs.h"
+
+/* A slot's record: what the process's counts were when its last reset
+ * started. Owned by the slot's holder. */
+typedef struct proof_mark {
+  uint64_t faults;  /* page faults of the process */
+  uint64_t refused; /* the pool's give-backs refused, in bytes */
+  uint64_t self;    /* os_self_id(); 0: no record (nothing can be proved) */
+  uint32_t frees;   /* the slot's resets: whose turn it is to sample */
+} proof_mark_t;
+
+/* A pool's tries: the share that proved, out of PROOF_ONE, a running
+ * average over about the last 8. Relaxed: a lost update loses a sample. */
+#define PROOF_ONE 1024u
+typedef struct proof_rate {
+  _Atomic uint32_t share;
+  _Atomic uint64_t proved; /* resets that needed no scan (statistics) */
+} proof_rate_t;
+
+void proof_rate_init(proof_rate_t *r);
+
+/* One reset's proof. */
+typedef struct proof {
+  bool proved;      /* the kept pages are all its tenants could have written */
+  bool read;        /* the counts were read (then a record can be left) */
+  uint64_t faults, refused, self;
+} proof_t;
+
+/* At the start of a slot's reset, with the pool's refused bytes now and
+ * this machine's costs: read the counts when it is worth it or its turn,
+ * and compare them with the record. */
+proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, const keep_costs_t *c);
+/* At its end: leave a record when the counts were read and the reset left
+ * exactly the kept pages present (`exact`), else none. */
+void proof_end(proof_mark_t *mk, const proof_t *pr, bool exact);
+
+#endif

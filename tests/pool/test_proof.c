@@ -1,0 +1,268 @@
+/* Resets without a scan (src/memory/proof.h): when the process took no
+ * page fault between two resets of a slot, the reset takes the slot's kept
+ * pages for every page its tenants could have written. Each way a page
+ * can be written without being kept must make the next reset scan: a page
+ * faulted in during the tenancy, a fault anywhere else in the process, a
+ * give-back the kernel refused (the page stays present, no longer kept), a
+ * count that cannot be read, huge pages that could not be turned off. And
+ * as a property: random tenants over memories with images, growing, moving
+ * between modules, trimmed, with refusals injected, never see an earlier
+ * tenant's byte, while most frees need no scan. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "fixture.h"
+#include "memory/os.h"
+
+#define HP 4096u
+
+static const uint8_t IMG = 0xab;
+static uint8_t image[3 * HP];
+
+/* One slot of a 16 MiB memory (scanned, never zeroed whole), a module of
+ * 256 host pages whose first three are an image. */
+static wpool_t *proof_pool(const char *window, wpool_module_t **m, test_module_t *t) {
+  setenv("WPOOL_KEEP_WINDOW", window, 1);
+  setenv("WPOOL_KEEP_DROP_MIN", "1", 1);
+  wpool_config_t c = small_config();
+  c.instance_count = 1;
+  c.instance_memory_pages = 256;
+  c.memory_reservation = 16 * MiB;
+  c.reset_strategy = WPOOL_RESET_DIRTY;
+  wpool_t *p;
+  int err = wpool_create(&c, &p);
+  if (err == WPOOL_ENOTSUP) cr_skip_test("no PAGEMAP_SCAN here");
+  cr_assert_eq(err, 0, "%s", wpool_last_error());
+  if (stats(p).keep_count_ns == 0) cr_skip_test("the fault count cannot be read here");
+  memset(image, IMG, sizeof(image));
+  tm_init(t, 16, 16, 0); /* 256 host pages */
+  tm_segment(t, 0, image, sizeof(image));
+  *m = make_module(p, t);
+  return p;
+}
+
+/* What a new tenant must read at host page `pg`. */
+static uint8_t pristine(int pg) { return pg < 3 ? IMG : 0; }
+
+/* One tenant: check each page of `pages` pristine (its first and a middle
+ * byte), then write them. */
+static void tenant(wpool_t *p, wpool_module_t *m, const int *pages, int n) {
+  wpool_instance_t *in = make_instance(p, m);
+  uint8_t *b = wpool_memory_base(in, 0);
+  for (int i = 0; i < n; i++) {
+    uint8_t *pg = b + (size_t)pages[i] * HP;
+    cr_assert(pg[0] == pristine(pages[i]) && pg[HP / 2] == pristine(pages[i]),
+              "page %d is not pristine: %#x %#x", pages[i], pg[0], pg[HP / 2]);
+    pg[0] = pg[HP / 2] = 0x5a;
+  }
+  wpool_instance_free(in);
+}
+
+/* Tenants writing `pages` until frees are proved again (a few: the record
+ * is left by one free and used by the next; the table is zeroed whole once
+ * scanning it has cost a fault). */
+static void settle(wpool_t *p, wpool_module_t *m, const int *pages, int n) {
+  for (int i = 0; i < 200; i++) {
+    uint64_t before = stats(p).resets_proved;
+    tenant(p, m, pages, n);
+    if (stats(p).resets_proved > before) return;
+  }
+  cr_assert_fail("no free was proved in 200 tenants");
+}
+
+static const int hot[] = {0, 1, 10, 200};
+
+Test(proof, kept_pages_are_restored_without_a_scan_while_no_fault_comes) {
+  test_module_t t;
+  wpool_module_t *m;
+  wpool_t *p = proof_pool("254", &m, &t);
+  settle(p, m, hot, 4);
+  wpool_stats_t s0 = stats(p);
+  for (int i = 0; i < 20; i++) tenant(p, m, hot, 4);
+  wpool_stats_t s1 = stats(p);
+  cr_assert_eq(s1.dirty_scans, s0.dirty_scans, "nothing scanned");
+  cr_assert_eq(s1.resets_proved - s0.resets_proved, 20, "every free proved");
+  cr_assert_eq(s1.memory_kept_resident_bytes, s0.memory_kept_resident_bytes);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+Test(proof, a_page_faulted_in_during_a_tenancy_is_found_by_a_scan) {
+  test_module_t t;
+  wpool_module_t *m;
+  wpool_t *p = proof_pool("254", &m, &t);
+  settle(p, m, hot, 4);
+  const int more[] = {0, 1, 10, 200, 77, 2};
+  wpool_stats_t s0 = stats(p);
+  tenant(p, m, more, 6); /* pages 77 and 2 (an image page) fault in */
+  wpool_stats_t s1 = stats(p);
+  cr_assert_eq(s1.resets_proved, s0.resets_proved, "a fault came: not proved");
+  cr_assert_gt(s1.dirty_scans, s0.dirty_scans, "scanned");
+  tenant(p, m, more, 6); /* checks 77 and 2 pristine */
+  settle(p, m, more, 6);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+Test(proof, a_fault_elsewhere_in_the_process_means_a_scan) {
+  test_module_t t;
+  wpool_module_t *m;
+  wpool_t *p = proof_pool("254", &m, &t);
+  settle(p, m, hot, 4);
+  uint8_t *other = mmap(NULL, HP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert_neq(other, MAP_FAILED);
+  wpool_stats_t s0 = stats(p);
+  wpool_instance_t *in = make_instance(p, m);
+  other[0] = 1; /* a fault, nowhere near the pool */
+  wpool_instance_free(in);
+  wpool_stats_t s1 = stats(p);
+  cr_assert_eq(s1.resets_proved, s0.resets_proved, "the count moved: not proved");
+  cr_assert_gt(s1.dirty_scans, s0.dirty_scans);
+  munmap(other, HP);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+/* The attack the record's refused bytes stop: a give-back the kernel
+ * refuses leaves the page present (restored by hand) but no longer kept,
+ * so the next tenant writes it without a fault. Were the next reset to
+ * take the kept pages alone for what was written, the byte would survive
+ * into the tenant after. */
+Test(proof, a_refused_give_back_means_a_scan) {
+  test_module_t t;
+  wpool_module_t *m;
+  wpool_t *p = proof_pool("1", &m, &t); /* a page clean at one read is given back */
+  const int two[] = {10, 11}, one[] = {10};
+  tenant(p, m, two, 2);
+  settle(p, m, one, 1);
+  /* Page 11 is given back at its first read that finds it clean: refuse it. */
+  for (int i = 0; i < 64 && stats(p).madvise_refused_bytes == 0; i++) {
+    os_fail_at(OS_MADVISE, 1, EAGAIN);
+    tenant(p, m, one, 1);
+  }
+  os_fail_at(OS_MADVISE, 0, 0);
+  cr_assert_gt(stats(p).madvise_refused_bytes, 0, "a give-back was refused");
+  wpool_stats_t s0 = stats(p);
+  tenant(p, m, two, 2); /* writes page 11: present, so no fault */
+  cr_assert_eq(stats(p).resets_proved, s0.resets_proved, "refused bytes since: not proved");
+  tenant(p, m, two, 2); /* page 11 pristine */
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+Test(proof, a_count_that_cannot_be_read_means_a_scan) {
+  test_module_t t;
+  wpool_module_t *m;
+  wpool_t *p = proof_pool("254", &m, &t);
+  settle(p, m, hot, 4);
+  wpool_stats_t s0 = stats(p);
+  os_fail_at(OS_GETRUSAGE, 1, EPERM);
+  tenant(p, m, hot, 4);
+  tenant(p, m, hot, 4); /* no record left by the failed read: scanned again */
+  wpool_stats_t s1 = stats(p);
+  cr_assert_eq(s1.resets_proved, s0.resets_proved);
+  cr_assert_eq(s1.dirty_scans - s0.dirty_scans, 2);
+  settle(p, m, hot, 4);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+/* A scan that fails falls back to the prefix plan, which leaves pages
+ * present that are not kept: no record. */
+Test(proof, a_failed_scan_leaves_no_record) {
+  test_module_t t;
+  wpool_module_t *m;
+  wpool_t *p = proof_pool("254", &m, &t);
+  settle(p, m, hot, 4);
+  const int more[] = {0, 1, 10, 200, 120};
+  os_fail_at(OS_PAGEMAP_SCAN, 1, EIO);
+  tenant(p, m, more, 5); /* faults page 120 in: scanned, and the scan fails */
+  wpool_stats_t s0 = stats(p);
+  tenant(p, m, more, 5);
+  cr_assert_eq(stats(p).resets_proved, s0.resets_proved, "no record: scanned");
+  tenant(p, m, more, 5);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+Test(proof, nothing_is_proved_where_huge_pages_could_not_be_turned_off) {
+  os_fail_at(OS_NOHUGEPAGE, 1, ENOMEM); /* the first reservation's */
+  test_module_t t;
+  wpool_module_t *m;
+  wpool_t *p = proof_pool("254", &m, &t);
+  for (int i = 0; i < 40; i++) {
+    uint64_t before = stats(p).dirty_scans;
+    tenant(p, m, hot, 4);
+    cr_assert_geq(stats(p).dirty_scans, before + 1, "free %d scans the memory", i);
+  }
+  cr_assert_eq(stats(p).resets_proved, 0);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+/* ---- the property --------------------------------------------------------- */
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+
+Test(proof, random_tenants_never_see_an_earlier_tenants_byte, .timeout = 300) {
+  setenv("WPOOL_KEEP_DROP_MIN", "1", 1);
+  wpool_config_t c = small_config();
+  c.instance_count = 2;
+  c.reset_strategy = WPOOL_RESET_DIRTY;
+  wpool_t *p;
+  int err = wpool_create(&c, &p);
+  if (err == WPOOL_ENOTSUP) cr_skip_test("no PAGEMAP_SCAN here");
+  cr_assert_eq(err, 0, "%s", wpool_last_error());
+  /* Two modules of 2 wasm pages (grown to 4), each its own image. */
+  static uint8_t img[2][5000];
+  test_module_t t[2];
+  wpool_module_t *m[2];
+  uint8_t *expect[2];
+  for (int k = 0; k < 2; k++) {
+    memset(img[k], 0x31 + k, sizeof(img[k]));
+    tm_init(&t[k], 2, 4, 64);
+    tm_segment(&t[k], 4096 + 100 * (uint64_t)k, img[k], sizeof(img[k]));
+    m[k] = make_module(p, &t[k]);
+    expect[k] = calloc(1, 4 * PAGE);
+    memcpy(expect[k] + 4096 + 100 * k, img[k], sizeof(img[k]));
+  }
+  uint8_t *other = mmap(NULL, 1 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  cr_assert_neq(other, MAP_FAILED);
+  uint64_t proved0 = stats(p).resets_proved, tenants = 0;
+  for (int round = 0; round < 4000; round++) {
+    int k = rnd() % 16 == 0; /* mostly module 0: its slot keeps its pages */
+    wpool_instance_t *in = make_instance(p, m[k]);
+    uint8_t *b = wpool_memory_base(in, 0);
+    uint64_t bytes = wpool_memory_pages(in, 0) * PAGE;
+    cr_assert_eq(bytes, 2 * PAGE);
+    for (uint64_t at = 0; at < bytes; at++)
+      if (b[at] != expect[k][at])
+        cr_assert_fail("tenant %llu, module %d: byte %llu reads %#x, want %#x",
+                       (unsigned long long)tenants, k, (unsigned long long)at, b[at],
+                       expect[k][at]);
+    tenants++;
+    if (rnd() % 8 == 0) wpool_memory_grow(in, 0, 1 + rnd() % 2);
+    bytes = wpool_memory_pages(in, 0) * PAGE;
+    /* Mostly a hot set of pages (kept), sometimes any page. */
+    static const uint32_t hotset[] = {0, 1, 2, 17, 30};
+    for (int w = 0, n = 1 + (int)(rnd() % 6); w < n; w++) {
+      uint64_t pg = rnd() % 4 ? hotset[rnd() % 5] : rnd() % (bytes / HP);
+      memset(b + pg * HP + rnd() % (HP - 64), (int)(rnd() | 1), 64);
+    }
+    if (rnd() % 32 == 0) other[(rnd() % 256) * HP] = 1;   /* a fault elsewhere */
+    if (rnd() % 64 == 0) os_fail_at(OS_MADVISE, 1, EAGAIN); /* a refusal, some time */
+    if (rnd() % 128 == 0) madvise(other, 1 * MiB, MADV_DONTNEED);
+    wpool_instance_free(in);
+    if (rnd() % 256 == 0) wpool_trim(p, 0);
+  }
+  os_fail_at(OS_MADVISE, 0, 0);
+  uint64_t proved = stats(p).resets_proved - proved0;
+  fprintf(stderr, "proof: %llu tenants, %llu frees proved, %llu give-backs refused (bytes)\n",
+          (unsigned long long)tenants, (unsigned long long)proved,
+          (unsigned long long)stats(p).madvise_refused_bytes);
+  cr_assert_gt(proved, tenants / 4, "the proof was exercised: %llu of %llu frees",
+               (unsigned long long)proved, (unsigned long long)tenants);
+  munmap(other, 1 * MiB);
+  for (int k = 0; k < 2; k++) free(expect[k]);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
