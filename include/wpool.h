@@ -245,7 +245,10 @@ WPOOL_EXPORT void wpool_module_release(wpool_module_t *module);
  * or keep the module's images, make min_pages of each memory accessible
  * and size each table to min_elements. A new instance never sees
  * a byte of an earlier tenant: memories read as zero outside the data
- * segments, tables read NULL, state reads zero.
+ * segments, tables read NULL, state reads zero. This holds for writes made
+ * by this process's threads (and the kernel for them); an embedder that
+ * writes a pool's memory from a clone(CLONE_VM) child that is not a thread,
+ * or by userfaultfd copies, sets WPOOL_SCAN_ALWAYS=1 (docs/reset.md).
  * Return: 0 with *out set; WPOOL_EEXHAUSTED (every instance slot in use,
  * after flushing the decommit queue and waiting background_wait_ms for
  * the worker); WPOOL_EINVAL (NULL, a module of another pool or already
