@@ -48,15 +48,19 @@ __attribute__((format(printf, 1, 2), cold)) static inline _Noreturn void debug_a
     if (WPOOL_DEBUG >= 1) debug_abort(__VA_ARGS__); \
   } while (0)
 
-#define debug_assert_at(level, cond)                                                        \
-  do {                                                                                      \
-    if (WPOOL_DEBUG >= (level) && !(cond))                                                  \
-      debug_abort("%s:%d: %s: assertion failed: %s", __FILE__, __LINE__, __func__, #cond); \
-  } while (0)
+/* The condition's text is taken here, before an argument's macros (an
+ * atomic_load, say) are expanded. */
+#define debug_assert_at(level, cond) debug_check_(level, cond, #cond)
 
 /* An internal precondition or invariant, O(1): checked at level >= 2. */
-#define debug_assert(cond) debug_assert_at(2, cond)
+#define debug_assert(cond) debug_check_(2, cond, #cond)
 /* An expensive one (a walk, a validator): checked at level >= 3. */
-#define debug_assert_expensive(cond) debug_assert_at(3, cond)
+#define debug_assert_expensive(cond) debug_check_(3, cond, #cond)
+
+#define debug_check_(level, cond, text)                                                   \
+  do {                                                                                    \
+    if (WPOOL_DEBUG >= (level) && !(cond))                                                \
+      debug_abort("%s:%d: %s: assertion failed: %s", __FILE__, __LINE__, __func__, text); \
+  } while (0)
 
 #endif
