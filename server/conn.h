@@ -111,6 +111,10 @@ size_t conn_unsent(const conn_t *c);
 size_t conn_unacked(const conn_t *c);
 /* Bring metrics->buffered up to date with c's buffers. */
 void conn_account(conn_t *c);
+/* w's connections, walked (O(connections)): the bytes counted in
+ * metrics->buffered are the sum of what each accounted, connections_open
+ * is the list's length, and the list's links agree. */
+bool conn_list_is_valid(const worker_t *w);
 /* Stop reading (while a write is queued, or for good). */
 void conn_pause(conn_t *c);
 /* The worker is past its share of max_buffered: read nothing more, run
