@@ -6,6 +6,7 @@
  * level. The sanitizer build in CI (level 3) runs every test. */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -88,6 +89,26 @@ Test(checks, a_response_is_framed_by_its_length) {
   respond(c, &a, true);
   cr_assert(strstr(c->out.p, "\r\nContent-Length: 5\r\n"), "%s", c->out.p);
   cr_assert_str_eq(c->out.p + c->out.len - 9, "\r\n\r\nhello");
+}
+
+/* Out of buffer part of the way (a body no buffer can hold, refused
+ * before any allocation): nothing of the response is queued, what was
+ * queued before stays, and the connection closes after it. Before, the
+ * head went out with its Content-Length and no body. */
+Test(checks, a_response_that_cannot_be_built_whole_is_dropped_and_the_connection_closed) {
+  worker_t *w = make_worker();
+  conn_t *c = respond_conn(w);
+  srv_response_t first = {.status = 200, .body = "first", .body_len = 5};
+  respond(c, &first, true);
+  cr_assert_not(c->close_after_write);
+  size_t before = c->out.len;
+  char *copy = strdup(c->out.p);
+  srv_response_t huge = {.status = 200, .body = "x", .body_len = SIZE_MAX - 8};
+  respond(c, &huge, true);
+  cr_assert_eq(c->out.len, before);
+  cr_assert_str_eq(c->out.p, copy);
+  cr_assert(c->close_after_write);
+  free(copy);
 }
 
 #if WPOOL_DEBUG >= 2
