@@ -276,6 +276,16 @@ conn_state_t conn_state(const conn_t *c) {
   return CONN_IDLE;
 }
 
+bool conn_step_legal(conn_state_t from, conn_state_t to) {
+  switch (from) {
+    case CONN_CLOSING: return to == CONN_CLOSING;
+    case CONN_LINGER: return to == CONN_LINGER || to == CONN_CLOSING;
+    case CONN_ENDING:
+      return to == CONN_ENDING || to == CONN_WRITING || to == CONN_LINGER || to == CONN_CLOSING;
+    default: return true;
+  }
+}
+
 bool conn_idle(const conn_t *c) {
   return !c->in_message && !c->writing && !c->out.len && !c->lingering && !c->close_after_write &&
          c->in.len <= c->in_off;

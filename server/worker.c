@@ -71,7 +71,10 @@ static void sweep_one(worker_t *w, conn_t *c, uint64_t now) {
   /* Each state's deadline counts from a moment set on the way into it, in
    * the loop's past (a zero or future start would never expire). */
   debug_assert(c->last_ms && c->last_ms <= now);
-  switch (conn_state(c)) {
+  conn_state_t state = conn_state(c);
+  debug_assert(conn_step_legal((conn_state_t)c->swept, state)); /* since the last sweep */
+  c->swept = (uint8_t)state;
+  switch (state) {
     case CONN_CLOSING:
       break;
     case CONN_LINGER:

@@ -74,6 +74,21 @@ Test(checks, a_sweep_of_sound_connections_passes_its_checks) {
   cr_assert_eq(conn_state(c), CONN_HEAD);
 }
 
+/* The end is one way: nothing leaves CLOSING, LINGER goes only to
+ * CLOSING, a connection to close once written only writes, lingers or
+ * closes; the states of its requests follow each other in any order. */
+Test(checks, the_end_of_a_connection_is_one_way) {
+  for (int f = CONN_IDLE; f <= CONN_CLOSING; f++)
+    for (int t = CONN_IDLE; t <= CONN_CLOSING; t++) {
+      bool ending = t == CONN_WRITING || t == CONN_ENDING || t == CONN_LINGER || t == CONN_CLOSING;
+      bool want = f == CONN_CLOSING  ? t == CONN_CLOSING
+                  : f == CONN_LINGER ? t == CONN_LINGER || t == CONN_CLOSING
+                  : f == CONN_ENDING ? ending
+                                     : true;
+      cr_expect_eq(conn_step_legal(f, t), want, "%d -> %d", f, t);
+    }
+}
+
 /* A response's framing as sent: one Content-Length naming the body. */
 static conn_t *respond_conn(worker_t *w) {
   conn_t *c = calloc(1, sizeof(*c));
@@ -120,6 +135,15 @@ Test(checks, a_connection_reading_while_writing_aborts, .signal = SIGABRT) {
   cr_assert(c->reading, "reading after its open");
   c->writing = true;
   conn_account(c);
+}
+
+/* A lingering connection found waiting for a request's head again. */
+Test(checks, a_connection_back_from_its_linger_aborts, .signal = SIGABRT) {
+  worker_t *w = make_worker();
+  int peer;
+  conn_t *c = open_conn(w, true, &peer);
+  c->swept = CONN_LINGER; /* as the last sweep found it */
+  uv_run(&w->loop, UV_RUN_ONCE);
 }
 
 /* A waiting state without the start of its deadline: the sweep. */
