@@ -32,6 +32,15 @@ static worker_t *make_worker(void) {
   return w;
 }
 
+/* Every connection closed, the loop and the worker freed (the sanitizer
+ * build looks for leaks). */
+static void discard(worker_t *w) {
+  for (conn_t *c = w->conns; c; c = c->next) conn_close(c);
+  worker_discard(w);
+  worker_free(w);
+  free(w);
+}
+
 /* A connection of w's on one end of a socket pair; the other end is
  * returned in *peer. */
 static conn_t *open_conn(worker_t *w, bool reserve, int *peer) {
@@ -60,6 +69,9 @@ Test(checks, connection_records_that_disagree_are_caught) {
   cr_expect_not(conn_list_is_valid(w), "a link that does not point back");
   a->prev = prev;
   cr_assert(conn_list_is_valid(w), "restored");
+  discard(w);
+  close(p1);
+  close(p2);
 }
 
 /* A valid connection swept in every check (a reserve one waits for its
@@ -72,6 +84,8 @@ Test(checks, a_sweep_of_sound_connections_passes_its_checks) {
   uv_run(&w->loop, UV_RUN_ONCE); /* the sweep's timer */
   cr_assert(conn_list_is_valid(w));
   cr_assert_eq(conn_state(c), CONN_HEAD);
+  discard(w);
+  close(peer);
 }
 
 /* The end is one way: nothing leaves CLOSING, LINGER goes only to
@@ -97,6 +111,13 @@ static conn_t *respond_conn(worker_t *w) {
   return c;
 }
 
+static void respond_done(conn_t *c) {
+  worker_t *w = c->w;
+  sbuf_free(&c->out);
+  free(c);
+  discard(w);
+}
+
 Test(checks, a_response_is_framed_by_its_length) {
   worker_t *w = make_worker();
   conn_t *c = respond_conn(w);
@@ -104,6 +125,7 @@ Test(checks, a_response_is_framed_by_its_length) {
   respond(c, &a, true);
   cr_assert(strstr(c->out.p, "\r\nContent-Length: 5\r\n"), "%s", c->out.p);
   cr_assert_str_eq(c->out.p + c->out.len - 9, "\r\n\r\nhello");
+  respond_done(c);
 }
 
 /* Out of buffer part of the way (a body no buffer can hold, refused
@@ -124,6 +146,7 @@ Test(checks, a_response_that_cannot_be_built_whole_is_dropped_and_the_connection
   cr_assert_str_eq(c->out.p, copy);
   cr_assert(c->close_after_write);
   free(copy);
+  respond_done(c);
 }
 
 #if WPOOL_DEBUG >= 2
