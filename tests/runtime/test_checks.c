@@ -24,7 +24,7 @@ static const char *module_path(const char *name) {
   return buf;
 }
 
-static wrt_runtime_t *make_rt(wrt_backend_t b) {
+__attribute__((unused)) static wrt_runtime_t *make_rt(wrt_backend_t b) {
   wpool_config_t c;
   wrt_config_init(&c);
   c.instance_count = 2;
@@ -61,7 +61,7 @@ static wrt_trap_t host_again(void *env, const wrt_value_t *a, wrt_value_t *r) {
 static const wrt_valtype_t t_i32_i64[] = {WRT_I32, WRT_I64}, t_i64[] = {WRT_I64},
                            t_i32[] = {WRT_I32};
 
-static wrt_module_t *load_calls(wrt_runtime_t *rt) {
+__attribute__((unused)) static wrt_module_t *load_calls(wrt_runtime_t *rt) {
   wrt_import_t imports[] = {
       {.module = "host", .name = "add", .params = t_i32_i64, .nparams = 2, .results = t_i64,
        .nresults = 1, .fn = host_add},
@@ -79,7 +79,7 @@ static wrt_module_t *load_calls(wrt_runtime_t *rt) {
   return m;
 }
 
-static wrt_instance_t *instantiate(wrt_module_t *m) {
+__attribute__((unused)) static wrt_instance_t *instantiate(wrt_module_t *m) {
   wrt_instance_t *inst;
   wrt_trap_t trap;
   cr_assert_eq(wrt_instantiate(m, &inst, &trap), 0, "%s", wrt_last_error());
