@@ -41,6 +41,9 @@ static inline rt_host_call_t rt_host_enter(const void *sp) {
 static inline void rt_host_leave(rt_host_call_t *h) {
   rt_ctx_t *c = h->c;
   if (!c) return;
+  /* Balanced: the call this leaves marked the thread, in the guest, and
+   * nothing between cleared the mark (a nested call restores it). */
+  debug_assert(c->in_guest && atomic_load_explicit(&c->in_host, memory_order_relaxed));
   atomic_signal_fence(memory_order_seq_cst);
   atomic_store_explicit(&c->in_host, false, memory_order_relaxed);
   atomic_signal_fence(memory_order_seq_cst);

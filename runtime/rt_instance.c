@@ -29,8 +29,9 @@ static void hold(wrt_module_t *m) {
 }
 
 static void release(wrt_module_t *m) {
-  atomic_fetch_sub(&m->running, 1);
-  atomic_fetch_sub(&m->rt->running, 1);
+  uint64_t m_was = atomic_fetch_sub(&m->running, 1);
+  uint64_t rt_was = atomic_fetch_sub(&m->rt->running, 1);
+  debug_assert(m_was > 0 && rt_was > 0); /* each hold released once */
 }
 
 /* What a call changes in its context, put back when it ends. */
@@ -190,6 +191,8 @@ const wrt_result_t *wrt_instance_output(const wrt_instance_t *inst) { return &in
 
 void wrt_instance_free(wrt_instance_t *inst) {
   if (!inst) return;
+  if (inst->ctx.in_guest)
+    api_misuse("wrt_instance_free: the instance is running a call (freed from its own import)");
   wrt_module_t *m = inst->ctx.m;
   rt_wasi_end(&inst->ctx); /* descriptors WASI opened for it (e.g. a stdio fd renumbered) */
   m->rt->ops->instance_free(&inst->ctx);

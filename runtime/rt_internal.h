@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "../src/util/debug.h" /* debug_assert by level: the library's own */
 #include "runtime.h"
 #include "wasm-rt.h"
 #include "wasm_reader.h"

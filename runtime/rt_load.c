@@ -15,6 +15,7 @@
 #include "rt_internal.h"
 
 void rt_module_destroy(wrt_module_t *m) {
+  debug_assert(atomic_load(&m->running) == 0); /* no request or instance holds it */
   m->rt->ops->module_release(m);
   rt_link_free(m);
   if (m->dl) dlclose(m->dl);

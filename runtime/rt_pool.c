@@ -124,7 +124,12 @@ static int pool_instance_new(rt_ctx_t *c) {
   return 0;
 }
 
-static void pool_instance_free(rt_ctx_t *c) { wpool_instance_free(c->pinst); }
+static void pool_instance_free(rt_ctx_t *c) {
+  debug_assert(c->pinst); /* instantiated, not yet freed */
+  wpool_instance_free(c->pinst);
+  c->pinst = NULL;
+  c->guest = NULL;
+}
 
 static bool pool_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t initial,
                                  uint32_t max) {
@@ -220,8 +225,10 @@ static int pool_stack_new(rt_ctx_t *c) {
 }
 
 static void pool_stack_free(rt_ctx_t *c) {
+  debug_assert(c->stack_top != 0); /* a stack taken (the pool's or the thread's), not returned */
   wpool_stack_free(c->pstack); /* NULL: the thread's */
   c->pstack = NULL;
+  c->stack_lo = c->stack_top = c->guard_lo = 0;
 }
 
 const rt_backend_t rt_backend_pool = {

@@ -98,6 +98,11 @@ static int run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res, rt_
   if (req->timeout_ns && (err = rt_deadline_set(c, t0 + req->timeout_ns)) != 0) goto fail_deadline;
   rt_stack_run(c, guest_main);
   rt_deadline_clear(c);
+  /* Every way out of the guest (return, exit, trap, timeout, a jump from
+   * inside a host call) came back through guest_main, which unmarks it. */
+  debug_assert(!c->in_guest && !atomic_load_explicit(&c->in_host, memory_order_relaxed) &&
+               !atomic_load_explicit(&c->timeout_pending, memory_order_relaxed));
+  debug_assert(c->deadline_ns == 0);
   rt_cur = NULL;
   rt_wasi_end(c);
   int jump = c->jump;
@@ -132,9 +137,9 @@ fail_deadline:
   if (rt_stack_switches) rt->ops->stack_free(c);
 fail_stack:
   rt->ops->instance_free(c);
-out:
-  atomic_fetch_sub(&rt->running, 1);
-  atomic_fetch_sub(&m->running, 1);
+out:;
+  uint64_t rt_was = atomic_fetch_sub(&rt->running, 1), m_was = atomic_fetch_sub(&m->running, 1);
+  debug_assert(rt_was > 0 && m_was > 0); /* each request counted once, in both */
   return err;
 }
 

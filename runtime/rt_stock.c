@@ -178,9 +178,11 @@ static void free_table(rt_ctx_t *c, uint32_t i) {
 }
 
 static void stock_instance_free(rt_ctx_t *c) {
+  debug_assert(c->guest); /* instantiated, not yet freed */
   if (c->mem) free_memory(c->mem);
   for (uint32_t i = 0; i < c->ntables; i++) free_table(c, i);
   free(c->guest);
+  c->guest = NULL;
 }
 
 static bool stock_fault_is_oob(const rt_ctx_t *c, const void *addr) {
@@ -189,7 +191,10 @@ static bool stock_fault_is_oob(const rt_ctx_t *c, const void *addr) {
 }
 
 /* The guest's stack: the thread's (rt_stack.c), kept until it exits. */
-static void stock_stack_free(rt_ctx_t *c) { (void)c; }
+static void stock_stack_free(rt_ctx_t *c) {
+  debug_assert(c->stack_top != 0); /* taken, not returned */
+  c->stack_lo = c->stack_top = c->guard_lo = 0;
+}
 
 const rt_backend_t rt_backend_stock = {
     .name = "stock",

@@ -174,6 +174,8 @@ done:
 }
 
 int rt_deadline_set(rt_ctx_t *c, uint64_t deadline_ns) {
+  /* Paired: a request sets its deadline once, and clears it before the next. */
+  debug_assert(deadline_ns != 0 && c->deadline_ns == 0);
   wrt_runtime_t *rt = c->m->rt;
   int err = 0;
   struct rt_watchdog *wd = watchdog_of(rt, &err);
@@ -198,13 +200,29 @@ int rt_deadline_set(rt_ctx_t *c, uint64_t deadline_ns) {
  * handler ignores (c->deadline_ns is 0 by then, or a later request's). */
 void rt_deadline_clear(rt_ctx_t *c) {
   if (!c->deadline_ns) return;
+  debug_assert(t_slot && atomic_load_explicit(&t_slot->deadline, memory_order_relaxed) ==
+                             c->deadline_ns); /* set on this thread, by rt_deadline_set */
   c->deadline_ns = 0;
   atomic_store_explicit(&t_slot->deadline, 0, memory_order_relaxed);
+}
+
+/* No thread's slot holds a deadline of rt's (a walk of every thread's). */
+static bool no_deadline_of(const wrt_runtime_t *rt) {
+  bool none = true;
+  pthread_mutex_lock(&slots_lock);
+  for (rt_slot_t *s = slots; s && none; s = s->next)
+    none = atomic_load(&s->rt) != rt || atomic_load(&s->deadline) == 0;
+  pthread_mutex_unlock(&slots_lock);
+  return none;
 }
 
 void rt_watchdog_stop(wrt_runtime_t *rt) {
   struct rt_watchdog *wd = atomic_load(&rt->watchdog);
   if (!wd) return;
+  /* Every request's deadline was cleared at its end: none may fire after
+   * its runtime is gone. */
+  debug_assert(atomic_load(&rt->running) == 0);
+  debug_assert_expensive(no_deadline_of(rt));
   pthread_mutex_lock(&wd->lock);
   wd->stop = true;
   pthread_cond_signal(&wd->cond);

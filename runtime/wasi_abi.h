@@ -171,6 +171,13 @@ wasi_fd_t *wasi_fd_new(rt_ctx_t *c, u32 *fd, u32 *err);
 void wasi_fd_drop(wasi_fd_t *e);
 /* The table, made on first use (NULL: out of memory). */
 wasi_fds_t *wasi_fds(rt_ctx_t *c);
+/* The table's invariants (O(entries); true without a table):
+ *   n <= cap, n <= max, ntmp within tmp[];
+ *   free entries hold nothing (host and reader -1, not owned, no preopen);
+ *   the streams have no host descriptor, files and directories have one;
+ *   a preopen is a directory, borrowed, and its request's dirs[preopen - 1].fd;
+ *   only a directory has a reader. */
+bool wasi_fds_is_valid(const rt_ctx_t *c);
 /* The filetype of a host stat mode. */
 uint8_t wasi_filetype(unsigned mode);
 /* 0 when the entry has every one of `rights`, else ENOTCAPABLE. */

@@ -137,9 +137,28 @@ wasi_fds_t *wasi_fds(rt_ctx_t *c) {
   return f;
 }
 
+bool wasi_fds_is_valid(const rt_ctx_t *c) {
+  const wasi_fds_t *f = c->fds;
+  if (!f) return true;
+  if (f->n > f->cap || f->n > f->max || f->ntmp > sizeof(f->tmp) / sizeof(f->tmp[0])) return false;
+  for (u32 i = 0; i < f->n; i++) {
+    const wasi_fd_t *e = &f->v[i];
+    bool stream = e->kind >= WFD_STDIN && e->kind <= WFD_STDERR;
+    if (e->kind > WFD_FILE || (e->reader >= 0 && e->kind != WFD_DIR)) return false;
+    if (e->kind == WFD_FREE && (e->host != -1 || e->reader != -1 || e->own || e->preopen))
+      return false;
+    if (stream ? e->host != -1 || e->own : e->kind != WFD_FREE && e->host < 0) return false;
+    if (e->preopen && (e->kind != WFD_DIR || e->own || e->preopen > c->req->ndirs ||
+                       e->host != c->req->dirs[e->preopen - 1].fd))
+      return false;
+  }
+  return true;
+}
+
 wasi_fd_t *wasi_fd_get(rt_ctx_t *c, u32 fd, u32 *err) {
   wasi_fds_t *f = wasi_fds(c);
   if (!f) return *err = WASI_ENOMEM, NULL;
+  debug_assert(f->n <= f->cap && f->n <= f->max); /* so v[fd] below is allocated */
   if (fd >= f->n || f->v[fd].kind == WFD_FREE) return *err = WASI_EBADF, NULL;
   return &f->v[fd];
 }
@@ -147,6 +166,7 @@ wasi_fd_t *wasi_fd_get(rt_ctx_t *c, u32 fd, u32 *err) {
 wasi_fd_t *wasi_fd_new(rt_ctx_t *c, u32 *fd, u32 *err) {
   wasi_fds_t *f = wasi_fds(c);
   if (!f) return *err = WASI_ENOMEM, NULL;
+  debug_assert_expensive(wasi_fds_is_valid(c));
   u32 i = 0;
   while (i < f->n && f->v[i].kind != WFD_FREE) i++;
   if (i == f->n) {
@@ -187,6 +207,7 @@ void wasi_tmp_close(wasi_fds_t *f, int fd) {
 void rt_wasi_end(rt_ctx_t *c) {
   wasi_fds_t *f = c->fds;
   if (!f) return;
+  debug_assert_expensive(wasi_fds_is_valid(c)); /* what is closed below is the request's own */
   for (u32 i = 0; i < f->n; i++) wasi_fd_drop(&f->v[i]);
   for (u32 i = 0; i < f->ntmp; i++) close(f->tmp[i]);
   free(f->v);
@@ -213,6 +234,7 @@ u32 wasi_fd_renumber(rt_ctx_t *c, u32 from, u32 to) {
   wasi_fd_drop(b);
   *b = *a;
   *a = (wasi_fd_t){.host = -1, .reader = -1};
+  debug_assert_expensive(wasi_fds_is_valid(c));
   return WASI_ESUCCESS;
 }
 

@@ -18,6 +18,7 @@ void wasi_capture(rt_ctx_t *c, int fd, const uint8_t *bytes, size_t n) {
   size_t *cap = fd == 1 ? &r->out_cap : &r->err_cap;
   bool *trunc = fd == 1 ? &r->out_truncated : &r->err_truncated;
   size_t limit = c->req->output_limit ? c->req->output_limit : (16u << 20);
+  debug_assert(*len <= limit && *len <= *cap); /* bounded; `limit - *len` below cannot wrap */
   if (*len + n > limit) {
     *trunc = true;
     n = limit - *len;

@@ -43,7 +43,26 @@ static void budget_check(worker_t *w) {
 
 bool conn_over_budget(const conn_t *c) { return c->w->over && !c->reserve; }
 
+/* A connection's flags agree (O(1)): parked input within its buffer; no
+ * read while a write is queued (conn_push pauses first) or while it
+ * lingers (on_discard reads then, unflagged), and no write either. */
+static bool conn_is_valid(const conn_t *c) {
+  return c->in_off <= c->in.len && !(c->writing && c->reading) &&
+         !(c->lingering && (c->writing || c->reading));
+}
+
+bool conn_list_is_valid(const worker_t *w) {
+  uint64_t bytes = 0, n = 0;
+  for (const conn_t *k = w->conns; k; k = k->next, n++) {
+    if ((k->next && k->next->prev != k) || (!k->prev && w->conns != k)) return false;
+    bytes += k->accounted;
+  }
+  return bytes == atomic_load_explicit(&w->metrics->buffered, memory_order_relaxed) &&
+         n == atomic_load_explicit(&w->metrics->connections_open, memory_order_relaxed);
+}
+
 void conn_account(conn_t *c) {
+  debug_assert(conn_is_valid(c));
   size_t now = held(c);
   if (now != c->accounted)
     metrics_add(&c->w->metrics->buffered, (int64_t)now - (int64_t)c->accounted);
@@ -95,10 +114,11 @@ static void on_closed(uv_handle_t *h) {
   conn_set_receiving(c, false);
   release_slot(w->srv);
   free(c);
+  debug_assert_expensive(conn_list_is_valid(w)); /* its bytes and its count gone with it */
 }
 
 void conn_close(conn_t *c) {
-  if (c->closing) return;
+  if (c->closing) return; /* closing is the last state: nothing leaves it */
   c->closing = true;
   uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
@@ -240,6 +260,7 @@ conn_t *conn_new(worker_t *w, int fd, bool reserve) {
       uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
   }
   c->last_ms = uv_now(&w->loop);
+  debug_assert_expensive(conn_list_is_valid(w));
   return c;
 }
 
@@ -253,6 +274,16 @@ conn_state_t conn_state(const conn_t *c) {
   if (c->in_head && (c->in_message || c->scan.bytes || c->reserve)) return CONN_HEAD;
   if (c->in.len > c->in_off || c->out.len) return CONN_PARKED;
   return CONN_IDLE;
+}
+
+bool conn_step_legal(conn_state_t from, conn_state_t to) {
+  switch (from) {
+    case CONN_CLOSING: return to == CONN_CLOSING;
+    case CONN_LINGER: return to == CONN_LINGER || to == CONN_CLOSING;
+    case CONN_ENDING:
+      return to == CONN_ENDING || to == CONN_WRITING || to == CONN_LINGER || to == CONN_CLOSING;
+    default: return true;
+  }
 }
 
 bool conn_idle(const conn_t *c) {

@@ -69,6 +69,7 @@ struct conn {
   uint64_t write_t0; /* the write's start (uv_now) */
   size_t write_len;  /* its bytes then */
   size_t accounted;  /* buffer bytes counted in metrics->buffered */
+  uint8_t swept;     /* the conn_state_t the last sweep found (its transitions checked) */
   char peer[INET6_ADDRSTRLEN];
 };
 
@@ -88,6 +89,11 @@ typedef enum conn_state {
 } conn_state_t;
 
 conn_state_t conn_state(const conn_t *c);
+/* Whether a connection may go from state `from` to `to`: the end is one
+ * way (a connection to close once written never reads a request again, a
+ * lingering one only closes, a closing one stays so); the others follow
+ * its requests in any order. */
+bool conn_step_legal(conn_state_t from, conn_state_t to);
 
 /* A new connection on `fd` in w's list (its parser not yet set up); NULL
  * when out of memory or libuv refuses it (fd closed). */
@@ -111,6 +117,10 @@ size_t conn_unsent(const conn_t *c);
 size_t conn_unacked(const conn_t *c);
 /* Bring metrics->buffered up to date with c's buffers. */
 void conn_account(conn_t *c);
+/* w's connections, walked (O(connections)): the bytes counted in
+ * metrics->buffered are the sum of what each accounted, connections_open
+ * is the list's length, and the list's links agree. */
+bool conn_list_is_valid(const worker_t *w);
 /* Stop reading (while a write is queued, or for good). */
 void conn_pause(conn_t *c);
 /* The worker is past its share of max_buffered: read nothing more, run

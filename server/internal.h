@@ -9,6 +9,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "../src/util/debug.h" /* debug_assert by level: the library's own */
 #include "buf.h"
 #include "handler.h"
 #include "server.h"

@@ -2,7 +2,9 @@
 #include "respond.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -60,6 +62,26 @@ static const char *server_date(worker_t *w, size_t *len) {
   return w->date;
 }
 
+/* The framing as sent (O(head)): the head's Content-Length fields, in
+ * any case, are one (none for a response without content) and name the
+ * body's length; the body that follows the head is that long (nothing
+ * for a HEAD request's). */
+static bool framed(const char *head, size_t head_len, size_t sent, bool no_length,
+                   bool head_only, size_t body_len) {
+  size_t fields = 0, value = 0;
+  for (const char *p = head, *end = head + head_len; p < end;) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    if (!eol) eol = end;
+    if ((size_t)(eol - p) > 15 && strncasecmp(p, "content-length:", 15) == 0) {
+      fields++;
+      value = strtoull(p + 15, NULL, 10);
+    }
+    p = eol + 1;
+  }
+  return fields == (no_length ? 0u : 1u) && (no_length || value == body_len) &&
+         sent == (head_only ? 0 : body_len);
+}
+
 void respond(conn_t *c, const srv_response_t *a, bool keep) {
   worker_t *w = c->w;
   bool head_only = c->url_len && c->parser.method == HTTP_HEAD;
@@ -70,18 +92,31 @@ void respond(conn_t *c, const srv_response_t *a, bool keep) {
   /* Stopping, or about to (the signal came while this request ran). */
   if (a->close || w->stopping || atomic_load_explicit(&w->stop, memory_order_relaxed)) keep = false;
   sbuf_t *o = &c->out;
-  sbuf_printf(o, "HTTP/1.1 %d %s\r\n", a->status, a->reason ? a->reason : http_reason(a->status));
+  size_t start = o->len;
+  bool whole = sbuf_printf(o, "HTTP/1.1 %d %s\r\n", a->status,
+                           a->reason ? a->reason : http_reason(a->status));
   size_t sdl;
   const char *sd = server_date(w, &sdl);
-  sbuf_put(o, sd, sdl);
-  sbuf_put(o, a->head, a->head_len);
-  if (!no_length) sbuf_printf(o, "Content-Length: %zu\r\n", body_len);
+  whole &= sbuf_put(o, sd, sdl);
+  whole &= sbuf_put(o, a->head, a->head_len);
+  if (!no_length) whole &= sbuf_printf(o, "Content-Length: %zu\r\n", body_len);
   if (!keep)
-    sbuf_puts(o, "Connection: close\r\n");
+    whole &= sbuf_puts(o, "Connection: close\r\n");
   else if (c->parser.http_major == 1 && c->parser.http_minor == 0)
-    sbuf_puts(o, "Connection: keep-alive\r\n");
-  sbuf_put(o, "\r\n", 2);
-  if (!head_only && body_len) sbuf_put(o, a->body, body_len);
+    whole &= sbuf_puts(o, "Connection: keep-alive\r\n");
+  whole &= sbuf_put(o, "\r\n", 2);
+  size_t head_end = o->len;
+  if (!head_only && body_len) whole &= sbuf_put(o, a->body, body_len);
+  if (!whole) {
+    /* Out of memory part of the way: no response is better than one with
+     * a field or a body's byte missing (the client would take what
+     * follows for the rest of it). */
+    o->len = start;
+    if (o->p) o->p[start] = '\0';
+    keep = false;
+  }
+  debug_assert_expensive(!whole || framed(o->p + start, head_end - start, o->len - head_end,
+                                          no_length, head_only, body_len));
   if (!keep) c->close_after_write = true;
   uint64_t ns = uv_hrtime() - c->t0;
   metrics_count(w->metrics, a->status, ns);

@@ -68,13 +68,20 @@ static bool past(uint64_t now, uint64_t start, unsigned grace, size_t bytes, uns
 static void sweep_one(worker_t *w, conn_t *c, uint64_t now) {
   const srv_config_t *cfg = &w->srv->cfg;
   uint64_t quiet = now - c->last_ms;
-  switch (conn_state(c)) {
+  /* Each state's deadline counts from a moment set on the way into it, in
+   * the loop's past (a zero or future start would never expire). */
+  debug_assert(c->last_ms && c->last_ms <= now);
+  conn_state_t state = conn_state(c);
+  debug_assert(conn_step_legal((conn_state_t)c->swept, state)); /* since the last sweep */
+  c->swept = (uint8_t)state;
+  switch (state) {
     case CONN_CLOSING:
       break;
     case CONN_LINGER:
       if (quiet > LINGER_MS) conn_close(c);
       break;
     case CONN_WRITING: {
+      debug_assert(c->write_t0 && c->write_t0 <= c->write_ms && c->write_ms <= now);
       size_t left = conn_unacked(c);
       if (left != c->write_left) {
         c->write_left = left;
@@ -95,6 +102,7 @@ static void sweep_one(worker_t *w, conn_t *c, uint64_t now) {
       break;
     case CONN_HEAD:
     case CONN_TRAILER:
+      debug_assert(c->head_ms && c->head_ms <= now);
       if (now - c->head_ms > cfg->head_ms) {
         refuse(c, 408,
                c->past_head ? "the request's trailer section did not arrive in time"
@@ -103,6 +111,7 @@ static void sweep_one(worker_t *w, conn_t *c, uint64_t now) {
       }
       break;
     case CONN_BODY:
+      debug_assert(c->body_ms && c->body_ms <= now);
       if (quiet > cfg->read_ms || past(now, c->body_ms, cfg->read_ms, c->body.len, cfg->min_rate))
         conn_close(c);
       break;
@@ -112,6 +121,7 @@ static void sweep_one(worker_t *w, conn_t *c, uint64_t now) {
 static void on_sweep(uv_timer_t *t) {
   worker_t *w = t->data;
   uint64_t now = uv_now(&w->loop);
+  debug_assert_expensive(conn_list_is_valid(w));
   for (conn_t *c = w->conns, *next; c; c = next) {
     next = c->next;
     if (w->stopping && now - w->stop_ms > DRAIN_MS)

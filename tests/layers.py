@@ -11,7 +11,9 @@ libc assert (the checks are util/debug.h's, by debug level) and no
 __atomic_ builtins (fields shared between threads are C11 _Atomic); the
 clock read only in the files util/clock.h names; mappings chosen only in
 memory/ (pool/ and index/ name no mmap flag, protection or advice, and call
-no mapping system call: memory/pages.h names operations).
+no mapping system call: memory/pages.h names operations). Every other
+directory (runtime/, server/) keeps the first rule: its checks are
+src/util/debug.h's too, at the same levels.
 usage: layers.py SRC_DIR OBJECT_DIR [SRC_DIR OBJECT_DIR ...]
 e.g.   layers.py src build/src/libwpool_internal.a.p runtime build/runtime/libwrt.a.p"""
 import collections, os, re, subprocess, sys
@@ -39,8 +41,9 @@ def cycles(graph):
     return found
 
 
-def vocabulary_failures(src, files):
-    """The library's one vocabulary (see the top of this file)."""
+def vocabulary_failures(src, files, library=True):
+    """The library's one vocabulary (see the top of this file); outside the
+    library, its checks only (no libc assert)."""
     failures = []
 
     def code_only(text):
@@ -55,17 +58,21 @@ def vocabulary_failures(src, files):
         (re.compile(r'__atomic_\w+'),
          '__atomic_ builtin: declare the field _Atomic and use <stdatomic.h>'),
     ]
-    clock_h = os.path.join(src, 'util', 'clock.h')
-    readers = re.search(r'Readers:([^\n]*)', open(clock_h).read())
-    readers = set(readers.group(1).split()) if readers else set()
-    if not readers:
-        failures.append('util/clock.h names no readers ("Readers: a.c b.c")')
-    vocabulary.append((re.compile(r'\bclock_now_ns\s*\(|\bclock_gettime\s*\('),
-                       'reads the clock: only the files util/clock.h names may'))
-    mapping = (re.compile(r'\b(MAP|PROT|MADV)_[A-Z_]+\b|\bos_(mmap|munmap|unmap_whole|mprotect|'
-                          r'madvise|process_madvise)\s*\(|<sys/mman\.h>'),
-               'chooses a mapping outside memory/: call an operation of memory/pages.h')
-    vocabulary.append(mapping)
+    readers, clock_h, mapping = set(), None, (None, None)
+    if library:
+        clock_h = os.path.join(src, 'util', 'clock.h')
+        readers = re.search(r'Readers:([^\n]*)', open(clock_h).read())
+        readers = set(readers.group(1).split()) if readers else set()
+        if not readers:
+            failures.append('util/clock.h names no readers ("Readers: a.c b.c")')
+        vocabulary.append((re.compile(r'\bclock_now_ns\s*\(|\bclock_gettime\s*\('),
+                           'reads the clock: only the files util/clock.h names may'))
+        mapping = (re.compile(r'\b(MAP|PROT|MADV)_[A-Z_]+\b|\bos_(mmap|munmap|unmap_whole|'
+                              r'mprotect|madvise|process_madvise)\s*\(|<sys/mman\.h>'),
+                   'chooses a mapping outside memory/: call an operation of memory/pages.h')
+        vocabulary.append(mapping)
+    else:
+        vocabulary = vocabulary[:1]
     for f in sorted(files):
         rel = os.path.relpath(f, src)
         code = code_only(open(f).read())
@@ -108,8 +115,7 @@ def check(src, objdir):
         inc[unit(f)]
     for c in cycles(inc):
         failures.append('include circle: ' + ' -> '.join(c))
-    if os.path.exists(os.path.join(src, 'util', 'clock.h')):
-        failures += vocabulary_failures(src, files)
+    failures += vocabulary_failures(src, files, os.path.exists(os.path.join(src, 'util', 'clock.h')))
 
     # Cross-file calls: who defines what each object uses.
     by_object = {os.path.relpath(f, src).replace(os.sep, '_') + '.o': unit(f)

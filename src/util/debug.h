@@ -11,7 +11,13 @@
  *      after every change of a pool (O(slots used)): index_is_valid,
  *      memslot_is_valid, pool_is_valid.
  * The sanitizer build in CI runs at level 3. The library never uses libc's
- * assert (tests/layers.py checks). */
+ * assert (tests/layers.py checks).
+ *
+ * One vocabulary for the whole project: runtime/ and server/ include this
+ * header too (by its path, "../src/util/debug.h"), at the same level (the
+ * build passes -DWPOOL_DEBUG to every file). So it is self-contained:
+ * debug_abort is defined here, not in the library, whose installed archive
+ * hides every name but wpool_*'s from the runtime that links it. */
 #ifndef WPOOL_DEBUG_H
 #define WPOOL_DEBUG_H
 
@@ -19,8 +25,21 @@
 #define WPOOL_DEBUG 1
 #endif
 
-/* Print "wpool: <message>" on standard error and abort. */
-_Noreturn void debug_abort(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Print "wpool: <message>" on standard error (one write) and abort. */
+__attribute__((format(printf, 1, 2), cold)) static inline _Noreturn void debug_abort(
+    const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "wpool: %s\n", msg);
+  abort();
+}
 
 /* A caller broke the API's rules: at level >= 1 abort with the message;
  * at level 0 the call goes on (and does nothing harmful). */
@@ -29,15 +48,19 @@ _Noreturn void debug_abort(const char *fmt, ...) __attribute__((format(printf, 1
     if (WPOOL_DEBUG >= 1) debug_abort(__VA_ARGS__); \
   } while (0)
 
-#define debug_assert_at(level, cond)                                                        \
-  do {                                                                                      \
-    if (WPOOL_DEBUG >= (level) && !(cond))                                                  \
-      debug_abort("%s:%d: %s: assertion failed: %s", __FILE__, __LINE__, __func__, #cond); \
-  } while (0)
+/* The condition's text is taken here, before an argument's macros (an
+ * atomic_load, say) are expanded. */
+#define debug_assert_at(level, cond) debug_check_(level, cond, #cond)
 
 /* An internal precondition or invariant, O(1): checked at level >= 2. */
-#define debug_assert(cond) debug_assert_at(2, cond)
+#define debug_assert(cond) debug_check_(2, cond, #cond)
 /* An expensive one (a walk, a validator): checked at level >= 3. */
-#define debug_assert_expensive(cond) debug_assert_at(3, cond)
+#define debug_assert_expensive(cond) debug_check_(3, cond, #cond)
+
+#define debug_check_(level, cond, text)                                                   \
+  do {                                                                                    \
+    if (WPOOL_DEBUG >= (level) && !(cond))                                                \
+      debug_abort("%s:%d: %s: assertion failed: %s", __FILE__, __LINE__, __func__, text); \
+  } while (0)
 
 #endif

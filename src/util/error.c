@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/debug.h"
-
 #include "wpool.h"
 
 static _Thread_local char last_error[ERROR_MESSAGE_MAX];
@@ -63,14 +61,4 @@ WPOOL_EXPORT const char *wpool_strerror(int err) {
 WPOOL_EXPORT const char *wpool_version(void) {
   return WPOOL_STR(WPOOL_VERSION_MAJOR) "." WPOOL_STR(WPOOL_VERSION_MINOR) "." WPOOL_STR(
       WPOOL_VERSION_PATCH);
-}
-
-_Noreturn void debug_abort(const char *fmt, ...) {
-  char msg[ERROR_MESSAGE_MAX];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "wpool: %s\n", msg);
-  abort();
 }
