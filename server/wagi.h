@@ -18,17 +18,8 @@
 #include "buf.h"
 #include "handler.h"
 #include "runtime.h"
+#include "wagi_module.h"
 
-/* A module and its route: the route's data. */
-typedef struct wagi_module {
-  char *name; /* the file's name without .wasm: the route /NAME, argv[0] */
-  char *path; /* the .wasm file */
-  wrt_module_t *m;
-  /* Its volumes: host directories its guests see as WASI preopens (fds 3,
-   * 4, ...), each opened once (wagi_module_volume); owned. */
-  wrt_dir_t *dirs;
-  uint32_t ndirs;
-} wagi_module_t;
 
 /* The files and directories a WAGI request may hold open at once besides
  * its streams and volumes (wrt_request_t.max_fds is 3 + its volumes +

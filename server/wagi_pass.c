@@ -1,8 +1,10 @@
-/* A reload pass and the first load (wagi_loader.h): each NAME.wasm read
+/* A reload pass and the first load (wagi_pass.h, wagi_loader.h): each NAME.wasm read
  * once into memory (a file being written while read either fails to load
  * or loads whole: the bytes hashed are the bytes loaded), its version the
  * SHA-256 of those bytes, a new route table published when anything
  * changed. Runs on the loader's thread (the first load on the main one). */
+#include "wagi_pass.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "wagi_loader.h"
+#include "wagi.h"
 
 #define MAX_MODULE_BYTES (1ull << 30) /* the runtime's bound (runtime.h) */
 
@@ -271,8 +273,7 @@ static int cmp_refused(const void *a, const void *b) {
   return strcmp(((const wagi_refused_t *)a)->name, ((const wagi_refused_t *)b)->name);
 }
 
-void wagi_loader_pass(wagi_loader_t *l) {
-  atomic_fetch_add(&l->routes->reloads, 1);
+static void pass(wagi_loader_t *l) {
   char **files;
   size_t n;
   if (scan(l, &files, &n)) {
@@ -323,4 +324,10 @@ void wagi_loader_pass(wagi_loader_t *l) {
   for (size_t i = 0; i < n; i++) free(files[i]);
   free(files);
   wagi_routes_reap(l->routes);
+}
+
+void wagi_loader_pass(wagi_loader_t *l) {
+  pass(l);
+  /* Counted once done: a pass counted has published what it found. */
+  atomic_fetch_add(&l->routes->reloads, 1);
 }

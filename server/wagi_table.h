@@ -23,7 +23,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "wagi.h"
+#include "buf.h"
+#include "wagi_module.h"
 
 /* A file as last seen: any field changed means its bytes may have. */
 typedef struct wagi_identity {
