@@ -348,6 +348,9 @@ int serve_main(int argc, char **argv) {
   wrt_config_init(&a->o.cfg);
   a->o.cfg.linear_memory_keep_resident = lib.linear_memory_keep_resident;
   a->o.cfg.table_keep_resident = lib.table_keep_resident;
+  /* A SIGHUP before the loader takes it (while the modules load) neither
+   * ends the server nor is needed: the first load reads every file. */
+  signal(SIGHUP, SIG_IGN);
   int st = parse_args(&a->o, argc, argv);
   char err[1024];
   if (st < 0) {
