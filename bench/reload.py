@@ -9,10 +9,12 @@ versions with different outputs and different data segments (hello:
 wrk's Lua checks every answer: its status (2xx) and its body, which must be
 exactly one of the four bodies fetched before the run (the two stable
 routes' and the third route's two versions'): anything else is a mix.
-After each replacement, once the reload has settled (no version retiring),
-the pool's images_live must be back to 3 (one image a route). Resident
+Replacements keep a fixed schedule (k * PERIOD from the start); 80% into
+each period the pool is sampled: when the reload has settled (no version
+retiring), images_live must be back to 3 (one image a route). Resident
 memory (VmRSS) and descriptors of the server are read after a warm-up run
-of the same load and after the measured run.
+of the same load and after the measured run, and VmRSS each second of it
+(the medians of its halves).
 
 One JSON object on stdout. Loopback only (an ephemeral port).
 
@@ -85,6 +87,10 @@ def rss_kib(pid):
         return int(re.search(r'VmRSS:\s+(\d+)', f.read()).group(1))
 
 
+def median(xs):
+    return sorted(xs)[len(xs) // 2] if xs else None
+
+
 def fds(pid):
     return len(os.listdir(f'/proc/{pid}/fd'))
 
@@ -148,13 +154,17 @@ def main():
         stop = threading.Event()
         samples = {'replacements': 0, 'settled': 0, 'settled_at_routes': 0, 'unsettled': 0}
 
+        rss = []
+
         def replacer():
-            k = 1
+            # On a fixed schedule: replacement k at start + k * period; the
+            # pool sampled 80% into each period, once that reload settled.
+            k, start, last_rss = 0, time.monotonic(), 0
             while not stop.is_set():
-                k ^= 1
-                place(versions[k], 'c.wasm')
+                place(versions[(k + 1) % 2], 'c.wasm')
                 samples['replacements'] += 1
-                time.sleep(period * 0.9)
+                k += 1
+                time.sleep(max(0, start + (k - 0.2) * period - time.monotonic()))
                 retiring = metric(port, 'wpool_serve_versions_retiring')
                 images = metric(port, 'wpool_pool_images_live')
                 if retiring == 0:
@@ -162,7 +172,10 @@ def main():
                     samples['settled_at_routes'] += images == 3
                 else:
                     samples['unsettled'] += 1
-                time.sleep(period * 0.1)
+                if time.monotonic() - last_rss >= 1:
+                    last_rss = time.monotonic()
+                    rss.append(rss_kib(srv.pid))
+                time.sleep(max(0, start + k * period - time.monotonic()))
 
         def run(seconds):
             stop.clear()
@@ -181,6 +194,7 @@ def main():
         reloads0 = metric(port, 'wpool_serve_reloads_total')
         for key in samples:
             samples[key] = 0
+        rss.clear()
         out = run(duration)
         time.sleep(1)
         after = {'rss_kib': rss_kib(srv.pid), 'fds': fds(srv.pid)}
@@ -205,6 +219,10 @@ def main():
             'live_modules_end': metric(port, 'wpool_pool_live_modules'),
             'slots_drained': metric(port, 'wpool_pool_slots_drained_total'),
             'rss_kib_before': before['rss_kib'], 'rss_kib_after': after['rss_kib'],
+            # Each second of the run: the first and second halves' medians.
+            'rss_kib_first_half_median': median(rss[:len(rss) // 2]),
+            'rss_kib_second_half_median': median(rss[len(rss) // 2:]),
+            'rss_kib_max': max(rss) if rss else None,
             'fds_before': before['fds'], 'fds_after': after['fds'],
             'load_average': os.getloadavg()[0],
         }
