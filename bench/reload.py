@@ -13,8 +13,10 @@ Replacements keep a fixed schedule (k * PERIOD from the start); 80% into
 each period the pool is sampled: when the reload has settled (no version
 retiring), images_live must be back to 3 (one image a route). Resident
 memory (VmRSS) and descriptors of the server are read after a warm-up run
-of the same load and after the measured run, and VmRSS each second of it
-(the medians of its halves).
+of the same load (warm), after a baseline run of the same load with no
+file replaced (before: the baseline's requests/s and p99 too), and after
+the measured run (after), and VmRSS each second of it (the medians of its
+halves).
 
 One JSON object on stdout. Loopback only (an ephemeral port).
 
@@ -177,9 +179,9 @@ def main():
                     rss.append(rss_kib(srv.pid))
                 time.sleep(max(0, start + k * period - time.monotonic()))
 
-        def run(seconds):
+        def run(seconds, replace=True):
             stop.clear()
-            t = threading.Thread(target=replacer)
+            t = threading.Thread(target=replacer if replace else lambda: None)
             t.start()
             out = subprocess.run(['wrk', '-t1', f'-c{conns}', f'-d{seconds}s', '-s', lua,
                                   f'http://127.0.0.1:{port}', '--'] + files,
@@ -190,24 +192,36 @@ def main():
 
         run(warmup)
         time.sleep(1)
-        before = {'rss_kib': rss_kib(srv.pid), 'fds': fds(srv.pid)}
+        warm = {'rss_kib': rss_kib(srv.pid), 'fds': fds(srv.pid)}
+        # The baseline: the same load, no file replaced.
+        base = run(duration, replace=False)
+        time.sleep(1)
+        before = {'rss_kib': rss_kib(srv.pid), 'fds': fds(srv.pid),
+                  'kept': metric(port, 'wpool_pool_kept_resident_bytes')}
         reloads0 = metric(port, 'wpool_serve_reloads_total')
         for key in samples:
             samples[key] = 0
         rss.clear()
         out = run(duration)
         time.sleep(1)
-        after = {'rss_kib': rss_kib(srv.pid), 'fds': fds(srv.pid)}
+        after = {'rss_kib': rss_kib(srv.pid), 'fds': fds(srv.pid),
+                 'kept': metric(port, 'wpool_pool_kept_resident_bytes')}
         m = re.search(r'CHECK (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)', out)
         if not m:
             sys.exit('bench/reload.py: wrk gave no check line:\n' + out)
         n, a, b, c1, c2, mixed, non2xx, status_errors, p99 = map(int, m.groups())
         rps = re.search(r'Requests/sec:\s+([\d.]+)', out)
+        bm = re.search(r'CHECK (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)', base)
+        brps = re.search(r'Requests/sec:\s+([\d.]+)', base)
         result = {
             'bench': 'reload', 'duration_s': duration, 'period_ms': period * 1000,
             'connections': conns, 'threads': int(threads),
             'requests': n, 'requests_per_s': float(rps.group(1)) if rps else None,
             'p99_us': p99, 'non_2xx': non2xx, 'mixed': mixed,
+            'baseline_requests_per_s': float(brps.group(1)) if brps else None,
+            'baseline_p99_us': int(bm.group(9)) if bm else None,
+            'baseline_non_2xx_or_mixed': int(bm.group(6)) + int(bm.group(7)) if bm else None,
+            'rps_ratio': float(rps.group(1)) / float(brps.group(1)) if rps and brps else None,
             'answers': {'a': a, 'b': b, 'c_v1': c1, 'c_v2': c2},
             'replacements': samples['replacements'],
             'reloads': metric(port, 'wpool_serve_reloads_total') - reloads0,
@@ -218,12 +232,16 @@ def main():
             'images_live_end': metric(port, 'wpool_pool_images_live'),
             'live_modules_end': metric(port, 'wpool_pool_live_modules'),
             'slots_drained': metric(port, 'wpool_pool_slots_drained_total'),
+            'rss_kib_warm': warm['rss_kib'], 'fds_warm': warm['fds'],
             'rss_kib_before': before['rss_kib'], 'rss_kib_after': after['rss_kib'],
             # Each second of the run: the first and second halves' medians.
             'rss_kib_first_half_median': median(rss[:len(rss) // 2]),
             'rss_kib_second_half_median': median(rss[len(rss) // 2:]),
             'rss_kib_max': max(rss) if rss else None,
             'fds_before': before['fds'], 'fds_after': after['fds'],
+            # Pages the pool keeps resident in unused slots (part of VmRSS).
+            'kept_resident_kib_before': before['kept'] / 1024,
+            'kept_resident_kib_after': after['kept'] / 1024,
             'load_average': os.getloadavg()[0],
         }
         print(json.dumps(result))
