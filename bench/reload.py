@@ -15,20 +15,21 @@ retiring), images_live must be back to 3 (one image a route). Resident
 memory (VmRSS) and descriptors of the server are read after a warm-up run
 of the same load (warm), after a baseline run of the same load with no
 file replaced (before: the baseline's requests/s and p99 too), and after
-the measured run (after), and VmRSS each second of it (the medians of its
+the measured run (after); a second baseline run follows (the machine
+drifts: rps_ratio is against the two baselines' mean), and VmRSS each second of it (the medians of its
 halves).
 
 One JSON object on stdout. Loopback only (an ephemeral port).
 
 usage: bench/reload.py [BUILD_DIR]
-environment: DURATION (30), PERIOD_MS (100), WARMUP (5), CONNECTIONS (4),
+environment: DURATION (30), PERIOD_MS (100), WARMUP (10), CONNECTIONS (4),
   THREADS (the server's; default 2)"""
-import json, os, re, shutil, signal, subprocess, sys, tempfile, threading, time, urllib.request
+import hashlib, json, os, re, shutil, signal, subprocess, sys, tempfile, threading, time, urllib.request
 
 build = sys.argv[1] if len(sys.argv) > 1 else 'build'
 duration = int(os.environ.get('DURATION', '30'))
 period = int(os.environ.get('PERIOD_MS', '100')) / 1000
-warmup = int(os.environ.get('WARMUP', '5'))
+warmup = int(os.environ.get('WARMUP', '10'))
 conns = int(os.environ.get('CONNECTIONS', '4'))
 threads = os.environ.get('THREADS', '2')
 tool = os.path.join(build, 'tools', 'wpool', 'wpool')
@@ -79,7 +80,10 @@ def fetch(port, path):
 
 
 def metric(port, series):
-    text = fetch(port, '/metrics').decode()
+    return metric_of(fetch(port, '/metrics').decode(), series)
+
+
+def metric_of(text, series):
     m = re.search('^' + re.escape(series) + r' (\S+)$', text, re.M)
     return float(m.group(1)) if m else None
 
@@ -102,6 +106,7 @@ def main():
     mods = os.path.join(d, 'mods')
     os.mkdir(mods)
     versions = [os.path.join(examples, 'hello.wasm'), os.path.join(examples, 'wagi.wasm')]
+    hexes = [hashlib.sha256(open(v, 'rb').read()).hexdigest()[:16] for v in versions]
 
     def place(src, name):
         tmp = os.path.join(mods, '.' + name + '.tmp')
@@ -158,18 +163,26 @@ def main():
 
         rss = []
 
-        def replacer():
+        def replacer(replace=True):
             # On a fixed schedule: replacement k at start + k * period; the
             # pool sampled 80% into each period, once that reload settled.
+            # The baseline does the same but replaces nothing (the same
+            # client activity: on this VM, a busier machine answers faster).
             k, start, last_rss = 0, time.monotonic(), 0
             while not stop.is_set():
-                place(versions[(k + 1) % 2], 'c.wasm')
-                samples['replacements'] += 1
+                if replace:
+                    place(versions[(k + 1) % 2], 'c.wasm')
+                    samples['replacements'] += 1
                 k += 1
                 time.sleep(max(0, start + (k - 0.2) * period - time.monotonic()))
-                retiring = metric(port, 'wpool_serve_versions_retiring')
-                images = metric(port, 'wpool_pool_images_live')
-                if retiring == 0:
+                text = fetch(port, '/metrics').decode()
+                retiring = metric_of(text, 'wpool_serve_versions_retiring')
+                images = metric_of(text, 'wpool_pool_images_live')
+                # Settled: the version placed last is served and the one
+                # it replaced is gone.
+                served = re.search(r'wpool_serve_route_version\{route="/c",version="(\w+)"\}', text)
+                placed = hexes[k % 2] if replace else (served.group(1) if served else None)
+                if retiring == 0 and served and served.group(1) == placed:
                     samples['settled'] += 1
                     samples['settled_at_routes'] += images == 3
                 else:
@@ -181,7 +194,7 @@ def main():
 
         def run(seconds, replace=True):
             stop.clear()
-            t = threading.Thread(target=replacer if replace else lambda: None)
+            t = threading.Thread(target=replacer, args=(replace,))
             t.start()
             out = subprocess.run(['wrk', '-t1', f'-c{conns}', f'-d{seconds}s', '-s', lua,
                                   f'http://127.0.0.1:{port}', '--'] + files,
@@ -196,6 +209,8 @@ def main():
         # The baseline: the same load, no file replaced.
         base = run(duration, replace=False)
         time.sleep(1)
+        for key in samples:
+            samples[key] = 0
         before = {'rss_kib': rss_kib(srv.pid), 'fds': fds(srv.pid),
                   'kept': metric(port, 'wpool_pool_kept_resident_bytes')}
         reloads0 = metric(port, 'wpool_serve_reloads_total')
@@ -206,6 +221,11 @@ def main():
         time.sleep(1)
         after = {'rss_kib': rss_kib(srv.pid), 'fds': fds(srv.pid),
                  'kept': metric(port, 'wpool_pool_kept_resident_bytes')}
+        settled = dict(samples)
+        reloads1 = metric(port, 'wpool_serve_reloads_total')
+        # The baseline again: the machine drifts (other tenants' load).
+        base2 = run(duration, replace=False)
+        samples.update(settled)
         m = re.search(r'CHECK (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)', out)
         if not m:
             sys.exit('bench/reload.py: wrk gave no check line:\n' + out)
@@ -213,6 +233,7 @@ def main():
         rps = re.search(r'Requests/sec:\s+([\d.]+)', out)
         bm = re.search(r'CHECK (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)', base)
         brps = re.search(r'Requests/sec:\s+([\d.]+)', base)
+        brps2 = re.search(r'Requests/sec:\s+([\d.]+)', base2)
         result = {
             'bench': 'reload', 'duration_s': duration, 'period_ms': period * 1000,
             'connections': conns, 'threads': int(threads),
@@ -221,10 +242,12 @@ def main():
             'baseline_requests_per_s': float(brps.group(1)) if brps else None,
             'baseline_p99_us': int(bm.group(9)) if bm else None,
             'baseline_non_2xx_or_mixed': int(bm.group(6)) + int(bm.group(7)) if bm else None,
-            'rps_ratio': float(rps.group(1)) / float(brps.group(1)) if rps and brps else None,
+            'baseline_after_requests_per_s': float(brps2.group(1)) if brps2 else None,
+            'rps_ratio': float(rps.group(1)) / ((float(brps.group(1)) + float(brps2.group(1))) / 2)
+            if rps and brps and brps2 else None,
             'answers': {'a': a, 'b': b, 'c_v1': c1, 'c_v2': c2},
             'replacements': samples['replacements'],
-            'reloads': metric(port, 'wpool_serve_reloads_total') - reloads0,
+            'reloads': reloads1 - reloads0,
             'reload_failures': metric(port, 'wpool_serve_reload_failures_total'),
             'samples_settled': samples['settled'],
             'samples_settled_images_at_3': samples['settled_at_routes'],
