@@ -168,7 +168,12 @@ static int scan(const wagi_loader_t *l, char ***out, size_t *n) {
     if (*out && ((*out)[0] = strdup(l->base)) != NULL) *n = 1;
     return *n ? 0 : -1;
   }
-  DIR *d = opendir(l->dir);
+  /* Opened as a descriptor first: the thread sanitizer sees a new one
+   * (libuv closes sockets by a raw system call, which it does not see, so
+   * a number reused after one looks shared without it). */
+  int fd = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!d && fd >= 0) close(fd);
   if (!d) {
     say("reload: %s: %s; nothing changed", l->dir, strerror(errno));
     return -1;
