@@ -7,6 +7,9 @@
  * wagi_env.c       a request as the guest sees it: argv and environ
  * wagi_response.c  the guest's stdout (untrusted) as an HTTP response
  * wagi_modules.c   the modules of a path: one, or a directory's
+ * wagi_table.c     the routes: an immutable table of module versions,
+ *                  swapped whole on a reload (wagi_table.h)
+ * wagi_pass.c      a reload pass; wagi_loader.c its thread (wagi_loader.h)
  * wagi_metrics.c   the runtime's and the pool's figures for /metrics */
 #ifndef WPOOL_SERVER_WAGI_H
 #define WPOOL_SERVER_WAGI_H
