@@ -32,10 +32,14 @@ static void say(const char *fmt, ...) {
   va_end(ap);
   size_t n = (size_t)snprintf(line, sizeof(line), "wpool serve: ");
   for (const unsigned char *p = (const unsigned char *)text; *p && n + 6 < sizeof(line); p++) {
-    if (*p < 0x20 || *p == 0x7f || *p == '\\')
-      n += (size_t)snprintf(line + n, 6, *p == '\\' ? "\\\\" : "\\x%02x", *p);
-    else
+    if (*p == '\\') {
+      line[n++] = '\\';
+      line[n++] = '\\';
+    } else if (*p < 0x20 || *p == 0x7f) {
+      n += (size_t)snprintf(line + n, 5, "\\x%02x", *p);
+    } else {
       line[n++] = (char)*p;
+    }
   }
   line[n++] = '\n';
   log_write(STDERR_FILENO, line, n);
