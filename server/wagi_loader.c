@@ -133,6 +133,7 @@ int wagi_loader_start(wagi_loader_t *l, char *err, size_t errlen) {
     l->routes->wake = NULL;
     if (e > 0) snprintf(err, errlen, "cannot start the loader's thread: %s", strerror(e));
     uv_close((uv_handle_t *)&l->hup, NULL);
+    signal(SIGHUP, SIG_IGN); /* as after a stop (on_wake) */
     uv_close((uv_handle_t *)&l->timer, NULL);
     uv_close((uv_handle_t *)&l->wake, NULL);
     uv_run(&l->loop, UV_RUN_DEFAULT);
