@@ -192,6 +192,11 @@ typedef struct wrt_module_info {
 
 void wrt_module_info(const wrt_module_t *m, wrt_module_info_t *out);
 
+/* The SHA-256 of `len` bytes (the digest the module cache keys a module's
+ * bytes by): with the CPU's SHA extensions where it has them. A server
+ * names a module's version by it. Context: any thread. */
+void wrt_sha256(const void *data, size_t len, uint8_t out[32]);
+
 /* A host directory a request's guest sees as a WASI preopened directory
  * (WAGI's volumes). */
 typedef struct wrt_dir {

@@ -143,3 +143,5 @@ void rt_sha256(const void *data, size_t len, uint8_t out[32]) {
 #endif
   digest(blocks_portable, data, len, out);
 }
+
+void wrt_sha256(const void *data, size_t len, uint8_t out[32]) { rt_sha256(data, len, out); }

@@ -117,10 +117,26 @@ static void on_closed(uv_handle_t *h) {
   debug_assert_expensive(conn_list_is_valid(w)); /* its bytes and its count gone with it */
 }
 
+#if defined(__SANITIZE_THREAD__)
+/* The thread sanitizer's hook for a close it cannot intercept: libuv
+ * closes a socket by a raw system call, so without it the sanitizer takes
+ * the next file given the same number on another thread (the reload's
+ * loader, the runtime's cache) for the socket, shared without a lock. */
+void __sanitizer_syscall_pre_impl_close(long fd);
+#endif
+
 void conn_close(conn_t *c) {
   if (c->closing) return; /* closing is the last state: nothing leaves it */
   c->closing = true;
+#if defined(__SANITIZE_THREAD__)
+  uv_os_fd_t fd = -1;
+  uv_fileno((uv_handle_t *)&c->tcp, &fd);
+#endif
   uv_close((uv_handle_t *)&c->tcp, on_closed);
+#if defined(__SANITIZE_THREAD__)
+  /* After: libuv's last epoll_ctl on it comes before its close. */
+  if (fd >= 0) __sanitizer_syscall_pre_impl_close(fd);
+#endif
 }
 
 static void on_discard(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {

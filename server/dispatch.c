@@ -9,6 +9,21 @@
 #include "route.h"
 #include "target.h"
 
+/* The path's first segment in w->busy_name (listener.c's message). */
+static void busy_name(worker_t *w, const char *path, size_t len) {
+  char name[BUSY_NAME_WORDS * 8] = {0};
+  const char *seg = len && path[0] == '/' ? path + 1 : path;
+  size_t n = len - (size_t)(seg - path);
+  const char *slash = memchr(seg, '/', n);
+  if (slash) n = (size_t)(slash - seg);
+  memcpy(name, seg, n < sizeof(name) - 1 ? n : sizeof(name) - 1);
+  for (int i = 0; i < BUSY_NAME_WORDS; i++) {
+    uint64_t word;
+    memcpy(&word, name + 8 * i, 8);
+    atomic_store_explicit(&w->busy_name[i], word, memory_order_relaxed);
+  }
+}
+
 static bool named(const conn_t *c, const header_t *h, const char *name, size_t len) {
   return h->name_len == len && !strncasecmp(c->text.p + h->name, name, len);
 }
@@ -190,6 +205,7 @@ void dispatch(conn_t *c) {
    * runs long, and names it when a second stop signal finds it stuck. */
   uv_update_time(&w->loop); /* the loop's clock, past the requests before this one */
   atomic_store_explicit(&w->busy_route, r, memory_order_relaxed);
+  if (!r->len) busy_name(w, q.path, q.path_len);
   atomic_store_explicit(&w->busy_since, uv_now(&w->loop) + 1, memory_order_relaxed);
   r->h->on_request(r->h, &q, &a);
   atomic_store_explicit(&w->busy_since, 0, memory_order_relaxed);

@@ -40,6 +40,8 @@ typedef struct route {
   void *data;
 } route_t;
 
+#define BUSY_NAME_WORDS 13 /* 104 bytes: 103 of a name and a NUL */
+
 typedef struct worker worker_t;
 typedef struct conn conn_t;
 
@@ -99,6 +101,10 @@ struct worker {
   atomic_uint queued;
   _Atomic uint64_t busy_since;
   const route_t *_Atomic busy_route;
+  /* For a request of the "/" route: its path's first segment (the WAGI
+   * route it names), NUL-padded, in words the listener may read while the
+   * worker writes them (a torn name only in a message). */
+  _Atomic uint64_t busy_name[BUSY_NAME_WORDS];
 };
 
 #endif

@@ -150,8 +150,18 @@ static void on_stuck(uv_timer_t *t) {
     uint64_t ms = busy_ms(w, now);
     const route_t *r = atomic_load_explicit(&w->busy_route, memory_order_relaxed);
     if (!ms || !r || p >= msg + sizeof(msg) - 160) continue;
+    char name[BUSY_NAME_WORDS * 8];
+    for (int k = 0; k < BUSY_NAME_WORDS; k++) {
+      uint64_t word = atomic_load_explicit(&w->busy_name[k], memory_order_relaxed);
+      memcpy(name + 8 * k, &word, 8);
+    }
+    name[sizeof(name) - 1] = 0;
+    /* The "/" route's request: the path names its module (hostile bytes
+     * written '?'). */
+    for (char *c = name; *c; c++)
+      if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f) *c = '?';
     p += snprintf(p, (size_t)(msg + sizeof(msg) - p), "%sworker %u on /%.100s for %.1f s",
-                  p == msg ? "" : ", ", w->id, r->segment, (double)ms / 1000);
+                  p == msg ? "" : ", ", w->id, r->len ? r->segment : name, (double)ms / 1000);
   }
   srv_fail(-ETIMEDOUT, "requests still running %u ms after the second stop signal: %s", STUCK_MS,
            msg[0] ? msg : "a worker has not ended");
@@ -221,13 +231,14 @@ void srv_stop(srv_t *s) {
   pthread_mutex_unlock(&s->lock);
 }
 
-/* Start the workers with SIGINT and SIGTERM blocked: only this thread's
- * loop sees them. */
+/* Start the workers with SIGINT, SIGTERM and SIGHUP blocked: no signal
+ * interrupts a guest's system calls; this thread takes them. */
 static int start_workers(srv_t *s) {
   sigset_t block, old;
   sigemptyset(&block);
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGHUP); /* the loader's (wagi_loader.h), taken here */
   pthread_sigmask(SIG_BLOCK, &block, &old);
   int status = 0;
   for (unsigned i = 0; i < s->nworkers; i++) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "wagi_table.h"
 
 static void text(srv_response_t *r, int status, const char *body) {
   *r = (srv_response_t){.status = status,
@@ -97,9 +98,7 @@ void wagi_failure_line(sbuf_t *out, const char *route, const char *why) {
   sbuf_put(out, "\n", 1);
 }
 
-static void wagi_on_request(srv_handler_t *h, const srv_request_t *q, srv_response_t *r) {
-  wagi_t *wg = (wagi_t *)h;
-  const wagi_module_t *m = q->route_data;
+static void run(wagi_t *wg, const wagi_module_t *m, const srv_request_t *q, srv_response_t *r) {
   wagi_call_t *call = q->state;
   /* A large output before does not stay allocated for good. */
   if (call->res.out_cap > (1u << 20) || call->res.err_cap > (1u << 20)) {
@@ -167,11 +166,30 @@ static void wagi_on_request(srv_handler_t *h, const srv_request_t *q, srv_respon
   }
 }
 
+/* The request on the version its route serves now: the reference taken
+ * keeps that version loaded until the answer is made, whatever a reload
+ * publishes meanwhile. */
+static void wagi_on_request(srv_handler_t *h, const srv_request_t *q, srv_response_t *r) {
+  wagi_t *wg = (wagi_t *)h;
+  wagi_call_t *call = q->state;
+  srv_request_t at = *q;
+  wagi_version_t *v =
+      wagi_routes_acquire(wg->routes, call->worker, q->path, q->path_len, &at.rest, &at.rest_len);
+  if (!v) {
+    text(r, 404, "no module at this path\n");
+    return;
+  }
+  run(wg, &v->mod, &at, r);
+  wagi_routes_release(wg->routes, v);
+}
+
 static void *wagi_worker_init(srv_handler_t *h, unsigned worker) {
   (void)h;
-  (void)worker;
   wagi_call_t *call = malloc(sizeof(*call));
-  if (call) wagi_call_init(call);
+  if (call) {
+    wagi_call_init(call);
+    call->worker = worker;
+  }
   return call;
 }
 
@@ -182,12 +200,14 @@ static void wagi_worker_free(srv_handler_t *h, void *state) {
   free(state);
 }
 
-void wagi_init(wagi_t *w, wrt_runtime_t *rt, bool single, bool log_stderr) {
+void wagi_init(wagi_t *w, wrt_runtime_t *rt, struct wagi_routes *routes, bool single,
+               bool log_stderr) {
   *w = (wagi_t){.h = {.name = "wagi",
                       .on_request = wagi_on_request,
                       .worker_init = wagi_worker_init,
                       .worker_free = wagi_worker_free},
                 .rt = rt,
+                .routes = routes,
                 .single = single,
                 .log_stderr = log_stderr};
 }

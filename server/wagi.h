@@ -7,6 +7,9 @@
  * wagi_env.c       a request as the guest sees it: argv and environ
  * wagi_response.c  the guest's stdout (untrusted) as an HTTP response
  * wagi_modules.c   the modules of a path: one, or a directory's
+ * wagi_table.c     the routes: an immutable table of module versions,
+ *                  swapped whole on a reload (wagi_table.h)
+ * wagi_pass.c      a reload pass; wagi_loader.c its thread (wagi_loader.h)
  * wagi_metrics.c   the runtime's and the pool's figures for /metrics */
 #ifndef WPOOL_SERVER_WAGI_H
 #define WPOOL_SERVER_WAGI_H
@@ -18,37 +21,32 @@
 #include "buf.h"
 #include "handler.h"
 #include "runtime.h"
+#include "wagi_module.h"
 
-/* A module and its route: the route's data. */
-typedef struct wagi_module {
-  char *name; /* the file's name without .wasm: the route /NAME, argv[0] */
-  char *path; /* the .wasm file */
-  wrt_module_t *m;
-  /* Its volumes: host directories its guests see as WASI preopens (fds 3,
-   * 4, ...), each opened once (wagi_module_volume); owned. */
-  wrt_dir_t *dirs;
-  uint32_t ndirs;
-} wagi_module_t;
 
 /* The files and directories a WAGI request may hold open at once besides
  * its streams and volumes (wrt_request_t.max_fds is 3 + its volumes +
  * this). */
 #define WAGI_MAX_OPEN 64
 
+struct wagi_routes;
+
 typedef struct wagi {
   srv_handler_t h;
   wrt_runtime_t *rt;
+  struct wagi_routes *routes; /* the modules, by route (wagi_table.h) */
   bool single;     /* one module at "/" (else each at /NAME) */
   bool log_stderr; /* each guest's stderr on stderr, each line prefixed by its
                       route, control bytes escaped */
-  size_t nmodules; /* for /metrics' info */
   unsigned threads;
   uint64_t timeout_ns; /* each request's time limit (wrt_request_t); 0: none */
 } wagi_t;
 
-/* The handler; route each module with srv_route(s, "/NAME" or "/",
- * false, &w->h, module). */
-void wagi_init(wagi_t *w, wrt_runtime_t *rt, bool single, bool log_stderr);
+/* The handler of every module: route it with srv_route(s, "/", false,
+ * &w->h, NULL); it finds the path's module in `routes` itself (one at "/"
+ * when single, else /NAME), and answers 404 for a path of none. */
+void wagi_init(wagi_t *w, wrt_runtime_t *rt, struct wagi_routes *routes, bool single,
+               bool log_stderr);
 
 /* The guest's stdout as a response. */
 typedef struct wagi_response {
@@ -76,6 +74,7 @@ typedef struct wagi_call {
   wagi_response_t rs;
   sbuf_t log; /* the guest's stderr, escaped, for the log */
   char text[256];
+  unsigned worker; /* its worker: the reader lock it takes (wagi_table.h) */
 } wagi_call_t;
 
 void wagi_call_init(wagi_call_t *call);
@@ -110,14 +109,21 @@ void wagi_log_lines(sbuf_t *out, const char *route, const char *err, size_t n);
  * bytes are and cut to fit LOG_LINE_MAX. */
 void wagi_failure_line(sbuf_t *out, const char *route, const char *why);
 
+/* NAME.wasm files a directory may hold: past it the start fails and a
+ * reload pass changes nothing. */
+#define WAGI_MAX_ROUTES 10000
+/* The longest route name (bytes). */
+#define WAGI_MAX_NAME 200
+/* A route name: 1 to WAGI_MAX_NAME letters, digits, '-', '_' and '.'. */
+bool wagi_route_name_ok(const char *name);
+
 /* The modules of `path`: one module (*single: served at "/"), or each
  * NAME.wasm of a directory, sorted by name. 0, or -1 with a one-line
  * message naming the file in err. */
 int wagi_modules_find(const char *path, wagi_module_t **out, size_t *n, bool *single, char *err,
                       size_t errlen);
-/* Load each module into rt; 0, or -1 with the runtime's message naming
- * the file in err. */
-int wagi_modules_load(wrt_runtime_t *rt, wagi_module_t *ms, size_t n, char *err, size_t errlen);
+/* The modules are loaded by the loader (wagi_loader.h), which keeps
+ * this list for the routes' volumes. */
 void wagi_modules_free(wagi_module_t *ms, size_t n);
 /* Give module m the host directory `host` as the preopen `guest`
  * (read-only unless `read_write`). 0, or -1 with a one-line reason in err

@@ -7,6 +7,7 @@
 
 #include "metrics.h"
 #include "wagi.h"
+#include "wagi_table.h"
 
 typedef struct pool_field {
   const char *name;
@@ -67,8 +68,13 @@ static const pool_field_t pool_fields[] = {
 void wagi_metrics(void *arg, sbuf_t *o) {
   wagi_t *s = arg;
   metrics_family(o, "wpool_serve_info", "gauge", "The server's set-up.");
+  pthread_mutex_lock(&s->routes->lock);
+  const wagi_table_t *t = atomic_load(&s->routes->current);
+  size_t nmodules = t ? t->n : 0;
+  pthread_mutex_unlock(&s->routes->lock);
   sbuf_printf(o, "wpool_serve_info{runtime=\"%s\",threads=\"%u\",modules=\"%zu\"} 1\n",
-              wrt_backend_name(wrt_backend(s->rt)), s->threads, s->nmodules);
+              wrt_backend_name(wrt_backend(s->rt)), s->threads, nmodules);
+  wagi_routes_metrics(s->routes, o);
 
   wrt_stats_t rs;
   wrt_stats_get(s->rt, &rs);

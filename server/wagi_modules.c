@@ -10,8 +10,8 @@
 
 #include "wagi.h"
 
-static bool route_name_ok(const char *n) {
-  if (!*n) return false;
+bool wagi_route_name_ok(const char *n) {
+  if (!*n || strlen(n) > WAGI_MAX_NAME) return false;
   for (const char *p = n; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
           *p == '-' || *p == '_' || *p == '.'))
@@ -61,6 +61,10 @@ static int scan(list_t *l, const char *dir) {
   while (status == 0 && (e = readdir(d)) != NULL) {
     size_t n = strlen(e->d_name);
     if (n <= 5 || strcmp(e->d_name + n - 5, ".wasm") != 0) continue;
+    if (l->n == WAGI_MAX_ROUTES) {
+      status = fail(l, "%s: more than %s modules", dir, "10000");
+      break;
+    }
     char path[4096];
     if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path)) {
       status = fail(l, "%s/%s: path too long", dir, e->d_name);
@@ -80,8 +84,8 @@ static int scan(list_t *l, const char *dir) {
       break;
     }
     status = add(l, path, e->d_name);
-    if (status == 0 && !route_name_ok(l->ms[l->n - 1].name))
-      status = fail(l, "%s: a route name takes letters, digits, '-', '_' and '.' only%s", path, "");
+    if (status == 0 && !wagi_route_name_ok(l->ms[l->n - 1].name))
+      status = fail(l, "%s: a route name takes letters, digits, '-', '_' and '.' only, at most 200%s", path, "");
     if (status == 0 && !strcmp(l->ms[l->n - 1].name, "metrics"))
       status = fail(l, "%s: the path /metrics is the server's own%s", path, "");
   }
@@ -112,21 +116,6 @@ int wagi_modules_find(const char *arg, wagi_module_t **out, size_t *n, bool *sin
   }
   *out = l.ms;
   *n = l.n;
-  return 0;
-}
-
-int wagi_modules_load(wrt_runtime_t *rt, wagi_module_t *ms, size_t n, char *err, size_t errlen) {
-  for (size_t i = 0; i < n; i++) {
-    if (wrt_load(rt, ms[i].path, &ms[i].m) != 0) {
-      const char *e = wrt_last_error();
-      /* The runtime's message names the file already, as a rule. */
-      if (strstr(e, ms[i].path))
-        snprintf(err, errlen, "%s", e);
-      else
-        snprintf(err, errlen, "%s: %s", ms[i].path, e);
-      return -1;
-    }
-  }
   return 0;
 }
 

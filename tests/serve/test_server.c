@@ -19,6 +19,7 @@
 #include "server.h"
 #include "setup.h"
 #include "wagi.h"
+#include "wagi_table.h"
 
 TestSuite(server, .timeout = 300);
 
@@ -1054,11 +1055,127 @@ Test(server, the_connections_buffers_stay_within_the_budget) {
 Test(server, a_run_failures_detail_is_one_escaped_bounded_log_line) {
   sbuf_t out = {0};
   wagi_failure_line(&out, "r", "/srv/secret/volume: cannot open\n/r: forged\x1b[2J");
-  cr_expect_str_eq(out.p, "/r:! could not run: /srv/secret/volume: cannot open\\x0a/r: forged\\x1b[2J\n");
+  cr_expect_str_eq(out.p,
+                   "/r:! could not run: /srv/secret/volume: cannot open\\x0a/r: forged\\x1b[2J\n");
   static char why[20000];
   memset(why, '\x01', sizeof(why) - 1);
   wagi_failure_line(&out, "r", why);
   cr_expect_leq(out.len, LOG_LINE_MAX);
   cr_expect_eq(memchr(out.p, '\n', out.len), out.p + out.len - 1, "more than one line");
   sbuf_free(&out);
+}
+
+/* The reload's route table (wagi_table.h) without a runtime: versions
+ * with no module. */
+static wagi_table_t *table_of(wagi_version_t **vs, size_t n) {
+  wagi_table_t *t = wagi_table_new(n);
+  cr_assert_not_null(t);
+  for (size_t i = 0; i < n; i++) t->v[i] = vs[i];
+  return t;
+}
+
+static atomic_int wakes;
+static void count_wake(void *arg) {
+  (void)arg;
+  atomic_fetch_add(&wakes, 1);
+}
+
+Test(server, a_replaced_version_lives_until_its_last_request_ends) {
+  wagi_routes_t r;
+  cr_assert_eq(wagi_routes_init(&r, false, 2), 0);
+  r.wake = count_wake;
+  wagi_version_t *a1 = wagi_version_new("a", "a.wasm", NULL);
+  wagi_version_t *b = wagi_version_new("b", "b.wasm", NULL);
+  wagi_routes_publish(&r, table_of((wagi_version_t *[]){a1, b}, 2));
+  const char *rest;
+  size_t rest_len;
+  cr_assert_eq(wagi_routes_acquire(&r, 0, "/a/x?", 4, &rest, &rest_len), a1);
+  cr_expect_eq(rest_len, 2);
+  cr_expect_eq(strncmp(rest, "/x", 2), 0);
+  cr_expect_null(wagi_routes_acquire(&r, 1, "/", 1, &rest, &rest_len));
+  cr_expect_null(wagi_routes_acquire(&r, 1, "/ab", 3, &rest, &rest_len));
+  cr_expect_null(wagi_routes_acquire(&r, 1, "/a\x1b", 3, &rest, &rest_len));
+  /* A new version of /a while a request runs on the old one. */
+  wagi_version_t *a2 = wagi_version_new("a", "a.wasm", NULL);
+  atomic_fetch_add(&b->refs, 1); /* carried over: the new table's */
+  wagi_routes_publish(&r, table_of((wagi_version_t *[]){a2, b}, 2));
+  cr_expect_eq(atomic_load(&a1->refs), 1, "the running request's");
+  cr_expect_eq(atomic_load(&r.retiring), 1);
+  cr_expect_eq(wagi_routes_reap(&r), 0);
+  wagi_version_t *now = wagi_routes_acquire(&r, 1, "/a", 2, &rest, &rest_len);
+  cr_expect_eq(now, a2);
+  wagi_routes_release(&r, now);
+  cr_expect_eq(atomic_load(&wakes), 0);
+  wagi_routes_release(&r, a1); /* the old request ends */
+  cr_expect_eq(atomic_load(&wakes), 1);
+  cr_expect_eq(wagi_routes_reap(&r), 1);
+  cr_expect_eq(atomic_load(&r.retiring), 0);
+  /* The route's count went on: 1 on a1, then 1 on a2. */
+  cr_expect_eq(a2->base + atomic_load(&a2->requests), 2);
+  sbuf_t o = {0};
+  wagi_routes_metrics(&r, &o);
+  cr_expect(strstr(o.p, "wpool_serve_route_requests_total{route=\"/a\"} 2\n"), "%s", o.p);
+  cr_expect(strstr(o.p, "wpool_serve_route_version{route=\"/b\",version=\"\"} 1\n"), "%s", o.p);
+  sbuf_free(&o);
+  wagi_routes_free(&r);
+}
+
+Test(server, metric_label_values_are_escaped) {
+  sbuf_t o = {0};
+  metrics_label(&o, "a\\b\"c\nd\te");
+  sbuf_put(&o, "", 1);
+  cr_expect_str_eq(o.p, "a\\\\b\\\"c\\nd\te");
+  sbuf_free(&o);
+}
+
+/* Workers take and drop references while a loader publishes new
+ * versions: every version is freed once, after its last request (ASan
+ * and TSan builds check the rest). */
+typedef struct churn {
+  wagi_routes_t *r;
+  unsigned reader;
+  atomic_bool *stop;
+  _Atomic uint64_t served;
+} churn_t;
+
+static void *churn_worker(void *arg) {
+  churn_t *c = arg;
+  const char *rest;
+  size_t n;
+  while (!atomic_load(c->stop)) {
+    wagi_version_t *v = wagi_routes_acquire(c->r, c->reader, "/a", 2, &rest, &n);
+    if (!v) continue;
+    cr_assert_str_eq(v->mod.name, "a");
+    atomic_fetch_add(&c->served, 1);
+    wagi_routes_release(c->r, v);
+  }
+  return NULL;
+}
+
+Test(server, versions_published_under_load_are_each_freed_once) {
+  wagi_routes_t r;
+  cr_assert_eq(wagi_routes_init(&r, false, 2), 0);
+  atomic_bool stop = false;
+  churn_t cs[2] = {{&r, 0, &stop, 0}, {&r, 1, &stop, 0}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, churn_worker, &cs[i]);
+  size_t freed = 0, published = 0;
+  /* 2,000 versions at least, and on until both workers have served
+   * (bounded: 10 s). */
+  for (time_t end = time(NULL) + 10;
+       published < 2000 ||
+       ((!atomic_load(&cs[0].served) || !atomic_load(&cs[1].served)) && time(NULL) < end);
+       published++) {
+    wagi_version_t *v = wagi_version_new("a", "a.wasm", NULL);
+    cr_assert_not_null(v);
+    wagi_routes_publish(&r, table_of(&v, 1));
+    freed += wagi_routes_reap(&r);
+  }
+  atomic_store(&stop, true);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  freed += wagi_routes_reap(&r);
+  cr_expect_eq(freed, published - 1, "every replaced version freed, once");
+  cr_expect_eq(atomic_load(&r.retiring), 0);
+  cr_expect(atomic_load(&cs[0].served) && atomic_load(&cs[1].served));
+  wagi_routes_free(&r);
 }

@@ -2,7 +2,9 @@
  * and the wiring of the server component (server/): the modules found and
  * loaded into the runtime, each routed to the WAGI handler, /metrics to
  * the metrics handler, then the server runs until SIGINT or SIGTERM and
- * the runtime is checked (no instance live) and destroyed. */
+ * the runtime is checked (no instance live) and destroyed. The loader
+ * (wagi_loader.h) loads the modules and, on SIGHUP or --watch, reloads
+ * them on a thread of its own. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -19,12 +21,13 @@
 #include "server.h"
 #include "status.h"
 #include "wagi.h"
+#include "wagi_loader.h"
 #include "wasi_opts.h"
 
 static const char usage[] =
     "usage: wpool serve [--listen ADDR:PORT] [--threads N] [--runtime pool|stock]\n"
     "                   [--config KEY=VALUE]... [--max-body SIZE] [--max-connections N]\n"
-    "                   [--max-buffered SIZE] [--timeout DURATION] [--log]\n"
+    "                   [--max-buffered SIZE] [--timeout DURATION] [--log] [--watch]\n"
     "                   [--volume ROUTE:HOST[::GUEST]]... [--volume-rw ROUTE:HOST[::GUEST]]...\n"
     "                   MODULE.wasm | DIRECTORY\n";
 
@@ -72,7 +75,7 @@ typedef struct opts {
   char host[64];
   uint64_t threads, max_body, max_connections, timeout_ns, max_buffered;
   bool max_buffered_set;
-  bool log;
+  bool log, watch;
   wrt_backend_t backend;
   wpool_config_t cfg;
   const char **vol; /* --volume and --volume-rw values, in order */
@@ -133,6 +136,8 @@ static int parse_args(opts_t *o, int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--log")) {
       o->log = true;
+    } else if (!strcmp(a, "--watch")) {
+      o->watch = true;
     } else if (!strcmp(a, "--volume") || !strcmp(a, "--volume-rw")) {
       if (!next) return fail(TOOL_BAD_INPUT, "%s needs ROUTE:HOST[::GUEST]%s", a, "");
       const char **v = realloc(o->vol, (o->nvol + 1) * sizeof(*v));
@@ -169,6 +174,9 @@ typedef struct app {
   wagi_module_t *modules;
   size_t nmodules;
   bool single;
+  unsigned threads;
+  wagi_routes_t routes;
+  wagi_loader_t loader;
   wagi_t wagi;
   metrics_handler_t metrics;
   srv_t *srv;
@@ -225,18 +233,20 @@ static unsigned connection_cap(const app_t *a, unsigned threads) {
   return (unsigned)o->max_connections;
 }
 
-/* The server over the loaded modules, until it has stopped. */
-static int serve(app_t *a) {
-  /* One loop per core this process may run on. */
+/* --threads, or one loop per core this process may run on. */
+static unsigned threads_of(const opts_t *o) {
   cpu_set_t cpus;
   long cores = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus)
                                                               : sysconf(_SC_NPROCESSORS_ONLN);
+  return o->threads ? (unsigned)o->threads
+                    : (unsigned)(cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : cores);
+}
+
+/* The server over the loaded modules, until it has stopped. */
+static int serve(app_t *a) {
   srv_config_t sc;
   srv_config_init(&sc);
-  sc.threads = a->o.threads ? (unsigned)a->o.threads
-                            : (unsigned)(cores < 1             ? 1
-                                         : cores > MAX_THREADS ? MAX_THREADS
-                                                               : cores);
+  sc.threads = a->threads;
   sc.max_body = a->o.max_body;
   sc.max_connections = connection_cap(a, sc.threads);
   if (a->o.max_buffered_set) sc.max_buffered = (size_t)a->o.max_buffered;
@@ -245,22 +255,22 @@ static int serve(app_t *a) {
   sc.ready = on_ready;
   sc.ready_arg = a;
   if (srv_create(&sc, &a->srv) != 0) return fail(TOOL_FAILED, "%s%s", srv_error(), "");
-  wagi_init(&a->wagi, a->rt, a->single, a->o.log);
-  a->wagi.nmodules = a->nmodules;
+  wagi_init(&a->wagi, a->rt, &a->routes, a->single, a->o.log);
   a->wagi.threads = sc.threads;
   a->wagi.timeout_ns = a->o.timeout_ns;
   metrics_handler_init(&a->metrics, a->srv, wagi_metrics, &a->wagi);
+  /* The modules' routes are the loader's table, behind one route. */
   int err = srv_route(a->srv, "/metrics", true, &a->metrics.h, NULL);
-  for (size_t i = 0; !err && i < a->nmodules; i++) {
-    char prefix[4096];
-    snprintf(prefix, sizeof(prefix), "/%s", a->single ? "" : a->modules[i].name);
-    err = srv_route(a->srv, prefix, false, &a->wagi.h, &a->modules[i]);
-  }
+  if (!err) err = srv_route(a->srv, "/", false, &a->wagi.h, NULL);
   if (err) return fail(TOOL_FAILED, "routes: %s%s", strerror(-err), "");
   if (srv_listen(a->srv, &a->o.addr, a->o.host) != 0)
     return fail(TOOL_FAILED, "cannot listen on %s: %s", a->o.listen, srv_error());
   signal(SIGPIPE, SIG_IGN);
+  char why[512];
+  if (wagi_loader_start(&a->loader, why, sizeof(why)) != 0)
+    return fail(TOOL_BAD_INPUT, "%s%s", why, "");
   err = srv_run(a->srv);
+  wagi_loader_stop(&a->loader);
   if (err == -ETIMEDOUT) {
     /* A second stop signal and a guest that does not end (no time limit,
      * or a longer one): its thread still runs in the runtime, so nothing
@@ -313,6 +323,8 @@ static int finish(app_t *a, int st) {
       st = TOOL_FAILED;
     }
   }
+  wagi_loader_free(&a->loader);
+  wagi_routes_free(&a->routes); /* each module unloaded */
   int derr = wrt_destroy(a->rt);
   a->rt = NULL;
   if (derr && st == TOOL_OK)
@@ -336,6 +348,9 @@ int serve_main(int argc, char **argv) {
   wrt_config_init(&a->o.cfg);
   a->o.cfg.linear_memory_keep_resident = lib.linear_memory_keep_resident;
   a->o.cfg.table_keep_resident = lib.table_keep_resident;
+  /* A SIGHUP before the loader takes it (while the modules load) neither
+   * ends the server nor is needed: the first load reads every file. */
+  signal(SIGHUP, SIG_IGN);
   int st = parse_args(&a->o, argc, argv);
   char err[1024];
   if (st < 0) {
@@ -350,19 +365,28 @@ int serve_main(int argc, char **argv) {
     wo.pool_config = &a->o.cfg;
     if (wrt_create(&wo, &a->rt) != 0)
       st = fail(TOOL_BAD_INPUT, "%s runtime: %s", wrt_backend_name(a->o.backend), wrt_last_error());
-    else if (wagi_modules_load(a->rt, a->modules, a->nmodules, err, sizeof(err)))
-      st = fail(TOOL_BAD_INPUT, "%s%s", err, "");
     if (st == TOOL_OK) st = volumes(a, err, sizeof(err));
+    a->threads = threads_of(&a->o);
+    if (st == TOOL_OK && wagi_routes_init(&a->routes, a->single, a->threads) != 0)
+      st = fail(TOOL_FAILED, "out of memory%s%s", "", "");
+    if (st == TOOL_OK &&
+        (wagi_loader_init(&a->loader, a->rt, &a->routes, a->o.target, a->single, a->o.watch,
+                          a->modules, a->nmodules, err, sizeof(err)) ||
+         wagi_loader_first(&a->loader, err, sizeof(err))))
+      st = fail(TOOL_BAD_INPUT, "%s%s", err, "");
+    const wagi_table_t *t = st == TOOL_OK ? atomic_load(&a->routes.current) : NULL;
     for (size_t i = 0; st == TOOL_OK && i < a->nmodules; i++) {
       const wagi_module_t *m = &a->modules[i];
-      fprintf(stderr, "wpool serve: /%s%s -> %s\n", a->single ? "" : m->name,
-              a->single ? "..." : "", m->path);
+      fprintf(stderr, "wpool serve: /%s%s -> %s (version %s)\n", a->single ? "" : m->name,
+              a->single ? "..." : "", m->path, t->v[i]->hex);
       for (uint32_t k = 0; k < m->ndirs; k++)
         fprintf(stderr, "wpool serve:   volume %s (%s)\n", m->dirs[k].guest_path,
                 m->dirs[k].read_only ? "read-only" : "read-write");
     }
     if (st == TOOL_OK) st = finish(a, serve(a));
   }
+  wagi_loader_free(&a->loader);
+  wagi_routes_free(&a->routes);
   if (a->rt) wrt_destroy(a->rt);
   srv_destroy(a->srv);
   wagi_modules_free(a->modules, a->nmodules);

@@ -1,0 +1,163 @@
+/* The loader's thread (wagi_loader.h): its loop waits for SIGHUP, the
+ * directory's file events (--watch) and the workers' word that a version
+ * lost its last reference; reload passes and unloading run here, never on
+ * a worker. */
+#include "wagi_loader.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int wagi_loader_init(wagi_loader_t *l, wrt_runtime_t *rt, wagi_routes_t *routes, const char *target,
+                     bool single, bool watch, const wagi_module_t *vols, size_t nvols, char *err,
+                     size_t errlen) {
+  *l = (wagi_loader_t){
+      .rt = rt, .routes = routes, .single = single, .watch = watch, .vols = vols, .nvols = nvols};
+  atomic_init(&l->stop, false);
+  size_t tl = strlen(target);
+  while (tl > 1 && target[tl - 1] == '/') tl--; /* "dir/" is "dir" */
+  if (tl >= sizeof(l->target)) {
+    snprintf(err, errlen, "%.100s...: path too long", target);
+    return -1;
+  }
+  memcpy(l->target, target, tl);
+  l->target[tl] = 0;
+  if (!single) {
+    memcpy(l->dir, l->target, tl + 1);
+    return 0;
+  }
+  const char *slash = strrchr(l->target, '/');
+  const char *base = slash ? slash + 1 : l->target;
+  if (strlen(base) >= sizeof(l->base)) {
+    snprintf(err, errlen, "%s: file name too long", target);
+    return -1;
+  }
+  snprintf(l->base, sizeof(l->base), "%s", base);
+  if (!slash)
+    snprintf(l->dir, sizeof(l->dir), ".");
+  else if (slash == l->target)
+    snprintf(l->dir, sizeof(l->dir), "/");
+  else
+    snprintf(l->dir, sizeof(l->dir), "%.*s", (int)(slash - l->target), l->target);
+  return 0;
+}
+
+/* A pass soon: now for a signal, after `delay_ms` for file events (the
+ * rest of a burst of writes lands meanwhile). A pass already scheduled
+ * stands: the requests coalesce. */
+static void schedule(wagi_loader_t *l, uint64_t delay_ms);
+
+static void on_timer(uv_timer_t *t) {
+  wagi_loader_t *l = t->data;
+  if (!atomic_load(&l->stop)) wagi_loader_pass(l);
+}
+
+static void schedule(wagi_loader_t *l, uint64_t delay_ms) {
+  if (!uv_is_active((uv_handle_t *)&l->timer)) uv_timer_start(&l->timer, on_timer, delay_ms, 0);
+}
+
+static void on_hup(uv_signal_t *s, int signum) {
+  (void)signum;
+  schedule(s->data, 0);
+}
+
+static void on_fs(uv_fs_event_t *h, const char *file, int events, int status) {
+  (void)events;
+  wagi_loader_t *l = h->data;
+  if (status < 0) return;
+  if (file) {
+    size_t n = strlen(file);
+    if (l->single ? strcmp(file, l->base) != 0 : n <= 5 || strcmp(file + n - 5, ".wasm") != 0)
+      return;
+  }
+  schedule(l, WAGI_WATCH_DELAY_MS);
+}
+
+static void on_wake(uv_async_t *a) {
+  wagi_loader_t *l = a->data;
+  wagi_routes_reap(l->routes);
+  if (!atomic_load(&l->stop)) return;
+  uv_close((uv_handle_t *)&l->hup, NULL);
+  /* libuv gave SIGHUP its default action (the end of the process) back: a
+   * late one must not end a server that is finishing. */
+  signal(SIGHUP, SIG_IGN);
+  uv_close((uv_handle_t *)&l->timer, NULL);
+  uv_close((uv_handle_t *)&l->wake, NULL);
+  if (l->watch) uv_close((uv_handle_t *)&l->fs, NULL);
+}
+
+static void wake(void *arg) { uv_async_send(arg); }
+
+static void *loader_main(void *arg) {
+  wagi_loader_t *l = arg;
+  uv_run(&l->loop, UV_RUN_DEFAULT);
+  return NULL;
+}
+
+int wagi_loader_start(wagi_loader_t *l, char *err, size_t errlen) {
+  int e = uv_loop_init(&l->loop);
+  if (e) {
+    snprintf(err, errlen, "the loader's loop: %s", uv_strerror(e));
+    return -1;
+  }
+  uv_timer_init(&l->loop, &l->timer);
+  uv_async_init(&l->loop, &l->wake, on_wake);
+  uv_signal_init(&l->loop, &l->hup);
+  l->timer.data = l->wake.data = l->hup.data = l;
+  uv_signal_start(&l->hup, on_hup, SIGHUP);
+  if (l->watch) {
+    uv_fs_event_init(&l->loop, &l->fs);
+    l->fs.data = l;
+    e = uv_fs_event_start(&l->fs, on_fs, l->dir, 0);
+    if (e) {
+      snprintf(err, errlen, "--watch %s: %s", l->dir, uv_strerror(e));
+      uv_close((uv_handle_t *)&l->fs, NULL);
+    }
+  }
+  /* SIGINT, SIGTERM and SIGHUP are the listener's thread's to take (its
+   * handlers pass them on): none interrupts the loader's system calls. */
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  /* Set before the thread runs: its passes drop references too. */
+  l->routes->wake_arg = &l->wake;
+  l->routes->wake = wake;
+  if (!e) e = pthread_create(&l->thread, NULL, loader_main, l);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (e) {
+    l->routes->wake = NULL;
+    if (e > 0) snprintf(err, errlen, "cannot start the loader's thread: %s", strerror(e));
+    uv_close((uv_handle_t *)&l->hup, NULL);
+    signal(SIGHUP, SIG_IGN); /* as after a stop (on_wake) */
+    uv_close((uv_handle_t *)&l->timer, NULL);
+    uv_close((uv_handle_t *)&l->wake, NULL);
+    uv_run(&l->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&l->loop);
+    return -1;
+  }
+  l->started = true;
+  return 0;
+}
+
+void wagi_loader_stop(wagi_loader_t *l) {
+  if (!l->started) return;
+  atomic_store(&l->stop, true);
+  uv_async_send(&l->wake);
+  pthread_join(l->thread, NULL);
+  uv_loop_close(&l->loop);
+  l->routes->wake = NULL;
+  l->started = false;
+}
+
+void wagi_loader_free(wagi_loader_t *l) {
+  wagi_loader_stop(l);
+  for (size_t i = 0; i < l->nrefused; i++) free(l->refused[i].name);
+  free(l->refused);
+  l->refused = NULL;
+  l->nrefused = 0;
+}

@@ -1,0 +1,342 @@
+/* A reload pass and the first load (wagi_pass.h, wagi_loader.h): each NAME.wasm read
+ * once into memory (a file being written while read either fails to load
+ * or loads whole: the bytes hashed are the bytes loaded), its version the
+ * SHA-256 of those bytes, a new route table published when anything
+ * changed. Runs on the loader's thread (the first load on the main one). */
+#include "wagi_pass.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "wagi.h"
+
+#define MAX_MODULE_BYTES (1ull << 30) /* the runtime's bound (runtime.h) */
+
+/* One line on stderr, "wpool serve: " and the text, every control byte
+ * written \xHH and a backslash doubled: file names and the runtime's
+ * messages (which quote them) are the tenants'. */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+  char text[LOG_LINE_MAX], line[LOG_LINE_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof(text), fmt, ap);
+  va_end(ap);
+  size_t n = (size_t)snprintf(line, sizeof(line), "wpool serve: ");
+  for (const unsigned char *p = (const unsigned char *)text; *p && n + 6 < sizeof(line); p++) {
+    if (*p == '\\') {
+      line[n++] = '\\';
+      line[n++] = '\\';
+    } else if (*p < 0x20 || *p == 0x7f) {
+      n += (size_t)snprintf(line + n, 5, "\\x%02x", *p);
+    } else {
+      line[n++] = (char)*p;
+    }
+  }
+  line[n++] = '\n';
+  log_write(STDERR_FILENO, line, n);
+}
+
+static void identity_of(const struct stat *st, wagi_identity_t *id) {
+  *id = (wagi_identity_t){.dev = st->st_dev,
+                          .ino = st->st_ino,
+                          .size = st->st_size,
+                          .mtime_ns = st->st_mtim.tv_sec * 1000000000ll + st->st_mtim.tv_nsec,
+                          .ctime_ns = st->st_ctim.tv_sec * 1000000000ll + st->st_ctim.tv_nsec};
+}
+
+static bool same_file(const wagi_identity_t *a, const wagi_identity_t *b) {
+  return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns &&
+         a->ctime_ns == b->ctime_ns;
+}
+
+/* The file's bytes, read once (a FIFO named NAME.wasm neither blocks the
+ * open nor is read). 0, or -1 with why in err. */
+static int read_module(const char *path, uint8_t **out, size_t *len, wagi_identity_t *id, char *err,
+                       size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  const char *why = !S_ISREG(st.st_mode)                      ? "not a regular file"
+                    : (uint64_t)st.st_size > MAX_MODULE_BYTES ? "over the runtime's 1 GiB"
+                                                              : NULL;
+  uint8_t *b = why ? NULL : malloc(st.st_size ? (size_t)st.st_size : 1);
+  size_t n = 0;
+  while (!why && b && n < (size_t)st.st_size) {
+    ssize_t k = read(fd, b + n, (size_t)st.st_size - n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) why = strerror(errno);
+    if (k <= 0) break; /* shorter now: what was read is checked as it is */
+    n += (size_t)k;
+  }
+  if (!why && !b) why = "out of memory";
+  close(fd);
+  if (why) {
+    snprintf(err, errlen, "%s: %s", path, why);
+    free(b);
+    return -1;
+  }
+  identity_of(&st, id);
+  *out = b;
+  *len = n;
+  return 0;
+}
+
+static const wagi_module_t *volumes_of(const wagi_loader_t *l, const char *name) {
+  for (size_t i = 0; i < l->nvols; i++)
+    if (l->single || !strcmp(l->vols[i].name, name)) return &l->vols[i];
+  return NULL;
+}
+
+/* The version of `path` as route `name`: *out a new one, or NULL when its
+ * bytes are those of `cur` (whose identity is then brought up to date).
+ * 0, or -1 with why in err. */
+static int load_version(wagi_loader_t *l, const char *name, const char *path, wagi_version_t *cur,
+                        wagi_version_t **out, char *err, size_t errlen) {
+  uint8_t *bytes, sha[32];
+  size_t len;
+  wagi_identity_t id;
+  *out = NULL;
+  if (read_module(path, &bytes, &len, &id, err, errlen)) return -1;
+  wrt_sha256(bytes, len, sha);
+  if (cur && !memcmp(cur->sha, sha, sizeof(sha))) {
+    cur->id = id;
+    free(bytes);
+    return 0;
+  }
+  wagi_version_t *v = wagi_version_new(name, path, volumes_of(l, name));
+  int st = 0;
+  if (!v) {
+    snprintf(err, errlen, "%s: out of memory", path);
+    st = -1;
+  } else if (wrt_load_bytes(l->rt, path, bytes, len, &v->mod.m) != 0) {
+    /* The runtime's message names the file already, as a rule. */
+    const char *e = wrt_last_error();
+    if (strstr(e, path))
+      snprintf(err, errlen, "%s", e);
+    else
+      snprintf(err, errlen, "%s: %s", path, e);
+    wagi_version_free(v);
+    st = -1;
+  } else {
+    memcpy(v->sha, sha, sizeof(sha));
+    for (int i = 0; i < 8; i++) snprintf(v->hex + 2 * i, 3, "%02x", sha[i]);
+    v->id = id;
+    *out = v;
+  }
+  free(bytes);
+  return st;
+}
+
+int wagi_loader_first(wagi_loader_t *l, char *err, size_t errlen) {
+  wagi_table_t *t = wagi_table_new(l->nvols);
+  if (!t) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  size_t n = 0;
+  int st = 0;
+  for (; st == 0 && n < l->nvols; n++)
+    st = load_version(l, l->vols[n].name, l->vols[n].path, NULL, &t->v[n], err, errlen);
+  if (st) {
+    for (size_t i = 0; i + 1 < n; i++) wagi_version_free(t->v[i]);
+    free(t);
+    return -1;
+  }
+  wagi_routes_publish(l->routes, t);
+  return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The NAME.wasm names of the directory, sorted; -1 after a message. */
+static int scan(const wagi_loader_t *l, char ***out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  if (l->single) {
+    *out = malloc(sizeof(char *));
+    if (*out && ((*out)[0] = strdup(l->base)) != NULL) *n = 1;
+    return *n ? 0 : -1;
+  }
+  /* Opened as a descriptor first: the thread sanitizer sees a new one
+   * (libuv closes sockets by a raw system call, which it does not see, so
+   * a number reused after one looks shared without it). */
+  int fd = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!d && fd >= 0) close(fd);
+  if (!d) {
+    say("reload: %s: %s; nothing changed", l->dir, strerror(errno));
+    return -1;
+  }
+  char **names = malloc(WAGI_MAX_ROUTES * sizeof(char *));
+  size_t k = 0;
+  int st = names ? 0 : -1;
+  struct dirent *e;
+  while (st == 0 && (e = readdir(d)) != NULL) {
+    size_t len = strlen(e->d_name);
+    if (len <= 5 || strcmp(e->d_name + len - 5, ".wasm") != 0) continue;
+    if (k == WAGI_MAX_ROUTES) {
+      say("reload: %s: more than %d modules; nothing changed", l->dir, WAGI_MAX_ROUTES);
+      st = -1;
+    } else if ((names[k] = strdup(e->d_name)) == NULL) {
+      st = -1;
+    } else {
+      k++;
+    }
+  }
+  closedir(d);
+  if (st) {
+    for (size_t i = 0; i < k; i++) free(names[i]);
+    free(names);
+    return -1;
+  }
+  qsort(names, k, sizeof(char *), cmp_str);
+  *out = names;
+  *n = k;
+  return 0;
+}
+
+static const wagi_refused_t *refused_find(const wagi_loader_t *l, const char *name) {
+  size_t lo = 0, hi = l->nrefused;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(name, l->refused[mid].name);
+    if (!c) return &l->refused[mid];
+    if (c < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return NULL;
+}
+
+/* One file of a pass: *keep the version route `name` serves after it
+ * (NULL: none); a refusal is recorded in `refused` (sorted: names come in
+ * order). Returns true when the route changed. */
+static bool pass_file(wagi_loader_t *l, const char *file, wagi_version_t *cur,
+                      wagi_version_t **keep, wagi_refused_t *refused, size_t *nrefused) {
+  char name[256], path[8192], err[1024];
+  size_t fl = strlen(file);
+  snprintf(name, sizeof(name), "%.*s",
+           (int)(fl > 5 && !strcmp(file + fl - 5, ".wasm") ? fl - 5 : fl), file);
+  if (l->single)
+    snprintf(path, sizeof(path), "%s", l->target);
+  else
+    snprintf(path, sizeof(path), "%s/%s", l->dir, file);
+  *keep = cur;
+  wagi_identity_t id = {0};
+  struct stat st;
+  const char *why = NULL;
+  if (stat(path, &st) != 0)
+    why = strerror(errno);
+  else
+    identity_of(&st, &id);
+  if (!l->single && !wagi_route_name_ok(name))
+    why = "a route name takes letters, digits, '-', '_' and '.' only, at most 200";
+  else if (!l->single && !strcmp(name, "metrics"))
+    why = "the path /metrics is the server's own";
+  if (!why && cur && same_file(&cur->id, &id)) return false;
+  const wagi_refused_t *was = refused_find(l, name);
+  bool again = was && same_file(&was->id, &id);
+  wagi_version_t *v = NULL;
+  if (!why && !again && load_version(l, name, path, cur, &v, err, sizeof(err)) == 0) {
+    if (!v) return false; /* the same bytes */
+    say("reload: /%s -> version %s (%s)", l->single ? "" : name, v->hex, path);
+    *keep = v;
+    return true;
+  }
+  if (!again) {
+    atomic_fetch_add(&l->routes->failures, 1);
+    if (why)
+      say("reload: %s: %s; %s%s", path, why, cur ? "keeps serving version " : "not served",
+          cur ? cur->hex : "");
+    else
+      say("reload: %s; %s%s", err, cur ? "keeps serving version " : "not served",
+          cur ? cur->hex : "");
+  }
+  /* Not tried again while the file is as it was. */
+  char *copy = strdup(name);
+  if (copy) refused[(*nrefused)++] = (wagi_refused_t){.name = copy, .id = id};
+  return false;
+}
+
+static int cmp_version(const void *a, const void *b) {
+  return strcmp((*(wagi_version_t *const *)a)->mod.name, (*(wagi_version_t *const *)b)->mod.name);
+}
+
+static int cmp_refused(const void *a, const void *b) {
+  return strcmp(((const wagi_refused_t *)a)->name, ((const wagi_refused_t *)b)->name);
+}
+
+static void pass(wagi_loader_t *l) {
+  char **files;
+  size_t n;
+  if (scan(l, &files, &n)) {
+    atomic_fetch_add(&l->routes->failures, 1);
+    return;
+  }
+  const wagi_table_t *cur = atomic_load(&l->routes->current);
+  wagi_table_t *t = wagi_table_new(n);
+  wagi_refused_t *refused = calloc(n ? n : 1, sizeof(*refused));
+  size_t nnext = 0, nrefused = 0, changed = 0;
+  for (size_t i = 0; t && refused && i < n; i++) {
+    wagi_version_t *was = l->single ? (cur && cur->n ? cur->v[0] : NULL)
+                                    : wagi_table_find(cur, files[i], strlen(files[i]) - 5);
+    wagi_version_t *keep;
+    changed += pass_file(l, files[i], was, &keep, refused, &nrefused);
+    if (keep) t->v[nnext++] = keep;
+  }
+  if (!t || !refused) {
+    say("reload: out of memory; nothing changed");
+    atomic_fetch_add(&l->routes->failures, 1);
+    free(t);
+    t = NULL;
+  } else {
+    /* Routes by name ("a" before "a-b", whose files sort the other way). */
+    t->n = nnext;
+    qsort(t->v, nnext, sizeof(t->v[0]), cmp_version);
+    qsort(refused, nrefused, sizeof(*refused), cmp_refused);
+    for (size_t i = 0; cur && i < cur->n; i++) {
+      const char *name = cur->v[i]->mod.name;
+      if (wagi_table_find(t, name, strlen(name))) continue;
+      say("reload: /%s removed (version %s)", name, cur->v[i]->hex);
+      changed++;
+    }
+  }
+  if (t && changed) {
+    /* A version carried over gains the new table's reference. */
+    for (size_t i = 0; i < t->n; i++)
+      if (wagi_table_find(cur, t->v[i]->mod.name, strlen(t->v[i]->mod.name)) == t->v[i])
+        atomic_fetch_add(&t->v[i]->refs, 1);
+    wagi_routes_publish(l->routes, t);
+  } else {
+    free(t); /* nothing new in it */
+  }
+  for (size_t i = 0; i < l->nrefused; i++) free(l->refused[i].name);
+  free(l->refused);
+  l->refused = refused;
+  l->nrefused = refused ? nrefused : 0;
+  for (size_t i = 0; i < n; i++) free(files[i]);
+  free(files);
+  wagi_routes_reap(l->routes);
+}
+
+void wagi_loader_pass(wagi_loader_t *l) {
+  pass(l);
+  /* Counted once done: a pass counted has published what it found. */
+  atomic_fetch_add(&l->routes->reloads, 1);
+}
