@@ -75,9 +75,25 @@ typedef struct wrt_load_options {
    * true: any module; its functions are called by wrt_call (wrt_run
    * runs its _start only if it has one of () -> (); WRT_EINVAL else). */
   bool library;
+  /* Pre-initialisation (docs/snapshot.md): the exported function of type
+   * () -> () run once at load, whose memory, globals and tables become
+   * the state every instance starts from. NULL: "wizer.initialize" when
+   * the module exports it, else none; "": none; a name: that function,
+   * WRT_EINVAL when the module exports no such function. It runs with no
+   * arguments, environment, stdin or preopens; a WASI call whose result
+   * varies per request or per moment (clocks, random, args, environ,
+   * reading, polling) ends it. Then, or when it traps, exits or runs
+   * past init_timeout_ms, the load fails with WRT_EINIT naming why. */
+  const char *init;
+  /* Wall-clock limit on the init function, in milliseconds; 0: 10,000. */
+  uint64_t init_timeout_ms;
 } wrt_load_options_t;
 
-/* Zero: no name, no bytes, no imports, a command. */
+/* The init function's default time limit (wrt_load_options_t). */
+#define WRT_INIT_TIMEOUT_MS_DEFAULT 10000u
+
+/* Zero: no name, no bytes, no imports, a command, "wizer.initialize" run
+ * at load when exported. */
 void wrt_load_options_init(wrt_load_options_t *o);
 
 /* As wrt_load / wrt_load_bytes, with options. Return: as wrt_load;

@@ -1,0 +1,58 @@
+/* Snapshots: a module's state after its init function, which every
+ * instance starts from (docs/snapshot.md; rt_snapshot.c takes them).
+ *
+ * The memory is no part of this struct: its bytes become the backend's
+ * image (the pool's copy-on-write memfd, the stock backend's data) and
+ * its size the module's start_pages, so an instance's memory starts as
+ * the snapshot with no copy of ours. What the generated code sets at
+ * instantiation and the init changed, the globals, is written over it
+ * after each instantiation (rt_snapshot_apply). */
+#ifndef WRT_RT_SNAPSHOT_H
+#define WRT_RT_SNAPSHOT_H
+
+#include <string.h>
+
+#include "rt_internal.h"
+
+/* A global the init changed: `size` bytes (4 or 8) at `offset` in the
+ * generated instance struct, its value after the init. */
+typedef struct rt_snap_global {
+  uint32_t offset, size;
+  uint64_t value;
+} rt_snap_global_t;
+
+typedef struct rt_snapshot {
+  rt_snap_global_t *globals; /* those the init changed, in index order */
+  uint32_t nglobals;
+  uint64_t image_bytes; /* non-zero bytes the image holds (whole 4 KiB blocks) */
+  uint64_t init_ns;     /* the init function's run */
+} rt_snapshot_t;
+
+/* At load, after the backend described the module (rt_load.c): run the
+ * init function `o` names (or wizer.initialize) in a fresh instance and
+ * make its state the module's (m->snap, start_pages, the backend's image
+ * rebuilt). 0 (also when there is none to run), or WRT_EINIT, WRT_EINVAL
+ * (no such function, or not () -> ()), WRT_EEXHAUSTED, WRT_ENOMEM with
+ * the message set. */
+int rt_snapshot_take(wrt_module_t *m, const wasm_module_t *w, const wrt_load_options_t *o);
+void rt_snapshot_free(wrt_module_t *m);
+
+/* After the generated instantiation, before any guest code: the changed
+ * globals written over the ones it set. Inline: a request pays a test,
+ * and one store per changed global. */
+static inline void rt_snapshot_apply(rt_ctx_t *c) {
+  const rt_snapshot_t *s = c->m->snap;
+  if (!s) return;
+  for (uint32_t i = 0; i < s->nglobals; i++)
+    memcpy((uint8_t *)c->guest + s->globals[i].offset, &s->globals[i].value, s->globals[i].size);
+}
+
+/* WASI at load (wasi_exports.c, for every call while c->at_load): a call
+ * the init may not make ends it with RT_JUMP_REFUSED, c->refused_call
+ * naming it. */
+void rt_snapshot_wasi(rt_ctx_t *c, const char *name);
+
+/* The context of an instance (rt_instance.c). */
+rt_ctx_t *rt_instance_ctx(wrt_instance_t *inst);
+
+#endif /* WRT_RT_SNAPSHOT_H */
