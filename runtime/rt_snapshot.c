@@ -11,7 +11,7 @@
  *   - tables: refused when the init changed them (their elements point
  *     into the instance that ran it).
  * The init sees no arguments, environment, stdin or preopens, and may not
- * make a WASI call whose result is not fixed at load (refused below); it
+ * make a WASI call whose result is not fixed at load (wasi_exports.c); it
  * runs under a time limit and the pool's memory limit. docs/snapshot.md. */
 #include <stdlib.h>
 
@@ -20,24 +20,6 @@
 #define BLOCK 4096u
 #define PAGE 65536u
 #define DEFAULT_NAME "wizer.initialize"
-
-/* WASI calls whose answer depends on the request or the moment: at load
- * the snapshot would freeze one answer into every request. Every other
- * call gives the same answer at every load here (no preopens: paths are
- * EBADF; output is discarded). */
-static const char *const refused[] = {
-    "args_get",     "args_sizes_get", "environ_get", "environ_sizes_get", "clock_res_get",
-    "clock_time_get", "fd_read",      "fd_pread",    "poll_oneoff",       "random_get",
-    "sock_accept",  "sock_recv",
-};
-
-void rt_snapshot_wasi(rt_ctx_t *c, const char *name) {
-  for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
-    if (strcmp(name, refused[i]) == 0) {
-      c->refused_call = refused[i];
-      siglongjmp(c->jb, RT_JUMP_REFUSED);
-    }
-}
 
 void rt_snapshot_free(wrt_module_t *m) {
   if (!m->snap) return;

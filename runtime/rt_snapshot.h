@@ -47,11 +47,6 @@ static inline void rt_snapshot_apply(rt_ctx_t *c) {
     memcpy((uint8_t *)c->guest + s->globals[i].offset, &s->globals[i].value, s->globals[i].size);
 }
 
-/* WASI at load (wasi_exports.c, for every call while c->at_load): a call
- * the init may not make ends it with RT_JUMP_REFUSED, c->refused_call
- * naming it. */
-void rt_snapshot_wasi(rt_ctx_t *c, const char *name);
-
 /* The context of an instance (rt_instance.c). */
 rt_ctx_t *rt_instance_ctx(wrt_instance_t *inst);
 

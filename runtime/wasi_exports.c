@@ -8,10 +8,29 @@
  * each return (a marker for the stack budget, host-fault detection, time
  * limits, the calls a snapshot's init may not make) is written once, in
  * WASI_ENTER and WASI_LEAVE. */
-#include "rt_snapshot.h"
 #include "wasi_calls.h"
 
 typedef struct Z_wasi_snapshot_preview1_instance_t wasi_t;
+
+/* At load, in a snapshot's init (rt_snapshot.c; c->at_load): the calls
+ * whose answer depends on the request or the moment end it with
+ * RT_JUMP_REFUSED, c->refused_call naming them; at load the snapshot
+ * would freeze one answer into every request. Every other call gives the
+ * same answer at every load (no arguments, environment or preopens:
+ * paths are EBADF; output is discarded). */
+static const char *const refused_at_load[] = {
+    "args_get",       "args_sizes_get", "environ_get", "environ_sizes_get",
+    "clock_res_get",  "clock_time_get", "fd_read",     "fd_pread",
+    "poll_oneoff",    "random_get",     "sock_accept", "sock_recv",
+};
+
+static void at_load(rt_ctx_t *c, const char *name) {
+  for (size_t i = 0; i < sizeof(refused_at_load) / sizeof(refused_at_load[0]); i++)
+    if (strcmp(name, refused_at_load[i]) == 0) {
+      c->refused_call = refused_at_load[i];
+      siglongjmp(c->jb, RT_JUMP_REFUSED);
+    }
+}
 
 /* At every entry from the guest into WASI and at every return to it: the
  * host call's marker (RT_HOST_CALL, rt_internal.h): the stack budget
@@ -20,7 +39,7 @@ typedef struct Z_wasi_snapshot_preview1_instance_t wasi_t;
  * init, the check of the call (rt_snapshot.c). */
 #define WASI_ENTER(c, name) \
   RT_HOST_CALL();           \
-  if ((c)->at_load) rt_snapshot_wasi(c, #name)
+  if ((c)->at_load) at_load(c, #name)
 #define WASI_LEAVE(c) ((void)(c))
 
 #define WASI_WRAP_(name, type, params, args)                                     \
