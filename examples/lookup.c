@@ -2,7 +2,8 @@
  * docs/snapshot.md). It needs a 1 MiB lookup table (262,144 32-bit words,
  * each a value mixed 16 rounds) before it can answer; the request hashes
  * standard input through it and prints the hash, the input's length and
- * eight entries of the table.
+ * eight entries of the table. Under `wpool serve` (WAGI: REQUEST_METHOD
+ * set) it prints a Content-Type header first and hashes the body.
  *
  * The table is built by wizer.initialize when the runtime pre-initialises
  * the module (a snapshot at load: every request starts with it built), or
@@ -10,6 +11,7 @@
  * runtime): the output is the same either way. Natively, main builds it. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #define ENTRIES (1u << 18) /* 1 MiB of uint32_t */
@@ -42,6 +44,7 @@ __attribute__((export_name("wizer.initialize"))) void lookup_initialize(void) { 
 
 int main(void) {
   if (!built) build();
+  if (getenv("REQUEST_METHOD")) printf("Content-Type: text/plain\n\n");
   static unsigned char in[1 << 16];
   size_t n = 0;
   ssize_t r;
