@@ -42,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rt_internal.h"
+#include "cache.h"
 
 #define MANIFEST_MAGIC "wpool-cache-manifest 1"
 #define MAX_OBJECT_BYTES (1ull << 30)
@@ -129,6 +129,14 @@ static int dir_open(const char *path, int *dfd) {
   }
   *dfd = fd;
   return 0;
+}
+
+int rt_cache_dir_open(wrt_runtime_t *rt, int *dfd) {
+  char *dir = cache_dir_of(rt);
+  if (!dir) return rt_error(WRT_ENOMEM, "out of memory");
+  int err = dir_open(dir, dfd);
+  free(dir);
+  return err;
 }
 
 /* ------------------------------------------------------------------ */

@@ -304,5 +304,6 @@ void wrt_module_info(const wrt_module_t *m, wrt_module_info_t *o) {
     o->snapshot_bytes = m->snap->image_bytes;
     o->snapshot_globals = m->snap->nglobals;
     o->snapshot_init_ns = m->snap->init_ns;
+    o->snapshot_from_cache = m->snap->from_cache;
   }
 }

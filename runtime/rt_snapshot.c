@@ -233,6 +233,25 @@ static int run_init(wrt_instance_t *inst, const wasm_module_t *w, const wrt_func
   return err;
 }
 
+/* Run the init in a fresh instance of `m`: 0 and `d` filled, or the error. */
+static int snapshot_run(wrt_module_t *m, const wasm_module_t *w, const wrt_func_t *f,
+                        const char *name, uint64_t ms, rt_snap_data_t *d) {
+  d->s = calloc(1, sizeof(*d->s));
+  if (!d->s) return rt_error(WRT_ENOMEM, "%s: out of memory for a snapshot", m->path);
+  wrt_instance_t *inst;
+  wrt_trap_t trap;
+  int err = wrt_instantiate(m, &inst, &trap);
+  if (!err && trap)
+    return rt_error(WRT_EINIT, "%s: instantiation trapped (%s) before init function %s ran",
+                    m->path, wrt_trap_name(trap), name);
+  if (err) return err;
+  err = run_init(inst, w, f, name, ms, d->s, &d->runs, &d->nruns, &d->bytes);
+  wasm_rt_memory_t *mem = rt_instance_ctx(inst)->mem;
+  d->pages = m->has_memory && mem ? mem->pages : 0;
+  wrt_instance_free(inst);
+  return err;
+}
+
 int rt_snapshot_take(wrt_module_t *m, const wasm_module_t *w, const wrt_load_options_t *o) {
   wrt_func_t f;
   const char *name;
@@ -243,39 +262,28 @@ int rt_snapshot_take(wrt_module_t *m, const wasm_module_t *w, const wrt_load_opt
                     "every instance started from the snapshot of %s", m->path, name);
   uint64_t ms = o->init_timeout_ms ? o->init_timeout_ms : WRT_INIT_TIMEOUT_MS_DEFAULT;
   if (ms > UINT64_MAX / 2000000u) ms = UINT64_MAX / 2000000u;
-  rt_snapshot_t *s = calloc(1, sizeof(*s));
-  if (!s) return rt_error(WRT_ENOMEM, "%s: out of memory for a snapshot", m->path);
-  wrt_instance_t *inst;
-  wrt_trap_t trap;
-  wasm_segment_t *runs = NULL;
-  uint32_t nruns = 0;
-  uint8_t *bytes = NULL;
-  err = wrt_instantiate(m, &inst, &trap);
-  if (!err && trap)
-    err = rt_error(WRT_EINIT, "%s: instantiation trapped (%s) before init function %s ran",
-                   m->path, wrt_trap_name(trap), name);
-  else if (!err) {
-    err = run_init(inst, w, &f, name, ms, s, &runs, &nruns, &bytes);
-    uint64_t pages = rt_instance_ctx(inst)->mem ? rt_instance_ctx(inst)->mem->pages : 0;
-    wrt_instance_free(inst);
-    if (!err) {
-      /* The backend's description again, from the snapshot: its image is
-       * the initialised memory, its minimum the memory's size then. */
-      wasm_module_t ws = *w;
-      ws.segments = runs;
-      ws.nsegments = nruns;
-      m->rt->ops->module_release(m);
-      m->start_pages = m->has_memory ? pages : 0;
-      err = m->rt->ops->module_new(m, &ws);
-    }
+  rt_snap_data_t d = {0};
+  if (!rt_snap_cache_get(m, w, name, &d)) {
+    err = snapshot_run(m, w, &f, name, ms, &d);
+    if (!err) rt_snap_cache_put(m, w, name, &d);
   }
-  free(runs);
-  free(bytes);
+  if (!err) {
+    /* The backend's description again, from the snapshot: its image is
+     * the initialised memory, its minimum the memory's size then. */
+    wasm_module_t ws = *w;
+    ws.segments = d.runs;
+    ws.nsegments = d.nruns;
+    m->rt->ops->module_release(m);
+    m->start_pages = d.pages;
+    err = m->rt->ops->module_new(m, &ws);
+  }
+  free(d.runs);
+  free(d.bytes);
   if (err) {
-    free(s->globals);
-    free(s);
+    if (d.s) free(d.s->globals);
+    free(d.s);
     return err;
   }
-  m->snap = s;
+  m->snap = d.s;
   return 0;
 }

@@ -12,21 +12,7 @@
 
 #include <string.h>
 
-#include "rt_internal.h"
-
-/* A global the init changed: `size` bytes (4 or 8) at `offset` in the
- * generated instance struct, its value after the init. */
-typedef struct rt_snap_global {
-  uint32_t offset, size;
-  uint64_t value;
-} rt_snap_global_t;
-
-typedef struct rt_snapshot {
-  rt_snap_global_t *globals; /* those the init changed, in index order */
-  uint32_t nglobals;
-  uint64_t image_bytes; /* non-zero bytes the image holds (whole 4 KiB blocks) */
-  uint64_t init_ns;     /* the init function's run */
-} rt_snapshot_t;
+#include "snap_cache.h"
 
 /* At load, after the backend described the module (rt_load.c): run the
  * init function `o` names (or wizer.initialize) in a fresh instance and

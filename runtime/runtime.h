@@ -196,7 +196,8 @@ typedef struct wrt_module_info {
                                     snapshot's size) */
   uint64_t snapshot_bytes;       /* the snapshot's image: its non-zero 4 KiB blocks, bytes */
   uint32_t snapshot_globals;     /* globals the init changed */
-  uint64_t snapshot_init_ns;     /* the init function's run at load, ns */
+  uint64_t snapshot_init_ns;     /* the init function's run, ns (at the load that ran it) */
+  bool snapshot_from_cache;      /* read from the compile cache: the init did not run */
 } wrt_module_info_t;
 
 void wrt_module_info(const wrt_module_t *m, wrt_module_info_t *out);

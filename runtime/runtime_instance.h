@@ -83,7 +83,10 @@ typedef struct wrt_load_options {
    * arguments, environment, stdin or preopens; a WASI call whose result
    * varies per request or per moment (clocks, random, args, environ,
    * reading, polling) ends it. Then, or when it traps, exits or runs
-   * past init_timeout_ms, the load fails with WRT_EINIT naming why. */
+   * past init_timeout_ms, the load fails with WRT_EINIT naming why. The
+   * snapshot is kept in the compile cache (keyed by the module, the
+   * toolchain, the name and the pool's page limit) and read from there by
+   * later loads instead of running the init again. */
   const char *init;
   /* Wall-clock limit on the init function, in milliseconds; 0: 10,000. */
   uint64_t init_timeout_ms;

@@ -298,3 +298,118 @@ Test(snapshot, lookup_example_gives_the_same_output_with_and_without_snapshot) {
     cr_assert_eq(wrt_destroy(rt), 0);
   }
 }
+
+/* ------------------------------------------------------------------ */
+/* The snapshot in the compile cache (runtime/snap_cache.c)             */
+
+void rt_sha256(const void *data, size_t len, uint8_t out[32]);
+
+static wrt_runtime_t *make_rt_in(wrt_backend_t b, const char *cache) {
+  wpool_config_t c;
+  wrt_config_init(&c);
+  c.instance_count = 4;
+  c.instance_memory_pages = 64;
+  c.stack_count = 0;
+  wrt_options_t o;
+  wrt_options_init(&o);
+  o.backend = b;
+  o.pool_config = &c;
+  o.cache_dir = cache;
+  wrt_runtime_t *rt;
+  cr_assert_eq(wrt_create(&o, &rt), 0, "wrt_create: %s", wrt_last_error());
+  return rt;
+}
+
+/* Load snapshot.wasm with its snapshot: its state, whether it came from
+ * the cache. */
+static bool load_state(wrt_runtime_t *rt, uint64_t *state) {
+  wrt_module_t *m;
+  cr_assert_eq(load(rt, "snapshot", NULL, 0, &m), 0, "%s", wrt_last_error());
+  wrt_instance_t *inst;
+  wrt_trap_t trap;
+  cr_assert_eq(wrt_instantiate(m, &inst, &trap), 0, "%s", wrt_last_error());
+  state_of(inst, m, state);
+  wrt_instance_free(inst);
+  wrt_module_info_t info;
+  wrt_module_info(m, &info);
+  cr_assert(info.snapshot);
+  cr_assert_eq(wrt_unload(m), 0);
+  return info.snapshot_from_cache;
+}
+
+/* The cache's one snapshot file: its path (static), or NULL. */
+static const char *snap_file(const char *dir) {
+  static char path[1200];
+  char cmd[1200];
+  snprintf(cmd, sizeof(cmd), "ls %s/*.snap 2>/dev/null", dir);
+  FILE *p = popen(cmd, "r");
+  cr_assert(p);
+  bool got = fgets(path, sizeof(path), p) != NULL;
+  pclose(p);
+  if (!got) return NULL;
+  path[strcspn(path, "\n")] = 0;
+  return path;
+}
+
+static void rewrite(const char *path, size_t at, const void *bytes, size_t n, bool fix_manifest) {
+  FILE *f = fopen(path, "r+b");
+  cr_assert(f);
+  cr_assert_eq(fseek(f, (long)at, SEEK_SET), 0);
+  cr_assert_eq(fwrite(bytes, 1, n, f), n);
+  fclose(f);
+  if (!fix_manifest) return;
+  f = fopen(path, "rb");
+  static uint8_t buf[4 << 20];
+  size_t len = fread(buf, 1, sizeof(buf), f);
+  fclose(f);
+  uint8_t h[32];
+  rt_sha256(buf, len, h);
+  char hx[65], key[65], man[1300];
+  for (int i = 0; i < 32; i++) sprintf(hx + 2 * i, "%02x", h[i]);
+  const char *base = strrchr(path, '/') + 1;
+  snprintf(key, sizeof(key), "%.64s", base);
+  snprintf(man, sizeof(man), "%sman", path);
+  f = fopen(man, "wb");
+  cr_assert(f);
+  fprintf(f, "wpool-snapshot-manifest 1\nkey %s\nsize %zu\nsha256 %s\n", key, len, hx);
+  fclose(f);
+}
+
+Test(snapshot, is_taken_once_then_read_from_the_cache_and_a_bad_entry_is_never_used) {
+  char dir[] = "/tmp/wpool-snap-test-XXXXXX";
+  cr_assert(mkdtemp(dir));
+  for (size_t b = 0; b < 2; b++) {
+    wrt_runtime_t *rt = make_rt_in(backends[b], dir);
+    uint64_t want[NGETTERS], got[NGETTERS];
+    bool cached = load_state(rt, want);
+    cr_expect(b == 1 || !cached, "the first load runs the init");
+    cr_expect(load_state(rt, got), "the second load reads the snapshot from the cache");
+    cr_expect(memcmp(want, got, sizeof(want)) == 0);
+    const char *f = snap_file(dir);
+    cr_assert(f, "a snapshot file in the cache");
+    /* A byte of the image changed: no longer its manifest's. */
+    uint8_t x = 0x5a;
+    rewrite(f, 48 + 4 * 16 + 3 * 16 + 5, &x, 1, false);
+    cr_expect(!load_state(rt, got), "a file that does not match its manifest is not used");
+    cr_expect(memcmp(want, got, sizeof(want)) == 0);
+    cr_expect(load_state(rt, got), "and was written again");
+    /* Matching manifests, bounds that do not fit: pages over the
+     * module's maximum; a global's offset past the instance struct; a run
+     * past the snapshot's memory. */
+    static const struct {
+      size_t at;
+      uint64_t v;
+      size_t n;
+    } forged[] = {{16, 1000, 8}, {48, 1u << 30, 4}, {48 + 4 * 16 + 2 * 16, 3u << 16, 8}};
+    for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+      f = snap_file(dir);
+      rewrite(f, forged[i].at, &forged[i].v, forged[i].n, true);
+      cr_expect(!load_state(rt, got), "forged entry %zu used", i);
+      cr_expect(memcmp(want, got, sizeof(want)) == 0, "forged entry %zu", i);
+    }
+    cr_assert_eq(wrt_destroy(rt), 0);
+  }
+  char cmd[200];
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  cr_expect_eq(system(cmd), 0);
+}
