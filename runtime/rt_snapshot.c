@@ -97,6 +97,7 @@ static uint32_t global_size(char type) {
 }
 
 #define GLOBAL_MAX 24u /* the widest global above (a funcref) */
+_Static_assert(sizeof(wasm_rt_funcref_t) <= GLOBAL_MAX, "a funcref global fits GLOBAL_MAX");
 
 /* The globals' bytes after instantiation (`before`), then those the init
  * changed into s->globals; a changed reference refuses. */
