@@ -121,7 +121,7 @@ static int globals_changed(const rt_ctx_t *c, const wasm_module_t *w, const uint
     char type = w->global_types[i];
     uint32_t size = global_size(type);
     if (memcmp(p, before + (size_t)i * GLOBAL_MAX, size) == 0) continue;
-    if (size > 8)
+    if (type == 'r' || type == 'e')
       return rt_error(WRT_EINIT, "%s: init function %s changed global %u, a reference: a "
                       "snapshot does not carry references", c->m->path, name, i);
     rt_snap_global_t *g = &s->globals[s->nglobals++];

@@ -11,8 +11,9 @@
  * then the runs' bytes. The manifest, renamed into place after the file,
  * holds the key, the file's size and its SHA-256; a load uses the file
  * only if it matches its manifest and every bound fits this module and
- * pool (offsets inside the instance struct, runs inside the snapshot's
- * pages, pages within the declared and the pool's limits), and runs the
+ * pool (each global one of the module's numeric globals, by offset and
+ * size; runs inside the snapshot's pages; pages within the declared and
+ * the pool's limits), and runs the
  * init otherwise. Files are written under temporary names (tmp-snap-*)
  * and renamed, so a reader never sees half a file. */
 #include <fcntl.h>
@@ -75,7 +76,30 @@ static void manifest_text(const char *key, const uint8_t *b, size_t len, char *o
 
 /* Whether the file's `len` bytes at `b` are a snapshot that fits `m`;
  * then `d` points into them (d->s and d->runs allocated). */
-static bool parse(wrt_module_t *m, const uint8_t *b, size_t len, rt_snap_data_t *d) {
+/* Whether each of the `n` globals at `g` is a numeric global of `m`: at
+ * one's offset in the instance struct (the glue's wrt_guest_global on a
+ * struct of ours), of its size. */
+static bool globals_fit(wrt_module_t *m, const wasm_module_t *w, const rt_snap_global_t *g,
+                        uint32_t n) {
+  if (!n) return true;
+  uint8_t *inst = calloc(1, m->instance_size), *size_at = calloc(1, m->instance_size);
+  bool ok = inst && size_at;
+  for (uint32_t i = 0; ok && i < w->nglobals; i++) {
+    const uint8_t *p = m->fns.global(inst, i);
+    char t = w->global_types[i];
+    if (!p) ok = false;
+    else if (t == 'i' || t == 'f' || t == 'I' || t == 'F')
+      size_at[p - inst] = t == 'i' || t == 'f' ? 4 : 8;
+  }
+  for (uint32_t i = 0; ok && i < n; i++)
+    ok = (uint64_t)g[i].offset + g[i].size <= m->instance_size && size_at[g[i].offset] == g[i].size;
+  free(inst);
+  free(size_at);
+  return ok;
+}
+
+static bool parse(wrt_module_t *m, const wasm_module_t *w, const uint8_t *b, size_t len,
+                  rt_snap_data_t *d) {
   head_t h;
   if (len < sizeof(h)) return false;
   memcpy(&h, b, sizeof(h));
@@ -97,9 +121,7 @@ static bool parse(wrt_module_t *m, const uint8_t *b, size_t len, rt_snap_data_t 
   const uint8_t *at = b + sizeof(h);
   memcpy(g, at, (size_t)h.nglobals * sizeof(*g));
   at += (size_t)h.nglobals * sizeof(*g);
-  for (uint32_t i = 0; i < h.nglobals; i++)
-    if ((g[i].size != 4 && g[i].size != 8) || (uint64_t)g[i].offset + g[i].size > m->instance_size)
-      goto bad;
+  if (!globals_fit(m, w, g, h.nglobals)) goto bad;
   const uint8_t *bytes = at + (size_t)h.nruns * sizeof(run_t);
   uint64_t end = 0, sum = 0;
   for (uint32_t i = 0; i < h.nruns; i++, at += sizeof(run_t)) {
@@ -141,7 +163,7 @@ bool rt_snap_cache_get(wrt_module_t *m, const wasm_module_t *w, const char *name
   if (ok) {
     char want[512];
     manifest_text(key, b, len, want, sizeof(want));
-    ok = strlen(want) == mlen && memcmp(want, mt, mlen) == 0 && parse(m, b, len, d);
+    ok = strlen(want) == mlen && memcmp(want, mt, mlen) == 0 && parse(m, w, b, len, d);
   }
   free(mt);
   if (!ok) {

@@ -44,11 +44,24 @@ static wrt_runtime_t *make_rt(wrt_backend_t b) {
   return rt;
 }
 
+/* snapshot_refused.wat's host import: a non-null externref. */
+static wrt_trap_t host_mk(void *env, const wrt_value_t *a, wrt_value_t *r) {
+  (void)env, (void)a;
+  r[0] = (wrt_value_t){.type = WRT_EXTERNREF, .of.externref = (void *)&host_mk};
+  return WRT_TRAP_NONE;
+}
+
+static const wrt_valtype_t t_externref[] = {WRT_EXTERNREF};
+static const wrt_import_t imports[] = {
+    {.module = "host", .name = "mk", .results = t_externref, .nresults = 1, .fn = host_mk}};
+
 /* Load `name` as a library with `init` (NULL: the default). */
 static int load(wrt_runtime_t *rt, const char *name, const char *init, uint64_t timeout_ms,
                 wrt_module_t **m) {
   wrt_load_options_t o;
   wrt_load_options_init(&o);
+  o.imports = imports;
+  o.nimports = 1;
   o.name = module_path(name);
   o.library = true;
   o.init = init;
@@ -218,7 +231,7 @@ Test(snapshot, init_making_a_call_that_varies_is_refused_naming_the_call) {
   }
 }
 
-Test(snapshot, init_that_traps_exits_loops_or_changes_a_table_is_refused) {
+Test(snapshot, init_that_traps_exits_loops_or_changes_a_table_or_reference_is_refused) {
   static const struct {
     const char *init;
     int err;
@@ -230,6 +243,8 @@ Test(snapshot, init_that_traps_exits_loops_or_changes_a_table_is_refused) {
       {"table", WRT_EINIT, "changed table 0"},
       {"no_such_function", WRT_EINVAL, "exports no such function"},
       {"with_param", WRT_EINVAL, "() -> ()"},
+      {"funcref_global", WRT_EINIT, "a reference"},
+      {"externref_global", WRT_EINIT, "a reference"},
   };
   for (size_t b = 0; b < 2; b++) {
     wrt_runtime_t *rt = make_rt(backends[b]);

@@ -1,6 +1,7 @@
 ;; Init functions a snapshot refuses (tests/runtime/test_snapshot.c), one
 ;; export each, chosen by wrt_load_options_t.init: WASI calls whose answer
-;; varies, a trap, an exit, a loop, a table change; and one it accepts
+;; varies, a trap, an exit, a loop, a table change, a reference global
+;; changed (funcref, and externref from the host's "mk"); and one it accepts
 ;; (output only).
 (module
   (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
@@ -17,10 +18,13 @@
   (import "wasi_snapshot_preview1" "sock_accept" (func $accept (param i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (import "host" "mk" (func $mk (result externref)))
   (memory 1)
   (table 2 funcref)
   (elem (i32.const 0) $f)
   (global $g (mut i32) (i32.const 0))
+  (global $fr (mut funcref) (ref.null func))
+  (global $er (mut externref) (ref.null extern))
   (data (i32.const 100) "\c8\00\00\00\03\00\00\00ok\n")
   (func $f)
   (func (export "clock_time_get") (drop (call $clock (i32.const 0) (i64.const 1) (i32.const 0))))
@@ -44,5 +48,7 @@
   (func (export "loop") (loop $l (br $l)))
   (func (export "table") (table.set 0 (i32.const 1) (ref.func $f)))
   (func (export "with_param") (param i32))
+  (func (export "funcref_global") (global.set $fr (ref.func $f)))
+  (func (export "externref_global") (global.set $er (call $mk)))
   (func (export "_start"))
 )
