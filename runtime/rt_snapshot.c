@@ -9,7 +9,9 @@
  *   - globals: those that differ from what instantiation sets are written
  *     over it after each instantiation (rt_snapshot.h);
  *   - tables: refused when the init changed them (their elements point
- *     into the instance that ran it).
+ *     into the instance that ran it);
+ *   - any other byte of the instance struct the init changed (a passive
+ *     segment dropped, say) refuses: it would be lost.
  * The init sees no arguments, environment, stdin or preopens, and may not
  * make a WASI call whose result is not fixed at load (wasi_exports.c); it
  * runs under a time limit and the pool's memory limit. docs/snapshot.md. */
@@ -132,6 +134,38 @@ static int globals_changed(const rt_ctx_t *c, const wasm_module_t *w, const uint
   return 0;
 }
 
+/* Every byte of the instance struct the init changed must be one the
+ * snapshot carries or rebuilds: a numeric global's, the memory's or a
+ * table's descriptor (its size after a grow). Anything else (a passive
+ * segment's dropped mark, state of wasm2c's this runtime does not know)
+ * would be lost at every instance: refused, naming the byte. */
+static void mark(uint8_t *carried, const uint8_t *base, size_t size, const void *p, size_t n) {
+  const uint8_t *q = p;
+  if (q >= base && q + n <= base + size) memset(carried + (q - base), 1, n);
+}
+
+static int state_carried(const rt_ctx_t *c, const wasm_module_t *w, const uint8_t *before,
+                         const char *name) {
+  size_t size = c->m->instance_size;
+  const uint8_t *now = c->guest;
+  uint8_t *carried = calloc(1, size ? size : 1);
+  if (!carried) return rt_error(WRT_ENOMEM, "%s: out of memory for a snapshot", c->m->path);
+  if (c->mem) mark(carried, now, size, c->mem, sizeof(*c->mem));
+  for (uint32_t i = 0; i < c->ntables; i++)
+    mark(carried, now, size, c->tables[i],
+         c->m->tables[i].externref ? sizeof(wasm_rt_externref_table_t)
+                                   : sizeof(wasm_rt_funcref_table_t));
+  for (uint32_t i = 0; i < w->nglobals; i++)
+    mark(carried, now, size, c->m->fns.global(c->guest, i), global_size(w->global_types[i]));
+  size_t at = 0;
+  while (at < size && (carried[at] || before[at] == now[at])) at++;
+  free(carried);
+  if (at == size) return 0;
+  return rt_error(WRT_EINIT, "%s: init function %s changed state a snapshot does not carry (byte "
+                  "%zu of the instance, not a global, memory or table: e.g. a passive segment "
+                  "dropped)", c->m->path, name, at);
+}
+
 static bool block_is_zero(const uint8_t *p) {
   uint64_t acc = 0;
   for (size_t i = 0; i < BLOCK; i += 8) {
@@ -212,7 +246,10 @@ static int run_init(wrt_instance_t *inst, const wasm_module_t *w, const wrt_func
   uint8_t *tables[RT_MAX_TABLES] = {0};
   uint32_t sizes[RT_MAX_TABLES];
   uint8_t *before = malloc((size_t)(w->nglobals ? w->nglobals : 1) * GLOBAL_MAX);
-  int err = before ? 0 : rt_error(WRT_ENOMEM, "%s: out of memory for a snapshot", c->m->path);
+  uint8_t *inst_before = malloc(c->m->instance_size ? c->m->instance_size : 1);
+  int err = before && inst_before
+                ? 0 : rt_error(WRT_ENOMEM, "%s: out of memory for a snapshot", c->m->path);
+  if (!err) memcpy(inst_before, c->guest, c->m->instance_size);
   if (!err) err = globals_before(c, w, before);
   if (!err) err = tables_copy(c, tables, sizes);
   uint64_t t0 = rt_now_ns();
@@ -228,9 +265,11 @@ static int run_init(wrt_instance_t *inst, const wasm_module_t *w, const wrt_func
   }
   if (!err) err = tables_compare(c, tables, sizes, name);
   if (!err) err = globals_changed(c, w, before, s, name);
+  if (!err) err = state_carried(c, w, inst_before, name);
   if (!err) err = memory_runs(c, runs, nruns, bytes, &s->image_bytes);
   for (uint32_t i = 0; i < RT_MAX_TABLES; i++) free(tables[i]);
   free(before);
+  free(inst_before);
   return err;
 }
 

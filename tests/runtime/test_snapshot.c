@@ -245,6 +245,8 @@ Test(snapshot, init_that_traps_exits_loops_or_changes_a_table_or_reference_is_re
       {"with_param", WRT_EINVAL, "() -> ()"},
       {"funcref_global", WRT_EINIT, "a reference"},
       {"externref_global", WRT_EINIT, "a reference"},
+      {"data_drop", WRT_EINIT, "state a snapshot does not carry"},
+      {"elem_drop", WRT_EINIT, "state a snapshot does not carry"},
   };
   for (size_t b = 0; b < 2; b++) {
     wrt_runtime_t *rt = make_rt(backends[b]);
