@@ -122,6 +122,12 @@ static void summary_text(FILE *f, side_t *sides, int nsides, const char *path) {
 #undef ROW
   if (nsides == 2 && rps(&sides[1]) > 0)
     fprintf(f, "pool / stock requests per second: %.2fx\n", rps(&sides[0]) / rps(&sides[1]));
+  wrt_module_info_t info;
+  wrt_module_info(sides[0].m, &info);
+  if (info.snapshot)
+    fprintf(f, "snapshot: %llu pages at start, an image of %llu bytes, %u globals; the init %s\n",
+            (unsigned long long)info.start_pages, (unsigned long long)info.snapshot_bytes,
+            info.snapshot_globals, info.snapshot_from_cache ? "read from the cache" : "ran at load");
   for (int i = 0; i < nsides; i++) {
     wpool_t *p = wrt_pool(sides[i].rt);
     if (!p) continue;
@@ -167,6 +173,13 @@ static void summary_json(FILE *f, side_t *sides, int nsides, const char *path) {
   }
   if (nsides == 2 && rps(&sides[1]) > 0)
     fprintf(f, ",\"pool_over_stock\":%.3f", rps(&sides[0]) / rps(&sides[1]));
+  wrt_module_info_t info;
+  wrt_module_info(sides[0].m, &info);
+  if (info.snapshot)
+    fprintf(f, ",\"snapshot\":{\"start_pages\":%llu,\"image_bytes\":%llu,\"globals\":%u,"
+               "\"from_cache\":%s}",
+            (unsigned long long)info.start_pages, (unsigned long long)info.snapshot_bytes,
+            info.snapshot_globals, info.snapshot_from_cache ? "true" : "false");
   fputs("}\n", f);
 }
 
