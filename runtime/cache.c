@@ -191,7 +191,8 @@ static void temp_remove(const entry_t *e, const char *name, int fd) {
   close(fd); /* the lock goes with it */
 }
 
-/* Remove the temporaries of compiles that died (see the top). */
+/* Remove the temporaries of compiles that died (see the top), and
+ * snapshots' temporary files an hour old. */
 static void clean_temporaries(int dfd) {
   int d2 = dup(dfd);
   DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
@@ -203,6 +204,12 @@ static void clean_temporaries(int dfd) {
   time_t now = time(NULL);
   while ((e = readdir(d))) {
     if (strncmp(e->d_name, "tmp-", 4) != 0) continue;
+    struct stat fst; /* a snapshot's temporary file (snap_cache.c) whose writer died */
+    if (!strncmp(e->d_name, "tmp-snap-", 9) && !fstatat(dfd, e->d_name, &fst, AT_SYMLINK_NOFOLLOW) &&
+        S_ISREG(fst.st_mode) && now - fst.st_mtime > STALE_TEMP_SECONDS) {
+      unlinkat(dfd, e->d_name, 0);
+      continue;
+    }
     int fd = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) continue;
     struct stat st;

@@ -157,7 +157,11 @@ bool rt_snap_cache_get(wrt_module_t *m, const wasm_module_t *w, const char *name
   if (names(m, w, name, snap, man, key) != 0 || rt_cache_dir_open(m->rt, &dfd) != 0) return false;
   uint8_t *mt = NULL, *b = NULL;
   size_t mlen, len;
-  uint64_t max = (uint64_t)RT_MAX_PAGES * PAGE * 2; /* far above any valid file */
+  /* A valid file is at most the pool's memory and its runs' and globals'
+   * records: read no more. */
+  uint64_t pages = m->rt->cfg.instance_memory_pages < RT_MAX_PAGES
+                       ? m->rt->cfg.instance_memory_pages : RT_MAX_PAGES;
+  uint64_t max = pages * PAGE * 2 + (uint64_t)w->nglobals * sizeof(rt_snap_global_t) + 4096;
   bool ok = rt_read_at(dfd, man, 4096, &mt, &mlen) == 0 && rt_read_at(dfd, snap, max, &b, &len) == 0;
   close(dfd);
   if (ok) {

@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "runtime.h"
 
@@ -396,12 +400,23 @@ static void rewrite(const char *path, size_t at, const void *bytes, size_t n, bo
 Test(snapshot, is_taken_once_then_read_from_the_cache_and_a_bad_entry_is_never_used) {
   char dir[] = "/tmp/wpool-snap-test-XXXXXX";
   cr_assert(mkdtemp(dir));
+  /* A snapshot's temporary an hour old (its writer died) is removed by
+   * the next runtime's first load; a recent one (being written) stays. */
+  char old[1200], recent[1200];
+  snprintf(old, sizeof(old), "%s/tmp-snap-00000000000000aa", dir);
+  snprintf(recent, sizeof(recent), "%s/tmp-snap-00000000000000bb", dir);
+  fclose(fopen(old, "w"));
+  fclose(fopen(recent, "w"));
+  struct timespec t[2] = {{.tv_sec = time(NULL) - 7200}, {.tv_sec = time(NULL) - 7200}};
+  cr_assert_eq(utimensat(AT_FDCWD, old, t, 0), 0);
   for (size_t b = 0; b < 2; b++) {
     wrt_runtime_t *rt = make_rt_in(backends[b], dir);
     uint64_t want[NGETTERS], got[NGETTERS];
     bool cached = load_state(rt, want);
     cr_expect(b == 1 || !cached, "the first load runs the init");
     cr_expect(load_state(rt, got), "the second load reads the snapshot from the cache");
+    cr_expect_neq(access(old, F_OK), 0, "an hour-old temporary is removed");
+    cr_expect_eq(access(recent, F_OK), 0, "a recent temporary stays");
     cr_expect(memcmp(want, got, sizeof(want)) == 0);
     const char *f = snap_file(dir);
     cr_assert(f, "a snapshot file in the cache");
