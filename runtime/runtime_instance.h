@@ -83,7 +83,8 @@ typedef struct wrt_load_options {
    * arguments, environment, stdin or preopens; a WASI call whose result
    * varies per request or per moment (clocks, random, args, environ,
    * reading, polling) ends it. Then, or when it traps, exits or runs
-   * past init_timeout_ms, the load fails with WRT_EINIT naming why. The
+   * past init_timeout_ms, the load fails with WRT_EINIT naming why. It
+   * takes a pool slot while it runs (WRT_EEXHAUSTED when none is free). The
    * snapshot is kept in the compile cache (keyed by the module, the
    * toolchain, the name and the pool's page limit) and read from there by
    * later loads instead of running the init again. */

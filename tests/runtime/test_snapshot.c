@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -476,4 +477,72 @@ Test(snapshot, wpool_wasm_init_and_no_init_give_the_same_output) {
   cr_expect_str_eq(a, c);
   cr_expect_eq(tool("--init no.such.function", e, sizeof(e)), 2, "%s", e);
   cr_expect(strstr(e, "no.such.function: the module exports no such function"), "%s", e);
+}
+
+/* Loads of one module on several threads at once, each runtime its own
+ * pool, one cache: every load gets the same state, whether it ran the
+ * init and wrote the entry or read another's. */
+typedef struct loader {
+  const char *cache;
+  uint64_t state[NGETTERS];
+  int err;
+} loader_t;
+
+static void *load_thread(void *arg) {
+  loader_t *l = arg;
+  wrt_runtime_t *rt = make_rt_in(WRT_BACKEND_POOL, l->cache);
+  for (int k = 0; k < 3; k++) {
+    wrt_module_t *m;
+    l->err = load(rt, "snapshot", NULL, 0, &m);
+    if (l->err) break;
+    wrt_instance_t *inst;
+    wrt_trap_t trap;
+    l->err = wrt_instantiate(m, &inst, &trap);
+    if (!l->err) {
+      state_of(inst, m, l->state);
+      wrt_instance_free(inst);
+    }
+    wrt_unload(m);
+  }
+  wrt_destroy(rt);
+  return NULL;
+}
+
+Test(snapshot, concurrent_loads_share_one_cache_entry_and_agree) {
+  char dir[] = "/tmp/wpool-snap-test-XXXXXX";
+  cr_assert(mkdtemp(dir));
+  /* The object compiled once first: the threads race on the snapshot. */
+  wrt_runtime_t *rt = make_rt_in(WRT_BACKEND_POOL, dir);
+  wrt_module_t *m;
+  cr_assert_eq(load(rt, "snapshot", "", 0, &m), 0, "%s", wrt_last_error());
+  wrt_instance_t *inst;
+  wrt_trap_t trap;
+  cr_assert_eq(wrt_instantiate(m, &inst, &trap), 0, "%s", wrt_last_error());
+  call(inst, m, "wizer.initialize", NULL, NULL);
+  uint64_t want[NGETTERS];
+  state_of(inst, m, want);
+  wrt_instance_free(inst);
+  cr_assert_eq(wrt_unload(m), 0);
+  cr_assert_eq(wrt_destroy(rt), 0);
+  enum { N = 4 };
+  pthread_t t[N];
+  loader_t l[N];
+  for (int i = 0; i < N; i++) {
+    l[i] = (loader_t){.cache = dir};
+    cr_assert_eq(pthread_create(&t[i], NULL, load_thread, &l[i]), 0);
+  }
+  for (int i = 0; i < N; i++) {
+    pthread_join(t[i], NULL);
+    cr_expect_eq(l[i].err, 0, "thread %d", i);
+    cr_expect(memcmp(l[i].state, want, sizeof(want)) == 0, "thread %d's state", i);
+  }
+  char cmd[200];
+  snprintf(cmd, sizeof(cmd), "ls %s | grep -c '^tmp-snap-'", dir);
+  FILE *p = popen(cmd, "r");
+  char out[32] = "";
+  cr_assert(fgets(out, sizeof(out), p));
+  pclose(p);
+  cr_expect_eq(atoi(out), 0, "no temporary left behind");
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  cr_expect_eq(system(cmd), 0);
 }
