@@ -208,7 +208,7 @@ typedef struct rt_ctx {
   int32_t exit_code;
   struct wasi_fds *fds;    /* WASI's descriptor table, made at its first change */
   bool at_load;             /* running a snapshot's init: WASI refuses what varies */
-  const char *refused_call; /* the WASI call that ended it (RT_JUMP_REFUSED) */
+  const char *refused_call; /* the WASI call that ended it, and why (RT_JUMP_REFUSED) */
 } rt_ctx_t;
 
 extern _Thread_local rt_ctx_t *rt_cur;

@@ -82,7 +82,8 @@ typedef struct wrt_load_options {
    * WRT_EINVAL when the module exports no such function. It runs with no
    * arguments, environment, stdin or preopens; a WASI call whose result
    * varies per request or per moment (clocks, random, args, environ,
-   * reading, polling) ends it. Then, or when it traps, exits or runs
+   * reading, polling) or changes the descriptor table (close, renumber,
+   * set flags or rights) ends it. Then, or when it traps, exits or runs
    * past init_timeout_ms, the load fails with WRT_EINIT naming why. It
    * takes a pool slot while it runs (WRT_EEXHAUSTED when none is free). The
    * snapshot is kept in the compile cache (keyed by the module, the

@@ -12,22 +12,40 @@
 
 typedef struct Z_wasi_snapshot_preview1_instance_t wasi_t;
 
-/* At load, in a snapshot's init (rt_snapshot.c; c->at_load): the calls
- * whose answer depends on the request or the moment end it with
- * RT_JUMP_REFUSED, c->refused_call naming them; at load the snapshot
- * would freeze one answer into every request. Every other call gives the
- * same answer at every load (no arguments, environment or preopens:
- * paths are EBADF; output is discarded). */
-static const char *const refused_at_load[] = {
-    "args_get",       "args_sizes_get", "environ_get", "environ_sizes_get",
-    "clock_res_get",  "clock_time_get", "fd_read",     "fd_pread",
-    "poll_oneoff",    "random_get",     "sock_accept", "sock_recv",
+/* At load, in a snapshot's init (rt_snapshot.c; c->at_load): two kinds
+ * of call end it with RT_JUMP_REFUSED, c->refused_call naming the call
+ * and why. Those whose answer depends on the request or the moment: the
+ * snapshot would freeze one answer into every request. Those that change
+ * the descriptor table, which lives beside the instance, not in it: every
+ * request starts with a fresh one, which the guest's memory would no
+ * longer describe. Every other call gives the same answer at every load
+ * and changes nothing but the guest's memory (no arguments, environment
+ * or preopens: paths are EBADF; output is discarded). */
+#define VARIES ", whose answer is not fixed at load (it varies per request or per moment)"
+#define TABLE ", which changes the descriptor table (a snapshot holds memory and globals only)"
+static const char *const refused_at_load[][2] = {
+    {"args_get", "args_get" VARIES},
+    {"args_sizes_get", "args_sizes_get" VARIES},
+    {"environ_get", "environ_get" VARIES},
+    {"environ_sizes_get", "environ_sizes_get" VARIES},
+    {"clock_res_get", "clock_res_get" VARIES},
+    {"clock_time_get", "clock_time_get" VARIES},
+    {"fd_read", "fd_read" VARIES},
+    {"fd_pread", "fd_pread" VARIES},
+    {"poll_oneoff", "poll_oneoff" VARIES},
+    {"random_get", "random_get" VARIES},
+    {"sock_accept", "sock_accept" VARIES},
+    {"sock_recv", "sock_recv" VARIES},
+    {"fd_close", "fd_close" TABLE},
+    {"fd_renumber", "fd_renumber" TABLE},
+    {"fd_fdstat_set_flags", "fd_fdstat_set_flags" TABLE},
+    {"fd_fdstat_set_rights", "fd_fdstat_set_rights" TABLE},
 };
 
 static void at_load(rt_ctx_t *c, const char *name) {
   for (size_t i = 0; i < sizeof(refused_at_load) / sizeof(refused_at_load[0]); i++)
-    if (strcmp(name, refused_at_load[i]) == 0) {
-      c->refused_call = refused_at_load[i];
+    if (strcmp(name, refused_at_load[i][0]) == 0) {
+      c->refused_call = refused_at_load[i][1];
       siglongjmp(c->jb, RT_JUMP_REFUSED);
     }
 }
