@@ -76,8 +76,8 @@ typedef struct wrt_load_options {
    * runs its _start only if it has one of () -> (); WRT_EINVAL else). */
   bool library;
   /* Pre-initialisation (docs/snapshot.md): the exported function of type
-   * () -> () run once at load, whose memory, globals and tables become
-   * the state every instance starts from. NULL: "wizer.initialize" when
+   * () -> () run once at load, whose memory and globals become the
+   * state every instance starts from (tables it may not change). NULL: "wizer.initialize" when
    * the module exports it, else none; "": none; a name: that function,
    * WRT_EINVAL when the module exports no such function. It runs with no
    * arguments, environment, stdin or preopens; a WASI call whose result
