@@ -42,7 +42,7 @@ typedef struct setting {
   const char *init; /* wrt_load_options_t.init */
   wrt_runtime_t *rt;
   wrt_module_t *m;
-  double *rps;      /* per round */
+  double *rps; /* per round */
   uint64_t requests, faults;
 } setting_t;
 
@@ -50,10 +50,14 @@ int main(int argc, char **argv) {
   unsigned rounds = 7, ms = 400;
   const char *dir = NULL;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--quick")) rounds = 2, ms = 50;
-    else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) rounds = (unsigned)atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--ms") && i + 1 < argc) ms = (unsigned)atoi(argv[++i]);
-    else dir = argv[i];
+    if (!strcmp(argv[i], "--quick"))
+      rounds = 2, ms = 50;
+    else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+      rounds = (unsigned)atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--ms") && i + 1 < argc)
+      ms = (unsigned)atoi(argv[++i]);
+    else
+      dir = argv[i];
   }
   if (!dir || !rounds || !ms) {
     fprintf(stderr, "usage: snapshot_bench [--quick] [--rounds N] [--ms N] EXAMPLES_DIR\n");
@@ -77,8 +81,8 @@ int main(int argc, char **argv) {
   }
   static const char input[] = "GET /lookup?user=4711&plan=pro HTTP/1.1\r\nHost: example\r\n\r\n";
   const char *gargv[] = {"lookup"};
-  wrt_request_t req = {.argv = gargv, .argc = 1, .stdin_bytes = input,
-                       .stdin_len = sizeof(input) - 1};
+  wrt_request_t req = {
+      .argv = gargv, .argc = 1, .stdin_bytes = input, .stdin_len = sizeof(input) - 1};
   wrt_result_t res, first;
   wrt_result_init(&res);
   wrt_result_init(&first);
@@ -120,21 +124,22 @@ int main(int argc, char **argv) {
     wrt_module_info(s->m, &info);
     wpool_stats_t st;
     wpool_stats_get(wrt_pool(s->rt), &st);
-    printf("{\"bench\":\"snapshot\",\"guest\":\"lookup\",\"setting\":\"%s\",\"rounds\":%u,"
-           "\"ms_per_round\":%u,\"requests\":%llu,\"rps_median\":%.1f,\"rps_min\":%.1f,"
-           "\"rps_max\":%.1f,\"faults_per_request\":%.2f,\"init_ms\":%.3f,"
-           "\"image_bytes\":%llu,\"start_pages\":%llu,\"warm_slots\":%llu,"
-           "\"kept_resident_bytes_per_warm_slot\":%llu}\n",
-           s->name, rounds, ms, (unsigned long long)s->requests, med[k], s->rps[0],
-           s->rps[rounds - 1], (double)s->faults / (double)s->requests,
-           (double)info.snapshot_init_ns / 1e6, (unsigned long long)info.snapshot_bytes,
-           (unsigned long long)info.start_pages, (unsigned long long)st.warm_slots,
-           (unsigned long long)(st.warm_slots ? st.memory_kept_resident_bytes / st.warm_slots
-                                              : 0));
+    printf(
+        "{\"bench\":\"snapshot\",\"guest\":\"lookup\",\"setting\":\"%s\",\"rounds\":%u,"
+        "\"ms_per_round\":%u,\"requests\":%llu,\"rps_median\":%.1f,\"rps_min\":%.1f,"
+        "\"rps_max\":%.1f,\"faults_per_request\":%.2f,\"init_ms\":%.3f,"
+        "\"image_bytes\":%llu,\"start_pages\":%llu,\"warm_slots\":%llu,"
+        "\"kept_resident_bytes_per_warm_slot\":%llu}\n",
+        s->name, rounds, ms, (unsigned long long)s->requests, med[k], s->rps[0], s->rps[rounds - 1],
+        (double)s->faults / (double)s->requests, (double)info.snapshot_init_ns / 1e6,
+        (unsigned long long)info.snapshot_bytes, (unsigned long long)info.start_pages,
+        (unsigned long long)st.warm_slots,
+        (unsigned long long)(st.warm_slots ? st.memory_kept_resident_bytes / st.warm_slots : 0));
   }
-  printf("{\"bench\":\"snapshot\",\"guest\":\"lookup\",\"ratio_snapshot_over_no_snapshot\":%.1f,"
-         "\"outputs_identical\":%s,\"output_mismatches\":%llu}\n",
-         med[0] / med[1], mismatches ? "false" : "true", (unsigned long long)mismatches);
+  printf(
+      "{\"bench\":\"snapshot\",\"guest\":\"lookup\",\"ratio_snapshot_over_no_snapshot\":%.1f,"
+      "\"outputs_identical\":%s,\"output_mismatches\":%llu}\n",
+      med[0] / med[1], mismatches ? "false" : "true", (unsigned long long)mismatches);
   wrt_result_free(&res);
   free(first.out);
   for (int k = 0; k < 2; k++) {

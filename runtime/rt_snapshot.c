@@ -36,13 +36,16 @@ static int find_init(wrt_module_t *m, const wrt_load_options_t *o, wrt_func_t *f
   *name = o->init ? o->init : DEFAULT_NAME;
   if (o->init && !o->init[0]) return 1;
   if (wrt_func_find(m, *name, strlen(*name), f) != 0)
-    return o->init ? rt_error(WRT_EINVAL, "%s: --init %s: the module exports no such function",
+    return o->init ? rt_error(WRT_EINVAL,
+                              "%s: init function %s: the module exports no such "
+                              "function",
                               m->path, *name)
                    : 1;
   if (f->nparams || f->nresults)
-    return rt_error(WRT_EINVAL, "%s: init function %s takes %u parameters and returns %u "
-                    "results; an init function is () -> ()", m->path, *name, f->nparams,
-                    f->nresults);
+    return rt_error(WRT_EINVAL,
+                    "%s: init function %s takes %u parameters and returns %u "
+                    "results; an init function is () -> ()",
+                    m->path, *name, f->nparams, f->nresults);
   return 0;
 }
 
@@ -68,7 +71,7 @@ static int tables_copy(const rt_ctx_t *c, uint8_t **copy, uint32_t *sizes) {
     size_t n = table_bytes(c, i, &data, &sizes[i]);
     copy[i] = malloc(n ? n : 1);
     if (!copy[i]) return rt_error(WRT_ENOMEM, "%s: out of memory for a snapshot", c->m->path);
-    memcpy(copy[i], data, n);
+    if (n) memcpy(copy[i], data, n); /* an empty table's data may be NULL */
   }
   return 0;
 }
@@ -79,8 +82,9 @@ static int tables_compare(const rt_ctx_t *c, uint8_t **copy, const uint32_t *siz
     const void *data;
     uint32_t size;
     size_t n = table_bytes(c, i, &data, &size);
-    if (size != sizes[i] || memcmp(copy[i], data, n) != 0)
-      return rt_error(WRT_EINIT, "%s: init function %s changed table %u: a snapshot does not "
+    if (size != sizes[i] || (n && memcmp(copy[i], data, n) != 0))
+      return rt_error(WRT_EINIT,
+                      "%s: init function %s changed table %u: a snapshot does not "
                       "carry tables (their elements point into the instance that ran it)",
                       c->m->path, name, i);
   }
@@ -89,12 +93,16 @@ static int tables_compare(const rt_ctx_t *c, uint8_t **copy, const uint32_t *siz
 
 static uint32_t global_size(char type) {
   switch (type) {
-  case 'i':
-  case 'f': return 4;
-  case 'I':
-  case 'F': return 8;
-  case 'r': return sizeof(wasm_rt_funcref_t);
-  default: return sizeof(wasm_rt_externref_t);
+    case 'i':
+    case 'f':
+      return 4;
+    case 'I':
+    case 'F':
+      return 8;
+    case 'r':
+      return sizeof(wasm_rt_funcref_t);
+    default:
+      return sizeof(wasm_rt_externref_t);
   }
 }
 
@@ -107,8 +115,10 @@ static int globals_before(const rt_ctx_t *c, const wasm_module_t *w, uint8_t *be
   for (uint32_t i = 0; i < w->nglobals; i++) {
     const void *p = c->m->fns.global(c->guest, i);
     if (!p)
-      return rt_error(WRT_EINIT, "%s: the compiled module does not locate global %u, so no "
-                      "snapshot can hold it", c->m->path, i);
+      return rt_error(WRT_EINIT,
+                      "%s: the compiled module does not locate global %u, so no "
+                      "snapshot can hold it",
+                      c->m->path, i);
     memcpy(before + (size_t)i * GLOBAL_MAX, p, global_size(w->global_types[i]));
   }
   return 0;
@@ -124,8 +134,10 @@ static int globals_changed(const rt_ctx_t *c, const wasm_module_t *w, const uint
     uint32_t size = global_size(type);
     if (memcmp(p, before + (size_t)i * GLOBAL_MAX, size) == 0) continue;
     if (type == 'r' || type == 'e')
-      return rt_error(WRT_EINIT, "%s: init function %s changed global %u, a reference: a "
-                      "snapshot does not carry references", c->m->path, name, i);
+      return rt_error(WRT_EINIT,
+                      "%s: init function %s changed global %u, a reference: a "
+                      "snapshot does not carry references",
+                      c->m->path, name, i);
     rt_snap_global_t *g = &s->globals[s->nglobals++];
     g->offset = (uint32_t)(p - (const uint8_t *)c->guest);
     g->size = size;
@@ -140,8 +152,8 @@ static int globals_changed(const rt_ctx_t *c, const wasm_module_t *w, const uint
  * segment's dropped mark, state of wasm2c's this runtime does not know)
  * would be lost at every instance: refused, naming the byte. */
 static void mark(uint8_t *carried, const uint8_t *base, size_t size, const void *p, size_t n) {
-  const uint8_t *q = p;
-  if (q >= base && q + n <= base + size) memset(carried + (q - base), 1, n);
+  uintptr_t b = (uintptr_t)base, q = (uintptr_t)p;
+  if (q >= b && n <= size && q - b <= size - n) memset(carried + (q - b), 1, n);
 }
 
 static int state_carried(const rt_ctx_t *c, const wasm_module_t *w, const uint8_t *before,
@@ -161,9 +173,11 @@ static int state_carried(const rt_ctx_t *c, const wasm_module_t *w, const uint8_
   while (at < size && (carried[at] || before[at] == now[at])) at++;
   free(carried);
   if (at == size) return 0;
-  return rt_error(WRT_EINIT, "%s: init function %s changed state a snapshot does not carry (byte "
+  return rt_error(WRT_EINIT,
+                  "%s: init function %s changed state a snapshot does not carry (byte "
                   "%zu of the instance, not a global, memory or table: e.g. a passive segment "
-                  "dropped)", c->m->path, name, at);
+                  "dropped)",
+                  c->m->path, name, at);
 }
 
 static bool block_is_zero(const uint8_t *p) {
@@ -218,22 +232,21 @@ static int memory_runs(const rt_ctx_t *c, wasm_segment_t **out, uint32_t *nout, 
 }
 
 /* The init's end as an error: 0 when it returned. */
-static int init_outcome(const rt_ctx_t *c, int err, wrt_trap_t trap, const char *name,
-                        uint64_t ms, int32_t exit_code) {
+static int init_outcome(const rt_ctx_t *c, int err, wrt_trap_t trap, const char *name, uint64_t ms,
+                        int32_t exit_code) {
   const char *path = c->m->path;
   if (c->refused_call)
     return rt_error(WRT_EINIT, "%s: init function %s called WASI's %s: no snapshot", path, name,
                     c->refused_call);
   if (err) return err;
   if (trap == WRT_TRAP_TIMEOUT)
-    return rt_error(WRT_EINIT, "%s: init function %s ran past its time limit of %llu ms",
-                    path, name, (unsigned long long)ms);
+    return rt_error(WRT_EINIT, "%s: init function %s ran past its time limit of %llu ms", path,
+                    name, (unsigned long long)ms);
   if (trap == WRT_TRAP_EXIT)
     return rt_error(WRT_EINIT, "%s: init function %s exited (proc_exit %d) instead of returning",
                     path, name, (int)exit_code);
   if (trap)
-    return rt_error(WRT_EINIT, "%s: init function %s trapped: %s", path, name,
-                    wrt_trap_name(trap));
+    return rt_error(WRT_EINIT, "%s: init function %s trapped: %s", path, name, wrt_trap_name(trap));
   return 0;
 }
 
@@ -247,7 +260,8 @@ static int run_init(wrt_instance_t *inst, const wasm_module_t *w, const wrt_func
   uint8_t *before = malloc((size_t)(w->nglobals ? w->nglobals : 1) * GLOBAL_MAX);
   uint8_t *inst_before = malloc(c->m->instance_size ? c->m->instance_size : 1);
   int err = before && inst_before
-                ? 0 : rt_error(WRT_ENOMEM, "%s: out of memory for a snapshot", c->m->path);
+                ? 0
+                : rt_error(WRT_ENOMEM, "%s: out of memory for a snapshot", c->m->path);
   if (!err) memcpy(inst_before, c->guest, c->m->instance_size);
   if (!err) err = globals_before(c, w, before);
   if (!err) err = tables_copy(c, tables, sizes);
@@ -297,8 +311,10 @@ int rt_snapshot_take(wrt_module_t *m, const wasm_module_t *w, const wrt_load_opt
   int err = find_init(m, o, &f, &name);
   if (err) return err == 1 ? 0 : err;
   if (w->has_start_section)
-    return rt_error(WRT_EINIT, "%s: the module has a start function, which would run again in "
-                    "every instance started from the snapshot of %s", m->path, name);
+    return rt_error(WRT_EINIT,
+                    "%s: the module has a start function, which would run again in "
+                    "every instance started from the snapshot of %s",
+                    m->path, name);
   uint64_t ms = o->init_timeout_ms ? o->init_timeout_ms : WRT_INIT_TIMEOUT_MS_DEFAULT;
   if (ms > UINT64_MAX / 2000000u) ms = UINT64_MAX / 2000000u;
   rt_snap_data_t d = {0};

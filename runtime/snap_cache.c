@@ -87,7 +87,8 @@ static bool globals_fit(wrt_module_t *m, const wasm_module_t *w, const rt_snap_g
   for (uint32_t i = 0; ok && i < w->nglobals; i++) {
     const uint8_t *p = m->fns.global(inst, i);
     char t = w->global_types[i];
-    if (!p) ok = false;
+    if (!p)
+      ok = false;
     else if (t == 'i' || t == 'f' || t == 'I' || t == 'F')
       size_at[p - inst] = t == 'i' || t == 'f' ? 4 : 8;
   }
@@ -104,7 +105,8 @@ static bool parse(wrt_module_t *m, const wasm_module_t *w, const uint8_t *b, siz
   if (len < sizeof(h)) return false;
   memcpy(&h, b, sizeof(h));
   uint64_t limit = m->rt->cfg.instance_memory_pages < RT_MAX_PAGES
-                       ? m->rt->cfg.instance_memory_pages : RT_MAX_PAGES;
+                       ? m->rt->cfg.instance_memory_pages
+                       : RT_MAX_PAGES;
   if (memcmp(h.magic, MAGIC, sizeof(h.magic)) != 0) return false;
   if (m->has_memory ? h.pages < m->min_pages || h.pages > m->max_pages || h.pages > limit
                     : h.pages != 0)
@@ -130,14 +132,17 @@ static bool parse(wrt_module_t *m, const wasm_module_t *w, const uint8_t *b, siz
     if (r.offset % BLOCK || r.len % BLOCK || !r.len || r.offset < end || r.len > mem ||
         r.offset > mem - r.len)
       goto bad;
-    runs[i] = (wasm_segment_t){.active = true, .offset = r.offset, .len = (uint32_t)r.len,
-                               .bytes = bytes + sum};
+    runs[i] = (wasm_segment_t){
+        .active = true, .offset = r.offset, .len = (uint32_t)r.len, .bytes = bytes + sum};
     end = r.offset + r.len;
     sum += r.len;
   }
   if (sum != h.image_bytes) goto bad;
-  *s = (rt_snapshot_t){.globals = g, .nglobals = h.nglobals, .image_bytes = h.image_bytes,
-                       .init_ns = h.init_ns, .from_cache = true};
+  *s = (rt_snapshot_t){.globals = g,
+                       .nglobals = h.nglobals,
+                       .image_bytes = h.image_bytes,
+                       .init_ns = h.init_ns,
+                       .from_cache = true};
   d->s = s;
   d->pages = h.pages;
   d->runs = runs;
@@ -160,9 +165,11 @@ bool rt_snap_cache_get(wrt_module_t *m, const wasm_module_t *w, const char *name
   /* A valid file is at most the pool's memory and its runs' and globals'
    * records: read no more. */
   uint64_t pages = m->rt->cfg.instance_memory_pages < RT_MAX_PAGES
-                       ? m->rt->cfg.instance_memory_pages : RT_MAX_PAGES;
+                       ? m->rt->cfg.instance_memory_pages
+                       : RT_MAX_PAGES;
   uint64_t max = pages * PAGE * 2 + (uint64_t)w->nglobals * sizeof(rt_snap_global_t) + 4096;
-  bool ok = rt_read_at(dfd, man, 4096, &mt, &mlen) == 0 && rt_read_at(dfd, snap, max, &b, &len) == 0;
+  bool ok =
+      rt_read_at(dfd, man, 4096, &mt, &mlen) == 0 && rt_read_at(dfd, snap, max, &b, &len) == 0;
   close(dfd);
   if (ok) {
     char want[512];
@@ -197,10 +204,14 @@ void rt_snap_cache_put(wrt_module_t *m, const wasm_module_t *w, const char *name
                        const rt_snap_data_t *d) {
   char snap[80], man[80], key[65];
   if (names(m, w, name, snap, man, key) != 0) return;
-  head_t h = {.pages = d->pages, .image_bytes = d->s->image_bytes, .init_ns = d->s->init_ns,
-              .nglobals = d->s->nglobals, .nruns = d->nruns};
+  head_t h = {.pages = d->pages,
+              .image_bytes = d->s->image_bytes,
+              .init_ns = d->s->init_ns,
+              .nglobals = d->s->nglobals,
+              .nruns = d->nruns};
   memcpy(h.magic, MAGIC, sizeof(h.magic));
-  size_t glen = (size_t)h.nglobals * sizeof(rt_snap_global_t), rlen = (size_t)h.nruns * sizeof(run_t);
+  size_t glen = (size_t)h.nglobals * sizeof(rt_snap_global_t),
+         rlen = (size_t)h.nruns * sizeof(run_t);
   size_t len = sizeof(h) + glen + rlen + h.image_bytes;
   uint8_t *b = malloc(len);
   if (!b) return;

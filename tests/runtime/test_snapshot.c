@@ -8,11 +8,11 @@
  * tests/runtime/wat/snapshot*.wat, built into WPOOL_TEST_MODULES, and
  * examples/lookup.c. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -92,18 +92,20 @@ static uint64_t get(wrt_instance_t *inst, wrt_module_t *m, const char *name) {
   wrt_value_t v = {0};
   call(inst, m, name, NULL, &v);
   switch (v.type) {
-  case WRT_I32: return v.of.i32;
-  case WRT_I64: return v.of.i64;
-  case WRT_F32: {
-    uint32_t b;
-    memcpy(&b, &v.of.f32, 4);
-    return b;
-  }
-  default: {
-    uint64_t b;
-    memcpy(&b, &v.of.f64, 8);
-    return b;
-  }
+    case WRT_I32:
+      return v.of.i32;
+    case WRT_I64:
+      return v.of.i64;
+    case WRT_F32: {
+      uint32_t b;
+      memcpy(&b, &v.of.f32, 4);
+      return b;
+    }
+    default: {
+      uint64_t b;
+      memcpy(&b, &v.of.f64, 8);
+      return b;
+    }
   }
 }
 
@@ -113,8 +115,8 @@ static uint32_t load_word(wrt_instance_t *inst, wrt_module_t *m, uint32_t addr) 
   return v.of.i32;
 }
 
-static const char *const getters[] = {"get_sp",    "get_counter",   "get_ratio", "get_small",
-                                      "get_k",     "get_untouched", "size",      "digest"};
+static const char *const getters[] = {"get_sp", "get_counter",   "get_ratio", "get_small",
+                                      "get_k",  "get_untouched", "size",      "digest"};
 #define NGETTERS (sizeof(getters) / sizeof(getters[0]))
 
 static void state_of(wrt_instance_t *inst, wrt_module_t *m, uint64_t *out) {
@@ -139,8 +141,8 @@ Test(snapshot, instance_starts_with_the_globals_and_memory_a_fresh_run_has_after
       cr_expect_eq(got[i], want[i], "%s (%s): %llx, a fresh run after init: %llx", getters[i],
                    wrt_backend_name(backends[b]), (unsigned long long)got[i],
                    (unsigned long long)want[i]);
-    cr_expect_eq(got[0], 2048);    /* the stack pointer's global */
-    cr_expect_eq(got[6], 3);       /* grown past the minimum of 1 page */
+    cr_expect_eq(got[0], 2048); /* the stack pointer's global */
+    cr_expect_eq(got[6], 3);    /* grown past the minimum of 1 page */
     cr_expect_eq(load_word(from_snap, snap, 70000), 0xdeadbeefu);
     wrt_module_info_t info, pinfo;
     wrt_module_info(snap, &info);
@@ -211,10 +213,10 @@ Test(snapshot, no_instance_sees_another_instances_writes_to_snapshot_pages) {
  * output is allowed. */
 Test(snapshot, init_making_a_call_that_varies_or_changes_descriptors_is_refused_naming_it) {
   static const char *const calls[] = {
-      "clock_time_get", "clock_res_get", "random_get",  "args_sizes_get", "args_get",
-      "environ_sizes_get", "environ_get", "fd_read",    "fd_pread",       "poll_oneoff",
-      "sock_recv",      "sock_accept",   "fd_close",    "fd_renumber",    "fd_fdstat_set_flags",
-      "fd_fdstat_set_rights",
+      "clock_time_get", "clock_res_get",     "random_get",          "args_sizes_get",
+      "args_get",       "environ_sizes_get", "environ_get",         "fd_read",
+      "fd_pread",       "poll_oneoff",       "sock_recv",           "sock_accept",
+      "fd_close",       "fd_renumber",       "fd_fdstat_set_flags", "fd_fdstat_set_rights",
   };
   for (size_t b = 0; b < 2; b++) {
     wrt_runtime_t *rt = make_rt(backends[b]);
@@ -262,8 +264,7 @@ Test(snapshot, init_that_traps_exits_loops_or_changes_a_table_or_reference_is_re
       cr_expect_eq(load(rt, "snapshot_refused", cases[i].init, 300, &m), cases[i].err, "%s: %s",
                    cases[i].init, wrt_last_error());
       cr_expect_null(m);
-      cr_expect(strstr(wrt_last_error(), cases[i].says), "%s: %s", cases[i].init,
-                wrt_last_error());
+      cr_expect(strstr(wrt_last_error(), cases[i].says), "%s: %s", cases[i].init, wrt_last_error());
     }
     wrt_module_t *m = (wrt_module_t *)1;
     cr_expect_eq(load(rt, "snapshot_start", NULL, 0, &m), WRT_EINIT, "%s", wrt_last_error());
@@ -302,8 +303,8 @@ Test(snapshot, lookup_example_gives_the_same_output_with_and_without_snapshot) {
     cr_expect_geq(info.snapshot_bytes, 1u << 20);
     const char *argv[] = {"lookup"};
     static const char input[] = "the quick brown fox jumps over the lazy dog";
-    wrt_request_t req = {.argv = argv, .argc = 1, .stdin_bytes = input,
-                         .stdin_len = sizeof(input) - 1};
+    wrt_request_t req = {
+        .argv = argv, .argc = 1, .stdin_bytes = input, .stdin_len = sizeof(input) - 1};
     wrt_result_t r[2];
     for (int k = 0; k < 2; k++) {
       wrt_result_init(&r[k]);
@@ -471,7 +472,8 @@ Test(snapshot, wpool_wasm_init_and_no_init_give_the_same_output) {
   cr_assert_eq(tool("", c, sizeof(c)), 0, "%s", c);
   cr_assert_eq(tool("--no-init", b, sizeof(b)), 0, "%s", b);
   /* The guest's lines, before the tool's summary. */
-  char *sa = strstr(a, "wpool wasm:"), *sb = strstr(b, "wpool wasm:"), *sc = strstr(c, "wpool wasm:");
+  char *sa = strstr(a, "wpool wasm:"), *sb = strstr(b, "wpool wasm:"),
+       *sc = strstr(c, "wpool wasm:");
   cr_assert(sa && sb && sc);
   *sa = *sb = *sc = 0;
   cr_expect(strstr(a, "table[229397] = "), "%s", a);
