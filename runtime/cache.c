@@ -42,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rt_internal.h"
+#include "cache.h"
 
 #define MANIFEST_MAGIC "wpool-cache-manifest 1"
 #define MAX_OBJECT_BYTES (1ull << 30)
@@ -131,6 +131,14 @@ static int dir_open(const char *path, int *dfd) {
   return 0;
 }
 
+int rt_cache_dir_open(wrt_runtime_t *rt, int *dfd) {
+  char *dir = cache_dir_of(rt);
+  if (!dir) return rt_error(WRT_ENOMEM, "out of memory");
+  int err = dir_open(dir, dfd);
+  free(dir);
+  return err;
+}
+
 /* ------------------------------------------------------------------ */
 /* Temporary directories                                                */
 
@@ -183,7 +191,8 @@ static void temp_remove(const entry_t *e, const char *name, int fd) {
   close(fd); /* the lock goes with it */
 }
 
-/* Remove the temporaries of compiles that died (see the top). */
+/* Remove the temporaries of compiles that died (see the top), and
+ * snapshots' temporary files an hour old. */
 static void clean_temporaries(int dfd) {
   int d2 = dup(dfd);
   DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
@@ -195,6 +204,12 @@ static void clean_temporaries(int dfd) {
   time_t now = time(NULL);
   while ((e = readdir(d))) {
     if (strncmp(e->d_name, "tmp-", 4) != 0) continue;
+    struct stat fst; /* a snapshot's temporary file (snap_cache.c) whose writer died */
+    if (!strncmp(e->d_name, "tmp-snap-", 9) && !fstatat(dfd, e->d_name, &fst, AT_SYMLINK_NOFOLLOW) &&
+        S_ISREG(fst.st_mode) && now - fst.st_mtime > STALE_TEMP_SECONDS) {
+      unlinkat(dfd, e->d_name, 0);
+      continue;
+    }
     int fd = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) continue;
     struct stat st;

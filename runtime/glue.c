@@ -11,6 +11,11 @@
  *   void wrt_guest_start(void *instance)           an export _start of () -> ()
  *   int  wrt_guest_invoke(void *instance, uint32_t export_index,
  *                         const uint64_t *args, uint64_t *results)
+ *   void *wrt_guest_global(void *instance, uint32_t index)
+ * wrt_guest_global points at defined global `index` in the instance (its
+ * C type: u32, u64, f32, f64 or wasm-rt's reference), or is NULL when
+ * the transform did not find the globals' fields (transform.c); the
+ * snapshot of an initialised instance reads and writes them.
  * wrt_guest_invoke calls exported function `export_index` (an export of
  * an imported function, which the rewritten copy leaves out, through the
  * import's thunk) with its
@@ -198,7 +203,7 @@ const rt_wasi_fn_t *rt_wasi_find(const wasm_import_t *im) {
   return NULL;
 }
 
-int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w) {
+int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w, const rt_globals_t *g) {
   fputs("\n/* " RT_GLUE_VERSION " (wpool runtime): entry points of fixed C types and the\n"
         " * import thunks; see runtime/glue.c. */\n"
         "#include <string.h>\n"
@@ -250,6 +255,11 @@ int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w) {
     const char *type = wasm_func_type(w, e->index);
     if (type && plain_types(type)) invoke_case(f, w, k, type);
   }
+  fputs("  default: return 0;\n  }\n}\n", f);
+  fputs("\nvoid *wrt_guest_global(void *instance, uint32_t index) {\n  (void)instance;\n"
+        "  switch (index) {\n", f);
+  for (uint32_t i = 0; !g->bad && i < g->n; i++)
+    fprintf(f, "  case %u: return &((" PREFIX "_instance_t *)instance)->%s;\n", i, g->names[i]);
   fputs("  default: return 0;\n  }\n}\n", f);
   return 0;
 }

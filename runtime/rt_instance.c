@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rt_internal.h"
+#include "rt_snapshot.h"
 
 struct wrt_instance {
   rt_ctx_t ctx; /* the generated instance, its memory and tables */
@@ -82,7 +82,10 @@ static int guarded(rt_ctx_t *c, void (*fn)(rt_ctx_t *c, void *arg), void *arg) {
 static void instantiate(rt_ctx_t *c, void *arg) {
   (void)arg;
   c->m->fns.instantiate(c->guest, c);
+  rt_snapshot_apply(c);
 }
+
+rt_ctx_t *rt_instance_ctx(wrt_instance_t *inst) { return &inst->ctx; }
 
 /* A jump code as a call's outcome: 0 with *trap, or WRT_ENOMEM. */
 static int outcome(rt_ctx_t *c, int jump, wrt_trap_t *trap) {
@@ -90,7 +93,9 @@ static int outcome(rt_ctx_t *c, int jump, wrt_trap_t *trap) {
   if (jump == 0) return 0;
   if (jump == RT_JUMP_NOMEM)
     return rt_error(WRT_ENOMEM, "%s: host memory ran out during the call", c->m->path);
-  *trap = jump == RT_JUMP_EXIT ? WRT_TRAP_EXIT : rt_trap_of(jump);
+  *trap = jump == RT_JUMP_EXIT      ? WRT_TRAP_EXIT
+          : jump == RT_JUMP_TIMEOUT ? WRT_TRAP_TIMEOUT
+                                    : rt_trap_of(jump);
   return 0;
 }
 

@@ -78,6 +78,7 @@ typedef struct rt_guest_fns {
   void (*start)(void *instance); /* commands only */
   int (*invoke)(void *instance, uint32_t export_index, const uint64_t *args, uint64_t *results);
   size_t (*instance_size)(void);
+  void *(*global)(void *instance, uint32_t index); /* defined global `index`, or NULL */
 } rt_guest_fns_t;
 
 /* WASI: the preview-1 functions the runtime defines, with their wasm
@@ -117,6 +118,8 @@ struct wrt_module {
   /* What the .wasm declares (memory 0 and its tables). */
   bool has_memory;
   uint64_t min_pages, max_pages; /* max 65536 when the module has none */
+  uint64_t start_pages; /* an instance's pages at start: min_pages, or its snapshot's */
+  struct rt_snapshot *snap; /* the initialised state instances start from (rt_snapshot.c) */
   uint32_t ntables;
   rt_table_decl_t tables[RT_MAX_TABLES];
   uint32_t nsegments;
@@ -165,7 +168,7 @@ struct wrt_runtime {
 
 /* How a jump back to the request's sigsetjmp is coded: trap kinds as
  * wasm-rt numbers them, plus these. */
-enum { RT_JUMP_EXIT = 1000, RT_JUMP_NOMEM = 1001, RT_JUMP_TIMEOUT = 1002 };
+enum { RT_JUMP_EXIT = 1000, RT_JUMP_NOMEM = 1001, RT_JUMP_TIMEOUT = 1002, RT_JUMP_REFUSED = 1003 };
 
 typedef void (*rt_inspect_fn)(const uint8_t *mem, uint64_t len, void *arg);
 
@@ -205,6 +208,8 @@ typedef struct rt_ctx {
   size_t stdin_pos;
   int32_t exit_code;
   struct wasi_fds *fds;    /* WASI's descriptor table, made at its first change */
+  bool at_load;             /* running a snapshot's init: WASI refuses what varies */
+  const char *refused_call; /* the WASI call that ended it, and why (RT_JUMP_REFUSED) */
 } rt_ctx_t;
 
 extern _Thread_local rt_ctx_t *rt_cur;
@@ -371,10 +376,15 @@ int rt_tool_run(char *const argv[], int cwd_fd, int out_fd, const rt_tool_limits
 /* The transform of wasm2c's output `in` into `out`, files in directory
  * `dfd` (transform.c), the glue appended (glue.c). Both versions are part of the cache key. */
 #define RT_TRANSFORM_VERSION "wrt-transform-3"
-#define RT_GLUE_VERSION "wrt-glue-4"
+#define RT_GLUE_VERSION "wrt-glue-5"
 int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const char *in,
                  const char *out);
-int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w);
+typedef struct rt_globals { /* the generated fields of the globals, by index */
+  char **names;
+  uint32_t n, cap;
+  bool bad; /* not known: wrt_guest_global gives NULL */
+} rt_globals_t;
+int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w, const rt_globals_t *g);
 /* The WASI function import `im` names (its type unchecked), or NULL. */
 const rt_wasi_fn_t *rt_wasi_find(const wasm_import_t *im);
 

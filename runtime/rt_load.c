@@ -12,11 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "rt_internal.h"
+#include "rt_snapshot.h"
 
 void rt_module_destroy(wrt_module_t *m) {
   debug_assert(atomic_load(&m->running) == 0); /* no request or instance holds it */
   m->rt->ops->module_release(m);
+  rt_snapshot_free(m);
   rt_link_free(m);
   if (m->dl) dlclose(m->dl);
   free(m->path);
@@ -104,6 +105,7 @@ static int check_module(wrt_module_t *m, const wasm_module_t *w, const wrt_load_
     m->min_pages = l->min;
     m->max_pages = l->has_max ? l->max : 65536;
   }
+  m->start_pages = m->min_pages;
   m->ntables = w->ntables;
   for (uint32_t i = 0; i < w->ntables; i++)
     m->tables[i] = (rt_table_decl_t){
@@ -172,6 +174,7 @@ static int find_entry_points(wrt_module_t *m) {
       {"wrt_guest_start", (void **)&m->fns.start},
       {"wrt_guest_invoke", (void **)&m->fns.invoke},
       {"wrt_guest_instance_size", (void **)&m->fns.instance_size},
+      {"wrt_guest_global", (void **)&m->fns.global},
   };
   for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
     *syms[i].slot = dlsym(m->dl, syms[i].name);
@@ -215,6 +218,7 @@ static int load(wrt_runtime_t *rt, const char *path, const uint8_t *bytes, size_
     m->fns.init_module();
     err = rt->ops->module_new(m, &w);
   }
+  if (!err) err = rt_snapshot_take(m, &w, o);
   wasm_module_free(&w);
   if (err) goto fail;
   atomic_fetch_add(&rt->modules_loaded, 1);
@@ -295,4 +299,12 @@ void wrt_module_info(const wrt_module_t *m, wrt_module_info_t *o) {
   o->segment_bytes = m->segment_bytes;
   o->nimports = m->nimports;
   o->from_cache = m->from_cache;
+  o->start_pages = m->start_pages;
+  o->snapshot = m->snap != NULL;
+  if (m->snap) {
+    o->snapshot_bytes = m->snap->image_bytes;
+    o->snapshot_globals = m->snap->nglobals;
+    o->snapshot_init_ns = m->snap->init_ns;
+    o->snapshot_from_cache = m->snap->from_cache;
+  }
 }

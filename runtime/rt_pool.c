@@ -85,7 +85,7 @@ static int pool_module_new(wrt_module_t *m, const wasm_module_t *w) {
     if (!s->active || s->len == 0) continue;
     segs[nsegs++] = (wpool_data_segment_t){.offset = s->offset, .bytes = s->bytes, .len = s->len};
   }
-  wpool_memory_desc_t mem = {.min_pages = m->min_pages, .max_pages = m->max_pages,
+  wpool_memory_desc_t mem = {.min_pages = m->start_pages, .max_pages = m->max_pages,
                              .segments = segs, .nsegments = nsegs};
   wpool_table_desc_t tabs[RT_MAX_TABLES];
   for (uint32_t i = 0; i < m->ntables; i++)
@@ -135,7 +135,8 @@ static bool pool_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t in
                                  uint32_t max) {
   wrt_module_t *m = c->m;
   /* The loader checked that the generated code asks for what the .wasm
-   * declares; the pool sized the memory from the .wasm. */
+   * declares; the pool sized the memory from the .wasm, or from its
+   * snapshot (start_pages, at least the minimum; rt_snapshot.c). */
   if (initial != m->min_pages || max != m->max_pages) {
     fprintf(stderr, "wpool runtime: %s: generated code allocates memory %u..%u pages, the module "
                     "declares %llu..%llu\n",
@@ -145,9 +146,9 @@ static bool pool_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t in
   }
   uint8_t *base = wpool_memory_base(c->pinst, 0);
   mem->data = base;
-  mem->pages = initial;
+  mem->pages = (uint32_t)m->start_pages;
   mem->max_pages = max;
-  mem->size = (uint32_t)((uint64_t)initial * PAGE);
+  mem->size = (uint32_t)(m->start_pages * PAGE);
   return true;
 }
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "rt_internal.h"
+#include "rt_snapshot.h"
 
 /* The request's context is the thread's, not automatic: it survives a
  * siglongjmp intact. */
@@ -35,6 +35,7 @@ static void guest_main(rt_ctx_t *c) {
   if (jump == 0) {
     c->in_guest = true;
     c->m->fns.instantiate(c->guest, c);
+    rt_snapshot_apply(c);
     c->res->instantiate_ns = rt_now_ns() - c->t0;
     if (c->inspect)
       c->inspect(c->mem ? c->mem->data : NULL, c->mem ? c->mem->size : 0, c->inspect_arg);

@@ -88,6 +88,8 @@ static int stock_instance_new(rt_ctx_t *c) {
 
 static bool stock_allocate_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t initial,
                                   uint32_t max) {
+  /* A snapshot's memory starts larger than the declared minimum. */
+  if (c->m->start_pages > initial) initial = (uint32_t)c->m->start_pages;
   uint64_t bytes = (uint64_t)initial * PAGE;
   void *addr = mmap(NULL, RT_UNCHECKED_REACH, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                     -1, 0);

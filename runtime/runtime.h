@@ -45,13 +45,15 @@ extern "C" {
   XX(EEXHAUSTED, 6, "every instance slot is in use")                                        \
   XX(ENOMEM, 7, "host memory or address space ran out")                                     \
   XX(ESYS, 8, "operating-system failure")                                                   \
-  XX(EBUSY, 9, "requests are running")
+  XX(EBUSY, 9, "requests are running")                                                     \
+  XX(EINIT, 10, "the module's initialisation could not be snapshotted")
 
 /* The messages (wrt_last_error) say more: WRT_EFORMAT names the section
  * and byte or the construct the runtime does not handle, WRT_ELIMIT the
  * limit and the value (the pool's, the reader's, or a compile's bound),
  * WRT_ETOOLCHAIN the failing tool's output, WRT_ESYS the call (file,
- * dlopen, mmap). */
+ * dlopen, mmap), WRT_EINIT why the init function gave no snapshot (the
+ * WASI call it made, its trap, exit or time limit; docs/snapshot.md). */
 typedef enum wrt_errno {
 #define WRT_ERRNO_ENUM_(name, number, meaning) WRT_##name = -(number),
   WRT_ERRNO_MAP(WRT_ERRNO_ENUM_)
@@ -188,6 +190,14 @@ typedef struct wrt_module_info {
   uint64_t segment_bytes;        /* their bytes */
   uint32_t nimports;
   bool from_cache;               /* the compiled object came from the cache */
+  /* Pre-initialisation (wrt_load_options_t.init, docs/snapshot.md). */
+  bool snapshot;                 /* instances start from the init function's state */
+  uint64_t start_pages;          /* memory 0's pages at an instance's start (min_pages, or the
+                                    snapshot's size) */
+  uint64_t snapshot_bytes;       /* the snapshot's image: its non-zero 4 KiB blocks, bytes */
+  uint32_t snapshot_globals;     /* globals the init changed */
+  uint64_t snapshot_init_ns;     /* the init function's run, ns (at the load that ran it) */
+  bool snapshot_from_cache;      /* read from the compile cache: the init did not run */
 } wrt_module_info_t;
 
 void wrt_module_info(const wrt_module_t *m, wrt_module_info_t *out);

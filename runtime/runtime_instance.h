@@ -75,9 +75,30 @@ typedef struct wrt_load_options {
    * true: any module; its functions are called by wrt_call (wrt_run
    * runs its _start only if it has one of () -> (); WRT_EINVAL else). */
   bool library;
+  /* Pre-initialisation (docs/snapshot.md): the exported function of type
+   * () -> () run once at load, whose memory and globals become the
+   * state every instance starts from (tables it may not change). NULL: "wizer.initialize" when
+   * the module exports it, else none; "": none; a name: that function,
+   * WRT_EINVAL when the module exports no such function. It runs with no
+   * arguments, environment, stdin or preopens; a WASI call whose result
+   * varies per request or per moment (clocks, random, args, environ,
+   * reading, polling) or changes the descriptor table (close, renumber,
+   * set flags or rights) ends it. Then, or when it traps, exits or runs
+   * past init_timeout_ms, the load fails with WRT_EINIT naming why. It
+   * takes a pool slot while it runs (WRT_EEXHAUSTED when none is free). The
+   * snapshot is kept in the compile cache (keyed by the module, the
+   * toolchain, the name and the pool's page limit) and read from there by
+   * later loads instead of running the init again. */
+  const char *init;
+  /* Wall-clock limit on the init function, in milliseconds; 0: 10,000. */
+  uint64_t init_timeout_ms;
 } wrt_load_options_t;
 
-/* Zero: no name, no bytes, no imports, a command. */
+/* The init function's default time limit (wrt_load_options_t). */
+#define WRT_INIT_TIMEOUT_MS_DEFAULT 10000u
+
+/* Zero: no name, no bytes, no imports, a command, "wizer.initialize" run
+ * at load when exported. */
 void wrt_load_options_init(wrt_load_options_t *o);
 
 /* As wrt_load / wrt_load_bytes, with options. Return: as wrt_load;

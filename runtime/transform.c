@@ -11,7 +11,10 @@
  *      segments (memory.init) are untouched. A module without a memory
  *      has no init_memories.
  *   3. The glue is appended (glue.c): the entry points the runtime calls
- *      and the import thunks. */
+ *      and the import thunks. The fields init_globals assigns, one line
+ *      `  instance->NAME = VALUE;` per defined global in index order, are
+ *      the globals the glue's wrt_guest_global points at (snapshots,
+ *      rt_snapshot.c); any other shape there leaves it pointing at none. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -46,6 +49,41 @@ static FILE *open_at(int dfd, const char *name, bool write) {
   return f;
 }
 
+/* The field `line` of init_globals assigns, or NULL for another shape.
+ * The name is wasm2c's, made from the rewritten copy's names (ours). */
+static char *global_field(const char *line) {
+  static const char pre[] = "  instance->";
+  if (strncmp(line, pre, sizeof(pre) - 1) != 0) return NULL;
+  const char *name = line + sizeof(pre) - 1, *end = name;
+  while ((*end >= 'a' && *end <= 'z') || (*end >= 'A' && *end <= 'Z') ||
+         (*end >= '0' && *end <= '9') || *end == '_')
+    end++;
+  if (end == name || end - name > 200 || strncmp(end, " = ", 3) != 0) return NULL;
+  return strndup(name, (size_t)(end - name));
+}
+
+/* Follow init_globals: collect its fields in `g` (g->bad once a line
+ * has another shape, or memory ran out). */
+static void globals_line(rt_globals_t *g, const char *line, bool *in_globals) {
+  if (strcmp(line, "}\n") == 0) {
+    *in_globals = false;
+    return;
+  }
+  if (g->bad || strcmp(line, "\n") == 0) return;
+  if (g->n == g->cap) {
+    char **more = realloc(g->names, (g->cap * 2 + 8) * sizeof(char *));
+    if (!more) {
+      g->bad = true;
+      return;
+    }
+    g->names = more;
+    g->cap = g->cap * 2 + 8;
+  }
+  char *name = global_field(line);
+  if (!name) g->bad = true;
+  else g->names[g->n++] = name;
+}
+
 int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const char *in,
                  const char *out) {
   FILE *fi = open_at(dfd, in, false);
@@ -57,6 +95,9 @@ int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const c
     return rt_error(WRT_ESYS, "cannot create %s: %s", out, strerror(e));
   }
   static const char head[] = "static void init_memories(Z_guest_instance_t* instance) {";
+  static const char ghead[] = "static void init_globals(Z_guest_instance_t* instance) {\n";
+  rt_globals_t globals = {0};
+  bool in_globals = false;
   char *line = NULL;
   size_t cap = 0;
   ssize_t n;
@@ -76,6 +117,8 @@ int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const c
       continue;
     }
     if (!in_init) {
+      if (in_globals) globals_line(&globals, line, &in_globals);
+      else if (strcmp(line, ghead) == 0) in_globals = true;
       fputs(line, fo);
       continue;
     }
@@ -148,7 +191,10 @@ int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const c
     else if (w->nmemories && !seen_alloc)
       err = rt_error(WRT_ETOOLCHAIN, "%s: generated code allocates no memory", wasm_path);
   }
-  if (!err) err = rt_glue_write(fo, wasm_path, w);
+  if (in_globals || globals.n != w->nglobals) globals.bad = true;
+  if (!err) err = rt_glue_write(fo, wasm_path, w, &globals);
+  for (uint32_t i = 0; i < globals.n; i++) free(globals.names[i]);
+  free(globals.names);
   if (ferror(fi) && !err) err = rt_error(WRT_ESYS, "read %s failed", in);
   fclose(fi);
   bool werr = ferror(fo) != 0;

@@ -33,8 +33,11 @@ static const char usage[] =
     "usage: wpool wasm [--requests N] [--stdin FILE] [--runtime pool|stock] [--compare]\n"
     "                  [--timeout DURATION] [--config KEY=VALUE]... [--json] [--env KEY=VALUE]...\n"
     "                  [--dir HOST[::GUEST]]... [--dir-ro HOST[::GUEST]]...\n"
-    "                  [--resolve auto|openat2|walk] [MODULE.wasm [ARGS...]]\n"
-    "without a module: the embedded guests, pool against stock\n";
+    "                  [--resolve auto|openat2|walk] [--init FUNC | --no-init]\n"
+    "                  [MODULE.wasm [ARGS...]]\n"
+    "without a module: the embedded guests, pool against stock\n"
+    "--init FUNC: run FUNC once at load and start every request from its state\n"
+    "  (default: wizer.initialize when exported; --no-init: none). docs/snapshot.md\n";
 
 /* The q-quantile of sorted v (nearest rank). */
 static double quantile_us(const uint64_t *v, uint64_t n, double q) {
@@ -119,6 +122,12 @@ static void summary_text(FILE *f, side_t *sides, int nsides, const char *path) {
 #undef ROW
   if (nsides == 2 && rps(&sides[1]) > 0)
     fprintf(f, "pool / stock requests per second: %.2fx\n", rps(&sides[0]) / rps(&sides[1]));
+  wrt_module_info_t info;
+  wrt_module_info(sides[0].m, &info);
+  if (info.snapshot)
+    fprintf(f, "snapshot: %llu pages at start, an image of %llu bytes, %u globals; the init %s\n",
+            (unsigned long long)info.start_pages, (unsigned long long)info.snapshot_bytes,
+            info.snapshot_globals, info.snapshot_from_cache ? "read from the cache" : "ran at load");
   for (int i = 0; i < nsides; i++) {
     wpool_t *p = wrt_pool(sides[i].rt);
     if (!p) continue;
@@ -164,6 +173,13 @@ static void summary_json(FILE *f, side_t *sides, int nsides, const char *path) {
   }
   if (nsides == 2 && rps(&sides[1]) > 0)
     fprintf(f, ",\"pool_over_stock\":%.3f", rps(&sides[0]) / rps(&sides[1]));
+  wrt_module_info_t info;
+  wrt_module_info(sides[0].m, &info);
+  if (info.snapshot)
+    fprintf(f, ",\"snapshot\":{\"start_pages\":%llu,\"image_bytes\":%llu,\"globals\":%u,"
+               "\"from_cache\":%s}",
+            (unsigned long long)info.start_pages, (unsigned long long)info.snapshot_bytes,
+            info.snapshot_globals, info.snapshot_from_cache ? "true" : "false");
   fputs("}\n", f);
 }
 
@@ -327,7 +343,7 @@ static int wasm_default(const wpool_config_t *cfg, uint64_t requests, bool json)
 
 int wasm_main(int argc, char **argv) {
   uint64_t requests = 1, timeout_ns = 0;
-  const char *stdin_path = NULL, *path = NULL;
+  const char *stdin_path = NULL, *path = NULL, *init = NULL;
   bool compare = false, json = false;
   wrt_backend_t backend = WRT_BACKEND_POOL;
   wrt_resolve_t resolve = WRT_RESOLVE_AUTO;
@@ -384,6 +400,15 @@ int wasm_main(int argc, char **argv) {
         goto bad;
       }
       i++;
+    } else if (!strcmp(a, "--init")) {
+      if (!next || !*next) {
+        fprintf(stderr, "wpool wasm: --init needs a function's name\n");
+        goto bad;
+      }
+      init = next;
+      i++;
+    } else if (!strcmp(a, "--no-init")) {
+      init = "";
     } else if (!strcmp(a, "--compare")) {
       compare = true;
     } else if (!strcmp(a, "--json")) {
@@ -405,9 +430,9 @@ int wasm_main(int argc, char **argv) {
   }
   if (!path) {
     if (stdin_path || compare || backend != WRT_BACKEND_POOL || wo.envc || wo.ndirs ||
-        resolve != WRT_RESOLVE_AUTO || timeout_ns) {
+        resolve != WRT_RESOLVE_AUTO || timeout_ns || init) {
       fprintf(stderr, "wpool wasm: --stdin, --compare, --runtime, --env, --dir, --dir-ro, "
-                      "--resolve and --timeout need a module\n");
+                      "--resolve, --timeout and --init need a module\n");
       goto bad;
     }
     return wasm_default(&cfg, requests > 1 ? requests : 500, json);
@@ -442,6 +467,10 @@ int wasm_main(int argc, char **argv) {
   sides[0].backend = compare ? WRT_BACKEND_POOL : backend;
   sides[1].backend = WRT_BACKEND_STOCK;
   int status = 0;
+  wrt_load_options_t lo;
+  wrt_load_options_init(&lo);
+  lo.name = path;
+  lo.init = init;
   for (int k = 0; k < nsides && !status; k++) {
     side_t *s = &sides[k];
     wrt_result_init(&s->last);
@@ -458,7 +487,7 @@ int wasm_main(int argc, char **argv) {
       fprintf(stderr, "wpool wasm: %s runtime: %s\n", wrt_backend_name(s->backend),
               wrt_last_error());
       status = 2;
-    } else if (wrt_load(s->rt, path, &s->m) != 0) {
+    } else if (wrt_load_ex(s->rt, &lo, &s->m) != 0) {
       fprintf(stderr, "wpool wasm: %s\n", wrt_last_error());
       status = 2;
     }

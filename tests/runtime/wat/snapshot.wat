@@ -1,0 +1,43 @@
+;; A module pre-initialised at load (tests/runtime/test_snapshot.c): its
+;; init function changes globals, writes memory in the data segment's
+;; page and in pages it grows; the getters read them back, digest hashes
+;; the whole memory, store writes one word.
+(module
+  (memory 1 8)
+  (data (i32.const 16) "hello, snapshot")
+  (global $sp (mut i32) (i32.const 1024))
+  (global $counter (mut i64) (i64.const 0))
+  (global $ratio (mut f64) (f64.const 0))
+  (global $small (mut f32) (f32.const 1))
+  (global $k i32 (i32.const 5))
+  (global $untouched (mut i32) (i32.const 77))
+  (func (export "wizer.initialize")
+    (global.set $sp (i32.const 2048))
+    (global.set $counter (i64.const 0x123456789a))
+    (global.set $ratio (f64.const 2.5))
+    (global.set $small (f32.const -0.5))
+    (drop (memory.grow (i32.const 2)))
+    (i32.store8 (i32.const 16) (i32.const 74))
+    (i32.store (i32.const 70000) (i32.const 0xdeadbeef))
+    (i64.store (i32.const 190000) (i64.const -1)))
+  (func (export "get_sp") (result i32) (global.get $sp))
+  (func (export "get_counter") (result i64) (global.get $counter))
+  (func (export "get_ratio") (result f64) (global.get $ratio))
+  (func (export "get_small") (result f32) (global.get $small))
+  (func (export "get_k") (result i32) (global.get $k))
+  (func (export "get_untouched") (result i32) (global.get $untouched))
+  (func (export "size") (result i32) (memory.size))
+  (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
+  (func (export "store") (param i32 i32) (i32.store (local.get 0) (local.get 1)))
+  (func (export "bump") (global.set $sp (i32.add (global.get $sp) (i32.const 1))))
+  ;; FNV-1a of every byte of memory, 64 bits.
+  (func (export "digest") (result i64) (local $i i32) (local $h i64) (local $n i32)
+    (local.set $h (i64.const 0xcbf29ce484222325))
+    (local.set $n (i32.mul (memory.size) (i32.const 65536)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load8_u (local.get $i)))
+                             (i64.const 0x100000001b3)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next)))
+    (local.get $h)))
