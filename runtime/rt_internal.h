@@ -375,7 +375,7 @@ int rt_tool_run(char *const argv[], int cwd_fd, int out_fd, const rt_tool_limits
 
 /* The transform of wasm2c's output `in` into `out`, files in directory
  * `dfd` (transform.c), the glue appended (glue.c). Both versions are part of the cache key. */
-#define RT_TRANSFORM_VERSION "wrt-transform-3"
+#define RT_TRANSFORM_VERSION "wrt-transform-5"
 #define RT_GLUE_VERSION "wrt-glue-5"
 int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const char *in,
                  const char *out);

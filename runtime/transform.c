@@ -1,6 +1,7 @@
 /* The check of wasm2c 1.0.32's output, line by line in init_memories, so
  * that any other shape of generated code is refused rather than
- * miscompiled (RT_TRANSFORM_VERSION), and the glue appended:
+ * miscompiled (RT_TRANSFORM_VERSION), the memory's base held in a local
+ * elsewhere (transform_base.c), and the glue appended:
  *   1. `wasm_rt_allocate_memory(&instance->M, MIN, MAX)` must ask for the
  *      limits the .wasm declares (max 65536 when none).
  *   2. Each `LOAD_DATA(instance->M, OFFSET, NULL, 0)` must be the next
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "rt_internal.h"
+#include "transform_base.h"
 
 /* Parse "NAME, A, B" arguments of a generated call (without the call's
  * name and parentheses): up to 4 comma-separated fields. */
@@ -105,6 +107,7 @@ int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const c
   bool in_init = false, seen_init = false, seen_alloc = false;
   uint32_t seg = 0; /* the next active segment to match */
   uint32_t lineno = 0;
+  rt_base_rw_t base = {0};
   uint64_t want_max = w->nmemories && w->memories[0].has_max ? w->memories[0].max : 65536;
   while (!err && (n = getline(&line, &cap, fi)) > 0) {
     lineno++;
@@ -119,7 +122,7 @@ int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const c
     if (!in_init) {
       if (in_globals) globals_line(&globals, line, &in_globals);
       else if (strcmp(line, ghead) == 0) in_globals = true;
-      fputs(line, fo);
+      err = rt_base_line(&base, wasm_path, lineno, line, fo);
       continue;
     }
     if (strcmp(line, "}\n") == 0) {
@@ -192,6 +195,7 @@ int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const c
       err = rt_error(WRT_ETOOLCHAIN, "%s: generated code allocates no memory", wasm_path);
   }
   if (in_globals || globals.n != w->nglobals) globals.bad = true;
+  if (!err) err = rt_base_finish(&base, wasm_path, fo);
   if (!err) err = rt_glue_write(fo, wasm_path, w, &globals);
   for (uint32_t i = 0; i < globals.n; i++) free(globals.names[i]);
   free(globals.names);
