@@ -214,6 +214,15 @@ void wrt_import_call(void *ctx, uint32_t i, const uint64_t *a, uint64_t *r);
 void wrt_import_call(void *ctx, uint32_t i, const uint64_t *a, uint64_t *r) {
   RT_HOST_CALL(); /* a host function: its stack budget, a timeout at its return */
   rt_ctx_t *c = ctx;
+  if (c->at_load) {
+    /* A snapshot's init (rt_snapshot.c): the embedder's function answers
+     * what this embedder likes, and the snapshot, cached by the module's
+     * bytes, would hand that answer to a load with other host functions. */
+    c->refused_call = "a host function of the embedder's (an import other than WASI), whose "
+                      "answers the snapshot cannot fix: a cached snapshot would carry them "
+                      "into loads with other host functions";
+    siglongjmp(c->jb, RT_JUMP_REFUSED);
+  }
   const wrt_import_t *h = &c->m->links[i].host;
   wrt_value_t args[MAX_HOST_VALUES], results[MAX_HOST_VALUES];
   for (uint32_t k = 0; k < h->nparams; k++) rt_value_of(h->params[k], a[k], &args[k]);

@@ -236,7 +236,7 @@ static int init_outcome(const rt_ctx_t *c, int err, wrt_trap_t trap, const char 
                         int32_t exit_code) {
   const char *path = c->m->path;
   if (c->refused_call)
-    return rt_error(WRT_EINIT, "%s: init function %s called WASI's %s: no snapshot", path, name,
+    return rt_error(WRT_EINIT, "%s: init function %s called %s: no snapshot", path, name,
                     c->refused_call);
   if (err) return err;
   if (trap == WRT_TRAP_TIMEOUT)

@@ -24,22 +24,22 @@ typedef struct Z_wasi_snapshot_preview1_instance_t wasi_t;
 #define VARIES ", whose answer is not fixed at load (it varies per request or per moment)"
 #define TABLE ", which changes the descriptor table (a snapshot holds memory and globals only)"
 static const char *const refused_at_load[][2] = {
-    {"args_get", "args_get" VARIES},
-    {"args_sizes_get", "args_sizes_get" VARIES},
-    {"environ_get", "environ_get" VARIES},
-    {"environ_sizes_get", "environ_sizes_get" VARIES},
-    {"clock_res_get", "clock_res_get" VARIES},
-    {"clock_time_get", "clock_time_get" VARIES},
-    {"fd_read", "fd_read" VARIES},
-    {"fd_pread", "fd_pread" VARIES},
-    {"poll_oneoff", "poll_oneoff" VARIES},
-    {"random_get", "random_get" VARIES},
-    {"sock_accept", "sock_accept" VARIES},
-    {"sock_recv", "sock_recv" VARIES},
-    {"fd_close", "fd_close" TABLE},
-    {"fd_renumber", "fd_renumber" TABLE},
-    {"fd_fdstat_set_flags", "fd_fdstat_set_flags" TABLE},
-    {"fd_fdstat_set_rights", "fd_fdstat_set_rights" TABLE},
+    {"args_get", "WASI's args_get" VARIES},
+    {"args_sizes_get", "WASI's args_sizes_get" VARIES},
+    {"environ_get", "WASI's environ_get" VARIES},
+    {"environ_sizes_get", "WASI's environ_sizes_get" VARIES},
+    {"clock_res_get", "WASI's clock_res_get" VARIES},
+    {"clock_time_get", "WASI's clock_time_get" VARIES},
+    {"fd_read", "WASI's fd_read" VARIES},
+    {"fd_pread", "WASI's fd_pread" VARIES},
+    {"poll_oneoff", "WASI's poll_oneoff" VARIES},
+    {"random_get", "WASI's random_get" VARIES},
+    {"sock_accept", "WASI's sock_accept" VARIES},
+    {"sock_recv", "WASI's sock_recv" VARIES},
+    {"fd_close", "WASI's fd_close" TABLE},
+    {"fd_renumber", "WASI's fd_renumber" TABLE},
+    {"fd_fdstat_set_flags", "WASI's fd_fdstat_set_flags" TABLE},
+    {"fd_fdstat_set_rights", "WASI's fd_fdstat_set_rights" TABLE},
 };
 
 static void at_load(rt_ctx_t *c, const char *name) {
