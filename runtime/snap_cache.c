@@ -93,7 +93,8 @@ static bool globals_fit(wrt_module_t *m, const wasm_module_t *w, const rt_snap_g
       size_at[p - inst] = t == 'i' || t == 'f' ? 4 : 8;
   }
   for (uint32_t i = 0; ok && i < n; i++)
-    ok = (uint64_t)g[i].offset + g[i].size <= m->instance_size && size_at[g[i].offset] == g[i].size;
+    ok = g[i].size && (uint64_t)g[i].offset + g[i].size <= m->instance_size &&
+         size_at[g[i].offset] == g[i].size; /* a size of 0 is no global's */
   free(inst);
   free(size_at);
   return ok;

@@ -435,12 +435,14 @@ Test(snapshot, is_taken_once_then_read_from_the_cache_and_a_bad_entry_is_never_u
     cr_expect(load_state(rt, got), "and was written again");
     /* Matching manifests, bounds that do not fit: pages over the
      * module's maximum; a global's offset past the instance struct; a run
-     * past the snapshot's memory. */
+     * past the snapshot's memory; a global of size 0 at offset 1 (no global's; at the
+     * struct's end it read past the check's buffer). */
     static const struct {
       size_t at;
       uint64_t v;
       size_t n;
-    } forged[] = {{16, 1000, 8}, {48, 1u << 30, 4}, {48 + 4 * 16 + 2 * 16, 3u << 16, 8}};
+    } forged[] = {
+        {16, 1000, 8}, {48, 1u << 30, 4}, {48 + 4 * 16 + 2 * 16, 3u << 16, 8}, {48, 1, 8}};
     for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
       f = snap_file(dir);
       rewrite(f, forged[i].at, &forged[i].v, forged[i].n, true);
