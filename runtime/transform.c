@@ -10,7 +10,10 @@
  *      copies them when the memory is allocated (rt_stock.c). Passive
  *      segments (memory.init) are untouched. A module without a memory
  *      has no init_memories.
- *   3. The glue is appended (glue.c): the entry points the runtime calls
+ *   3. Outside init_memories, the bulk memory helpers' calls of libc go
+ *      to the runtime's pieced operations (transform_bulk.c,
+ *      RT_BULK_VERSION).
+ *   4. The glue is appended (glue.c): the entry points the runtime calls
  *      and the import thunks. */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include "rt_internal.h"
+#include "transform_bulk.h"
 
 /* Parse "NAME, A, B" arguments of a generated call (without the call's
  * name and parentheses): up to 4 comma-separated fields. */
@@ -64,6 +68,7 @@ int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const c
   bool in_init = false, seen_init = false, seen_alloc = false;
   uint32_t seg = 0; /* the next active segment to match */
   uint32_t lineno = 0;
+  rt_bulk_rw_t bulk = {0};
   uint64_t want_max = w->nmemories && w->memories[0].has_max ? w->memories[0].max : 65536;
   while (!err && (n = getline(&line, &cap, fi)) > 0) {
     lineno++;
@@ -75,6 +80,7 @@ int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const c
       fputs(line, fo);
       continue;
     }
+    if (!in_init && rt_bulk_line(&bulk, line, fo)) continue;
     if (!in_init) {
       fputs(line, fo);
       continue;
@@ -148,6 +154,7 @@ int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const c
     else if (w->nmemories && !seen_alloc)
       err = rt_error(WRT_ETOOLCHAIN, "%s: generated code allocates no memory", wasm_path);
   }
+  if (!err) err = rt_bulk_finish(&bulk, wasm_path);
   if (!err) err = rt_glue_write(fo, wasm_path, w);
   if (ferror(fi) && !err) err = rt_error(WRT_ESYS, "read %s failed", in);
   fclose(fi);
