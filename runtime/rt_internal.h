@@ -371,8 +371,10 @@ int rt_tool_run(char *const argv[], int cwd_fd, int out_fd, const rt_tool_limits
  * `dfd` (transform.c), the glue appended (glue.c). Both versions are part of the cache key. */
 #define RT_TRANSFORM_VERSION "wrt-transform-3"
 #define RT_GLUE_VERSION "wrt-glue-4"
-/* The bulk memory rewrite's version (transform_bulk.c), in the cache key. */
-#define RT_BULK_VERSION "wrt-bulk-1"
+/* The bulk memory rewrite's version (transform_bulk.c), in the cache key,
+ * and the longest fill or copy it leaves to libc (bytes, as C text). */
+#define RT_BULK_VERSION "wrt-bulk-2"
+#define RT_BULK_INLINE_MAX "256"
 int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const char *in,
                  const char *out);
 int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w);

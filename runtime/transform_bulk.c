@@ -8,7 +8,17 @@
  * wasm2c cannot silently bring libc's unbounded calls back. The loads' and
  * stores' wasm_rt_memcpy is not touched: those are fixed-size copies the
  * compiler inlines. table.fill and table.init are loops in the generated
- * code itself, where the watchdog's signal ends them directly. */
+ * code itself, where the watchdog's signal ends them directly.
+ *
+ * memory.fill and memory.copy of at most RT_BULK_INLINE_MAX bytes still
+ * call libc (or, of a constant length, are inlined by the compiler, as
+ * wasm2c's code was): C guests built with bulk memory turn many small
+ * memcpy and memset calls into them, and a call of the runtime costs
+ * such an operation several times what it costs inline (bench: 64-byte
+ * copies). A loop of them cannot hide in libc: that short a memset or
+ * memmove takes about as long as the generated code around it, so the
+ * watchdog's millisecond signals soon land in the module's code
+ * (test_bulk: a loop of fills of exactly that length stops at its limit). */
 #include <string.h>
 
 #include "rt_internal.h"
@@ -23,12 +33,20 @@ static const site_t sites[] = {
     {"static inline void memory_fill(wasm_rt_memory_t* mem, u32 d, u32 val, u32 n) {\n",
      "void* wrt_bulk_fill(void*, int, size_t);\n"
      "void* wrt_bulk_move(void*, const void*, size_t);\n"
+     "#define WRT_BULK_INLINE_MAX " RT_BULK_INLINE_MAX "\n"
      "static inline void memory_fill(wasm_rt_memory_t* mem, u32 d, u32 val, u32 n) {\n"},
     /* memory.fill */
-    {"  memset(mem->data + d, val, n);\n", "  wrt_bulk_fill(mem->data + d, val, n);\n"},
+    {"  memset(mem->data + d, val, n);\n",
+     "  if (n <= WRT_BULK_INLINE_MAX)\n"
+     "    memset(mem->data + d, val, n);\n"
+     "  else\n"
+     "    wrt_bulk_fill(mem->data + d, val, n);\n"},
     /* memory.copy */
     {"  memmove(dest->data + dest_addr, src->data + src_addr, n);\n",
-     "  wrt_bulk_move(dest->data + dest_addr, src->data + src_addr, n);\n"},
+     "  if (n <= WRT_BULK_INLINE_MAX)\n"
+     "    memmove(dest->data + dest_addr, src->data + src_addr, n);\n"
+     "  else\n"
+     "    wrt_bulk_move(dest->data + dest_addr, src->data + src_addr, n);\n"},
     /* memory.init: LOAD_DATA's range check, then the bytes; a data
      * segment never overlaps the memory, so a move is a copy. Only the
      * little-endian layout is rewritten. */
