@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -257,4 +258,45 @@ Test(bulk, file_io_in_pieces_moves_every_byte_once, .timeout = 600) {
     rmdir(tmpl);
   }
   free(want);
+}
+
+/* A wasm2c whose bulk helpers differ (here: memory.fill's memset line
+ * gone, as a wasm2c of another version might write it) is refused at load
+ * with the reason, never compiled with libc's unbounded calls left in. */
+Test(bulk, generated_code_without_the_known_bulk_helpers_is_refused, .timeout = 600) {
+  char dir[] = "/tmp/wpool_bulk_XXXXXX";
+  cr_assert(mkdtemp(dir));
+  char path[256], cache[256], script[256];
+  snprintf(script, sizeof(script), "%s/wasm2c", dir);
+  snprintf(cache, sizeof(cache), "%s/cache", dir);
+  FILE *f = fopen(script, "w");
+  cr_assert(f);
+  /* The real wasm2c (the PATH after this directory), then the line out. */
+  fprintf(f,
+          "#!/bin/sh\n"
+          "PATH=${PATH#*:} wasm2c \"$@\" || exit $?\n"
+          "case \"$1\" in --version) exit 0;; esac\n"
+          "sed -i '/^  memset(mem->data + d, val, n);$/d' guest.c\n");
+  fclose(f);
+  cr_assert_eq(chmod(script, 0700), 0);
+  const char *old = getenv("PATH");
+  char *saved = strdup(old ? old : "");
+  snprintf(path, sizeof(path), "%s:%s", dir, saved);
+  cr_assert_lt(strlen(dir) + 1 + strlen(saved), sizeof(path));
+  setenv("PATH", path, 1);
+  wrt_options_t o;
+  wrt_options_init(&o);
+  o.cache_dir = cache;
+  wrt_runtime_t *rt;
+  cr_assert_eq(wrt_create(&o, &rt), 0, "wrt_create: %s", wrt_last_error());
+  wrt_module_t *m;
+  int err = wrt_load(rt, module("small"), &m);
+  setenv("PATH", saved, 1);
+  cr_expect_eq(err, WRT_ETOOLCHAIN, "load: %d %s", err, wrt_last_error());
+  cr_expect(strstr(wrt_last_error(), "bulk memory helpers"), "%s", wrt_last_error());
+  cr_expect_eq(wrt_destroy(rt), 0);
+  free(saved);
+  char cmd[300];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  cr_expect_eq(system(cmd), 0);
 }
