@@ -76,16 +76,22 @@ static u32 file_io(rt_ctx_t *c, int host, u32 iovs, u32 n, bool write, int64_t o
     size_t want = 0;
     u64 room = UINT32_MAX - *done;
     if (room > RT_CHUNK_BYTES) room = RT_CHUNK_BYTES;
+    u32 last = 0; /* the length of entry i + k - 1, as it was taken */
     for (; k < 32 && i + k < n && want < room; k++) {
       u32 len;
       uint8_t *p = iov_at(c, iovs, i + k, &len);
       u64 from = k == 0 ? skip : 0, take = len - from;
+      /* A read may have rewritten the iovecs (they may lie in a buffer):
+       * an entry no longer in memory, or now shorter than what was
+       * moved of it, ends the transfer there. */
+      if (!p || from > len) break;
       if (take > room - want) take = room - want;
       v[k].iov_base = p + from;
       v[k].iov_len = (size_t)take;
       want += (size_t)take;
+      last = len;
     }
-    if (k == 0) break; /* the call's count is full: a short transfer */
+    if (k == 0) return *done || room == 0 ? WASI_ESUCCESS : WASI_EFAULT; /* a short transfer */
     ssize_t r;
     do {
       int64_t at = off + (int64_t)*done;
@@ -96,10 +102,8 @@ static u32 file_io(rt_ctx_t *c, int host, u32 iovs, u32 n, bool write, int64_t o
     *done += (u64)r;
     if ((size_t)r < want) break;
     /* Only the last entry may have been cut by `room`: go on from there. */
-    u32 len;
-    iov_at(c, iovs, i + k - 1, &len);
     u64 from = k == 1 ? skip : 0;
-    if (from + v[k - 1].iov_len < len) {
+    if (from + v[k - 1].iov_len < last) {
       i += k - 1;
       skip = from + v[k - 1].iov_len;
     } else {
@@ -143,6 +147,7 @@ static u32 rw(rt_ctx_t *c, u32 fd, u32 iovs, u32 n, bool write, int64_t off, u32
       if (i % RT_CHUNK_ITEMS == 0 && rt_timeout_pending(c)) return WASI_EINTR;
       u32 len;
       uint8_t *p = iov_at(c, iovs, i, &len);
+      if (!p) break; /* an entry this read rewrote out of the memory: a short read */
       if (len > UINT32_MAX - done) len = (u32)(UINT32_MAX - done); /* a short read */
       size_t left = c->req->stdin_len - c->stdin_pos, k = len < left ? len : left;
       memcpy(p, in + c->stdin_pos, k);

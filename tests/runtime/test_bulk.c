@@ -300,3 +300,41 @@ Test(bulk, generated_code_without_the_known_bulk_helpers_is_refused, .timeout = 
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
   cr_expect_eq(system(cmd), 0);
 }
+
+/* A read into a buffer that holds the read's own iovecs rewrites entries
+ * before the runtime takes them: the new entry is taken as it is then, a
+ * short read where it lies past the memory (stdin: before, a copy to a
+ * NULL pointer, the process killed; a file read in pieces: never going
+ * on from inside an entry that is no longer in the memory). */
+Test(bulk, iovecs_a_read_rewrites_end_the_read_there, .timeout = 600) {
+  /* stdin: the new entry 1, then more to read */
+  static const uint32_t evil[4] = {0xfffffff0u, 100, 0x41414141, 0x41414141};
+  for (size_t b = 0; b < 2; b++) {
+    char tmpl[] = "/tmp/wpool_bulk_XXXXXX";
+    cr_assert(mkdtemp(tmpl));
+    wrt_dir_t d = {.guest_path = "/"};
+    cr_assert_eq(wrt_dir_open(tmpl, &d.fd), 0, "%s", wrt_last_error());
+    wrt_runtime_t *rt = make_rt(backends[b]);
+    wrt_result_t r;
+    wrt_result_init(&r);
+    wrt_module_t *m;
+    cr_assert_eq(wrt_load(rt, module("rewrite_stdin"), &m), 0, "%s", wrt_last_error());
+    const char *argv[] = {"rewrite"};
+    wrt_request_t req = {.argv = argv, .argc = 1, .stdin_bytes = evil, .stdin_len = 16};
+    cr_assert_eq(wrt_run(m, &req, &r), 0, "%s", wrt_last_error());
+    cr_expect_eq(r.trap, WRT_TRAP_NONE, "stdin: trap %s", wrt_trap_name(r.trap));
+    cr_expect_eq(r.exit_code, 8, "stdin: %d bytes read", r.exit_code);
+    cr_assert_eq(wrt_load(rt, module("rewrite_file"), &m), 0, "%s", wrt_last_error());
+    wrt_request_t freq = {.argv = argv, .argc = 1, .dirs = &d, .ndirs = 1};
+    cr_assert_eq(wrt_run(m, &freq, &r), 0, "%s", wrt_last_error());
+    cr_expect_eq(r.trap, WRT_TRAP_NONE, "file: trap %s", wrt_trap_name(r.trap));
+    cr_expect_eq(r.exit_code, 262144, "file: %d bytes read", r.exit_code);
+    wrt_result_free(&r);
+    cr_expect_eq(wrt_destroy(rt), 0);
+    close(d.fd);
+    char f[64];
+    snprintf(f, sizeof(f), "%s/f", tmpl);
+    unlink(f);
+    rmdir(tmpl);
+  }
+}
