@@ -12,10 +12,10 @@
  *
  * They are not host calls (no RT_HOST_CALL): they hold no lock and no
  * allocation, so leaving by the trap's jump from between two pieces is as
- * safe as from the generated code, and they cost a small fill or copy no
- * more than a look at the flag. A fault inside them is a host bug, as it
- * was inside memset: the generated code checked the range before the
- * call. */
+ * safe as from the generated code, and they cost no more than a look at
+ * the flag per piece (fills and copies of at most RT_BULK_INLINE_MAX bytes
+ * do not come here at all). A fault inside them is a host bug, as it was
+ * inside memset: the generated code checked the range before the call. */
 #include <string.h>
 
 #include "rt_internal.h"
