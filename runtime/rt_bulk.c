@@ -31,13 +31,13 @@ static inline void take_pending(void) {
 
 void *wrt_bulk_fill(void *dst, int value, size_t n) {
   uint8_t *d = dst;
-  do {
+  while (n) {
     size_t k = n < RT_CHUNK_BYTES ? n : RT_CHUNK_BYTES;
     memset(d, value, k);
     d += k;
     n -= k;
     take_pending();
-  } while (n);
+  }
   return dst;
 }
 
@@ -49,7 +49,7 @@ void *wrt_bulk_move(void *dst, const void *src, size_t n) {
   uint8_t *d = dst;
   const uint8_t *s = src;
   bool down = (uintptr_t)d > (uintptr_t)s;
-  do {
+  while (n) { /* none for 0 bytes: a dropped segment's or an empty table's data is NULL */
     size_t k = n < RT_CHUNK_BYTES ? n : RT_CHUNK_BYTES;
     n -= k;
     if (down) {
@@ -60,6 +60,6 @@ void *wrt_bulk_move(void *dst, const void *src, size_t n) {
       s += k;
     }
     take_pending();
-  } while (n);
+  }
   return dst;
 }
