@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "rt_internal.h"
+#include "rt_codegen.h"
 #include "wasm_rewrite.h"
 
 /* -fno-optimize-sibling-calls: every wasm call stays a C call that pushes
@@ -162,8 +163,8 @@ int rt_toolchain_tag(wrt_runtime_t *rt, const char **tag) {
     char *a2[] = {(char *)cc_of(rt), "--version", NULL};
     first_line(rt, a1, w2c, sizeof(w2c));
     first_line(rt, a2, ccv, sizeof(ccv));
-    snprintf(all, sizeof(all), "%s|%s|wasm2c %s|%s: %s|%s", RT_TRANSFORM_VERSION, RT_GLUE_VERSION,
-             w2c, cc_of(rt), ccv, CC_FLAGS_STR);
+    snprintf(all, sizeof(all), "%s|%s|%s|wasm2c %s|%s: %s|%s", RT_TRANSFORM_VERSION,
+             RT_GLUE_VERSION, RT_BULK_VERSION, w2c, cc_of(rt), ccv, CC_FLAGS_STR);
     rt->tool_tag = strdup(all);
   }
   *tag = rt->tool_tag;

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "rt_internal.h"
+#include "rt_codegen.h"
 #include "wasm_rewrite.h"
 
 #define PREFIX "Z_guest"

@@ -11,7 +11,9 @@
  * host code runs (host code never runs out of stack, so a fault in the
  * guard during a host call is a host bug, never a guest's trap); at exit,
  * a timeout that came during the call is taken. Outside a request (at
- * load) it does nothing. RT_HOST_RESERVE: the host functions' deepest use
+ * load) it does nothing. The one exception: the bulk memory operations
+ * (rt_bulk.c), which hold nothing and take a pending timeout themselves
+ * between pieces of their work. RT_HOST_RESERVE: the host functions' deepest use
  * (libc and the allocator included) with a wide margin (docs/runtime.md). */
 #define RT_HOST_RESERVE (64u << 10)
 
@@ -48,6 +50,24 @@ static inline void rt_host_leave(rt_host_call_t *h) {
   atomic_store_explicit(&c->in_host, false, memory_order_relaxed);
   atomic_signal_fence(memory_order_seq_cst);
   if (atomic_load_explicit(&c->timeout_pending, memory_order_relaxed)) rt_host_timed_out(c);
+}
+
+/* Work whose size the guest chooses (a bulk memory operation, a WASI
+ * call's buffers, iovecs or subscriptions) is done in pieces of at most
+ * RT_CHUNK_BYTES bytes (or RT_CHUNK_ITEMS entries), and a pending timeout
+ * is looked at between them: a request passes its limit by one piece at
+ * most, not by the whole of what it asked for (docs/runtime.md, "Time
+ * limits"). A piece is a granularity, not a speed: 256 KiB is tens of
+ * microseconds of memset or memcpy, and a look at the flag beside it costs
+ * nothing measurable. */
+#define RT_CHUNK_BYTES ((size_t)256 << 10)
+#define RT_CHUNK_ITEMS 4096u
+
+/* The deadline passed while this request ran outside the generated code
+ * (the watchdog's signal found it in a host call or in libc). A host call
+ * that sees it returns early: its RT_HOST_CALL marker takes the trap. */
+static inline bool rt_timeout_pending(rt_ctx_t *c) {
+  return atomic_load_explicit(&c->timeout_pending, memory_order_relaxed);
 }
 
 #define RT_HOST_CALL()                                                                       \

@@ -373,18 +373,6 @@ typedef struct rt_tool_limits {
 int rt_tool_run(char *const argv[], int cwd_fd, int out_fd, const rt_tool_limits_t *lim,
                 int *status, bool *timed_out);
 
-/* The transform of wasm2c's output `in` into `out`, files in directory
- * `dfd` (transform.c), the glue appended (glue.c). Both versions are part of the cache key. */
-#define RT_TRANSFORM_VERSION "wrt-transform-5"
-#define RT_GLUE_VERSION "wrt-glue-5"
-int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const char *in,
-                 const char *out);
-typedef struct rt_globals { /* the generated fields of the globals, by index */
-  char **names;
-  uint32_t n, cap;
-  bool bad; /* not known: wrt_guest_global gives NULL */
-} rt_globals_t;
-int rt_glue_write(FILE *f, const char *wasm_path, const wasm_module_t *w, const rt_globals_t *g);
 /* The WASI function import `im` names (its type unchecked), or NULL. */
 const rt_wasi_fn_t *rt_wasi_find(const wasm_import_t *im);
 

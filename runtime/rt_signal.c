@@ -149,7 +149,8 @@ static void on_fault(int sig, siginfo_t *si, void *uctx) {
  * In the generated code with no host call running, the request ends here
  * with the timeout trap; anywhere else (a host call, libc, the runtime's
  * own code) the trap is left pending, taken when the host call returns
- * (RT_HOST_CALL) or by the next signal. Under ThreadSanitizer, which runs
+ * (RT_HOST_CALL), between two pieces of a bulk memory operation
+ * (rt_bulk.c) or by the next signal. Under ThreadSanitizer, which runs
  * asynchronous signals' handlers late, inside its own interceptors, it is
  * always left pending. A SIGURG that is not the watchdog's (the kernel's,
  * for a socket's urgent data) goes to the handler there was before. */

@@ -11,7 +11,11 @@
  *      copies them when the memory is allocated (rt_stock.c). Passive
  *      segments (memory.init) are untouched. A module without a memory
  *      has no init_memories.
- *   3. The glue is appended (glue.c): the entry points the runtime calls
+ *   3. Outside init_memories, the bulk memory helpers' calls of libc go
+ *      to the runtime's pieced operations (transform_bulk.c,
+ *      RT_BULK_VERSION); the memory's base is read once per function
+ *      (transform_base.c).
+ *   4. The glue is appended (glue.c): the entry points the runtime calls
  *      and the import thunks. The fields init_globals assigns, one line
  *      `  instance->NAME = VALUE;` per defined global in index order, are
  *      the globals the glue's wrt_guest_global points at (snapshots,
@@ -24,7 +28,9 @@
 #include <unistd.h>
 
 #include "rt_internal.h"
+#include "rt_codegen.h"
 #include "transform_base.h"
+#include "transform_bulk.h"
 
 /* Parse "NAME, A, B" arguments of a generated call (without the call's
  * name and parentheses): up to 4 comma-separated fields. */
@@ -108,6 +114,7 @@ int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const c
   uint32_t seg = 0; /* the next active segment to match */
   uint32_t lineno = 0;
   rt_base_rw_t base = {0};
+  rt_bulk_rw_t bulk = {0};
   uint64_t want_max = w->nmemories && w->memories[0].has_max ? w->memories[0].max : 65536;
   while (!err && (n = getline(&line, &cap, fi)) > 0) {
     lineno++;
@@ -119,6 +126,7 @@ int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const c
       fputs(line, fo);
       continue;
     }
+    if (!in_init && rt_bulk_line(&bulk, line, fo)) continue;
     if (!in_init) {
       if (in_globals) globals_line(&globals, line, &in_globals);
       else if (strcmp(line, ghead) == 0) in_globals = true;
@@ -195,6 +203,7 @@ int rt_transform(const char *wasm_path, const wasm_module_t *w, int dfd, const c
       err = rt_error(WRT_ETOOLCHAIN, "%s: generated code allocates no memory", wasm_path);
   }
   if (in_globals || globals.n != w->nglobals) globals.bad = true;
+  if (!err) err = rt_bulk_finish(&bulk, wasm_path);
   if (!err) err = rt_base_finish(&base, wasm_path, fo);
   if (!err) err = rt_glue_write(fo, wasm_path, w, &globals);
   for (uint32_t i = 0; i < globals.n; i++) free(globals.names[i]);

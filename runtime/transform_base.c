@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "rt_internal.h"
+#include "rt_codegen.h"
 #include "transform_base.h"
 
 static bool ident_char(char c) {

@@ -72,11 +72,15 @@ u32 wasi_clock_time_get(rt_ctx_t *c, u32 id, u64 precision, u32 time) {
   return wasi_put64(c, time, ns_of(&ts)) ? WASI_ESUCCESS : WASI_EFAULT;
 }
 
+/* In pieces of RT_CHUNK_BYTES: a pending timeout ends the call between
+ * two (its RT_HOST_CALL takes the trap), so a guest asking for its whole
+ * memory of random bytes in a loop still stops at its limit. */
 u32 wasi_random_get(rt_ctx_t *c, u32 buf, u32 len) {
   uint8_t *p = wasi_mem(c, buf, len);
   if (!p) return WASI_EFAULT;
   while (len > 0) {
-    ssize_t n = getrandom(p, len, 0);
+    if (rt_timeout_pending(c)) return WASI_EINTR; /* never seen: the trap is taken */
+    ssize_t n = getrandom(p, len < RT_CHUNK_BYTES ? len : RT_CHUNK_BYTES, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       return WASI_EIO;

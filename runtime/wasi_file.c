@@ -157,6 +157,7 @@ u32 wasi_fd_readdir(rt_ctx_t *c, u32 fd, u32 buf, u32 len, u64 cookie, u32 used)
   char *dents = c->fds->path[0]; /* no path in this call: its buffer is free */
   u32 pos = 0;
   while (pos < len) {
+    if (rt_timeout_pending(c)) return WASI_EINTR; /* a large directory: the trap is taken */
     long n = syscall(SYS_getdents64, d, dents, sizeof(c->fds->path[0]));
     if (n < 0) return wasi_errno(errno);
     if (n == 0) break;

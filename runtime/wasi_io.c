@@ -2,7 +2,10 @@
  * bytes, stdout and stderr go to the result's buffers (up to the request's
  * output limit). Files opened by the request: readv, writev, preadv,
  * pwritev and lseek on their host descriptors. Every iovec is checked
- * against the guest's memory before the first byte moves. */
+ * against the guest's memory before the first byte moves. The loops over
+ * iovecs look at a pending timeout every RT_CHUNK_ITEMS entries and every
+ * RT_CHUNK_BYTES bytes, and return early when there is one: the call's
+ * RT_HOST_CALL then ends the request (the result is never seen). */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/uio.h>
@@ -42,6 +45,7 @@ static u32 iovs_check(rt_ctx_t *c, u32 iovs, u32 n) {
   const uint8_t *a = wasi_mem(c, iovs, 8 * (u64)n);
   if (!a) return WASI_EFAULT;
   for (u32 i = 0; i < n; i++) {
+    if (i % RT_CHUNK_ITEMS == 0 && rt_timeout_pending(c)) return WASI_EINTR;
     u32 b[2];
     memcpy(b, a + 8 * i, 8);
     if (!wasi_mem(c, b[0], b[1])) return WASI_EFAULT;
@@ -58,32 +62,55 @@ static uint8_t *iov_at(rt_ctx_t *c, u32 iovs, u32 i, u32 *len) {
   return wasi_mem(c, b[0], b[1]);
 }
 
-/* A file's I/O over the iovecs, 32 at a time; stops at a short transfer,
- * and at UINT32_MAX bytes (what the call's u32 count can say).
- * `off` < 0: at the file's position. */
+/* A file's I/O over the iovecs, up to 32 and RT_CHUNK_BYTES a system
+ * call; stops at a short transfer, at UINT32_MAX bytes (what the call's
+ * u32 count can say), and at a pending timeout. `off` < 0: at the file's
+ * position. */
 static u32 file_io(rt_ctx_t *c, int host, u32 iovs, u32 n, bool write, int64_t off, u64 *done) {
   *done = 0;
-  for (u32 i = 0; i < n;) {
+  u32 i = 0;
+  u64 skip = 0; /* bytes of iovec i already moved */
+  while (i < n) {
+    if (rt_timeout_pending(c)) return WASI_EINTR;
     struct iovec v[32];
     u32 k = 0;
     size_t want = 0;
-    for (; k < 32 && i + k < n && *done + want < UINT32_MAX; k++) {
+    u64 room = UINT32_MAX - *done;
+    if (room > RT_CHUNK_BYTES) room = RT_CHUNK_BYTES;
+    u32 last = 0; /* the length of entry i + k - 1, as it was taken */
+    for (; k < 32 && i + k < n && want < room; k++) {
       u32 len;
-      v[k].iov_base = iov_at(c, iovs, i + k, &len);
-      v[k].iov_len = len < UINT32_MAX - (*done + want) ? len : UINT32_MAX - (*done + want);
-      want += v[k].iov_len;
+      uint8_t *p = iov_at(c, iovs, i + k, &len);
+      u64 from = k == 0 ? skip : 0, take = len - from;
+      /* A read may have rewritten the iovecs (they may lie in a buffer):
+       * an entry no longer in memory, or now shorter than what was
+       * moved of it, ends the transfer there. */
+      if (!p || from > len) break;
+      if (take > room - want) take = room - want;
+      v[k].iov_base = p + from;
+      v[k].iov_len = (size_t)take;
+      want += (size_t)take;
+      last = len;
     }
-    if (k == 0) break; /* the call's count is full: a short transfer */
+    if (k == 0) return *done || room == 0 ? WASI_ESUCCESS : WASI_EFAULT; /* a short transfer */
     ssize_t r;
     do {
       int64_t at = off + (int64_t)*done;
       r = off < 0 ? (write ? writev(host, v, (int)k) : readv(host, v, (int)k))
                   : (write ? pwritev(host, v, (int)k, at) : preadv(host, v, (int)k, at));
-    } while (r < 0 && errno == EINTR);
+    } while (r < 0 && errno == EINTR && !rt_timeout_pending(c));
     if (r < 0) return *done ? WASI_ESUCCESS : wasi_errno(errno);
     *done += (u64)r;
     if ((size_t)r < want) break;
-    i += k;
+    /* Only the last entry may have been cut by `room`: go on from there. */
+    u64 from = k == 1 ? skip : 0;
+    if (from + v[k - 1].iov_len < last) {
+      i += k - 1;
+      skip = from + v[k - 1].iov_len;
+    } else {
+      i += k;
+      skip = 0;
+    }
   }
   return WASI_ESUCCESS;
 }
@@ -103,17 +130,25 @@ static u32 rw(rt_ctx_t *c, u32 fd, u32 iovs, u32 n, bool write, int64_t off, u32
     err = file_io(c, e->host, iovs, n, write, off, &done);
   } else if (write && (e->kind == WFD_STDOUT || e->kind == WFD_STDERR)) {
     for (u32 i = 0; i < n && done < UINT32_MAX; i++) {
+      if (i % RT_CHUNK_ITEMS == 0 && rt_timeout_pending(c)) return WASI_EINTR;
       u32 len;
       const uint8_t *p = iov_at(c, iovs, i, &len);
       if (len > UINT32_MAX - done) len = (u32)(UINT32_MAX - done); /* a short write */
-      wasi_capture(c, e->kind == WFD_STDOUT ? 1 : 2, p, len);
+      for (u32 at = 0; at < len;) {
+        u32 k = len - at < RT_CHUNK_BYTES ? len - at : (u32)RT_CHUNK_BYTES;
+        wasi_capture(c, e->kind == WFD_STDOUT ? 1 : 2, p + at, k);
+        at += k;
+        if (at < len && rt_timeout_pending(c)) return WASI_EINTR;
+      }
       done += len;
     }
   } else if (!write && e->kind == WFD_STDIN) {
     const uint8_t *in = c->req->stdin_bytes;
     for (u32 i = 0; i < n && c->stdin_pos < c->req->stdin_len && done < UINT32_MAX; i++) {
+      if (i % RT_CHUNK_ITEMS == 0 && rt_timeout_pending(c)) return WASI_EINTR;
       u32 len;
       uint8_t *p = iov_at(c, iovs, i, &len);
+      if (!p) break; /* an entry this read rewrote out of the memory: a short read */
       if (len > UINT32_MAX - done) len = (u32)(UINT32_MAX - done); /* a short read */
       size_t left = c->req->stdin_len - c->stdin_pos, k = len < left ? len : left;
       memcpy(p, in + c->stdin_pos, k);

@@ -7,7 +7,9 @@
  * until the earliest of them is due, or the request's time limit. The
  * subscriptions are read twice
  * (what is ready, then the events), never copied to the host: their
- * number is bounded by the guest's memory alone.
+ * number is bounded by the guest's memory alone, so both passes look at
+ * a pending timeout every RT_CHUNK_ITEMS of them and return early (the
+ * call's RT_HOST_CALL takes the trap).
  *
  * There are no sockets: sock_* answer EBADF for a descriptor that is not
  * open and ENOTSOCK for any other. */
@@ -87,6 +89,7 @@ u32 wasi_poll_oneoff(rt_ctx_t *c, u32 in, u32 out, u32 n, u32 nevents) {
   bool ready = false, any_clock = false;
   u64 nearest = UINT64_MAX;
   for (u32 i = 0; i < n; i++) {
+    if (i % RT_CHUNK_ITEMS == 0 && rt_timeout_pending(c)) return WASI_EINTR;
     bool clock;
     u64 wait = 0, nb;
     uint16_t fl;
@@ -104,6 +107,7 @@ u32 wasi_poll_oneoff(rt_ctx_t *c, u32 in, u32 out, u32 n, u32 nevents) {
   }
   u32 k = 0;
   for (u32 i = 0; i < n; i++) {
+    if (i % RT_CHUNK_ITEMS == 0 && rt_timeout_pending(c)) return WASI_EINTR;
     const uint8_t *s = subs + (u64)i * SUB_SIZE;
     bool clock;
     u64 wait = 0, nb;
