@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "modules.h"
 #include "runtime.h"
 
 #define MS 1000000ull
@@ -27,8 +28,6 @@
 /* Far above the limit plus one piece of work on a loaded, sanitized build;
  * far below what each guest took before its fix (seconds to minutes). */
 #define BOUND (1500 * MS)
-
-static const wrt_backend_t backends[] = {WRT_BACKEND_POOL, WRT_BACKEND_STOCK};
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -45,24 +44,19 @@ static const char *module(const char *name) {
 }
 
 /* Two slots of 1 GiB memories (the guests declare 16384 pages). */
+static void shape(wpool_config_t *c) {
+  c->instance_count = 2;
+  c->instance_memory_pages = 16384;
+}
+
 static wrt_runtime_t *make_rt(wrt_backend_t b) {
-  wpool_config_t c;
-  wrt_config_init(&c);
-  c.instance_count = 2;
-  c.instance_memory_pages = 16384;
-  wrt_options_t o;
-  wrt_options_init(&o);
-  o.backend = b;
-  o.pool_config = &c;
-  wrt_runtime_t *rt;
-  cr_assert_eq(wrt_create(&o, &rt), 0, "wrt_create: %s", wrt_last_error());
-  return rt;
+  return test_runtime(b, shape);
 }
 
 /* Each guest in `names`, on both backends: stopped by its limit. */
 static void expect_stopped(const char *const *names, size_t n) {
   for (size_t b = 0; b < 2; b++) {
-    wrt_runtime_t *rt = make_rt(backends[b]);
+    wrt_runtime_t *rt = make_rt(test_backends[b]);
     wrt_result_t r;
     wrt_result_init(&r);
     for (size_t i = 0; i < n; i++) {
@@ -74,7 +68,7 @@ static void expect_stopped(const char *const *names, size_t n) {
       uint64_t t0 = now_ns();
       cr_assert_eq(wrt_run(m, &req, &r), 0, "%s: %s", names[i], wrt_last_error());
       uint64_t took = now_ns() - t0;
-      const char *on = wrt_backend_name(backends[b]);
+      const char *on = wrt_backend_name(test_backends[b]);
       cr_expect_eq(r.trap, WRT_TRAP_TIMEOUT, "%s on %s: trap %s", names[i], on,
                    wrt_trap_name(r.trap));
       cr_expect_geq(took, LIMIT, "%s on %s ended after %llu us, before its limit", names[i], on,
@@ -104,10 +98,10 @@ Test(bulk, a_guest_looping_on_wasi_calls_over_its_memory_stops_at_its_limit, .ti
   static const char *const names[] = {"random", "iov", "poll"};
   enum { WASI_LIMIT = 10 * MS };
   for (size_t b = 0; b < 2; b++) {
-    wrt_runtime_t *rt = make_rt(backends[b]);
+    wrt_runtime_t *rt = make_rt(test_backends[b]);
     wrt_result_t r;
     wrt_result_init(&r);
-    const char *on = wrt_backend_name(backends[b]);
+    const char *on = wrt_backend_name(test_backends[b]);
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
       wrt_module_t *m;
       cr_assert_eq(wrt_load(rt, module(names[i]), &m), 0, "load %s: %s", names[i],
@@ -180,7 +174,7 @@ Test(bulk, pieced_copies_and_fills_give_memmove_and_memset_results, .timeout = 6
   uint32_t *in = malloc(4 + 16 * NOPS);
   cr_assert(want && in);
   for (size_t b = 0; b < 2; b++) {
-    wrt_runtime_t *rt = make_rt(backends[b]);
+    wrt_runtime_t *rt = make_rt(test_backends[b]);
     wrt_module_t *m;
     cr_assert_eq(wrt_load(rt, module("check"), &m), 0, "load: %s", wrt_last_error());
     wrt_result_t r;
@@ -208,7 +202,7 @@ Test(bulk, pieced_copies_and_fills_give_memmove_and_memset_results, .timeout = 6
       size_t at = 0;
       while (at < REGION && (uint8_t)r.out[at] == want[at]) at++;
       cr_assert_eq(at, REGION, "%s, round %d: first difference at byte %zu",
-                   wrt_backend_name(backends[b]), round, at);
+                   wrt_backend_name(test_backends[b]), round, at);
     }
     wrt_result_free(&r);
     cr_expect_eq(wrt_destroy(rt), 0);
@@ -232,7 +226,7 @@ Test(bulk, file_io_in_pieces_moves_every_byte_once, .timeout = 600) {
     cr_assert(mkdtemp(tmpl));
     wrt_dir_t d = {.guest_path = "/"};
     cr_assert_eq(wrt_dir_open(tmpl, &d.fd), 0, "%s", wrt_last_error());
-    wrt_runtime_t *rt = make_rt(backends[b]);
+    wrt_runtime_t *rt = make_rt(test_backends[b]);
     wrt_module_t *m;
     cr_assert_eq(wrt_load(rt, module("files"), &m), 0, "load: %s", wrt_last_error());
     wrt_result_t r;
@@ -314,7 +308,7 @@ Test(bulk, iovecs_a_read_rewrites_end_the_read_there, .timeout = 600) {
     cr_assert(mkdtemp(tmpl));
     wrt_dir_t d = {.guest_path = "/"};
     cr_assert_eq(wrt_dir_open(tmpl, &d.fd), 0, "%s", wrt_last_error());
-    wrt_runtime_t *rt = make_rt(backends[b]);
+    wrt_runtime_t *rt = make_rt(test_backends[b]);
     wrt_result_t r;
     wrt_result_init(&r);
     wrt_module_t *m;

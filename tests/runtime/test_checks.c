@@ -13,32 +13,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "modules.h"
 #include "rt_internal.h"
 #include "wasi_abi.h"
 
-static const char *module_path(const char *name) {
-  static char buf[1024];
-  const char *d = getenv("WPOOL_TEST_MODULES");
-  cr_assert(d && *d, "WPOOL_TEST_MODULES is not set (meson test sets it)");
-  snprintf(buf, sizeof(buf), "%s/%s.wasm", d, name);
-  return buf;
+__attribute__((unused)) static void shape(wpool_config_t *c) {
+  c->instance_count = 2;
+  c->instance_memory_pages = 16;
+  c->instance_tables = 1;
+  c->instance_table_elements = 16;
+  c->stack_count = 2;
 }
 
 __attribute__((unused)) static wrt_runtime_t *make_rt(wrt_backend_t b) {
-  wpool_config_t c;
-  wrt_config_init(&c);
-  c.instance_count = 2;
-  c.instance_memory_pages = 16;
-  c.instance_tables = 1;
-  c.instance_table_elements = 16;
-  c.stack_count = 2;
-  wrt_options_t o;
-  wrt_options_init(&o);
-  o.backend = b;
-  o.pool_config = &c;
-  wrt_runtime_t *rt;
-  cr_assert_eq(wrt_create(&o, &rt), 0, "wrt_create: %s", wrt_last_error());
-  return rt;
+  return test_runtime(b, shape);
 }
 
 /* calls.wat's host imports: "add" frees the instance in `victim` (when
@@ -70,7 +58,7 @@ __attribute__((unused)) static wrt_module_t *load_calls(wrt_runtime_t *rt) {
   };
   wrt_load_options_t o;
   wrt_load_options_init(&o);
-  o.name = module_path("calls");
+  o.name = test_module_path("calls");
   o.library = true;
   o.imports = imports;
   o.nimports = 2;

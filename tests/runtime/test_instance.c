@@ -11,35 +11,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "modules.h"
 #include "runtime.h"
 
-static const char *module_path(const char *name) {
-  static _Thread_local char buf[4][1024];
-  static _Thread_local int k;
-  const char *d = getenv("WPOOL_TEST_MODULES");
-  cr_assert(d && *d, "WPOOL_TEST_MODULES is not set (meson test sets it)");
-  char *b = buf[k++ % 4];
-  snprintf(b, 1024, "%s/%s.wasm", d, name);
-  return b;
+static void shape(wpool_config_t *c) {
+  c->instance_count = 4;
+  c->instance_memory_pages = 64;
+  c->instance_tables = 2;
+  c->instance_table_elements = 100;
+  c->stack_count = 0;
 }
 
-static const wrt_backend_t backends[] = {WRT_BACKEND_POOL, WRT_BACKEND_STOCK};
-
 static wrt_runtime_t *make_rt(wrt_backend_t b) {
-  wpool_config_t c;
-  wrt_config_init(&c);
-  c.instance_count = 4;
-  c.instance_memory_pages = 64;
-  c.instance_tables = 2;
-  c.instance_table_elements = 100;
-  c.stack_count = 0;
-  wrt_options_t o;
-  wrt_options_init(&o);
-  o.backend = b;
-  o.pool_config = &c;
-  wrt_runtime_t *rt;
-  cr_assert_eq(wrt_create(&o, &rt), 0, "wrt_create: %s", wrt_last_error());
-  return rt;
+  return test_runtime(b, shape);
 }
 
 /* Host functions of calls.wat: "add" adds; "again" calls the export
@@ -74,7 +58,7 @@ static wrt_module_t *load_calls(wrt_runtime_t *rt, wrt_func_t *div) {
   };
   wrt_load_options_t o;
   wrt_load_options_init(&o);
-  o.name = module_path("calls");
+  o.name = test_module_path("calls");
   o.library = true;
   o.imports = imports;
   o.nimports = 2;
@@ -100,7 +84,7 @@ static wrt_trap_t call(wrt_instance_t *inst, const wrt_func_t *f, const wrt_valu
  * too), five results at once. */
 Test(instance, values_of_every_type_go_in_and_come_back_exactly) {
   for (size_t b = 0; b < 2; b++) {
-    wrt_runtime_t *rt = make_rt(backends[b]);
+    wrt_runtime_t *rt = make_rt(test_backends[b]);
     wrt_func_t div;
     wrt_module_t *m = load_calls(rt, &div);
     div = find(m, "div");
@@ -150,7 +134,7 @@ Test(instance, values_of_every_type_go_in_and_come_back_exactly) {
  * (its own, or a nested call's) traps the guest that called it. */
 Test(instance, traps_end_the_call_and_the_instance_lives_on) {
   for (size_t b = 0; b < 2; b++) {
-    wrt_runtime_t *rt = make_rt(backends[b]);
+    wrt_runtime_t *rt = make_rt(test_backends[b]);
     wrt_func_t div;
     wrt_module_t *m = load_calls(rt, &div);
     div = find(m, "div");
@@ -198,7 +182,7 @@ Test(instance, imports_are_bound_by_name_and_type_at_load) {
   };
   wrt_load_options_t o;
   wrt_load_options_init(&o);
-  o.name = module_path("calls");
+  o.name = test_module_path("calls");
   o.library = true;
   o.imports = imports;
   o.nimports = 1;
@@ -225,10 +209,10 @@ Test(instance, exports_are_found_by_their_exact_names) {
                {"a\0b", 3}, {"\0", 1}, {"", 0}, {"e0", 2}, {"f1", 2}, {"Z_guestZ_e2", 11},
                {"wrt_guest_start", 15}, {"#define x y", 11}, {"\u202e\U0001F4A9", 7}};
   for (size_t b = 0; b < 2; b++) {
-    wrt_runtime_t *rt = make_rt(backends[b]);
+    wrt_runtime_t *rt = make_rt(test_backends[b]);
     wrt_load_options_t o;
     wrt_load_options_init(&o);
-    o.name = module_path("names_all");
+    o.name = test_module_path("names_all");
     o.library = true;
     wrt_module_t *m;
     cr_assert_eq(wrt_load_ex(rt, &o, &m), 0, "%s", wrt_last_error());
@@ -255,10 +239,10 @@ Test(instance, exports_are_found_by_their_exact_names) {
  * instance. */
 Test(instance, several_tables_of_both_kinds_live_side_by_side) {
   for (size_t b = 0; b < 2; b++) {
-    wrt_runtime_t *rt = make_rt(backends[b]);
+    wrt_runtime_t *rt = make_rt(test_backends[b]);
     wrt_load_options_t o;
     wrt_load_options_init(&o);
-    o.name = module_path("two_tables");
+    o.name = test_module_path("two_tables");
     o.library = true;
     wrt_module_t *m;
     cr_assert_eq(wrt_load_ex(rt, &o, &m), 0, "%s", wrt_last_error());
@@ -297,7 +281,7 @@ Test(instance, several_tables_of_both_kinds_live_side_by_side) {
       a[1] = (wrt_value_t){.type = WRT_I32, .of.i32 = 200}; /* over instance_table_elements */
       cr_expect_eq(call(inst, &growe, a, &r), WRT_TRAP_NONE);
       cr_expect_eq((int32_t)r.of.i32, -1, "%s: grown past the pool's element limit",
-                   wrt_backend_name(backends[b]));
+                   wrt_backend_name(test_backends[b]));
       wrt_instance_free(inst);
     }
     cr_expect_eq(wrt_destroy(rt), 0);

@@ -18,35 +18,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "modules.h"
 #include "runtime.h"
 
-static const char *module_path(const char *name) {
-  static _Thread_local char buf[4][1024];
-  static _Thread_local int k;
-  const char *d = getenv("WPOOL_TEST_MODULES");
-  cr_assert(d && *d, "WPOOL_TEST_MODULES is not set (meson test sets it)");
-  char *b = buf[k++ % 4];
-  snprintf(b, 1024, "%s/%s.wasm", d, name);
-  return b;
+static void shape(wpool_config_t *c) {
+  c->instance_count = 4;
+  c->instance_memory_pages = 64;
+  c->instance_tables = 2;
+  c->instance_table_elements = 100;
+  c->stack_count = 0;
 }
 
-static const wrt_backend_t backends[] = {WRT_BACKEND_POOL, WRT_BACKEND_STOCK};
-
 static wrt_runtime_t *make_rt(wrt_backend_t b) {
-  wpool_config_t c;
-  wrt_config_init(&c);
-  c.instance_count = 4;
-  c.instance_memory_pages = 64;
-  c.instance_tables = 2;
-  c.instance_table_elements = 100;
-  c.stack_count = 0;
-  wrt_options_t o;
-  wrt_options_init(&o);
-  o.backend = b;
-  o.pool_config = &c;
-  wrt_runtime_t *rt;
-  cr_assert_eq(wrt_create(&o, &rt), 0, "wrt_create: %s", wrt_last_error());
-  return rt;
+  return test_runtime(b, shape);
 }
 
 /* snapshot_refused.wat's host import: a non-null externref. */
@@ -67,7 +51,7 @@ static int load(wrt_runtime_t *rt, const char *name, const char *init, uint64_t 
   wrt_load_options_init(&o);
   o.imports = imports;
   o.nimports = 1;
-  o.name = module_path(name);
+  o.name = test_module_path(name);
   o.library = true;
   o.init = init;
   o.init_timeout_ms = timeout_ms;
@@ -125,7 +109,7 @@ static void state_of(wrt_instance_t *inst, wrt_module_t *m, uint64_t *out) {
 
 Test(snapshot, instance_starts_with_the_globals_and_memory_a_fresh_run_has_after_init) {
   for (size_t b = 0; b < 2; b++) {
-    wrt_runtime_t *rt = make_rt(backends[b]);
+    wrt_runtime_t *rt = make_rt(test_backends[b]);
     wrt_module_t *plain, *snap;
     cr_assert_eq(load(rt, "snapshot", "", 0, &plain), 0, "%s", wrt_last_error());
     cr_assert_eq(load(rt, "snapshot", NULL, 0, &snap), 0, "%s", wrt_last_error());
@@ -139,7 +123,7 @@ Test(snapshot, instance_starts_with_the_globals_and_memory_a_fresh_run_has_after
     state_of(from_snap, snap, got);
     for (size_t i = 0; i < NGETTERS; i++)
       cr_expect_eq(got[i], want[i], "%s (%s): %llx, a fresh run after init: %llx", getters[i],
-                   wrt_backend_name(backends[b]), (unsigned long long)got[i],
+                   wrt_backend_name(test_backends[b]), (unsigned long long)got[i],
                    (unsigned long long)want[i]);
     cr_expect_eq(got[0], 2048); /* the stack pointer's global */
     cr_expect_eq(got[6], 3);    /* grown past the minimum of 1 page */
@@ -166,7 +150,7 @@ Test(snapshot, instance_starts_with_the_globals_and_memory_a_fresh_run_has_after
 Test(snapshot, no_instance_sees_another_instances_writes_to_snapshot_pages) {
   static const uint32_t addrs[] = {16, 70000, 190000, 131072 + 8};
   for (size_t b = 0; b < 2; b++) {
-    wrt_runtime_t *rt = make_rt(backends[b]);
+    wrt_runtime_t *rt = make_rt(test_backends[b]);
     wrt_module_t *m;
     cr_assert_eq(load(rt, "snapshot", NULL, 0, &m), 0, "%s", wrt_last_error());
     wrt_instance_t *ref;
@@ -219,7 +203,7 @@ Test(snapshot, init_making_a_call_that_varies_or_changes_descriptors_is_refused_
       "fd_close",       "fd_renumber",       "fd_fdstat_set_flags", "fd_fdstat_set_rights",
   };
   for (size_t b = 0; b < 2; b++) {
-    wrt_runtime_t *rt = make_rt(backends[b]);
+    wrt_runtime_t *rt = make_rt(test_backends[b]);
     for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
       wrt_module_t *m = (wrt_module_t *)1;
       cr_expect_eq(load(rt, "snapshot_refused", calls[i], 0, &m), WRT_EINIT, "%s", calls[i]);
@@ -261,7 +245,7 @@ Test(snapshot, init_that_traps_exits_loops_or_changes_a_table_or_reference_is_re
       {"elem_drop", WRT_EINIT, "state a snapshot does not carry"},
   };
   for (size_t b = 0; b < 2; b++) {
-    wrt_runtime_t *rt = make_rt(backends[b]);
+    wrt_runtime_t *rt = make_rt(test_backends[b]);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
       wrt_module_t *m = (wrt_module_t *)1;
       cr_expect_eq(load(rt, "snapshot_refused", cases[i].init, 300, &m), cases[i].err, "%s: %s",
@@ -291,7 +275,7 @@ Test(snapshot, lookup_example_gives_the_same_output_with_and_without_snapshot) {
   char path[1024];
   snprintf(path, sizeof(path), "%s/lookup.wasm", d);
   for (size_t b = 0; b < 2; b++) {
-    wrt_runtime_t *rt = make_rt(backends[b]);
+    wrt_runtime_t *rt = make_rt(test_backends[b]);
     wrt_module_t *m[2];
     for (int k = 0; k < 2; k++) {
       wrt_load_options_t o;
@@ -417,7 +401,7 @@ Test(snapshot, is_taken_once_then_read_from_the_cache_and_a_bad_entry_is_never_u
   struct timespec t[2] = {{.tv_sec = time(NULL) - 7200}, {.tv_sec = time(NULL) - 7200}};
   cr_assert_eq(utimensat(AT_FDCWD, old, t, 0), 0);
   for (size_t b = 0; b < 2; b++) {
-    wrt_runtime_t *rt = make_rt_in(backends[b], dir);
+    wrt_runtime_t *rt = make_rt_in(test_backends[b], dir);
     uint64_t want[NGETTERS], got[NGETTERS];
     bool cached = load_state(rt, want);
     cr_expect(b == 1 || !cached, "the first load runs the init");
