@@ -293,14 +293,27 @@ static void pass(wagi_loader_t *l) {
   wagi_table_t *t = wagi_table_new(n);
   wagi_refused_t *refused = calloc(n ? n : 1, sizeof(*refused));
   size_t nnext = 0, nrefused = 0, changed = 0;
-  for (size_t i = 0; t && refused && i < n; i++) {
+  /* A stop ends the pass between two files (a load in progress ends
+   * first, or the process ends with it: wagi_loader_stop). */
+  for (size_t i = 0; t && refused && i < n && !atomic_load(&l->stop); i++) {
     wagi_version_t *was = l->single ? (cur && cur->n ? cur->v[0] : NULL)
                                     : wagi_table_find(cur, files[i], strlen(files[i]) - 5);
     wagi_version_t *keep;
     changed += pass_file(l, files[i], was, &keep, refused, &nrefused);
     if (keep) t->v[nnext++] = keep;
   }
-  if (!t || !refused) {
+  if (t && refused && atomic_load(&l->stop)) {
+    /* Nothing is published after a stop began: what this pass loaded goes. */
+    for (size_t i = 0; i < nnext; i++)
+      if (!cur || wagi_table_find(cur, t->v[i]->mod.name, strlen(t->v[i]->mod.name)) != t->v[i])
+        wagi_version_free(t->v[i]);
+    free(t);
+    t = NULL;
+    changed = 0;
+    for (size_t i = 0; i < nrefused; i++) free(refused[i].name);
+    nrefused = 0;
+    say("reload: stopping; the pass is abandoned, nothing changed");
+  } else if (!t || !refused) {
     say("reload: out of memory; nothing changed");
     atomic_fetch_add(&l->routes->failures, 1);
     free(t);

@@ -29,6 +29,7 @@ typedef struct wagi_loader {
   size_t nrefused;
   pthread_t thread;
   bool started;
+  int ended_fd; /* an eventfd the thread writes once its loop has ended */
   uv_loop_t loop;
   uv_signal_t hup;
   uv_fs_event_t fs;

@@ -354,3 +354,71 @@ Test(reload, volumes_stay_with_their_route_across_versions) {
   cr_expect_str_eq(get("/fsprobe?open+index.txt"), "200 open index.txt: ok kept\n");
   stop_clean();
 }
+
+/* A C compiler that hangs (CC, in a fresh cache so nothing is cached):
+ * the real one until `mark` exists, then a process that sleeps, its pid
+ * written to `pidf`. Returns that pid once a reload of b.wasm reached it. */
+static pid_t hung_compile(void) {
+  char cache[128], script[128], mark[128], pidf[128];
+  snprintf(cache, sizeof(cache), "%s/cache", dir);
+  snprintf(script, sizeof(script), "%s/cc.sh", dir);
+  snprintf(mark, sizeof(mark), "%s/hang", dir);
+  snprintf(pidf, sizeof(pidf), "%s/cc.pid", dir);
+  cr_assert_eq(mkdir(cache, 0755), 0);
+  FILE *f = fopen(script, "w");
+  cr_assert(f);
+  fprintf(f, "#!/bin/sh\nif [ \"$1\" != --version ] && [ -e '%s' ]; then\n"
+             "  echo $$ > '%s.tmp' && mv '%s.tmp' '%s'; exec sleep 300\nfi\nexec cc \"$@\"\n",
+          mark, pidf, pidf, pidf);
+  fclose(f);
+  cr_assert_eq(chmod(script, 0755), 0);
+  setenv("WPOOL_CACHE_DIR", cache, 1);
+  setenv("CC", script, 1);
+  install("a.wasm", "hello", NULL);
+  start(NULL, NULL); /* hello compiled by the real compiler */
+  put("hang", "");
+  install("b.wasm", "wagi", NULL);
+  cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+  pid_t pid = 0;
+  for (double end = now_s() + 120; !pid && now_s() < end; usleep(10 * 1000)) {
+    FILE *p = fopen(pidf, "r");
+    if (p && fscanf(p, "%d", &pid) != 1) pid = 0;
+    if (p) fclose(p);
+  }
+  cr_assert(pid > 0, "the reload never reached the compiler");
+  cr_expect_str_eq(get("/a"), HELLO); /* the workers are not held */
+  return pid;
+}
+
+/* After the exit: the hung compiler was killed with the process, and the
+ * module it compiled was never published. */
+static void abandoned(pid_t cc) {
+  bool gone = false;
+  for (double end = now_s() + 30; !gone && now_s() < end; usleep(10 * 1000))
+    gone = kill(cc, 0) != 0;
+  cr_expect(gone, "the compiler (pid %d) outlived the server", (int)cc);
+  if (!gone) kill(cc, SIGKILL);
+  char err[8192];
+  server_output(&srv, true, err, sizeof(err));
+  cr_expect(strstr(err, "while a reload pass is still loading; exiting without it"), "%s", err);
+  cr_expect(!strstr(err, "reload: /b -> version"), "published after the stop:\n%s", err);
+  cr_expect_eq(srv.status, 1);
+}
+
+/* A stop waits for a load in progress as for requests (10 s after the
+ * signal), not for the compile's limit (5 min). */
+Test(reload, a_stop_does_not_wait_for_a_compile_in_progress) {
+  pid_t cc = hung_compile();
+  cr_assert(server_stop(&srv, SIGTERM, 120), "the server did not stop");
+  abandoned(cc);
+}
+
+/* A second stop signal ends the process at once, whatever the loader does
+ * (the first would wait 10 s: this one has 5). */
+Test(reload, a_second_stop_signal_ends_a_stop_waiting_for_a_compile) {
+  pid_t cc = hung_compile();
+  cr_assert_eq(kill(srv.pid, SIGTERM), 0);
+  usleep(300 * 1000);
+  cr_assert(server_stop(&srv, SIGTERM, 5), "the second signal did not end the server");
+  abandoned(cc);
+}
