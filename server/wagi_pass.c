@@ -17,12 +17,14 @@
 
 #include "log.h"
 #include "wagi.h"
+#include "wagi_file.h"
 
-#define MAX_MODULE_BYTES (1ull << 30) /* the runtime's bound (runtime.h) */
-
-/* One line on stderr, "wpool serve: " and the text, every control byte
- * written \xHH and a backslash doubled: file names and the runtime's
- * messages (which quote them) are the tenants'. */
+/* One line on stderr, "wpool serve: " and the text, every byte but
+ * printable ASCII written \xHH (log.h). A backslash passes: the text's
+ * tenant-chosen parts (file names) come through esc() first, which writes
+ * theirs \x5c, so each backslash left starts an escape of the server's or
+ * the runtime's (its messages write names so, and `\0asm`): one escaper,
+ * applied once. */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...) {
   char text[LOG_LINE_MAX], line[LOG_LINE_MAX];
@@ -31,67 +33,33 @@ static void say(const char *fmt, ...) {
   vsnprintf(text, sizeof(text), fmt, ap);
   va_end(ap);
   size_t n = (size_t)snprintf(line, sizeof(line), "wpool serve: ");
-  for (const unsigned char *p = (const unsigned char *)text; *p && n + 6 < sizeof(line); p++) {
-    if (*p == '\\') {
+  for (const unsigned char *p = (const unsigned char *)text; *p && n + 5 < sizeof(line); p++) {
+    if (*p == '\\')
       line[n++] = '\\';
-      line[n++] = '\\';
-    } else if (*p < 0x20 || *p == 0x7f) {
-      n += (size_t)snprintf(line + n, 5, "\\x%02x", *p);
-    } else {
-      line[n++] = (char)*p;
-    }
+    else
+      n += log_escape(*p, line + n);
   }
   line[n++] = '\n';
   log_write(STDERR_FILENO, line, n);
 }
 
-static void identity_of(const struct stat *st, wagi_identity_t *id) {
-  *id = (wagi_identity_t){.dev = st->st_dev,
-                          .ino = st->st_ino,
-                          .size = st->st_size,
-                          .mtime_ns = st->st_mtim.tv_sec * 1000000000ll + st->st_mtim.tv_nsec,
-                          .ctime_ns = st->st_ctim.tv_sec * 1000000000ll + st->st_ctim.tv_nsec};
-}
-
-static bool same_file(const wagi_identity_t *a, const wagi_identity_t *b) {
-  return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns &&
-         a->ctime_ns == b->ctime_ns;
-}
-
-/* The file's bytes, read once (a FIFO named NAME.wasm neither blocks the
- * open nor is read). 0, or -1 with why in err. */
-static int read_module(const char *path, uint8_t **out, size_t *len, wagi_identity_t *id, char *err,
-                       size_t errlen) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0) {
-    snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  const char *why = !S_ISREG(st.st_mode)                      ? "not a regular file"
-                    : (uint64_t)st.st_size > MAX_MODULE_BYTES ? "over the runtime's 1 GiB"
-                                                              : NULL;
-  uint8_t *b = why ? NULL : malloc(st.st_size ? (size_t)st.st_size : 1);
+/* s as say() shows a name of the tenants': every byte but printable
+ * ASCII, and the backslash, written \xHH; cut with "..." to fit cap. */
+static const char *esc(const char *s, char *out, size_t cap) {
   size_t n = 0;
-  while (!why && b && n < (size_t)st.st_size) {
-    ssize_t k = read(fd, b + n, (size_t)st.st_size - n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k < 0) why = strerror(errno);
-    if (k <= 0) break; /* shorter now: what was read is checked as it is */
-    n += (size_t)k;
+  char e[4];
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    size_t k = *p == '\\' ? (memcpy(e, "\\x5c", 4), 4) : log_escape(*p, e);
+    if (n + k + 4 > cap) {
+      memcpy(out + n, "...", 3);
+      n += 3;
+      break;
+    }
+    memcpy(out + n, e, k);
+    n += k;
   }
-  if (!why && !b) why = "out of memory";
-  close(fd);
-  if (why) {
-    snprintf(err, errlen, "%s: %s", path, why);
-    free(b);
-    return -1;
-  }
-  identity_of(&st, id);
-  *out = b;
-  *len = n;
-  return 0;
+  out[n] = 0;
+  return out;
 }
 
 static const wagi_module_t *volumes_of(const wagi_loader_t *l, const char *name) {
@@ -108,8 +76,10 @@ static int load_version(wagi_loader_t *l, const char *name, const char *path, wa
   uint8_t *bytes, sha[32];
   size_t len;
   wagi_identity_t id;
+  char shown[1024];
+  esc(path, shown, sizeof(shown));
   *out = NULL;
-  if (read_module(path, &bytes, &len, &id, err, errlen)) return -1;
+  if (wagi_read_module(path, shown, &bytes, &len, &id, err, errlen)) return -1;
   wrt_sha256(bytes, len, sha);
   if (cur && !memcmp(cur->sha, sha, sizeof(sha))) {
     cur->id = id;
@@ -119,15 +89,16 @@ static int load_version(wagi_loader_t *l, const char *name, const char *path, wa
   wagi_version_t *v = wagi_version_new(name, path, volumes_of(l, name));
   int st = 0;
   if (!v) {
-    snprintf(err, errlen, "%s: out of memory", path);
+    snprintf(err, errlen, "%s: out of memory", shown);
     st = -1;
   } else if (wrt_load_bytes(l->rt, path, bytes, len, &v->mod.m) != 0) {
-    /* The runtime's message names the file already, as a rule. */
-    const char *e = wrt_last_error();
-    if (strstr(e, path))
-      snprintf(err, errlen, "%s", e);
+    /* The runtime's message names the file already, as a rule: as it is
+     * (the rest is the runtime's, its names escaped already). */
+    const char *e = wrt_last_error(), *at = strstr(e, path);
+    if (at)
+      snprintf(err, errlen, "%.*s%s%s", (int)(at - e), e, shown, at + strlen(path));
     else
-      snprintf(err, errlen, "%s: %s", path, e);
+      snprintf(err, errlen, "%s: %s", shown, e);
     wagi_version_free(v);
     st = -1;
   } else {
@@ -179,7 +150,8 @@ static int scan(const wagi_loader_t *l, char ***out, size_t *n) {
   DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
   if (!d && fd >= 0) close(fd);
   if (!d) {
-    say("reload: %s: %s; nothing changed", l->dir, strerror(errno));
+    char shown[1024];
+    say("reload: %s: %s; nothing changed", esc(l->dir, shown, sizeof(shown)), strerror(errno));
     return -1;
   }
   char **names = malloc(WAGI_MAX_ROUTES * sizeof(char *));
@@ -190,7 +162,9 @@ static int scan(const wagi_loader_t *l, char ***out, size_t *n) {
     size_t len = strlen(e->d_name);
     if (len <= 5 || strcmp(e->d_name + len - 5, ".wasm") != 0) continue;
     if (k == WAGI_MAX_ROUTES) {
-      say("reload: %s: more than %d modules; nothing changed", l->dir, WAGI_MAX_ROUTES);
+      char shown[1024];
+      say("reload: %s: more than %d modules; nothing changed", esc(l->dir, shown, sizeof(shown)),
+          WAGI_MAX_ROUTES);
       st = -1;
     } else if ((names[k] = strdup(e->d_name)) == NULL) {
       st = -1;
@@ -229,7 +203,7 @@ static const wagi_refused_t *refused_find(const wagi_loader_t *l, const char *na
  * order). Returns true when the route changed. */
 static bool pass_file(wagi_loader_t *l, const char *file, wagi_version_t *cur,
                       wagi_version_t **keep, wagi_refused_t *refused, size_t *nrefused) {
-  char name[256], path[8192], err[1024];
+  char name[256], path[8192], err[2048], shown[1024];
   size_t fl = strlen(file);
   snprintf(name, sizeof(name), "%.*s",
            (int)(fl > 5 && !strcmp(file + fl - 5, ".wasm") ? fl - 5 : fl), file);
@@ -244,25 +218,26 @@ static bool pass_file(wagi_loader_t *l, const char *file, wagi_version_t *cur,
   if (stat(path, &st) != 0)
     why = strerror(errno);
   else
-    identity_of(&st, &id);
+    wagi_identity_of(&st, &id);
   if (!l->single && !wagi_route_name_ok(name))
     why = "a route name takes letters, digits, '-', '_' and '.' only, at most 200";
   else if (!l->single && !strcmp(name, "metrics"))
     why = "the path /metrics is the server's own";
-  if (!why && cur && same_file(&cur->id, &id)) return false;
+  if (!why && cur && wagi_same_file(&cur->id, &id)) return false;
   const wagi_refused_t *was = refused_find(l, name);
-  bool again = was && same_file(&was->id, &id);
+  bool again = was && wagi_same_file(&was->id, &id);
   wagi_version_t *v = NULL;
   if (!why && !again && load_version(l, name, path, cur, &v, err, sizeof(err)) == 0) {
     if (!v) return false; /* the same bytes */
-    say("reload: /%s -> version %s (%s)", l->single ? "" : name, v->hex, path);
+    say("reload: /%s -> version %s (%s)", l->single ? "" : name, v->hex,
+        esc(path, shown, sizeof(shown)));
     *keep = v;
     return true;
   }
   if (!again) {
     atomic_fetch_add(&l->routes->failures, 1);
     if (why)
-      say("reload: %s: %s; %s%s", path, why, cur ? "keeps serving version " : "not served",
+      say("reload: %s: %s; %s%s", esc(path, shown, sizeof(shown)), why, cur ? "keeps serving version " : "not served",
           cur ? cur->hex : "");
     else
       say("reload: %s; %s%s", err, cur ? "keeps serving version " : "not served",

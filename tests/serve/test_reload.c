@@ -422,3 +422,77 @@ Test(reload, a_second_stop_signal_ends_a_stop_waiting_for_a_compile) {
   cr_assert(server_stop(&srv, SIGTERM, 5), "the second signal did not end the server");
   abandoned(cc);
 }
+
+/* A module file's 8 bytes of header are checked before the rest is read:
+ * a 1 GiB file (sparse: no disk) that is no module costs nothing. */
+static long peak_kib(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  cr_assert(f);
+  long kib = -1;
+  while (kib < 0 && fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmHWM: %ld", &kib) != 1) kib = -1;
+  fclose(f);
+  return kib;
+}
+
+Test(reload, a_large_file_that_is_no_module_is_refused_from_its_header) {
+  install("a.wasm", "hello", NULL);
+  start(NULL, NULL);
+  long before = peak_kib(srv.pid);
+  snprintf(cmd, sizeof(cmd), "%s/big.wasm", dir);
+  FILE *f = fopen(cmd, "w");
+  cr_assert(f);
+  fputs("not a module", f);
+  fclose(f);
+  cr_assert_eq(truncate(cmd, 1l << 30), 0);
+  snprintf(cmd, sizeof(cmd), "%s/v2.wasm", dir);
+  f = fopen(cmd, "wb");
+  cr_assert(f);
+  fwrite("\0asm\2\0\0\0 and more", 1, 17, f);
+  fclose(f);
+  reload();
+  cr_expect_eq(m("wpool_serve_reload_failures_total"), 2);
+  long grew = peak_kib(srv.pid) - before;
+  cr_expect_lt(grew, 256 << 10, "the 1 GiB file was read: peak RSS grew by %ld KiB", grew);
+  char err[8192];
+  server_output(&srv, true, err, sizeof(err));
+  cr_expect(strstr(err, "big.wasm: not a WebAssembly binary (no \\0asm magic); not served"), "%s",
+            err);
+  cr_expect(strstr(err, "v2.wasm: WebAssembly binary version 2 not supported"), "%s", err);
+  stop_clean();
+}
+
+/* Reload's log lines: a file name's bytes >= 0x80 and its backslashes
+ * written \xHH; the runtime's own escapes (its names, `\0asm`) as the
+ * runtime wrote them, not escaped twice. */
+Test(reload, log_lines_escape_every_byte_of_a_name_once) {
+  install("a.wasm", "hello", NULL);
+  start(NULL, NULL);
+  install("\xff\xfe\x9b.wasm", "hello", NULL);
+  install("back\\slash.wasm", "hello", NULL);
+  /* A module importing env.a\b, which the runtime lacks. */
+  static const char imp[] = "\0asm\1\0\0\0"
+                            "\x01\x04\x01\x60\0\0"
+                            "\x02\x0b\x01\x03" "env" "\x03" "a\\b" "\0\0";
+  snprintf(cmd, sizeof(cmd), "%s/imp.wasm", dir);
+  FILE *f = fopen(cmd, "wb");
+  cr_assert(f);
+  fwrite(imp, 1, sizeof(imp) - 1, f);
+  fclose(f);
+  put("junk.wasm", "junk");
+  reload();
+  cr_expect_eq(m("wpool_serve_reload_failures_total"), 4);
+  char err[8192];
+  server_output(&srv, true, err, sizeof(err));
+  const char *raw = err;
+  while (*raw && (unsigned char)*raw < 0x80) raw++;
+  cr_expect_eq(*raw, 0, "a raw byte 0x%02x in the log: %s", (unsigned char)*raw, err);
+  cr_expect(strstr(err, "/\\xff\\xfe\\x9b.wasm: a route name takes"), "%s", err);
+  cr_expect(strstr(err, "/back\\x5cslash.wasm: a route name takes"), "%s", err);
+  cr_expect(strstr(err, "a\\x5cb"), "the import's name as the runtime wrote it: %s", err);
+  cr_expect(!strstr(err, "\\\\"), "an escape escaped twice: %s", err);
+  cr_expect(strstr(err, "junk.wasm: not a WebAssembly binary (no \\0asm magic)"), "%s", err);
+  stop_clean();
+}
