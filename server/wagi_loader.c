@@ -50,35 +50,35 @@ int wagi_loader_init(wagi_loader_t *l, wrt_runtime_t *rt, wagi_routes_t *routes,
   return 0;
 }
 
-/* A pass soon: now for a signal, after `delay_ms` for file events (the
- * rest of a burst of writes lands meanwhile). A pass already scheduled
- * stands: the requests coalesce. */
-static void schedule(wagi_loader_t *l, uint64_t delay_ms);
-
 static void on_timer(uv_timer_t *t) {
   wagi_loader_t *l = t->data;
+  l->hup_pending = false;
   if (!atomic_load(&l->stop)) wagi_loader_pass(l);
 }
 
-static void schedule(wagi_loader_t *l, uint64_t delay_ms) {
-  if (!uv_is_active((uv_handle_t *)&l->timer)) uv_timer_start(&l->timer, on_timer, delay_ms, 0);
-}
-
+/* SIGHUP: a pass now (one queued stands: the requests coalesce). */
 static void on_hup(uv_signal_t *s, int signum) {
   (void)signum;
-  schedule(s->data, 0);
+  wagi_loader_t *l = s->data;
+  l->hup_pending = true;
+  uv_timer_start(&l->timer, on_timer, 0, 0);
 }
 
+/* A file event: the pass waits until the events settle (wagi_loader.h). */
 static void on_fs(uv_fs_event_t *h, const char *file, int events, int status) {
   (void)events;
   wagi_loader_t *l = h->data;
-  if (status < 0) return;
+  if (status < 0 || l->hup_pending) return;
   if (file) {
     size_t n = strlen(file);
     if (l->single ? strcmp(file, l->base) != 0 : n <= 5 || strcmp(file + n - 5, ".wasm") != 0)
       return;
   }
-  schedule(l, WAGI_WATCH_DELAY_MS);
+  uint64_t now = uv_now(&l->loop);
+  if (!uv_is_active((uv_handle_t *)&l->timer)) l->first_event = now;
+  uint64_t at = now + WAGI_WATCH_SETTLE_MS, latest = l->first_event + WAGI_WATCH_MAX_WAIT_MS;
+  if (at > latest) at = latest;
+  uv_timer_start(&l->timer, on_timer, at > now ? at - now : 0, 0);
 }
 
 static void on_wake(uv_async_t *a) {

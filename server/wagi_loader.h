@@ -19,8 +19,14 @@
 
 #include "wagi_pass.h"
 
-/* After a file event, how long the loader waits for more before a pass. */
-#define WAGI_WATCH_DELAY_MS 20
+/* --watch: a pass runs once no file event came for WAGI_WATCH_SETTLE_MS
+ * (a writer's burst is over: a file copied in pieces is an event each
+ * piece, a pause between pieces far shorter), and at the latest
+ * WAGI_WATCH_MAX_WAIT_MS after the first event (a file written without
+ * pause is still loaded). It narrows, never closes, the window in which a
+ * file written in place is read half-written: deploy by rename. */
+#define WAGI_WATCH_SETTLE_MS 200
+#define WAGI_WATCH_MAX_WAIT_MS 2000
 
 /* 0, or -1 with a message in err. Nothing runs yet. */
 int wagi_loader_init(wagi_loader_t *l, wrt_runtime_t *rt, wagi_routes_t *routes, const char *target,

@@ -1,8 +1,9 @@
 /* A reload pass and the first load (wagi_pass.h, wagi_loader.h): each NAME.wasm read
- * once into memory (a file being written while read either fails to load
- * or loads whole: the bytes hashed are the bytes loaded), its version the
- * SHA-256 of those bytes, a new route table published when anything
- * changed. Runs on the loader's thread (the first load on the main one). */
+ * once into memory (the bytes hashed are the bytes loaded; a file written
+ * in place may be read cut short, which can be valid WebAssembly: deploys
+ * rename, docs/serve.md "Reload"), its version the SHA-256 of those
+ * bytes, a new route table published when anything changed. Runs on the
+ * loader's thread (the first load on the main one). */
 #include "wagi_pass.h"
 
 #include <dirent.h>

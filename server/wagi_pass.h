@@ -34,7 +34,9 @@ typedef struct wagi_loader {
   uv_signal_t hup;
   uv_fs_event_t fs;
   uv_async_t wake; /* a version to free, or stop */
-  uv_timer_t timer;
+  uv_timer_t timer;      /* the next pass */
+  bool hup_pending;      /* timer due now, for SIGHUP: events leave it be */
+  uint64_t first_event;  /* the loop's ms: the first file event the timer waits on */
   atomic_bool stop;
 } wagi_loader_t;
 

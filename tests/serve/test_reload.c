@@ -496,3 +496,52 @@ Test(reload, log_lines_escape_every_byte_of_a_name_once) {
   cr_expect(strstr(err, "junk.wasm: not a WebAssembly binary (no \\0asm magic)"), "%s", err);
   stop_clean();
 }
+
+/* Where guest `guest`'s code section ends: a cut there is still valid
+ * WebAssembly (its data and custom sections missing). */
+static size_t end_of_code(const char *guest, char *bytes, size_t cap, size_t *len) {
+  char src[512];
+  FILE *in = fopen(guest_path(src, sizeof(src), guest), "rb");
+  cr_assert(in);
+  *len = fread(bytes, 1, cap, in);
+  fclose(in);
+  size_t p = 8;
+  while (p < *len) {
+    unsigned id = (unsigned char)bytes[p++];
+    size_t size = 0;
+    for (int shift = 0;; shift += 7) {
+      unsigned char b = (unsigned char)bytes[p++];
+      size |= (size_t)(b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+    }
+    p += size;
+    if (id == 10) return p;
+  }
+  cr_assert_fail("no code section in %s", guest);
+  return 0;
+}
+
+/* --watch: a file written in place in two pieces, 100 ms apart, the first
+ * ending where a valid module ends, is loaded once, whole: the pass waits
+ * for the writes to settle (200 ms without an event). */
+Test(reload, watch_waits_for_a_file_written_in_pieces_to_settle) {
+  install("h.wasm", "hello", NULL);
+  start((const char *const[]){"--watch", NULL}, NULL);
+  static char bytes[4 << 20];
+  size_t len, cut = end_of_code("wagi", bytes, sizeof(bytes), &len);
+  cr_assert(cut < len, "wagi has sections after its code");
+  snprintf(cmd, sizeof(cmd), "%s/h.wasm", dir);
+  FILE *f = fopen(cmd, "wb"); /* in place: truncated, then written */
+  cr_assert(f);
+  cr_assert_eq(fwrite(bytes, 1, cut, f), cut);
+  fflush(f);
+  usleep(100 * 1000);
+  cr_assert_eq(fwrite(bytes + cut, 1, len - cut, f), len - cut);
+  fclose(f);
+  cr_assert(answers("/h", WAGI), "the finished file never loaded");
+  char err[8192];
+  server_output(&srv, true, err, sizeof(err));
+  cr_expect_eq(count_of(err, "reload: /h -> version "), 1, "a cut version was published:\n%s",
+               err);
+  stop_clean();
+}
