@@ -49,16 +49,18 @@ static const char *header_why(const uint8_t *h, size_t n, char *buf, size_t len)
 
 /* The file's bytes, read once (a FIFO named NAME.wasm neither blocks the
  * open nor is read), its 8 bytes of header checked before the rest is
- * read: a file that is no module costs 8 bytes, whatever its size. 0, or
- * -1 with why in err. */
+ * read: a file that is no module costs 8 bytes, whatever its size. */
 int wagi_read_module(const char *path, const char *shown, uint8_t **out, size_t *len,
                        wagi_identity_t *id, char *err, size_t errlen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0) {
-    snprintf(err, errlen, "%s: %s", shown, strerror(errno));
+    int e = errno;
+    snprintf(err, errlen, "%s: %s", shown, strerror(e));
     if (fd >= 0) close(fd);
-    return -1;
+    return e == ENOENT                                   ? WAGI_LOAD_GONE
+           : e == EMFILE || e == ENFILE || e == ENOMEM ? WAGI_LOAD_AGAIN
+                                                         : WAGI_LOAD_REFUSED;
   }
   char buf[96];
   uint8_t head[8], *b = NULL;
@@ -69,7 +71,11 @@ int wagi_read_module(const char *path, const char *shown, uint8_t **out, size_t 
   if (!why) why = read_upto(fd, head, sizeof(head), &n);
   if (!why) why = header_why(head, n, buf, sizeof(buf));
   size_t size = (size_t)st.st_size > n ? (size_t)st.st_size : n;
-  if (!why && (b = malloc(size)) == NULL) why = "out of memory";
+  bool again = false;
+  if (!why && (b = malloc(size)) == NULL) {
+    why = "out of memory";
+    again = true;
+  }
   if (!why) {
     memcpy(b, head, n);
     why = read_upto(fd, b + n, size - n, &more);
@@ -79,7 +85,7 @@ int wagi_read_module(const char *path, const char *shown, uint8_t **out, size_t 
   if (why) {
     snprintf(err, errlen, "%s: %s", shown, why);
     free(b);
-    return -1;
+    return again ? WAGI_LOAD_AGAIN : WAGI_LOAD_REFUSED;
   }
   wagi_identity_of(&st, id);
   *out = b;

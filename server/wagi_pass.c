@@ -71,7 +71,7 @@ static const wagi_module_t *volumes_of(const wagi_loader_t *l, const char *name)
 
 /* The version of `path` as route `name`: *out a new one, or NULL when its
  * bytes are those of `cur` (whose identity is then brought up to date).
- * 0, or -1 with why in err. */
+ * 0, or WAGI_LOAD_* (wagi_file.h) with why in err. */
 static int load_version(wagi_loader_t *l, const char *name, const char *path, wagi_version_t *cur,
                         wagi_version_t **out, char *err, size_t errlen) {
   uint8_t *bytes, sha[32];
@@ -80,7 +80,8 @@ static int load_version(wagi_loader_t *l, const char *name, const char *path, wa
   char shown[1024];
   esc(path, shown, sizeof(shown));
   *out = NULL;
-  if (wagi_read_module(path, shown, &bytes, &len, &id, err, errlen)) return -1;
+  int st = wagi_read_module(path, shown, &bytes, &len, &id, err, errlen);
+  if (st) return st;
   wrt_sha256(bytes, len, sha);
   if (cur && !memcmp(cur->sha, sha, sizeof(sha))) {
     cur->id = id;
@@ -88,11 +89,11 @@ static int load_version(wagi_loader_t *l, const char *name, const char *path, wa
     return 0;
   }
   wagi_version_t *v = wagi_version_new(name, path, volumes_of(l, name));
-  int st = 0;
+  int rc = 0;
   if (!v) {
     snprintf(err, errlen, "%s: out of memory", shown);
-    st = -1;
-  } else if (wrt_load_bytes(l->rt, path, bytes, len, &v->mod.m) != 0) {
+    st = WAGI_LOAD_AGAIN;
+  } else if ((rc = wrt_load_bytes(l->rt, path, bytes, len, &v->mod.m)) != 0) {
     /* The runtime's message names the file already, as a rule: as it is
      * (the rest is the runtime's, its names escaped already). */
     const char *e = wrt_last_error(), *at = strstr(e, path);
@@ -101,7 +102,10 @@ static int load_version(wagi_loader_t *l, const char *name, const char *path, wa
     else
       snprintf(err, errlen, "%s: %s", shown, e);
     wagi_version_free(v);
-    st = -1;
+    /* Memory, address space or mappings, a system call, the pool's slots
+     * (an init takes one): the host's state, not the module's. */
+    st = rc == WRT_ENOMEM || rc == WRT_ESYS || rc == WRT_EEXHAUSTED ? WAGI_LOAD_AGAIN
+                                                                     : WAGI_LOAD_REFUSED;
   } else {
     memcpy(v->sha, sha, sizeof(sha));
     for (int i = 0; i < 8; i++) snprintf(v->hex + 2 * i, 3, "%02x", sha[i]);
@@ -216,8 +220,9 @@ static bool pass_file(wagi_loader_t *l, const char *file, wagi_version_t *cur,
   wagi_identity_t id = {0};
   struct stat st;
   const char *why = NULL;
+  int gone = 0;
   if (stat(path, &st) != 0)
-    why = strerror(errno);
+    why = strerror(gone = errno);
   else
     wagi_identity_of(&st, &id);
   if (!l->single && !wagi_route_name_ok(name))
@@ -228,23 +233,33 @@ static bool pass_file(wagi_loader_t *l, const char *file, wagi_version_t *cur,
   const wagi_refused_t *was = refused_find(l, name);
   bool again = was && wagi_same_file(&was->id, &id);
   wagi_version_t *v = NULL;
-  if (!why && !again && load_version(l, name, path, cur, &v, err, sizeof(err)) == 0) {
+  int rc = why || again ? WAGI_LOAD_REFUSED : load_version(l, name, path, cur, &v, err, sizeof(err));
+  if (rc == 0) {
     if (!v) return false; /* the same bytes */
     say("reload: /%s -> version %s (%s)", l->single ? "" : name, v->hex,
         esc(path, shown, sizeof(shown)));
     *keep = v;
     return true;
   }
+  /* Removed since the directory was read: its route goes, as it would at
+   * the next pass (one module keeps serving: a failure, below). */
+  if (!l->single && (gone == ENOENT || rc == WAGI_LOAD_GONE)) {
+    *keep = NULL;
+    return false;
+  }
   if (!again) {
     atomic_fetch_add(&l->routes->failures, 1);
+    const char *next = rc == WAGI_LOAD_AGAIN ? "; tried again at the next pass" : "";
     if (why)
-      say("reload: %s: %s; %s%s", esc(path, shown, sizeof(shown)), why, cur ? "keeps serving version " : "not served",
-          cur ? cur->hex : "");
+      say("reload: %s: %s; %s%s%s", esc(path, shown, sizeof(shown)), why,
+          cur ? "keeps serving version " : "not served", cur ? cur->hex : "", next);
     else
-      say("reload: %s; %s%s", err, cur ? "keeps serving version " : "not served",
-          cur ? cur->hex : "");
+      say("reload: %s; %s%s%s", err, cur ? "keeps serving version " : "not served",
+          cur ? cur->hex : "", next);
   }
-  /* Not tried again while the file is as it was. */
+  /* Not tried again while the file is as it was (a failure of the host's
+   * is: the next pass tries it, file changed or not). */
+  if (rc == WAGI_LOAD_AGAIN) return false;
   char *copy = strdup(name);
   if (copy) refused[(*nrefused)++] = (wagi_refused_t){.name = copy, .id = id};
   return false;

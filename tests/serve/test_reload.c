@@ -545,3 +545,39 @@ Test(reload, watch_waits_for_a_file_written_in_pieces_to_settle) {
                err);
   stop_clean();
 }
+
+/* A load that fails for the host's reason (here WRT_EEXHAUSTED: the one
+ * slot of the pool is busy and the new module's init needs one) is tried
+ * again at the next pass though its file did not change; a module's own
+ * fault is not (a_version_that_does_not_load_leaves_the_old_one_serving). */
+Test(reload, a_load_that_failed_for_the_hosts_reason_is_tried_again) {
+  char cache[128];
+  snprintf(cache, sizeof(cache), "%s/cache", dir); /* no snapshot cached */
+  cr_assert_eq(mkdir(cache, 0755), 0);
+  setenv("WPOOL_CACHE_DIR", cache, 1);
+  install("a.wasm", "wagi", NULL);
+  start((const char *const[]){"--threads", "2", "--config", "instance_count=1", NULL}, NULL);
+  int fd = http_connect(srv.port);
+  cr_assert(fd >= 0);
+  const char req[] = "GET /a?spin=20000 HTTP/1.1\r\nHost: x\r\n\r\n";
+  cr_assert(http_send(fd, req, sizeof(req) - 1));
+  bool running = false;
+  for (double end = now_s() + 30; !running && now_s() < end; usleep(10 * 1000))
+    running = m("wpool_serve_route_requests_total{route=\"/a\"}") == 1;
+  cr_assert(running, "the long request was not dispatched");
+  install("l.wasm", "lookup", NULL);
+  reload();
+  char log[8192];
+  server_output(&srv, true, log, sizeof(log));
+  cr_assert_eq(m("wpool_serve_reload_failures_total"), 1, "the init found a free slot:\n%s", log);
+  http_response_t r;
+  cr_assert(http_read(fd, &r, 60));
+  http_response_free(&r);
+  http_close(fd);
+  reload(); /* the file unchanged */
+  cr_expect_eq(strncmp(get("/l"), "200 ", 4), 0, "%s", get("/l"));
+  char err[8192];
+  server_output(&srv, true, err, sizeof(err));
+  cr_expect(strstr(err, "; not served; tried again at the next pass"), "%s", err);
+  stop_clean();
+}
