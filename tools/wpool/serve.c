@@ -287,7 +287,9 @@ static int serve(app_t *a) {
   }
   /* A reload pass in progress is waited for as requests are: until
    * SRV_DRAIN_MS after the first stop; after a second stop, as long as a
-   * stuck request (STOP_AGAIN_MS); a stop signal meanwhile ends the wait. */
+   * stuck request (STOP_AGAIN_MS); a stop signal meanwhile ends the wait.
+   * An idle loader ends within microseconds: it has STOP_AGAIN_MS at least
+   * (requests that ran to their time limit may have used the drain's). */
   uint64_t first_ns = 0;
   unsigned stops = srv_stops(a->srv, &first_ns);
   struct timespec ts;
@@ -296,6 +298,7 @@ static int serve(app_t *a) {
   uint64_t deadline = stops == 0   ? UINT64_MAX
                       : stops == 1 ? first_ns + SRV_DRAIN_MS * 1000000ull
                                    : now + STOP_AGAIN_MS * 1000000ull;
+  if (deadline < now + STOP_AGAIN_MS * 1000000ull) deadline = now + STOP_AGAIN_MS * 1000000ull;
   int ls = wagi_loader_stop(&a->loader, deadline);
   if (ls) {
     /* The loader's thread is in a load (a compile can take minutes) and
