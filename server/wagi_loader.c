@@ -168,46 +168,51 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The thread's end, the deadline or a stop signal, whichever comes first:
- * 0, -ETIMEDOUT or -EINTR. */
-static int wait_end(wagi_loader_t *l, uint64_t deadline_ns) {
+/* The thread's end or the deadline: 0, or -ETIMEDOUT (-EINTR when a stop
+ * signal, consumed, brought the deadline to `again_ns` after it). */
+static int wait_end(wagi_loader_t *l, uint64_t deadline_ns, uint64_t again_ns) {
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
-  int sfd = signalfd(-1, &stop, SFD_CLOEXEC);
+  int sfd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+  bool signalled = false;
   int st = 1;
   while (st == 1) {
     uint64_t now = now_ns();
+    if (deadline_ns != UINT64_MAX && now >= deadline_ns) {
+      st = signalled ? -EINTR : -ETIMEDOUT;
+      break;
+    }
     int ms = -1;
     if (deadline_ns != UINT64_MAX) {
-      uint64_t left = deadline_ns > now ? (deadline_ns - now + 999999) / 1000000 : 0;
+      uint64_t left = (deadline_ns - now + 999999) / 1000000;
       ms = left > 60000 ? 60000 : (int)left;
     }
     struct pollfd p[2] = {{.fd = l->ended_fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
     int r = poll(p, sfd >= 0 ? 2 : 1, ms);
-    if (r < 0 && errno != EINTR) /* cannot wait here: join, or give up */
+    if (r < 0 && errno != EINTR) { /* cannot wait here: join, or give up */
       st = deadline_ns == UINT64_MAX ? 0 : -ETIMEDOUT;
-    else if (r > 0 && (p[0].revents & POLLIN))
+    } else if (r > 0 && (p[0].revents & POLLIN)) {
       st = 0;
-    else if (r > 0 && (p[1].revents & POLLIN))
-      st = -EINTR;
-    else if (r == 0 && deadline_ns != UINT64_MAX && now_ns() >= deadline_ns)
-      st = -ETIMEDOUT;
-  }
-  if (st == -EINTR) {
-    struct signalfd_siginfo si;
-    while (read(sfd, &si, sizeof(si)) < 0 && errno == EINTR) {
+    } else if (r > 0 && (p[1].revents & POLLIN)) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof(si)) > 0) {
+      }
+      signalled = true;
+      uint64_t t = now_ns();
+      if (again_ns != UINT64_MAX && t < deadline_ns && deadline_ns - t > again_ns)
+        deadline_ns = t + again_ns;
     }
   }
   if (sfd >= 0) close(sfd);
   return st;
 }
 
-int wagi_loader_stop(wagi_loader_t *l, uint64_t deadline_ns) {
+int wagi_loader_stop(wagi_loader_t *l, uint64_t deadline_ns, uint64_t again_ns) {
   if (!l->started) return 0;
   if (!atomic_exchange(&l->stop, true)) uv_async_send(&l->wake);
-  int st = wait_end(l, deadline_ns);
+  int st = wait_end(l, deadline_ns, again_ns);
   if (st) return st; /* the thread runs on: the process ends */
   pthread_join(l->thread, NULL);
   l->routes->wake = NULL;
@@ -219,8 +224,7 @@ int wagi_loader_stop(wagi_loader_t *l, uint64_t deadline_ns) {
 }
 
 void wagi_loader_free(wagi_loader_t *l) {
-  while (wagi_loader_stop(l, UINT64_MAX) != 0) {
-  }
+  wagi_loader_stop(l, UINT64_MAX, UINT64_MAX);
   for (size_t i = 0; i < l->nrefused; i++) free(l->refused[i].name);
   free(l->refused);
   l->refused = NULL;

@@ -36,14 +36,16 @@ int wagi_loader_init(wagi_loader_t *l, wrt_runtime_t *rt, wagi_routes_t *routes,
 int wagi_loader_start(wagi_loader_t *l, char *err, size_t errlen);
 /* Stop it (no worker may run any more): a pass in progress publishes
  * nothing and loads no further file; then SIGHUP is ignored. Waits for the
- * thread until `deadline_ns` (CLOCK_MONOTONIC; UINT64_MAX: no limit) or a
- * SIGINT or SIGTERM pending for the process (the caller blocks them in
- * every thread; the one taken is consumed). 0: joined. -ETIMEDOUT or
- * -EINTR: the thread is still in a load (a compile can take its limit,
- * minutes) and still uses the runtime and the routes, so the caller must
- * end the process (_exit) without freeing them; the compile's tool is
- * killed with its thread (runtime/tool.c). */
-int wagi_loader_stop(wagi_loader_t *l, uint64_t deadline_ns);
+ * thread until `deadline_ns` (CLOCK_MONOTONIC; UINT64_MAX: no limit); a
+ * SIGINT or SIGTERM pending for the process meanwhile (the caller blocks
+ * them in every thread; each one is consumed) brings the deadline to
+ * `again_ns` after it at the latest: an idle loader still ends cleanly.
+ * 0: joined. -ETIMEDOUT (-EINTR: after a signal): the thread is still in
+ * a load (a compile can take its limit, minutes) and still uses the
+ * runtime and the routes, so the caller must end the process (_exit)
+ * without freeing them; the compile's tool is killed with its thread
+ * (runtime/tool.c). */
+int wagi_loader_stop(wagi_loader_t *l, uint64_t deadline_ns, uint64_t again_ns);
 /* After wagi_loader_stop returned 0, or if it was never started. */
 void wagi_loader_free(wagi_loader_t *l);
 

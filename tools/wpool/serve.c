@@ -299,7 +299,7 @@ static int serve(app_t *a) {
                       : stops == 1 ? first_ns + SRV_DRAIN_MS * 1000000ull
                                    : now + STOP_AGAIN_MS * 1000000ull;
   if (deadline < now + STOP_AGAIN_MS * 1000000ull) deadline = now + STOP_AGAIN_MS * 1000000ull;
-  int ls = wagi_loader_stop(&a->loader, deadline);
+  int ls = wagi_loader_stop(&a->loader, deadline, STOP_AGAIN_MS * 1000000ull);
   if (ls) {
     /* The loader's thread is in a load (a compile can take minutes) and
      * uses the runtime: nothing can be freed; the process ends here, and
