@@ -51,16 +51,16 @@ static const char *header_why(const uint8_t *h, size_t n, char *buf, size_t len)
  * open nor is read), its 8 bytes of header checked before the rest is
  * read: a file that is no module costs 8 bytes, whatever its size. */
 int wagi_read_module(const char *path, const char *shown, uint8_t **out, size_t *len,
-                       wagi_identity_t *id, char *err, size_t errlen) {
+                     wagi_identity_t *id, char *err, size_t errlen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0) {
     int e = errno;
     snprintf(err, errlen, "%s: %s", shown, strerror(e));
     if (fd >= 0) close(fd);
-    return e == ENOENT                                   ? WAGI_LOAD_GONE
+    return e == ENOENT                                 ? WAGI_LOAD_GONE
            : e == EMFILE || e == ENFILE || e == ENOMEM ? WAGI_LOAD_AGAIN
-                                                         : WAGI_LOAD_REFUSED;
+                                                       : WAGI_LOAD_REFUSED;
   }
   char buf[96];
   uint8_t head[8], *b = NULL;

@@ -105,7 +105,7 @@ static int load_version(wagi_loader_t *l, const char *name, const char *path, wa
     /* Memory, address space or mappings, a system call, the pool's slots
      * (an init takes one): the host's state, not the module's. */
     st = rc == WRT_ENOMEM || rc == WRT_ESYS || rc == WRT_EEXHAUSTED ? WAGI_LOAD_AGAIN
-                                                                     : WAGI_LOAD_REFUSED;
+                                                                    : WAGI_LOAD_REFUSED;
   } else {
     memcpy(v->sha, sha, sizeof(sha));
     for (int i = 0; i < 8; i++) snprintf(v->hex + 2 * i, 3, "%02x", sha[i]);
@@ -233,7 +233,8 @@ static bool pass_file(wagi_loader_t *l, const char *file, wagi_version_t *cur,
   const wagi_refused_t *was = refused_find(l, name);
   bool again = was && wagi_same_file(&was->id, &id);
   wagi_version_t *v = NULL;
-  int rc = why || again ? WAGI_LOAD_REFUSED : load_version(l, name, path, cur, &v, err, sizeof(err));
+  int rc =
+      why || again ? WAGI_LOAD_REFUSED : load_version(l, name, path, cur, &v, err, sizeof(err));
   if (rc == 0) {
     if (!v) return false; /* the same bytes */
     say("reload: /%s -> version %s (%s)", l->single ? "" : name, v->hex,

@@ -367,8 +367,9 @@ static pid_t hung_compile(void) {
   cr_assert_eq(mkdir(cache, 0755), 0);
   FILE *f = fopen(script, "w");
   cr_assert(f);
-  fprintf(f, "#!/bin/sh\nif [ \"$1\" != --version ] && [ -e '%s' ]; then\n"
-             "  echo $$ > '%s.tmp' && mv '%s.tmp' '%s'; exec sleep 300\nfi\nexec cc \"$@\"\n",
+  fprintf(f,
+          "#!/bin/sh\nif [ \"$1\" != --version ] && [ -e '%s' ]; then\n"
+          "  echo $$ > '%s.tmp' && mv '%s.tmp' '%s'; exec sleep 300\nfi\nexec cc \"$@\"\n",
           mark, pidf, pidf, pidf);
   fclose(f);
   cr_assert_eq(chmod(script, 0755), 0);
@@ -473,9 +474,14 @@ Test(reload, log_lines_escape_every_byte_of_a_name_once) {
   install("\xff\xfe\x9b.wasm", "hello", NULL);
   install("back\\slash.wasm", "hello", NULL);
   /* A module importing env.a\b, which the runtime lacks. */
-  static const char imp[] = "\0asm\1\0\0\0"
-                            "\x01\x04\x01\x60\0\0"
-                            "\x02\x0b\x01\x03" "env" "\x03" "a\\b" "\0\0";
+  static const char imp[] =
+      "\0asm\1\0\0\0"
+      "\x01\x04\x01\x60\0\0"
+      "\x02\x0b\x01\x03"
+      "env"
+      "\x03"
+      "a\\b"
+      "\0\0";
   snprintf(cmd, sizeof(cmd), "%s/imp.wasm", dir);
   FILE *f = fopen(cmd, "wb");
   cr_assert(f);
@@ -541,8 +547,7 @@ Test(reload, watch_waits_for_a_file_written_in_pieces_to_settle) {
   cr_assert(answers("/h", WAGI), "the finished file never loaded");
   char err[8192];
   server_output(&srv, true, err, sizeof(err));
-  cr_expect_eq(count_of(err, "reload: /h -> version "), 1, "a cut version was published:\n%s",
-               err);
+  cr_expect_eq(count_of(err, "reload: /h -> version "), 1, "a cut version was published:\n%s", err);
   stop_clean();
 }
 

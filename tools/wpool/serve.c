@@ -304,10 +304,12 @@ static int serve(app_t *a) {
     /* The loader's thread is in a load (a compile can take minutes) and
      * uses the runtime: nothing can be freed; the process ends here, and
      * the compiler it runs is killed with its thread (runtime/tool.c). */
-    fprintf(stderr, "wpool serve: %s while a reload pass is still loading; exiting without it "
+    fprintf(stderr,
+            "wpool serve: %s while a reload pass is still loading; exiting without it "
             "(%llu requests answered)\n",
-            ls == -EINTR ? "another stop signal" : stops >= 2 ? "second stop signal"
-                                                             : "the stop's time is up",
+            ls == -EINTR ? "another stop signal"
+            : stops >= 2 ? "second stop signal"
+                         : "the stop's time is up",
             (unsigned long long)srv_requests_answered(a->srv));
     fflush(NULL);
     _exit(TOOL_FAILED);
