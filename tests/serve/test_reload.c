@@ -356,8 +356,8 @@ Test(reload, volumes_stay_with_their_route_across_versions) {
 }
 
 /* A C compiler that hangs (CC, in a fresh cache so nothing is cached):
- * the real one until `mark` exists, then a process that sleeps, its pid
- * written to `pidf`. Returns that pid once a reload of b.wasm reached it. */
+ * the real one until `mark` exists, then a shell waiting for a process it
+ * started that sleeps (as cc waits for cc1), its pid written to `pidf`. Returns that pid once a reload of b.wasm reached it. */
 static pid_t hung_compile(void) {
   char cache[128], script[128], mark[128], pidf[128];
   snprintf(cache, sizeof(cache), "%s/cache", dir);
@@ -369,7 +369,7 @@ static pid_t hung_compile(void) {
   cr_assert(f);
   fprintf(f,
           "#!/bin/sh\nif [ \"$1\" != --version ] && [ -e '%s' ]; then\n"
-          "  echo $$ > '%s.tmp' && mv '%s.tmp' '%s'; exec sleep 300\nfi\nexec cc \"$@\"\n",
+          "  sleep 300 & echo $! > '%s.tmp' && mv '%s.tmp' '%s'; wait\nfi\nexec cc \"$@\"\n",
           mark, pidf, pidf, pidf);
   fclose(f);
   cr_assert_eq(chmod(script, 0755), 0);
@@ -391,8 +391,9 @@ static pid_t hung_compile(void) {
   return pid;
 }
 
-/* After the exit: the hung compiler was killed with the process, and the
- * module it compiled was never published. */
+/* After the exit: the hung compiler's processes were killed with the
+ * process, the one the compiler started too, and the module it compiled
+ * was never published. */
 static void abandoned(pid_t cc) {
   bool gone = false;
   for (double end = now_s() + 30; !gone && now_s() < end; usleep(10 * 1000))

@@ -283,6 +283,7 @@ static int serve(app_t *a) {
      * process ends here. */
     fprintf(stderr, "wpool serve: %s; exiting\n", srv_error());
     fflush(NULL);
+    wrt_kill_compiles(); /* a reload's, if one runs: nothing waits for it */
     _exit(TOOL_FAILED);
   }
   /* A reload pass in progress is waited for as requests are: until
@@ -303,7 +304,7 @@ static int serve(app_t *a) {
   if (ls) {
     /* The loader's thread is in a load (a compile can take minutes) and
      * uses the runtime: nothing can be freed; the process ends here, and
-     * the compiler it runs is killed with its thread (runtime/tool.c). */
+     * the compiler it runs, with every process it started, first. */
     fprintf(stderr,
             "wpool serve: %s while a reload pass is still loading; exiting without it "
             "(%llu requests answered)\n",
@@ -312,6 +313,7 @@ static int serve(app_t *a) {
                          : "the stop's time is up",
             (unsigned long long)srv_requests_answered(a->srv));
     fflush(NULL);
+    wrt_kill_compiles();
     _exit(TOOL_FAILED);
   }
   if (err != 0) return fail(TOOL_FAILED, "%s%s", srv_error(), "");
