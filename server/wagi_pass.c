@@ -242,9 +242,12 @@ static bool pass_file(wagi_loader_t *l, const char *file, wagi_version_t *cur,
     *keep = v;
     return true;
   }
-  /* Removed since the directory was read: its route goes, as it would at
-   * the next pass (one module keeps serving: a failure, below). */
-  if (!l->single && (gone == ENOENT || rc == WAGI_LOAD_GONE)) {
+  /* Removed since the directory was read (no name left: a dangling link
+   * is a failure): its route goes, as it would at the next pass (one
+   * module keeps serving: a failure, below). */
+  struct stat link;
+  if (!l->single && (gone == ENOENT || rc == WAGI_LOAD_GONE) && lstat(path, &link) != 0 &&
+      errno == ENOENT) {
     *keep = NULL;
     return false;
   }

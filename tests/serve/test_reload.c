@@ -320,9 +320,12 @@ Test(reload, hostile_file_names_are_refused_logged_escaped_and_counted_once) {
   install("bad\x1b[2Jname.wasm", "hello", NULL);
   install("metrics.wasm", "hello", NULL);
   install("sp ace.wasm", "hello", NULL);
+  /* A dangling link is a failure, not a file removed meanwhile. */
+  snprintf(cmd, sizeof(cmd), "%s/dangling.wasm", dir);
+  cr_assert_eq(symlink("nowhere.wasm", cmd), 0);
   reload();
   reload();
-  cr_expect_eq(m("wpool_serve_reload_failures_total"), 3);
+  cr_expect_eq(m("wpool_serve_reload_failures_total"), 4);
   cr_expect_str_eq(get("/a"), HELLO);
   cr_expect(strstr(metrics_text(), ",modules=\"1\"} 1\n"), "%s", metrics_text());
   char err[8192];
