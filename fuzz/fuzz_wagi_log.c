@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     for (; l < e; l++) {
       unsigned char c = (unsigned char)*l;
-      if ((c < 0x20 && c != '\t') || c == 0x7f) abort();
+      if ((c < 0x20 && c != '\t') || c >= 0x7f) abort();
       if (c != '\\') {
         back[o++] = (char)c;
       } else if (l[1] == '\\') {

@@ -319,12 +319,21 @@ static int open_bytes(const char *wasm_path, const char *key, const uint8_t *obj
   unique_fd_path(fd, p, sizeof(p));
   *dl = dlopen(p, RTLD_NOW | RTLD_LOCAL);
   close(fd);
-  if (!*dl)
+  if (*dl) return 0;
+  /* The hint where it applies: an unresolved symbol is the program's link;
+   * a segment that cannot be mapped is address space or the process's
+   * count of mappings (vm.max_map_count: each module maps a few). */
+  const char *e = dlerror();
+  if (e && strstr(e, "undefined symbol"))
     return rt_error(WRT_ESYS,
                     "%s: dlopen: %s (the program must export the runtime's symbols: link it "
                     "with -rdynamic)",
-                    wasm_path, dlerror());
-  return 0;
+                    wasm_path, e);
+  if (e && (strstr(e, "map segment") || strstr(e, "Cannot allocate memory")))
+    return rt_error(WRT_ENOMEM,
+                    "%s: dlopen: %s (address space or mappings ran out: see vm.max_map_count)",
+                    wasm_path, e);
+  return rt_error(WRT_ESYS, "%s: dlopen: %s", wasm_path, e ? e : "failed");
 }
 
 int rt_object_open(wrt_runtime_t *rt, const char *wasm_path, const uint8_t *bytes, size_t len,

@@ -48,6 +48,20 @@ static int read_file(const char *path, uint8_t **out, size_t *len) {
     return rt_error(WRT_EFORMAT, "%s: %lld bytes, over the runtime's limit of %llu", path,
                     (long long)st.st_size, MAX_WASM_BYTES);
   }
+  /* The header first: a file that is no module is refused having cost 8
+   * bytes of reading, whatever its size (the parser says why). */
+  static const uint8_t magic[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
+  uint8_t head[8] = {0};
+  ssize_t h = pread(fd, head, sizeof(head), 0);
+  if (h != (ssize_t)sizeof(head) || memcmp(head, magic, sizeof(magic)) != 0) {
+    int e = errno;
+    close(fd);
+    if (h < 0) return rt_error(WRT_ESYS, "%s: read: %s", path, strerror(e));
+    wasm_module_t w;
+    char why[256];
+    wasm_parse(head, (size_t)h, &w, why, sizeof(why));
+    return rt_error(WRT_EFORMAT, "%s: %s", path, why);
+  }
   size_t n = (size_t)st.st_size;
   uint8_t *buf = malloc(n ? n : 1);
   if (!buf) {

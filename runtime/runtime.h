@@ -149,6 +149,12 @@ int wrt_create(const wrt_options_t *opts, wrt_runtime_t **out);
 /* Destroy the runtime and every module still loaded.
  * Return: 0, or WRT_EBUSY (nothing destroyed) while a request runs. */
 int wrt_destroy(wrt_runtime_t *rt);
+/* Kill (SIGKILL) the process group of every tool that a compile runs
+ * now, in any runtime of the process (wasm2c, the C compiler and what it
+ * started): for a process about to end without waiting for its loads
+ * (`wpool serve` at a stop that does not wait for a compile). Those loads
+ * fail. Context: any thread; async-signal-safe. */
+void wrt_kill_compiles(void);
 
 wrt_backend_t wrt_backend(const wrt_runtime_t *rt);
 /* The pool of the pool backend (for wpool_stats_get and the like); NULL

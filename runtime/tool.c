@@ -203,6 +203,34 @@ static pid_t start(spawn_t *s, int *err) {
   return pid;
 }
 
+/* The process groups of the tools running now (0: a free entry), for
+ * wrt_kill_compiles; a tool started when all are taken is killed only
+ * with its thread (PR_SET_PDEATHSIG). An entry is cleared before its
+ * leader is reaped, so the id it holds is never another process's. */
+#define MAX_NOTED 64
+static _Atomic pid_t running[MAX_NOTED];
+
+static void note(pid_t pid) {
+  for (int i = 0; i < MAX_NOTED; i++) {
+    pid_t free_id = 0;
+    if (atomic_compare_exchange_strong(&running[i], &free_id, pid)) return;
+  }
+}
+
+static void forget(pid_t pid) {
+  for (int i = 0; i < MAX_NOTED; i++) {
+    pid_t p = pid;
+    if (atomic_compare_exchange_strong(&running[i], &p, 0)) return;
+  }
+}
+
+void wrt_kill_compiles(void) {
+  for (int i = 0; i < MAX_NOTED; i++) {
+    pid_t p = atomic_load(&running[i]);
+    if (p > 0) kill(-p, SIGKILL);
+  }
+}
+
 /* Wait for `pid` until `deadline` (CLOCK_MONOTONIC ns; 0: none); kill its
  * group at the deadline (*timed_out) and once it exits. */
 static int wait_child(pid_t pid, uint64_t deadline, int *status, bool *timed_out) {
@@ -239,6 +267,7 @@ static int wait_child(pid_t pid, uint64_t deadline, int *status, bool *timed_out
   /* The leader is a zombie or running: its group id is not reused. */
   kill(-pid, SIGKILL);
   if (*timed_out) kill(pid, SIGKILL);
+  forget(pid); /* still a zombie at least: its id is not reused yet */
   while (waitpid(pid, status, 0) < 0)
     if (errno != EINTR) return rt_error(WRT_ESYS, "waitpid: %s", strerror(errno));
   return 0;
@@ -273,6 +302,7 @@ int rt_tool_run(char *const argv[], int cwd_fd, int out_fd, const rt_tool_limits
     return rt_error(WRT_ESYS, "cannot run %s: %s", argv[0], strerror(start_errno));
   }
   setpgid(pid, pid); /* as the child does: whichever runs first */
+  note(pid);
   int child_errno = 0;
   ssize_t r;
   while ((r = read(p[0], &child_errno, sizeof(child_errno))) < 0 && errno == EINTR) {

@@ -65,6 +65,8 @@ struct srv {
   size_t budget;             /* each worker's share of max_buffered (0: none) */
   atomic_uint nfinished;
   atomic_int stop_requests; /* srv_stop's calls, seen by the listener */
+  atomic_uint stops;        /* stops taken (signals and srv_stop's calls) */
+  _Atomic uint64_t stop_ns; /* the first one's time, CLOCK_MONOTONIC ns */
   atomic_uint open;         /* client connections accepted and not closed */
   atomic_bool paused;       /* accepting paused at max_connections + reserve */
 };

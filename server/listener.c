@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -171,6 +172,12 @@ static void on_stuck(uv_timer_t *t) {
 
 static void stop_once(listener_t *l, const char *why) {
   srv_t *s = l->srv;
+  if (l->signals == 0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    atomic_store(&s->stop_ns, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+  }
+  atomic_store(&s->stops, l->signals + 1); /* after stop_ns: srv_stops reads them so */
   if (l->signals++ == 0) {
     fprintf(stderr, "wpool serve: %s: no new connections; finishing the requests in flight\n", why);
     uv_close((uv_handle_t *)&l->poll, on_poll_closed);

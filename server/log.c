@@ -50,3 +50,16 @@ void log_write(int fd, const char *p, size_t n) {
     n -= run;
   }
 }
+
+size_t log_escape(unsigned char ch, char e[4]) {
+  if (ch >= 0x20 && ch < 0x7f) {
+    e[0] = (char)ch;
+    return 1;
+  }
+  static const char hex[] = "0123456789abcdef";
+  e[0] = '\\';
+  e[1] = 'x';
+  e[2] = hex[ch >> 4];
+  e[3] = hex[ch & 15];
+  return 4;
+}

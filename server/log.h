@@ -21,4 +21,11 @@
  * log that cannot be written does not stop the server. */
 void log_write(int fd, const char *p, size_t n);
 
+/* Byte ch as a log line writes it, into e: printable ASCII (0x20-0x7e) as
+ * is, any other byte as \xHH: control bytes, DEL, and bytes >= 0x80 (C1
+ * controls such as 0x9b, CSI in 8-bit terminals, and bytes that need not
+ * be UTF-8 where a log collector expects it). The caller decides for '\\'
+ * and tab. Returns the bytes written (1 or 4). */
+size_t log_escape(unsigned char ch, char e[4]);
+
 #endif

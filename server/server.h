@@ -21,6 +21,10 @@
 
 typedef struct srv srv_t;
 
+/* At a stop: how long after it requests still being received are waited
+ * for (ms); a running request ends at its handler's time limit. */
+#define SRV_DRAIN_MS 10000
+
 typedef struct srv_config {
   unsigned threads; /* worker loops, 1 or more */
   size_t max_body;  /* bytes; larger bodies are 413 */
@@ -101,6 +105,9 @@ unsigned srv_threads(const srv_t *s);
 int srv_run(srv_t *s);
 /* From any thread: as SIGTERM (a second call as a second SIGTERM). */
 void srv_stop(srv_t *s);
+/* Stops taken so far (stop signals and srv_stop's calls); *first_ns the
+ * first one's time (CLOCK_MONOTONIC ns) when there was one. Any thread. */
+unsigned srv_stops(const srv_t *s, uint64_t *first_ns);
 /* Bytes the connections' buffers hold now (any thread). */
 uint64_t srv_buffered_bytes(const srv_t *s);
 /* Responses sent, every status counted. */

@@ -119,6 +119,12 @@ uint64_t srv_buffered_bytes(const srv_t *s) {
   return n;
 }
 
+unsigned srv_stops(const srv_t *s, uint64_t *first_ns) {
+  unsigned n = atomic_load(&s->stops);
+  if (n) *first_ns = atomic_load(&s->stop_ns);
+  return n;
+}
+
 uint64_t srv_requests_answered(const srv_t *s) {
   uint64_t n = 0;
   for (unsigned i = 0; i < s->nworkers; i++)

@@ -18,22 +18,14 @@ static void text(srv_response_t *r, int status, const char *body) {
                         .body_len = strlen(body)};
 }
 
-/* Append the escaped form of byte ch (tab and visible ASCII as is). */
+/* The escaped form of byte ch (log.h), tab as is and '\\' doubled: no
+ * byte of a guest's can start a forged escape. */
 static size_t escaped(unsigned char ch, char *e) {
-  if (ch == '\t' || (ch >= 0x20 && ch != 0x7f && ch != '\\')) {
-    e[0] = (char)ch;
-    return 1;
+  if (ch == '\t' || ch == '\\') {
+    e[0] = e[1] = (char)ch;
+    return ch == '\t' ? 1 : 2;
   }
-  if (ch == '\\') {
-    e[0] = e[1] = '\\';
-    return 2;
-  }
-  static const char hex[] = "0123456789abcdef";
-  e[0] = '\\';
-  e[1] = 'x';
-  e[2] = hex[ch >> 4];
-  e[3] = hex[ch & 15];
-  return 4;
+  return log_escape(ch, e);
 }
 
 void wagi_log_lines(sbuf_t *out, const char *route, const char *err, size_t n) {

@@ -19,8 +19,14 @@
 
 #include "wagi_pass.h"
 
-/* After a file event, how long the loader waits for more before a pass. */
-#define WAGI_WATCH_DELAY_MS 20
+/* --watch: a pass runs once no file event came for WAGI_WATCH_SETTLE_MS
+ * (a writer's burst is over: a file copied in pieces is an event each
+ * piece, a pause between pieces far shorter), and at the latest
+ * WAGI_WATCH_MAX_WAIT_MS after the first event (a file written without
+ * pause is still loaded). It narrows, never closes, the window in which a
+ * file written in place is read half-written: deploy by rename. */
+#define WAGI_WATCH_SETTLE_MS 200
+#define WAGI_WATCH_MAX_WAIT_MS 2000
 
 /* 0, or -1 with a message in err. Nothing runs yet. */
 int wagi_loader_init(wagi_loader_t *l, wrt_runtime_t *rt, wagi_routes_t *routes, const char *target,
@@ -28,9 +34,19 @@ int wagi_loader_init(wagi_loader_t *l, wrt_runtime_t *rt, wagi_routes_t *routes,
                      size_t errlen);
 /* Start the loader's thread (SIGHUP, --watch). 0, or -1 with err. */
 int wagi_loader_start(wagi_loader_t *l, char *err, size_t errlen);
-/* Stop it (no worker may run any more) and join it; then SIGHUP is
- * ignored. */
-void wagi_loader_stop(wagi_loader_t *l);
+/* Stop it (no worker may run any more): a pass in progress publishes
+ * nothing and loads no further file; then SIGHUP is ignored. Waits for the
+ * thread until `deadline_ns` (CLOCK_MONOTONIC; UINT64_MAX: no limit); a
+ * SIGINT or SIGTERM pending for the process meanwhile (the caller blocks
+ * them in every thread; each one is consumed) brings the deadline to
+ * `again_ns` after it at the latest: an idle loader still ends cleanly.
+ * 0: joined. -ETIMEDOUT (-EINTR: after a signal): the thread is still in
+ * a load (a compile can take its limit, minutes) and still uses the
+ * runtime and the routes, so the caller must end the process (_exit)
+ * without freeing them; the compile's tool is killed with its thread
+ * (runtime/tool.c). */
+int wagi_loader_stop(wagi_loader_t *l, uint64_t deadline_ns, uint64_t again_ns);
+/* After wagi_loader_stop returned 0, or if it was never started. */
 void wagi_loader_free(wagi_loader_t *l);
 
 #endif

@@ -1,8 +1,9 @@
 /* A reload pass and the first load (wagi_pass.h, wagi_loader.h): each NAME.wasm read
- * once into memory (a file being written while read either fails to load
- * or loads whole: the bytes hashed are the bytes loaded), its version the
- * SHA-256 of those bytes, a new route table published when anything
- * changed. Runs on the loader's thread (the first load on the main one). */
+ * once into memory (the bytes hashed are the bytes loaded; a file written
+ * in place may be read cut short, which can be valid WebAssembly: deploys
+ * rename, docs/serve.md "Reload"), its version the SHA-256 of those
+ * bytes, a new route table published when anything changed. Runs on the
+ * loader's thread (the first load on the main one). */
 #include "wagi_pass.h"
 
 #include <dirent.h>
@@ -17,12 +18,14 @@
 
 #include "log.h"
 #include "wagi.h"
+#include "wagi_file.h"
 
-#define MAX_MODULE_BYTES (1ull << 30) /* the runtime's bound (runtime.h) */
-
-/* One line on stderr, "wpool serve: " and the text, every control byte
- * written \xHH and a backslash doubled: file names and the runtime's
- * messages (which quote them) are the tenants'. */
+/* One line on stderr, "wpool serve: " and the text, every byte but
+ * printable ASCII written \xHH (log.h). A backslash passes: the text's
+ * tenant-chosen parts (file names) come through esc() first, which writes
+ * theirs \x5c, so each backslash left starts an escape of the server's or
+ * the runtime's (its messages write names so, and `\0asm`): one escaper,
+ * applied once. */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...) {
   char text[LOG_LINE_MAX], line[LOG_LINE_MAX];
@@ -31,67 +34,33 @@ static void say(const char *fmt, ...) {
   vsnprintf(text, sizeof(text), fmt, ap);
   va_end(ap);
   size_t n = (size_t)snprintf(line, sizeof(line), "wpool serve: ");
-  for (const unsigned char *p = (const unsigned char *)text; *p && n + 6 < sizeof(line); p++) {
-    if (*p == '\\') {
+  for (const unsigned char *p = (const unsigned char *)text; *p && n + 5 < sizeof(line); p++) {
+    if (*p == '\\')
       line[n++] = '\\';
-      line[n++] = '\\';
-    } else if (*p < 0x20 || *p == 0x7f) {
-      n += (size_t)snprintf(line + n, 5, "\\x%02x", *p);
-    } else {
-      line[n++] = (char)*p;
-    }
+    else
+      n += log_escape(*p, line + n);
   }
   line[n++] = '\n';
   log_write(STDERR_FILENO, line, n);
 }
 
-static void identity_of(const struct stat *st, wagi_identity_t *id) {
-  *id = (wagi_identity_t){.dev = st->st_dev,
-                          .ino = st->st_ino,
-                          .size = st->st_size,
-                          .mtime_ns = st->st_mtim.tv_sec * 1000000000ll + st->st_mtim.tv_nsec,
-                          .ctime_ns = st->st_ctim.tv_sec * 1000000000ll + st->st_ctim.tv_nsec};
-}
-
-static bool same_file(const wagi_identity_t *a, const wagi_identity_t *b) {
-  return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns &&
-         a->ctime_ns == b->ctime_ns;
-}
-
-/* The file's bytes, read once (a FIFO named NAME.wasm neither blocks the
- * open nor is read). 0, or -1 with why in err. */
-static int read_module(const char *path, uint8_t **out, size_t *len, wagi_identity_t *id, char *err,
-                       size_t errlen) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0) {
-    snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  const char *why = !S_ISREG(st.st_mode)                      ? "not a regular file"
-                    : (uint64_t)st.st_size > MAX_MODULE_BYTES ? "over the runtime's 1 GiB"
-                                                              : NULL;
-  uint8_t *b = why ? NULL : malloc(st.st_size ? (size_t)st.st_size : 1);
+/* s as say() shows a name of the tenants': every byte but printable
+ * ASCII, and the backslash, written \xHH; cut with "..." to fit cap. */
+static const char *esc(const char *s, char *out, size_t cap) {
   size_t n = 0;
-  while (!why && b && n < (size_t)st.st_size) {
-    ssize_t k = read(fd, b + n, (size_t)st.st_size - n);
-    if (k < 0 && errno == EINTR) continue;
-    if (k < 0) why = strerror(errno);
-    if (k <= 0) break; /* shorter now: what was read is checked as it is */
-    n += (size_t)k;
+  char e[4];
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    size_t k = *p == '\\' ? (memcpy(e, "\\x5c", 4), 4) : log_escape(*p, e);
+    if (n + k + 4 > cap) {
+      memcpy(out + n, "...", 3);
+      n += 3;
+      break;
+    }
+    memcpy(out + n, e, k);
+    n += k;
   }
-  if (!why && !b) why = "out of memory";
-  close(fd);
-  if (why) {
-    snprintf(err, errlen, "%s: %s", path, why);
-    free(b);
-    return -1;
-  }
-  identity_of(&st, id);
-  *out = b;
-  *len = n;
-  return 0;
+  out[n] = 0;
+  return out;
 }
 
 static const wagi_module_t *volumes_of(const wagi_loader_t *l, const char *name) {
@@ -102,14 +71,17 @@ static const wagi_module_t *volumes_of(const wagi_loader_t *l, const char *name)
 
 /* The version of `path` as route `name`: *out a new one, or NULL when its
  * bytes are those of `cur` (whose identity is then brought up to date).
- * 0, or -1 with why in err. */
+ * 0, or WAGI_LOAD_* (wagi_file.h) with why in err. */
 static int load_version(wagi_loader_t *l, const char *name, const char *path, wagi_version_t *cur,
                         wagi_version_t **out, char *err, size_t errlen) {
   uint8_t *bytes, sha[32];
   size_t len;
   wagi_identity_t id;
+  char shown[1024];
+  esc(path, shown, sizeof(shown));
   *out = NULL;
-  if (read_module(path, &bytes, &len, &id, err, errlen)) return -1;
+  int st = wagi_read_module(path, shown, &bytes, &len, &id, err, errlen);
+  if (st) return st;
   wrt_sha256(bytes, len, sha);
   if (cur && !memcmp(cur->sha, sha, sizeof(sha))) {
     cur->id = id;
@@ -117,19 +89,23 @@ static int load_version(wagi_loader_t *l, const char *name, const char *path, wa
     return 0;
   }
   wagi_version_t *v = wagi_version_new(name, path, volumes_of(l, name));
-  int st = 0;
+  int rc = 0;
   if (!v) {
-    snprintf(err, errlen, "%s: out of memory", path);
-    st = -1;
-  } else if (wrt_load_bytes(l->rt, path, bytes, len, &v->mod.m) != 0) {
-    /* The runtime's message names the file already, as a rule. */
-    const char *e = wrt_last_error();
-    if (strstr(e, path))
-      snprintf(err, errlen, "%s", e);
+    snprintf(err, errlen, "%s: out of memory", shown);
+    st = WAGI_LOAD_AGAIN;
+  } else if ((rc = wrt_load_bytes(l->rt, path, bytes, len, &v->mod.m)) != 0) {
+    /* The runtime's message names the file already, as a rule: as it is
+     * (the rest is the runtime's, its names escaped already). */
+    const char *e = wrt_last_error(), *at = strstr(e, path);
+    if (at)
+      snprintf(err, errlen, "%.*s%s%s", (int)(at - e), e, shown, at + strlen(path));
     else
-      snprintf(err, errlen, "%s: %s", path, e);
+      snprintf(err, errlen, "%s: %s", shown, e);
     wagi_version_free(v);
-    st = -1;
+    /* Memory, address space or mappings, a system call, the pool's slots
+     * (an init takes one): the host's state, not the module's. */
+    st = rc == WRT_ENOMEM || rc == WRT_ESYS || rc == WRT_EEXHAUSTED ? WAGI_LOAD_AGAIN
+                                                                    : WAGI_LOAD_REFUSED;
   } else {
     memcpy(v->sha, sha, sizeof(sha));
     for (int i = 0; i < 8; i++) snprintf(v->hex + 2 * i, 3, "%02x", sha[i]);
@@ -179,7 +155,8 @@ static int scan(const wagi_loader_t *l, char ***out, size_t *n) {
   DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
   if (!d && fd >= 0) close(fd);
   if (!d) {
-    say("reload: %s: %s; nothing changed", l->dir, strerror(errno));
+    char shown[1024];
+    say("reload: %s: %s; nothing changed", esc(l->dir, shown, sizeof(shown)), strerror(errno));
     return -1;
   }
   char **names = malloc(WAGI_MAX_ROUTES * sizeof(char *));
@@ -190,7 +167,9 @@ static int scan(const wagi_loader_t *l, char ***out, size_t *n) {
     size_t len = strlen(e->d_name);
     if (len <= 5 || strcmp(e->d_name + len - 5, ".wasm") != 0) continue;
     if (k == WAGI_MAX_ROUTES) {
-      say("reload: %s: more than %d modules; nothing changed", l->dir, WAGI_MAX_ROUTES);
+      char shown[1024];
+      say("reload: %s: more than %d modules; nothing changed", esc(l->dir, shown, sizeof(shown)),
+          WAGI_MAX_ROUTES);
       st = -1;
     } else if ((names[k] = strdup(e->d_name)) == NULL) {
       st = -1;
@@ -229,7 +208,7 @@ static const wagi_refused_t *refused_find(const wagi_loader_t *l, const char *na
  * order). Returns true when the route changed. */
 static bool pass_file(wagi_loader_t *l, const char *file, wagi_version_t *cur,
                       wagi_version_t **keep, wagi_refused_t *refused, size_t *nrefused) {
-  char name[256], path[8192], err[1024];
+  char name[256], path[8192], err[2048], shown[1024];
   size_t fl = strlen(file);
   snprintf(name, sizeof(name), "%.*s",
            (int)(fl > 5 && !strcmp(file + fl - 5, ".wasm") ? fl - 5 : fl), file);
@@ -241,34 +220,50 @@ static bool pass_file(wagi_loader_t *l, const char *file, wagi_version_t *cur,
   wagi_identity_t id = {0};
   struct stat st;
   const char *why = NULL;
+  int gone = 0;
   if (stat(path, &st) != 0)
-    why = strerror(errno);
+    why = strerror(gone = errno);
   else
-    identity_of(&st, &id);
+    wagi_identity_of(&st, &id);
   if (!l->single && !wagi_route_name_ok(name))
     why = "a route name takes letters, digits, '-', '_' and '.' only, at most 200";
   else if (!l->single && !strcmp(name, "metrics"))
     why = "the path /metrics is the server's own";
-  if (!why && cur && same_file(&cur->id, &id)) return false;
+  if (!why && cur && wagi_same_file(&cur->id, &id)) return false;
   const wagi_refused_t *was = refused_find(l, name);
-  bool again = was && same_file(&was->id, &id);
+  bool again = was && wagi_same_file(&was->id, &id);
   wagi_version_t *v = NULL;
-  if (!why && !again && load_version(l, name, path, cur, &v, err, sizeof(err)) == 0) {
+  int rc =
+      why || again ? WAGI_LOAD_REFUSED : load_version(l, name, path, cur, &v, err, sizeof(err));
+  if (rc == 0) {
     if (!v) return false; /* the same bytes */
-    say("reload: /%s -> version %s (%s)", l->single ? "" : name, v->hex, path);
+    say("reload: /%s -> version %s (%s)", l->single ? "" : name, v->hex,
+        esc(path, shown, sizeof(shown)));
     *keep = v;
     return true;
   }
+  /* Removed since the directory was read (no name left: a dangling link
+   * is a failure): its route goes, as it would at the next pass (one
+   * module keeps serving: a failure, below). */
+  struct stat link;
+  if (!l->single && (gone == ENOENT || rc == WAGI_LOAD_GONE) && lstat(path, &link) != 0 &&
+      errno == ENOENT) {
+    *keep = NULL;
+    return false;
+  }
   if (!again) {
     atomic_fetch_add(&l->routes->failures, 1);
+    const char *next = rc == WAGI_LOAD_AGAIN ? "; tried again at the next pass" : "";
     if (why)
-      say("reload: %s: %s; %s%s", path, why, cur ? "keeps serving version " : "not served",
-          cur ? cur->hex : "");
+      say("reload: %s: %s; %s%s%s", esc(path, shown, sizeof(shown)), why,
+          cur ? "keeps serving version " : "not served", cur ? cur->hex : "", next);
     else
-      say("reload: %s; %s%s", err, cur ? "keeps serving version " : "not served",
-          cur ? cur->hex : "");
+      say("reload: %s; %s%s%s", err, cur ? "keeps serving version " : "not served",
+          cur ? cur->hex : "", next);
   }
-  /* Not tried again while the file is as it was. */
+  /* Not tried again while the file is as it was (a failure of the host's
+   * is: the next pass tries it, file changed or not). */
+  if (rc == WAGI_LOAD_AGAIN) return false;
   char *copy = strdup(name);
   if (copy) refused[(*nrefused)++] = (wagi_refused_t){.name = copy, .id = id};
   return false;
@@ -293,14 +288,27 @@ static void pass(wagi_loader_t *l) {
   wagi_table_t *t = wagi_table_new(n);
   wagi_refused_t *refused = calloc(n ? n : 1, sizeof(*refused));
   size_t nnext = 0, nrefused = 0, changed = 0;
-  for (size_t i = 0; t && refused && i < n; i++) {
+  /* A stop ends the pass between two files (a load in progress ends
+   * first, or the process ends with it: wagi_loader_stop). */
+  for (size_t i = 0; t && refused && i < n && !atomic_load(&l->stop); i++) {
     wagi_version_t *was = l->single ? (cur && cur->n ? cur->v[0] : NULL)
                                     : wagi_table_find(cur, files[i], strlen(files[i]) - 5);
     wagi_version_t *keep;
     changed += pass_file(l, files[i], was, &keep, refused, &nrefused);
     if (keep) t->v[nnext++] = keep;
   }
-  if (!t || !refused) {
+  if (t && refused && atomic_load(&l->stop)) {
+    /* Nothing is published after a stop began: what this pass loaded goes. */
+    for (size_t i = 0; i < nnext; i++)
+      if (!cur || wagi_table_find(cur, t->v[i]->mod.name, strlen(t->v[i]->mod.name)) != t->v[i])
+        wagi_version_free(t->v[i]);
+    free(t);
+    t = NULL;
+    changed = 0;
+    for (size_t i = 0; i < nrefused; i++) free(refused[i].name);
+    nrefused = 0;
+    say("reload: stopping; the pass is abandoned, nothing changed");
+  } else if (!t || !refused) {
     say("reload: out of memory; nothing changed");
     atomic_fetch_add(&l->routes->failures, 1);
     free(t);

@@ -29,11 +29,14 @@ typedef struct wagi_loader {
   size_t nrefused;
   pthread_t thread;
   bool started;
+  int ended_fd; /* an eventfd the thread writes once its loop has ended */
   uv_loop_t loop;
   uv_signal_t hup;
   uv_fs_event_t fs;
-  uv_async_t wake; /* a version to free, or stop */
-  uv_timer_t timer;
+  uv_async_t wake;      /* a version to free, or stop */
+  uv_timer_t timer;     /* the next pass */
+  bool hup_pending;     /* timer due now, for SIGHUP: events leave it be */
+  uint64_t first_event; /* the loop's ms: the first file event the timer waits on */
   atomic_bool stop;
 } wagi_loader_t;
 

@@ -70,10 +70,15 @@ wagi_version_t *wagi_routes_acquire(wagi_routes_t *r, unsigned reader, const cha
     v = t && t->n ? t->v[0] : NULL;
   else if (n)
     v = wagi_table_find(t, seg, n);
-  if (v) atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+  /* Counted under the reader's lock too: wagi_routes_publish reads a
+   * replaced version's count once past every reader's lock, so no request
+   * is counted after its count was carried to the new version. */
+  if (v) {
+    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&v->requests, 1, memory_order_relaxed);
+  }
   pthread_mutex_unlock(lock);
   if (!v) return NULL;
-  atomic_fetch_add_explicit(&v->requests, 1, memory_order_relaxed);
   /* One module at "/" sees the whole path; a route /NAME the rest. */
   *rest = r->single ? path : seg + n;
   *rest_len = len - (size_t)(*rest - path);

@@ -13,7 +13,7 @@
 #include "respond.h"
 
 #define LINGER_MS 2000 /* a closing connection's wait for the client's end */
-#define DRAIN_MS 10000 /* at shutdown: requests still being received */
+#define DRAIN_MS SRV_DRAIN_MS /* at shutdown: requests still being received */
 #define SWEEP_MS 500
 
 static void begin_stop(worker_t *w) {

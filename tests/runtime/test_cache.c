@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -697,6 +698,47 @@ Test(cache, concurrent_compiles_of_a_module_leave_a_valid_entry, .timeout = 60) 
   }
   wrt_runtime_t *rt = make_rt(WRT_BACKEND_POOL, dir, NULL);
   expect_run(load(rt, EXAMPLE("hello"), true), NULL, 0, "hello, world\n");
+  cr_expect_eq(wrt_destroy(rt), 0);
+  remove_tree(dir);
+}
+
+/* A dlopen that cannot map its object (address space or mappings ran
+ * out; here RLIMIT_AS) is WRT_ENOMEM naming vm.max_map_count, not a hint
+ * to link with -rdynamic (that is only for an unresolved symbol). */
+Test(cache, an_object_that_cannot_be_mapped_is_enomem_not_a_link_hint) {
+  char *dir = cache_dir();
+  wrt_runtime_t *rt = make_rt(WRT_BACKEND_POOL, dir, NULL);
+  wrt_module_t *m = load(rt, EXAMPLE("hello"), false);
+  FILE *f = fopen(EXAMPLE("hello"), "rb");
+  cr_assert(f);
+  static uint8_t bytes[1 << 20];
+  size_t len = fread(bytes, 1, sizeof(bytes), f);
+  fclose(f);
+  /* Address space for the reads and the mallocs, none for the object. */
+  void *room = malloc(64 << 20);
+  cr_assert(room);
+  memset(room, 1, 64 << 20);
+  free(room);
+  f = fopen("/proc/self/status", "r");
+  char line[256];
+  long vm_kib = 0;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmSize: %ld", &vm_kib) == 1) break;
+  fclose(f);
+  struct rlimit was, lim;
+  getrlimit(RLIMIT_AS, &was);
+  lim = was;
+  lim.rlim_cur = (rlim_t)vm_kib << 10;
+  cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+  wrt_module_t *m2 = NULL;
+  int err = wrt_load_bytes(rt, "again.wasm", bytes, len, &m2);
+  char msg[1024];
+  snprintf(msg, sizeof(msg), "%s", wrt_last_error());
+  setrlimit(RLIMIT_AS, &was);
+  cr_expect_eq(err, WRT_ENOMEM, "%d: %s", err, msg);
+  cr_expect(strstr(msg, "vm.max_map_count") && !strstr(msg, "rdynamic"), "%s", msg);
+  if (!err) wrt_unload(m2);
+  wrt_unload(m);
   cr_expect_eq(wrt_destroy(rt), 0);
   remove_tree(dir);
 }

@@ -100,6 +100,40 @@ Test(hostile, a_module_path_that_is_not_a_regular_file_is_refused_at_once, .time
   cr_expect_eq(wrt_destroy(rt), 0);
 }
 
+/* The peak resident size of this process, KiB. */
+static long peak_kib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  cr_assert(f);
+  char line[256];
+  long kib = -1;
+  while (kib < 0 && fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmHWM: %ld", &kib) != 1) kib = -1;
+  fclose(f);
+  return kib;
+}
+
+/* A 1 GiB file (sparse) that is no module, or of another version, is
+ * refused from its 8 bytes of header, not read whole first. */
+Test(hostile, a_large_file_that_is_no_module_is_refused_from_its_header) {
+  wrt_runtime_t *rt = make_rt(WRT_BACKEND_STOCK, NULL);
+  static const struct {
+    const char *head, *why;
+  } cases[] = {{"not wasm", "no \\0asm magic"}, {"\0asm\2\0\0\0", "version 2 not supported"}};
+  long before = peak_kib();
+  for (size_t i = 0; i < 2; i++) {
+    char *path = write_temp(cases[i].head, 8);
+    cr_assert_eq(truncate(path, 1l << 30), 0);
+    wrt_module_t *m = NULL;
+    cr_expect_eq(wrt_load(rt, path, &m), WRT_EFORMAT, "%s", wrt_last_error());
+    cr_expect(strstr(wrt_last_error(), cases[i].why), "%s", wrt_last_error());
+    unlink(path);
+    free(path);
+  }
+  long grew = peak_kib() - before;
+  cr_expect_lt(grew, 256 << 10, "a 1 GiB file was read: peak RSS grew by %ld KiB", grew);
+  cr_expect_eq(wrt_destroy(rt), 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* Toolchain errors                                                     */
 

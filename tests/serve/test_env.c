@@ -126,7 +126,7 @@ Test(env, every_line_of_a_guests_stderr_carries_its_route_and_escapes_controls) 
    * of its own, or terminal escapes, forges nothing. */
   exchange(
       "GET /wagi?stderr=one%0awpool%20serve:%20forged%0ahello:%20x%0a%1b[31mred%0a"
-      "no-newline HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      "%9b2J%ff%0ano-newline HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   cr_assert_not_null(strstr(all, "HTTP/1.1 200 "), "%s", all);
   stop_clean();
   char err[8192];
@@ -136,6 +136,11 @@ Test(env, every_line_of_a_guests_stderr_carries_its_route_and_escapes_controls) 
   cr_expect_not_null(strstr(err, "\n/wagi: hello: x\n"), "%s", err);
   cr_expect_not_null(strstr(err, "\n/wagi: \\x1b[31mred\n"), "%s", err);
   cr_expect_not_null(strstr(err, "\n/wagi: no-newline\n"), "%s", err);
+  /* A C1 control (CSI in 8-bit terminals) and a byte that is no UTF-8. */
+  cr_expect_not_null(strstr(err, "\n/wagi: \\x9b2J\\xff\n"), "%s", err);
+  const char *raw = err;
+  while (*raw && (unsigned char)*raw < 0x80) raw++;
+  cr_expect_eq(*raw, 0, "a raw byte 0x%02x in the log: %s", (unsigned char)*raw, err);
   cr_expect_null(strstr(err, "\nwpool serve: forged"), "%s", err);
   cr_expect_null(strstr(err, "\nhello: x"), "%s", err);
   cr_expect_null(strchr(err, 0x1b), "an escape byte in the log: %s", err);

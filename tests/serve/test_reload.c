@@ -320,9 +320,12 @@ Test(reload, hostile_file_names_are_refused_logged_escaped_and_counted_once) {
   install("bad\x1b[2Jname.wasm", "hello", NULL);
   install("metrics.wasm", "hello", NULL);
   install("sp ace.wasm", "hello", NULL);
+  /* A dangling link is a failure, not a file removed meanwhile. */
+  snprintf(cmd, sizeof(cmd), "%s/dangling.wasm", dir);
+  cr_assert_eq(symlink("nowhere.wasm", cmd), 0);
   reload();
   reload();
-  cr_expect_eq(m("wpool_serve_reload_failures_total"), 3);
+  cr_expect_eq(m("wpool_serve_reload_failures_total"), 4);
   cr_expect_str_eq(get("/a"), HELLO);
   cr_expect(strstr(metrics_text(), ",modules=\"1\"} 1\n"), "%s", metrics_text());
   char err[8192];
@@ -352,5 +355,238 @@ Test(reload, volumes_stay_with_their_route_across_versions) {
   reload();
   cr_expect_str_neq(version_of("/fsprobe", v2), v1);
   cr_expect_str_eq(get("/fsprobe?open+index.txt"), "200 open index.txt: ok kept\n");
+  stop_clean();
+}
+
+/* A C compiler that hangs (CC, in a fresh cache so nothing is cached):
+ * the real one until `mark` exists, then a shell waiting for a process it
+ * started that sleeps (as cc waits for cc1), its pid written to `pidf`. Returns that pid once a reload of b.wasm reached it. */
+static pid_t hung_compile(void) {
+  char cache[128], script[128], mark[128], pidf[128];
+  snprintf(cache, sizeof(cache), "%s/cache", dir);
+  snprintf(script, sizeof(script), "%s/cc.sh", dir);
+  snprintf(mark, sizeof(mark), "%s/hang", dir);
+  snprintf(pidf, sizeof(pidf), "%s/cc.pid", dir);
+  cr_assert_eq(mkdir(cache, 0755), 0);
+  FILE *f = fopen(script, "w");
+  cr_assert(f);
+  fprintf(f,
+          "#!/bin/sh\nif [ \"$1\" != --version ] && [ -e '%s' ]; then\n"
+          "  sleep 300 & echo $! > '%s.tmp' && mv '%s.tmp' '%s'; wait\nfi\nexec cc \"$@\"\n",
+          mark, pidf, pidf, pidf);
+  fclose(f);
+  cr_assert_eq(chmod(script, 0755), 0);
+  setenv("WPOOL_CACHE_DIR", cache, 1);
+  setenv("CC", script, 1);
+  install("a.wasm", "hello", NULL);
+  start(NULL, NULL); /* hello compiled by the real compiler */
+  put("hang", "");
+  install("b.wasm", "wagi", NULL);
+  cr_assert_eq(kill(srv.pid, SIGHUP), 0);
+  pid_t pid = 0;
+  for (double end = now_s() + 120; !pid && now_s() < end; usleep(10 * 1000)) {
+    FILE *p = fopen(pidf, "r");
+    if (p && fscanf(p, "%d", &pid) != 1) pid = 0;
+    if (p) fclose(p);
+  }
+  cr_assert(pid > 0, "the reload never reached the compiler");
+  cr_expect_str_eq(get("/a"), HELLO); /* the workers are not held */
+  return pid;
+}
+
+/* After the exit: the hung compiler's processes were killed with the
+ * process, the one the compiler started too, and the module it compiled
+ * was never published. */
+static void abandoned(pid_t cc) {
+  bool gone = false;
+  for (double end = now_s() + 30; !gone && now_s() < end; usleep(10 * 1000))
+    gone = kill(cc, 0) != 0;
+  cr_expect(gone, "the compiler (pid %d) outlived the server", (int)cc);
+  if (!gone) kill(cc, SIGKILL);
+  char err[8192];
+  server_output(&srv, true, err, sizeof(err));
+  cr_expect(strstr(err, "while a reload pass is still loading; exiting without it"), "%s", err);
+  cr_expect(!strstr(err, "reload: /b -> version"), "published after the stop:\n%s", err);
+  cr_expect_eq(srv.status, 1);
+}
+
+/* A stop waits for a load in progress as for requests (10 s after the
+ * signal), not for the compile's limit (5 min). */
+Test(reload, a_stop_does_not_wait_for_a_compile_in_progress) {
+  pid_t cc = hung_compile();
+  cr_assert(server_stop(&srv, SIGTERM, 120), "the server did not stop");
+  abandoned(cc);
+}
+
+/* A second stop signal ends the process at once, whatever the loader does
+ * (the first would wait 10 s: this one has 5). */
+Test(reload, a_second_stop_signal_ends_a_stop_waiting_for_a_compile) {
+  pid_t cc = hung_compile();
+  cr_assert_eq(kill(srv.pid, SIGTERM), 0);
+  usleep(300 * 1000);
+  cr_assert(server_stop(&srv, SIGTERM, 5), "the second signal did not end the server");
+  abandoned(cc);
+}
+
+/* A module file's 8 bytes of header are checked before the rest is read:
+ * a 1 GiB file (sparse: no disk) that is no module costs nothing. */
+static long peak_kib(pid_t pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  cr_assert(f);
+  long kib = -1;
+  while (kib < 0 && fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmHWM: %ld", &kib) != 1) kib = -1;
+  fclose(f);
+  return kib;
+}
+
+Test(reload, a_large_file_that_is_no_module_is_refused_from_its_header) {
+  install("a.wasm", "hello", NULL);
+  start(NULL, NULL);
+  long before = peak_kib(srv.pid);
+  snprintf(cmd, sizeof(cmd), "%s/big.wasm", dir);
+  FILE *f = fopen(cmd, "w");
+  cr_assert(f);
+  fputs("not a module", f);
+  fclose(f);
+  cr_assert_eq(truncate(cmd, 1l << 30), 0);
+  snprintf(cmd, sizeof(cmd), "%s/v2.wasm", dir);
+  f = fopen(cmd, "wb");
+  cr_assert(f);
+  fwrite("\0asm\2\0\0\0 and more", 1, 17, f);
+  fclose(f);
+  reload();
+  cr_expect_eq(m("wpool_serve_reload_failures_total"), 2);
+  long grew = peak_kib(srv.pid) - before;
+  cr_expect_lt(grew, 256 << 10, "the 1 GiB file was read: peak RSS grew by %ld KiB", grew);
+  char err[8192];
+  server_output(&srv, true, err, sizeof(err));
+  cr_expect(strstr(err, "big.wasm: not a WebAssembly binary (no \\0asm magic); not served"), "%s",
+            err);
+  cr_expect(strstr(err, "v2.wasm: WebAssembly binary version 2 not supported"), "%s", err);
+  stop_clean();
+}
+
+/* Reload's log lines: a file name's bytes >= 0x80 and its backslashes
+ * written \xHH; the runtime's own escapes (its names, `\0asm`) as the
+ * runtime wrote them, not escaped twice. */
+Test(reload, log_lines_escape_every_byte_of_a_name_once) {
+  install("a.wasm", "hello", NULL);
+  start(NULL, NULL);
+  install("\xff\xfe\x9b.wasm", "hello", NULL);
+  install("back\\slash.wasm", "hello", NULL);
+  /* A module importing env.a\b, which the runtime lacks. */
+  static const char imp[] =
+      "\0asm\1\0\0\0"
+      "\x01\x04\x01\x60\0\0"
+      "\x02\x0b\x01\x03"
+      "env"
+      "\x03"
+      "a\\b"
+      "\0\0";
+  snprintf(cmd, sizeof(cmd), "%s/imp.wasm", dir);
+  FILE *f = fopen(cmd, "wb");
+  cr_assert(f);
+  fwrite(imp, 1, sizeof(imp) - 1, f);
+  fclose(f);
+  put("junk.wasm", "junk");
+  reload();
+  cr_expect_eq(m("wpool_serve_reload_failures_total"), 4);
+  char err[8192];
+  server_output(&srv, true, err, sizeof(err));
+  const char *raw = err;
+  while (*raw && (unsigned char)*raw < 0x80) raw++;
+  cr_expect_eq(*raw, 0, "a raw byte 0x%02x in the log: %s", (unsigned char)*raw, err);
+  cr_expect(strstr(err, "/\\xff\\xfe\\x9b.wasm: a route name takes"), "%s", err);
+  cr_expect(strstr(err, "/back\\x5cslash.wasm: a route name takes"), "%s", err);
+  cr_expect(strstr(err, "a\\x5cb"), "the import's name as the runtime wrote it: %s", err);
+  cr_expect(!strstr(err, "\\\\"), "an escape escaped twice: %s", err);
+  cr_expect(strstr(err, "junk.wasm: not a WebAssembly binary (no \\0asm magic)"), "%s", err);
+  stop_clean();
+}
+
+/* Where guest `guest`'s code section ends: a cut there is still valid
+ * WebAssembly (its data and custom sections missing). */
+static size_t end_of_code(const char *guest, char *bytes, size_t cap, size_t *len) {
+  char src[512];
+  FILE *in = fopen(guest_path(src, sizeof(src), guest), "rb");
+  cr_assert(in);
+  *len = fread(bytes, 1, cap, in);
+  fclose(in);
+  size_t p = 8;
+  while (p < *len) {
+    unsigned id = (unsigned char)bytes[p++];
+    size_t size = 0;
+    for (int shift = 0;; shift += 7) {
+      unsigned char b = (unsigned char)bytes[p++];
+      size |= (size_t)(b & 0x7f) << shift;
+      if (!(b & 0x80)) break;
+    }
+    p += size;
+    if (id == 10) return p;
+  }
+  cr_assert_fail("no code section in %s", guest);
+  return 0;
+}
+
+/* --watch: a file written in place in two pieces, 100 ms apart, the first
+ * ending where a valid module ends, is loaded once, whole: the pass waits
+ * for the writes to settle (200 ms without an event). */
+Test(reload, watch_waits_for_a_file_written_in_pieces_to_settle) {
+  install("h.wasm", "hello", NULL);
+  start((const char *const[]){"--watch", NULL}, NULL);
+  static char bytes[4 << 20];
+  size_t len, cut = end_of_code("wagi", bytes, sizeof(bytes), &len);
+  cr_assert(cut < len, "wagi has sections after its code");
+  snprintf(cmd, sizeof(cmd), "%s/h.wasm", dir);
+  FILE *f = fopen(cmd, "wb"); /* in place: truncated, then written */
+  cr_assert(f);
+  cr_assert_eq(fwrite(bytes, 1, cut, f), cut);
+  fflush(f);
+  usleep(100 * 1000);
+  cr_assert_eq(fwrite(bytes + cut, 1, len - cut, f), len - cut);
+  fclose(f);
+  cr_assert(answers("/h", WAGI), "the finished file never loaded");
+  char err[8192];
+  server_output(&srv, true, err, sizeof(err));
+  cr_expect_eq(count_of(err, "reload: /h -> version "), 1, "a cut version was published:\n%s", err);
+  stop_clean();
+}
+
+/* A load that fails for the host's reason (here WRT_EEXHAUSTED: the one
+ * slot of the pool is busy and the new module's init needs one) is tried
+ * again at the next pass though its file did not change; a module's own
+ * fault is not (a_version_that_does_not_load_leaves_the_old_one_serving). */
+Test(reload, a_load_that_failed_for_the_hosts_reason_is_tried_again) {
+  char cache[128];
+  snprintf(cache, sizeof(cache), "%s/cache", dir); /* no snapshot cached */
+  cr_assert_eq(mkdir(cache, 0755), 0);
+  setenv("WPOOL_CACHE_DIR", cache, 1);
+  install("a.wasm", "wagi", NULL);
+  start((const char *const[]){"--threads", "2", "--config", "instance_count=1", NULL}, NULL);
+  int fd = http_connect(srv.port);
+  cr_assert(fd >= 0);
+  const char req[] = "GET /a?spin=20000 HTTP/1.1\r\nHost: x\r\n\r\n";
+  cr_assert(http_send(fd, req, sizeof(req) - 1));
+  bool running = false;
+  for (double end = now_s() + 30; !running && now_s() < end; usleep(10 * 1000))
+    running = m("wpool_serve_route_requests_total{route=\"/a\"}") == 1;
+  cr_assert(running, "the long request was not dispatched");
+  install("l.wasm", "lookup", NULL);
+  reload();
+  char log[8192];
+  server_output(&srv, true, log, sizeof(log));
+  cr_assert_eq(m("wpool_serve_reload_failures_total"), 1, "the init found a free slot:\n%s", log);
+  http_response_t r;
+  cr_assert(http_read(fd, &r, 60));
+  http_response_free(&r);
+  http_close(fd);
+  reload(); /* the file unchanged */
+  cr_expect_eq(strncmp(get("/l"), "200 ", 4), 0, "%s", get("/l"));
+  char err[8192];
+  server_output(&srv, true, err, sizeof(err));
+  cr_expect(strstr(err, "; not served; tried again at the next pass"), "%s", err);
   stop_clean();
 }

@@ -852,8 +852,8 @@ static void check_lines(const char *route, const sbuf_t *out) {
     cr_expect_eq(l[0], '/', "%.40s", l);
     cr_expect_eq(strncmp(l + 1, route, strlen(route)), 0, "%.40s", l);
     for (const char *c = l; c < e; c++)
-      cr_assert(*c == '\t' || ((unsigned char)*c >= 0x20 && *c != 0x7f), "byte %02x in a line",
-                (unsigned char)*c);
+      cr_assert(*c == '\t' || ((unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f),
+                "byte %02x in a line", (unsigned char)*c);
     l = e + 1;
   }
 }

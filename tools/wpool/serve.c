@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -36,6 +37,10 @@ static const char usage[] =
  * shorter than the usual proxy read timeouts (60 s), so a stuck guest frees
  * its worker before a client behind a proxy gives up (docs/serve.md). */
 #define DEFAULT_TIMEOUT_NS 10000000000ull
+/* After a second stop signal: how long a reload pass in progress may still
+ * run before the process ends without it (as srv's wait for a stuck
+ * request: docs/serve.md "Stopping"). */
+#define STOP_AGAIN_MS 500
 
 #define MAX_THREADS 256
 
@@ -270,13 +275,45 @@ static int serve(app_t *a) {
   if (wagi_loader_start(&a->loader, why, sizeof(why)) != 0)
     return fail(TOOL_BAD_INPUT, "%s%s", why, "");
   err = srv_run(a->srv);
-  wagi_loader_stop(&a->loader);
   if (err == -ETIMEDOUT) {
     /* A second stop signal and a guest that does not end (no time limit,
      * or a longer one): its thread still runs in the runtime, so nothing
-     * can be freed; the process ends here. */
+     * can be freed, the loader's thread and its handles (a worker may
+     * still drop a version's last reference to them) included; the
+     * process ends here. */
     fprintf(stderr, "wpool serve: %s; exiting\n", srv_error());
-    fflush(stderr);
+    fflush(NULL);
+    wrt_kill_compiles(); /* a reload's, if one runs: nothing waits for it */
+    _exit(TOOL_FAILED);
+  }
+  /* A reload pass in progress is waited for as requests are: until
+   * SRV_DRAIN_MS after the first stop; after a second stop, as long as a
+   * stuck request (STOP_AGAIN_MS); a stop signal meanwhile ends the wait.
+   * An idle loader ends within microseconds: it has STOP_AGAIN_MS at least
+   * (requests that ran to their time limit may have used the drain's). */
+  uint64_t first_ns = 0;
+  unsigned stops = srv_stops(a->srv, &first_ns);
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  uint64_t deadline = stops == 0   ? UINT64_MAX
+                      : stops == 1 ? first_ns + SRV_DRAIN_MS * 1000000ull
+                                   : now + STOP_AGAIN_MS * 1000000ull;
+  if (deadline < now + STOP_AGAIN_MS * 1000000ull) deadline = now + STOP_AGAIN_MS * 1000000ull;
+  int ls = wagi_loader_stop(&a->loader, deadline, STOP_AGAIN_MS * 1000000ull);
+  if (ls) {
+    /* The loader's thread is in a load (a compile can take minutes) and
+     * uses the runtime: nothing can be freed; the process ends here, and
+     * the compiler it runs, with every process it started, first. */
+    fprintf(stderr,
+            "wpool serve: %s while a reload pass is still loading; exiting without it "
+            "(%llu requests answered)\n",
+            ls == -EINTR ? "another stop signal"
+            : stops >= 2 ? "second stop signal"
+                         : "the stop's time is up",
+            (unsigned long long)srv_requests_answered(a->srv));
+    fflush(NULL);
+    wrt_kill_compiles();
     _exit(TOOL_FAILED);
   }
   if (err != 0) return fail(TOOL_FAILED, "%s%s", srv_error(), "");
