@@ -7,6 +7,8 @@
 
 void proof_rate_init(proof_rate_t *r) {
   atomic_init(&r->share, PROOF_ONE); /* hopeful until tries say otherwise */
+  atomic_init(&r->next_try_ns, 0);
+  atomic_init(&r->gap_ns, PROOF_GAP_MIN_NS);
   atomic_init(&r->proved, 0);
 }
 
@@ -14,31 +16,49 @@ void proof_rate_init(proof_rate_t *r) {
  * proved, each saving a scan, against one read. */
 static bool worth_reading(const proof_rate_t *rate, const keep_costs_t *c) {
   uint64_t share = atomic_load_explicit(&rate->share, memory_order_relaxed);
-  return c->count_ns && share * c->scan_ns > (uint64_t)PROOF_ONE * c->count_ns;
+  return share * c->scan_ns > (uint64_t)PROOF_ONE * c->count_ns;
 }
 
-proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, const keep_costs_t *c) {
+/* Whether this free starts the pool's next try: the first to come at or
+ * after its time. */
+static bool try_starts(proof_rate_t *rate, uint64_t now_ns) {
+  uint64_t next = atomic_load_explicit(&rate->next_try_ns, memory_order_relaxed);
+  uint64_t gap = atomic_load_explicit(&rate->gap_ns, memory_order_relaxed);
+  return now_ns >= next &&
+         atomic_compare_exchange_strong_explicit(&rate->next_try_ns, &next, now_ns + gap,
+                                                 memory_order_relaxed, memory_order_relaxed);
+}
+
+proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, const keep_costs_t *c,
+                    uint64_t now_ns) {
   proof_t pr = {0};
-  uint32_t turn = mk->frees++ % KEEP_SAMPLE;
   if (!c->count_ns || pages_no_huge_pages_failed() || option_get(OPTION_SCAN_ALWAYS)) return pr;
-  /* Not worth it at every free: at two in a row of KEEP_SAMPLE, the first
-   * leaving the record the second tries. */
-  if (!worth_reading(rate, c) && turn > 1) return pr;
+  bool every = worth_reading(rate, c), check = mk->self != 0;
+  /* Not worth it at every free: a record left by a try (or from before)
+   * is checked once; otherwise a free reads only to start a try. */
+  if (!every && !check && !try_starts(rate, now_ns)) return pr;
   if (os_fault_count(&pr.faults) != 0) return pr;
-  pr.read = true;
+  pr.record = every || !check;
   pr.refused = refused;
   pr.self = os_self_id();
-  if (!mk->self || (!worth_reading(rate, c) && turn == 0)) return pr; /* nothing to try */
+  if (!check) return pr; /* nothing to compare with */
   pr.proved = mk->self == pr.self && mk->faults == pr.faults && mk->refused == pr.refused;
   uint32_t s = atomic_load_explicit(&rate->share, memory_order_relaxed);
   atomic_store_explicit(&rate->share, s - s / 8 + (pr.proved ? PROOF_ONE / 8 : 0),
                         memory_order_relaxed);
   if (pr.proved) atomic_fetch_add_explicit(&rate->proved, 1, memory_order_relaxed);
+  if (!every) { /* the end of a try: the gap to the next */
+    uint64_t gap = atomic_load_explicit(&rate->gap_ns, memory_order_relaxed);
+    gap = pr.proved ? PROOF_GAP_MIN_NS : gap * 2 < PROOF_GAP_MAX_NS ? gap * 2 : PROOF_GAP_MAX_NS;
+    atomic_store_explicit(&rate->gap_ns, gap, memory_order_relaxed);
+    /* After a proof the next try, should one be needed, may come at once. */
+    if (pr.proved) atomic_store_explicit(&rate->next_try_ns, now_ns, memory_order_relaxed);
+  }
   return pr;
 }
 
 void proof_end(proof_mark_t *mk, const proof_t *pr, bool exact) {
-  if (!pr->read || !exact) {
+  if (!pr->record || !exact) {
     mk->self = 0;
     return;
   }

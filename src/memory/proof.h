@@ -30,8 +30,20 @@
  * costs.h count_ns against scan_ns), but it saves a scan only when no
  * fault came between two resets of the slot. So the pool learns how often
  * that is (the share of its recent tries that proved) and reads the count
- * while that share of a scan is worth more than the read, else only at
- * two frees of the slot in KEEP_SAMPLE, in a row, to follow a change. */
+ * at every free while that share of a scan is worth more than the read.
+ * Else it tries now and then, each try two reads (at a free of some slot,
+ * and at that slot's next free): the next try no sooner than a gap after
+ * the last one started, the gap doubling with each try that fails, from
+ * PROOF_GAP_MIN_NS to PROOF_GAP_MAX_NS, and back to the least after one
+ * that proves. So a workload whose faults come in bursts is back to
+ * reading at every free soon after a burst, and one that faults all the
+ * time reads about twice per PROOF_GAP_MAX_NS. Not at a cadence counted in
+ * frees: summing the process's threads' CPU times, getrusage(RUSAGE_SELF)
+ * brings the scheduler's accounting up to date, so a thread whose time
+ * slice has run out is preempted on its way back from the call instead of
+ * at the next tick; reading at 2 frees in 16 made a loaded machine switch
+ * the pool's threads out about 2.5x as often (their free p99 1.4 ms
+ * against 0.05 ms without the reads: docs/performance.md). */
 #ifndef WPOOL_PROOF_H
 #define WPOOL_PROOF_H
 
@@ -47,32 +59,42 @@ typedef struct proof_mark {
   uint64_t faults;  /* page faults of the process */
   uint64_t refused; /* the pool's give-backs refused, in bytes */
   uint64_t self;    /* os_self_id(); 0: no record (nothing can be proved) */
-  uint32_t frees;   /* the slot's resets: whose turn it is to sample */
 } proof_mark_t;
 
 /* A pool's tries: the share that proved, out of PROOF_ONE, a running
  * average over about the last 8. Relaxed: a lost update loses a sample. */
 #define PROOF_ONE 1024u
+/* While reading at every free does not pay: the least and the most time
+ * between the starts of two tries, in ns. The most is longer than a
+ * scheduler tick (1 to 10 ms), so that the reads do not set how often a
+ * thread is preempted, and short enough that a workload turning provable
+ * is seen within a tenth of a second. */
+#define PROOF_GAP_MIN_NS 100000ull
+#define PROOF_GAP_MAX_NS 10000000ull
 typedef struct proof_rate {
   _Atomic uint32_t share;
-  _Atomic uint64_t proved; /* resets that needed no scan (statistics) */
+  _Atomic uint64_t next_try_ns; /* no try starts before (CLOCK_MONOTONIC) */
+  _Atomic uint64_t gap_ns;      /* from the start of a try to the next */
+  _Atomic uint64_t proved;      /* resets that needed no scan (statistics) */
 } proof_rate_t;
 
 void proof_rate_init(proof_rate_t *r);
 
 /* One reset's proof. */
 typedef struct proof {
-  bool proved;      /* the kept pages are all its tenants could have written */
-  bool read;        /* the counts were read (then a record can be left) */
+  bool proved; /* the kept pages are all its tenants could have written */
+  bool record; /* the counts were read and the slot's next reset is to use them */
   uint64_t faults, refused, self;
 } proof_t;
 
-/* At the start of a slot's reset, with the pool's refused bytes now and
- * this machine's costs: read the counts when it is worth it or its turn,
- * and compare them with the record. */
-proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, const keep_costs_t *c);
-/* At its end: leave a record when the counts were read and the reset left
- * exactly the kept pages present (`exact`), else none. */
+/* At the start of a slot's reset at `now_ns`, with the pool's refused
+ * bytes now and this machine's costs: read the counts when it is worth it,
+ * when the slot has a record to compare with, or to start a try, and
+ * compare them with the record. */
+proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, const keep_costs_t *c,
+                    uint64_t now_ns);
+/* At its end: leave a record when `record` and the reset left exactly the
+ * kept pages present (`exact`), else none. */
 void proof_end(proof_mark_t *mk, const proof_t *pr, bool exact);
 
 #endif

@@ -167,7 +167,7 @@ void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *
   if (p->mem_ctx.scanner && p->mem_ctx.keep_auto)
     pr = proof_begin(&inst->proof, &p->proof_rate,
                      COUNTER_GET(&p->mem_counters, madvise_refused_bytes),
-                     keep_costs(p->mem_ctx.scanner));
+                     keep_costs(p->mem_ctx.scanner), now_ns);
   bool exact = true;
   for (uint32_t i = 0; i < m->nmemories; i++)
     kept.memory += memslot_reset(pool_memslot(p, slot, i), pool_memory_base(p, slot, i),

@@ -1,0 +1,174 @@
+/* When resets read the process's page-fault count (memory/proof.h): at
+ * every free while proofs pay; else only for tries, each two reads, the
+ * gap between their starts doubling while they fail, from
+ * PROOF_GAP_MIN_NS to PROOF_GAP_MAX_NS; a try that proves brings the reads
+ * at every free back. The reads are the library's getrusage calls
+ * (os_calls); a fault is made by touching a page not yet touched; the
+ * clock is the test's. */
+#include <criterion/criterion.h>
+#include <sys/mman.h>
+
+#include "memory/os.h"
+#include "memory/proof.h"
+
+/* A read costs a tenth of a scan: reading at every free pays while more
+ * than a tenth of the tries prove. */
+static const keep_costs_t costs = {.fault_ns = 1000, .check_ns = 50, .memset_ns = 40,
+                                   .scan_ns = 1000, .count_ns = 100, .window = 3,
+                                   .drop_min = 1};
+
+enum { SLOTS = 64 };
+static proof_mark_t marks[SLOTS];
+static proof_rate_t rate;
+
+static void setup(void) {
+  memset(marks, 0, sizeof(marks));
+  proof_rate_init(&rate);
+}
+
+TestSuite(proof_rate, .init = setup);
+
+/* One page fault of this process: the next page of an area given back
+ * whole when all of it has been touched. */
+enum { AREA_PAGES = 4096 };
+static void fault(void) {
+  static volatile char *area;
+  static int next = AREA_PAGES;
+  if (!area) {
+    area = mmap(NULL, AREA_PAGES * 4096ul, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                -1, 0);
+    cr_assert_neq((void *)area, MAP_FAILED);
+  }
+  if (next == AREA_PAGES) {
+    cr_assert_eq(madvise((void *)area, AREA_PAGES * 4096ul, MADV_DONTNEED), 0);
+    next = 0;
+  }
+  area[(size_t)next++ * 4096] = 1;
+}
+
+/* A reset of slot `s` at `now`, leaving exactly the kept pages. */
+static bool reset(int s, uint64_t now) {
+  proof_t pr = proof_begin(&marks[s], &rate, 0, &costs, now);
+  proof_end(&marks[s], &pr, true);
+  return pr.proved;
+}
+
+static uint64_t reads(void) { return os_calls(OS_GETRUSAGE); }
+
+/* Frees of one slot with a fault before each, until it takes them as a
+ * pool whose proofs do not pay (the share under a tenth: 18 failures). */
+static void fail_tries(uint64_t now) {
+  for (int i = 0; i < 40; i++) {
+    fault();
+    cr_assert(!reset(0, now), "a free after a fault was proved");
+  }
+}
+
+Test(proof_rate, every_free_reads_while_proofs_pay) {
+  uint64_t r0 = reads();
+  cr_assert(!reset(1, 0)); /* no record yet: one is left */
+  int proved = 0;
+  for (int i = 0; i < 100; i++) proved += reset(1, 0);
+  cr_assert_eq(reads() - r0, 101);
+  /* Nothing between two frees here can fault, but the count is the whole
+   * process's: allow a stray one. */
+  cr_assert_geq(proved, 98, "%d of 100 frees proved", proved);
+}
+
+enum { STEP_NS = 10000 };
+
+/* The times of the reads of slot 0 freed every STEP_NS for `ns`, a fault
+ * before each free, from `t0`; their number in *n (at most `max`). */
+static void read_times(uint64_t t0, uint64_t ns, uint64_t *at, int max, int *n) {
+  *n = 0;
+  for (uint64_t t = t0; t < t0 + ns; t += STEP_NS) {
+    uint64_t r = reads();
+    fault();
+    cr_assert(!reset(0, t), "a free after a fault was proved");
+    if (reads() != r && *n < max) at[(*n)++] = t;
+  }
+}
+
+Test(proof_rate, failing_tries_back_off_to_one_per_most_gap) {
+  fail_tries(0);
+  /* One slot, one free per 10 us for a second, a fault before each: tries
+   * are a free that reads and the next, each gap about twice the last
+   * until the most. */
+  static uint64_t at[1000];
+  int n;
+  read_times(1, 1000000000, at, 1000, &n);
+  cr_assert_gt(n, 2 * 90, "%d reads in a second: tries stopped", n);
+  cr_assert_leq(n, 2 * (1000000000 / PROOF_GAP_MAX_NS + 10), "%d reads in a second", n);
+  uint64_t last_gap = 0;
+  for (int i = 0; i + 2 < n; i += 2) {
+    cr_assert_eq(at[i + 1], at[i] + STEP_NS, "a try's second read is not the slot's next free");
+    uint64_t gap = at[i + 2] - at[i];
+    cr_assert_geq(gap, PROOF_GAP_MIN_NS, "try %d: %llu ns after the last", i / 2,
+                  (unsigned long long)gap);
+    cr_assert_leq(gap, PROOF_GAP_MAX_NS + STEP_NS);
+    if (last_gap)
+      cr_assert(gap + STEP_NS >= last_gap && gap <= 2 * last_gap + STEP_NS,
+                "try %d: a gap of %llu ns after one of %llu", i / 2, (unsigned long long)gap,
+                (unsigned long long)last_gap);
+    last_gap = gap;
+  }
+  cr_assert_geq(last_gap, PROOF_GAP_MAX_NS, "the gap stopped growing at %llu ns",
+                (unsigned long long)last_gap);
+}
+
+Test(proof_rate, a_try_that_proves_brings_back_reads_at_every_free) {
+  fail_tries(0);
+  static uint64_t at[200];
+  int n;
+  read_times(1, 200000000, at, 200, &n); /* backed off to the most */
+  uint64_t t = at[n - 1] + PROOF_GAP_MAX_NS / 2; /* within the gap: nothing reads */
+  uint64_t r0 = reads();
+  for (int i = 0; i < 10; i++) reset(2, t);
+  cr_assert_eq(reads() - r0, 0, "frees read between tries");
+  /* At the next try's time, with no fault between its two frees. */
+  bool proved = false;
+  for (int i = 0; i < 4 && !proved; i++) { /* a stray fault of the process: another try */
+    t += PROOF_GAP_MAX_NS + STEP_NS;
+    cr_assert(!reset(3, t));
+    proved = reset(3, t);
+  }
+  cr_assert(proved, "no try proved");
+  /* The share is back over a tenth: every free reads again. */
+  uint64_t r1 = reads();
+  for (int i = 0; i < 10; i++) reset(4, t);
+  cr_assert_eq(reads() - r1, 10);
+  /* And should tries fail again, the gap starts from the least. */
+  fail_tries(t);
+  read_times(t + 1, 1000000, at, 200, &n);
+  cr_assert_geq(n, 4);
+  cr_assert_leq(at[2] - at[0], 4 * PROOF_GAP_MIN_NS, "the gap after a proof: %llu ns",
+                (unsigned long long)(at[2] - at[0]));
+}
+
+Test(proof_rate, a_try_is_two_reads_and_leaves_no_record) {
+  fail_tries(0);
+  static uint64_t at[200];
+  int n;
+  read_times(1, 100000000, at, 200, &n);
+  cr_assert_eq(marks[0].self, 0, "a try's second read left a record");
+  uint64_t t = at[n - 1] + PROOF_GAP_MAX_NS + STEP_NS, r0 = reads();
+  fault();
+  cr_assert(!reset(5, t)); /* starts the try */
+  fault();
+  cr_assert(!reset(5, t)); /* ends it */
+  cr_assert_eq(reads() - r0, 2);
+  cr_assert_eq(marks[5].self, 0, "the try's second read left a record");
+  for (int i = 0; i < 10; i++) reset(5, t + 1);
+  cr_assert_eq(reads() - r0, 2, "frees after a try read before the next");
+}
+
+Test(proof_rate, a_reset_that_is_not_exact_leaves_no_record) {
+  proof_t pr = proof_begin(&marks[6], &rate, 0, &costs, 0);
+  cr_assert(pr.record);
+  proof_end(&marks[6], &pr, false);
+  cr_assert_eq(marks[6].self, 0);
+  /* Nor can a count of refused bytes that moved prove. */
+  reset(6, 0);
+  pr = proof_begin(&marks[6], &rate, 4096, &costs, 0);
+  cr_assert(!pr.proved);
+}
