@@ -14,7 +14,10 @@
  * the geometric means and the load average before and after.
  *
  * usage: peer_bench [--quick] [--rounds N] [--requests N] [--node PATH]
- *                   [--script PATH] [--no-v8] EXAMPLES_DIR
+ *                   [--script PATH] [--no-v8] [--large] EXAMPLES_DIR
+ * --large: the inputs of issue 22's table, a 20 KiB JSON document and 64
+ * KiB of lines (sha256sum, compress, glob), for the main job's 9 KiB and
+ * 36 KiB.
  * The node binary: --node, else $NODE, else `node` (Debian's nodejs); none
  * found, the V8 settings are left out (a line says so). */
 #include <errno.h>
@@ -233,7 +236,7 @@ static double med(double *v, int n) {
 
 int main(int argc, char **argv) {
   int rounds = 5, requests = 1000;
-  bool v8 = true;
+  bool v8 = true, large = false;
   const char *dir = NULL, *node = getenv("NODE"), *script = V8_PEER_SCRIPT;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--quick")) rounds = 2, requests = 5;
@@ -242,12 +245,13 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--node") && i + 1 < argc) node = argv[++i];
     else if (!strcmp(argv[i], "--script") && i + 1 < argc) script = argv[++i];
     else if (!strcmp(argv[i], "--no-v8")) v8 = false;
+    else if (!strcmp(argv[i], "--large")) large = true;
     else dir = argv[i];
   }
   if (!dir) dir = getenv("WPOOL_EXAMPLES");
   if (!dir || rounds < 1 || requests < 1) {
     fprintf(stderr, "usage: peer_bench [--quick] [--rounds N] [--requests N] [--node PATH] "
-                    "[--script PATH] [--no-v8] EXAMPLES_DIR\n");
+                    "[--script PATH] [--no-v8] [--large] EXAMPLES_DIR\n");
     return 2;
   }
   double load0[1], load1[1];
@@ -268,7 +272,12 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof(path), "%s/%s.wasm", dir, guest_cases[g].name);
     for (int b = 0; b < 2; b++)
       if (wrt_load(rt[b], path, &gs[g].mod[b])) return fprintf(stderr, "%s\n", wrt_last_error()), 1;
-    gs[g].input = guest_input(guest_cases[g].input, &gs[g].in_len);
+    guest_input_t kind = guest_cases[g].input;
+    size_t min_bytes = !large                    ? 0
+                       : kind == GUEST_INPUT_JSON  ? 20 << 10
+                       : kind == GUEST_INPUT_LINES ? 64 << 10
+                                                   : 0;
+    gs[g].input = guest_input_sized(kind, min_bytes, &gs[g].in_len);
     const char *a[2];
     wrt_request_t req = request_of(&gs[g], g, a);
     if (wrt_run(gs[g].mod[0], &req, &res) || res.trap)
@@ -345,7 +354,8 @@ int main(int argc, char **argv) {
              name, set_names[s], rounds, requests, rps[s], c->rps[0], c->rps[rounds - 1],
              cpu[s] / 1000, med(c->p50_ns, rounds) / 1000);
     }
-    printf("{\"bench\":\"peer\",\"guest\":\"%s\",\"pool_vs_stock\":%.3f", name, rps[0] / rps[1]);
+    printf("{\"bench\":\"peer\",\"guest\":\"%s\",\"input_bytes\":%zu,\"pool_vs_stock\":%.3f", name,
+           g < NG ? gs[g].in_len : 0, rps[0] / rps[1]);
     if (v8)
       printf(",\"pool_vs_v8_fresh\":%.3f,\"pool_vs_v8_restore\":%.3f,"
              "\"cpu_pool_over_v8_restore\":%.3f,\"cpu_pool_over_v8_fresh\":%.3f",

@@ -11,13 +11,15 @@ import sys
 
 
 def main(path):
-    rows, summary = {}, None
+    rows, inputs, summary = {}, {}, None
     for line in open(path):
         d = json.loads(line)
         if d.get('summary'):
             summary = d
         elif 'setting' in d:
             rows.setdefault(d['guest'], {})[d['setting']] = d
+        elif d.get('input_bytes'):
+            inputs[d['guest']] = d['input_bytes']
     print('| guest | pool | V8, fresh instance | V8, restored instance | stock |')
     print('| --- | --- | --- | --- | --- |')
     logs = {'fresh': [], 'restore': [], 'stock': [], 'cpu': []}
@@ -32,8 +34,9 @@ def main(path):
                 format(round(o['requests_per_s']), ','), o['cpu_us_per_request'],
                 pool['requests_per_s'] / o['requests_per_s'],
                 pool['cpu_us_per_request'] / o['cpu_us_per_request'])
+        name = '%s (%.0f KiB)' % (guest, inputs[guest] / 1024) if guest in inputs else guest
         print('| %s | %s/s, %.1f us CPU | %s | %s | %s |' % (
-            guest, format(round(pool['requests_per_s']), ','), pool['cpu_us_per_request'],
+            name, format(round(pool['requests_per_s']), ','), pool['cpu_us_per_request'],
             cell('v8-fresh'), cell('v8-restore'), cell('stock')))
         if guest != 'instantiate+free' and 'v8-restore' in s:
             logs['fresh'].append(math.log(pool['requests_per_s'] / s['v8-fresh']['requests_per_s']))

@@ -156,7 +156,10 @@ static uint32_t pool_grow_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t de
   uint64_t new_pages = (uint64_t)mem->pages + delta;
   if (new_pages > mem->max_pages) return UINT32_MAX;
   int64_t old = wpool_memory_grow(c->pinst, 0, delta);
-  if (old < 0) return UINT32_MAX; /* over the pool's limit, or host memory */
+  if (old < 0) { /* over the pool's limit, or host memory */
+    if (old != WPOOL_ELIMIT) c->host_failures++;
+    return UINT32_MAX;
+  }
   mem->pages = (uint32_t)new_pages;
   mem->size = (uint32_t)(new_pages * PAGE);
   return (uint32_t)old;
@@ -188,7 +191,11 @@ static uint32_t pool_grow_table(rt_ctx_t *c, uint32_t i, void *t, uint32_t delta
   uint64_t n = (uint64_t)old + delta;
   if (n > max) return UINT32_MAX;
   static const wasm_rt_funcref_t zero;
-  if (wpool_table_grow_with(c->pinst, i, delta, ext ? &zero : init) < 0) return UINT32_MAX;
+  int64_t r = wpool_table_grow_with(c->pinst, i, delta, ext ? &zero : init);
+  if (r < 0) {
+    if (r != WPOOL_ELIMIT) c->host_failures++;
+    return UINT32_MAX;
+  }
   if (ext) {
     for (uint64_t k = old; k < n; k++) e->data[k] = *(const wasm_rt_externref_t *)init;
     e->size = (uint32_t)n;

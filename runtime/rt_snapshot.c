@@ -299,6 +299,15 @@ static int snapshot_run(wrt_module_t *m, const wasm_module_t *w, const wrt_func_
                     m->path, wrt_trap_name(trap), name);
   if (err) return err;
   err = run_init(inst, w, f, name, ms, d->s, &d->runs, &d->nruns, &d->bytes);
+  /* A grow the host refused left the init on a path that depends on this
+   * moment's memory, not on the module (whatever it did next: a trap, a
+   * smaller state): that state is neither used nor cached, and the load
+   * fails as the host did (a reload tries again). */
+  if (rt_instance_ctx(inst)->host_failures)
+    err = rt_error(WRT_ENOMEM,
+                   "%s: init function %s grew a memory or table and the host refused (out of "
+                   "memory or mappings; see vm.max_map_count): no snapshot taken",
+                   m->path, name);
   wasm_rt_memory_t *mem = rt_instance_ctx(inst)->mem;
   d->pages = m->has_memory && mem ? mem->pages : 0;
   wrt_instance_free(inst);

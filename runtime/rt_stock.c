@@ -124,8 +124,10 @@ static uint32_t stock_grow_memory(rt_ctx_t *c, wasm_rt_memory_t *mem, uint32_t d
   if (new_pages > mem->max_pages || new_pages > c->m->rt->cfg.instance_memory_pages)
     return UINT32_MAX;
   if (delta && mprotect(mem->data + (uint64_t)old_pages * PAGE, (uint64_t)delta * PAGE,
-                        PROT_READ | PROT_WRITE) != 0)
+                        PROT_READ | PROT_WRITE) != 0) {
+    c->host_failures++;
     return UINT32_MAX;
+  }
   mem->pages = (uint32_t)new_pages;
   mem->size = (uint32_t)(new_pages * PAGE); /* at most RT_MAX_PAGES: no wrap */
   return old_pages;
@@ -167,7 +169,10 @@ static uint32_t stock_grow_table(rt_ctx_t *c, uint32_t i, void *t, uint32_t delt
   if (n > max || n > c->m->rt->cfg.instance_table_elements) return UINT32_MAX;
   size_t size = elem_size(c, i);
   uint8_t *d = realloc(ext ? (void *)e->data : (void *)f->data, n * size);
-  if (!d) return UINT32_MAX;
+  if (!d) {
+    c->host_failures++;
+    return UINT32_MAX;
+  }
   for (uint64_t k = old; k < n; k++) memcpy(d + k * size, init, size);
   if (ext) e->data = (wasm_rt_externref_t *)d, e->size = (uint32_t)n;
   else f->data = (wasm_rt_funcref_t *)d, f->size = (uint32_t)n;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -436,6 +437,84 @@ Test(snapshot, is_taken_once_then_read_from_the_cache_and_a_bad_entry_is_never_u
     cr_assert_eq(wrt_destroy(rt), 0);
   }
   char cmd[200];
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  cr_expect_eq(system(cmd), 0);
+}
+
+/* This process's data mappings (VmData), bytes. */
+static uint64_t vm_data(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  cr_assert(f);
+  char line[256];
+  unsigned long long kib = 0;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmData: %llu kB", &kib) == 1) break;
+  fclose(f);
+  cr_assert_gt(kib, 0);
+  return kib * 1024;
+}
+
+/* An init whose memory.grow the host refuses (here: RLIMIT_DATA, which
+ * refuses an mprotect that makes private pages writable) is not
+ * snapshotted, nor is that outcome cached, whatever the init did next:
+ * the load fails with WRT_ENOMEM naming the init, and the next load, with
+ * memory to spare, takes the snapshot of the init as it runs with memory.
+ * snapshot_grow.wat's init copes (it records that the grow failed and
+ * returns); snapshot.wat's does not (it traps past its memory). */
+Test(snapshot, init_whose_grow_the_host_refuses_is_neither_used_nor_cached) {
+  char dir[] = "/tmp/wpool-snap-grow-XXXXXX";
+  cr_assert(mkdtemp(dir));
+  char cmd[200];
+  snprintf(cmd, sizeof(cmd), "rm -f %s/*.snap %s/*.snapman", dir, dir);
+  static const char *const mods[] = {"snapshot_grow", "snapshot"};
+  for (size_t b = 0; b < 2; b++)
+    for (size_t k = 0; k < 2; k++) {
+      const char *be = wrt_backend_name(test_backends[b]), *name = mods[k];
+      wrt_runtime_t *rt = make_rt_in(test_backends[b], dir);
+      wrt_module_t *m;
+      /* Compiled (and the compile cached), the watchdog thread started, a
+       * first snapshot taken, before the limit; that snapshot removed. */
+      cr_assert_eq(load(rt, name, NULL, 0, &m), 0, "%s", wrt_last_error());
+      cr_assert_eq(wrt_unload(m), 0);
+      cr_assert_eq(system(cmd), 0);
+      cr_assert_null(snap_file(dir));
+      struct rlimit old;
+      cr_assert_eq(getrlimit(RLIMIT_DATA, &old), 0);
+      /* The least room past what the process has that instantiation needs
+       * (the first page, 64 KiB, and the backend's own) and the init's
+       * grow by two pages (128 KiB) does not fit: found by trying. */
+      int err = 0;
+      for (uint64_t room = 64 << 10; room <= (4 << 20); room += 16 << 10) {
+        struct rlimit lim = {.rlim_cur = vm_data() + room, .rlim_max = old.rlim_max};
+        cr_assert_eq(setrlimit(RLIMIT_DATA, &lim), 0);
+        err = load(rt, name, NULL, 0, &m);
+        cr_assert_eq(setrlimit(RLIMIT_DATA, &old), 0);
+        cr_assert_neq(err, 0, "%s, %s: loaded with %llu bytes to spare: %s", be, name,
+                      (unsigned long long)room,
+                      k == 0 ? "the snapshot of a refused grow was taken" : "no grow refused");
+        if (strstr(wrt_last_error(), "init function")) break;
+      }
+      cr_expect_eq(err, WRT_ENOMEM, "%s, %s: %d (%s)", be, name, err, wrt_last_error());
+      cr_expect(strstr(wrt_last_error(), "wizer.initialize") &&
+                    strstr(wrt_last_error(), "host refused"),
+                "%s", wrt_last_error());
+      cr_expect_null(snap_file(dir), "%s, %s: a snapshot of the refused grow was cached", be, name);
+      /* With room again: the init's grown state, taken now. */
+      cr_assert_eq(load(rt, name, NULL, 0, &m), 0, "%s", wrt_last_error());
+      wrt_module_info_t info;
+      wrt_module_info(m, &info);
+      cr_expect(info.snapshot && !info.snapshot_from_cache, "%s, %s", be, name);
+      cr_expect_eq(info.start_pages, 3, "%s, %s: %u pages after init", be, name,
+                   (unsigned)info.start_pages);
+      wrt_instance_t *inst;
+      wrt_trap_t trap;
+      cr_assert_eq(wrt_instantiate(m, &inst, &trap), 0, "%s", wrt_last_error());
+      if (k == 0) cr_expect_eq(get(inst, m, "get_mode"), 2, "%s: the init's refused way", be);
+      wrt_instance_free(inst);
+      cr_assert_eq(wrt_unload(m), 0);
+      cr_assert_eq(wrt_destroy(rt), 0);
+      cr_expect_eq(system(cmd), 0);
+    }
   snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
   cr_expect_eq(system(cmd), 0);
 }

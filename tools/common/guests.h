@@ -28,5 +28,8 @@ extern const guest_case_t guest_cases[GUEST_NCASES];
 /* The input of `kind`, malloc'd (NULL when out of memory); *len its
  * bytes. */
 char *guest_input(guest_input_t kind, size_t *len);
+/* The same, at least `min_bytes` long where the kind has a size (lines,
+ * users: more of them); 0: the size guest_input gives. */
+char *guest_input_sized(guest_input_t kind, size_t min_bytes, size_t *len);
 
 #endif
