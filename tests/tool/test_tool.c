@@ -735,6 +735,76 @@ Test(tool, tune_matrix_runs_the_cells_of_one_module_count) {
   expect_in(r.err, "no cell has 7 modules");
 }
 
+/* The number after `key` in `line` (up to its end), or -1. */
+static double num_after(const char *line, const char *end, const char *key) {
+  const char *p = strstr(line, key);
+  return p && p < end ? strtod(p + strlen(key), NULL) : -1;
+}
+
+/* A cell's throughput ratio is the median over rounds of the defaults'
+ * rate over the best setting's in the same round (paired: one round's
+ * runs are seconds apart), computed from the runs the tool printed, in
+ * their rounds; the ratio of the medians beside it. Over 64 rounds is
+ * refused. */
+Test(tool, tune_matrix_ratio_is_the_median_of_each_rounds_ratio) {
+  const char *const args[] = {"tune", "--matrix", "--modules", "5", "--instances", "300",
+                              "--rounds", "3", "--no-progress", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  int checked = 0;
+  for (const char *cell = r.out; (cell = strstr(cell, "{\"bench\":\"reset_matrix_cell\""));
+       cell++) {
+    const char *end = strchr(cell, '\n');
+    cr_assert(end);
+    char key[200], best[32];
+    double warm = num_after(cell, end, "\"max_unused_warm_slots\":");
+    bool spread = strstr(cell, "\"pattern\":\"spread\"") && strstr(cell, "\"pattern\":\"spread\"") < end;
+    const char *b = strstr(cell, "\"best\":\"");
+    cr_assert(b && b < end);
+    b += strlen("\"best\":\"");
+    snprintf(best, sizeof(best), "%.*s", (int)(strchr(b, '"') - b), b);
+    /* This cell's runs, round by round. */
+    double d[3] = {-1, -1, -1}, k[3] = {-1, -1, -1};
+    snprintf(key, sizeof(key), "\"max_unused_warm_slots\":%.0f,\"dirty_pages\":48,\"pattern\":\"%s\"",
+             warm, spread ? "spread" : "near");
+    for (const char *run = r.out; (run = strstr(run, "{\"bench\":\"reset_matrix\",")); run++) {
+      const char *rend = strchr(run, '\n');
+      const char *m = strstr(run, key);
+      if (!m || m > rend) continue;
+      int round = (int)num_after(run, rend, "\"round\":");
+      cr_assert(round >= 0 && round < 3);
+      double rate = num_after(run, rend, "\"rate\":");
+      char want[64];
+      snprintf(want, sizeof(want), "\"setting\":\"%s\"", best);
+      const char *sd = strstr(run, "\"setting\":\"defaults\""), *sb = strstr(run, want);
+      if (sd && sd < rend) d[round] = rate;
+      if (sb && sb < rend) k[round] = rate;
+    }
+    double q[3];
+    for (int i = 0; i < 3; i++) {
+      cr_assert(d[i] > 0 && k[i] > 0, "cell %.80s: round %d missing", cell, i);
+      q[i] = d[i] / k[i];
+    }
+    for (int i = 0; i < 3; i++) /* sort three */
+      for (int j = i + 1; j < 3; j++)
+        if (q[j] < q[i]) {
+          double t = q[i];
+          q[i] = q[j];
+          q[j] = t;
+        }
+    double got = num_after(cell, end, "\"rate_ratio\":");
+    cr_expect(got > q[1] - 0.006 && got < q[1] + 0.006, "cell %.*s: rate_ratio %.3f, paired median %.3f",
+              (int)(end - cell), cell, got, q[1]);
+    cr_expect_geq(num_after(cell, end, "\"rate_ratio_of_medians\":"), 0);
+    checked++;
+  }
+  cr_assert_eq(checked, 4, "%s", r.out);
+  const char *const many[] = {"tune", "--matrix", "--rounds", "65", NULL};
+  tool_run(&r, "", many);
+  cr_assert_eq(r.status, 2);
+  expect_in(r.err, "--rounds 65 is over 64");
+}
+
 Test(tool, durations_are_read_with_their_units) {
   static const struct {
     const char *text;

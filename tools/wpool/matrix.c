@@ -9,9 +9,12 @@
  * dirty 64 KiB, dirty 1 MiB} (memory and table budgets alike). Settings are
  * interleaved within each round, their order rotated every round, so a
  * noisy stretch of a shared machine falls on all of them. One JSON line per
- * run, then one per cell with the medians: the defaults' throughput against
- * the best hand-set setting's, and their peak resident bytes against that
- * setting's. */
+ * run, then one per cell: the best hand-set setting (the highest median
+ * throughput over rounds), the defaults' throughput against its as the
+ * median over rounds of the two's ratio in each round (runs minutes apart
+ * on a loaded machine see different loads; a round's two runs are
+ * seconds apart), and the ratio of the medians beside it; their peak
+ * resident bytes against that setting's (medians). */
 #include "measure.h"
 #include "matrix.h"
 
@@ -81,6 +84,11 @@ int matrix_run(const wpool_config_t *base, const matrix_opts_t *o, FILE *out) {
     fprintf(stderr, "wpool tune --matrix: no cell has %u modules (1, 5, 20 or 200)\n", o->modules);
     return TOOL_BAD_INPUT;
   }
+  if (o->rounds > MATRIX_ROUNDS_MAX) {
+    fprintf(stderr, "wpool tune --matrix: --rounds %llu is over %d\n", (unsigned long long)o->rounds,
+            MATRIX_ROUNDS_MAX);
+    return TOOL_BAD_INPUT;
+  }
   int rounds = o->rounds ? (int)o->rounds : 3;
   uint64_t instances = o->instances ? o->instances : 20000;
   double *rate = calloc((size_t)ncells * NSET * rounds, sizeof(double));
@@ -142,28 +150,42 @@ int matrix_run(const wpool_config_t *base, const matrix_opts_t *o, FILE *out) {
   for (int ci = 0; st == TOOL_OK && ci < ncells; ci++) {
     const cell_t *c = &cells[ci];
     double mrate[NSET], mpeak[NSET], mcpu[NSET];
-    for (int si = 0; si < NSET; si++) {
+    for (int si = 0; si < NSET; si++) { /* median() sorts: on copies, the rounds kept in order */
       size_t at = ((size_t)ci * NSET + si) * rounds;
-      mrate[si] = median(rate + at, rounds);
-      mpeak[si] = median(peak + at, rounds);
-      mcpu[si] = median(cpu + at, rounds);
+      double v[3][MATRIX_ROUNDS_MAX];
+      int n = rounds;
+      memcpy(v[0], rate + at, n * sizeof(double));
+      memcpy(v[1], peak + at, n * sizeof(double));
+      memcpy(v[2], cpu + at, n * sizeof(double));
+      mrate[si] = median(v[0], n);
+      mpeak[si] = median(v[1], n);
+      mcpu[si] = median(v[2], n);
     }
     int best = 1;
     for (int si = 2; si < NSET; si++)
       if (mrate[si] > mrate[best]) best = si;
-    double ratio = mrate[0] / mrate[best], rss = mpeak[best] > 0 ? mpeak[0] / mpeak[best] : 1;
+    double paired[MATRIX_ROUNDS_MAX], cpu_paired[MATRIX_ROUNDS_MAX];
+    int np = 0;
+    for (int round = 0; round < rounds; round++, np++) {
+      size_t d = (size_t)ci * NSET * rounds + round, b = ((size_t)ci * NSET + best) * rounds + round;
+      paired[np] = rate[b] > 0 ? rate[d] / rate[b] : 0;
+      cpu_paired[np] = cpu[d] > 0 ? cpu[b] / cpu[d] : 0;
+    }
+    double ratio = median(paired, np), of_medians = mrate[0] / mrate[best],
+           rss = mpeak[best] > 0 ? mpeak[0] / mpeak[best] : 1;
     bool ok = ratio >= 0.9 && rss <= 1.25;
     met += ok;
     fprintf(out,
             "{\"bench\":\"reset_matrix_cell\",\"modules\":%u,\"max_unused_warm_slots\":%u,"
             "\"dirty_pages\":%u,\"pattern\":\"%s\",\"memory_pages\":%u,"
             "\"defaults_rate\":%.0f,\"best\":\"%s\","
-            "\"best_rate\":%.0f,\"rate_ratio\":%.2f,\"defaults_peak\":%.0f,\"best_peak\":%.0f,"
+            "\"best_rate\":%.0f,\"rate_ratio\":%.2f,\"rate_ratio_of_medians\":%.2f,"
+            "\"defaults_peak\":%.0f,\"best_peak\":%.0f,"
             "\"peak_ratio\":%.2f,\"defaults_cpu_us\":%.2f,\"best_cpu_us\":%.2f,"
             "\"cpu_ratio\":%.2f,\"target_met\":%s}\n",
             c->modules, c->warm, c->dirty, c->spread ? "spread" : "near", c->memory_pages, mrate[0],
-            settings[best].name, mrate[best], ratio, mpeak[0], mpeak[best], rss, mcpu[0],
-            mcpu[best], mcpu[0] > 0 ? mcpu[best] / mcpu[0] : 0, ok ? "true" : "false");
+            settings[best].name, mrate[best], ratio, of_medians, mpeak[0], mpeak[best], rss,
+            mcpu[0], mcpu[best], median(cpu_paired, np), ok ? "true" : "false");
   }
   if (st == TOOL_OK)
     fprintf(out, "{\"bench\":\"reset_matrix_summary\",\"cells\":%d,\"target_met\":%d}\n", ncells,

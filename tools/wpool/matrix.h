@@ -4,9 +4,11 @@
 
 #include "run.h"
 
+#define MATRIX_ROUNDS_MAX 64
+
 typedef struct matrix_opts {
   uint64_t instances; /* per run; 0: 20000 */
-  uint64_t rounds;    /* 0: 3 */
+  uint64_t rounds;    /* 0: 3; at most MATRIX_ROUNDS_MAX */
   uint32_t modules;   /* only the cells of this many modules; 0: every cell */
   bool progress;
 } matrix_opts_t;
