@@ -209,8 +209,9 @@ typedef struct rt_ctx {
   int32_t exit_code;
   struct wasi_fds *fds;    /* WASI's descriptor table, made at its first change */
   bool at_load;             /* running a snapshot's init: WASI refuses what varies */
-  /* memory.grow or table.grow refused for the host's reasons (out of
-   * memory, mappings), not a limit: an outcome a snapshot must not keep. */
+  /* What the host refused the guest for its own reasons (out of memory,
+   * mappings), not a limit: a memory.grow or table.grow, WASI's
+   * descriptor table: an outcome a snapshot must not keep. */
   uint32_t host_failures;
   const char *refused_call; /* the WASI call that ended it, and why (RT_JUMP_REFUSED) */
 } rt_ctx_t;

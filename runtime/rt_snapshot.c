@@ -305,8 +305,9 @@ static int snapshot_run(wrt_module_t *m, const wasm_module_t *w, const wrt_func_
    * fails as the host did (a reload tries again). */
   if (rt_instance_ctx(inst)->host_failures)
     err = rt_error(WRT_ENOMEM,
-                   "%s: init function %s grew a memory or table and the host refused (out of "
-                   "memory or mappings; see vm.max_map_count): no snapshot taken",
+                   "%s: init function %s asked for memory the host refused (a memory.grow, "
+                   "a table.grow or WASI's descriptor table; out of memory or mappings, see "
+                   "vm.max_map_count): no snapshot taken",
                    m->path, name);
   wasm_rt_memory_t *mem = rt_instance_ctx(inst)->mem;
   d->pages = m->has_memory && mem ? mem->pages : 0;

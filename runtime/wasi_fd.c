@@ -126,6 +126,7 @@ wasi_fds_t *wasi_fds(rt_ctx_t *c) {
   wasi_fd_t *v = malloc(cap * sizeof(*v));
   if (!f || !v) {
     free(f), free(v);
+    c->host_failures++; /* the guest sees ENOMEM: not a snapshot's to keep */
     return NULL;
   }
   for (u32 i = 0; i < n; i++) {
@@ -174,7 +175,10 @@ wasi_fd_t *wasi_fd_new(rt_ctx_t *c, u32 *fd, u32 *err) {
     if (f->n == f->cap) {
       u32 cap = f->cap * 2 < f->max ? f->cap * 2 : f->max;
       wasi_fd_t *v = realloc(f->v, cap * sizeof(*v));
-      if (!v) return *err = WASI_ENOMEM, NULL;
+      if (!v) {
+        c->host_failures++;
+        return *err = WASI_ENOMEM, NULL;
+      }
       f->v = v;
       f->cap = cap;
     }

@@ -36,7 +36,7 @@ proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, cons
   bool every = worth_reading(rate, c), check = mk->self != 0;
   /* Not worth it at every free: a record left by a try (or from before)
    * is checked once; otherwise a free reads only to start a try. */
-  if (!every && !check && !try_starts(rate, now_ns)) return pr;
+  if (!every && !check && !(pr.tried = try_starts(rate, now_ns))) return pr;
   if (os_fault_count(&pr.faults) != 0) return pr;
   pr.record = every || !check;
   pr.refused = refused;
@@ -47,7 +47,9 @@ proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, cons
   atomic_store_explicit(&rate->share, s - s / 8 + (pr.proved ? PROOF_ONE / 8 : 0),
                         memory_order_relaxed);
   if (pr.proved) atomic_fetch_add_explicit(&rate->proved, 1, memory_order_relaxed);
-  if (!every) { /* the end of a try: the gap to the next */
+  /* The end of a try: the gap to the next. (A record left while reading
+   * at every free, checked once after, is no try's.) */
+  if (!every && mk->tried) {
     uint64_t gap = atomic_load_explicit(&rate->gap_ns, memory_order_relaxed);
     gap = pr.proved ? PROOF_GAP_MIN_NS : gap * 2 < PROOF_GAP_MAX_NS ? gap * 2 : PROOF_GAP_MAX_NS;
     atomic_store_explicit(&rate->gap_ns, gap, memory_order_relaxed);
@@ -65,4 +67,5 @@ void proof_end(proof_mark_t *mk, const proof_t *pr, bool exact) {
   mk->faults = pr->faults;
   mk->refused = pr->refused;
   mk->self = pr->self;
+  mk->tried = pr->tried;
 }

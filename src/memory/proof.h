@@ -59,6 +59,7 @@ typedef struct proof_mark {
   uint64_t faults;  /* page faults of the process */
   uint64_t refused; /* the pool's give-backs refused, in bytes */
   uint64_t self;    /* os_self_id(); 0: no record (nothing can be proved) */
+  bool tried;       /* left by the start of a try (its end sets the gap) */
 } proof_mark_t;
 
 /* A pool's tries: the share that proved, out of PROOF_ONE, a running
@@ -84,6 +85,7 @@ void proof_rate_init(proof_rate_t *r);
 typedef struct proof {
   bool proved; /* the kept pages are all its tenants could have written */
   bool record; /* the counts were read and the slot's next reset is to use them */
+  bool tried;  /* this read starts a try */
   uint64_t faults, refused, self;
 } proof_t;
 
