@@ -34,7 +34,9 @@ def main(path):
                 format(round(o['requests_per_s']), ','), o['cpu_us_per_request'],
                 pool['requests_per_s'] / o['requests_per_s'],
                 pool['cpu_us_per_request'] / o['cpu_us_per_request'])
-        name = '%s (%.0f KiB)' % (guest, inputs[guest] / 1024) if guest in inputs else guest
+        size = inputs.get(guest, 0)
+        name = ('%s (%.0f KiB)' % (guest, size / 1024) if size >= 1024
+                else '%s (%d B)' % (guest, size) if size else guest)
         print('| %s | %s/s, %.1f us CPU | %s | %s | %s |' % (
             name, format(round(pool['requests_per_s']), ','), pool['cpu_us_per_request'],
             cell('v8-fresh'), cell('v8-restore'), cell('stock')))

@@ -48,7 +48,7 @@ static void measure(void) {
       if (scanner && dirty_count(scanner, b, len) >= 0)
         scan = min_u64(scan, clock_now_ns() - t3);
       uint64_t t4 = clock_now_ns(), faults;
-      if (os_fault_count(&faults) == 0) count = min_u64(count, clock_now_ns() - t4);
+      if (os_fault_count(&faults, NULL) == 0) count = min_u64(count, clock_now_ns() - t4);
       t4 = clock_now_ns();
       if (os_madvise(b, page, MADV_DONTNEED) == 0) advise = min_u64(advise, clock_now_ns() - t4);
       /* A shrink of the size of a wasm page (16 host pages of 4 KiB), over

@@ -237,12 +237,13 @@ int os_pagemap_scan(int fd, uint64_t start, uint64_t end, os_page_run_t *runs, s
   return n;
 }
 
-int os_fault_count(uint64_t *out) {
+int os_fault_count(uint64_t *out, uint64_t *preempted) {
   int err = os_enter(OS_GETRUSAGE);
   if (err) return err;
   struct rusage u;
   if (getrusage(RUSAGE_SELF, &u) != 0) return -errno;
   *out = (uint64_t)u.ru_minflt + (uint64_t)u.ru_majflt;
+  if (preempted) *preempted = (uint64_t)u.ru_nivcsw;
   return 0;
 }
 

@@ -103,8 +103,10 @@ int64_t os_process_madvise(int pidfd, const struct iovec *iov, size_t n, int adv
 
 /* The page faults this process has taken so far, all its threads (those
  * gone included), minor and major, faults taken inside system calls on
- * its behalf included: getrusage(RUSAGE_SELF). */
-int os_fault_count(uint64_t *out);
+ * its behalf included, and in *preempted (NULL: not wanted) the times its
+ * threads were switched out while runnable (involuntary context
+ * switches): getrusage(RUSAGE_SELF). */
+int os_fault_count(uint64_t *out, uint64_t *preempted);
 
 /* madvise(MADV_NOHUGEPAGE): the kernel never backs [p, p + len) with huge
  * pages, neither at a fault nor by khugepaged's collapsing (which fills

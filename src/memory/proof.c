@@ -9,6 +9,10 @@ void proof_rate_init(proof_rate_t *r) {
   atomic_init(&r->share, PROOF_ONE); /* hopeful until tries say otherwise */
   atomic_init(&r->next_try_ns, 0);
   atomic_init(&r->gap_ns, PROOF_GAP_MIN_NS);
+  atomic_init(&r->preempted, 0);
+  atomic_init(&r->window_ns, 0);
+  atomic_init(&r->window_preempted, 0);
+  atomic_init(&r->contended_until_ns, 0);
   atomic_init(&r->proved, 0);
 }
 
@@ -21,9 +25,10 @@ static bool worth_reading(const proof_rate_t *rate, const keep_costs_t *c) {
 
 /* Whether this free starts the pool's next try: the first to come at or
  * after its time. */
-static bool try_starts(proof_rate_t *rate, uint64_t now_ns) {
+static bool try_starts(proof_rate_t *rate, uint64_t now_ns, bool contended) {
   uint64_t next = atomic_load_explicit(&rate->next_try_ns, memory_order_relaxed);
-  uint64_t gap = atomic_load_explicit(&rate->gap_ns, memory_order_relaxed);
+  uint64_t gap =
+      contended ? PROOF_GAP_MAX_NS : atomic_load_explicit(&rate->gap_ns, memory_order_relaxed);
   return now_ns >= next &&
          atomic_compare_exchange_strong_explicit(&rate->next_try_ns, &next, now_ns + gap,
                                                  memory_order_relaxed, memory_order_relaxed);
@@ -33,11 +38,14 @@ proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, cons
                     uint64_t now_ns) {
   proof_t pr = {0};
   if (!c->count_ns || pages_no_huge_pages_failed() || option_get(OPTION_SCAN_ALWAYS)) return pr;
-  bool every = worth_reading(rate, c), check = mk->self != 0;
+  bool contended = now_ns < atomic_load_explicit(&rate->contended_until_ns, memory_order_relaxed);
+  bool every = !contended && worth_reading(rate, c), check = mk->self != 0;
   /* Not worth it at every free: a record left by a try (or from before)
    * is checked once; otherwise a free reads only to start a try. */
-  if (!every && !check && !(pr.tried = try_starts(rate, now_ns))) return pr;
-  if (os_fault_count(&pr.faults) != 0) return pr;
+  if (!every && !check && !(pr.tried = try_starts(rate, now_ns, contended))) return pr;
+  uint64_t preempted;
+  if (os_fault_count(&pr.faults, &preempted) != 0) return pr;
+  proof_preempted(rate, preempted, now_ns);
   pr.record = every || !check;
   pr.refused = refused;
   pr.self = os_self_id();
@@ -53,8 +61,10 @@ proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, cons
     uint64_t gap = atomic_load_explicit(&rate->gap_ns, memory_order_relaxed);
     gap = pr.proved ? PROOF_GAP_MIN_NS : gap * 2 < PROOF_GAP_MAX_NS ? gap * 2 : PROOF_GAP_MAX_NS;
     atomic_store_explicit(&rate->gap_ns, gap, memory_order_relaxed);
-    /* After a proof the next try, should one be needed, may come at once. */
-    if (pr.proved) atomic_store_explicit(&rate->next_try_ns, now_ns, memory_order_relaxed);
+    /* After a proof the next try, should one be needed, may come at once
+     * (not while the machine is oversubscribed: PROOF_GAP_MAX_NS apart). */
+    if (pr.proved && !contended)
+      atomic_store_explicit(&rate->next_try_ns, now_ns, memory_order_relaxed);
   }
   return pr;
 }
@@ -68,4 +78,24 @@ void proof_end(proof_mark_t *mk, const proof_t *pr, bool exact) {
   mk->refused = pr->refused;
   mk->self = pr->self;
   mk->tried = pr->tried;
+}
+
+void proof_preempted(proof_rate_t *rate, uint64_t preempted, uint64_t now_ns) {
+  /* A plain load first: on a quiet machine the count does not move, and
+   * nothing is written to the pool's shared line. Relaxed: a lost update
+   * loses a few switches, no more. */
+  uint64_t last = atomic_load_explicit(&rate->preempted, memory_order_relaxed);
+  if (preempted == last) return;
+  atomic_store_explicit(&rate->preempted, preempted, memory_order_relaxed);
+  if (!last || preempted < last) return; /* the first read, or a new process's */
+  uint64_t n = preempted - last;
+  if (now_ns - atomic_load_explicit(&rate->window_ns, memory_order_relaxed) >= PROOF_CONTENDED_NS)
+    atomic_store_explicit(&rate->window_ns, now_ns, memory_order_relaxed);
+  else
+    n += atomic_load_explicit(&rate->window_preempted, memory_order_relaxed);
+  atomic_store_explicit(&rate->window_preempted, n, memory_order_relaxed);
+  uint64_t min = option_get(OPTION_PREEMPTED_MIN);
+  if (n >= (min ? min : PROOF_PREEMPTED_MIN))
+    atomic_store_explicit(&rate->contended_until_ns, now_ns + PROOF_CONTENDED_NS,
+                          memory_order_relaxed);
 }

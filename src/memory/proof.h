@@ -43,7 +43,13 @@
  * slice has run out is preempted on its way back from the call instead of
  * at the next tick; reading at 2 frees in 16 made a loaded machine switch
  * the pool's threads out about 2.5x as often (their free p99 1.4 ms
- * against 0.05 ms without the reads: docs/performance.md). */
+ * against 0.05 ms without the reads: docs/performance.md). For the same
+ * reason, where proofs pay, a read at every free on such a machine costs
+ * more than it saves (a preemption at each slice's end, with what the
+ * switch costs the caches, instead of one per tick): so the reads also
+ * watch the process's involuntary switches, and while they come at
+ * PROOF_PREEMPTED_MIN or more per PROOF_CONTENDED_NS, the pool reads for
+ * tries only, PROOF_GAP_MAX_NS apart (proof_preempted). */
 #ifndef WPOOL_PROOF_H
 #define WPOOL_PROOF_H
 
@@ -72,10 +78,20 @@ typedef struct proof_mark {
  * is seen within a tenth of a second. */
 #define PROOF_GAP_MIN_NS 100000ull
 #define PROOF_GAP_MAX_NS 10000000ull
+/* The machine counts as oversubscribed while reads see PROOF_PREEMPTED_MIN
+ * or more involuntary switches of the process in a window of
+ * PROOF_CONTENDED_NS, and for PROOF_CONTENDED_NS after: 160 a second, where
+ * a quiet machine shows a few (a thread preempted at every tick of a
+ * 250 Hz kernel makes 250). */
+#define PROOF_CONTENDED_NS 100000000ull
+#define PROOF_PREEMPTED_MIN 16u
 typedef struct proof_rate {
   _Atomic uint32_t share;
   _Atomic uint64_t next_try_ns; /* no try starts before (CLOCK_MONOTONIC) */
   _Atomic uint64_t gap_ns;      /* from the start of a try to the next */
+  /* The process's involuntary switches at the last read; in the current
+   * window (since window_ns) so far; oversubscribed until. */
+  _Atomic uint64_t preempted, window_ns, window_preempted, contended_until_ns;
   _Atomic uint64_t proved;      /* resets that needed no scan (statistics) */
 } proof_rate_t;
 
@@ -98,5 +114,8 @@ proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, cons
 /* At its end: leave a record when `record` and the reset left exactly the
  * kept pages present (`exact`), else none. */
 void proof_end(proof_mark_t *mk, const proof_t *pr, bool exact);
+/* What a read at `now_ns` saw of the process's involuntary switches
+ * (proof_begin calls it; tests feed their own). */
+void proof_preempted(proof_rate_t *rate, uint64_t preempted, uint64_t now_ns);
 
 #endif

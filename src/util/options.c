@@ -13,6 +13,8 @@ static const option_desc_t table[OPTION_COUNT] = {
                               "pages worth one call to give them back (keep_drop_min)"},
     [OPTION_SCAN_ALWAYS] = {"WPOOL_SCAN_ALWAYS", 1, 1,
                             "1: every reset scans, none is proved to need no scan (resets_proved)"},
+    [OPTION_PREEMPTED_MIN] = {"WPOOL_PREEMPTED_MIN", 1, UINT64_MAX,
+                              "involuntary switches within 100 ms that count as oversubscribed"},
 };
 
 static uint64_t values[OPTION_COUNT];

@@ -25,6 +25,10 @@ typedef enum option {
   /* 1: every reset of the automatic keep set scans; none is proved to
    * need no scan (memory/proof.h; statistic resets_proved stays 0). */
   OPTION_SCAN_ALWAYS,
+  /* involuntary switches of the process within 100 ms that make the pool
+   * count the machine as oversubscribed and read the fault count for
+   * tries only (memory/proof.h: PROOF_PREEMPTED_MIN when unset). */
+  OPTION_PREEMPTED_MIN,
   OPTION_COUNT
 } option_t;
 

@@ -6,7 +6,9 @@
  * (os_calls); a fault is made by touching a page not yet touched; the
  * clock is the test's. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "memory/os.h"
 #include "memory/proof.h"
@@ -24,6 +26,10 @@ static proof_rate_t rate;
 static void setup(void) {
   memset(marks, 0, sizeof(marks));
   proof_rate_init(&rate);
+  /* The machine running the tests switching this process out does not
+   * change the cadence, except where a test says otherwise (the options
+   * are read at the first read, after this). */
+  setenv("WPOOL_PREEMPTED_MIN", "18446744073709551615", 1);
 }
 
 TestSuite(proof_rate, .init = setup);
@@ -186,4 +192,37 @@ Test(proof_rate, a_reset_that_is_not_exact_leaves_no_record) {
   reset(6, 0);
   pr = proof_begin(&marks[6], &rate, 4096, &costs, 0);
   cr_assert(!pr.proved);
+}
+
+/* Involuntary switches of the process, PROOF_PREEMPTED_MIN or more within
+ * 100 ms (fed here; proof_begin feeds what its reads see): a pool whose
+ * proofs pay stops reading at every free and tries only, PROOF_GAP_MAX_NS
+ * apart, for PROOF_CONTENDED_NS; after that every free reads again. */
+Test(proof_rate, a_machine_that_switches_the_process_out_reads_for_tries_only) {
+  setenv("WPOOL_PREEMPTED_MIN", "16", 1);
+  struct rusage u;
+  cr_assert_eq(getrusage(RUSAGE_SELF, &u), 0);
+  uint64_t t = 1000000000, base = (uint64_t)u.ru_nivcsw;
+  for (int i = 0; i < 5; i++) reset(1, t);
+  cr_assert_eq(marks[1].self != 0, true);
+  proof_preempted(&rate, base + 1000, t);
+  proof_preempted(&rate, base + 1000 + PROOF_PREEMPTED_MIN, t + 1000);
+  /* 50 ms of frees of another slot, 10 us apart, no fault between: tries
+   * only, two reads each, 10 ms apart; slot 1's record checked once. */
+  uint64_t r0 = reads();
+  int proved = 0;
+  for (uint64_t ns = 0; ns < 50000000; ns += STEP_NS) {
+    proved += reset(2, t + 2000 + ns);
+    if (ns == 0) reset(1, t + 2000);
+  }
+  uint64_t n = reads() - r0;
+  cr_assert_leq(n, 2 * (50000000 / PROOF_GAP_MAX_NS + 1) + 1, "%llu reads in 50 ms contended",
+                (unsigned long long)n);
+  cr_assert_geq(n, 2 * (50000000 / PROOF_GAP_MAX_NS) - 2, "tries stopped: %llu reads",
+                (unsigned long long)n);
+  cr_assert_geq(proved, 2, "the tries proved %d frees", proved);
+  /* Past the window, with no switch since: every free reads again. */
+  uint64_t r1 = reads();
+  for (int i = 0; i < 10; i++) reset(4, t + 2 * PROOF_CONTENDED_NS);
+  cr_assert_eq(reads() - r1, 10);
 }
