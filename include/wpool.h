@@ -478,7 +478,10 @@ typedef struct wpool_stats {
   uint64_t resets_proved;
   /* Reading the process's page-fault count (getrusage), ns: measured once
    * with the other costs; the pool reads it at a free while the share of
-   * its recent tries that proved, times keep_scan_ns, is worth more. */
+   * its recent tries that proved, times keep_scan_ns, is worth more and
+   * the process is not being switched out involuntarily (16 times in 100
+   * ms: WPOOL_PREEMPTED_MIN); otherwise only for tries, 100 us to 10 ms
+   * apart (docs/reset.md). */
   uint64_t keep_count_ns;
 } wpool_stats_t;
 
