@@ -45,14 +45,6 @@ static double loadavg(void) {
   return l;
 }
 
-static double med(const double *v, int n) {
-  double *t = malloc(sizeof(double) * (size_t)n);
-  memcpy(t, v, sizeof(double) * (size_t)n);
-  double m = median(t, n);
-  free(t);
-  return m;
-}
-
 typedef struct guest {
   wrt_module_t *mod[MAXV];
   char *input;
@@ -147,15 +139,15 @@ int main(int argc, char **argv) {
       }
   double lg[MAXV] = {0};
   for (size_t g = 0; g < NG; g++) {
-    double base = med(&AT(cpu, g, 0, 0), rounds);
+    double base = median_of(&AT(cpu, g, 0, 0), rounds);
     for (int v = 0; v < nv; v++) {
-      double c = med(&AT(cpu, g, v, 0), rounds);
+      double c = median_of(&AT(cpu, g, v, 0), rounds);
       lg[v] += log(c / base);
       printf("{\"bench\":\"codegen\",\"guest\":\"%s\",\"cc\":\"%s\",\"rounds\":%d,"
              "\"requests_per_round\":%d,\"cpu_us_per_request\":%.3f,\"requests_per_s\":%.1f,"
              "\"cpu_over_first\":%.3f}\n",
              guest_cases[g].name, cc[v], rounds, requests, c / 1000,
-             med(&AT(rps, g, v, 0), rounds), c / base);
+             median_of(&AT(rps, g, v, 0), rounds), c / base);
     }
   }
   for (int v = 0; v < nv; v++)

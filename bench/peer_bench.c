@@ -226,14 +226,6 @@ static int run_v8(peer_t *p, guest_run_t *gs, size_t row, int s, int n, cell_t *
   return 0;
 }
 
-static double med(double *v, int n) {
-  double *t = malloc(sizeof(double) * (size_t)n);
-  memcpy(t, v, sizeof(double) * (size_t)n);
-  double m = median(t, n);
-  free(t);
-  return m;
-}
-
 int main(int argc, char **argv) {
   int rounds = 5, requests = 1000;
   bool v8 = true, large = false;
@@ -347,12 +339,12 @@ int main(int argc, char **argv) {
     const char *name = g < NG ? guest_cases[g].name : "instantiate+free";
     for (int s = 0; s < nset; s++) {
       cell_t *c = &cells[s][g];
-      rps[s] = med(c->rps, rounds), cpu[s] = med(c->cpu_ns, rounds);
+      rps[s] = median_of(c->rps, rounds), cpu[s] = median_of(c->cpu_ns, rounds);
       printf("{\"bench\":\"peer\",\"guest\":\"%s\",\"setting\":\"%s\",\"rounds\":%d,"
              "\"requests_per_round\":%d,\"requests_per_s\":%.1f,\"rps_min\":%.1f,\"rps_max\":%.1f,"
              "\"cpu_us_per_request\":%.3f,\"p50_us\":%.3f}\n",
              name, set_names[s], rounds, requests, rps[s], c->rps[0], c->rps[rounds - 1],
-             cpu[s] / 1000, med(c->p50_ns, rounds) / 1000);
+             cpu[s] / 1000, median_of(c->p50_ns, rounds) / 1000);
     }
     printf("{\"bench\":\"peer\",\"guest\":\"%s\",\"input_bytes\":%zu,\"pool_vs_stock\":%.3f", name,
            g < NG ? gs[g].in_len : 0, rps[0] / rps[1]);

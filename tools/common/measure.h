@@ -14,5 +14,7 @@ int cmp_double(const void *a, const void *b);
 
 /* The median of v[0..n), n > 0; sorts v in place. */
 double median(double *v, int n);
+/* The same of a copy, v left in its order (NAN when out of memory). */
+double median_of(const double *v, int n);
 
 #endif

@@ -152,16 +152,11 @@ int matrix_run(const wpool_config_t *base, const matrix_opts_t *o, FILE *out) {
   for (int ci = 0; st == TOOL_OK && ci < ncells; ci++) {
     const cell_t *c = &cells[ci];
     double mrate[NSET], mpeak[NSET], mcpu[NSET];
-    for (int si = 0; si < NSET; si++) { /* median() sorts: on copies, the rounds kept in order */
+    for (int si = 0; si < NSET; si++) { /* the rounds kept in order, for the pairs below */
       size_t at = ((size_t)ci * NSET + si) * rounds;
-      double v[3][MATRIX_ROUNDS_MAX];
-      int n = rounds;
-      memcpy(v[0], rate + at, n * sizeof(double));
-      memcpy(v[1], peak + at, n * sizeof(double));
-      memcpy(v[2], cpu + at, n * sizeof(double));
-      mrate[si] = median(v[0], n);
-      mpeak[si] = median(v[1], n);
-      mcpu[si] = median(v[2], n);
+      mrate[si] = median_of(rate + at, rounds);
+      mpeak[si] = median_of(peak + at, rounds);
+      mcpu[si] = median_of(cpu + at, rounds);
     }
     int best = 1;
     for (int si = 2; si < NSET; si++)
