@@ -745,10 +745,16 @@ static void sort3(double *v) {
       }
 }
 
+/* Where `s` is in `line` (up to its `end`), or NULL. */
+static const char *in_line(const char *line, const char *end, const char *s) {
+  const char *p = strstr(line, s);
+  return p && p < end ? p : NULL;
+}
+
 /* The number after `key` in `line` (up to its end), or -1. */
 static double num_after(const char *line, const char *end, const char *key) {
-  const char *p = strstr(line, key);
-  return p && p < end ? strtod(p + strlen(key), NULL) : -1;
+  const char *p = in_line(line, end, key);
+  return p ? strtod(p + strlen(key), NULL) : -1;
 }
 
 /* A cell's throughput ratio is the ratio of the medians over rounds, and
@@ -767,9 +773,9 @@ Test(tool, tune_matrix_ratios_are_the_printed_runs_medians) {
     cr_assert(end);
     char key[200], best[32];
     double warm = num_after(cell, end, "\"max_unused_warm_slots\":");
-    bool spread = strstr(cell, "\"pattern\":\"spread\"") && strstr(cell, "\"pattern\":\"spread\"") < end;
-    const char *b = strstr(cell, "\"best\":\"");
-    cr_assert(b && b < end);
+    bool spread = in_line(cell, end, "\"pattern\":\"spread\"");
+    const char *b = in_line(cell, end, "\"best\":\"");
+    cr_assert(b);
     b += strlen("\"best\":\"");
     snprintf(best, sizeof(best), "%.*s", (int)(strchr(b, '"') - b), b);
     /* This cell's runs, round by round. */
@@ -778,16 +784,14 @@ Test(tool, tune_matrix_ratios_are_the_printed_runs_medians) {
              warm, spread ? "spread" : "near");
     for (const char *run = r.out; (run = strstr(run, "{\"bench\":\"reset_matrix\",")); run++) {
       const char *rend = strchr(run, '\n');
-      const char *m = strstr(run, key);
-      if (!m || m > rend) continue;
+      if (!in_line(run, rend, key)) continue;
       int round = (int)num_after(run, rend, "\"round\":");
       cr_assert(round >= 0 && round < 3);
       double rate = num_after(run, rend, "\"rate\":");
       char want[64];
       snprintf(want, sizeof(want), "\"setting\":\"%s\"", best);
-      const char *sd = strstr(run, "\"setting\":\"defaults\""), *sb = strstr(run, want);
-      if (sd && sd < rend) d[round] = rate;
-      if (sb && sb < rend) k[round] = rate;
+      if (in_line(run, rend, "\"setting\":\"defaults\"")) d[round] = rate;
+      if (in_line(run, rend, want)) k[round] = rate;
     }
     double q[3];
     for (int i = 0; i < 3; i++) {
