@@ -340,10 +340,15 @@ int main(int argc, char **argv) {
     for (int s = 0; s < nset; s++) {
       cell_t *c = &cells[s][g];
       rps[s] = median_of(c->rps, rounds), cpu[s] = median_of(c->cpu_ns, rounds);
+      double lo = c->rps[0], hi = c->rps[0];
+      for (int r = 1; r < rounds; r++) lo = fmin(lo, c->rps[r]), hi = fmax(hi, c->rps[r]);
+      if (!(lo <= rps[s] && rps[s] <= hi)) /* the summary's own check (peer_bench_quick) */
+        return fprintf(stderr, "peer_bench: %s %s: median %.1f outside [%.1f, %.1f]\n", name,
+                       set_names[s], rps[s], lo, hi), 1;
       printf("{\"bench\":\"peer\",\"guest\":\"%s\",\"setting\":\"%s\",\"rounds\":%d,"
              "\"requests_per_round\":%d,\"requests_per_s\":%.1f,\"rps_min\":%.1f,\"rps_max\":%.1f,"
              "\"cpu_us_per_request\":%.3f,\"p50_us\":%.3f}\n",
-             name, set_names[s], rounds, requests, rps[s], c->rps[0], c->rps[rounds - 1],
+             name, set_names[s], rounds, requests, rps[s], lo, hi,
              cpu[s] / 1000, median_of(c->p50_ns, rounds) / 1000);
     }
     printf("{\"bench\":\"peer\",\"guest\":\"%s\",\"input_bytes\":%zu,\"pool_vs_stock\":%.3f", name,
