@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "wpool.h"
 
@@ -31,6 +32,13 @@ static inline wpool_config_t small_config(void) {
 }
 
 /* The pool's statistics, by value. */
+/* CLOCK_MONOTONIC in ns, for tests that wait or bound a loop in time. */
+static inline uint64_t clock_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static inline wpool_stats_t stats(wpool_t *p) {
   wpool_stats_t s;
   wpool_stats_get(p, &s);

@@ -109,6 +109,15 @@ const keep_costs_t *keep_costs(dirty_scanner_t *scanner) {
   return &costs;
 }
 
+int keep_count_read(uint64_t *faults, uint64_t *preempted, uint64_t *took_ns) {
+  if (!took_ns) return os_fault_count(faults, preempted);
+  uint64_t t0 = clock_now_ns();
+  int err = os_fault_count(faults, preempted);
+  uint64_t ns = clock_now_ns() - t0;
+  *took_ns = ns ? ns : 1;
+  return err;
+}
+
 /* ---- shrinks ------------------------------------------------------------------ */
 
 keep_shrink_timer_t keep_shrink_start(uint64_t pages) {

@@ -28,7 +28,8 @@ typedef struct keep_costs {
   uint64_t madvise_ns; /* one madvise(MADV_DONTNEED) of a resident page (its TLB flush) */
   uint64_t shrink_ns;  /* making a resident page inaccessible, per page: the first
                           estimate (keep_shrink_ns() follows what shrinks cost since) */
-  uint64_t count_ns;   /* reading the process's page-fault count (proof.h); 0: it failed */
+  uint64_t count_ns;   /* reading the process's page-fault count (proof.h); 0: it failed;
+                          the first estimate (proof.h learns what reads cost since) */
   uint32_t window;     /* fault / keep, in [1, KEEP_WINDOW_MAX]: tenants, where
                           keep = memset + check / KEEP_SAMPLE per free */
   uint32_t drop_min;   /* madvise / (keep x window), at least 1: pages worth one call */
@@ -38,6 +39,11 @@ typedef struct keep_costs {
  * or return the costs. The options table (util/options.h) may pin the
  * window and drop_min. */
 const keep_costs_t *keep_costs(dirty_scanner_t *scanner);
+
+/* Read the process's fault count (os_fault_count, the same arguments);
+ * with `took_ns` also time the read (*took_ns: ns, at least 1), for
+ * proof.h's estimate of what reading costs now. */
+int keep_count_read(uint64_t *faults, uint64_t *preempted, uint64_t *took_ns);
 
 /* A smaller tenant makes the bytes it does not have inaccessible: an
  * mprotect of pages kept resident, whose TLB shoot-down costs whatever

@@ -226,3 +226,53 @@ Test(proof_rate, a_machine_that_switches_the_process_out_reads_for_tries_only) {
   for (int i = 0; i < 10; i++) reset(4, t + 2 * PROOF_CONTENDED_NS);
   cr_assert_eq(reads() - r1, 10);
 }
+
+/* What a read costs is learnt: the least of every PROOF_COUNT_WINDOW timed
+ * reads. Reads dearer than a scan (a process with hundreds of threads)
+ * end the reads at every free, though every free proves; one preempted
+ * read among cheap ones does not; cheap reads again bring them back. */
+Test(proof_rate, reads_dearer_than_a_scan_are_made_only_for_tries) {
+  uint64_t t = 1000000000;
+  cr_assert_eq(proof_count_ns(&rate, &costs), costs.count_ns, "the measured cost first");
+  for (unsigned i = 0; i < PROOF_COUNT_WINDOW; i++) {
+    cr_assert_eq(proof_count_ns(&rate, &costs), costs.count_ns, "published before the window");
+    proof_count_note(&rate, 2 * costs.scan_ns + i);
+  }
+  cr_assert_eq(proof_count_ns(&rate, &costs), 2 * costs.scan_ns, "the window's least");
+  /* 10 ms of frees 10 us apart, every one of them provable: reads for
+   * tries only, and as their proofs do not pay for their reads, the gap
+   * doubles from the least (100 us, 200, ... 6.4 ms: 7 tries). */
+  uint64_t r0 = reads();
+  int proved = 0;
+  for (uint64_t ns = 0; ns < 10000000; ns += STEP_NS) proved += reset(2, t + ns);
+  uint64_t n = reads() - r0;
+  cr_assert_leq(n, 2 * 7 + 1, "%llu reads in 10 ms", (unsigned long long)n);
+  cr_assert_geq(n, 2 * 6, "tries stopped: %llu reads", (unsigned long long)n);
+  cr_assert_geq(proved, 6, "the tries proved %d frees", proved);
+  /* Cheap reads, one of them preempted for 5 ms: the estimate is the
+   * cheap one, and every free reads again. */
+  for (unsigned i = 0; i < PROOF_COUNT_WINDOW; i++)
+    proof_count_note(&rate, i == 3 ? 5000000 : costs.count_ns / 2 + i);
+  cr_assert_eq(proof_count_ns(&rate, &costs), costs.count_ns / 2);
+  uint64_t r1 = reads();
+  for (int i = 0; i < 10; i++) reset(3, t + 20000000);
+  cr_assert_eq(reads() - r1, 10, "reads at every free did not come back");
+}
+
+/* Each thread times its first read and one in PROOF_COUNT_SAMPLE after;
+ * a window of timed reads publishes what reading costs on this machine
+ * now (more than 0, less than a second). */
+Test(proof_rate, one_read_in_a_sample_is_timed) {
+  reset(0, 0);
+  cr_assert_eq(atomic_load(&rate.count_timed), 1, "the first read is timed");
+  for (unsigned i = 1; i < PROOF_COUNT_SAMPLE; i++) reset(0, 0);
+  cr_assert_eq(atomic_load(&rate.count_timed), 1, "only one read in %u", PROOF_COUNT_SAMPLE);
+  reset(0, 0);
+  cr_assert_eq(atomic_load(&rate.count_timed), 2);
+  for (unsigned i = PROOF_COUNT_SAMPLE + 1; i < PROOF_COUNT_SAMPLE * (PROOF_COUNT_WINDOW - 1) + 1;
+       i++)
+    reset(0, 0);
+  cr_assert_eq(atomic_load(&rate.count_timed), 0, "a full window starts the next");
+  uint64_t ns = atomic_load(&rate.count_ns);
+  cr_assert(ns > 0 && ns < 1000000000, "learnt %llu ns", (unsigned long long)ns);
+}

@@ -11,12 +11,6 @@
 
 static const char img[] = "background image";
 
-static uint64_t clock_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static wpool_t *bg_pool(uint32_t slots, test_module_t *t, wpool_module_t **m) {
   wpool_config_t c = small_config();
   c.instance_count = slots;

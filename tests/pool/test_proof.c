@@ -9,7 +9,10 @@
  * between modules, trimmed, with refusals injected, never see an earlier
  * tenant's byte, while most frees need no scan. */
 #include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -17,6 +20,7 @@
 
 #include "fixture.h"
 #include "memory/os.h"
+#include "memory/proof.h"
 
 #define HP 4096u
 
@@ -121,6 +125,56 @@ Test(proof, a_fault_elsewhere_in_the_process_means_a_scan) {
   cr_assert_eq(s1.resets_proved, s0.resets_proved, "the count moved: not proved");
   cr_assert_gt(s1.dirty_scans, s0.dirty_scans);
   munmap(other, HP);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+/* Reading the fault count costs more with each thread of the process
+ * (getrusage sums over them), while the cost was measured when the pool
+ * was made: with 1,000 more threads a read costs more than a scan, and
+ * the pool, timing its reads, stops reading at every free though every
+ * free would prove. */
+enum { IDLE_THREADS = 1000 };
+static int idle_pipe[2];
+static atomic_int idle_parked;
+static void *idle_thread(void *arg) {
+  (void)arg;
+  char c;
+  atomic_fetch_add(&idle_parked, 1);
+  while (read(idle_pipe[0], &c, 1) < 0 && errno == EINTR) {
+  }
+  return NULL;
+}
+
+Test(proof, a_process_with_a_thousand_threads_reads_the_count_for_tries_only, .timeout = 120) {
+  test_module_t t;
+  wpool_module_t *m;
+  wpool_t *p = proof_pool("254", &m, &t);
+  settle(p, m, hot, 4);
+  uint64_t measured = stats(p).keep_count_ns, scan = stats(p).keep_scan_ns;
+  cr_assert_eq(pipe(idle_pipe), 0);
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setstacksize(&a, 64 << 10);
+  static pthread_t th[IDLE_THREADS];
+  for (int i = 0; i < IDLE_THREADS; i++) cr_assert_eq(pthread_create(&th[i], &a, idle_thread, NULL), 0);
+  while (atomic_load(&idle_parked) < IDLE_THREADS) sched_yield();
+  usleep(10000); /* into their read() (their stacks' faults are past) */
+  /* Frees until the reads the pool times say what a read costs now (a
+   * window of them, PROOF_COUNT_SAMPLE x PROOF_COUNT_WINDOW reads at most),
+   * then 2,000 more. */
+  uint64_t learnt = 0, t0 = clock_ns();
+  while ((learnt = stats(p).keep_count_ns) <= scan && clock_ns() - t0 < 10000000000ull) tenant(p, m, hot, 4);
+  uint64_t r0 = os_calls(OS_GETRUSAGE);
+  for (int i = 0; i < 2000; i++) tenant(p, m, hot, 4);
+  uint64_t reads = os_calls(OS_GETRUSAGE) - r0;
+  close(idle_pipe[1]);
+  for (int i = 0; i < IDLE_THREADS; i++) pthread_join(th[i], NULL);
+  close(idle_pipe[0]);
+  pthread_attr_destroy(&a);
+  cr_assert_gt(learnt, scan, "a read with %d threads: %llu ns, measured %llu, a scan %llu",
+               IDLE_THREADS, (unsigned long long)learnt, (unsigned long long)measured,
+               (unsigned long long)scan);
+  cr_assert_lt(reads, 1000, "%llu reads in 2,000 frees", (unsigned long long)reads);
   cr_assert_eq(wpool_destroy(p), 0);
 }
 
