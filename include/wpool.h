@@ -477,10 +477,11 @@ typedef struct wpool_stats {
    * made present that was not kept then (docs/reset.md). */
   uint64_t resets_proved;
   /* Reading the process's page-fault count (getrusage), ns: measured with
-   * the other costs, then learnt from the pool's own reads (the least of
-   * every 8 timed, one read in 16 of each thread's: getrusage sums over the
-   * process's threads, so a process with 1,000 threads pays ~17 us here
-   * against 0.23 us with one); the pool reads it at a free while the share of
+   * the other costs, then learnt from the pools' reads, for the process
+   * (the least of each 8 timed, one read in 16 of each thread's:
+   * getrusage sums over the process's threads, so a process with 1,000
+   * threads pays ~17 us here against 0.23 us with one; WPOOL_KEEP_COUNT_NS
+   * pins it); the pool reads it at a free while the share of
    * its recent tries that proved, times keep_scan_ns, is worth more and
    * the process is not being switched out involuntarily (16 times in 100
    * ms: WPOOL_PREEMPTED_MIN); otherwise only for tries, 100 us to 10 ms

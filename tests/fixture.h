@@ -31,7 +31,6 @@ static inline wpool_config_t small_config(void) {
   return c;
 }
 
-/* The pool's statistics, by value. */
 /* CLOCK_MONOTONIC in ns, for tests that wait or bound a loop in time. */
 static inline uint64_t clock_ns(void) {
   struct timespec ts;
@@ -39,6 +38,7 @@ static inline uint64_t clock_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The pool's statistics, by value. */
 static inline wpool_stats_t stats(wpool_t *p) {
   wpool_stats_t s;
   wpool_stats_get(p, &s);

@@ -109,14 +109,42 @@ const keep_costs_t *keep_costs(dirty_scanner_t *scanner) {
   return &costs;
 }
 
-int keep_count_read(uint64_t *faults, uint64_t *preempted, uint64_t *took_ns) {
-  if (!took_ns) return os_fault_count(faults, preempted);
+/* ---- reading the fault count ------------------------------------------------ */
+
+static _Atomic uint64_t count_estimate;           /* 0: none yet */
+static _Atomic uint64_t count_least = UINT64_MAX; /* of the current window */
+static _Atomic uint32_t count_window;             /* timed reads in it */
+static _Atomic uint64_t count_timed;              /* timed reads, in all */
+
+int keep_count_read(uint64_t *faults, uint64_t *preempted, bool timed) {
+  if (!timed) return os_fault_count(faults, preempted);
   uint64_t t0 = clock_now_ns();
   int err = os_fault_count(faults, preempted);
-  uint64_t ns = clock_now_ns() - t0;
-  *took_ns = ns ? ns : 1;
+  if (!err) keep_count_note(clock_now_ns() - t0);
   return err;
 }
+
+void keep_count_note(uint64_t ns) {
+  /* Relaxed: racing notes lose a sample, no more; the one that completes
+   * a window publishes its least and starts the next. */
+  atomic_fetch_add_explicit(&count_timed, 1, memory_order_relaxed);
+  uint64_t least = atomic_load_explicit(&count_least, memory_order_relaxed);
+  if (ns < least) atomic_store_explicit(&count_least, least = ns, memory_order_relaxed);
+  if (atomic_fetch_add_explicit(&count_window, 1, memory_order_relaxed) + 1 != KEEP_COUNT_WINDOW)
+    return;
+  atomic_store_explicit(&count_estimate, least ? least : 1, memory_order_relaxed);
+  atomic_store_explicit(&count_least, UINT64_MAX, memory_order_relaxed);
+  atomic_store_explicit(&count_window, 0, memory_order_relaxed);
+}
+
+uint64_t keep_count_ns(const keep_costs_t *c) {
+  uint64_t pinned = option_get(OPTION_KEEP_COUNT_NS);
+  if (pinned && c->count_ns) return pinned;
+  uint64_t ns = atomic_load_explicit(&count_estimate, memory_order_relaxed);
+  return ns && c->count_ns ? ns : c->count_ns;
+}
+
+uint64_t keep_count_timed(void) { return atomic_load_explicit(&count_timed, memory_order_relaxed); }
 
 /* ---- shrinks ------------------------------------------------------------------ */
 

@@ -29,7 +29,7 @@ typedef struct keep_costs {
   uint64_t shrink_ns;  /* making a resident page inaccessible, per page: the first
                           estimate (keep_shrink_ns() follows what shrinks cost since) */
   uint64_t count_ns;   /* reading the process's page-fault count (proof.h); 0: it failed;
-                          the first estimate (proof.h learns what reads cost since) */
+                          the first estimate (keep_count_ns() follows reads since) */
   uint32_t window;     /* fault / keep, in [1, KEEP_WINDOW_MAX]: tenants, where
                           keep = memset + check / KEEP_SAMPLE per free */
   uint32_t drop_min;   /* madvise / (keep x window), at least 1: pages worth one call */
@@ -40,10 +40,27 @@ typedef struct keep_costs {
  * window and drop_min. */
 const keep_costs_t *keep_costs(dirty_scanner_t *scanner);
 
-/* Read the process's fault count (os_fault_count, the same arguments);
- * with `took_ns` also time the read (*took_ns: ns, at least 1), for
- * proof.h's estimate of what reading costs now. */
-int keep_count_read(uint64_t *faults, uint64_t *preempted, uint64_t *took_ns);
+/* Reading the process's fault count costs more with each of its threads
+ * (getrusage sums over them: here 0.23 us with one, 1.2 us with 64, 17 us
+ * with 1,000), and the first measurement may come before a server starts
+ * its workers. So it is learnt, for the whole process (the threads are
+ * the process's, not a pool's): callers time one read in
+ * KEEP_COUNT_SAMPLE, and what a read costs is the least of each
+ * KEEP_COUNT_WINDOW timed reads in turn (a read preempted on its way out
+ * is not what reading costs: the least leaves it out). */
+#define KEEP_COUNT_SAMPLE 16u
+#define KEEP_COUNT_WINDOW 8u
+/* Read the count (os_fault_count, the same arguments); with `timed`, time
+ * the read and note it (keep_count_note). */
+int keep_count_read(uint64_t *faults, uint64_t *preempted, bool timed);
+/* A read that took `ns` (tests feed their own). */
+void keep_count_note(uint64_t ns);
+/* What a read costs now, ns: the last window's least, or c->count_ns
+ * before a window is complete; WPOOL_KEEP_COUNT_NS=N pins it (0 where
+ * the count cannot be read: c->count_ns 0). */
+uint64_t keep_count_ns(const keep_costs_t *c);
+/* Reads timed so far (tests). */
+uint64_t keep_count_timed(void);
 
 /* A smaller tenant makes the bytes it does not have inaccessible: an
  * mprotect of pages kept resident, whose TLB shoot-down costs whatever

@@ -13,35 +13,14 @@ void proof_rate_init(proof_rate_t *r) {
   atomic_init(&r->window_ns, 0);
   atomic_init(&r->window_preempted, 0);
   atomic_init(&r->contended_until_ns, 0);
-  atomic_init(&r->count_ns, 0);
-  atomic_init(&r->count_least, UINT64_MAX);
-  atomic_init(&r->count_timed, 0);
   atomic_init(&r->proved, 0);
-}
-
-uint64_t proof_count_ns(const proof_rate_t *rate, const keep_costs_t *c) {
-  uint64_t ns = atomic_load_explicit(&rate->count_ns, memory_order_relaxed);
-  return ns ? ns : c->count_ns;
-}
-
-void proof_count_note(proof_rate_t *rate, uint64_t ns) {
-  /* Relaxed: racing notes lose a sample, no more; the one that completes
-   * the window publishes its least and starts the next. */
-  uint64_t least = atomic_load_explicit(&rate->count_least, memory_order_relaxed);
-  if (ns < least) atomic_store_explicit(&rate->count_least, least = ns, memory_order_relaxed);
-  if (atomic_fetch_add_explicit(&rate->count_timed, 1, memory_order_relaxed) + 1 !=
-      PROOF_COUNT_WINDOW)
-    return;
-  atomic_store_explicit(&rate->count_ns, least ? least : 1, memory_order_relaxed);
-  atomic_store_explicit(&rate->count_least, UINT64_MAX, memory_order_relaxed);
-  atomic_store_explicit(&rate->count_timed, 0, memory_order_relaxed);
 }
 
 /* Whether reading the counts at every free pays: the share of tries that
  * proved, each saving a scan, against one read. */
 static bool worth_reading(const proof_rate_t *rate, const keep_costs_t *c) {
   uint64_t share = atomic_load_explicit(&rate->share, memory_order_relaxed);
-  return share * c->scan_ns > (uint64_t)PROOF_ONE * proof_count_ns(rate, c);
+  return share * c->scan_ns > (uint64_t)PROOF_ONE * keep_count_ns(c);
 }
 
 /* Whether this free starts the pool's next try: the first to come at or
@@ -65,10 +44,8 @@ proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, cons
    * is checked once; otherwise a free reads only to start a try. */
   if (!every && !check && !(pr.tried = try_starts(rate, now_ns, contended))) return pr;
   static _Thread_local uint32_t reads; /* this thread's: which read is timed */
-  uint64_t preempted, took = 0;
-  if (keep_count_read(&pr.faults, &preempted, reads++ % PROOF_COUNT_SAMPLE ? NULL : &took) != 0)
-    return pr;
-  if (took) proof_count_note(rate, took);
+  uint64_t preempted;
+  if (keep_count_read(&pr.faults, &preempted, reads++ % KEEP_COUNT_SAMPLE == 0) != 0) return pr;
   proof_preempted(rate, preempted, now_ns);
   pr.record = every || !check;
   pr.refused = refused;
@@ -82,16 +59,16 @@ proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, cons
   /* The end of a try: the gap to the next. (A record left while reading
    * at every free, checked once after, is no try's.) */
   if (!every && mk->tried) {
-    /* A proof pays for its two reads if reading costs less than a scan
-     * (not so with hundreds of threads): else the try counts as failed. */
-    bool pays = pr.proved && c->scan_ns > proof_count_ns(rate, c);
+    /* A proof pays where a read costs less than the scan it saves (not
+     * with hundreds of threads, keep_count_ns): else the try counts as
+     * failed. */
+    bool pays = pr.proved && c->scan_ns > keep_count_ns(c);
     uint64_t gap = atomic_load_explicit(&rate->gap_ns, memory_order_relaxed);
     gap = pays ? PROOF_GAP_MIN_NS : gap * 2 < PROOF_GAP_MAX_NS ? gap * 2 : PROOF_GAP_MAX_NS;
     atomic_store_explicit(&rate->gap_ns, gap, memory_order_relaxed);
     /* After a proof the next try, should one be needed, may come at once
      * (not while the machine is oversubscribed: PROOF_GAP_MAX_NS apart). */
-    if (pays && !contended)
-      atomic_store_explicit(&rate->next_try_ns, now_ns, memory_order_relaxed);
+    if (pays && !contended) atomic_store_explicit(&rate->next_try_ns, now_ns, memory_order_relaxed);
   }
   return pr;
 }

@@ -27,15 +27,11 @@
  * process whole already.)
  *
  * Reading the count is a system call too, cheaper than a scan (measured:
- * costs.h count_ns against scan_ns), but it saves a scan only when no
- * fault came between two resets of the slot. And it costs more with every
- * thread the process has, since getrusage sums over them (measured here:
- * 230 ns with one thread, 1.2 us with 64, 4.4 us with 256, against a scan
- * of about 2 us), while the first measurement may come before a server
- * starts its workers: so each thread times one read in PROOF_COUNT_SAMPLE,
- * and what a read costs is the least of the pool's last
- * PROOF_COUNT_WINDOW timed reads (a read that was preempted is not what
- * reading costs; the least leaves it out). So the pool learns how often
+ * costs.h count_ns against scan_ns, with the process's threads: getrusage
+ * sums over them, 230 ns with one thread here, 1.2 us with 64, 17 us with
+ * 1,000, against a scan of about 2 us; so it is learnt as the pools read,
+ * keep_count_ns), but it saves a scan only when no fault came between two
+ * resets of the slot. So the pool learns how often
  * that is (the share of its recent tries that proved) and reads the count
  * at every free while that share of a scan is worth more than the read.
  * Else it tries now and then, each try two reads (at a free of some slot,
@@ -92,11 +88,6 @@ typedef struct proof_mark {
  * 250 Hz kernel makes 250). */
 #define PROOF_CONTENDED_NS 100000000ull
 #define PROOF_PREEMPTED_MIN 16u
-/* Learning what a read costs: each thread times one read in
- * PROOF_COUNT_SAMPLE; the estimate is the least of every
- * PROOF_COUNT_WINDOW timed reads. */
-#define PROOF_COUNT_SAMPLE 16u
-#define PROOF_COUNT_WINDOW 8u
 typedef struct proof_rate {
   _Atomic uint32_t share;
   _Atomic uint64_t next_try_ns; /* no try starts before (CLOCK_MONOTONIC) */
@@ -104,10 +95,7 @@ typedef struct proof_rate {
   /* The process's involuntary switches at the last read; in the current
    * window (since window_ns) so far; oversubscribed until. */
   _Atomic uint64_t preempted, window_ns, window_preempted, contended_until_ns;
-  /* What a read costs, ns (0: keep_costs_t's count_ns, not yet learnt);
-   * the least of the current window's timed reads so far, and how many. */
-  _Atomic uint64_t count_ns, count_least, count_timed;
-  _Atomic uint64_t proved;      /* resets that needed no scan (statistics) */
+  _Atomic uint64_t proved; /* resets that needed no scan (statistics) */
 } proof_rate_t;
 
 void proof_rate_init(proof_rate_t *r);
@@ -129,11 +117,6 @@ proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, cons
 /* At its end: leave a record when `record` and the reset left exactly the
  * kept pages present (`exact`), else none. */
 void proof_end(proof_mark_t *mk, const proof_t *pr, bool exact);
-/* What reading the count costs by the pool's estimate, ns. */
-uint64_t proof_count_ns(const proof_rate_t *rate, const keep_costs_t *c);
-/* A read that took `ns` (proof_begin times one in PROOF_COUNT_SAMPLE of
- * each thread's; tests feed their own). */
-void proof_count_note(proof_rate_t *rate, uint64_t ns);
 /* What a read at `now_ns` saw of the process's involuntary switches
  * (proof_begin calls it; tests feed their own). */
 void proof_preempted(proof_rate_t *rate, uint64_t preempted, uint64_t now_ns);

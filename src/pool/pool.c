@@ -268,7 +268,7 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
       .keep_dropped_bytes = COUNTER_GET(mc, keep_dropped_bytes),
       .module_moves = COUNTER_GET(mc, module_moves),
       .resets_proved = atomic_load_explicit(&p->proof_rate.proved, memory_order_relaxed),
-      .keep_count_ns = kc ? proof_count_ns(&p->proof_rate, kc) : 0,
+      .keep_count_ns = kc ? keep_count_ns(kc) : 0,
   };
 }
 

@@ -29,13 +29,16 @@ typedef enum option {
    * count the machine as oversubscribed and read the fault count for
    * tries only (memory/proof.h: PROOF_PREEMPTED_MIN when unset). */
   OPTION_PREEMPTED_MIN,
+  /* ns a read of the fault count costs (statistic keep_count_ns): pinned
+   * instead of learnt (memory/costs.h). */
+  OPTION_KEEP_COUNT_NS,
   OPTION_COUNT
 } option_t;
 
 typedef struct option_desc {
-  const char *env;      /* the environment variable */
-  uint64_t min, max;    /* the values it takes */
-  const char *meaning;  /* one line, with its unit */
+  const char *env;     /* the environment variable */
+  uint64_t min, max;   /* the values it takes */
+  const char *meaning; /* one line, with its unit */
 } option_desc_t;
 
 /* The option's value, or 0 when unset. */

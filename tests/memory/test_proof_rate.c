@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
+#include "memory/costs.h"
 #include "memory/os.h"
 #include "memory/proof.h"
 
@@ -30,6 +31,9 @@ static void setup(void) {
    * change the cadence, except where a test says otherwise (the options
    * are read at the first read, after this). */
   setenv("WPOOL_PREEMPTED_MIN", "18446744073709551615", 1);
+  /* Nor what this machine's reads cost: the costs' own, except where a
+   * test is about learning it. */
+  setenv("WPOOL_KEEP_COUNT_NS", "100", 1);
 }
 
 TestSuite(proof_rate, .init = setup);
@@ -227,21 +231,24 @@ Test(proof_rate, a_machine_that_switches_the_process_out_reads_for_tries_only) {
   cr_assert_eq(reads() - r1, 10);
 }
 
-/* What a read costs is learnt: the least of every PROOF_COUNT_WINDOW timed
- * reads. Reads dearer than a scan (a process with hundreds of threads)
- * end the reads at every free, though every free proves; one preempted
- * read among cheap ones does not; cheap reads again bring them back. */
+/* What a read costs is learnt (costs.h): the least of each
+ * KEEP_COUNT_WINDOW timed reads. Reads dearer than a scan (a process with
+ * hundreds of threads) end the reads at every free, though every free
+ * proves; one preempted read among cheap ones does not; cheap reads again
+ * bring them back. */
 Test(proof_rate, reads_dearer_than_a_scan_are_made_only_for_tries) {
+  unsetenv("WPOOL_KEEP_COUNT_NS");
   uint64_t t = 1000000000;
-  cr_assert_eq(proof_count_ns(&rate, &costs), costs.count_ns, "the measured cost first");
-  for (unsigned i = 0; i < PROOF_COUNT_WINDOW; i++) {
-    cr_assert_eq(proof_count_ns(&rate, &costs), costs.count_ns, "published before the window");
-    proof_count_note(&rate, 2 * costs.scan_ns + i);
+  cr_assert_eq(keep_count_ns(&costs), costs.count_ns, "the measured cost first");
+  for (unsigned i = 0; i < KEEP_COUNT_WINDOW; i++) {
+    cr_assert_eq(keep_count_ns(&costs), costs.count_ns, "published before the window");
+    keep_count_note(2 * costs.scan_ns + i);
   }
-  cr_assert_eq(proof_count_ns(&rate, &costs), 2 * costs.scan_ns, "the window's least");
+  cr_assert_eq(keep_count_ns(&costs), 2 * costs.scan_ns, "the window's least");
   /* 10 ms of frees 10 us apart, every one of them provable: reads for
    * tries only, and as their proofs do not pay for their reads, the gap
-   * doubles from the least (100 us, 200, ... 6.4 ms: 7 tries). */
+   * doubles from the least (100 us, 200, ... 6.4 ms: 7 tries). (One read
+   * in KEEP_COUNT_SAMPLE of them is timed too, too few for a window.) */
   uint64_t r0 = reads();
   int proved = 0;
   for (uint64_t ns = 0; ns < 10000000; ns += STEP_NS) proved += reset(2, t + ns);
@@ -249,30 +256,32 @@ Test(proof_rate, reads_dearer_than_a_scan_are_made_only_for_tries) {
   cr_assert_leq(n, 2 * 7 + 1, "%llu reads in 10 ms", (unsigned long long)n);
   cr_assert_geq(n, 2 * 6, "tries stopped: %llu reads", (unsigned long long)n);
   cr_assert_geq(proved, 6, "the tries proved %d frees", proved);
+  cr_assert_eq(keep_count_ns(&costs), 2 * costs.scan_ns,
+               "the tries' few timed reads completed a window");
   /* Cheap reads, one of them preempted for 5 ms: the estimate is the
-   * cheap one, and every free reads again. */
-  for (unsigned i = 0; i < PROOF_COUNT_WINDOW; i++)
-    proof_count_note(&rate, i == 3 ? 5000000 : costs.count_ns / 2 + i);
-  cr_assert_eq(proof_count_ns(&rate, &costs), costs.count_ns / 2);
+   * cheap one (the timed tries' reads, real ones, in the window cost more
+   * than 40 ns), and every free reads again. */
+  for (unsigned i = 0; i < KEEP_COUNT_WINDOW; i++) keep_count_note(i == 3 ? 5000000 : 40 + i);
+  cr_assert_eq(keep_count_ns(&costs), 40);
   uint64_t r1 = reads();
   for (int i = 0; i < 10; i++) reset(3, t + 20000000);
   cr_assert_eq(reads() - r1, 10, "reads at every free did not come back");
 }
 
-/* Each thread times its first read and one in PROOF_COUNT_SAMPLE after;
- * a window of timed reads publishes what reading costs on this machine
- * now (more than 0, less than a second). */
+/* One read in KEEP_COUNT_SAMPLE is timed: any KEEP_COUNT_SAMPLE reads in
+ * a row time exactly one; a window of them publishes what reading costs
+ * on this machine now (more than 0, less than a second). */
 Test(proof_rate, one_read_in_a_sample_is_timed) {
-  reset(0, 0);
-  cr_assert_eq(atomic_load(&rate.count_timed), 1, "the first read is timed");
-  for (unsigned i = 1; i < PROOF_COUNT_SAMPLE; i++) reset(0, 0);
-  cr_assert_eq(atomic_load(&rate.count_timed), 1, "only one read in %u", PROOF_COUNT_SAMPLE);
-  reset(0, 0);
-  cr_assert_eq(atomic_load(&rate.count_timed), 2);
-  for (unsigned i = PROOF_COUNT_SAMPLE + 1; i < PROOF_COUNT_SAMPLE * (PROOF_COUNT_WINDOW - 1) + 1;
-       i++)
-    reset(0, 0);
-  cr_assert_eq(atomic_load(&rate.count_timed), 0, "a full window starts the next");
-  uint64_t ns = atomic_load(&rate.count_ns);
-  cr_assert(ns > 0 && ns < 1000000000, "learnt %llu ns", (unsigned long long)ns);
+  unsetenv("WPOOL_KEEP_COUNT_NS");
+  for (int k = 0; k < 3; k++) {
+    uint64_t timed = keep_count_timed(), r = reads();
+    for (unsigned i = 0; i < KEEP_COUNT_SAMPLE; i++) reset(0, 0);
+    cr_assert_eq(reads() - r, KEEP_COUNT_SAMPLE, "every free reads");
+    cr_assert_eq(keep_count_timed() - timed, 1, "%llu reads timed in %u",
+                 (unsigned long long)(keep_count_timed() - timed), KEEP_COUNT_SAMPLE);
+  }
+  for (unsigned i = 0; i < KEEP_COUNT_SAMPLE * KEEP_COUNT_WINDOW; i++) reset(0, 0);
+  uint64_t ns = keep_count_ns(&costs);
+  cr_assert(ns != costs.count_ns && ns > 0 && ns < 1000000000, "learnt %llu ns",
+            (unsigned long long)ns);
 }
