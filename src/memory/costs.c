@@ -128,6 +128,11 @@ void keep_count_note(uint64_t ns) {
   /* Relaxed: racing notes lose a sample, no more; the one that completes
    * a window publishes its least and starts the next. */
   atomic_fetch_add_explicit(&count_timed, 1, memory_order_relaxed);
+  uint64_t pinned = option_get(OPTION_KEEP_COUNT_NS);
+  if (pinned) {
+    atomic_store_explicit(&count_estimate, pinned, memory_order_relaxed);
+    return;
+  }
   uint64_t least = atomic_load_explicit(&count_least, memory_order_relaxed);
   if (ns < least) atomic_store_explicit(&count_least, least = ns, memory_order_relaxed);
   if (atomic_fetch_add_explicit(&count_window, 1, memory_order_relaxed) + 1 != KEEP_COUNT_WINDOW)
@@ -138,8 +143,6 @@ void keep_count_note(uint64_t ns) {
 }
 
 uint64_t keep_count_ns(const keep_costs_t *c) {
-  uint64_t pinned = option_get(OPTION_KEEP_COUNT_NS);
-  if (pinned && c->count_ns) return pinned;
   uint64_t ns = atomic_load_explicit(&count_estimate, memory_order_relaxed);
   return ns && c->count_ns ? ns : c->count_ns;
 }

@@ -56,8 +56,9 @@ int keep_count_read(uint64_t *faults, uint64_t *preempted, bool timed);
 /* A read that took `ns` (tests feed their own). */
 void keep_count_note(uint64_t ns);
 /* What a read costs now, ns: the last window's least, or c->count_ns
- * before a window is complete; WPOOL_KEEP_COUNT_NS=N pins it (0 where
- * the count cannot be read: c->count_ns 0). */
+ * before a window is complete (0 where the count cannot be read:
+ * c->count_ns 0). WPOOL_KEEP_COUNT_NS=N pins it from the first timed read
+ * on. */
 uint64_t keep_count_ns(const keep_costs_t *c);
 /* Reads timed so far (tests). */
 uint64_t keep_count_timed(void);
