@@ -95,7 +95,7 @@ typedef struct proof_rate {
   /* The process's involuntary switches at the last read; in the current
    * window (since window_ns) so far; oversubscribed until. */
   _Atomic uint64_t preempted, window_ns, window_preempted, contended_until_ns;
-  _Atomic uint64_t proved; /* resets that needed no scan (statistics) */
+  _Atomic uint64_t proved;      /* resets that needed no scan (statistics) */
 } proof_rate_t;
 
 void proof_rate_init(proof_rate_t *r);

@@ -36,9 +36,9 @@ typedef enum option {
 } option_t;
 
 typedef struct option_desc {
-  const char *env;     /* the environment variable */
-  uint64_t min, max;   /* the values it takes */
-  const char *meaning; /* one line, with its unit */
+  const char *env;      /* the environment variable */
+  uint64_t min, max;    /* the values it takes */
+  const char *meaning;  /* one line, with its unit */
 } option_desc_t;
 
 /* The option's value, or 0 when unset. */
