@@ -482,11 +482,19 @@ typedef struct wpool_stats {
    * getrusage sums over the process's threads, so a process with 1,000
    * threads pays ~17 us here against 0.23 us with one; WPOOL_KEEP_COUNT_NS
    * pins it); the pool reads it at a free while the share of
-   * its recent tries that proved, times keep_scan_ns, is worth more and
+   * its recent tries that proved, times keep_reset_scan_ns, is worth more and
    * the process is not being switched out involuntarily (16 times in 100
    * ms: WPOOL_PREEMPTED_MIN); otherwise only for tries, 100 us to 10 ms
    * apart (docs/reset.md). */
   uint64_t keep_count_ns;
+  /* What the scans of one reset cost, ns: what a proof saves. Measured
+   * with the other costs (keep_scan_ns), then learnt from this process's
+   * resets (the median of each 8 timed, one scanned reset in 16 of each
+   * thread's; where every reset is proved, one in 128 scans anyway to be
+   * timed; 0 where every region is zeroed whole). It varies with the
+   * modules: hello's cost a fifth of keep_scan_ns here. WPOOL_KEEP_SCAN_NS
+   * pins it. */
+  uint64_t keep_reset_scan_ns;
 } wpool_stats_t;
 
 /* Bytes of private memory in this pool's reservations (present or

@@ -149,6 +149,59 @@ uint64_t keep_count_ns(const keep_costs_t *c) {
 
 uint64_t keep_count_timed(void) { return atomic_load_explicit(&count_timed, memory_order_relaxed); }
 
+/* ---- what a reset's scans cost ----------------------------------------------- */
+
+static _Atomic uint64_t scan_estimate = UINT64_MAX; /* UINT64_MAX: none yet */
+static _Atomic uint64_t scan_samples[KEEP_SCAN_WINDOW];
+static _Atomic uint32_t scan_next;  /* samples noted, modulo the window */
+static _Atomic uint64_t scan_timed; /* resets timed, in all */
+
+uint64_t keep_scan_start(bool timed) { return timed ? clock_now_ns() : 0; }
+
+uint64_t keep_scan_stop(uint64_t start) { return start ? clock_now_ns() - start : 0; }
+
+bool keep_scan_sample(bool proved, bool *scan) {
+  static _Thread_local uint32_t scanned, proofs; /* this thread's resets of each kind */
+  *scan = !proved;
+  if (!proved) return scanned++ % KEEP_SCAN_SAMPLE == 0;
+  if (++proofs % KEEP_SCAN_PROVED || option_get(OPTION_KEEP_SCAN_NS)) return false;
+  return *scan = true;
+}
+
+void keep_scan_note(uint64_t ns) {
+  /* Relaxed: racing notes may mix two windows or lose a sample, no more;
+   * the one that completes a window publishes its median. */
+  atomic_fetch_add_explicit(&scan_timed, 1, memory_order_relaxed);
+  uint64_t pinned = option_get(OPTION_KEEP_SCAN_NS);
+  if (pinned) {
+    atomic_store_explicit(&scan_estimate, pinned, memory_order_relaxed);
+    return;
+  }
+  uint32_t i = atomic_fetch_add_explicit(&scan_next, 1, memory_order_relaxed);
+  atomic_store_explicit(&scan_samples[i % KEEP_SCAN_WINDOW], ns, memory_order_relaxed);
+  if ((i + 1) % KEEP_SCAN_WINDOW) return;
+  uint64_t v[KEEP_SCAN_WINDOW];
+  for (unsigned k = 0; k < KEEP_SCAN_WINDOW; k++) {
+    uint64_t x = atomic_load_explicit(&scan_samples[k], memory_order_relaxed);
+    unsigned j = k;
+    for (; j > 0 && v[j - 1] > x; j--) v[j] = v[j - 1];
+    v[j] = x;
+  }
+  uint64_t median = (v[KEEP_SCAN_WINDOW / 2 - 1] + v[KEEP_SCAN_WINDOW / 2]) / 2;
+  atomic_store_explicit(&scan_estimate, median, memory_order_relaxed);
+}
+
+uint64_t keep_scan_ns(const keep_costs_t *c) {
+  /* One load at every free once a reset was timed (a pin is applied
+   * then); before, a pin is looked up. */
+  uint64_t ns = atomic_load_explicit(&scan_estimate, memory_order_relaxed);
+  if (ns != UINT64_MAX) return ns;
+  uint64_t pinned = option_get(OPTION_KEEP_SCAN_NS);
+  return pinned ? pinned : c->scan_ns;
+}
+
+uint64_t keep_scan_timed(void) { return atomic_load_explicit(&scan_timed, memory_order_relaxed); }
+
 /* ---- shrinks ------------------------------------------------------------------ */
 
 keep_shrink_timer_t keep_shrink_start(uint64_t pages) {

@@ -63,6 +63,39 @@ uint64_t keep_count_ns(const keep_costs_t *c);
 /* Reads timed so far (tests). */
 uint64_t keep_count_timed(void);
 
+/* What a proof saves (proof.h) is the scans of one reset: of each of the
+ * slot's memories and tables that is not zeroed whole. That depends on the
+ * modules (their regions, how many runs their tenants leave) more than on
+ * the one call over 64 touched pages measured at start (scan_ns: hello's
+ * scans cost a fifth of it here). So it is learnt from the resets' own
+ * scans: one scanned reset in KEEP_SCAN_SAMPLE of each thread's is timed
+ * (keep_scan_start/keep_scan_stop around each PAGEMAP_SCAN call), and
+ * where every reset is proved one in KEEP_SCAN_PROVED of each thread's
+ * scans anyway to be timed (keep_scan_sample); the estimate is the median
+ * of each KEEP_SCAN_WINDOW timed resets in turn (a preempted one is left
+ * out; a reset whose regions were all zeroed whole scanned nothing, and
+ * counts as 0). For the process, as the read's cost is. */
+#define KEEP_SCAN_SAMPLE 16u
+#define KEEP_SCAN_PROVED 128u
+#define KEEP_SCAN_WINDOW 8u
+/* A clock reading to time a scan from, when `timed`; else 0. */
+uint64_t keep_scan_start(bool timed);
+/* The ns since `start` (0: nothing timed). */
+uint64_t keep_scan_stop(uint64_t start);
+/* Whether this thread's reset, which `proved` or not, is timed, and
+ * whether a proved one scans anyway (*scan): one scanned reset in
+ * KEEP_SCAN_SAMPLE, one proved in KEEP_SCAN_PROVED (none while
+ * WPOOL_KEEP_SCAN_NS pins the estimate). */
+bool keep_scan_sample(bool proved, bool *scan);
+/* A timed reset whose scans took `ns` (tests feed their own). */
+void keep_scan_note(uint64_t ns);
+/* What the scans of a reset cost now, ns: the last window's median, or
+ * c->scan_ns before a window is complete; WPOOL_KEEP_SCAN_NS=N pins it
+ * (and no proved reset scans to learn it). */
+uint64_t keep_scan_ns(const keep_costs_t *c);
+/* Resets timed so far (tests). */
+uint64_t keep_scan_timed(void);
+
 /* A smaller tenant makes the bytes it does not have inaccessible: an
  * mprotect of pages kept resident, whose TLB shoot-down costs whatever
  * this machine and its load make it (per page in a VM that flushes page by

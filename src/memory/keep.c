@@ -217,8 +217,8 @@ static void kept_pages(keep_plan_t *pl, keep_marks_t *m, decommit_batch_t *batch
   }
 }
 
-int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner, bool proved,
-               decommit_batch_t *batch, keep_result_t *out) {
+int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner,
+               keep_pass_t *pass, decommit_batch_t *batch, keep_result_t *out) {
   /* Whole pages; the writable bytes within those that may hold private
    * pages; a record to judge them by. */
   debug_assert(r->scan_bytes % os_page_size() == 0 && r->writable_bytes <= r->scan_bytes);
@@ -234,14 +234,23 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
      * by fewer than one tenant in `window` is found clean `window` reads
      * in a row, about (1 - 1/window)^window = 37% of the time; one written
      * by one in ten, (0.9)^window, next to never. */
-    if (proved) {
+    if (pass->proved) {
       uint64_t end = r->scan_bytes / pl.page;
       kept_pages(&pl, m, batch, end < m->pages ? end : m->pages);
     } else {
       dirty_walk_t walk;
       dirty_run_t runs[KEEP_SCAN_RUNS];
+      if (pass->warm) {
+        dirty_walk_start(&walk, scanner, r->base, r->scan_bytes);
+        while (dirty_walk_next(&walk, runs, KEEP_SCAN_RUNS) > 0) {
+        }
+      }
       dirty_walk_start(&walk, scanner, r->base, r->scan_bytes);
-      while ((n = dirty_walk_next(&walk, runs, KEEP_SCAN_RUNS)) > 0)
+      for (;;) {
+        uint64_t t = keep_scan_start(pass->timed);
+        n = dirty_walk_next(&walk, runs, KEEP_SCAN_RUNS);
+        pass->scan_ns += keep_scan_stop(t);
+        if (n <= 0) break;
         for (int k = 0; k < n; k++) {
           pl.out.found_bytes += runs[k].len;
           for (uint64_t p = runs[k].off; p < runs[k].off + runs[k].len; p += pl.page) {
@@ -249,6 +258,7 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
             apply(&pl, m, batch, &s);
           }
         }
+      }
       pl.out.scans = 1;
     }
     keep_apply_end(&pl);

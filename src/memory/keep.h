@@ -84,6 +84,16 @@ typedef struct keep_result {
   uint32_t scans;          /* PAGEMAP_SCAN walks made: 0 for a region zeroed whole */
 } keep_result_t;
 
+/* How the reset of a slot goes, for each of its regions: */
+typedef struct keep_pass {
+  bool proved;      /* its private pages are its kept pages (proof.h): no scan */
+  bool timed;       /* time the scans (costs.h keep_scan_note) */
+  bool warm;        /* walk each region once untimed first: a scan made seldom
+                       (one proved reset in KEEP_SCAN_PROVED) finds the caches
+                       cold, 2-3x dearer here than scans made at every free */
+  uint64_t scan_ns; /* the scans' time so far, when timed */
+} keep_pass_t;
+
 /* ---- the plan of one free ----------------------------------------------- */
 
 typedef enum keep_op {
@@ -150,14 +160,15 @@ void keep_apply_end(keep_plan_t *pl);
 /* Reset `r` by the automatic keep set: start the plan; for each page of
  * the scan's runs (dirty.h), plan its step and apply it at once; then plan
  * and apply the candidates. One pass over the pages, each decided before
- * anything is done to it; nothing here is called back. With `proved`
+ * anything is done to it; nothing here is called back. With pass->proved
  * (proof.h: no page fault since the region's last reset), the region's
  * private pages are its kept pages: they are the runs, and nothing is
- * scanned. Return: 0, or the scan's -errno (with out->found_bytes 0,
+ * scanned; with pass->timed, the scan's calls are timed into
+ * pass->scan_ns (costs.h). Return: 0, or the scan's -errno (with out->found_bytes 0,
  * nothing was done but counting the free: the caller falls back to the
  * prefix reset). */
 int keep_reset(const keep_region_t *r, keep_marks_t *marks, dirty_scanner_t *scanner,
-               bool proved, decommit_batch_t *batch, keep_result_t *out);
+               keep_pass_t *pass, decommit_batch_t *batch, keep_result_t *out);
 
 /* ---- the record ---------------------------------------------------------- */
 

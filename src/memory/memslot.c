@@ -185,12 +185,12 @@ static bool memslot_reset_dirty(memslot_t *s, uint8_t *base, const memslot_ctx_t
 
 /* The automatic keep set (keep.h): one call plans, scans and applies. */
 static bool memslot_reset_auto(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
-                               decommit_batch_t *batch, bool proved, uint64_t *kept) {
+                               decommit_batch_t *batch, keep_pass_t *pass, uint64_t *kept) {
   keep_region_t r = {.base = base, .scan_bytes = memslot_resident_span(s),
                      .writable_bytes = s->accessible, .initial_bytes = s->initial,
                      .img = s->image};
   keep_result_t out;
-  int err = keep_reset(&r, &s->kept, ctx->scanner, proved, batch, &out);
+  int err = keep_reset(&r, &s->kept, ctx->scanner, pass, batch, &out);
   COUNTER_ADD(ctx->counters, dirty_scans, out.scans);
   COUNTER_ADD(ctx->counters, dirty_bytes, out.found_bytes);
   COUNTER_ADD(ctx->counters, memset_bytes, out.restored_bytes);
@@ -205,13 +205,13 @@ static bool memslot_reset_auto(memslot_t *s, uint8_t *base, const memslot_ctx_t 
 }
 
 uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
-                       decommit_batch_t *batch, bool proved, bool *exact) {
+                       decommit_batch_t *batch, keep_pass_t *pass, bool *exact) {
   /* A tenant's memory (known since its prepare), holding its image inside
    * the accessible bytes. */
   debug_assert(!s->unknown && memslot_is_valid(s, ctx));
   uint64_t in_place;
   if (ctx->scanner && ctx->keep_auto && s->kept.marks &&
-      memslot_reset_auto(s, base, ctx, batch, proved, &in_place)) {
+      memslot_reset_auto(s, base, ctx, batch, pass, &in_place)) {
     if (s->unknown) *exact = false; /* the walk broke off part-way */
     return in_place;
   }

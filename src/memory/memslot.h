@@ -64,7 +64,8 @@ int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image
 /* Reset the accessible bytes (and pristine pages kept past them). With a
  * scanner: only the runs of pages holding private data are touched; with
  * ctx->keep_auto, by the automatic keep set (keep.h), which takes the kept
- * pages for those runs when `proved` (proof.h);
+ * pages for those runs when pass->proved (proof.h) and times its scan when
+ * pass->timed;
  * otherwise restored in place (region.c) while the keep budget lasts and
  * madvised beyond it; swapped runs are always madvised. Without a scanner,
  * or if the scan fails: the prefix plan of reset.h. The ranges to madvise
@@ -73,7 +74,7 @@ int memslot_prepare(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx, image
  * becomes false unless the automatic keep set reset it, so that its
  * private pages are its kept pages once `batch` is issued. */
 uint64_t memslot_reset(memslot_t *s, uint8_t *base, const memslot_ctx_t *ctx,
-                       decommit_batch_t *batch, bool proved, bool *exact);
+                       decommit_batch_t *batch, keep_pass_t *pass, bool *exact);
 
 /* The bytes in which private pages may be resident (trimming gives them
  * back). */

@@ -20,7 +20,7 @@ void proof_rate_init(proof_rate_t *r) {
  * proved, each saving a scan, against one read. */
 static bool worth_reading(const proof_rate_t *rate, const keep_costs_t *c) {
   uint64_t share = atomic_load_explicit(&rate->share, memory_order_relaxed);
-  return share * c->scan_ns > (uint64_t)PROOF_ONE * keep_count_ns(c);
+  return share * keep_scan_ns(c) > (uint64_t)PROOF_ONE * keep_count_ns(c);
 }
 
 /* Whether this free starts the pool's next try: the first to come at or
@@ -34,8 +34,10 @@ static bool try_starts(proof_rate_t *rate, uint64_t now_ns, bool contended) {
                                                  memory_order_relaxed, memory_order_relaxed);
 }
 
-proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, const keep_costs_t *c,
-                    uint64_t now_ns) {
+/* Read and compare the counts (proof_begin): pr.proved is whether they
+ * prove. */
+static proof_t proof_read(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused,
+                          const keep_costs_t *c, uint64_t now_ns) {
   proof_t pr = {0};
   if (!c->count_ns || pages_no_huge_pages_failed() || option_get(OPTION_SCAN_ALWAYS)) return pr;
   bool contended = now_ns < atomic_load_explicit(&rate->contended_until_ns, memory_order_relaxed);
@@ -55,14 +57,13 @@ proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, cons
   uint32_t s = atomic_load_explicit(&rate->share, memory_order_relaxed);
   atomic_store_explicit(&rate->share, s - s / 8 + (pr.proved ? PROOF_ONE / 8 : 0),
                         memory_order_relaxed);
-  if (pr.proved) atomic_fetch_add_explicit(&rate->proved, 1, memory_order_relaxed);
   /* The end of a try: the gap to the next. (A record left while reading
    * at every free, checked once after, is no try's.) */
   if (!every && mk->tried) {
     /* A proof pays where a read costs less than the scan it saves (not
      * with hundreds of threads, keep_count_ns): else the try counts as
      * failed. */
-    bool pays = pr.proved && c->scan_ns > keep_count_ns(c);
+    bool pays = pr.proved && keep_scan_ns(c) > keep_count_ns(c);
     uint64_t gap = atomic_load_explicit(&rate->gap_ns, memory_order_relaxed);
     gap = pays ? PROOF_GAP_MIN_NS : gap * 2 < PROOF_GAP_MAX_NS ? gap * 2 : PROOF_GAP_MAX_NS;
     atomic_store_explicit(&rate->gap_ns, gap, memory_order_relaxed);
@@ -70,6 +71,20 @@ proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, cons
      * (not while the machine is oversubscribed: PROOF_GAP_MAX_NS apart). */
     if (pays && !contended) atomic_store_explicit(&rate->next_try_ns, now_ns, memory_order_relaxed);
   }
+  return pr;
+}
+
+proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, const keep_costs_t *c,
+                    uint64_t now_ns) {
+  proof_t pr = proof_read(mk, rate, refused, c, now_ns);
+  /* Whether this reset's scans are timed, and whether a proved one scans
+   * anyway for it (costs.h): so that what a proof saves stays learnt
+   * where every reset is proved. */
+  bool scan;
+  pr.timed = keep_scan_sample(pr.proved, &scan);
+  pr.sample = pr.proved && scan;
+  pr.proved = !scan;
+  if (pr.proved) atomic_fetch_add_explicit(&rate->proved, 1, memory_order_relaxed);
   return pr;
 }
 

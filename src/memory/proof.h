@@ -29,8 +29,10 @@
  * Reading the count is a system call too, cheaper than a scan (measured:
  * costs.h count_ns against scan_ns, with the process's threads: getrusage
  * sums over them, 230 ns with one thread here, 1.2 us with 64, 17 us with
- * 1,000, against a scan of about 2 us; so it is learnt as the pools read,
- * keep_count_ns), but it saves a scan only when no fault came between two
+ * 1,000, against a scan of 0.3 to 2 us by the module; so both are learnt
+ * as the pools read and scan, keep_count_ns and keep_scan_ns, a proved
+ * reset in KEEP_SCAN_PROVED scanning anyway to keep the second learnt),
+ * but it saves the scans only when no fault came between two
  * resets of the slot. So the pool learns how often
  * that is (the share of its recent tries that proved) and reads the count
  * at every free while that share of a scan is worth more than the read.
@@ -105,13 +107,17 @@ typedef struct proof {
   bool proved; /* the kept pages are all its tenants could have written */
   bool record; /* the counts were read and the slot's next reset is to use them */
   bool tried;  /* this read starts a try */
+  bool timed;  /* this reset's scans are timed (costs.h keep_scan_note) */
+  bool sample; /* proved, but scans to time its scans (keep_pass_t.warm) */
   uint64_t faults, refused, self;
 } proof_t;
 
 /* At the start of a slot's reset at `now_ns`, with the pool's refused
  * bytes now and this machine's costs: read the counts when it is worth it,
  * when the slot has a record to compare with, or to start a try, and
- * compare them with the record. */
+ * compare them with the record; and whether the reset's scans are timed
+ * (one proved reset in KEEP_SCAN_PROVED is not proved, so that it scans
+ * and is timed). */
 proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, const keep_costs_t *c,
                     uint64_t now_ns);
 /* At its end: leave a record when `record` and the reset left exactly the

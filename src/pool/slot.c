@@ -122,10 +122,10 @@ int slot_memory_grow(wpool_t *p, uint32_t slot, uint32_t i, uint64_t bytes) {
 }
 
 /* Reset table `t` of `slot`: by the automatic keep set where it is on
- * (its kept pages taken for its private ones when `proved`), else the
+ * (its kept pages taken for its private ones when pass->proved), else the
  * prefix plan over the elements in use (then *exact becomes false). */
 static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, decommit_batch_t *batch,
-                            bool proved, bool *exact) {
+                            keep_pass_t *pass, bool *exact) {
   uint64_t idx = (uint64_t)slot * p->cfg.instance_tables + t;
   uint8_t *base = pool_table_base(p, slot, t);
   uint32_t *size = pool_table_size(p, slot, t);
@@ -137,7 +137,7 @@ static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, decommit_batc
     keep_region_t r = {.base = base, .scan_bytes = used, .writable_bytes = used,
                        .initial_bytes = used};
     keep_result_t out;
-    if (keep_reset(&r, &p->table_kept[idx], p->mem_ctx.scanner, proved, batch, &out) == 0) {
+    if (keep_reset(&r, &p->table_kept[idx], p->mem_ctx.scanner, pass, batch, &out) == 0) {
       COUNTER_ADD(&p->mem_counters, memset_bytes, out.restored_bytes);
       COUNTER_ADD(&p->mem_counters, keep_dropped_bytes, out.dropped_bytes);
       COUNTER_ADD(&p->mem_counters, dirty_scans, out.scans);
@@ -169,16 +169,20 @@ void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *
                      COUNTER_GET(&p->mem_counters, madvise_refused_bytes),
                      keep_costs(p->mem_ctx.scanner), now_ns);
   bool exact = true;
+  keep_pass_t pass = {.proved = pr.proved, .timed = pr.timed, .warm = pr.sample};
   for (uint32_t i = 0; i < m->nmemories; i++)
     kept.memory += memslot_reset(pool_memslot(p, slot, i), pool_memory_base(p, slot, i),
-                                 &p->mem_ctx, batch, pr.proved, &exact);
+                                 &p->mem_ctx, batch, &pass, &exact);
   /* Memories past the module's count hold pristine pages from an earlier
    * module's tenant at most, given up by a shrink to 0: still kept. */
   for (uint32_t i = m->nmemories; i < inst->memories_used; i++)
     kept.memory += keep_marks_count(&pool_memslot(p, slot, i)->kept) * p->layout.page;
   for (uint32_t t = 0; t < m->ntables; t++)
-    kept.table += reset_table(p, slot, t, batch, pr.proved, &exact);
+    kept.table += reset_table(p, slot, t, batch, &pass, &exact);
   proof_end(&inst->proof, &pr, exact);
+  /* What a proof would have saved here (0 where every region was zeroed
+   * whole). */
+  if (pass.timed) keep_scan_note(pass.scan_ns);
   if (m->state_size) {
     memset(pool_state_base(p, slot), 0, m->state_size);
     COUNTER_ADD(&p->mem_counters, memset_bytes, m->state_size);

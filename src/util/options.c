@@ -17,6 +17,8 @@ static const option_desc_t table[OPTION_COUNT] = {
                               "involuntary switches within 100 ms that count as oversubscribed"},
     [OPTION_KEEP_COUNT_NS] = {"WPOOL_KEEP_COUNT_NS", 1, UINT64_MAX,
                               "ns a read of the fault count costs (keep_count_ns)"},
+    [OPTION_KEEP_SCAN_NS] = {"WPOOL_KEEP_SCAN_NS", 1, UINT64_MAX,
+                             "ns the scans of one reset cost (keep_reset_scan_ns)"},
 };
 
 static uint64_t values[OPTION_COUNT];

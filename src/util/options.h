@@ -32,6 +32,9 @@ typedef enum option {
   /* ns a read of the fault count costs (statistic keep_count_ns): pinned
    * instead of learnt (memory/costs.h). */
   OPTION_KEEP_COUNT_NS,
+  /* ns the scans of a reset cost, what a proof saves (statistic
+   * keep_reset_scan_ns): pinned instead of learnt (memory/costs.h). */
+  OPTION_KEEP_SCAN_NS,
   OPTION_COUNT
 } option_t;
 

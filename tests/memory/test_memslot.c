@@ -76,7 +76,7 @@ static bool pristine(uint64_t accessible) {
 static void reset(void) {
   decommit_batch_t b = decommit_batch(&dctx);
   bool exact = true;
-  memslot_reset(&slot, base, &ctx, &b, false, &exact);
+  memslot_reset(&slot, base, &ctx, &b, &(keep_pass_t){0}, &exact);
   decommit_flush(&b);
 }
 
@@ -142,7 +142,7 @@ static void reset_leaves_pristine(bool dirty_aware) {
   uint64_t kept;
   decommit_batch_t b = decommit_batch(&dctx);
   bool exact = true;
-  kept = memslot_reset(&slot, base, &ctx, &b, false, &exact);
+  kept = memslot_reset(&slot, base, &ctx, &b, &(keep_pass_t){0}, &exact);
   decommit_flush(&b);
   cr_assert_leq(kept, ctx.keep, "in place: within the budget");
   cr_assert(pristine(6 * 65536));

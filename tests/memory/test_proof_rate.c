@@ -34,6 +34,9 @@ static void setup(void) {
   /* Nor what this machine's reads cost: the costs' own, except where a
    * test is about learning it. */
   setenv("WPOOL_KEEP_COUNT_NS", "100", 1);
+  /* Nor what its resets' scans cost (and no proved reset scans to learn
+   * it), likewise. */
+  setenv("WPOOL_KEEP_SCAN_NS", "1000", 1);
 }
 
 TestSuite(proof_rate, .init = setup);
@@ -284,4 +287,80 @@ Test(proof_rate, one_read_in_a_sample_is_timed) {
   uint64_t ns = keep_count_ns(&costs);
   cr_assert(ns != costs.count_ns && ns > 0 && ns < 1000000000, "learnt %llu ns",
             (unsigned long long)ns);
+}
+
+/* What a proof saves, the scans of a reset, is learnt too (costs.h): the
+ * median of each KEEP_SCAN_WINDOW timed resets, so that one preempted
+ * reset and one that scanned nothing (its regions zeroed whole) do not
+ * decide. Scans cheaper than a read end the reads at every free, though
+ * every free proves; dearer scans bring them back. */
+Test(proof_rate, scans_cheaper_than_a_read_end_the_reads_at_every_free) {
+  unsetenv("WPOOL_KEEP_SCAN_NS");
+  uint64_t t = 1000000000;
+  cr_assert_eq(keep_scan_ns(&costs), costs.scan_ns, "the measured cost first");
+  const uint64_t window[KEEP_SCAN_WINDOW] = {40, 50, 60, 45, 5000000, 0, 55, 50};
+  for (unsigned i = 0; i < KEEP_SCAN_WINDOW; i++) {
+    cr_assert_eq(keep_scan_ns(&costs), costs.scan_ns, "published before the window");
+    keep_scan_note(window[i]);
+  }
+  cr_assert_eq(keep_scan_ns(&costs), 50, "the window's median: %llu",
+               (unsigned long long)keep_scan_ns(&costs));
+  /* 10 ms of frees 10 us apart, every one provable: a read (100 ns) costs
+   * more than the scans it saves, so reads for tries only, the gap
+   * doubling from the least (7 tries). */
+  uint64_t r0 = reads();
+  int proved = 0;
+  for (uint64_t ns = 0; ns < 10000000; ns += STEP_NS) proved += reset(2, t + ns);
+  uint64_t n = reads() - r0;
+  cr_assert_leq(n, 2 * 7 + 1, "%llu reads in 10 ms", (unsigned long long)n);
+  cr_assert_geq(n, 2 * 6, "tries stopped: %llu reads", (unsigned long long)n);
+  /* Dearer scans: every free reads again. */
+  for (unsigned i = 0; i < KEEP_SCAN_WINDOW; i++) keep_scan_note(1000 + i);
+  cr_assert_eq(keep_scan_ns(&costs), 1003);
+  uint64_t r1 = reads();
+  for (int i = 0; i < 10; i++) reset(3, t + 20000000);
+  cr_assert_eq(reads() - r1, 10, "reads at every free did not come back");
+}
+
+/* Frees of one slot: `n` of them, a fault before each when `faults`;
+ * how many were proved, and timed. */
+static void frees(int n, bool faults, int *proved, int *timed) {
+  *proved = *timed = 0;
+  for (int i = 0; i < n; i++) {
+    if (faults) fault();
+    proof_t pr = proof_begin(&marks[7], &rate, 0, &costs, 0);
+    proof_end(&marks[7], &pr, true);
+    *proved += pr.proved;
+    *timed += pr.timed;
+  }
+}
+
+/* One scanned reset in KEEP_SCAN_SAMPLE is timed; where every reset
+ * proves, one in KEEP_SCAN_PROVED scans anyway (not proved) and is timed,
+ * so that what a proof saves stays learnt; none while a pin says it. */
+Test(proof_rate, one_reset_in_a_sample_is_timed_and_a_proved_one_scans_for_it) {
+  int proved, timed;
+  /* Pinned: every free but the first proves (allow a stray fault of the
+   * process), none is timed but a stray's. */
+  frees(2 * KEEP_SCAN_PROVED + 1, false, &proved, &timed);
+  cr_assert_geq(proved, 2 * KEEP_SCAN_PROVED - 2, "%d of %u proved", proved, 2 * KEEP_SCAN_PROVED);
+  cr_assert_leq(timed, 2, "%d timed", timed);
+  /* Scanned resets: any KEEP_SCAN_SAMPLE in a row time one. */
+  frees(3 * KEEP_SCAN_SAMPLE, true, &proved, &timed);
+  cr_assert_eq(proved, 0);
+  cr_assert_eq(timed, 3, "%d of %u scanned resets timed", timed, 3 * KEEP_SCAN_SAMPLE);
+}
+
+Test(proof_rate, a_proved_reset_in_a_sample_scans_to_time_its_scans) {
+  unsetenv("WPOOL_KEEP_SCAN_NS");
+  uint64_t p0 = atomic_load(&rate.proved);
+  int proved, timed;
+  frees(4 * KEEP_SCAN_PROVED + 1, false, &proved, &timed);
+  /* The first free leaves the record; a stray fault makes a free scan,
+   * timed one in KEEP_SCAN_SAMPLE. */
+  int scanned = 4 * KEEP_SCAN_PROVED + 1 - proved;
+  cr_assert(scanned >= 1 + 4 && scanned <= 1 + 4 + 2, "%d frees scanned", scanned);
+  cr_assert(timed >= 4 && timed <= 4 + 2, "%d timed", timed);
+  cr_assert_eq(atomic_load(&rate.proved) - p0, (uint64_t)proved,
+               "a free that scanned counted as proved");
 }

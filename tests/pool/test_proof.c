@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "memory/costs.h"
 #include "memory/os.h"
 
 #define HP 4096u
@@ -80,6 +81,7 @@ static void settle(wpool_t *p, wpool_module_t *m, const int *pages, int n) {
 static const int hot[] = {0, 1, 10, 200};
 
 Test(proof, kept_pages_are_restored_without_a_scan_while_no_fault_comes) {
+  setenv("WPOOL_KEEP_SCAN_NS", "2000", 1); /* no proved reset scans to learn what scans cost */
   test_module_t t;
   wpool_module_t *m;
   wpool_t *p = proof_pool("254", &m, &t);
@@ -185,6 +187,53 @@ Test(proof, a_process_with_a_thousand_threads_reads_the_count_for_tries_only, .t
                IDLE_THREADS, (unsigned long long)learnt, (unsigned long long)measured,
                (unsigned long long)scan);
   cr_assert_lt(reads, 1000, "%llu reads in 2,000 frees", (unsigned long long)reads);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+/* What a proof saves is learnt from the resets' own scans: where every
+ * free proves, one in KEEP_SCAN_PROVED scans anyway and is timed, and a
+ * window of them replaces the cost measured at start. */
+Test(proof, what_a_reset_scan_costs_is_learnt_while_every_free_proves) {
+  test_module_t t;
+  wpool_module_t *m;
+  wpool_t *p = proof_pool("254", &m, &t);
+  settle(p, m, hot, 4);
+  uint64_t timed = keep_scan_timed();
+  wpool_stats_t s0 = stats(p);
+  enum { FREES = KEEP_SCAN_PROVED * (KEEP_SCAN_WINDOW + 1) };
+  for (int i = 0; i < FREES; i++) tenant(p, m, hot, 4);
+  wpool_stats_t s1 = stats(p);
+  uint64_t scans = s1.dirty_scans - s0.dirty_scans, proved = s1.resets_proved - s0.resets_proved;
+  /* A stray fault of the process makes a free scan too. */
+  cr_assert_geq(scans, KEEP_SCAN_WINDOW, "%llu scans in %d frees", (unsigned long long)scans,
+                FREES);
+  cr_assert_geq(proved, FREES - 2 * (KEEP_SCAN_WINDOW + 1) - 4, "%llu of %d frees proved",
+                (unsigned long long)proved, FREES);
+  cr_assert_geq(keep_scan_timed() - timed, KEEP_SCAN_WINDOW);
+  cr_assert(s1.keep_reset_scan_ns > 0 && s1.keep_reset_scan_ns < 1000000000ull &&
+                s1.keep_reset_scan_ns != s0.keep_reset_scan_ns,
+            "learnt %llu ns, measured %llu", (unsigned long long)s1.keep_reset_scan_ns,
+            (unsigned long long)s0.keep_reset_scan_ns);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+/* Scans cheaper than a read of the fault count (hello's, with 64 threads
+ * in the process): the pool scans, and reads only for tries. */
+Test(proof, where_scans_cost_less_than_a_read_the_pool_scans) {
+  setenv("WPOOL_KEEP_SCAN_NS", "1", 1);
+  test_module_t t;
+  wpool_module_t *m;
+  wpool_t *p = proof_pool("254", &m, &t);
+  settle(p, m, hot, 4);
+  wpool_stats_t s0 = stats(p);
+  uint64_t r0 = os_calls(OS_GETRUSAGE);
+  for (int i = 0; i < 2000; i++) tenant(p, m, hot, 4);
+  uint64_t reads = os_calls(OS_GETRUSAGE) - r0;
+  wpool_stats_t s1 = stats(p);
+  cr_assert_eq(s1.keep_reset_scan_ns, 1);
+  cr_assert_lt(reads, 1000, "%llu reads in 2,000 frees", (unsigned long long)reads);
+  cr_assert_geq(s1.dirty_scans - s0.dirty_scans, 1000, "%llu scans in 2,000 frees",
+                (unsigned long long)(s1.dirty_scans - s0.dirty_scans));
   cr_assert_eq(wpool_destroy(p), 0);
 }
 
