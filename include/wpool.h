@@ -487,13 +487,12 @@ typedef struct wpool_stats {
    * ms: WPOOL_PREEMPTED_MIN); otherwise only for tries, 100 us to 10 ms
    * apart (docs/reset.md). */
   uint64_t keep_count_ns;
-  /* What the scans of one reset cost, ns: what a proof saves. Measured
-   * with the other costs (keep_scan_ns), then learnt from this process's
-   * resets (the median of each 8 timed, one scanned reset in 16 of each
-   * thread's; where every reset is proved, one in 128 scans anyway to be
-   * timed; 0 where every region is zeroed whole). It varies with the
-   * modules: hello's cost a fifth of keep_scan_ns here. WPOOL_KEEP_SCAN_NS
-   * pins it. */
+  /* What the scans of one of this pool's resets cost, ns: what a proof
+   * saves. keep_scan_ns until learnt from the pool's resets (the median
+   * of each 8 timed: one scanned reset in 16 of each thread's, and one
+   * proved reset in 128, which scans anyway to be timed; 0 where every
+   * region is zeroed whole). It varies with the modules: hello's cost
+   * about a third of keep_scan_ns here. WPOOL_KEEP_SCAN_NS pins it. */
   uint64_t keep_reset_scan_ns;
 } wpool_stats_t;
 

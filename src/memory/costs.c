@@ -151,10 +151,14 @@ uint64_t keep_count_timed(void) { return atomic_load_explicit(&count_timed, memo
 
 /* ---- what a reset's scans cost ----------------------------------------------- */
 
-static _Atomic uint64_t scan_estimate = UINT64_MAX; /* UINT64_MAX: none yet */
-static _Atomic uint64_t scan_samples[KEEP_SCAN_WINDOW];
-static _Atomic uint32_t scan_next;  /* samples noted, modulo the window */
-static _Atomic uint64_t scan_timed; /* resets timed, in all */
+/* The estimate is kept plus one, so that 0 (no estimate yet) is apart
+ * from a learnt 0 (regions all zeroed whole). */
+void keep_scan_cost_init(keep_scan_cost_t *k) {
+  atomic_init(&k->estimate, 0);
+  for (unsigned i = 0; i < KEEP_SCAN_WINDOW; i++) atomic_init(&k->samples[i], 0);
+  atomic_init(&k->next, 0);
+  atomic_init(&k->timed, 0);
+}
 
 uint64_t keep_scan_start(bool timed) { return timed ? clock_now_ns() : 0; }
 
@@ -168,39 +172,37 @@ bool keep_scan_sample(bool proved, bool *scan) {
   return *scan = true;
 }
 
-void keep_scan_note(uint64_t ns) {
+void keep_scan_note(keep_scan_cost_t *k, uint64_t ns) {
   /* Relaxed: racing notes may mix two windows or lose a sample, no more;
    * the one that completes a window publishes its median. */
-  atomic_fetch_add_explicit(&scan_timed, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&k->timed, 1, memory_order_relaxed);
   uint64_t pinned = option_get(OPTION_KEEP_SCAN_NS);
   if (pinned) {
-    atomic_store_explicit(&scan_estimate, pinned, memory_order_relaxed);
+    atomic_store_explicit(&k->estimate, pinned + 1, memory_order_relaxed);
     return;
   }
-  uint32_t i = atomic_fetch_add_explicit(&scan_next, 1, memory_order_relaxed);
-  atomic_store_explicit(&scan_samples[i % KEEP_SCAN_WINDOW], ns, memory_order_relaxed);
+  uint32_t i = atomic_fetch_add_explicit(&k->next, 1, memory_order_relaxed);
+  atomic_store_explicit(&k->samples[i % KEEP_SCAN_WINDOW], ns, memory_order_relaxed);
   if ((i + 1) % KEEP_SCAN_WINDOW) return;
   uint64_t v[KEEP_SCAN_WINDOW];
-  for (unsigned k = 0; k < KEEP_SCAN_WINDOW; k++) {
-    uint64_t x = atomic_load_explicit(&scan_samples[k], memory_order_relaxed);
-    unsigned j = k;
+  for (unsigned n = 0; n < KEEP_SCAN_WINDOW; n++) {
+    uint64_t x = atomic_load_explicit(&k->samples[n], memory_order_relaxed);
+    unsigned j = n;
     for (; j > 0 && v[j - 1] > x; j--) v[j] = v[j - 1];
     v[j] = x;
   }
   uint64_t median = (v[KEEP_SCAN_WINDOW / 2 - 1] + v[KEEP_SCAN_WINDOW / 2]) / 2;
-  atomic_store_explicit(&scan_estimate, median, memory_order_relaxed);
+  atomic_store_explicit(&k->estimate, median + 1, memory_order_relaxed);
 }
 
-uint64_t keep_scan_ns(const keep_costs_t *c) {
+uint64_t keep_reset_scan_ns(const keep_scan_cost_t *k, const keep_costs_t *c) {
   /* One load at every free once a reset was timed (a pin is applied
    * then); before, a pin is looked up. */
-  uint64_t ns = atomic_load_explicit(&scan_estimate, memory_order_relaxed);
-  if (ns != UINT64_MAX) return ns;
+  uint64_t ns = atomic_load_explicit(&k->estimate, memory_order_relaxed);
+  if (ns) return ns - 1;
   uint64_t pinned = option_get(OPTION_KEEP_SCAN_NS);
   return pinned ? pinned : c->scan_ns;
 }
-
-uint64_t keep_scan_timed(void) { return atomic_load_explicit(&scan_timed, memory_order_relaxed); }
 
 /* ---- shrinks ------------------------------------------------------------------ */
 

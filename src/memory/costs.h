@@ -6,6 +6,7 @@
 #ifndef WPOOL_COSTS_H
 #define WPOOL_COSTS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -67,34 +68,41 @@ uint64_t keep_count_timed(void);
  * slot's memories and tables that is not zeroed whole. That depends on the
  * modules (their regions, how many runs their tenants leave) more than on
  * the one call over 64 touched pages measured at start (scan_ns: hello's
- * scans cost a fifth of it here). So it is learnt from the resets' own
- * scans: one scanned reset in KEEP_SCAN_SAMPLE of each thread's is timed
- * (keep_scan_start/keep_scan_stop around each PAGEMAP_SCAN call), and
- * where every reset is proved one in KEEP_SCAN_PROVED of each thread's
- * scans anyway to be timed (keep_scan_sample); the estimate is the median
- * of each KEEP_SCAN_WINDOW timed resets in turn (a preempted one is left
- * out; a reset whose regions were all zeroed whole scanned nothing, and
- * counts as 0). For the process, as the read's cost is. */
+ * scans cost about a third of it here). So each pool learns it from its
+ * resets' own scans (a pool of modules that scan nothing must not turn
+ * another's proofs off): one scanned reset in KEEP_SCAN_SAMPLE of each
+ * thread's is timed (keep_scan_start/keep_scan_stop around each
+ * PAGEMAP_SCAN call, not the work on the pages found), and one proved
+ * reset in KEEP_SCAN_PROVED of each thread's scans anyway to be timed
+ * (keep_scan_sample), so that the estimate follows where every reset
+ * proves. The estimate is the median of each KEEP_SCAN_WINDOW timed resets
+ * in turn (preempted ones are left out; a reset whose regions were all
+ * zeroed whole scanned nothing, and counts as 0). */
 #define KEEP_SCAN_SAMPLE 16u
 #define KEEP_SCAN_PROVED 128u
 #define KEEP_SCAN_WINDOW 8u
+typedef struct keep_scan_cost {
+  _Atomic uint64_t estimate; /* ns; 0: none yet (keep_scan_cost_init) */
+  _Atomic uint64_t samples[KEEP_SCAN_WINDOW];
+  _Atomic uint32_t next; /* samples noted, modulo the window */
+  _Atomic uint64_t timed; /* resets timed, in all */
+} keep_scan_cost_t;
+void keep_scan_cost_init(keep_scan_cost_t *k);
 /* A clock reading to time a scan from, when `timed`; else 0. */
 uint64_t keep_scan_start(bool timed);
 /* The ns since `start` (0: nothing timed). */
 uint64_t keep_scan_stop(uint64_t start);
 /* Whether this thread's reset, which `proved` or not, is timed, and
- * whether a proved one scans anyway (*scan): one scanned reset in
- * KEEP_SCAN_SAMPLE, one proved in KEEP_SCAN_PROVED (none while
- * WPOOL_KEEP_SCAN_NS pins the estimate). */
+ * whether it scans (*scan): a proved one does at one in KEEP_SCAN_PROVED
+ * of this thread's proved resets (none while WPOOL_KEEP_SCAN_NS pins the
+ * estimate); one scanned reset in KEEP_SCAN_SAMPLE is timed. */
 bool keep_scan_sample(bool proved, bool *scan);
 /* A timed reset whose scans took `ns` (tests feed their own). */
-void keep_scan_note(uint64_t ns);
-/* What the scans of a reset cost now, ns: the last window's median, or
- * c->scan_ns before a window is complete; WPOOL_KEEP_SCAN_NS=N pins it
- * (and no proved reset scans to learn it). */
-uint64_t keep_scan_ns(const keep_costs_t *c);
-/* Resets timed so far (tests). */
-uint64_t keep_scan_timed(void);
+void keep_scan_note(keep_scan_cost_t *k, uint64_t ns);
+/* What the scans of one of the pool's resets cost now, ns: the last
+ * window's median, or c->scan_ns before a window is complete;
+ * WPOOL_KEEP_SCAN_NS=N pins it. */
+uint64_t keep_reset_scan_ns(const keep_scan_cost_t *k, const keep_costs_t *c);
 
 /* A smaller tenant makes the bytes it does not have inaccessible: an
  * mprotect of pages kept resident, whose TLB shoot-down costs whatever

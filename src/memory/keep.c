@@ -254,6 +254,9 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
         for (int k = 0; k < n; k++) {
           pl.out.found_bytes += runs[k].len;
           for (uint64_t p = runs[k].off; p < runs[k].off + runs[k].len; p += pl.page) {
+            /* A proved reset's sample scan checks the proof: it finds
+             * nothing but kept pages (proof.h). */
+            debug_assert(!pass->warm || (p / pl.page < m->pages && m->marks[p / pl.page]));
             keep_step_t s = plan_page(&pl, p, runs[k].swapped);
             apply(&pl, m, batch, &s);
           }

@@ -14,13 +14,14 @@ void proof_rate_init(proof_rate_t *r) {
   atomic_init(&r->window_preempted, 0);
   atomic_init(&r->contended_until_ns, 0);
   atomic_init(&r->proved, 0);
+  keep_scan_cost_init(&r->scans);
 }
 
 /* Whether reading the counts at every free pays: the share of tries that
  * proved, each saving a scan, against one read. */
 static bool worth_reading(const proof_rate_t *rate, const keep_costs_t *c) {
   uint64_t share = atomic_load_explicit(&rate->share, memory_order_relaxed);
-  return share * keep_scan_ns(c) > (uint64_t)PROOF_ONE * keep_count_ns(c);
+  return share * keep_reset_scan_ns(&rate->scans, c) > (uint64_t)PROOF_ONE * keep_count_ns(c);
 }
 
 /* Whether this free starts the pool's next try: the first to come at or
@@ -63,7 +64,7 @@ static proof_t proof_read(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused
     /* A proof pays where a read costs less than the scan it saves (not
      * with hundreds of threads, keep_count_ns): else the try counts as
      * failed. */
-    bool pays = pr.proved && keep_scan_ns(c) > keep_count_ns(c);
+    bool pays = pr.proved && keep_reset_scan_ns(&rate->scans, c) > keep_count_ns(c);
     uint64_t gap = atomic_load_explicit(&rate->gap_ns, memory_order_relaxed);
     gap = pays ? PROOF_GAP_MIN_NS : gap * 2 < PROOF_GAP_MAX_NS ? gap * 2 : PROOF_GAP_MAX_NS;
     atomic_store_explicit(&rate->gap_ns, gap, memory_order_relaxed);

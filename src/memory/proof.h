@@ -29,9 +29,10 @@
  * Reading the count is a system call too, cheaper than a scan (measured:
  * costs.h count_ns against scan_ns, with the process's threads: getrusage
  * sums over them, 230 ns with one thread here, 1.2 us with 64, 17 us with
- * 1,000, against a scan of 0.3 to 2 us by the module; so both are learnt
- * as the pools read and scan, keep_count_ns and keep_scan_ns, a proved
- * reset in KEEP_SCAN_PROVED scanning anyway to keep the second learnt),
+ * 1,000, against a reset's scans of 0.5 to 2 us by the module; so both
+ * are learnt: keep_count_ns for the process as the pools read, and
+ * keep_reset_scan_ns for each pool as it scans, a proved reset in
+ * KEEP_SCAN_PROVED scanning anyway to keep the second learnt),
  * but it saves the scans only when no fault came between two
  * resets of the slot. So the pool learns how often
  * that is (the share of its recent tries that proved) and reads the count
@@ -98,6 +99,7 @@ typedef struct proof_rate {
    * window (since window_ns) so far; oversubscribed until. */
   _Atomic uint64_t preempted, window_ns, window_preempted, contended_until_ns;
   _Atomic uint64_t proved;      /* resets that needed no scan (statistics) */
+  keep_scan_cost_t scans;       /* what the scans a proof saves cost (costs.h) */
 } proof_rate_t;
 
 void proof_rate_init(proof_rate_t *r);

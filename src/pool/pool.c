@@ -269,7 +269,7 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
       .module_moves = COUNTER_GET(mc, module_moves),
       .resets_proved = atomic_load_explicit(&p->proof_rate.proved, memory_order_relaxed),
       .keep_count_ns = kc ? keep_count_ns(kc) : 0,
-      .keep_reset_scan_ns = kc ? keep_scan_ns(kc) : 0,
+      .keep_reset_scan_ns = kc ? keep_reset_scan_ns(&p->proof_rate.scans, kc) : 0,
   };
 }
 

@@ -182,7 +182,7 @@ void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *
   proof_end(&inst->proof, &pr, exact);
   /* What a proof would have saved here (0 where every region was zeroed
    * whole). */
-  if (pass.timed) keep_scan_note(pass.scan_ns);
+  if (pass.timed) keep_scan_note(&p->proof_rate.scans, pass.scan_ns);
   if (m->state_size) {
     memset(pool_state_base(p, slot), 0, m->state_size);
     COUNTER_ADD(&p->mem_counters, memset_bytes, m->state_size);

@@ -15,9 +15,9 @@ static const option_desc_t table[OPTION_COUNT] = {
                             "1: every reset scans, none is proved to need no scan (resets_proved)"},
     [OPTION_PREEMPTED_MIN] = {"WPOOL_PREEMPTED_MIN", 1, UINT64_MAX,
                               "involuntary switches within 100 ms that count as oversubscribed"},
-    [OPTION_KEEP_COUNT_NS] = {"WPOOL_KEEP_COUNT_NS", 1, UINT64_MAX,
+    [OPTION_KEEP_COUNT_NS] = {"WPOOL_KEEP_COUNT_NS", 1, OPTION_NS_MAX,
                               "ns a read of the fault count costs (keep_count_ns)"},
-    [OPTION_KEEP_SCAN_NS] = {"WPOOL_KEEP_SCAN_NS", 1, UINT64_MAX,
+    [OPTION_KEEP_SCAN_NS] = {"WPOOL_KEEP_SCAN_NS", 1, OPTION_NS_MAX,
                              "ns the scans of one reset cost (keep_reset_scan_ns)"},
 };
 

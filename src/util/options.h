@@ -38,6 +38,10 @@ typedef enum option {
   OPTION_COUNT
 } option_t;
 
+/* The most a cost in ns may be set to (1,000 s): the proofs' rule
+ * multiplies it by a share out of 1,024 without overflow. */
+#define OPTION_NS_MAX 1000000000000ull
+
 typedef struct option_desc {
   const char *env;      /* the environment variable */
   uint64_t min, max;    /* the values it takes */

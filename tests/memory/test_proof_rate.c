@@ -297,14 +297,15 @@ Test(proof_rate, one_read_in_a_sample_is_timed) {
 Test(proof_rate, scans_cheaper_than_a_read_end_the_reads_at_every_free) {
   unsetenv("WPOOL_KEEP_SCAN_NS");
   uint64_t t = 1000000000;
-  cr_assert_eq(keep_scan_ns(&costs), costs.scan_ns, "the measured cost first");
+  cr_assert_eq(keep_reset_scan_ns(&rate.scans, &costs), costs.scan_ns, "the measured cost first");
   const uint64_t window[KEEP_SCAN_WINDOW] = {40, 50, 60, 45, 5000000, 0, 55, 50};
   for (unsigned i = 0; i < KEEP_SCAN_WINDOW; i++) {
-    cr_assert_eq(keep_scan_ns(&costs), costs.scan_ns, "published before the window");
-    keep_scan_note(window[i]);
+    cr_assert_eq(keep_reset_scan_ns(&rate.scans, &costs), costs.scan_ns,
+                 "published before the window");
+    keep_scan_note(&rate.scans, window[i]);
   }
-  cr_assert_eq(keep_scan_ns(&costs), 50, "the window's median: %llu",
-               (unsigned long long)keep_scan_ns(&costs));
+  cr_assert_eq(keep_reset_scan_ns(&rate.scans, &costs), 50, "the window's median: %llu",
+               (unsigned long long)keep_reset_scan_ns(&rate.scans, &costs));
   /* 10 ms of frees 10 us apart, every one provable: a read (100 ns) costs
    * more than the scans it saves, so reads for tries only, the gap
    * doubling from the least (7 tries). */
@@ -315,11 +316,14 @@ Test(proof_rate, scans_cheaper_than_a_read_end_the_reads_at_every_free) {
   cr_assert_leq(n, 2 * 7 + 1, "%llu reads in 10 ms", (unsigned long long)n);
   cr_assert_geq(n, 2 * 6, "tries stopped: %llu reads", (unsigned long long)n);
   /* Dearer scans: every free reads again. */
-  for (unsigned i = 0; i < KEEP_SCAN_WINDOW; i++) keep_scan_note(1000 + i);
-  cr_assert_eq(keep_scan_ns(&costs), 1003);
+  for (unsigned i = 0; i < KEEP_SCAN_WINDOW; i++) keep_scan_note(&rate.scans, 1000 + i);
+  cr_assert_eq(keep_reset_scan_ns(&rate.scans, &costs), 1003);
   uint64_t r1 = reads();
   for (int i = 0; i < 10; i++) reset(3, t + 20000000);
   cr_assert_eq(reads() - r1, 10, "reads at every free did not come back");
+  /* Regions all zeroed whole: the scans cost nothing, a learnt 0. */
+  for (unsigned i = 0; i < KEEP_SCAN_WINDOW; i++) keep_scan_note(&rate.scans, 0);
+  cr_assert_eq(keep_reset_scan_ns(&rate.scans, &costs), 0);
 }
 
 /* Frees of one slot: `n` of them, a fault before each when `faults`;
