@@ -14,9 +14,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,7 +47,7 @@ static uint64_t cpu_ns(void) {
 
 /* The child: one measurement, one line "wall_ns cpu_ns count_ns scan_ns
  * proved_share" per request on stdout. */
-static int child(unsigned threads, unsigned requests, const char *dir) {
+static int child(unsigned threads, unsigned requests, bool burst, const char *dir) {
   if (pipe(idle_pipe) != 0) return 1;
   pthread_attr_t a;
   pthread_attr_init(&a);
@@ -70,6 +72,24 @@ static int child(unsigned threads, unsigned requests, const char *dir) {
   wrt_request_t req = {.argv = gargv, .argc = 1};
   wrt_result_t res;
   wrt_result_init(&res);
+  /* With `burst`, first 2 s of requests each after a page fault (a page
+   * of a scratch area, given back when all were touched): proofs fail and
+   * the pool reads only for tries; the timed phase shows whether reading
+   * at every free comes back once the faults stop. */
+  enum { SCRATCH_PAGES = 1024 };
+  if (burst) {
+    volatile char *scratch = mmap(NULL, SCRATCH_PAGES * 4096ul, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (scratch == MAP_FAILED || madvise((void *)scratch, SCRATCH_PAGES * 4096ul, MADV_NOHUGEPAGE))
+      return 1;
+    uint64_t end = now_ns() + 2000000000ull;
+    for (unsigned i = 0; now_ns() < end; i++) {
+      if (i % SCRATCH_PAGES == 0) madvise((void *)scratch, SCRATCH_PAGES * 4096ul, MADV_DONTNEED);
+      scratch[(size_t)(i % SCRATCH_PAGES) * 4096] = 1;
+      if (wrt_run(m, &req, &res) != 0 || res.trap || res.exit_code) return 1;
+    }
+    munmap((void *)scratch, SCRATCH_PAGES * 4096ul);
+  }
   /* Warm-up: the costs measured, a window of reads and of scans timed. */
   for (unsigned i = 0; i < requests / 4 + 4096; i++)
     if (wrt_run(m, &req, &res) != 0 || res.trap || res.exit_code) {
@@ -102,13 +122,13 @@ typedef struct point {
 
 /* Run one measurement in a child process; 0 or -1. */
 static int measure(const char *self, unsigned threads, bool scan_always, unsigned requests,
-                   const char *dir, point_t *out) {
+                   bool burst, const char *dir, point_t *out) {
   int fds[2];
   if (pipe(fds) != 0) return -1;
   char tn[16], rn[16];
   snprintf(tn, sizeof(tn), "%u", threads);
   snprintf(rn, sizeof(rn), "%u", requests);
-  char *argv[] = {(char *)self, "--child", tn, rn, (char *)dir, NULL};
+  char *argv[] = {(char *)self, "--child", tn, rn, burst ? "1" : "0", (char *)dir, NULL};
   /* The environment as given, WPOOL_SCAN_ALWAYS set or removed. */
   size_t n = 0;
   while (environ[n]) n++;
@@ -143,23 +163,26 @@ static int measure(const char *self, unsigned threads, bool scan_always, unsigne
 }
 
 int main(int argc, char **argv) {
-  if (argc == 5 && !strcmp(argv[1], "--child"))
-    return child((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]), argv[4]);
+  if (argc == 6 && !strcmp(argv[1], "--child"))
+    return child((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]), argv[4][0] == '1', argv[5]);
   unsigned rounds = 5, requests = 200000;
   const char *dir = NULL;
+  bool burst = false;
   unsigned full[] = {0, 8, 64, 256, 1000}, quick[] = {0, 8}, *counts = full, ncounts = 5;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--quick")) {
       rounds = 1, requests = 2000, counts = quick, ncounts = 2;
     } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
       rounds = (unsigned)atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--burst"))
+      burst = true;
     else if (!strcmp(argv[i], "--requests") && i + 1 < argc)
       requests = (unsigned)atoi(argv[++i]);
     else
       dir = argv[i];
   }
   if (!dir || !rounds || !requests || rounds > 64) {
-    fprintf(stderr, "usage: threads_bench [--quick] [--rounds N<=64] [--requests N] "
+    fprintf(stderr, "usage: threads_bench [--quick] [--burst] [--rounds N<=64] [--requests N] "
                     "EXAMPLES_DIR\n");
     return 2;
   }
@@ -171,25 +194,25 @@ int main(int argc, char **argv) {
       for (int j = 0; j < 2; j++) {
         int k = (int)((r + (unsigned)j) % 2);
         point_t pt;
-        if (measure(self, counts[c], k == 1, requests, dir, &pt) != 0) {
+        if (measure(self, counts[c], k == 1, requests, burst, dir, &pt) != 0) {
           fprintf(stderr, "threads_bench: %u threads, %s: the measurement failed\n", counts[c],
                   names[k]);
           return 1;
         }
         wall[k][r] = pt.wall;
         cpu[k][r] = pt.cpu;
-        printf("{\"bench\":\"threads\",\"threads\":%u,\"setting\":\"%s\",\"round\":%u,"
+        printf("{\"bench\":\"threads\",\"threads\":%u,\"burst\":%s,\"setting\":\"%s\",\"round\":%u,"
                "\"ns_per_request\":%.1f,\"cpu_ns_per_request\":%.1f,\"keep_count_ns\":%llu,"
                "\"keep_reset_scan_ns\":%llu,\"proved_share\":%.3f}\n",
-               counts[c], names[k], r, pt.wall, pt.cpu, pt.count_ns, pt.scan_ns, pt.share);
+               counts[c], burst ? "true" : "false", names[k], r, pt.wall, pt.cpu, pt.count_ns, pt.scan_ns, pt.share);
         fflush(stdout);
       }
     double d = median_of(wall[0], (int)rounds), s = median_of(wall[1], (int)rounds);
     double dc = median_of(cpu[0], (int)rounds), sc = median_of(cpu[1], (int)rounds);
-    printf("{\"bench\":\"threads_summary\",\"threads\":%u,\"rounds\":%u,\"requests\":%u,"
+    printf("{\"bench\":\"threads_summary\",\"threads\":%u,\"burst\":%s,\"rounds\":%u,\"requests\":%u,"
            "\"defaults_ns\":%.1f,\"scan_always_ns\":%.1f,\"ratio\":%.3f,"
            "\"defaults_cpu_ns\":%.1f,\"scan_always_cpu_ns\":%.1f,\"cpu_ratio\":%.3f}\n",
-           counts[c], rounds, requests, d, s, d / s, dc, sc, dc / sc);
+           counts[c], burst ? "true" : "false", rounds, requests, d, s, d / s, dc, sc, dc / sc);
     fflush(stdout);
   }
   return 0;
