@@ -157,7 +157,6 @@ void keep_scan_cost_init(keep_scan_cost_t *k) {
   atomic_init(&k->estimate, 0);
   for (unsigned i = 0; i < KEEP_SCAN_WINDOW; i++) atomic_init(&k->samples[i], 0);
   atomic_init(&k->next, 0);
-  atomic_init(&k->timed, 0);
 }
 
 uint64_t keep_scan_start(bool timed) { return timed ? clock_now_ns() : 0; }
@@ -175,7 +174,6 @@ bool keep_scan_sample(bool proved, bool *scan) {
 void keep_scan_note(keep_scan_cost_t *k, uint64_t ns) {
   /* Relaxed: racing notes may mix two windows or lose a sample, no more;
    * the one that completes a window publishes its median. */
-  atomic_fetch_add_explicit(&k->timed, 1, memory_order_relaxed);
   uint64_t pinned = option_get(OPTION_KEEP_SCAN_NS);
   if (pinned) {
     atomic_store_explicit(&k->estimate, pinned + 1, memory_order_relaxed);

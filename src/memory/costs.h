@@ -85,7 +85,6 @@ typedef struct keep_scan_cost {
   _Atomic uint64_t estimate; /* ns; 0: none yet (keep_scan_cost_init) */
   _Atomic uint64_t samples[KEEP_SCAN_WINDOW];
   _Atomic uint32_t next; /* samples noted, modulo the window */
-  _Atomic uint64_t timed; /* resets timed, in all */
 } keep_scan_cost_t;
 void keep_scan_cost_init(keep_scan_cost_t *k);
 /* A clock reading to time a scan from, when `timed`; else 0. */
