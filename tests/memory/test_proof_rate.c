@@ -234,6 +234,20 @@ Test(proof_rate, a_machine_that_switches_the_process_out_reads_for_tries_only) {
   cr_assert_eq(reads() - r1, 10);
 }
 
+/* 10 ms of frees of slot 2 from `t`, 10 us apart, every one provable,
+ * where a proof does not pay for its read: reads for tries only, and as
+ * they fail, the gap doubles from the least (100 us, 200, ... 6.4 ms: 7
+ * tries). Return how many frees proved. */
+static int tries_only_for_10ms(uint64_t t) {
+  uint64_t r0 = reads();
+  int proved = 0;
+  for (uint64_t ns = 0; ns < 10000000; ns += STEP_NS) proved += reset(2, t + ns);
+  uint64_t n = reads() - r0;
+  cr_assert_leq(n, 2 * 7 + 1, "%llu reads in 10 ms", (unsigned long long)n);
+  cr_assert_geq(n, 2 * 6, "tries stopped: %llu reads", (unsigned long long)n);
+  return proved;
+}
+
 /* What a read costs is learnt (costs.h): the least of each
  * KEEP_COUNT_WINDOW timed reads. Reads dearer than a scan (a process with
  * hundreds of threads) end the reads at every free, though every free
@@ -248,16 +262,9 @@ Test(proof_rate, reads_dearer_than_a_scan_are_made_only_for_tries) {
     keep_count_note(2 * costs.scan_ns + i);
   }
   cr_assert_eq(keep_count_ns(&costs), 2 * costs.scan_ns, "the window's least");
-  /* 10 ms of frees 10 us apart, every one of them provable: reads for
-   * tries only, and as their proofs do not pay for their reads, the gap
-   * doubles from the least (100 us, 200, ... 6.4 ms: 7 tries). (One read
-   * in KEEP_COUNT_SAMPLE of them is timed too, too few for a window.) */
-  uint64_t r0 = reads();
-  int proved = 0;
-  for (uint64_t ns = 0; ns < 10000000; ns += STEP_NS) proved += reset(2, t + ns);
-  uint64_t n = reads() - r0;
-  cr_assert_leq(n, 2 * 7 + 1, "%llu reads in 10 ms", (unsigned long long)n);
-  cr_assert_geq(n, 2 * 6, "tries stopped: %llu reads", (unsigned long long)n);
+  /* (One read in KEEP_COUNT_SAMPLE of the tries' is timed too, too few
+   * for a window.) */
+  int proved = tries_only_for_10ms(t);
   cr_assert_geq(proved, 6, "the tries proved %d frees", proved);
   cr_assert_eq(keep_count_ns(&costs), 2 * costs.scan_ns,
                "the tries' few timed reads completed a window");
@@ -306,15 +313,8 @@ Test(proof_rate, scans_cheaper_than_a_read_end_the_reads_at_every_free) {
   }
   cr_assert_eq(keep_reset_scan_ns(&rate.scans, &costs), 50, "the window's median: %llu",
                (unsigned long long)keep_reset_scan_ns(&rate.scans, &costs));
-  /* 10 ms of frees 10 us apart, every one provable: a read (100 ns) costs
-   * more than the scans it saves, so reads for tries only, the gap
-   * doubling from the least (7 tries). */
-  uint64_t r0 = reads();
-  int proved = 0;
-  for (uint64_t ns = 0; ns < 10000000; ns += STEP_NS) proved += reset(2, t + ns);
-  uint64_t n = reads() - r0;
-  cr_assert_leq(n, 2 * 7 + 1, "%llu reads in 10 ms", (unsigned long long)n);
-  cr_assert_geq(n, 2 * 6, "tries stopped: %llu reads", (unsigned long long)n);
+  /* A read (100 ns) costs more than the scans it saves. */
+  tries_only_for_10ms(t);
   /* Dearer scans: every free reads again. */
   for (unsigned i = 0; i < KEEP_SCAN_WINDOW; i++) keep_scan_note(&rate.scans, 1000 + i);
   cr_assert_eq(keep_reset_scan_ns(&rate.scans, &costs), 1003);
