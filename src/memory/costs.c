@@ -116,8 +116,12 @@ static _Atomic uint64_t count_least = UINT64_MAX; /* of the current window */
 static _Atomic uint32_t count_window;             /* timed reads in it */
 static _Atomic uint64_t count_timed;              /* timed reads, in all */
 
-int keep_count_read(uint64_t *faults, uint64_t *preempted, bool timed) {
+int keep_count_read(uint64_t *faults, uint64_t *preempted, bool timed, bool warm) {
   if (!timed) return os_fault_count(faults, preempted);
+  if (warm) {
+    int err = os_fault_count(faults, preempted);
+    if (err) return err;
+  }
   uint64_t t0 = clock_now_ns();
   int err = os_fault_count(faults, preempted);
   if (!err) keep_count_note(clock_now_ns() - t0);

@@ -48,7 +48,10 @@ static proof_t proof_read(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused
   if (!every && !check && !(pr.tried = try_starts(rate, now_ns, contended))) return pr;
   static _Thread_local uint32_t reads; /* this thread's: which read is timed */
   uint64_t preempted;
-  if (keep_count_read(&pr.faults, &preempted, reads++ % KEEP_COUNT_SAMPLE == 0) != 0) return pr;
+  /* A read for a try or a check comes seldom: timed, it is warmed first
+   * (costs.h). */
+  if (keep_count_read(&pr.faults, &preempted, reads++ % KEEP_COUNT_SAMPLE == 0, !every) != 0)
+    return pr;
   proof_preempted(rate, preempted, now_ns);
   pr.record = every || !check;
   pr.refused = refused;
