@@ -28,6 +28,7 @@
 #include <math.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,10 @@ typedef struct guest_run {
   size_t out_len;
   int32_t exit_code;
 } guest_run_t;
+
+/* The per-request floor's rows (--floor-requests): hello (row 0) and
+ * instantiate + free alone (the last). */
+static bool is_floor_row(size_t row) { return row == 0 || row == NG; }
 
 static wrt_request_t request_of(const guest_run_t *g, size_t gi, const char **argv) {
   argv[0] = guest_cases[gi].name, argv[1] = guest_cases[gi].arg;
@@ -335,8 +340,7 @@ int main(int argc, char **argv) {
     for (int k = 0; k < nset; k++) {
       int s = (k + r) % nset;
       for (size_t g = 0; g < NROW; g++) {
-        /* The floor's rows: hello (row 0) and instantiate + free. */
-        int n = g == 0 || g == NG ? floor_requests : requests;
+        int n = is_floor_row(g) ? floor_requests : requests;
         int err = s >= S_V8_FRESH ? run_v8(&peer, gs, g, s, n, &cells[s][g], r)
                                   : run_native(gs, g, s, n, &res, &cells[s][g], r, lat);
         if (err) return 1;
@@ -358,7 +362,7 @@ int main(int argc, char **argv) {
       printf("{\"bench\":\"peer\",\"guest\":\"%s\",\"setting\":\"%s\",\"rounds\":%d,"
              "\"requests_per_round\":%d,\"requests_per_s\":%.1f,\"rps_min\":%.1f,\"rps_max\":%.1f,"
              "\"cpu_us_per_request\":%.3f,\"p50_us\":%.3f}\n",
-             name, set_names[s], rounds, g == 0 || g == NG ? floor_requests : requests, rps[s], lo, hi,
+             name, set_names[s], rounds, is_floor_row(g) ? floor_requests : requests, rps[s], lo, hi,
              cpu[s] / 1000, median_of(c->p50_ns, rounds) / 1000);
     }
     printf("{\"bench\":\"peer\",\"guest\":\"%s\",\"input_bytes\":%zu,\"pool_vs_stock\":%.3f", name,

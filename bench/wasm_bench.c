@@ -53,7 +53,7 @@ typedef struct cell {
 static void noop(const uint8_t *mem, uint64_t len, void *arg) { (void)mem, (void)len, (void)arg; }
 
 int main(int argc, char **argv) {
-  int rounds = 7, requests = 200, round_max;
+  int rounds = 7, requests = 200;
   bool quick = false;
   const char *dir = NULL;
   for (int i = 1; i < argc; i++) {
@@ -67,10 +67,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: wasm_bench [--quick] [--rounds N] [--requests N] EXAMPLES_DIR\n");
     return 2;
   }
-  /* A round of a cell: at least `requests`, and at least round_min_ns
-   * long (not in --quick), at most round_max requests. */
-  round_max = requests > 10000 ? requests : 10000;
-  uint64_t round_min_ns = quick ? 0 : 10000000ull;
+  /* A round of a cell lasts ROUND_MIN_NS (measure.h), not in --quick. */
+  uint64_t round_min_ns = quick ? 0 : ROUND_MIN_NS;
   wrt_runtime_t *rt[NSET];
   wrt_module_t *mods[NSET][NG];
   for (int s = 0; s < NSET; s++) {
@@ -100,7 +98,7 @@ int main(int argc, char **argv) {
   for (int s = 0; s < NSET; s++)
     for (size_t g = 0; g < NROW; g++) {
       cells[s][g].rps = calloc((size_t)rounds, sizeof(double));
-      cells[s][g].lat_ns = calloc((size_t)rounds * (size_t)round_max, sizeof(uint64_t));
+      cells[s][g].lat_ns = calloc((size_t)rounds * round_max((uint64_t)requests), sizeof(uint64_t));
     }
   wrt_result_t res;
   wrt_result_init(&res);
@@ -126,11 +124,8 @@ int main(int argc, char **argv) {
         struct rusage u0, u1;
         getrusage(RUSAGE_SELF, &u0);
         uint64_t t0 = now_ns();
-        /* A round goes on until it has lasted round_min_ns (hello's 200
-         * requests take 0.2 ms on the pool: one preemption is a third of
-         * that), up to round_max requests. */
-        int i = 0;
-        for (; i < round_max && (i < requests || now_ns() - t0 < round_min_ns); i++) {
+        uint64_t i = 0;
+        for (; round_goes_on(i, (uint64_t)requests, now_ns() - t0, round_min_ns); i++) {
           uint64_t a = now_ns();
           int err = g < NG ? wrt_run(mods[s][gi], &req, &res) : wrt_inspect(mods[s][0], noop, NULL);
           if (err || (g < NG && (res.trap || (res.exit_code && g != 5)))) {
@@ -144,7 +139,7 @@ int main(int argc, char **argv) {
         uint64_t dt = now_ns() - t0;
         getrusage(RUSAGE_SELF, &u1);
         c->faults += (uint64_t)(u1.ru_minflt - u0.ru_minflt);
-        c->rps[r] = 1e9 * i / (double)dt;
+        c->rps[r] = 1e9 * (double)i / (double)dt;
       }
     }
   }

@@ -188,11 +188,6 @@ static void summary_json(FILE *f, side_t *sides, int nsides, const char *path) {
 
 #define ND GUEST_NCASES
 #define ROUNDS 5
-/* A side's round goes on past its requests until it has lasted this long,
- * up to ROUND_MAX_REQUESTS: 100 hello requests take 0.1 ms on the pool,
- * where one preemption or tick moved its rate by 2-3x between runs. */
-#define ROUND_MIN_NS 10000000ull
-#define ROUND_MAX_REQUESTS 10000u
 
 static const wasm_guest_t *embedded(const char *name) {
   for (unsigned i = 0; i < wasm_nguests; i++)
@@ -216,7 +211,6 @@ static int wasm_default(const wpool_config_t *cfg, uint64_t requests, bool json)
   size_t in_len[ND] = {0};
   int status = 0;
   uint64_t per_round = (requests + ROUNDS - 1) / ROUNDS;
-  uint64_t round_max = per_round > ROUND_MAX_REQUESTS ? per_round : ROUND_MAX_REQUESTS;
   for (int k = 0; k < 2 && !status; k++) {
     wrt_options_t o;
     wrt_options_init(&o);
@@ -238,7 +232,7 @@ static int wasm_default(const wpool_config_t *cfg, uint64_t requests, bool json)
       s->rt = rts[k];
       s->backend = wrt_backend(rts[k]);
       wrt_result_init(&s->last);
-      s->lat_ns = calloc(round_max * ROUNDS, sizeof(uint64_t));
+      s->lat_ns = calloc(round_max(per_round) * ROUNDS, sizeof(uint64_t));
       if (!e || !inputs[g] || !s->lat_ns) {
         fprintf(stderr, "wpool wasm: out of memory\n");
         status = 1;
@@ -262,10 +256,10 @@ static int wasm_default(const wpool_config_t *cfg, uint64_t requests, bool json)
       for (int kk = 0; kk < 2 && !status; kk++) {
         int k = (kk + round) % 2; /* alternate which runtime goes first */
         side_t *s = &sides[k][g];
+        /* Until the side's round has lasted ROUND_MIN_NS (measure.h). */
         uint64_t start_ns = s->total_ns;
         for (uint64_t i = 0;
-             (i < per_round || s->total_ns - start_ns < ROUND_MIN_NS) && i < round_max && !status;
-             i++) {
+             round_goes_on(i, per_round, s->total_ns - start_ns, ROUND_MIN_NS) && !status; i++) {
           status = one(s, &req, s->n + 1);
           if (status) break;
           if (!want[g].out && !want[g].trap && s->n == 1 && k == 1) {
