@@ -184,7 +184,7 @@ typedef struct rt_ctx {
   wrt_result_t *res;
   rt_inspect_fn inspect; /* wrt_inspect: look at the memory instead of _start */
   void *inspect_arg;
-  uint64_t t0;           /* the request's start (CLOCK_MONOTONIC, ns) */
+  uint64_t t0;           /* the request's start (CLOCK_MONOTONIC, ns); 0 unless timed or limited */
   int jump;              /* how the guest's run ended: 0, or the jump's code */
   sigjmp_buf jb;         /* taken on the guest's stack (rt_stack.c) */
   bool in_guest;          /* between sigsetjmp and the end of the run */

@@ -268,6 +268,11 @@ typedef struct wrt_request {
    * watchdog thread; the interruption is the signal SIGURG sent to the
    * request's thread, which must not block it (docs/runtime.md). */
   uint64_t timeout_ns;
+  /* Time the request's three parts into the result's instantiate_ns,
+   * run_ns and free_ns: four clock reads (CLOCK_MONOTONIC, each 20 ns to
+   * 1 us by the machine's clock source), which a request that does not
+   * look at them does not pay for. false: the three are 0. */
+  bool timings;
 } wrt_request_t;
 
 /* How a request ended besides its exit code. */
@@ -301,6 +306,7 @@ typedef struct wrt_result {
   char *err;           /* stderr bytes */
   size_t err_len, err_cap;
   bool out_truncated, err_truncated;
+  /* With wrt_request_t.timings, in ns; else 0. */
   uint64_t instantiate_ns; /* time to instantiate (slot, memory, data, tables) */
   uint64_t run_ns;         /* time in _start */
   uint64_t free_ns;        /* time to free the instance */
@@ -321,10 +327,10 @@ void wrt_result_free(wrt_result_t *r);
  * thread running requests with a time limit must not block SIGURG. */
 int wrt_run(wrt_module_t *m, const wrt_request_t *req, wrt_result_t *res);
 
-/* Instantiate `m` as a request would, call `fn` with memory 0's bytes
- * (NULL and 0 without a memory) before any guest code runs, and free the
- * instance. For diagnostics and tests (e.g. that the pool's images give
- * the bytes the stock runtime's copies give). Return: as wrt_run; a trap
+/* Instantiate `m` as a request would (untimed), call `fn` with memory 0's
+ * bytes (NULL and 0 without a memory) before any guest code runs, and free
+ * the instance. For diagnostics and tests (e.g. that the pool's images
+ * give the bytes the stock runtime's copies give). Return: as wrt_run; a trap
  * during instantiation is WRT_EFORMAT. */
 int wrt_inspect(wrt_module_t *m, void (*fn)(const uint8_t *mem, uint64_t len, void *arg),
                 void *arg);

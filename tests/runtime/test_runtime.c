@@ -576,6 +576,38 @@ Test(runtime, no_request_finds_an_earlier_requests_secret) {
   secrets_never_found(NULL, WRT_BACKEND_STOCK);
 }
 
+/* The three timings are measured when asked for, and are 0 when not, even
+ * in a result that held a timed request's. */
+static void timings_only_when_asked(wrt_backend_t b) {
+  wpool_config_t c = small_cfg();
+  wrt_runtime_t *rt = make_rt(b, b == WRT_BACKEND_POOL ? &c : NULL);
+  wrt_module_t *m = load(rt, "hello");
+  const char *argv[] = {"hello"};
+  wrt_request_t req = {.argv = argv, .argc = 1};
+  wrt_result_t res;
+  wrt_result_init(&res);
+  for (int i = 0; i < 4; i++) {
+    req.timings = i % 2 == 0;
+    cr_assert_eq(wrt_run(m, &req, &res), 0, "%s", wrt_last_error());
+    cr_assert_eq(res.exit_code, 0);
+    if (req.timings) {
+      cr_expect_gt(res.instantiate_ns, 0, "%s: request %d", wrt_backend_name(b), i);
+      cr_expect_gt(res.run_ns, 0, "%s: request %d", wrt_backend_name(b), i);
+      cr_expect_gt(res.free_ns, 0, "%s: request %d", wrt_backend_name(b), i);
+    } else {
+      cr_expect_eq(res.instantiate_ns + res.run_ns + res.free_ns, 0, "%s: request %d",
+                   wrt_backend_name(b), i);
+    }
+  }
+  wrt_result_free(&res);
+  cr_expect_eq(wrt_destroy(rt), 0);
+}
+
+Test(runtime, a_request_is_timed_only_when_it_asks) {
+  timings_only_when_asked(WRT_BACKEND_POOL);
+  timings_only_when_asked(WRT_BACKEND_STOCK);
+}
+
 typedef struct trap_case {
   const char *mode;
   wrt_trap_t trap;

@@ -22,7 +22,8 @@ typedef struct side {
   wrt_module_t *m;
   wrt_backend_t backend;
   uint64_t *lat_ns; /* per request */
-  uint64_t n, total_ns, faults, inst_ns, free_ns;
+  uint64_t n, total_ns, faults;
+  uint64_t timed, inst_ns, free_ns; /* over the requests timed (TIMED_EVERY) */
   uint64_t first_bad; /* 1-based request number, 0 = none */
   wrt_trap_t bad_trap;
   int32_t bad_exit;
@@ -71,11 +72,18 @@ static int read_all(const char *path, char **out, size_t *len) {
   return 0;
 }
 
-static int one(side_t *s, const wrt_request_t *req, uint64_t number) {
+/* One request in TIMED_EVERY asks for the runtime's timings of its parts:
+ * their clock reads (about 80 ns a request here) are not in the others'
+ * latencies, as a server that does not ask for them would not pay them. */
+#define TIMED_EVERY 16
+
+static int one(side_t *s, const wrt_request_t *req0, uint64_t number) {
+  wrt_request_t req = *req0;
+  req.timings = number % TIMED_EVERY == 1;
   struct rusage r0, r1;
   getrusage(RUSAGE_THREAD, &r0);
   uint64_t t0 = now_ns();
-  int err = wrt_run(s->m, req, &s->last);
+  int err = wrt_run(s->m, &req, &s->last);
   uint64_t dt = now_ns() - t0;
   getrusage(RUSAGE_THREAD, &r1);
   if (err) {
@@ -85,8 +93,7 @@ static int one(side_t *s, const wrt_request_t *req, uint64_t number) {
   }
   s->lat_ns[s->n++] = dt;
   s->total_ns += dt;
-  s->inst_ns += s->last.instantiate_ns;
-  s->free_ns += s->last.free_ns;
+  if (req.timings) s->timed++, s->inst_ns += s->last.instantiate_ns, s->free_ns += s->last.free_ns;
   s->faults += (uint64_t)(r1.ru_minflt - r0.ru_minflt);
   if (!s->first_bad && (s->last.trap || s->last.exit_code)) {
     s->first_bad = number;
@@ -116,8 +123,8 @@ static void summary_text(FILE *f, side_t *sides, int nsides, const char *path) {
   ROW("requests per second", "%14.0f", rps(s));
   ROW("latency p50 (us)", "%14.1f", quantile_us(s->lat_ns, s->n, 0.50));
   ROW("latency p99 (us)", "%14.1f", quantile_us(s->lat_ns, s->n, 0.99));
-  ROW("instantiate, mean (us)", "%14.2f", s->n ? (double)s->inst_ns / (double)s->n / 1000 : 0);
-  ROW("free, mean (us)", "%14.2f", s->n ? (double)s->free_ns / (double)s->n / 1000 : 0);
+  ROW("instantiate, mean (us)", "%14.2f", s->timed ? (double)s->inst_ns / (double)s->timed / 1000 : 0);
+  ROW("free, mean (us)", "%14.2f", s->timed ? (double)s->free_ns / (double)s->timed / 1000 : 0);
   ROW("page faults per request", "%14.1f", s->n ? (double)s->faults / (double)s->n : 0);
 #undef ROW
   if (nsides == 2 && rps(&sides[1]) > 0)
@@ -153,8 +160,8 @@ static void summary_json(FILE *f, side_t *sides, int nsides, const char *path) {
             "\"first_failed_request\":%llu",
             wrt_backend_name(s->backend), rps(s), quantile_us(s->lat_ns, s->n, 0.5),
             quantile_us(s->lat_ns, s->n, 0.99),
-            s->n ? (double)s->inst_ns / (double)s->n / 1000 : 0,
-            s->n ? (double)s->free_ns / (double)s->n / 1000 : 0,
+            s->timed ? (double)s->inst_ns / (double)s->timed / 1000 : 0,
+            s->timed ? (double)s->free_ns / (double)s->timed / 1000 : 0,
             s->n ? (double)s->faults / (double)s->n : 0, (unsigned long long)s->first_bad);
     wpool_t *p = wrt_pool(s->rt);
     if (p) {
