@@ -458,7 +458,11 @@ typedef struct wpool_stats {
   uint64_t keep_memset_ns;     /* zeroing a page */
   uint64_t keep_scan_ns;       /* one PAGEMAP_SCAN system call */
   uint64_t keep_madvise_ns;    /* one madvise of a resident page (a TLB flush) */
-  uint64_t keep_window;        /* clean reads in a row */
+  /* The window: keep_fault_ns plus what a fault costs the pool's proofs
+   * (a scan at the next reset of each live instance's slot: see
+   * keep_reset_scan_ns), over what keeping a page costs; as a free would
+   * judge now, so it follows the live instances. */
+  uint64_t keep_window;        /* clean reads in a row, 1 to 254 */
   uint64_t keep_drop_min;      /* pages that make one call to give them back worth it */
   uint64_t keep_dropped_bytes; /* kept pages given back: clean for a window, grown into
                                   (see keep_shrink_ns), or found in swap */

@@ -83,20 +83,28 @@ static void measure(void) {
   shrink_pinned = option_get(OPTION_KEEP_SHRINK_NS);
   costs.shrink_ns = shrink_pinned ? shrink_pinned : costs.shrink_ns;
   atomic_store_explicit(&shrink_estimate, costs.shrink_ns, memory_order_relaxed);
+  keep_judge_t j = keep_judge(&costs, 0);
+  costs.window = j.window;
+  costs.drop_min = j.drop_min;
+}
+
+keep_judge_t keep_judge(const keep_costs_t *c, uint64_t extra_ns) {
   /* Keeping a page costs a zeroing at most frees of its slot and a read
    * at one in KEEP_SAMPLE; giving it back costs a fault when a tenant
-   * needs it again. */
-  uint64_t keep = costs.memset_ns + costs.check_ns / KEEP_SAMPLE;
-  uint64_t w = costs.fault_ns / (keep ? keep : 1);
+   * needs it again, and what that fault costs besides. */
+  uint64_t keep = c->memset_ns + c->check_ns / KEEP_SAMPLE;
+  uint64_t fault = c->fault_ns + min_u64(extra_ns, UINT64_MAX - c->fault_ns);
+  uint64_t w = fault / (keep ? keep : 1);
   /* For experiments and tests: the window chosen by hand, whatever the
    * costs (util/options.h). */
   if (option_get(OPTION_KEEP_WINDOW)) w = option_get(OPTION_KEEP_WINDOW);
-  costs.window = (uint32_t)(w < 1 ? 1 : w > KEEP_WINDOW_MAX ? KEEP_WINDOW_MAX : w);
+  keep_judge_t j = {.window = (uint32_t)(w < 1 ? 1 : w > KEEP_WINDOW_MAX ? KEEP_WINDOW_MAX : w)};
   /* A call that gives pages back pays a TLB flush: worth it once the
    * checks it saves over a window pay for it. */
   uint64_t d = option_get(OPTION_KEEP_DROP_MIN);
-  if (!d) d = costs.madvise_ns / ((keep ? keep : 1) * costs.window);
-  costs.drop_min = (uint32_t)(d < 1 ? 1 : d > KEEP_DROPS_MAX ? KEEP_DROPS_MAX : d);
+  if (!d) d = c->madvise_ns / ((keep ? keep : 1) * j.window);
+  j.drop_min = (uint32_t)(d < 1 ? 1 : d > KEEP_DROPS_MAX ? KEEP_DROPS_MAX : d);
+  return j;
 }
 
 const keep_costs_t *keep_costs(dirty_scanner_t *scanner) {

@@ -32,9 +32,19 @@ typedef struct keep_costs {
   uint64_t count_ns;   /* reading the process's page-fault count (proof.h); 0: it failed;
                           the first estimate (keep_count_ns() follows reads since) */
   uint32_t window;     /* fault / keep, in [1, KEEP_WINDOW_MAX]: tenants, where
-                          keep = memset + check / KEEP_SAMPLE per free */
+                          keep = memset + check / KEEP_SAMPLE per free; a pool's
+                          resets add what a fault costs its proofs (keep_judge) */
   uint32_t drop_min;   /* madvise / (keep x window), at least 1: pages worth one call */
 } keep_costs_t;
+
+/* The window and drop_min a reset judges by (keep.h), where a fault costs
+ * `extra_ns` besides faulting the page in: what it costs the pool's
+ * proofs (proof.h proof_fault_ns). WPOOL_KEEP_WINDOW and
+ * WPOOL_KEEP_DROP_MIN pin them. */
+typedef struct keep_judge {
+  uint32_t window, drop_min;
+} keep_judge_t;
+keep_judge_t keep_judge(const keep_costs_t *c, uint64_t extra_ns);
 
 /* Measure (the first call, a few milliseconds; `scanner` times the scan)
  * or return the costs. The options table (util/options.h) may pin the

@@ -228,6 +228,7 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
   keep_plan_t pl;
   keep_step_t steps[KEEP_DROPS_MAX];
   unsigned nsteps = keep_plan_start(&pl, r, m, keep_costs(scanner), steps);
+  if (pass->judge.window) pl.reads = pass->judge.window, pl.drop_min = pass->judge.drop_min;
   int n = 0;
   if (!pl.whole) {
     /* Each read is one draw of "did this tenant write it": a page written

@@ -13,7 +13,9 @@
  * and is no longer worth its keeping: window = the cost of a page fault
  * over the cost of keeping the page (both measured on this machine:
  * costs.h), so such a page would cost more to keep than to fault in
- * again. (Telling takes window x KEEP_SAMPLE frees of its slot.) Such
+ * again. Where resets are proved (proof.h), a fault costs the scans of
+ * the resets whose records it voids besides: the caller counts them
+ * (keep_pass_t.judge). (Telling takes window x KEEP_SAMPLE frees of its slot.) Such
  * pages are given back once enough of them share a call that its TLB
  * flush is paid for (drop_min), or with a call the free makes anyway.
  * Kept pages belong to their module: a slot taken by another module's
@@ -92,6 +94,9 @@ typedef struct keep_pass {
                        (one proved reset in KEEP_SCAN_PROVED) finds the caches
                        cold, 2-3x dearer here than scans made at every free */
   uint64_t scan_ns; /* the scans' time so far, when timed */
+  /* The window and drop_min its pages are judged by, with what a fault
+   * costs the pool's proofs (costs.h keep_judge); window 0: the costs'. */
+  keep_judge_t judge;
 } keep_pass_t;
 
 /* ---- the plan of one free ----------------------------------------------- */

@@ -24,6 +24,21 @@ static bool worth_reading(const proof_rate_t *rate, const keep_costs_t *c) {
   return share * keep_reset_scan_ns(&rate->scans, c) > (uint64_t)PROOF_ONE * keep_count_ns(c);
 }
 
+/* Whether anything can be proved: the count can be read, the pools'
+ * mappings have no huge pages, and scans were not asked for always. */
+static bool provable(const keep_costs_t *c) {
+  return c->count_ns && !pages_no_huge_pages_failed() && !option_get(OPTION_SCAN_ALWAYS);
+}
+
+uint64_t proof_fault_ns(const proof_rate_t *rate, const keep_costs_t *c, uint64_t live) {
+  if (!provable(c)) return 0;
+  uint64_t scan = keep_reset_scan_ns(&rate->scans, c), read = keep_count_ns(c);
+  if (scan <= read) return 0;
+  /* Bounded: a window saturates long before. */
+  uint64_t resets = live < (1u << 20) ? live + 1 : (1u << 20);
+  return resets * ((scan - read) < (1ull << 40) ? scan - read : 1ull << 40);
+}
+
 /* Whether this free starts the pool's next try: the first to come at or
  * after its time. */
 static bool try_starts(proof_rate_t *rate, uint64_t now_ns, bool contended) {
@@ -40,7 +55,7 @@ static bool try_starts(proof_rate_t *rate, uint64_t now_ns, bool contended) {
 static proof_t proof_read(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused,
                           const keep_costs_t *c, uint64_t now_ns) {
   proof_t pr = {0};
-  if (!c->count_ns || pages_no_huge_pages_failed() || option_get(OPTION_SCAN_ALWAYS)) return pr;
+  if (!provable(c)) return pr;
   bool contended = now_ns < atomic_load_explicit(&rate->contended_until_ns, memory_order_relaxed);
   bool every = !contended && worth_reading(rate, c), check = mk->self != 0;
   /* Not worth it at every free: a record left by a try (or from before)

@@ -125,6 +125,14 @@ proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, cons
 /* At its end: leave a record when `record` and the reset left exactly the
  * kept pages present (`exact`), else none. */
 void proof_end(proof_mark_t *mk, const proof_t *pr, bool exact);
+/* What a page fault costs the pool's proofs, ns: it voids the record of
+ * every slot whose last reset started before it, so each of their next
+ * resets scans instead of reading the count: at least those of the
+ * pool's `live` instances and of the slot being reset, each paying a
+ * reset's scans less a read. 0 where nothing is proved, or where a read
+ * costs more than the scans it would save. (Giving a kept page back costs
+ * that when a tenant writes it again: keep.h's window counts it.) */
+uint64_t proof_fault_ns(const proof_rate_t *rate, const keep_costs_t *c, uint64_t live);
 /* What a read at `now_ns` saw of the process's involuntary switches
  * (proof_begin calls it; tests feed their own). */
 void proof_preempted(proof_rate_t *rate, uint64_t preempted, uint64_t now_ns);

@@ -221,14 +221,20 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
   mem_counters_t *mc = &p->mem_counters;
   bool any_auto = p->layout.keep_memory_auto || p->layout.keep_table_auto;
   const keep_costs_t *kc = any_auto && p->mem_ctx.scanner ? keep_costs(&p->scanner) : NULL;
+  /* The window a reset would judge by now (slot.c). */
+  keep_judge_t judge = {0};
+  if (kc)
+    judge = keep_judge(kc, p->mem_ctx.keep_auto ? proof_fault_ns(&p->proof_rate, kc,
+                                                                  atomic_load(&p->live_instances))
+                                                : 0);
   *out = (wpool_stats_t){
       .keep_fault_ns = kc ? kc->fault_ns : 0,
       .keep_check_ns = kc ? kc->check_ns : 0,
       .keep_memset_ns = kc ? kc->memset_ns : 0,
       .keep_scan_ns = kc ? kc->scan_ns : 0,
       .keep_madvise_ns = kc ? kc->madvise_ns : 0,
-      .keep_drop_min = kc ? kc->drop_min : 0,
-      .keep_window = kc ? kc->window : 0,
+      .keep_drop_min = judge.drop_min,
+      .keep_window = judge.window,
       .keep_shrink_ns = kc ? keep_shrink_ns() : 0,
       .live_instances = atomic_load(&p->live_instances),
       .live_stacks = atomic_load(&p->live_stacks),

@@ -164,12 +164,19 @@ void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *
   /* Whether any tenant since the slot's last reset could have written
    * more than its kept pages (proof.h): if not, nothing is scanned. */
   proof_t pr = {0};
-  if (p->mem_ctx.scanner && p->mem_ctx.keep_auto)
+  keep_pass_t pass = {0};
+  if (p->mem_ctx.scanner && p->mem_ctx.keep_auto) {
+    const keep_costs_t *kc = keep_costs(p->mem_ctx.scanner);
     pr = proof_begin(&inst->proof, &p->proof_rate,
-                     COUNTER_GET(&p->mem_counters, madvise_refused_bytes),
-                     keep_costs(p->mem_ctx.scanner), now_ns);
+                     COUNTER_GET(&p->mem_counters, madvise_refused_bytes), kc, now_ns);
+    pass = (keep_pass_t){.proved = pr.proved, .timed = pr.timed, .warm = pr.sample};
+    /* A kept page given back costs, when a tenant writes it again, a
+     * fault, and that fault makes the live instances' slots scan at their
+     * next resets (proof.h): the window counts both. */
+    uint64_t live = atomic_load_explicit(&p->live_instances, memory_order_relaxed);
+    pass.judge = keep_judge(kc, proof_fault_ns(&p->proof_rate, kc, live));
+  }
   bool exact = true;
-  keep_pass_t pass = {.proved = pr.proved, .timed = pr.timed, .warm = pr.sample};
   for (uint32_t i = 0; i < m->nmemories; i++)
     kept.memory += memslot_reset(pool_memslot(p, slot, i), pool_memory_base(p, slot, i),
                                  &p->mem_ctx, batch, &pass, &exact);

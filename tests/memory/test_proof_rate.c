@@ -384,3 +384,41 @@ Test(proof_rate, a_proved_reset_in_a_sample_scans_to_time_its_scans) {
   cr_assert_eq(atomic_load(&rate.proved) - p0, (uint64_t)proved,
                "a free that scanned counted as proved");
 }
+
+/* A fault voids the record of the slot being reset and of each live
+ * instance's: each of those resets scans instead of reading (here 1,000 -
+ * 100 ns more). Nothing where nothing is proved or a read costs more than
+ * the scans it saves. */
+Test(proof_rate, a_fault_costs_each_live_instances_slot_a_scan_less_a_read) {
+  cr_assert_eq(proof_fault_ns(&rate, &costs, 0), 900);
+  cr_assert_eq(proof_fault_ns(&rate, &costs, 7), 8 * 900);
+  cr_assert_eq(proof_fault_ns(&rate, &costs, UINT64_MAX), (1u << 20) * 900ull, "bounded");
+  keep_costs_t dear = costs, none = costs;
+  dear.count_ns = 1000, none.count_ns = 0;
+  cr_assert_eq(proof_fault_ns(&rate, &dear, 7), 0, "a read costs what a scan saves");
+  cr_assert_eq(proof_fault_ns(&rate, &none, 7), 0, "the count cannot be read");
+}
+
+Test(proof_rate, nothing_is_proved_when_scans_are_asked_for_always) {
+  setenv("WPOOL_SCAN_ALWAYS", "1", 1);
+  cr_assert_eq(proof_fault_ns(&rate, &costs, 7), 0);
+}
+
+/* The window counts what a fault costs besides itself: keeping a page
+ * costs 40 + 50 / 16 = 43 ns a free here, faulting it in 1,000 ns. */
+Test(proof_rate, the_window_counts_what_a_fault_costs_the_proofs) {
+  cr_assert_eq(keep_judge(&costs, 0).window, 1000 / 43);
+  cr_assert_eq(keep_judge(&costs, 8 * 900).window, (1000 + 8 * 900) / 43);
+  cr_assert_eq(keep_judge(&costs, UINT64_MAX).window, KEEP_WINDOW_MAX, "saturates, no wrap");
+  /* drop_min: one madvise (here none measured) over keeping for a window. */
+  cr_assert_eq(keep_judge(&costs, 8 * 900).drop_min, 1);
+  keep_costs_t flush = costs;
+  flush.madvise_ns = 43 * 23 * 5;
+  cr_assert_eq(keep_judge(&flush, 0).drop_min, 5);
+}
+
+Test(proof_rate, a_pinned_window_is_the_window_whatever_a_fault_costs) {
+  setenv("WPOOL_KEEP_WINDOW", "5", 1);
+  cr_assert_eq(keep_judge(&costs, 0).window, 5);
+  cr_assert_eq(keep_judge(&costs, 8 * 900).window, 5);
+}
