@@ -118,6 +118,7 @@ static inline __attribute__((always_inline)) keep_step_t plan_page(keep_plan_t *
    * after the reset, out of every tenant's reach since. */
   bool writable = p < r->writable_bytes, clean = false;
   if (!mark) {
+    pl->out.new_pages++;
     mark = 1;          /* needed: faulted in during this tenancy */
     clean = !writable; /* or left resident by a refused give-back, then shrunk */
   } else if (!writable || (i + pl->frees) % KEEP_SAMPLE == 0) {
@@ -272,6 +273,7 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
   }
   for (unsigned k = 0; k < nsteps; k++) keep_apply(&pl, m, batch, &steps[k]);
   keep_apply_end(&pl);
+  pass->faulted += pl.out.new_pages;
   m->frees = pl.frees;
   m->since = pl.since;
   /* A dropped page may have been the last kept. */

@@ -83,6 +83,7 @@ typedef struct keep_result {
   uint64_t resident_end;   /* end of the last kept page: nothing private past it */
   uint64_t restored_bytes; /* written back in place (memset or image copy) */
   uint64_t dropped_bytes;  /* kept before, given back now */
+  uint64_t new_pages;      /* found private, not kept: faulted in during the tenancy */
   uint32_t scans;          /* PAGEMAP_SCAN walks made: 0 for a region zeroed whole */
 } keep_result_t;
 
@@ -97,6 +98,7 @@ typedef struct keep_pass {
   /* The window and drop_min its pages are judged by, with what a fault
    * costs the pool's proofs (costs.h keep_judge); window 0: the costs'. */
   keep_judge_t judge;
+  uint64_t faulted; /* pages its scans found faulted in during the tenancy, so far */
 } keep_pass_t;
 
 /* ---- the plan of one free ----------------------------------------------- */

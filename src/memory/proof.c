@@ -15,6 +15,7 @@ void proof_rate_init(proof_rate_t *r) {
   atomic_init(&r->contended_until_ns, 0);
   atomic_init(&r->proved, 0);
   keep_scan_cost_init(&r->scans);
+  atomic_init(&r->group, 16); /* a page */
 }
 
 /* Whether reading the counts at every free pays: the share of tries that
@@ -35,8 +36,22 @@ uint64_t proof_fault_ns(const proof_rate_t *rate, const keep_costs_t *c, uint64_
   uint64_t scan = keep_reset_scan_ns(&rate->scans, c), read = keep_count_ns(c);
   if (scan <= read) return 0;
   /* Bounded: a window saturates long before. */
-  uint64_t resets = live < (1u << 20) ? live + 1 : (1u << 20);
-  return resets * ((scan - read) < (1ull << 40) ? scan - read : 1ull << 40);
+  uint64_t resets = live < (1u << 16) ? live + 1 : (1u << 16);
+  uint64_t ns = resets * ((scan - read) < (1ull << 34) ? scan - read : 1ull << 34);
+  uint64_t share = atomic_load_explicit(&rate->share, memory_order_relaxed);
+  share = share > PROOF_ONE / 8 ? share : PROOF_ONE / 8;
+  uint64_t group = atomic_load_explicit(&rate->group, memory_order_relaxed);
+  /* ns x share / PROOF_ONE / (group / 16), without overflow: ns <= 2^50. */
+  return ns * share / PROOF_ONE * 16 / (group > 16 ? group : 16);
+}
+
+void proof_group_note(proof_rate_t *rate, uint64_t pages) {
+  if (!pages) return;
+  uint32_t g = atomic_load_explicit(&rate->group, memory_order_relaxed);
+  uint64_t add = pages < (1u << 24) ? 2 * pages : 2u << 24; /* 16 x pages / 8 */
+  uint64_t next = g - (g + 4) / 8 + add; /* rounded: settles within a sixteenth of 16 x pages */
+  atomic_store_explicit(&rate->group, next < UINT32_MAX ? (uint32_t)next : UINT32_MAX,
+                        memory_order_relaxed);
 }
 
 /* Whether this free starts the pool's next try: the first to come at or

@@ -100,6 +100,10 @@ typedef struct proof_rate {
   _Atomic uint64_t preempted, window_ns, window_preempted, contended_until_ns;
   _Atomic uint64_t proved;      /* resets that needed no scan (statistics) */
   keep_scan_cost_t scans;       /* what the scans a proof saves cost (costs.h) */
+  /* Pages a reset that scanned found faulted in during the tenancy, where
+   * it found any: a running average over about the last 8, in sixteenths
+   * of a page (proof_fault_ns shares a fault's cost among them). */
+  _Atomic uint32_t group;
 } proof_rate_t;
 
 void proof_rate_init(proof_rate_t *r);
@@ -125,14 +129,21 @@ proof_t proof_begin(proof_mark_t *mk, proof_rate_t *rate, uint64_t refused, cons
 /* At its end: leave a record when `record` and the reset left exactly the
  * kept pages present (`exact`), else none. */
 void proof_end(proof_mark_t *mk, const proof_t *pr, bool exact);
-/* What a page fault costs the pool's proofs, ns: it voids the record of
- * every slot whose last reset started before it, so each of their next
- * resets scans instead of reading the count: at least those of the
- * pool's `live` instances and of the slot being reset, each paying a
- * reset's scans less a read. 0 where nothing is proved, or where a read
- * costs more than the scans it would save. (Giving a kept page back costs
- * that when a tenant writes it again: keep.h's window counts it.) */
+/* What a page given back costs the pool's proofs when a tenant writes it
+ * again, ns (keep.h's window counts it beside the fault itself). The
+ * fault voids the record of every slot whose last reset started before
+ * it, so each of their next resets scans instead of reading the count: at
+ * least those of the pool's `live` instances and of the slot being reset,
+ * each paying a reset's scans less a read. But only where they would have
+ * proved otherwise: times the share of recent resets that proved, at
+ * least an eighth (a pool whose own give-backs void its proofs must still
+ * see what they cost). And once per fault, not per page: the pages a
+ * tenant faults in together share it (`group`). 0 where nothing is
+ * proved, or where a read costs more than the scans it would save. */
 uint64_t proof_fault_ns(const proof_rate_t *rate, const keep_costs_t *c, uint64_t live);
+/* A reset that scanned found `pages` faulted in during the tenancy (0:
+ * none, nothing learnt). */
+void proof_group_note(proof_rate_t *rate, uint64_t pages);
 /* What a read at `now_ns` saw of the process's involuntary switches
  * (proof_begin calls it; tests feed their own). */
 void proof_preempted(proof_rate_t *rate, uint64_t preempted, uint64_t now_ns);

@@ -187,6 +187,7 @@ void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *
   for (uint32_t t = 0; t < m->ntables; t++)
     kept.table += reset_table(p, slot, t, batch, &pass, &exact);
   proof_end(&inst->proof, &pr, exact);
+  proof_group_note(&p->proof_rate, pass.faulted);
   /* What a proof would have saved here (0 where every region was zeroed
    * whole). */
   if (pass.timed) keep_scan_note(&p->proof_rate.scans, pass.scan_ns);

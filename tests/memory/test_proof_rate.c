@@ -392,11 +392,32 @@ Test(proof_rate, a_proved_reset_in_a_sample_scans_to_time_its_scans) {
 Test(proof_rate, a_fault_costs_each_live_instances_slot_a_scan_less_a_read) {
   cr_assert_eq(proof_fault_ns(&rate, &costs, 0), 900);
   cr_assert_eq(proof_fault_ns(&rate, &costs, 7), 8 * 900);
-  cr_assert_eq(proof_fault_ns(&rate, &costs, UINT64_MAX), (1u << 20) * 900ull, "bounded");
+  cr_assert_eq(proof_fault_ns(&rate, &costs, UINT64_MAX), (1u << 16) * 900ull, "bounded");
   keep_costs_t dear = costs, none = costs;
   dear.count_ns = 1000, none.count_ns = 0;
   cr_assert_eq(proof_fault_ns(&rate, &dear, 7), 0, "a read costs what a scan saves");
   cr_assert_eq(proof_fault_ns(&rate, &none, 7), 0, "the count cannot be read");
+}
+
+/* Only where those resets would have proved otherwise: times the share
+ * of resets that proved, at least an eighth. And once per fault: the
+ * pages a tenant faults in together share it. */
+Test(proof_rate, a_faults_cost_is_weighted_by_the_proofs_and_shared_by_its_pages) {
+  atomic_store(&rate.share, PROOF_ONE / 2);
+  cr_assert_eq(proof_fault_ns(&rate, &costs, 7), 8 * 900 / 2);
+  atomic_store(&rate.share, 0);
+  cr_assert_eq(proof_fault_ns(&rate, &costs, 7), 8 * 900 / 8, "at least an eighth");
+  atomic_store(&rate.share, PROOF_ONE);
+  for (int i = 0; i < 64; i++) proof_group_note(&rate, 10);
+  uint32_t g = atomic_load(&rate.group); /* sixteenths of a page */
+  cr_assert(g >= 150 && g <= 168, "10 pages a faulting reset: %u sixteenths", g);
+  cr_assert_eq(proof_fault_ns(&rate, &costs, 7), 8 * 900 * 16 / g);
+  proof_group_note(&rate, 0);
+  cr_assert_eq(atomic_load(&rate.group), g, "a reset that faulted nothing in says nothing");
+  for (int i = 0; i < 64; i++) proof_group_note(&rate, 1);
+  g = atomic_load(&rate.group);
+  cr_assert(g >= 12 && g <= 19, "a page a faulting reset: %u sixteenths", g);
+  cr_assert_geq(proof_fault_ns(&rate, &costs, 7), 8 * 900 * 16 / 19, "a page at a time: about all");
 }
 
 Test(proof_rate, nothing_is_proved_when_scans_are_asked_for_always) {

@@ -271,6 +271,7 @@ Test(proof, where_scans_cost_less_than_a_read_the_pool_scans) {
  * fault brings: at the next reset of the slot and of each live
  * instance's, a reset's scans less a read each. */
 Test(proof, the_window_counts_a_scan_for_each_live_instance) {
+  if (getenv("WPOOL_SCAN_ALWAYS")) cr_skip_test("nothing is proved with WPOOL_SCAN_ALWAYS");
   unsetenv("WPOOL_KEEP_WINDOW");
   setenv("WPOOL_KEEP_SCAN_NS", "2000", 1);
   setenv("WPOOL_KEEP_COUNT_NS", "100", 1);
@@ -285,6 +286,7 @@ Test(proof, the_window_counts_a_scan_for_each_live_instance) {
   tm_init(&t, 1, 1, 0);
   wpool_module_t *m = make_module(p, &t);
   wpool_instance_t *in[8];
+  /* No free yet: every reset would prove (share 1), a page at a time. */
   for (int live = 0; live <= 7; live++) {
     wpool_stats_t s = stats(p);
     cr_assert_eq(s.live_instances, (uint64_t)live);
@@ -305,6 +307,26 @@ Test(proof, the_window_counts_a_scan_for_each_live_instance) {
   cr_assert_eq(wpool_destroy(p), 0);
 }
 
+/* Where the fault alone makes a window of 100 or more (a slow fault: 9 us
+ * on this VM's earlier host), a page written by one tenant in 40 stays
+ * kept whatever else is counted: the tests below could not tell. */
+static void skip_where_the_fault_alone_keeps(wpool_t *p) {
+  wpool_stats_t s = stats(p);
+  uint64_t keep = s.keep_memset_ns + s.keep_check_ns / 16, w = s.keep_fault_ns / (keep ? keep : 1);
+  if (w >= 100) cr_skip_test("the fault alone makes a window of %llu here", (unsigned long long)w);
+}
+
+/* Tenants of which one in 40 (seeded) also writes `extra`. */
+static void one_in_forty(wpool_t *p, wpool_module_t *m, const int *extra, int n) {
+  int pages[2 + 256] = {0, 10};
+  for (int i = 0; i < n; i++) pages[2 + i] = extra[i];
+  uint64_t x = 12345;
+  for (int i = 0; i < 16 * 400; i++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    tenant(p, m, pages, (x >> 33) % 40 == 0 ? 2 + n : 2);
+  }
+}
+
 /* Where a fault costs the proofs a lot (scans pinned at 1 ms), a page one
  * tenant in 40 writes stays kept: given back, it would come back by a
  * fault that makes the next resets scan. (With the fault alone counted,
@@ -314,16 +336,31 @@ Test(proof, a_page_written_by_one_tenant_in_forty_stays_kept_where_faults_void_p
   test_module_t t;
   wpool_module_t *m;
   wpool_t *p = proof_pool(NULL, &m, &t);
+  skip_where_the_fault_alone_keeps(p);
   cr_assert_eq(stats(p).keep_window, 254);
-  static const int always[] = {0, 10}, sometimes[] = {0, 10, 20};
-  uint64_t x = 12345;
-  for (int i = 0; i < 16 * 400; i++) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    bool now = (x >> 33) % 40 == 0;
-    tenant(p, m, now ? sometimes : always, now ? 3 : 2);
-  }
+  static const int twenty[] = {20};
+  one_in_forty(p, m, twenty, 1);
   cr_assert_eq(stats(p).keep_dropped_bytes, 0, "%llu bytes given back",
                (unsigned long long)stats(p).keep_dropped_bytes);
+  cr_assert_eq(wpool_destroy(p), 0);
+}
+
+/* But 200 pages one tenant in 40 writes come back by 200 faults at once,
+ * which void the proofs once: they share that cost, each counts little
+ * more than its own fault, and they go back (scans pinned at 20 us: a
+ * page coming back alone would be kept, as above). */
+Test(proof, pages_faulted_in_together_share_what_the_fault_costs_the_proofs) {
+  setenv("WPOOL_KEEP_SCAN_NS", "20000", 1);
+  setenv("WPOOL_KEEP_COUNT_NS", "100", 1);
+  test_module_t t;
+  wpool_module_t *m;
+  wpool_t *p = proof_pool(NULL, &m, &t);
+  skip_where_the_fault_alone_keeps(p);
+  int heavy[200];
+  for (int i = 0; i < 200; i++) heavy[i] = 30 + i;
+  one_in_forty(p, m, heavy, 200);
+  cr_assert_geq(stats(p).keep_dropped_bytes, 200 * HP, "%llu bytes given back",
+                (unsigned long long)stats(p).keep_dropped_bytes);
   cr_assert_eq(wpool_destroy(p), 0);
 }
 
