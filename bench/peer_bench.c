@@ -184,10 +184,11 @@ static wrt_request_t request_of(const guest_run_t *g, size_t gi, const char **ar
                          .stdin_bytes = g->input, .stdin_len = g->in_len};
 }
 
-/* The latency's median is of one request in LAT_EVERY (the first of each
- * LAT_EVERY), here and in v8_peer.mjs: two clock reads around every
- * request were 5% of the pool's instantiate + free, which the rate is not
- * to count. */
+/* The latency's median is of one request in LAT_EVERY (the last of each
+ * LAT_EVERY, not the round's first, cold one), here and in v8_peer.mjs:
+ * two clock reads around every request were 5% of the pool's instantiate
+ * + free, which the rate is not to count. A round of fewer than
+ * 2 x LAT_EVERY requests times them all. */
 #define LAT_EVERY 16
 
 /* `n` requests of row `row` on runtime backend b (0 pool, 1 stock): the
@@ -201,7 +202,7 @@ static int run_native(guest_run_t *gs, size_t row, int b, int n, wrt_result_t *r
   uint64_t t0 = now_ns();
   int k = 0;
   for (int i = 0; i < n; i++) {
-    bool timed = i % LAT_EVERY == 0;
+    bool timed = n < 2 * LAT_EVERY || i % LAT_EVERY == LAT_EVERY - 1;
     uint64_t a = timed ? now_ns() : 0;
     int err = row < NG ? wrt_run(gs[gi].mod[b], &req, res) : wrt_inspect(gs[gi].mod[b], noop, NULL);
     if (timed) lat[k++] = now_ns() - a;
