@@ -461,10 +461,11 @@ typedef struct wpool_stats {
   /* The window: keep_fault_ns plus what a fault costs the pool's proofs
    * ((live instances + 1) x (keep_reset_scan_ns - keep_count_ns): the
    * next reset of each of their slots scans), weighted by the share of
-   * resets that proved and shared among the pages faulted in together,
-   * over what keeping a page costs (docs/reset.md); as a free would judge
-   * now. A page written by fewer than one tenant in keep_window goes back
-   * after 16 x keep_window frees of its slot. */
+   * reads that proved and shared among the pages faulted in again
+   * together (neither is in the statistics), over what keeping a page
+   * costs (docs/reset.md); as a free would judge now. A page written by
+   * fewer than one tenant in keep_window goes back, no sooner than 16 x
+   * keep_window frees of its slot after it was last found written. */
   uint64_t keep_window;        /* clean reads in a row, 1 to 254 */
   uint64_t keep_drop_min;      /* pages that make one call to give them back worth it */
   uint64_t keep_dropped_bytes; /* kept pages given back: clean for a window, grown into

@@ -118,7 +118,10 @@ static inline __attribute__((always_inline)) keep_step_t plan_page(keep_plan_t *
    * after the reset, out of every tenant's reach since. */
   bool writable = p < r->writable_bytes, clean = false;
   if (!mark) {
-    pl->out.new_pages++;
+    /* Faulted in again (proof.h's group), not a tenant's whole working
+     * set found after the marks were cleared (a fresh slot, a module
+     * move, a trim): since counts this reset. */
+    pl->out.new_pages += pl->since > 1;
     mark = 1;          /* needed: faulted in during this tenancy */
     clean = !writable; /* or left resident by a refused give-back, then shrunk */
   } else if (!writable || (i + pl->frees) % KEEP_SAMPLE == 0) {

@@ -83,7 +83,8 @@ typedef struct keep_result {
   uint64_t resident_end;   /* end of the last kept page: nothing private past it */
   uint64_t restored_bytes; /* written back in place (memset or image copy) */
   uint64_t dropped_bytes;  /* kept before, given back now */
-  uint64_t new_pages;      /* found private, not kept: faulted in during the tenancy */
+  uint64_t new_pages;      /* found private, not kept: faulted in during the tenancy,
+                              where the marks were not cleared since the last reset */
   uint32_t scans;          /* PAGEMAP_SCAN walks made: 0 for a region zeroed whole */
 } keep_result_t;
 

@@ -15,7 +15,7 @@ void proof_rate_init(proof_rate_t *r) {
   atomic_init(&r->contended_until_ns, 0);
   atomic_init(&r->proved, 0);
   keep_scan_cost_init(&r->scans);
-  atomic_init(&r->group, 16); /* a page */
+  atomic_init(&r->group, PROOF_GROUP_ONE); /* a page */
 }
 
 /* Whether reading the counts at every free pays: the share of tries that
@@ -41,15 +41,19 @@ uint64_t proof_fault_ns(const proof_rate_t *rate, const keep_costs_t *c, uint64_
   uint64_t share = atomic_load_explicit(&rate->share, memory_order_relaxed);
   share = share > PROOF_ONE / 8 ? share : PROOF_ONE / 8;
   uint64_t group = atomic_load_explicit(&rate->group, memory_order_relaxed);
-  /* ns x share / PROOF_ONE / (group / 16), without overflow: ns <= 2^50. */
-  return ns * share / PROOF_ONE * 16 / (group > 16 ? group : 16);
+  /* ns x share / PROOF_ONE / (group / PROOF_GROUP_ONE), without overflow:
+   * ns <= 2^50. */
+  return ns * share / PROOF_ONE * PROOF_GROUP_ONE /
+         (group > PROOF_GROUP_ONE ? group : PROOF_GROUP_ONE);
 }
 
 void proof_group_note(proof_rate_t *rate, uint64_t pages) {
   if (!pages) return;
   uint32_t g = atomic_load_explicit(&rate->group, memory_order_relaxed);
-  uint64_t add = pages < (1u << 24) ? 2 * pages : 2u << 24; /* 16 x pages / 8 */
-  uint64_t next = g - (g + 4) / 8 + add; /* rounded: settles within a sixteenth of 16 x pages */
+  /* g - g / 8 + PROOF_GROUP_ONE x pages / 8, rounded: it settles within
+   * 4 of PROOF_GROUP_ONE x pages, a thirty-second of a page. */
+  uint64_t add = (pages < (1u << 20) ? pages : 1u << 20) * (PROOF_GROUP_ONE / 8);
+  uint64_t next = g - (g + 4) / 8 + add;
   atomic_store_explicit(&rate->group, next < UINT32_MAX ? (uint32_t)next : UINT32_MAX,
                         memory_order_relaxed);
 }

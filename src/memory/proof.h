@@ -100,11 +100,13 @@ typedef struct proof_rate {
   _Atomic uint64_t preempted, window_ns, window_preempted, contended_until_ns;
   _Atomic uint64_t proved;      /* resets that needed no scan (statistics) */
   keep_scan_cost_t scans;       /* what the scans a proof saves cost (costs.h) */
-  /* Pages a reset that scanned found faulted in during the tenancy, where
-   * it found any: a running average over about the last 8, in sixteenths
-   * of a page (proof_fault_ns shares a fault's cost among them). */
+  /* Pages a reset that scanned found faulted in again during the tenancy
+   * (keep_pass_t.faulted), where it found any: a running average over
+   * about the last 8, in PROOF_GROUP_ONE-ths of a page (proof_fault_ns
+   * shares a fault's cost among them). */
   _Atomic uint32_t group;
 } proof_rate_t;
+#define PROOF_GROUP_ONE 128u
 
 void proof_rate_init(proof_rate_t *r);
 

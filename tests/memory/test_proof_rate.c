@@ -409,15 +409,17 @@ Test(proof_rate, a_faults_cost_is_weighted_by_the_proofs_and_shared_by_its_pages
   cr_assert_eq(proof_fault_ns(&rate, &costs, 7), 8 * 900 / 8, "at least an eighth");
   atomic_store(&rate.share, PROOF_ONE);
   for (int i = 0; i < 64; i++) proof_group_note(&rate, 10);
-  uint32_t g = atomic_load(&rate.group); /* sixteenths of a page */
-  cr_assert(g >= 150 && g <= 168, "10 pages a faulting reset: %u sixteenths", g);
-  cr_assert_eq(proof_fault_ns(&rate, &costs, 7), 8 * 900 * 16 / g);
+  uint32_t g = atomic_load(&rate.group); /* PROOF_GROUP_ONE-ths of a page */
+  cr_assert(g >= 10 * PROOF_GROUP_ONE - 4 && g <= 10 * PROOF_GROUP_ONE + 3,
+            "10 pages a faulting reset: %u", g);
+  cr_assert_eq(proof_fault_ns(&rate, &costs, 7), 8 * 900 * PROOF_GROUP_ONE / g);
   proof_group_note(&rate, 0);
   cr_assert_eq(atomic_load(&rate.group), g, "a reset that faulted nothing in says nothing");
   for (int i = 0; i < 64; i++) proof_group_note(&rate, 1);
   g = atomic_load(&rate.group);
-  cr_assert(g >= 12 && g <= 19, "a page a faulting reset: %u sixteenths", g);
-  cr_assert_geq(proof_fault_ns(&rate, &costs, 7), 8 * 900 * 16 / 19, "a page at a time: about all");
+  cr_assert(g >= PROOF_GROUP_ONE - 4 && g <= PROOF_GROUP_ONE + 3, "a page a faulting reset: %u", g);
+  cr_assert_geq(proof_fault_ns(&rate, &costs, 7), 8 * 900 * PROOF_GROUP_ONE / (PROOF_GROUP_ONE + 3),
+                "a page at a time: all but a thirty-second");
 }
 
 Test(proof_rate, nothing_is_proved_when_scans_are_asked_for_always) {
