@@ -349,15 +349,24 @@ Test(proof, a_page_written_by_one_tenant_in_forty_stays_kept_where_faults_void_p
  * which void the proofs once: they share that cost, each counts little
  * more than its own fault, and they go back (scans pinned at 20 us: a
  * page coming back alone would be kept, as above). */
-Test(proof, pages_faulted_in_together_share_what_the_fault_costs_the_proofs) {
-  setenv("WPOOL_KEEP_SCAN_NS", "20000", 1);
+/* A pool of its own window, scans pinned at `scan_ns` and reads at 100 ns,
+ * where the fault alone would give pages back; `heavy` the pages 30 to
+ * 229. */
+static wpool_t *heavy_pool(const char *scan_ns, wpool_module_t **m, test_module_t *t,
+                           int heavy[200]) {
+  setenv("WPOOL_KEEP_SCAN_NS", scan_ns, 1);
   setenv("WPOOL_KEEP_COUNT_NS", "100", 1);
+  wpool_t *p = proof_pool(NULL, m, t);
+  skip_where_the_fault_alone_keeps(p);
+  for (int i = 0; i < 200; i++) heavy[i] = 30 + i;
+  return p;
+}
+
+Test(proof, pages_faulted_in_together_share_what_the_fault_costs_the_proofs) {
   test_module_t t;
   wpool_module_t *m;
-  wpool_t *p = proof_pool(NULL, &m, &t);
-  skip_where_the_fault_alone_keeps(p);
   int heavy[200];
-  for (int i = 0; i < 200; i++) heavy[i] = 30 + i;
+  wpool_t *p = heavy_pool("20000", &m, &t, heavy);
   one_in_forty(p, m, heavy, 200);
   cr_assert_geq(stats(p).keep_dropped_bytes, 200 * HP, "%llu bytes given back",
                 (unsigned long long)stats(p).keep_dropped_bytes);
@@ -369,14 +378,10 @@ Test(proof, pages_faulted_in_together_share_what_the_fault_costs_the_proofs) {
  * shared (with 200 pages counted as a group, the window here fell to ~40).
  * Scans pinned at 50 us: a page coming back alone saturates the window. */
 Test(proof, a_first_tenancys_working_set_is_no_group_of_faults) {
-  setenv("WPOOL_KEEP_SCAN_NS", "50100", 1);
-  setenv("WPOOL_KEEP_COUNT_NS", "100", 1);
   test_module_t t;
   wpool_module_t *m;
-  wpool_t *p = proof_pool(NULL, &m, &t);
-  skip_where_the_fault_alone_keeps(p);
   int heavy[200];
-  for (int i = 0; i < 200; i++) heavy[i] = 30 + i;
+  wpool_t *p = heavy_pool("50100", &m, &t, heavy);
   tenant(p, m, heavy, 200);
   for (int i = 0; i < 3; i++) tenant(p, m, hot, 4);
   cr_assert_eq(stats(p).keep_window, 254, "window %llu", (unsigned long long)stats(p).keep_window);
