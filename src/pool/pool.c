@@ -6,6 +6,7 @@
 #include "pool/check.h"
 #include "pool/config.h"
 #include "pool/recycle.h"
+#include "pool/slot.h"
 #include "pool/stack.h"
 #include "util/error.h"
 #include "util/heap.h"
@@ -221,12 +222,7 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
   mem_counters_t *mc = &p->mem_counters;
   bool any_auto = p->layout.keep_memory_auto || p->layout.keep_table_auto;
   const keep_costs_t *kc = any_auto && p->mem_ctx.scanner ? keep_costs(&p->scanner) : NULL;
-  /* The window a reset would judge by now (slot.c). */
-  keep_judge_t judge = {0};
-  if (kc)
-    judge = keep_judge(kc, p->mem_ctx.keep_auto ? proof_fault_ns(&p->proof_rate, kc,
-                                                                  atomic_load(&p->live_instances))
-                                                : 0);
+  keep_judge_t judge = kc ? slot_keep_judge(p, kc) : (keep_judge_t){0};
   *out = (wpool_stats_t){
       .keep_fault_ns = kc ? kc->fault_ns : 0,
       .keep_check_ns = kc ? kc->check_ns : 0,

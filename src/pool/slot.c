@@ -153,6 +153,15 @@ static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, decommit_batc
   return reset_apply(base, &plan, NULL, used, batch);
 }
 
+keep_judge_t slot_keep_judge(wpool_t *p, const keep_costs_t *kc) {
+  if (!p->mem_ctx.keep_auto) return keep_judge(kc, 0);
+  /* A kept page given back costs, when a tenant writes it again, a fault,
+   * and that fault makes the live instances' slots scan at their next
+   * resets (proof.h): the window counts both. */
+  uint64_t live = atomic_load_explicit(&p->live_instances, memory_order_relaxed);
+  return keep_judge(kc, proof_fault_ns(&p->proof_rate, kc, live));
+}
+
 void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *batch,
                 uint64_t now_ns) {
   debug_assert(held_empty(p, slot));
@@ -169,12 +178,8 @@ void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *
     const keep_costs_t *kc = keep_costs(p->mem_ctx.scanner);
     pr = proof_begin(&inst->proof, &p->proof_rate,
                      COUNTER_GET(&p->mem_counters, madvise_refused_bytes), kc, now_ns);
-    pass = (keep_pass_t){.proved = pr.proved, .timed = pr.timed, .warm = pr.sample};
-    /* A kept page given back costs, when a tenant writes it again, a
-     * fault, and that fault makes the live instances' slots scan at their
-     * next resets (proof.h): the window counts both. */
-    uint64_t live = atomic_load_explicit(&p->live_instances, memory_order_relaxed);
-    pass.judge = keep_judge(kc, proof_fault_ns(&p->proof_rate, kc, live));
+    pass = (keep_pass_t){.proved = pr.proved, .timed = pr.timed, .warm = pr.sample,
+                         .judge = slot_keep_judge(p, kc)};
   }
   bool exact = true;
   for (uint32_t i = 0; i < m->nmemories; i++)

@@ -103,6 +103,11 @@ static int one(side_t *s, const wrt_request_t *req0, uint64_t number) {
   return 0;
 }
 
+/* sum / n in microseconds (sum in ns); 0 for no sample. */
+static double mean_us(uint64_t sum_ns, uint64_t n) {
+  return n ? (double)sum_ns / (double)n / 1000 : 0;
+}
+
 static double rps(const side_t *s) { return s->total_ns ? 1e9 * (double)s->n / (double)s->total_ns : 0; }
 
 static void summary_text(FILE *f, side_t *sides, int nsides, const char *path) {
@@ -123,8 +128,8 @@ static void summary_text(FILE *f, side_t *sides, int nsides, const char *path) {
   ROW("requests per second", "%14.0f", rps(s));
   ROW("latency p50 (us)", "%14.1f", quantile_us(s->lat_ns, s->n, 0.50));
   ROW("latency p99 (us)", "%14.1f", quantile_us(s->lat_ns, s->n, 0.99));
-  ROW("instantiate, mean (us)", "%14.2f", s->timed ? (double)s->inst_ns / (double)s->timed / 1000 : 0);
-  ROW("free, mean (us)", "%14.2f", s->timed ? (double)s->free_ns / (double)s->timed / 1000 : 0);
+  ROW("instantiate, mean (us)", "%14.2f", mean_us(s->inst_ns, s->timed));
+  ROW("free, mean (us)", "%14.2f", mean_us(s->free_ns, s->timed));
   ROW("page faults per request", "%14.1f", s->n ? (double)s->faults / (double)s->n : 0);
 #undef ROW
   if (nsides == 2 && rps(&sides[1]) > 0)
@@ -160,8 +165,8 @@ static void summary_json(FILE *f, side_t *sides, int nsides, const char *path) {
             "\"first_failed_request\":%llu",
             wrt_backend_name(s->backend), rps(s), quantile_us(s->lat_ns, s->n, 0.5),
             quantile_us(s->lat_ns, s->n, 0.99),
-            s->timed ? (double)s->inst_ns / (double)s->timed / 1000 : 0,
-            s->timed ? (double)s->free_ns / (double)s->timed / 1000 : 0,
+            mean_us(s->inst_ns, s->timed),
+            mean_us(s->free_ns, s->timed),
             s->n ? (double)s->faults / (double)s->n : 0, (unsigned long long)s->first_bad);
     wpool_t *p = wrt_pool(s->rt);
     if (p) {
