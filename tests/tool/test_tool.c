@@ -757,6 +757,31 @@ static double num_after(const char *line, const char *end, const char *key) {
   return p ? strtod(p + strlen(key), NULL) : -1;
 }
 
+/* A matrix run goes on past its instantiations until it has lasted
+ * --min-time: the fast cells' runs were 0.1 s, short enough for a shared
+ * machine's noise to decide a cell. A time that is no duration is refused. */
+Test(tool, tune_matrix_runs_last_the_time_asked_for, .timeout = 120) {
+  const char *const args[] = {"tune",     "--matrix", "--modules", "5",           "--instances",
+                              "200",      "--rounds", "1",         "--min-time", "150ms",
+                              "--no-progress", NULL};
+  tool_run(&r, "", args);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  int runs = 0;
+  for (const char *run = r.out; (run = strstr(run, "{\"bench\":\"reset_matrix\",")); run++) {
+    const char *end = strchr(run, '\n');
+    cr_assert(end);
+    double secs = num_after(run, end, "\"seconds\":"), n = num_after(run, end, "\"instances\":");
+    cr_expect(secs >= 0.15, "%.*s", (int)(end - run), run);
+    cr_expect(n > 200, "%.*s", (int)(end - run), run);
+    runs++;
+  }
+  cr_assert_eq(runs, 4 * 6, "%s", r.out);
+  const char *const bad_time[] = {"tune", "--matrix", "--min-time", "soon", NULL};
+  tool_run(&r, "", bad_time);
+  cr_assert_eq(r.status, 2);
+  expect_in(r.err, "--min-time needs a duration");
+}
+
 /* A cell's throughput ratio is the ratio of the medians over rounds, and
  * the paired one the median over rounds of the defaults' rate over the
  * best setting's in the same round, both computed again from the runs the

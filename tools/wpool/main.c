@@ -44,12 +44,13 @@ static const char usage[] =
     "      sweep max_unused_warm_slots, the keep budgets (auto, 0, 64 KiB,\n"
     "      1 MiB) and the reset strategy; mark the Pareto front; recommend a\n"
     "      setting for a budget\n"
-    "  tune --matrix [--config KEY=VALUE]... [--instances N] [--rounds R]\n"
-    "      [--modules N]\n"
+    "  tune --matrix [--config KEY=VALUE]... [--instances N] [--min-time T]\n"
+    "      [--rounds R] [--modules N]\n"
     "      the reset matrix: modules x max_unused_warm_slots x dirty pages x\n"
     "      pattern, the library's defaults against hand-set budgets, one JSON\n"
-    "      line per run and per cell (docs/performance.md); --modules N: only\n"
-    "      the cells of N modules\n"
+    "      line per run and per cell (docs/performance.md); each run N\n"
+    "      instantiations (20,000) and at least T (1s unless N is given);\n"
+    "      --modules N: only the cells of N modules\n"
     "  plan [--config KEY=VALUE]...\n"
     "      what a configuration reserves, its kernel mappings and committed memory\n"
     "      against this host's limits; exit 1 when it does not fit\n"
@@ -169,7 +170,8 @@ typedef struct common {
   workload_t w;
   const char *plot;
   bool json, compare, progress, matrix;
-  uint64_t threads, instances, rss_budget, duration, rounds, modules;
+  uint64_t threads, instances, rss_budget, duration, rounds, modules, min_time_ns;
+  bool has_min_time;
   bool has_budget;
   const char *overrides[64]; /* --config KEY=VALUE, pointers into argv */
   int noverrides;
@@ -214,6 +216,12 @@ static int parse_common(common_t *c, int argc, char **argv, bool takes_workload)
     } else if (!strcmp(a, "--rounds") && !strcmp(c->cmd, "tune")) {
       if (!next || !parse_count(next, 100, &c->rounds) || !c->rounds)
         return bad(c->cmd, "--rounds needs a number from 1 to 100, not", next ? QUOTE(next) : "nothing");
+      i++;
+    } else if (!strcmp(a, "--min-time") && !strcmp(c->cmd, "tune")) {
+      if (!next || !parse_duration(next, &c->min_time_ns) || c->min_time_ns > 3600000000000ull)
+        return bad(c->cmd, "--min-time needs a duration from 0 to 1h (500ms, 2s), not",
+                   next ? QUOTE(next) : "nothing");
+      c->has_min_time = true;
       i++;
     } else if (!strcmp(a, "--modules") && !strcmp(c->cmd, "tune")) {
       if (!next || !parse_count(next, 1000000, &c->modules) || !c->modules)
@@ -375,7 +383,9 @@ static int cmd_tune(int argc, char **argv) {
       char err[256];
       config_set_pair(&c->cfg, c->overrides[i], err, sizeof(err));
     }
-    matrix_opts_t mo = {.instances = c->instances, .rounds = c->rounds,
+    /* Runs last at least a second unless a count or a time is given. */
+    double min_s = c->has_min_time ? (double)c->min_time_ns / 1e9 : c->instances ? 0 : 1;
+    matrix_opts_t mo = {.instances = c->instances, .rounds = c->rounds, .min_s = min_s,
                         .modules = (uint32_t)c->modules, .progress = c->progress};
     if (st < 0) st = matrix_run(&c->cfg, &mo, stdout);
     free(c);

@@ -119,7 +119,8 @@ int matrix_run(const wpool_config_t *base, const matrix_opts_t *o, FILE *out) {
           cfg.linear_memory_keep_resident = s->keep;
           cfg.table_keep_resident = s->keep;
         }
-        run_opts_t ro = {.allocator = RUN_WPOOL, .instances = instances, .progress = false};
+        run_opts_t ro = {.allocator = RUN_WPOOL, .instances = instances, .min_s = o->min_s,
+                         .progress = false};
         memset(r, 0, sizeof(*r));
         st = run_workload(&cfg, &w, &ro, r, err, sizeof(err));
         if (st != TOOL_OK) {
@@ -133,12 +134,12 @@ int matrix_run(const wpool_config_t *base, const matrix_opts_t *o, FILE *out) {
         fprintf(out,
                 "{\"bench\":\"reset_matrix\",\"round\":%d,\"modules\":%u,"
                 "\"max_unused_warm_slots\":%u,\"dirty_pages\":%u,\"pattern\":\"%s\","
-                "\"memory_pages\":%u,"
-                "\"setting\":\"%s\",\"rate\":%.0f,\"p99_us\":%.1f,\"peak_resident\":%llu,"
+                "\"memory_pages\":%u,\"setting\":\"%s\",\"instances\":%llu,\"seconds\":%.3f,"
+                "\"rate\":%.0f,\"p99_us\":%.1f,\"peak_resident\":%llu,"
                 "\"affine_hit_rate\":%.3f,\"faults_per_instance\":%.2f,\"cpu_us\":%.2f,"
                 "\"wrong\":%llu}\n",
                 round, c->modules, c->warm, c->dirty, c->spread ? "spread" : "near",
-                c->memory_pages, s->name,
+                c->memory_pages, s->name, (unsigned long long)r->instances, r->seconds,
                 r->rate, r->p99_ns / 1e3, (unsigned long long)r->peak_resident,
                 r->affine_hit_rate, r->faults_per_instance, r->cpu_us_per_instance,
                 (unsigned long long)r->wrong_bytes);

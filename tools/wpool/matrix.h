@@ -8,6 +8,7 @@
 
 typedef struct matrix_opts {
   uint64_t instances; /* per run; 0: 20000 */
+  double min_s;       /* a run goes on past `instances` until it has lasted this long */
   uint64_t rounds;    /* 0: 3; at most MATRIX_ROUNDS_MAX */
   uint32_t modules;   /* only the cells of this many modules; 0: every cell */
   bool progress;

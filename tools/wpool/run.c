@@ -92,6 +92,7 @@ typedef struct shared {
   _Atomic uint64_t exhausted, wrong;
   _Atomic int failed;
   uint64_t deadline_ns; /* a soak's end; 0 otherwise */
+  uint64_t floor_ns;    /* run_opts_t.min_s's end: go on past the share until then; 0: none */
   char failure[160];
   pthread_mutex_t failure_lock;
 } shared_t;
@@ -278,7 +279,8 @@ static void *worker_main(void *arg) {
   } else {
     uint64_t share = s->instances / s->threads + (k->id < s->instances % s->threads);
     if (s->deadline_ns) share = UINT64_MAX; /* a soak: until the deadline */
-    for (uint64_t step = 0; step < share && !atomic_load(&s->failed); step++) {
+    for (uint64_t step = 0; !atomic_load(&s->failed); step++) {
+      if (step >= share && (!s->floor_ns || ((step & 255) == 0 && now_ns() >= s->floor_ns))) break;
       if (s->deadline_ns && (step & 255) == 0 && now_ns() >= s->deadline_ns) break;
       while (k->nheap && k->heap[0].expiry <= step) {
         live_t old = heap_pop(k);
@@ -447,6 +449,8 @@ int run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts_
   if (o->duration_s > 0 && !w->events) {
     s.deadline_ns = t0 + (uint64_t)(o->duration_s * 1e9);
     r->soak = true;
+  } else if (o->min_s > 0 && !w->events) {
+    s.floor_ns = t0 + (uint64_t)(o->min_s * 1e9);
   }
   for (uint32_t i = 0; ok && i < s.threads; i++) {
     k[i] = (worker_t){.s = &s, .id = i, .rng = mix(w->seed + i + 1) | 1};

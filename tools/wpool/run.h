@@ -21,6 +21,8 @@ typedef struct run_opts {
   bool progress;      /* a progress display on stderr */
   uint64_t sample_ms; /* resident-bytes sampling period */
   double duration_s;  /* > 0: a soak; generated arrivals go on for this long */
+  double min_s;       /* > 0: generated arrivals go on past `instances` until the
+                         run has lasted this long (seconds); a soak ignores it */
 } run_opts_t;
 
 typedef struct run_report {
