@@ -68,6 +68,24 @@ Test(tool, run_compares_with_the_on_demand_baseline_and_prints_json) {
   unlink(path);
 }
 
+/* The JSON report counts the frees' scans and proofs per instantiation:
+ * the dirty-aware reset walks each memory at every free and proves
+ * nothing; the prefix reset walks none. */
+Test(tool, run_json_counts_the_scans_and_proofs) {
+  const char *path = workload_file(small);
+  const char *const dirty[] = {"run", path, "--json", "--threads", "1", "--config",
+                               "reset_strategy=dirty", NULL};
+  tool_run(&r, "", dirty);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  expect_in(r.out, "\"scans_per_instance\":1.000,\"proved_per_instance\":0.000,");
+  const char *const prefix[] = {"run", path, "--json", "--threads", "1", "--config",
+                                "reset_strategy=prefix", NULL};
+  tool_run(&r, "", prefix);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  expect_in(r.out, "\"scans_per_instance\":0.000,\"proved_per_instance\":0.000,");
+  unlink(path);
+}
+
 Test(tool, run_writes_a_plot) {
   const char *path = workload_file(small);
   char svg[80];

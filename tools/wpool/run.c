@@ -528,6 +528,8 @@ int run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts_
       r->slots_used = (int64_t)(cfg->instance_count - st.cold_slots);
       r->memfds_live = (int64_t)st.images_live;
       r->madvise_per_instance = r->instances ? (double)st.madvise_calls / r->instances : 0;
+      r->scans_per_instance = r->instances ? (double)st.dirty_scans / r->instances : 0;
+      r->proved_per_instance = r->instances ? (double)st.resets_proved / r->instances : 0;
       uint64_t probe;
       r->resident_source = wpool_resident_bytes(s.pool, &probe) == 0
                                ? "private bytes of the pools (wpool_resident_bytes)"
@@ -677,8 +679,11 @@ void report_json(FILE *f, const run_report_t *const *rs, int n, const workload_t
             (unsigned long long)r->p999_ns, (unsigned long long)r->max_ns,
             (unsigned long long)r->free_p50_ns, (unsigned long long)r->free_p99_ns);
     if (r->affine_hit_rate >= 0)
-      fprintf(f, "\"affine_hit_rate\":%.4f,\"slots_used\":%lld,\"madvise_per_instance\":%.3f,",
-              r->affine_hit_rate, (long long)r->slots_used, r->madvise_per_instance);
+      fprintf(f,
+              "\"affine_hit_rate\":%.4f,\"slots_used\":%lld,\"madvise_per_instance\":%.3f,"
+              "\"scans_per_instance\":%.3f,\"proved_per_instance\":%.3f,",
+              r->affine_hit_rate, (long long)r->slots_used, r->madvise_per_instance,
+              r->scans_per_instance, r->proved_per_instance);
     fprintf(f,
             "\"resident_peak_bytes\":%llu,\"resident_final_bytes\":%llu,\"memfds_live\":%lld,"
             "\"faults_per_instance\":%.3f,\"cpu_us_per_instance\":%.3f,\"pool_full_waits\":%llu,"

@@ -39,6 +39,8 @@ typedef struct run_report {
   const char *resident_source;
   int64_t memfds_live;    /* images still open at the end, modules still held */
   double madvise_per_instance; /* < 0: not applicable */
+  double scans_per_instance;   /* regions walked by PAGEMAP_SCAN at frees (wpool only) */
+  double proved_per_instance;  /* frees reset without a scan (wpool only) */
   double faults_per_instance;
   double cpu_us_per_instance; /* the worker threads' user + system time */
   uint64_t exhausted;     /* allocations that found the pool full (retried) */
