@@ -33,7 +33,7 @@ static void measure(void) {
   if (pages_reserve(len, true, &b) == 0) {
     uint64_t fault = UINT64_MAX, check = UINT64_MAX, zero = UINT64_MAX, scan = UINT64_MAX,
              advise = UINT64_MAX, shrink = UINT64_MAX, shrink_call = UINT64_MAX,
-             count = UINT64_MAX;
+             count = UINT64_MAX, scan_base = UINT64_MAX;
     volatile bool sink = false;
     for (int round = 0; round < MEASURE_ROUNDS; round++) {
       if (os_madvise(b, len, MADV_DONTNEED) != 0) break;
@@ -47,6 +47,9 @@ static void measure(void) {
       dirty_scanner_t *scanner = atomic_load_explicit(&costs_scanner, memory_order_relaxed);
       if (scanner && dirty_count(scanner, b, len) >= 0)
         scan = min_u64(scan, clock_now_ns() - t3);
+      uint64_t t3b = clock_now_ns();
+      if (scanner && dirty_count(scanner, b + len - page, page) >= 0)
+        scan_base = min_u64(scan_base, clock_now_ns() - t3b);
       uint64_t t4 = clock_now_ns(), faults;
       if (os_fault_count(&faults, NULL) == 0) count = min_u64(count, clock_now_ns() - t4);
       t4 = clock_now_ns();
@@ -75,6 +78,7 @@ static void measure(void) {
       costs = (keep_costs_t){.fault_ns = fault, .check_ns = check ? check : 1,
                              .memset_ns = zero ? zero : 1,
                              .scan_ns = scan != UINT64_MAX ? scan : 0,
+                             .scan_base_ns = scan_base != UINT64_MAX ? min_u64(scan_base, scan) : 0,
                              .madvise_ns = advise != UINT64_MAX ? advise : 0,
                              .shrink_ns = shrink != UINT64_MAX ? shrink : 0,
                              .count_ns = count != UINT64_MAX ? (count ? count : 1) : 0};
@@ -88,6 +92,12 @@ static void measure(void) {
   costs.drop_min = j.drop_min;
 }
 
+uint64_t keep_region_scan_ns(const keep_costs_t *c, uint64_t pages) {
+  if (pages >= MEASURE_PAGES) return c->scan_ns * min_u64(pages, 1u << 20) / MEASURE_PAGES;
+  if (!c->scan_base_ns) return c->scan_ns;
+  return c->scan_base_ns + (c->scan_ns - c->scan_base_ns) * pages / MEASURE_PAGES;
+}
+
 keep_judge_t keep_judge(const keep_costs_t *c, uint64_t extra_ns) {
   /* Keeping a page costs a zeroing at most frees of its slot and a read
    * at one in KEEP_SAMPLE; giving it back costs a fault when a tenant
@@ -98,7 +108,8 @@ keep_judge_t keep_judge(const keep_costs_t *c, uint64_t extra_ns) {
   /* For experiments and tests: the window chosen by hand, whatever the
    * costs (util/options.h). */
   if (option_get(OPTION_KEEP_WINDOW)) w = option_get(OPTION_KEEP_WINDOW);
-  keep_judge_t j = {.window = (uint32_t)(w < 1 ? 1 : w > KEEP_WINDOW_MAX ? KEEP_WINDOW_MAX : w)};
+  keep_judge_t j = {.window = (uint32_t)(w < 1 ? 1 : w > KEEP_WINDOW_MAX ? KEEP_WINDOW_MAX : w),
+                    .zero_ns = c->memset_ns};
   /* A call that gives pages back pays a TLB flush: worth it once the
    * checks it saves over a window pay for it. */
   uint64_t d = option_get(OPTION_KEEP_DROP_MIN);
@@ -165,28 +176,20 @@ uint64_t keep_count_timed(void) { return atomic_load_explicit(&count_timed, memo
 
 /* The estimate is kept plus one, so that 0 (no estimate yet) is apart
  * from a learnt 0 (regions all zeroed whole). */
-void keep_scan_cost_init(keep_scan_cost_t *k) {
+void keep_estimate_init(keep_estimate_t *k) {
   atomic_init(&k->estimate, 0);
   for (unsigned i = 0; i < KEEP_SCAN_WINDOW; i++) atomic_init(&k->samples[i], 0);
   atomic_init(&k->next, 0);
 }
 
-uint64_t keep_scan_start(bool timed) { return timed ? clock_now_ns() : 0; }
+uint64_t keep_time_start(bool timed) { return timed ? clock_now_ns() : 0; }
 
-uint64_t keep_scan_stop(uint64_t start) { return start ? clock_now_ns() - start : 0; }
+uint64_t keep_time_stop(uint64_t start) { return start ? clock_now_ns() - start : 0; }
 
-bool keep_scan_sample(bool proved, bool *scan) {
-  static _Thread_local uint32_t scanned, proofs; /* this thread's resets of each kind */
-  *scan = !proved;
-  if (!proved) return scanned++ % KEEP_SCAN_SAMPLE == 0;
-  if (++proofs % KEEP_SCAN_PROVED || option_get(OPTION_KEEP_SCAN_NS)) return false;
-  return *scan = true;
-}
-
-void keep_scan_note(keep_scan_cost_t *k, uint64_t ns) {
+/* A sample of `k`, or `pinned` (0: none) as the estimate. */
+static void estimate_note(keep_estimate_t *k, uint64_t ns, uint64_t pinned) {
   /* Relaxed: racing notes may mix two windows or lose a sample, no more;
    * the one that completes a window publishes its median. */
-  uint64_t pinned = option_get(OPTION_KEEP_SCAN_NS);
   if (pinned) {
     atomic_store_explicit(&k->estimate, pinned + 1, memory_order_relaxed);
     return;
@@ -205,13 +208,37 @@ void keep_scan_note(keep_scan_cost_t *k, uint64_t ns) {
   atomic_store_explicit(&k->estimate, median + 1, memory_order_relaxed);
 }
 
-uint64_t keep_reset_scan_ns(const keep_scan_cost_t *k, const keep_costs_t *c) {
-  /* One load at every free once a reset was timed (a pin is applied
-   * then); before, a pin is looked up. */
+/* The estimate; before a window completed, `option`'s pin or `measured`.
+ * One load at every free once one has (a pin is applied then). */
+static uint64_t estimate_get(const keep_estimate_t *k, option_t option, uint64_t measured) {
   uint64_t ns = atomic_load_explicit(&k->estimate, memory_order_relaxed);
   if (ns) return ns - 1;
-  uint64_t pinned = option_get(OPTION_KEEP_SCAN_NS);
-  return pinned ? pinned : c->scan_ns;
+  uint64_t pinned = option_get(option);
+  return pinned ? pinned : measured;
+}
+
+bool keep_scan_sample(bool proved, bool *scan) {
+  static _Thread_local uint32_t scanned, proofs; /* this thread's resets of each kind */
+  *scan = !proved;
+  if (!proved) return scanned++ % KEEP_SCAN_SAMPLE == 0;
+  if (++proofs % KEEP_SCAN_PROVED || option_get(OPTION_KEEP_SCAN_NS)) return false;
+  return *scan = true;
+}
+
+void keep_scan_note(keep_estimate_t *k, uint64_t ns) {
+  estimate_note(k, ns, option_get(OPTION_KEEP_SCAN_NS));
+}
+
+uint64_t keep_reset_scan_ns(const keep_estimate_t *k, const keep_costs_t *c) {
+  return estimate_get(k, OPTION_KEEP_SCAN_NS, c->scan_ns);
+}
+
+void keep_zero_note(keep_estimate_t *k, uint64_t ns, uint64_t pages) {
+  if (pages >= KEEP_ZERO_PAGES_MIN) estimate_note(k, ns / pages, option_get(OPTION_KEEP_ZERO_NS));
+}
+
+uint64_t keep_zero_ns(const keep_estimate_t *k, const keep_costs_t *c) {
+  return estimate_get(k, OPTION_KEEP_ZERO_NS, c->memset_ns);
 }
 
 /* ---- shrinks ------------------------------------------------------------------ */

@@ -25,7 +25,8 @@ typedef struct keep_costs {
   uint64_t fault_ns;   /* faulting in a zero page, per page */
   uint64_t check_ns;   /* reading a resident page to see whether it is pristine */
   uint64_t memset_ns;  /* zeroing a resident page */
-  uint64_t scan_ns;    /* one PAGEMAP_SCAN call over a small region (its system call) */
+  uint64_t scan_ns;    /* one PAGEMAP_SCAN call over 64 present pages (its system call) */
+  uint64_t scan_base_ns; /* one PAGEMAP_SCAN call over one present page */
   uint64_t madvise_ns; /* one madvise(MADV_DONTNEED) of a resident page (its TLB flush) */
   uint64_t shrink_ns;  /* making a resident page inaccessible, per page: the first
                           estimate (keep_shrink_ns() follows what shrinks cost since) */
@@ -37,12 +38,18 @@ typedef struct keep_costs {
   uint32_t drop_min;   /* madvise / (keep x window), at least 1: pages worth one call */
 } keep_costs_t;
 
+/* What one PAGEMAP_SCAN call over a region of `pages` present pages
+ * costs, ns: between the measured calls over one page and over 64, in
+ * proportion (a walk's cost grows with the page-table entries it reads). */
+uint64_t keep_region_scan_ns(const keep_costs_t *c, uint64_t pages);
+
 /* The window and drop_min a reset judges by (keep.h), where a fault costs
  * `extra_ns` besides faulting the page in: what it costs the pool's
  * proofs (proof.h proof_fault_ns). WPOOL_KEEP_WINDOW and
  * WPOOL_KEEP_DROP_MIN pin them. */
 typedef struct keep_judge {
   uint32_t window, drop_min;
+  uint64_t zero_ns; /* zeroing a page (keep_zero_ns): what a region zeroed whole costs */
 } keep_judge_t;
 keep_judge_t keep_judge(const keep_costs_t *c, uint64_t extra_ns);
 
@@ -78,6 +85,20 @@ uint64_t keep_count_ns(const keep_costs_t *c);
 /* Reads timed so far (tests). */
 uint64_t keep_count_timed(void);
 
+/* A cost a pool learns from its own resets: the median of each
+ * KEEP_SCAN_WINDOW timed samples in turn (keep_estimate_note). */
+#define KEEP_SCAN_WINDOW 8u
+typedef struct keep_estimate {
+  _Atomic uint64_t estimate; /* ns, plus one; 0: none yet (keep_estimate_init) */
+  _Atomic uint64_t samples[KEEP_SCAN_WINDOW];
+  _Atomic uint32_t next; /* samples noted, modulo the window */
+} keep_estimate_t;
+void keep_estimate_init(keep_estimate_t *k);
+/* A clock reading to time a scan or a restore from, when `timed`; else 0. */
+uint64_t keep_time_start(bool timed);
+/* The ns since `start` (0: nothing timed). */
+uint64_t keep_time_stop(uint64_t start);
+
 /* What a proof saves (proof.h) is the scans of one reset: of each of the
  * slot's memories and tables that is not zeroed whole. That depends on the
  * modules (their regions, how many runs their tenants leave) more than on
@@ -85,7 +106,7 @@ uint64_t keep_count_timed(void);
  * scans cost about a third of it here). So each pool learns it from its
  * resets' own scans (a pool of modules that scan nothing must not turn
  * another's proofs off): one scanned reset in KEEP_SCAN_SAMPLE of each
- * thread's is timed (keep_scan_start/keep_scan_stop around each
+ * thread's is timed (keep_time_start/keep_time_stop around each
  * PAGEMAP_SCAN call, not the work on the pages found), and one proved
  * reset in KEEP_SCAN_PROVED of each thread's scans anyway to be timed
  * (keep_scan_sample), so that the estimate follows where every reset
@@ -94,28 +115,36 @@ uint64_t keep_count_timed(void);
  * zeroed whole scanned nothing, and counts as 0). */
 #define KEEP_SCAN_SAMPLE 16u
 #define KEEP_SCAN_PROVED 128u
-#define KEEP_SCAN_WINDOW 8u
-typedef struct keep_scan_cost {
-  _Atomic uint64_t estimate; /* ns; 0: none yet (keep_scan_cost_init) */
-  _Atomic uint64_t samples[KEEP_SCAN_WINDOW];
-  _Atomic uint32_t next; /* samples noted, modulo the window */
-} keep_scan_cost_t;
-void keep_scan_cost_init(keep_scan_cost_t *k);
-/* A clock reading to time a scan from, when `timed`; else 0. */
-uint64_t keep_scan_start(bool timed);
-/* The ns since `start` (0: nothing timed). */
-uint64_t keep_scan_stop(uint64_t start);
 /* Whether this thread's reset, which `proved` or not, is timed, and
  * whether it scans (*scan): a proved one does at one in KEEP_SCAN_PROVED
  * of this thread's proved resets (none while WPOOL_KEEP_SCAN_NS pins the
  * estimate); one scanned reset in KEEP_SCAN_SAMPLE is timed. */
 bool keep_scan_sample(bool proved, bool *scan);
 /* A timed reset whose scans took `ns` (tests feed their own). */
-void keep_scan_note(keep_scan_cost_t *k, uint64_t ns);
+void keep_scan_note(keep_estimate_t *k, uint64_t ns);
 /* What the scans of one of the pool's resets cost now, ns: the last
  * window's median, or c->scan_ns before a window is complete;
  * WPOOL_KEEP_SCAN_NS=N pins it. */
-uint64_t keep_reset_scan_ns(const keep_scan_cost_t *k, const keep_costs_t *c);
+uint64_t keep_reset_scan_ns(const keep_estimate_t *k, const keep_costs_t *c);
+
+/* What zeroing a page costs a pool's resets decides whether a region
+ * without an image is zeroed whole rather than scanned (keep.h). The
+ * measured memset_ns zeroes 64 pages the measurement has just faulted in,
+ * from the cache; a pool's resets zero pages its tenants left, often not
+ * in the cache: 150 ns a page against 74 measured here, so a table of 20
+ * pages was zeroed whole (1.5 us by the measurement, 3 us in fact) rather
+ * than scanned (0.5 us and its 10 used pages). So each pool learns it
+ * from the restores of its timed resets (the ones keep_scan_sample times)
+ * in regions without an image: ns per page, when KEEP_ZERO_PAGES_MIN or
+ * more pages were restored (fewer are mostly the clock reads). */
+#define KEEP_ZERO_PAGES_MIN 4u
+/* A timed reset that restored `pages` pages without an image in `ns`
+ * (tests feed their own). */
+void keep_zero_note(keep_estimate_t *k, uint64_t ns, uint64_t pages);
+/* What zeroing a page costs the pool's resets now, ns: the last window's
+ * median, or c->memset_ns before a window is complete;
+ * WPOOL_KEEP_ZERO_NS=N pins it. */
+uint64_t keep_zero_ns(const keep_estimate_t *k, const keep_costs_t *c);
 
 /* A smaller tenant makes the bytes it does not have inaccessible: an
  * mprotect of pages kept resident, whose TLB shoot-down costs whatever

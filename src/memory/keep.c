@@ -14,6 +14,7 @@
 
 void keep_marks_clear(keep_marks_t *m) {
   m->since = 0;
+  m->whole = false;
   if (m->marks) memset(m->marks, 0, m->pages);
 }
 
@@ -48,33 +49,44 @@ static keep_step_t plan_keep(keep_plan_t *pl, uint64_t p, bool clean, unsigned m
 }
 
 /* A region without an image whose pages cost less to zero all than to
- * scan: zeroed whole and kept whole. A page not resident faults in under
- * the memset (a fault costs a hundred zeroings or more), so while some
- * are not, the region is scanned (which marks the pages its tenants
- * touch), until the scans since its marks were last cleared (a module
- * move, a trim) have cost what faulting the rest in once would: then it
- * is zeroed whole from then on. Either way at most twice the better of
- * the two, whether the next move comes soon or never. */
+ * scan: zeroed whole and kept whole. Zeroing is priced at what it costs
+ * the pool's resets (keep_judge_t.zero_ns, learnt: pages a tenant left
+ * are often not in the cache), a scan at what one over the region's pages
+ * costs. A page not resident faults in under the memset (a fault costs a
+ * hundred zeroings or more), so while some are not, the region is
+ * scanned (which marks the pages its tenants touch), until the scans
+ * since its marks were last cleared (a module move, a trim) have cost
+ * what faulting the rest in once would: then it is zeroed whole from then
+ * on. Either way at most twice the better of the two, whether the next
+ * move comes soon or never. A region zeroed whole stays so until zeroing
+ * it costs a quarter more than the scan (costs learnt move a little from
+ * window to window; each change costs faults). */
 static bool zero_whole(const keep_plan_t *pl, const keep_costs_t *c) {
   const keep_region_t *r = pl->r;
   uint64_t pages = r->scan_bytes / pl->page;
-  if (r->img || !c->scan_ns || pages * c->memset_ns > c->scan_ns) return false;
-  if (pages > pl->m->pages || pl->give_back_from < r->scan_bytes) return false;
+  if (r->img || !c->scan_ns || pages > pl->m->pages || pl->give_back_from < r->scan_bytes)
+    return false;
+  uint64_t zero = pages * pl->zero_ns, scan = keep_region_scan_ns(c, pages);
+  if (pl->m->whole) return zero * 4 <= scan * 5;
+  if (zero > scan) return false;
   uint64_t missing = pages - keep_marks_between(pl->m, 0, pages);
-  return !missing || (uint64_t)pl->since * c->scan_ns >= missing * c->fault_ns;
+  return !missing || (uint64_t)pl->since * scan >= missing * c->fault_ns;
 }
 
 unsigned keep_plan_start(keep_plan_t *pl, const keep_region_t *r, const keep_marks_t *m,
-                         const keep_costs_t *c, keep_step_t whole[2]) {
+                         const keep_costs_t *c, const keep_judge_t *j, keep_step_t whole[2]) {
   pl->r = r;
   pl->m = m;
   pl->page = os_page_size();
   pl->give_back_from = UINT64_MAX;
-  pl->reads = c->window;
-  pl->drop_min = c->drop_min;
+  pl->reads = j ? j->window : c->window;
+  pl->drop_min = j ? j->drop_min : c->drop_min;
+  pl->zero_ns = j && j->zero_ns ? j->zero_ns : c->memset_ns;
+  pl->timed = false;
+  pl->zeroed_ns = pl->zeroed_pages = 0;
   pl->frees = m->frees + 1;
   pl->since = m->since < UINT32_MAX ? m->since + 1 : m->since;
-  pl->whole = pl->dropped = false;
+  pl->whole = pl->zeroed_whole = pl->dropped = false;
   pl->ndrops = 0;
   pl->rs = pl->re = 0;
   pl->out = (keep_result_t){0};
@@ -85,10 +97,22 @@ unsigned keep_plan_start(keep_plan_t *pl, const keep_region_t *r, const keep_mar
   if (r->writable_bytes > r->initial_bytes &&
       keep_give_back_grown((r->writable_bytes - r->initial_bytes) / pl->page, pl->frees))
     pl->give_back_from = r->initial_bytes;
-  if (!zero_whole(pl, c)) return 0;
+  if (!zero_whole(pl, c)) {
+    if (!m->whole) return 0;
+    /* No longer worth zeroing whole: the region starts over, as after a
+     * module move, its pages given back and its marks cleared. Its next
+     * tenants fault in the pages they use, and only those are kept (its
+     * marks as they were would keep every page until it was found clean
+     * for a window, a scan and a zeroing of each at every free). */
+    pl->whole = true;
+    pl->since = 0;
+    pl->out.dropped_bytes = keep_marks_between(m, 0, r->scan_bytes / pl->page) * pl->page;
+    whole[0] = (keep_step_t){0, r->scan_bytes, 0, KEEP_OP_GIVE_BACK};
+    return 1;
+  }
   /* Zeros over the writable bytes; past them the pages are pristine. */
   unsigned n = 0;
-  pl->whole = true;
+  pl->whole = pl->zeroed_whole = true;
   uint64_t w = r->scan_bytes < r->writable_bytes ? r->scan_bytes : r->writable_bytes;
   if (w) whole[n++] = (keep_step_t){0, w, KEEP_MARK_HELD, KEEP_OP_RESTORE};
   if (r->scan_bytes > w)
@@ -167,7 +191,15 @@ unsigned keep_plan_drops(keep_plan_t *pl, bool giving_back, keep_step_t *steps) 
 /* ---- applying ------------------------------------------------------------- */
 
 void keep_apply_end(keep_plan_t *pl) {
-  if (pl->re > pl->rs) region_restore(pl->r->base, pl->r->img, pl->rs, pl->re - pl->rs);
+  if (pl->re > pl->rs) {
+    /* Zeros alone (no image) are what keep_judge_t.zero_ns learns. */
+    uint64_t t = keep_time_start(pl->timed && !pl->r->img);
+    region_restore(pl->r->base, pl->r->img, pl->rs, pl->re - pl->rs);
+    if (t) {
+      pl->zeroed_ns += keep_time_stop(t);
+      pl->zeroed_pages += (pl->re - pl->rs) / pl->page;
+    }
+  }
   pl->rs = pl->re = 0;
 }
 
@@ -231,8 +263,9 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
                (!r->img || r->img->offset + r->img->len <= r->writable_bytes));
   keep_plan_t pl;
   keep_step_t steps[KEEP_DROPS_MAX];
-  unsigned nsteps = keep_plan_start(&pl, r, m, keep_costs(scanner), steps);
-  if (pass->judge.window) pl.reads = pass->judge.window, pl.drop_min = pass->judge.drop_min;
+  unsigned nsteps =
+      keep_plan_start(&pl, r, m, keep_costs(scanner), pass->judge.window ? &pass->judge : NULL, steps);
+  pl.timed = pass->timed;
   int n = 0;
   if (!pl.whole) {
     /* Each read is one draw of "did this tenant write it": a page written
@@ -252,9 +285,9 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
       }
       dirty_walk_start(&walk, scanner, r->base, r->scan_bytes);
       for (;;) {
-        uint64_t t = keep_scan_start(pass->timed);
+        uint64_t t = keep_time_start(pass->timed);
         n = dirty_walk_next(&walk, runs, KEEP_SCAN_RUNS);
-        pass->scan_ns += keep_scan_stop(t);
+        pass->scan_ns += keep_time_stop(t);
         if (n <= 0) break;
         for (int k = 0; k < n; k++) {
           pl.out.found_bytes += runs[k].len;
@@ -277,8 +310,11 @@ int keep_reset(const keep_region_t *r, keep_marks_t *m, dirty_scanner_t *scanner
   for (unsigned k = 0; k < nsteps; k++) keep_apply(&pl, m, batch, &steps[k]);
   keep_apply_end(&pl);
   pass->faulted += pl.out.new_pages;
+  pass->zero_ns += pl.zeroed_ns;
+  pass->zero_pages += pl.zeroed_pages;
   m->frees = pl.frees;
   m->since = pl.since;
+  m->whole = pl.zeroed_whole;
   /* A dropped page may have been the last kept. */
   if (pl.dropped) pl.out.resident_end = marks_end(m, pl.page);
   *out = pl.out;

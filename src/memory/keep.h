@@ -60,6 +60,7 @@ typedef struct keep_marks {
   uint32_t pages; /* tracked pages */
   uint32_t frees; /* resets of the region: whose turn it is to be read */
   uint32_t since; /* resets since the marks were last cleared (saturating) */
+  bool whole;     /* zeroed whole at its last reset (keep_plan_start) */
 } keep_marks_t;
 
 /* Pages tracked in a region of `bytes`. */
@@ -96,6 +97,9 @@ typedef struct keep_pass {
                        (one proved reset in KEEP_SCAN_PROVED) finds the caches
                        cold, 2-3x dearer here than scans made at every free */
   uint64_t scan_ns; /* the scans' time so far, when timed */
+  /* When timed, the restores of regions without an image so far: their
+   * time and pages (costs.h keep_zero_note). */
+  uint64_t zero_ns, zero_pages;
   /* The window and drop_min its pages are judged by, with what a fault
    * costs the pool's proofs (costs.h keep_judge); window 0: the costs'. */
   keep_judge_t judge;
@@ -132,7 +136,11 @@ typedef struct keep_plan {
   uint32_t reads;          /* the window: clean reads in a row that make a candidate */
   uint32_t drop_min;       /* candidates worth a call of their own */
   uint32_t frees, since;   /* the record's counts after this free */
-  bool whole;              /* zeroed whole and kept whole, not scanned */
+  uint64_t zero_ns;        /* zeroing a page (keep_judge_t.zero_ns) */
+  bool whole;              /* not scanned: zeroed whole (and kept), or started over */
+  bool zeroed_whole;       /* zeroed whole and kept whole */
+  bool timed;              /* time the restores where there is no image */
+  uint64_t zeroed_ns, zeroed_pages; /* those restores' time and pages so far */
   bool dropped;            /* the candidates were given back */
   struct {
     uint32_t page;
@@ -144,11 +152,12 @@ typedef struct keep_plan {
   keep_result_t out; /* what the steps decided so far amount to */
 } keep_plan_t;
 
-/* Start the plan of a free of `r` by `m`: whether the region is zeroed
- * whole and which pages the tenant grew into go back (costs.h). Zeroed
- * whole, its steps are `whole` (at most 2): return how many, else 0. */
+/* Start the plan of a free of `r` by `m`, judged by `j` (NULL: the
+ * costs' own keep_judge): whether the region is zeroed whole and which
+ * pages the tenant grew into go back (costs.h). Zeroed whole, its steps
+ * are `whole` (at most 2): return how many, else 0. */
 unsigned keep_plan_start(keep_plan_t *pl, const keep_region_t *r, const keep_marks_t *m,
-                         const keep_costs_t *c, keep_step_t whole[2]);
+                         const keep_costs_t *c, const keep_judge_t *j, keep_step_t whole[2]);
 /* The step of the page at `p`, found holding private data (in swap:
  * `swapped`): restore in place, keep as it is, give back, or a candidate
  * to give back (LATER), and the mark it learns. Writes nothing; reads the

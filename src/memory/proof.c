@@ -14,7 +14,7 @@ void proof_rate_init(proof_rate_t *r) {
   atomic_init(&r->window_preempted, 0);
   atomic_init(&r->contended_until_ns, 0);
   atomic_init(&r->proved, 0);
-  keep_scan_cost_init(&r->scans);
+  keep_estimate_init(&r->scans);
   atomic_init(&r->group, PROOF_GROUP_ONE); /* a page */
 }
 

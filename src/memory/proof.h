@@ -99,7 +99,7 @@ typedef struct proof_rate {
    * window (since window_ns) so far; oversubscribed until. */
   _Atomic uint64_t preempted, window_ns, window_preempted, contended_until_ns;
   _Atomic uint64_t proved;      /* resets that needed no scan (statistics) */
-  keep_scan_cost_t scans;       /* what the scans a proof saves cost (costs.h) */
+  keep_estimate_t scans;       /* what the scans a proof saves cost (costs.h) */
   /* Pages a reset that scanned found faulted in again during the tenancy
    * (keep_pass_t.faulted), where it found any: a running average over
    * about the last 8, in PROOF_GROUP_ONE-ths of a page (proof_fault_ns

@@ -98,6 +98,7 @@ WPOOL_EXPORT int wpool_create(const wpool_config_t *cfg, wpool_t **out) {
   dirty_scanner_init(&p->scanner);
   decommit_ctx_init(&p->decommit, &p->mem_counters);
   proof_rate_init(&p->proof_rate);
+  keep_estimate_init(&p->zeros);
   p->mem_ctx = (memslot_ctx_t){.reservation = L.mem_reservation,
                                 .keep = L.keep_memory,
                                 .keep_auto = L.keep_memory_auto,
@@ -272,6 +273,7 @@ static void stats_fill(wpool_t *p, wpool_stats_t *out) {
       .resets_proved = atomic_load_explicit(&p->proof_rate.proved, memory_order_relaxed),
       .keep_count_ns = kc ? keep_count_ns(kc) : 0,
       .keep_reset_scan_ns = kc ? keep_reset_scan_ns(&p->proof_rate.scans, kc) : 0,
+      .keep_reset_zero_ns = kc ? keep_zero_ns(&p->zeros, kc) : 0,
   };
 }
 

@@ -154,12 +154,14 @@ static uint64_t reset_table(wpool_t *p, uint32_t slot, uint32_t t, decommit_batc
 }
 
 keep_judge_t slot_keep_judge(wpool_t *p, const keep_costs_t *kc) {
-  if (!p->mem_ctx.keep_auto) return keep_judge(kc, 0);
   /* A kept page given back costs, when a tenant writes it again, a fault,
    * and that fault makes the live instances' slots scan at their next
    * resets (proof.h): the window counts both. */
   uint64_t live = atomic_load_explicit(&p->live_instances, memory_order_relaxed);
-  return keep_judge(kc, proof_fault_ns(&p->proof_rate, kc, live));
+  keep_judge_t j =
+      keep_judge(kc, p->mem_ctx.keep_auto ? proof_fault_ns(&p->proof_rate, kc, live) : 0);
+  j.zero_ns = keep_zero_ns(&p->zeros, kc);
+  return j;
 }
 
 void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *batch,
@@ -195,7 +197,10 @@ void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *
   proof_group_note(&p->proof_rate, pass.faulted);
   /* What a proof would have saved here (0 where every region was zeroed
    * whole). */
-  if (pass.timed) keep_scan_note(&p->proof_rate.scans, pass.scan_ns);
+  if (pass.timed) {
+    keep_scan_note(&p->proof_rate.scans, pass.scan_ns);
+    keep_zero_note(&p->zeros, pass.zero_ns, pass.zero_pages);
+  }
   if (m->state_size) {
     memset(pool_state_base(p, slot), 0, m->state_size);
     COUNTER_ADD(&p->mem_counters, memset_bytes, m->state_size);

@@ -161,6 +161,7 @@ struct wpool_s {
   dirty_scanner_t scanner; /* PAGEMAP_SCAN */
   decommit_ctx_t decommit; /* our pidfd for batched madvise */
   proof_rate_t proof_rate; /* how often resets needed no scan (proof.h) */
+  keep_estimate_t zeros;   /* what zeroing a page costs its resets (costs.h) */
   recycle_t recycle;
 
   pthread_mutex_t module_lock;

@@ -19,6 +19,8 @@ static const option_desc_t table[OPTION_COUNT] = {
                               "ns a read of the fault count costs (keep_count_ns)"},
     [OPTION_KEEP_SCAN_NS] = {"WPOOL_KEEP_SCAN_NS", 1, OPTION_NS_MAX,
                              "ns the scans of one reset cost (keep_reset_scan_ns)"},
+    [OPTION_KEEP_ZERO_NS] = {"WPOOL_KEEP_ZERO_NS", 1, OPTION_NS_MAX,
+                             "ns zeroing a page costs a pool's resets (keep_reset_zero_ns)"},
 };
 
 static uint64_t values[OPTION_COUNT];

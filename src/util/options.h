@@ -35,6 +35,9 @@ typedef enum option {
   /* ns the scans of a reset cost, what a proof saves (statistic
    * keep_reset_scan_ns): pinned instead of learnt (memory/costs.h). */
   OPTION_KEEP_SCAN_NS,
+  /* ns zeroing a page costs a pool's resets (statistic
+   * keep_reset_zero_ns): pinned instead of learnt (memory/costs.h). */
+  OPTION_KEEP_ZERO_NS,
   OPTION_COUNT
 } option_t;
 

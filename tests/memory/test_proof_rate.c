@@ -344,6 +344,22 @@ Test(proof_rate, scans_cheaper_than_a_read_end_the_reads_at_every_free) {
 
 /* Frees of one slot: `n` of them, a fault before each when `faults`;
  * how many were proved, and timed. */
+/* What zeroing a page costs the pool's resets: the measured memset_ns
+ * until a window of timed restores completes, then its median per page;
+ * a restore of fewer than KEEP_ZERO_PAGES_MIN pages is mostly the clock
+ * reads and is not a sample. */
+Test(proof_rate, zeroing_is_learnt_from_restores_of_enough_pages) {
+  keep_estimate_t zeros;
+  keep_estimate_init(&zeros);
+  cr_assert_eq(keep_zero_ns(&zeros, &costs), costs.memset_ns);
+  for (unsigned i = 0; i < 2 * KEEP_SCAN_WINDOW; i++) keep_zero_note(&zeros, 9000, 1);
+  cr_assert_eq(keep_zero_ns(&zeros, &costs), costs.memset_ns, "one-page restores teach nothing");
+  for (unsigned i = 0; i < KEEP_SCAN_WINDOW; i++)
+    keep_zero_note(&zeros, (140 + i % 3) * KEEP_ZERO_PAGES_MIN, KEEP_ZERO_PAGES_MIN);
+  cr_assert_eq(keep_zero_ns(&zeros, &costs), 141, "%llu",
+               (unsigned long long)keep_zero_ns(&zeros, &costs));
+}
+
 static void frees(int n, bool faults, int *proved, int *timed) {
   *proved = *timed = 0;
   for (int i = 0; i < n; i++) {

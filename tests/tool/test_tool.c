@@ -69,12 +69,14 @@ Test(tool, run_compares_with_the_on_demand_baseline_and_prints_json) {
 }
 
 /* The JSON report counts the frees' scans and proofs per instantiation:
- * the dirty-aware reset walks each memory at every free and proves
- * nothing; the prefix reset walks none. */
+ * the dirty-aware reset with a budget set walks each memory at every free
+ * and proves nothing; the prefix reset walks none. */
 Test(tool, run_json_counts_the_scans_and_proofs) {
   const char *path = workload_file(small);
   const char *const dirty[] = {"run", path, "--json", "--threads", "1", "--config",
-                               "reset_strategy=dirty", NULL};
+                               "reset_strategy=dirty", "--config",
+                               "linear_memory_keep_resident=1MiB", "--config",
+                               "table_keep_resident=1MiB", NULL};
   tool_run(&r, "", dirty);
   cr_assert_eq(r.status, 0, "%s", r.err);
   expect_in(r.out, "\"scans_per_instance\":1.000,\"proved_per_instance\":0.000,");

@@ -530,6 +530,7 @@ int run_workload(const wpool_config_t *cfg, const workload_t *w, const run_opts_
       r->madvise_per_instance = r->instances ? (double)st.madvise_calls / r->instances : 0;
       r->scans_per_instance = r->instances ? (double)st.dirty_scans / r->instances : 0;
       r->proved_per_instance = r->instances ? (double)st.resets_proved / r->instances : 0;
+      r->stats = st;
       uint64_t probe;
       r->resident_source = wpool_resident_bytes(s.pool, &probe) == 0
                                ? "private bytes of the pools (wpool_resident_bytes)"
@@ -684,6 +685,13 @@ void report_json(FILE *f, const run_report_t *const *rs, int n, const workload_t
               "\"scans_per_instance\":%.3f,\"proved_per_instance\":%.3f,",
               r->affine_hit_rate, (long long)r->slots_used, r->madvise_per_instance,
               r->scans_per_instance, r->proved_per_instance);
+    if (r->stats.keep_window) /* what the automatic keep set learnt and judged by */
+      fprintf(f,
+              "\"keep_window\":%llu,\"keep_memset_ns\":%llu,\"keep_reset_zero_ns\":%llu,"
+              "\"keep_reset_scan_ns\":%llu,",
+              (unsigned long long)r->stats.keep_window, (unsigned long long)r->stats.keep_memset_ns,
+              (unsigned long long)r->stats.keep_reset_zero_ns,
+              (unsigned long long)r->stats.keep_reset_scan_ns);
     fprintf(f,
             "\"resident_peak_bytes\":%llu,\"resident_final_bytes\":%llu,\"memfds_live\":%lld,"
             "\"faults_per_instance\":%.3f,\"cpu_us_per_instance\":%.3f,\"pool_full_waits\":%llu,"

@@ -41,6 +41,7 @@ typedef struct run_report {
   double madvise_per_instance; /* < 0: not applicable */
   double scans_per_instance;   /* regions walked by PAGEMAP_SCAN at frees (wpool only) */
   double proved_per_instance;  /* frees reset without a scan (wpool only) */
+  wpool_stats_t stats;         /* the pool's at the end of the run (wpool only) */
   double faults_per_instance;
   double cpu_us_per_instance; /* the worker threads' user + system time */
   uint64_t exhausted;     /* allocations that found the pool full (retried) */
