@@ -507,9 +507,10 @@ typedef struct wpool_stats {
    * keep_reset_scan_ns times, where they restored 4 or more pages of
    * regions without an image). keep_memset_ns zeroes pages just faulted
    * in, from the cache; a reset zeroes pages its tenants left, often not
-   * (here 150 ns a page against 74). A region without an image is zeroed
-   * whole at every free instead of scanned while zeroing all its pages
-   * costs less than keep_scan_ns. WPOOL_KEEP_ZERO_NS pins it. */
+   * (here 120-150 ns a page against 74). A region without an image is
+   * zeroed whole at every free instead of scanned while zeroing all its
+   * pages costs less than a scan of them (priced from keep_scan_ns and a
+   * call over one page, docs/reset.md). WPOOL_KEEP_ZERO_NS pins it. */
   uint64_t keep_reset_zero_ns;
 } wpool_stats_t;
 

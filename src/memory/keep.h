@@ -25,7 +25,10 @@
  * the reads in a row that found it clean), and a count of the region's
  * frees, owned by the slot's holder. Pages past KEEP_TRACK_BYTES are never
  * kept. A region without an image so small that zeroing all of it costs
- * less than one scan is zeroed whole and kept whole instead.
+ * less than one scan of it is zeroed whole and kept whole instead, priced
+ * as the pool pays them (costs.h keep_zero_ns, keep_region_scan_ns); one
+ * no longer worth it starts over (its pages given back, its marks
+ * cleared).
  * docs/reset.md has the rule and its measurements.
  *
  * A free of a region reads as a plan and its application, like the other
