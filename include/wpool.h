@@ -450,7 +450,8 @@ typedef struct wpool_stats {
    * back after keep_window such reads in a row found it clean (so after
    * 16 x keep_window frees; a page past the accessible size counts as
    * clean at every free), keep_drop_min or more at a time. A region small
-   * enough to zero whole is zeroed whole, never read nor given back. The
+   * enough to zero whole is zeroed whole, never read; given back only when
+   * it is no longer worth it (keep_reset_zero_ns) and starts over. The
    * costs are measured once per process (docs/reset.md). All zero when no
    * budget is automatic or the kernel lacks PAGEMAP_SCAN. */
   uint64_t keep_fault_ns;      /* faulting a page in */
@@ -469,7 +470,8 @@ typedef struct wpool_stats {
   uint64_t keep_window;        /* clean reads in a row, 1 to 254 */
   uint64_t keep_drop_min;      /* pages that make one call to give them back worth it */
   uint64_t keep_dropped_bytes; /* kept pages given back: clean for a window, grown into
-                                  (see keep_shrink_ns), or found in swap */
+                                  (see keep_shrink_ns), found in swap, or of a region
+                                  zeroed whole that starts over */
   uint64_t module_moves;       /* slots that gave back another module's kept pages */
   /* Making a kept page inaccessible again (a smaller tenant's mprotect,
    * with its TLB flush), ns per page: learnt from this process's shrinks
@@ -504,13 +506,15 @@ typedef struct wpool_stats {
   uint64_t keep_reset_scan_ns;
   /* What zeroing a page costs this pool's resets, ns: keep_memset_ns
    * until learnt from its resets (the median of each 8 timed: the resets
-   * keep_reset_scan_ns times, where they restored 4 or more pages of
-   * regions without an image). keep_memset_ns zeroes pages just faulted
+   * keep_reset_scan_ns times, their calls that restored 4 or more pages of
+   * a region without an image). keep_memset_ns zeroes pages just faulted
    * in, from the cache; a reset zeroes pages its tenants left, often not
    * (here 120-150 ns a page against 74). A region without an image is
    * zeroed whole at every free instead of scanned while zeroing all its
    * pages costs less than a scan of them (priced from keep_scan_ns and a
-   * call over one page, docs/reset.md). WPOOL_KEEP_ZERO_NS pins it. */
+   * call over one page; once its pages are all kept; a quarter more before
+   * a region zeroed whole starts over: docs/reset.md). WPOOL_KEEP_ZERO_NS
+   * pins it. */
   uint64_t keep_reset_zero_ns;
 } wpool_stats_t;
 

@@ -78,7 +78,9 @@ static void measure(void) {
       costs = (keep_costs_t){.fault_ns = fault, .check_ns = check ? check : 1,
                              .memset_ns = zero ? zero : 1,
                              .scan_ns = scan != UINT64_MAX ? scan : 0,
-                             .scan_base_ns = scan_base != UINT64_MAX ? min_u64(scan_base, scan) : 0,
+                             .scan_base_ns = scan != UINT64_MAX && scan_base != UINT64_MAX
+                                                 ? min_u64(scan_base, scan)
+                                                 : 0,
                              .madvise_ns = advise != UINT64_MAX ? advise : 0,
                              .shrink_ns = shrink != UINT64_MAX ? shrink : 0,
                              .count_ns = count != UINT64_MAX ? (count ? count : 1) : 0};
@@ -234,7 +236,8 @@ uint64_t keep_reset_scan_ns(const keep_estimate_t *k, const keep_costs_t *c) {
 }
 
 void keep_zero_note(keep_estimate_t *k, uint64_t ns, uint64_t pages) {
-  if (pages >= KEEP_ZERO_PAGES_MIN) estimate_note(k, ns / pages, option_get(OPTION_KEEP_ZERO_NS));
+  if (pages >= KEEP_ZERO_PAGES_MIN)
+    estimate_note(k, ns / pages ? ns / pages : 1, option_get(OPTION_KEEP_ZERO_NS));
 }
 
 uint64_t keep_zero_ns(const keep_estimate_t *k, const keep_costs_t *c) {

@@ -86,7 +86,7 @@ uint64_t keep_count_ns(const keep_costs_t *c);
 uint64_t keep_count_timed(void);
 
 /* A cost a pool learns from its own resets: the median of each
- * KEEP_SCAN_WINDOW timed samples in turn (keep_estimate_note). */
+ * KEEP_SCAN_WINDOW timed samples in turn (keep_scan_note, keep_zero_note). */
 #define KEEP_SCAN_WINDOW 8u
 typedef struct keep_estimate {
   _Atomic uint64_t estimate; /* ns, plus one; 0: none yet (keep_estimate_init) */
@@ -135,8 +135,8 @@ uint64_t keep_reset_scan_ns(const keep_estimate_t *k, const keep_costs_t *c);
  * pages was zeroed whole (1.5 us by the measurement, 3 us in fact) rather
  * than scanned (0.5 us and its 10 used pages). So each pool learns it
  * from the restores of its timed resets (the ones keep_scan_sample times)
- * in regions without an image: ns per page, when KEEP_ZERO_PAGES_MIN or
- * more pages were restored (fewer are mostly the clock reads). */
+ * in regions without an image: ns per page, from the calls that restored
+ * KEEP_ZERO_PAGES_MIN or more pages (a page's is mostly the clock reads). */
 #define KEEP_ZERO_PAGES_MIN 4u
 /* A timed reset that restored `pages` pages without an image in `ns`
  * (tests feed their own). */

@@ -60,17 +60,18 @@ static keep_step_t plan_keep(keep_plan_t *pl, uint64_t p, bool clean, unsigned m
  * on. Either way at most twice the better of the two, whether the next
  * move comes soon or never. A region zeroed whole stays so until zeroing
  * it costs a quarter more than the scan (costs learnt move a little from
- * window to window; each change costs faults). */
-static bool zero_whole(const keep_plan_t *pl, const keep_costs_t *c) {
+ * window to window; each change costs faults); then it starts over. */
+typedef enum whole_choice { SCAN, WHOLE, START_OVER } whole_choice_t;
+static whole_choice_t zero_whole(const keep_plan_t *pl, const keep_costs_t *c) {
   const keep_region_t *r = pl->r;
   uint64_t pages = r->scan_bytes / pl->page;
   if (r->img || !c->scan_ns || pages > pl->m->pages || pl->give_back_from < r->scan_bytes)
-    return false;
+    return SCAN;
   uint64_t zero = pages * pl->zero_ns, scan = keep_region_scan_ns(c, pages);
-  if (pl->m->whole) return zero * 4 <= scan * 5;
-  if (zero > scan) return false;
+  if (pl->m->whole ? zero * 4 > scan * 5 : zero > scan) return pl->m->whole ? START_OVER : SCAN;
+  /* Pages not kept (a table whose elements in use grew, too) fault in. */
   uint64_t missing = pages - keep_marks_between(pl->m, 0, pages);
-  return !missing || (uint64_t)pl->since * scan >= missing * c->fault_ns;
+  return !missing || (uint64_t)pl->since * scan >= missing * c->fault_ns ? WHOLE : SCAN;
 }
 
 unsigned keep_plan_start(keep_plan_t *pl, const keep_region_t *r, const keep_marks_t *m,
@@ -97,8 +98,9 @@ unsigned keep_plan_start(keep_plan_t *pl, const keep_region_t *r, const keep_mar
   if (r->writable_bytes > r->initial_bytes &&
       keep_give_back_grown((r->writable_bytes - r->initial_bytes) / pl->page, pl->frees))
     pl->give_back_from = r->initial_bytes;
-  if (!zero_whole(pl, c)) {
-    if (!m->whole) return 0;
+  whole_choice_t choice = zero_whole(pl, c);
+  if (choice == SCAN) return 0;
+  if (choice == START_OVER) {
     /* No longer worth zeroing whole: the region starts over, as after a
      * module move, its pages given back and its marks cleared. Its next
      * tenants fault in the pages they use, and only those are kept (its
@@ -192,8 +194,10 @@ unsigned keep_plan_drops(keep_plan_t *pl, bool giving_back, keep_step_t *steps) 
 
 void keep_apply_end(keep_plan_t *pl) {
   if (pl->re > pl->rs) {
-    /* Zeros alone (no image) are what keep_judge_t.zero_ns learns. */
-    uint64_t t = keep_time_start(pl->timed && !pl->r->img);
+    /* Zeros alone (no image) are what keep_judge_t.zero_ns learns, from
+     * calls of a few pages (a page's are mostly the clock reads). */
+    uint64_t t = keep_time_start(pl->timed && !pl->r->img &&
+                                 pl->re - pl->rs >= KEEP_ZERO_PAGES_MIN * pl->page);
     region_restore(pl->r->base, pl->r->img, pl->rs, pl->re - pl->rs);
     if (t) {
       pl->zeroed_ns += keep_time_stop(t);

@@ -156,9 +156,11 @@ typedef struct keep_plan {
 } keep_plan_t;
 
 /* Start the plan of a free of `r` by `m`, judged by `j` (NULL: the
- * costs' own keep_judge): whether the region is zeroed whole and which
- * pages the tenant grew into go back (costs.h). Zeroed whole, its steps
- * are `whole` (at most 2): return how many, else 0. */
+ * costs' own keep_judge): whether the region is zeroed whole, starts over
+ * (no longer worth zeroing whole: one step gives it back and clears its
+ * marks) or is scanned, and which pages the tenant grew into go back
+ * (costs.h). Not scanned (pl->whole), its steps are `whole` (at most 2):
+ * return how many (0 for a region of no pages); scanned, 0. */
 unsigned keep_plan_start(keep_plan_t *pl, const keep_region_t *r, const keep_marks_t *m,
                          const keep_costs_t *c, const keep_judge_t *j, keep_step_t whole[2]);
 /* The step of the page at `p`, found holding private data (in swap:

@@ -102,6 +102,13 @@ int slot_prepare(wpool_t *p, uint32_t slot, const wpool_module_t *m) {
     decommit_batch_t batch = decommit_batch(&p->decommit);
     drop_tables(p, slot, &batch);
     decommit_flush(&batch);
+  } else if (moved && p->table_kept) {
+    /* Nothing counted kept (no element was in use), but a table may have
+     * been zeroed whole for the old module: another's judges afresh. (Its
+     * marks stay: a page past the elements in use may still be resident,
+     * and a proof counts on every resident page being marked.) */
+    for (uint32_t t = 0; t < inst->tables_used; t++)
+      p->table_kept[(uint64_t)slot * p->cfg.instance_tables + t].whole = false;
   }
   inst->owner = m->serial;
   /* Tables are all zero since the last reset; only their sizes change. */
@@ -176,10 +183,14 @@ void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *
    * more than its kept pages (proof.h): if not, nothing is scanned. */
   proof_t pr = {0};
   keep_pass_t pass = {0};
-  if (p->mem_ctx.scanner && p->mem_ctx.keep_auto) {
+  if (p->mem_ctx.scanner && (p->mem_ctx.keep_auto || p->table_kept)) {
     const keep_costs_t *kc = keep_costs(p->mem_ctx.scanner);
-    pr = proof_begin(&inst->proof, &p->proof_rate,
-                     COUNTER_GET(&p->mem_counters, madvise_refused_bytes), kc, now_ns);
+    bool scan;
+    if (p->mem_ctx.keep_auto)
+      pr = proof_begin(&inst->proof, &p->proof_rate,
+                       COUNTER_GET(&p->mem_counters, madvise_refused_bytes), kc, now_ns);
+    else /* the tables' budget alone is automatic: no proofs, timed all the same */
+      pr.timed = keep_scan_sample(false, &scan);
     pass = (keep_pass_t){.proved = pr.proved, .timed = pr.timed, .warm = pr.sample,
                          .judge = slot_keep_judge(p, kc)};
   }

@@ -200,7 +200,9 @@ Test(keep_plan, grown_pages_go_back_when_a_shrink_is_dearer_than_faults) {
  * is, and every page is held (marks kept, at least 1). */
 Test(keep_plan, a_small_region_all_resident_is_zeroed_whole) {
   keep_costs_t cheap = costs;
-  cheap.scan_ns = NPAGES * cheap.memset_ns; /* zeroing all costs one scan */
+  /* Zeroing all costs what one scan of 64 pages does, less than a scan of
+   * the 160 (2.5 of them). */
+  cheap.scan_ns = NPAGES * cheap.memset_ns;
   memset(marks, 1, sizeof(marks));
   marks[3] = 3;
   r.writable_bytes = r.initial_bytes = 100 * page;
@@ -285,6 +287,27 @@ Test(keep_plan, a_region_no_longer_worth_zeroing_whole_starts_over) {
   cr_expect_eq(batch.n, 1, "one range given back");
   for (int i = 0; i < 20; i++) cr_expect_eq(marks[i], 0, "page %d still marked", i);
   decommit_flush(&batch);
+  cr_expect_eq(base[5 * page], 0, "given back: zero");
+}
+
+/* A region zeroed whole whose pages are not all kept now (a table whose
+ * elements in use grew) is scanned until faulting the new ones in pays,
+ * as a new one is: not zeroed whole over pages never faulted in, and not
+ * started over (its cost still says whole). */
+Test(keep_plan, a_whole_region_that_grew_is_scanned_not_started_over) {
+  keep_costs_t c = twenty_pages();
+  m.whole = true;
+  m.since = 0;
+  marks[19] = 0; /* grown into: not kept */
+  keep_plan_t pl;
+  keep_step_t whole[2];
+  keep_judge_t j = {.window = 3, .drop_min = 2, .zero_ns = 20};
+  c.fault_ns = 10 * keep_region_scan_ns(&c, 20);
+  cr_assert_eq(keep_plan_start(&pl, &r, &m, &c, &j, whole), 0);
+  cr_assert_not(pl.whole);
+  m.since = 9;
+  cr_assert_eq(keep_plan_start(&pl, &r, &m, &c, &j, whole), 1, "ten scans paid for the fault");
+  cr_assert(pl.zeroed_whole);
 }
 
 /* keep_reset carries the start over through: nothing scanned, the record

@@ -342,8 +342,6 @@ Test(proof_rate, scans_cheaper_than_a_read_end_the_reads_at_every_free) {
   cr_assert_eq(keep_reset_scan_ns(&rate.scans, &costs), 0);
 }
 
-/* Frees of one slot: `n` of them, a fault before each when `faults`;
- * how many were proved, and timed. */
 /* What zeroing a page costs the pool's resets: the measured memset_ns
  * until a window of timed restores completes, then its median per page;
  * a restore of fewer than KEEP_ZERO_PAGES_MIN pages is mostly the clock
@@ -360,6 +358,8 @@ Test(proof_rate, zeroing_is_learnt_from_restores_of_enough_pages) {
                (unsigned long long)keep_zero_ns(&zeros, &costs));
 }
 
+/* Frees of one slot: `n` of them, a fault before each when `faults`;
+ * how many were proved, and timed. */
 static void frees(int n, bool faults, int *proved, int *timed) {
   *proved = *timed = 0;
   for (int i = 0; i < n; i++) {

@@ -307,6 +307,7 @@ Test(keep, a_shrink_over_kept_pages_is_timed) {
  * allows scans of 50 ns.) */
 Test(keep, a_small_region_is_zeroed_whole_once_scanning_it_cost_a_fault) {
   setenv("WPOOL_SCAN_ALWAYS", "1", 1); /* no free proved: the scans tell */
+  setenv("WPOOL_KEEP_ZERO_NS", "1", 1); /* zeroing the table costs less than its scan */
   wpool_t *p = auto_pool("64"); /* a 16 MiB memory: always scanned */
   test_module_t t;
   tm_init(&t, 256, 256, 0);
@@ -333,4 +334,52 @@ Test(keep, a_small_region_is_zeroed_whole_once_scanning_it_cost_a_fault) {
             (unsigned long long)n);
   cr_assert_eq(after, 3, "then the memory only");
   cr_assert_eq(wpool_destroy(p), 0);
+}
+
+/* A pool whose tables alone have the automatic budget (the memory's is
+ * set) judges them as one whose budgets are all automatic does: by what
+ * zeroing costs its resets (here pinned). It judged by the measured
+ * memset, whatever the pin or the pool learnt. Return the scans of the
+ * last free of `frees` (the memory's, and the table's unless zeroed
+ * whole). */
+static uint64_t table_only_auto_scans(uint64_t frees) {
+  setenv("WPOOL_KEEP_WINDOW", "64", 1);
+  wpool_config_t c = small_config();
+  c.instance_count = 1;
+  c.instance_memory_pages = 256;
+  c.memory_reservation = 16 * MiB;
+  c.reset_strategy = WPOOL_RESET_DIRTY;
+  c.linear_memory_keep_resident = 1 * MiB;
+  wpool_t *p;
+  int err = wpool_create(&c, &p);
+  if (err == WPOOL_ENOTSUP) cr_skip_test("no PAGEMAP_SCAN here");
+  cr_assert_eq(err, 0, "%s", wpool_last_error());
+  test_module_t t;
+  tm_init(&t, 256, 256, 0);
+  t.table.min_elements = t.table.max_elements = 2048; /* 4 pages, one touched */
+  wpool_module_t *m = make_module(p, &t);
+  static int anchor;
+  uint64_t scans = 0;
+  for (uint64_t i = 0; i < frees; i++) {
+    uint64_t before = stats(p).dirty_scans;
+    wpool_instance_t *in = make_instance(p, m);
+    void **table = wpool_table_base(in, 0);
+    cr_assert_null(table[0], "tenant %llu", (unsigned long long)i);
+    table[0] = &anchor;
+    wpool_instance_free(in);
+    scans = stats(p).dirty_scans - before;
+  }
+  cr_assert_eq(stats(p).keep_reset_zero_ns, (uint64_t)atoll(getenv("WPOOL_KEEP_ZERO_NS")));
+  cr_assert_eq(wpool_destroy(p), 0);
+  return scans;
+}
+
+Test(keep, tables_alone_automatic_are_judged_by_what_zeroing_costs_dear) {
+  setenv("WPOOL_KEEP_ZERO_NS", "1000000000", 1); /* 1 s a page: never zeroed whole */
+  cr_assert_eq(table_only_auto_scans(3 * 100000 / 50 + 20), 2, "the table is still scanned");
+}
+
+Test(keep, tables_alone_automatic_are_judged_by_what_zeroing_costs_cheap) {
+  setenv("WPOOL_KEEP_ZERO_NS", "1", 1);
+  cr_assert_eq(table_only_auto_scans(3 * 100000 / 50 + 20), 1, "the table is zeroed whole");
 }
