@@ -29,17 +29,23 @@ static long minor_faults(void) {
 
 /* One slot of a 16 MiB memory: a region far too large to be zeroed whole
  * instead of scanned (keep.h), whatever this machine's costs. */
+/* One slot, a memory of up to 256 pages in 16 MiB, dirty-aware resets. */
+static wpool_config_t one_slot_config(void) {
+  wpool_config_t c = small_config();
+  c.instance_count = 1;
+  c.instance_memory_pages = 256;
+  c.memory_reservation = 16 * MiB;
+  c.reset_strategy = WPOOL_RESET_DIRTY;
+  return c;
+}
+
 static wpool_t *auto_pool_batched(const char *window, const char *drop_min) {
   setenv("WPOOL_KEEP_WINDOW", window, 1);
   setenv("WPOOL_KEEP_DROP_MIN", drop_min, 1);
   /* A shrink as cheap as can be, so grown pages are kept, unless the test
    * set its own. */
   setenv("WPOOL_KEEP_SHRINK_NS", "1", 0);
-  wpool_config_t c = small_config();
-  c.instance_count = 1;
-  c.instance_memory_pages = 256;
-  c.memory_reservation = 16 * MiB;
-  c.reset_strategy = WPOOL_RESET_DIRTY;
+  wpool_config_t c = one_slot_config();
   wpool_t *p;
   int err = wpool_create(&c, &p);
   if (err == WPOOL_ENOTSUP) cr_skip_test("no PAGEMAP_SCAN here");
@@ -344,11 +350,7 @@ Test(keep, a_small_region_is_zeroed_whole_once_scanning_it_cost_a_fault) {
  * whole). */
 static uint64_t table_only_auto_scans(uint64_t frees) {
   setenv("WPOOL_KEEP_WINDOW", "64", 1);
-  wpool_config_t c = small_config();
-  c.instance_count = 1;
-  c.instance_memory_pages = 256;
-  c.memory_reservation = 16 * MiB;
-  c.reset_strategy = WPOOL_RESET_DIRTY;
+  wpool_config_t c = one_slot_config();
   c.linear_memory_keep_resident = 1 * MiB;
   wpool_t *p;
   int err = wpool_create(&c, &p);
