@@ -34,10 +34,11 @@ int slot_memory_grow(wpool_t *p, uint32_t slot, uint32_t i, uint64_t bytes);
 void slot_reset(wpool_t *p, uint32_t slot, wpool_module_t *m, decommit_batch_t *batch,
                 uint64_t now_ns);
 
-/* The window and drop_min a reset of the pool's memories judges kept pages
- * by now (keep.h), counting what a fault costs the pool's proofs; the
- * costs' own where the memories' keep set is not automatic. The
- * statistics report the same. */
+/* The window and drop_min a reset of the pool's regions judges kept pages
+ * by now (keep.h), counting what a fault costs the pool's proofs where the
+ * memories' keep set is automatic (else the costs' own), and what zeroing
+ * a page costs its resets (keep_zero_ns: whether a region is zeroed
+ * whole). The statistics report the same. */
 keep_judge_t slot_keep_judge(wpool_t *p, const keep_costs_t *kc);
 
 /* Add the resident pages of unused `slot` to `batch` (private pages of
